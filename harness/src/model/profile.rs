@@ -1,0 +1,306 @@
+//! Profiles: named sets of SDK behaviour rules and constants, selected per run.
+//!
+//! - [`ProfileId::Documented`]: the contract of the seed article ("How to Handle Session
+//!   Expiry in a React Native App with Clerk", Core 3, `@clerk/expo` 3.x).
+//! - [`ProfileId::ClerkJs6`]: what `@clerk/clerk-js` 6.40 and `@clerk/expo` really do, from
+//!   the reference file's "Numbers a model needs".
+//!
+//! A profile is data, not code paths scattered through the model: the model reads these
+//! fields, so every difference between the two is visible in one place ([`PROFILE_DIFFERENCES`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::time::SECOND_MS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ProfileId {
+    #[serde(rename = "documented")]
+    Documented,
+    #[serde(rename = "clerk-js-6")]
+    ClerkJs6,
+}
+
+impl ProfileId {
+    pub const ALL: [ProfileId; 2] = [ProfileId::Documented, ProfileId::ClerkJs6];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileId::Documented => "documented",
+            ProfileId::ClerkJs6 => "clerk-js-6",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    pub fn rules(self) -> &'static Profile {
+        match self {
+            ProfileId::Documented => &DOCUMENTED,
+            ProfileId::ClerkJs6 => &CLERK_JS_6,
+        }
+    }
+}
+
+impl std::fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How `getToken` treats a cached token near its expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Return the cached token while more than `hit_min_remaining_ms` remain; otherwise drop
+    /// it and fetch synchronously (clerk-js `tokenCache.get`, ≤ 5 s → miss).
+    HitUntil,
+    /// Stale-while-revalidate: within `swr_window_ms` of expiry return the cached token and
+    /// start a background refresh; fetch synchronously only once it has expired (article,
+    /// "Automatic token refresh").
+    StaleWhileRevalidate,
+}
+
+/// What `getToken` does while the device is offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfflinePolicy {
+    /// Throw `network_error` at once; with the resource cache, return the cached token if it
+    /// is still valid (article, "Handling getToken() in Core 3").
+    ThrowOrCached,
+    /// React Native always counts as online (reference §1.4): the request is sent, fails as
+    /// a network error and is retried like any other; with the resource cache, Expo's
+    /// `useAuth` returns the cached token (even a stale one) after the retries give up.
+    TreatAsOnline,
+}
+
+/// How background refresh is scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshPolicy {
+    /// One timer per cached token at `(exp − now) − lead_ms` after it resolves; skipped when
+    /// the token already expired (headless guard, PR #8303). No other background activity.
+    TimerBeforeExpiry { lead_ms: u64 },
+    /// A recurring refresh every `interval_ms` while signed in ("on a recurring interval,
+    /// approximately matching the 60-second token lifetime"), re-armed after failures too.
+    Recurring { interval_ms: u64 },
+}
+
+/// What happens when `load()` fails and there is no resource cache to fall back on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadFailurePolicy {
+    /// Status `error`, `isLoaded` false for good; nothing retries (reference §3.4 #8245 note,
+    /// probe `env404`, `client500`, `clientDrop`).
+    StuckUnloaded,
+    /// Retry with the `getToken` schedule, then settle as loaded and signed out, keeping the
+    /// credentials for the next launch.
+    RetryThenSignedOut,
+}
+
+/// A profile: every rule and constant the model's SDK and app shell read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub id: ProfileId,
+    pub cache: CachePolicy,
+    /// `HitUntil`: a cached token with at most this much left is a miss (clerk-js: 5 s,
+    /// `POLLER_INTERVAL_IN_MS/1000`).
+    pub hit_min_remaining_ms: u64,
+    /// `StaleWhileRevalidate`: the window before expiry (article: 15 s).
+    pub swr_window_ms: u64,
+    pub refresh: RefreshPolicy,
+    pub offline: OfflinePolicy,
+    /// `getToken` retry: first delay (clerk-js: 3000 ms).
+    pub retry_initial_ms: u64,
+    /// Retry growth factor in thousandths (clerk-js: 1.55 → 1550).
+    pub retry_factor_milli: u64,
+    /// Cap on one delay (clerk-js: 50 000 ms).
+    pub retry_cap_ms: u64,
+    /// Most retries after the first try (clerk-js: 8 online).
+    pub retries_max: u32,
+    /// Whether a 429 waits at least its `Retry-After` (clerk-js's `retry()` ignores it).
+    pub honours_retry_after: bool,
+    /// Transport retries for GETs on a network error: tries in all (clerk-js: 4 online).
+    pub get_tries_max: u32,
+    /// First transport retry delay (clerk-js: 100 ms × [1,2); the model takes the low end).
+    pub get_retry_first_ms: u64,
+    /// Later transport retry delays: base × 2ᵏ, capped (clerk-js: 700 ms, cap 5000 ms).
+    pub get_retry_base_ms: u64,
+    pub get_retry_cap_ms: u64,
+    pub load_failure: LoadFailurePolicy,
+    /// Resource-cache recovery: first reload after falling back (Expo 4.x: 3000 ms).
+    pub resource_retry_first_ms: u64,
+    /// Resource-cache recovery backoff bases (Expo 4.x: 2000 ms network, 10 000 ms other).
+    pub resource_retry_base_network_ms: u64,
+    pub resource_retry_base_other_ms: u64,
+    pub resource_retry_cap_ms: u64,
+    pub resource_retry_exponent_max: u32,
+    /// Whether the device keeps only the newest client token it has seen (by version);
+    /// Expo stores whatever the last response carried.
+    pub keeps_newest_client_token: bool,
+    /// With the resource cache and a network error, return the cached session token even
+    /// if it expired (Expo `useAuth` wrapper).
+    pub offline_returns_stale: bool,
+}
+
+/// The article's contract.
+pub const DOCUMENTED: Profile = Profile {
+    id: ProfileId::Documented,
+    cache: CachePolicy::StaleWhileRevalidate,
+    hit_min_remaining_ms: 0,
+    swr_window_ms: 15 * SECOND_MS,
+    refresh: RefreshPolicy::Recurring { interval_ms: 45 * SECOND_MS },
+    offline: OfflinePolicy::ThrowOrCached,
+    retry_initial_ms: 3 * SECOND_MS,
+    retry_factor_milli: 1550,
+    retry_cap_ms: 50 * SECOND_MS,
+    retries_max: 8,
+    honours_retry_after: true,
+    get_tries_max: 4,
+    get_retry_first_ms: 100,
+    get_retry_base_ms: 700,
+    get_retry_cap_ms: 5 * SECOND_MS,
+    load_failure: LoadFailurePolicy::RetryThenSignedOut,
+    resource_retry_first_ms: 3 * SECOND_MS,
+    resource_retry_base_network_ms: 2 * SECOND_MS,
+    resource_retry_base_other_ms: 10 * SECOND_MS,
+    resource_retry_cap_ms: 30 * SECOND_MS,
+    resource_retry_exponent_max: 4,
+    keeps_newest_client_token: true,
+    offline_returns_stale: false,
+};
+
+/// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
+pub const CLERK_JS_6: Profile = Profile {
+    id: ProfileId::ClerkJs6,
+    cache: CachePolicy::HitUntil,
+    hit_min_remaining_ms: 5 * SECOND_MS,
+    swr_window_ms: 0,
+    // max(15, 5) + 2 = 17 s before expiry (tokenCache.ts).
+    refresh: RefreshPolicy::TimerBeforeExpiry { lead_ms: 17 * SECOND_MS },
+    offline: OfflinePolicy::TreatAsOnline,
+    retry_initial_ms: 3 * SECOND_MS,
+    retry_factor_milli: 1550,
+    retry_cap_ms: 50 * SECOND_MS,
+    retries_max: 8,
+    honours_retry_after: false,
+    get_tries_max: 4,
+    get_retry_first_ms: 100,
+    get_retry_base_ms: 700,
+    get_retry_cap_ms: 5 * SECOND_MS,
+    load_failure: LoadFailurePolicy::StuckUnloaded,
+    resource_retry_first_ms: 3 * SECOND_MS,
+    resource_retry_base_network_ms: 2 * SECOND_MS,
+    resource_retry_base_other_ms: 10 * SECOND_MS,
+    resource_retry_cap_ms: 30 * SECOND_MS,
+    resource_retry_exponent_max: 4,
+    keeps_newest_client_token: false,
+    offline_returns_stale: true,
+};
+
+impl Profile {
+    /// Delay before `getToken` retry `n` (0-based): `min(initial × factorⁿ, cap)`.
+    pub fn retry_delay_ms(&self, n: u32) -> u64 {
+        // Exact integer arithmetic: initial × factorⁿ with no rounding between steps, floored
+        // once, as JavaScript's float maths would give (3000 × 1.55³ = 11171.6 → 11171).
+        let mut numerator = self.retry_initial_ms as u128;
+        let mut denominator = 1u128;
+        for _ in 0..n {
+            numerator *= self.retry_factor_milli as u128;
+            denominator *= 1000;
+            if numerator / denominator >= self.retry_cap_ms as u128 {
+                return self.retry_cap_ms;
+            }
+        }
+        ((numerator / denominator) as u64).min(self.retry_cap_ms)
+    }
+
+    /// Delay before transport retry `k` (0-based) of a GET.
+    pub fn get_retry_delay_ms(&self, k: u32) -> u64 {
+        if k == 0 {
+            self.get_retry_first_ms
+        } else {
+            (self.get_retry_base_ms << (k - 1).min(16)).min(self.get_retry_cap_ms)
+        }
+    }
+
+    /// Sum of every `getToken` retry delay: the longest a call may wait on retries alone.
+    pub fn retry_budget_ms(&self) -> u64 {
+        (0..self.retries_max).map(|n| self.retry_delay_ms(n)).sum()
+    }
+
+    /// Delay before resource-cache recovery attempt `n` after a failure of the given kind.
+    pub fn resource_retry_delay_ms(&self, n: u32, network_error: bool) -> u64 {
+        let base = if network_error {
+            self.resource_retry_base_network_ms
+        } else {
+            self.resource_retry_base_other_ms
+        };
+        (base << n.min(self.resource_retry_exponent_max)).min(self.resource_retry_cap_ms)
+    }
+}
+
+/// One row of the published table of where the two profiles disagree.
+#[derive(Clone, Copy, Debug)]
+pub struct ProfileDifference {
+    pub topic: &'static str,
+    pub documented: &'static str,
+    pub clerk_js_6: &'static str,
+}
+
+/// Where `documented` and `clerk-js-6` disagree. Each row gets a scenario (scenarios issue).
+pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
+    ProfileDifference {
+        topic: "cached token near expiry",
+        documented: "stale-while-revalidate within 15 s of expiry",
+        clerk_js_6: "hit until 5 s before exp, then a blocking fetch",
+    },
+    ProfileDifference {
+        topic: "background refresh",
+        documented: "recurring every 45 s while signed in",
+        clerk_js_6: "one timer at exp − 17 s per token; skipped once the token expired",
+    },
+    ProfileDifference {
+        topic: "getToken offline",
+        documented: "throws network_error at once (cached token with the resource cache)",
+        clerk_js_6: "RN counts as online: retries 8 times (~162 s), then throws",
+    },
+    ProfileDifference {
+        topic: "429 Retry-After",
+        documented: "waits at least Retry-After",
+        clerk_js_6: "ignores Retry-After (3 s × 1.55ⁿ schedule)",
+    },
+    ProfileDifference {
+        topic: "failed load without resource cache",
+        documented: "retries, then loaded and signed out, credentials kept",
+        clerk_js_6: "status error, isLoaded false for good",
+    },
+    ProfileDifference {
+        topic: "client token from out-of-order responses",
+        documented: "keeps the newest token",
+        clerk_js_6: "stores whichever response arrived last",
+    },
+    ProfileDifference {
+        topic: "offline with resource cache, token expired",
+        documented: "throws network_error",
+        clerk_js_6: "returns the stale cached token",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clerk_js_retry_schedule_matches_the_reference() {
+        // Reference §1.1: 3000, 4650, 7207.5, 11171.6, 17316, 26840, 41602, 50000.
+        let p = ProfileId::ClerkJs6.rules();
+        let delays: Vec<u64> = (0..8).map(|n| p.retry_delay_ms(n)).collect();
+        assert_eq!(delays, [3000, 4650, 7207, 11171, 17315, 26838, 41598, 50000]);
+        let total = p.retry_budget_ms();
+        assert!((161_000..=162_000).contains(&total), "≈161.8 s, got {total}");
+    }
+
+    #[test]
+    fn transport_retry_schedule_matches_the_reference() {
+        let p = ProfileId::ClerkJs6.rules();
+        let delays: Vec<u64> = (0..5).map(|k| p.get_retry_delay_ms(k)).collect();
+        assert_eq!(delays, [100, 700, 1400, 2800, 5000]);
+    }
+}

@@ -1,0 +1,187 @@
+//! Settings of a world: the Clerk instance, the SDK's configuration, the transport, and the
+//! setup that picks platform and profile. Every limit is checked by [`InstanceSettings::validate`]
+//! and friends, so bad input is an error with a reason, never a surprising run.
+
+use serde::{Deserialize, Serialize};
+
+use super::time::{DAY_MS, MINUTE_MS, SECOND_MS};
+use super::vocab::Platform;
+
+/// The instance's session options (Dashboard → Sessions), article §"Configuring session
+/// lifetime and inactivity timeout".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstanceSettings {
+    /// Session-token lifetime. Default 60 s (reference §4.5: an instance setting, not an SDK
+    /// constant). At most 1 h.
+    pub session_token_ttl_ms: u64,
+    /// Maximum session lifetime: `expired` after this. Default 7 d; 5 min ..= 10 y; `None` off.
+    pub max_lifetime_ms: Option<u64>,
+    /// Inactivity timeout, measured from the last token or touch: `abandoned` after this.
+    /// Default off. At least one of the two must be on.
+    pub inactivity_timeout_ms: Option<u64>,
+    /// Multi-session mode: a second sign-in adds a session instead of failing.
+    pub multi_session: bool,
+    /// `auth_config.session_minter`: token requests carry the last session token, and the
+    /// server refuses to re-mint from one that has already expired unless `force_origin`.
+    pub session_minter: bool,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        InstanceSettings {
+            session_token_ttl_ms: 60 * SECOND_MS,
+            max_lifetime_ms: Some(7 * DAY_MS),
+            inactivity_timeout_ms: None,
+            multi_session: false,
+            session_minter: false,
+        }
+    }
+}
+
+/// Limits on instance settings, as the Clerk Dashboard enforces them.
+pub const MAX_LIFETIME_MS_MIN: u64 = 5 * MINUTE_MS;
+pub const MAX_LIFETIME_MS_MAX: u64 = 10 * 365 * DAY_MS;
+pub const SESSION_TOKEN_TTL_MS_MIN: u64 = SECOND_MS;
+pub const SESSION_TOKEN_TTL_MS_MAX: u64 = 60 * MINUTE_MS;
+pub const INACTIVITY_TIMEOUT_MS_MIN: u64 = MINUTE_MS;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("`{field}` = {value} ms is out of range; accepted: {accepted}")]
+    OutOfRange { field: &'static str, value: u64, accepted: &'static str },
+    #[error(
+        "at least one of `max_lifetime_ms` and `inactivity_timeout_ms` must be on \
+         (Clerk refuses an instance with neither)"
+    )]
+    NoLifetimeLimit,
+}
+
+impl InstanceSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let ttl = self.session_token_ttl_ms;
+        if !(SESSION_TOKEN_TTL_MS_MIN..=SESSION_TOKEN_TTL_MS_MAX).contains(&ttl) {
+            return Err(SettingsError::OutOfRange {
+                field: "session_token_ttl_ms",
+                value: ttl,
+                accepted: "1s ..= 1h",
+            });
+        }
+        if let Some(life) = self.max_lifetime_ms
+            && !(MAX_LIFETIME_MS_MIN..=MAX_LIFETIME_MS_MAX).contains(&life)
+        {
+            return Err(SettingsError::OutOfRange {
+                field: "max_lifetime_ms",
+                value: life,
+                accepted: "5m ..= 10 years",
+            });
+        }
+        if let Some(idle) = self.inactivity_timeout_ms
+            && !(INACTIVITY_TIMEOUT_MS_MIN..=MAX_LIFETIME_MS_MAX).contains(&idle)
+        {
+            return Err(SettingsError::OutOfRange {
+                field: "inactivity_timeout_ms",
+                value: idle,
+                accepted: "1m ..= 10 years",
+            });
+        }
+        if self.max_lifetime_ms.is_none() && self.inactivity_timeout_ms.is_none() {
+            return Err(SettingsError::NoLifetimeLimit);
+        }
+        Ok(())
+    }
+}
+
+/// Where the SDK keeps the client token (`ClerkProvider tokenCache`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenCacheKind {
+    /// `@clerk/expo/token-cache` on expo-secure-store: survives restarts.
+    #[default]
+    SecureStore,
+    /// No `tokenCache` prop: `MemoryTokenCache`, lost with the process.
+    Memory,
+}
+
+/// How the app configures the SDK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SdkSettings {
+    pub token_cache: TokenCacheKind,
+    /// `__experimental_resourceCache`: persist client, environment and session token, load
+    /// from them when the network fails.
+    pub resource_cache: bool,
+    /// `useAuth({ treatPendingAsSignedOut })`; default `true` as in Clerk.
+    pub treat_pending_as_signed_out: bool,
+}
+
+impl Default for SdkSettings {
+    fn default() -> Self {
+        SdkSettings {
+            token_cache: TokenCacheKind::SecureStore,
+            resource_cache: false,
+            treat_pending_as_signed_out: true,
+        }
+    }
+}
+
+/// Latencies of the wire when no fault says otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetSettings {
+    /// Round trip of a FAPI request. Default 50 ms.
+    pub fapi_latency_ms: u64,
+    /// Round trip of a request to the app's backend. Default 50 ms.
+    pub backend_latency_ms: u64,
+}
+
+/// Longest latency a fault or a setting may ask for: beyond this a run is testing nothing
+/// but patience.
+pub const LATENCY_MS_MAX: u64 = 10 * MINUTE_MS;
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings { fapi_latency_ms: 50, backend_latency_ms: 50 }
+    }
+}
+
+impl NetSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (field, value) in [
+            ("fapi_latency_ms", self.fapi_latency_ms),
+            ("backend_latency_ms", self.backend_latency_ms),
+        ] {
+            if value > LATENCY_MS_MAX {
+                return Err(SettingsError::OutOfRange { field, value, accepted: "0 ..= 10m" });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything fixed for the length of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Setup {
+    pub platform: Platform,
+    pub profile: super::profile::ProfileId,
+    pub sdk: SdkSettings,
+    pub instance: InstanceSettings,
+    pub net: NetSettings,
+}
+
+impl Setup {
+    pub fn new(platform: Platform, profile: super::profile::ProfileId) -> Self {
+        Setup {
+            platform,
+            profile,
+            sdk: SdkSettings::default(),
+            instance: InstanceSettings::default(),
+            net: NetSettings::default(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.instance.validate()?;
+        self.net.validate()
+    }
+}
