@@ -292,7 +292,7 @@ mod tests {
         // Reference §1.1: 3000, 4650, 7207.5, 11171.6, 17316, 26840, 41602, 50000.
         let p = ProfileId::ClerkJs6.rules();
         let delays: Vec<u64> = (0..8).map(|n| p.retry_delay_ms(n)).collect();
-        assert_eq!(delays, [3000, 4650, 7207, 11171, 17315, 26838, 41598, 50000]);
+        assert_eq!(delays, [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]);
         let total = p.retry_budget_ms();
         assert!((161_000..=162_000).contains(&total), "≈161.8 s, got {total}");
     }
