@@ -16,3 +16,6 @@
 //! See ARCHITECTURE.md for the map and README.md for the commands.
 
 pub mod model;
+pub mod backend;
+pub mod fapi;
+pub mod jwt;

@@ -1,0 +1,1 @@
+//! (being written: the backend part of the FAPI emulator issue)

@@ -1,0 +1,1 @@
+//! (being written: the fapi part of the FAPI emulator issue)

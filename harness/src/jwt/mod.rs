@@ -1,0 +1,1 @@
+//! (being written: the jwt part of the FAPI emulator issue)
