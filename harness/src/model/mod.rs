@@ -7,8 +7,12 @@
 //! Architecture invariant: nothing in `model/` imports tokio, performs I/O, reads the system
 //! clock or draws random numbers. `clippy.toml` guards the clock and the RNG.
 
+pub mod device;
 pub mod profile;
 pub mod server;
 pub mod settings;
 pub mod time;
 pub mod vocab;
+pub mod world;
+
+pub use world::{Observation, World};

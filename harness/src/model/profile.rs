@@ -137,6 +137,19 @@ pub struct Profile {
     /// With the resource cache and a network error, return the cached session token even
     /// if it expired (Expo `useAuth` wrapper).
     pub offline_returns_stale: bool,
+    /// Whether a client payload from a request sent before the latest sign-out is ignored
+    /// (clerk-js applies every payload it receives, so a slow reload can sign a user back in).
+    pub ignores_stale_payloads: bool,
+    /// Whether `handleUnauthenticated`'s `GET /client` answering 403 or 5xx signs out
+    /// (clerk.ts: "If /client answers 403 or 500, it calls setActive(null)").
+    pub unauth_reload_error_signs_out: bool,
+    /// Whether every token request of a session shares one flight: `skipCache` callers and
+    /// background refreshes join a fetch already in flight. clerk-js starts a new fetch for
+    /// every `skipCache` call and keeps its background refresh out of the cache.
+    pub single_flight_all: bool,
+    /// Whether token requests carry `token=<last session token>` when the instance has the
+    /// session minter on (clerk-js `Session.#createTokenResolver`).
+    pub carries_last_token: bool,
 }
 
 /// The article's contract.
@@ -145,7 +158,9 @@ pub const DOCUMENTED: Profile = Profile {
     cache: CachePolicy::StaleWhileRevalidate,
     hit_min_remaining_ms: 0,
     swr_window_ms: 15 * SECOND_MS,
-    refresh: RefreshPolicy::Recurring { interval_ms: 45 * SECOND_MS },
+    refresh: RefreshPolicy::Recurring {
+        interval_ms: 45 * SECOND_MS,
+    },
     offline: OfflinePolicy::ThrowOrCached,
     retry_initial_ms: 3 * SECOND_MS,
     retry_factor_milli: 1550,
@@ -164,6 +179,10 @@ pub const DOCUMENTED: Profile = Profile {
     resource_retry_exponent_max: 4,
     keeps_newest_client_token: true,
     offline_returns_stale: false,
+    ignores_stale_payloads: true,
+    unauth_reload_error_signs_out: false,
+    single_flight_all: true,
+    carries_last_token: false,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -173,7 +192,9 @@ pub const CLERK_JS_6: Profile = Profile {
     hit_min_remaining_ms: 5 * SECOND_MS,
     swr_window_ms: 0,
     // max(15, 5) + 2 = 17 s before expiry (tokenCache.ts).
-    refresh: RefreshPolicy::TimerBeforeExpiry { lead_ms: 17 * SECOND_MS },
+    refresh: RefreshPolicy::TimerBeforeExpiry {
+        lead_ms: 17 * SECOND_MS,
+    },
     offline: OfflinePolicy::TreatAsOnline,
     retry_initial_ms: 3 * SECOND_MS,
     retry_factor_milli: 1550,
@@ -192,6 +213,10 @@ pub const CLERK_JS_6: Profile = Profile {
     resource_retry_exponent_max: 4,
     keeps_newest_client_token: false,
     offline_returns_stale: true,
+    ignores_stale_payloads: false,
+    unauth_reload_error_signs_out: true,
+    single_flight_all: false,
+    carries_last_token: true,
 };
 
 impl Profile {
@@ -281,6 +306,21 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "throws network_error",
         clerk_js_6: "returns the stale cached token",
     },
+    ProfileDifference {
+        topic: "client payload sent before sign-out arrives after it",
+        documented: "ignored",
+        clerk_js_6: "applied: the user is signed back in",
+    },
+    ProfileDifference {
+        topic: "401, then GET /client answers 5xx",
+        documented: "stays signed in",
+        clerk_js_6: "setActive(null): signed out",
+    },
+    ProfileDifference {
+        topic: "concurrent skipCache calls, or a refresh while a fetch is in flight",
+        documented: "share one token request",
+        clerk_js_6: "each starts its own token request",
+    },
 ];
 
 #[cfg(test)]
@@ -292,9 +332,15 @@ mod tests {
         // Reference §1.1: 3000, 4650, 7207.5, 11171.6, 17316, 26840, 41602, 50000.
         let p = ProfileId::ClerkJs6.rules();
         let delays: Vec<u64> = (0..8).map(|n| p.retry_delay_ms(n)).collect();
-        assert_eq!(delays, [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]);
+        assert_eq!(
+            delays,
+            [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]
+        );
         let total = p.retry_budget_ms();
-        assert!((161_000..=162_000).contains(&total), "≈161.8 s, got {total}");
+        assert!(
+            (161_000..=162_000).contains(&total),
+            "≈161.8 s, got {total}"
+        );
     }
 
     #[test]

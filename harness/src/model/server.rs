@@ -60,7 +60,11 @@ impl ClientToken {
         if parts.next().is_some() {
             return None;
         }
-        let token = ClientToken { client, epoch, version };
+        let token = ClientToken {
+            client,
+            epoch,
+            version,
+        };
         (token.mac() == mac).then_some(token)
     }
 
@@ -119,7 +123,9 @@ pub struct Session {
 
 impl Session {
     pub fn abandon_at(&self, settings: &InstanceSettings) -> Option<VTime> {
-        settings.inactivity_timeout_ms.map(|idle| self.last_active_at.plus(idle))
+        settings
+            .inactivity_timeout_ms
+            .map(|idle| self.last_active_at.plus(idle))
     }
 }
 
@@ -169,14 +175,30 @@ pub enum FapiRequest {
     Environment,
     GetClient,
     CreateClient,
-    SignIn { identifier: String, password: String },
+    SignIn {
+        identifier: String,
+        password: String,
+    },
     /// `carried` is the `token=` body field (session minter); `force_origin` its override.
-    Tokens { sid: SessionId, carried: Option<TokenInfo>, force_origin: bool },
-    Touch { sid: SessionId },
-    End { sid: SessionId },
-    Remove { sid: SessionId },
+    Tokens {
+        sid: SessionId,
+        carried: Option<TokenInfo>,
+        force_origin: bool,
+    },
+    Touch {
+        sid: SessionId,
+    },
+    End {
+        sid: SessionId,
+    },
+    Remove {
+        sid: SessionId,
+    },
     RemoveSessions,
-    ResolveTask { sid: SessionId, task: TaskKey },
+    ResolveTask {
+        sid: SessionId,
+        task: TaskKey,
+    },
 }
 
 impl FapiRequest {
@@ -222,7 +244,9 @@ pub enum ReplyBody {
     /// `GET/PUT /v1/client`, `DELETE sessions`: the client itself.
     Client,
     Session(SessionSnap),
-    SignIn { created_session: SessionId },
+    SignIn {
+        created_session: SessionId,
+    },
     /// Bare `{object: "token", jwt}`.
     Token(TokenInfo),
     Error(ApiError),
@@ -256,7 +280,11 @@ impl FapiReply {
     fn error(status: u16, code: &'static str, message: &'static str, long: String) -> FapiReply {
         FapiReply {
             status,
-            body: ReplyBody::Error(ApiError { code, message, long_message: long }),
+            body: ReplyBody::Error(ApiError {
+                code,
+                message,
+                long_message: long,
+            }),
             client: None,
             client_token: None,
             retry_after_ms: None,
@@ -295,9 +323,9 @@ impl FapiReply {
                 "Missing expired token",
                 "injected fault: the request must carry the expired session token".to_string(),
             )),
-            FaultKind::DropBeforeCommit | FaultKind::DropAfterCommit | FaultKind::Latency { .. } => {
-                None
-            }
+            FaultKind::DropBeforeCommit
+            | FaultKind::DropAfterCommit
+            | FaultKind::Latency { .. } => None,
         }
     }
 }
@@ -381,7 +409,9 @@ impl Server {
                 continue;
             }
             let expire_at = s.expire_at.filter(|at| *at <= now);
-            let abandon_at = idle.map(|ms| s.last_active_at.plus(ms)).filter(|at| *at <= now);
+            let abandon_at = idle
+                .map(|ms| s.last_active_at.plus(ms))
+                .filter(|at| *at <= now);
             // Whichever deadline came first decides the status.
             match (expire_at, abandon_at) {
                 (Some(e), Some(a)) if a < e => set_status(s, SessionStatus::Abandoned, a),
@@ -409,7 +439,10 @@ impl Server {
 
     pub fn push_fault(&mut self, spec: FaultSpec) {
         if spec.count > 0 {
-            self.faults.push(QueuedFault { spec, remaining: spec.count });
+            self.faults.push(QueuedFault {
+                spec,
+                remaining: spec.count,
+            });
         }
     }
 
@@ -446,11 +479,18 @@ impl Server {
                 };
                 self.client_reply(client, ReplyBody::Client, now)
             }
-            FapiRequest::SignIn { identifier, password } => {
+            FapiRequest::SignIn {
+                identifier,
+                password,
+            } => {
                 let client = known.unwrap_or_else(|| self.create_client());
                 self.sign_in(client, identifier, password, now)
             }
-            FapiRequest::Tokens { sid, carried, force_origin } => match known {
+            FapiRequest::Tokens {
+                sid,
+                carried,
+                force_origin,
+            } => match known {
                 None => unauthenticated("the client token is missing, unknown or stale"),
                 Some(client) => self.mint(client, *sid, *carried, *force_origin, now),
             },
@@ -477,7 +517,10 @@ impl Server {
             FapiRequest::RemoveSessions => match known {
                 None => unauthenticated("the client token is missing, unknown or stale"),
                 Some(client) => {
-                    let ids = self.client(client).map(|c| c.sessions.clone()).unwrap_or_default();
+                    let ids = self
+                        .client(client)
+                        .map(|c| c.sessions.clone())
+                        .unwrap_or_default();
                     for id in ids {
                         if let Some(s) = self.session_mut(id)
                             && s.status.is_signed_in()
@@ -531,9 +574,15 @@ impl Server {
     }
 
     fn rotate(&mut self, client: ClientId) -> ClientToken {
-        let c = self.client_mut(client).expect("rotate is only called for existing clients");
+        let c = self
+            .client_mut(client)
+            .expect("rotate is only called for existing clients");
         c.version += 1;
-        ClientToken { client, epoch: c.epoch, version: c.version }
+        ClientToken {
+            client,
+            epoch: c.epoch,
+            version: c.version,
+        }
     }
 
     fn detach(&mut self, client: ClientId, sid: SessionId) {
@@ -570,7 +619,9 @@ impl Server {
             if signed_in {
                 self.issue_token(id, now);
             }
-            let s = self.session(id).expect("client lists only existing sessions");
+            let s = self
+                .session(id)
+                .expect("client lists only existing sessions");
             sessions.push(SessionSnap {
                 id: s.id,
                 user: s.user,
@@ -583,11 +634,17 @@ impl Server {
                 last_active_token: s.last_token,
             });
         }
-        ClientView { id: client, sessions, last_active_session: last }
+        ClientView {
+            id: client,
+            sessions,
+            last_active_session: last,
+        }
     }
 
     fn snap(&self, sid: SessionId) -> SessionSnap {
-        let s = self.session(sid).expect("snap is only called for existing sessions");
+        let s = self
+            .session(sid)
+            .expect("snap is only called for existing sessions");
         SessionSnap {
             id: s.id,
             user: s.user,
@@ -605,7 +662,9 @@ impl Server {
         self.token_serial += 1;
         let serial = self.token_serial;
         let ttl_s = self.settings.session_token_ttl_ms.div_ceil(1000);
-        let s = self.session_mut(sid).expect("tokens are only issued for existing sessions");
+        let s = self
+            .session_mut(sid)
+            .expect("tokens are only issued for existing sessions");
         let iat = now.unix_s();
         let token = TokenInfo {
             sid,
@@ -662,7 +721,13 @@ impl Server {
         if let Some(c) = self.client_mut(client) {
             c.epoch += 1;
         }
-        self.client_reply(client, ReplyBody::SignIn { created_session: sid }, now)
+        self.client_reply(
+            client,
+            ReplyBody::SignIn {
+                created_session: sid,
+            },
+            now,
+        )
     }
 
     fn create_session(
@@ -673,7 +738,11 @@ impl Server {
         now: VTime,
     ) -> SessionId {
         let id = SessionId(self.sessions.len() as u32 + 1);
-        let status = if task.is_some() { SessionStatus::Pending } else { SessionStatus::Active };
+        let status = if task.is_some() {
+            SessionStatus::Pending
+        } else {
+            SessionStatus::Active
+        };
         self.sessions.push(Session {
             id,
             user,
@@ -686,7 +755,9 @@ impl Server {
             status_at: now,
             last_token: None,
         });
-        let c = self.client_mut(client).expect("sessions are created on existing clients");
+        let c = self
+            .client_mut(client)
+            .expect("sessions are created on existing clients");
         c.sessions.push(id);
         c.last_active_session = Some(id);
         id
@@ -768,7 +839,10 @@ impl Server {
     /// admin would make it. Returns false when the session is unknown or already terminal.
     pub fn end_session_as(&mut self, sid: SessionId, status: SessionStatus, now: VTime) -> bool {
         self.tick(now);
-        debug_assert!(status.is_terminal(), "end_session_as takes terminal statuses only");
+        debug_assert!(
+            status.is_terminal(),
+            "end_session_as takes terminal statuses only"
+        );
         match self.session_mut(sid) {
             Some(s) if s.status.is_signed_in() => {
                 set_status(s, status, now);
@@ -797,7 +871,11 @@ impl Server {
 
     /// The backend's server-side checks of a verified session token: time claims against the
     /// virtual clock, and the session still signed in.
-    pub fn check_session_token(&mut self, token: &TokenInfo, now: VTime) -> Result<(), TokenRejection> {
+    pub fn check_session_token(
+        &mut self,
+        token: &TokenInfo,
+        now: VTime,
+    ) -> Result<(), TokenRejection> {
         self.tick(now);
         if token.is_expired_at(now) {
             return Err(TokenRejection::Expired);
@@ -827,7 +905,12 @@ fn set_status(s: &mut Session, status: SessionStatus, at: VTime) {
 }
 
 fn unauthenticated(long: &str) -> FapiReply {
-    FapiReply::error(401, "authentication_invalid", "Unauthenticated", long.to_string())
+    FapiReply::error(
+        401,
+        "authentication_invalid",
+        "Unauthenticated",
+        long.to_string(),
+    )
 }
 
 /// Whether a fault kind can apply to an endpoint. A 401 never answers `GET /v1/client`
@@ -857,13 +940,19 @@ mod tests {
             },
             VTime(10),
         );
-        let ReplyBody::SignIn { created_session } = reply.body else { panic!("{reply:?}") };
+        let ReplyBody::SignIn { created_session } = reply.body else {
+            panic!("{reply:?}")
+        };
         (server, reply.client_token.unwrap(), created_session)
     }
 
     #[test]
     fn client_token_round_trips_and_rejects_forgery() {
-        let t = ClientToken { client: ClientId(3), epoch: 2, version: 9 };
+        let t = ClientToken {
+            client: ClientId(3),
+            epoch: 2,
+            version: 9,
+        };
         assert_eq!(ClientToken::decode(&t.encode()), Some(t));
         let forged = t.encode().replace(".9.", ".10.");
         assert_eq!(ClientToken::decode(&forged), None);
@@ -877,18 +966,33 @@ mod tests {
             ..InstanceSettings::default()
         };
         let (mut server, _, sid) = signed_in(settings);
-        assert_eq!(server.status_of(sid, VTime(29 * MINUTE_MS)), Some(SessionStatus::Active));
-        assert_eq!(server.status_of(sid, VTime(31 * MINUTE_MS)), Some(SessionStatus::Abandoned));
+        assert_eq!(
+            server.status_of(sid, VTime(29 * MINUTE_MS)),
+            Some(SessionStatus::Active)
+        );
+        assert_eq!(
+            server.status_of(sid, VTime(31 * MINUTE_MS)),
+            Some(SessionStatus::Abandoned)
+        );
 
         let (mut server, _, sid) = signed_in(InstanceSettings::default());
-        assert_eq!(server.status_of(sid, VTime(7 * DAY_MS)), Some(SessionStatus::Active));
-        assert_eq!(server.status_of(sid, VTime(7 * DAY_MS + 10)), Some(SessionStatus::Expired));
+        assert_eq!(
+            server.status_of(sid, VTime(7 * DAY_MS)),
+            Some(SessionStatus::Active)
+        );
+        assert_eq!(
+            server.status_of(sid, VTime(7 * DAY_MS + 10)),
+            Some(SessionStatus::Expired)
+        );
     }
 
     #[test]
     fn stale_epoch_gets_a_new_empty_client() {
         let mut server = Server::new(InstanceSettings::default());
-        let first = server.handle(None, &FapiRequest::GetClient, VTime(0)).client_token.unwrap();
+        let first = server
+            .handle(None, &FapiRequest::GetClient, VTime(0))
+            .client_token
+            .unwrap();
         let (_, fresh, _) = {
             let reply = server.handle(
                 Some(first),

@@ -111,8 +111,11 @@ pub enum TaskKey {
 }
 
 impl TaskKey {
-    pub const ALL: [TaskKey; 3] =
-        [TaskKey::ChooseOrganization, TaskKey::ResetPassword, TaskKey::SetupMfa];
+    pub const ALL: [TaskKey; 3] = [
+        TaskKey::ChooseOrganization,
+        TaskKey::ResetPassword,
+        TaskKey::SetupMfa,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -193,9 +196,15 @@ pub enum Route {
     Closed,
     /// Waiting for `isLoaded`.
     Loading,
-    SignIn { return_to: Option<AppPath> },
-    Protected { path: AppPath },
-    Task { key: TaskKey },
+    SignIn {
+        return_to: Option<AppPath>,
+    },
+    Protected {
+        path: AppPath,
+    },
+    Task {
+        key: TaskKey,
+    },
 }
 
 impl Route {
@@ -333,7 +342,9 @@ pub struct FaultSpec {
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
     /// Let virtual time pass; timers and responses fire in order.
-    Advance { ms: u64 },
+    Advance {
+        ms: u64,
+    },
     /// Launch the app process (after `kill`, or the first launch).
     ColdStart,
     /// Force-quit: the process and everything in memory die; storage survives.
@@ -342,8 +353,12 @@ pub enum Event {
     JsReload,
     /// Uninstall and reinstall: iOS keeps keychain items, Android clears them.
     Reinstall,
-    AppState { state: AppState },
-    Network { state: Network },
+    AppState {
+        state: AppState,
+    },
+    Network {
+        state: Network,
+    },
     /// Sign in with the test user's password; with `task`, the session starts `pending`.
     SignIn {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -357,9 +372,13 @@ pub enum Event {
         skip_cache: bool,
     },
     /// A call to the app's protected API through the app's wrapper.
-    ApiCall { path: AppPath },
+    ApiCall {
+        path: AppPath,
+    },
     /// The user navigates to a path.
-    Navigate { path: AppPath },
+    Navigate {
+        path: AppPath,
+    },
     /// `session.end()`
     SessionEnd,
     /// `session.remove()`
@@ -514,7 +533,12 @@ pub struct AuthView {
 
 impl AuthView {
     pub fn closed() -> Self {
-        AuthView { route: Route::Closed, is_loaded: false, is_signed_in: None, session: None }
+        AuthView {
+            route: Route::Closed,
+            is_loaded: false,
+            is_signed_in: None,
+            session: None,
+        }
     }
 }
 
@@ -639,9 +663,21 @@ pub enum TimerKind {
 #[serde(rename_all = "snake_case", tag = "what")]
 pub enum Happening {
     /// The rendered auth state changed (route, isLoaded, isSignedIn or session).
-    Rendered { at: VTime, view: AuthView },
-    CallStarted { at: VTime, call: CallId, kind: CallKind },
-    CallSettled { at: VTime, call: CallId, kind: CallKind, result: CallResult },
+    Rendered {
+        at: VTime,
+        view: AuthView,
+    },
+    CallStarted {
+        at: VTime,
+        call: CallId,
+        kind: CallKind,
+    },
+    CallSettled {
+        at: VTime,
+        call: CallId,
+        kind: CallKind,
+        result: CallResult,
+    },
     /// A FAPI request left the device. `call` is the call it serves, if any (a background
     /// refresh has none). `token` is the session token it carries, if any.
     RequestSent {
@@ -666,6 +702,8 @@ pub enum Happening {
     /// A request to the app's backend: the token it carried and the answer.
     BackendHit {
         at: VTime,
+        /// When the app sent it: the token's freshness is judged here.
+        sent_at: VTime,
         call: CallId,
         attempt: u8,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -697,10 +735,21 @@ pub enum Happening {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digest: Option<u64>,
     },
-    StorageDeleted { at: VTime, key: StorageKey },
+    StorageDeleted {
+        at: VTime,
+        key: StorageKey,
+    },
     /// The SDK dropped its signed-in state, and whether it also revoked server-side.
-    SignedOut { at: VTime, cause: SignOutCause, server_revoke: bool },
-    TimerFired { at: VTime, timer: TimerKind, due: VTime },
+    SignedOut {
+        at: VTime,
+        cause: SignOutCause,
+        server_revoke: bool,
+    },
+    TimerFired {
+        at: VTime,
+        timer: TimerKind,
+        due: VTime,
+    },
 }
 
 impl Happening {

@@ -1,0 +1,300 @@
+//! The device: platform, app state, network, process lifetime, and secure storage.
+//!
+//! Secure storage is modelled at the level of what matters to sessions: each item holds a
+//! typed payload with its byte length and a digest. iOS refuses (historically: silently cut)
+//! items over [`IOS_ITEM_BYTES_MAX`] bytes, so large values go through [`Device::write_chunked`],
+//! which splits them into [`CHUNK_BYTES`] pieces the way `@clerk/expo`'s resource cache does
+//! (reference §3.3). A value written whole with [`Device::write_raw`] on iOS is truncated,
+//! and reads back corrupt: that is the `securestore-truncation` defect's mechanism.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::server::{ClientToken, ClientView, mix64};
+use super::vocab::{AppState, DeviceView, Network, Platform, StorageKey, TokenInfo};
+
+/// expo-secure-store's historical per-item limit on iOS (the article's "~2,048-byte").
+pub const IOS_ITEM_BYTES_MAX: u32 = 2048;
+/// `@clerk/expo` resource cache chunk size (reference §3.3: 1024 characters).
+pub const CHUNK_BYTES: u32 = 1024;
+
+/// Typical wire sizes, so the item limit bites where it does in real apps: a client JWT is
+/// ~518 bytes (seed bug report), a client snapshot with one session ~2.6 KB.
+pub const CLIENT_JWT_BYTES: u32 = 518;
+pub const SESSION_JWT_BYTES: u32 = 720;
+pub const ENVIRONMENT_BYTES: u32 = 1_400;
+pub const CLIENT_SNAPSHOT_BYTES_BASE: u32 = 900;
+pub const CLIENT_SNAPSHOT_BYTES_PER_SESSION: u32 = 1_700;
+
+/// What a stored value means. `Corrupt` is what a truncated or half-written value reads as.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Payload {
+    ClientToken(ClientToken),
+    Client(Arc<ClientView>),
+    SessionJwt(TokenInfo),
+    Environment,
+    Corrupt,
+}
+
+impl Payload {
+    /// Bytes this value takes on the wire.
+    pub fn len(&self) -> u32 {
+        match self {
+            Payload::ClientToken(_) => CLIENT_JWT_BYTES,
+            Payload::Client(view) => {
+                CLIENT_SNAPSHOT_BYTES_BASE
+                    + CLIENT_SNAPSHOT_BYTES_PER_SESSION * view.sessions.len() as u32
+            }
+            Payload::SessionJwt(_) => SESSION_JWT_BYTES,
+            Payload::Environment => ENVIRONMENT_BYTES,
+            Payload::Corrupt => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A digest of the content, stable across runs.
+    pub fn digest(&self) -> u64 {
+        match self {
+            Payload::ClientToken(t) => {
+                mix64(1 ^ mix64(t.client.0 as u64 ^ ((t.epoch as u64) << 32)) ^ t.version as u64)
+            }
+            Payload::Client(view) => {
+                let mut h = mix64(2 ^ view.id.0 as u64);
+                for s in &view.sessions {
+                    h = mix64(h ^ s.id.0 as u64 ^ ((s.status as u64) << 40));
+                }
+                h
+            }
+            Payload::SessionJwt(t) => mix64(3 ^ t.serial),
+            Payload::Environment => mix64(4),
+            Payload::Corrupt => 0,
+        }
+    }
+}
+
+/// One physical item in secure storage.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Item {
+    pub len: u32,
+    pub digest: u64,
+    /// The whole value, on the item that heads it (a raw item, or a chunked value's metadata).
+    pub payload: Option<Payload>,
+    /// For a chunked value's metadata: how many chunks follow.
+    pub chunks: u16,
+}
+
+/// Address of a physical item: the logical key and the piece (0 = the head item).
+pub type ItemKey = (StorageKey, u16);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub platform: Platform,
+    pub app_state: AppState,
+    pub network: Network,
+    pub running: bool,
+    pub storage: BTreeMap<ItemKey, Item>,
+}
+
+impl Device {
+    pub fn new(platform: Platform) -> Device {
+        Device {
+            platform,
+            app_state: AppState::Active,
+            network: Network::Online,
+            running: false,
+            storage: BTreeMap::new(),
+        }
+    }
+
+    pub fn view(&self) -> DeviceView {
+        DeviceView {
+            running: self.running,
+            app_state: self.app_state,
+            network: self.network,
+        }
+    }
+
+    /// Whether the JS runtime gets to run: alive and not suspended in the background.
+    pub fn js_runs(&self) -> bool {
+        self.running && self.app_state != AppState::Background
+    }
+
+    fn item_limit(&self) -> Option<u32> {
+        (self.platform == Platform::Ios).then_some(IOS_ITEM_BYTES_MAX)
+    }
+
+    /// Writes `payload` as one item. On iOS an item over the limit is cut to the limit and
+    /// reads back corrupt. Returns the digest the store now holds.
+    pub fn write_raw(&mut self, key: StorageKey, payload: Payload) -> u64 {
+        self.delete(key);
+        let len = payload.len();
+        let digest = payload.digest();
+        let item = match self.item_limit() {
+            Some(limit) if len > limit => Item {
+                len: limit,
+                digest: mix64(digest ^ limit as u64),
+                payload: Some(Payload::Corrupt),
+                chunks: 0,
+            },
+            _ => Item {
+                len,
+                digest,
+                payload: Some(payload),
+                chunks: 0,
+            },
+        };
+        let stored = item.digest;
+        self.storage.insert((key, 0), item);
+        stored
+    }
+
+    /// Writes `payload` in [`CHUNK_BYTES`] pieces behind a metadata item, so no item exceeds
+    /// the platform limit. Returns the digest the store now holds (the value's own).
+    pub fn write_chunked(&mut self, key: StorageKey, payload: Payload) -> u64 {
+        let len = payload.len();
+        if len <= CHUNK_BYTES {
+            return self.write_raw(key, payload);
+        }
+        self.delete(key);
+        let digest = payload.digest();
+        let chunks = len.div_ceil(CHUNK_BYTES) as u16;
+        for i in 0..chunks {
+            let piece = (len - i as u32 * CHUNK_BYTES).min(CHUNK_BYTES);
+            let item = Item {
+                len: piece,
+                digest: mix64(digest ^ i as u64),
+                payload: None,
+                chunks: 0,
+            };
+            self.storage.insert((key, i + 1), item);
+        }
+        self.storage.insert(
+            (key, 0),
+            Item {
+                len,
+                digest,
+                payload: Some(payload),
+                chunks,
+            },
+        );
+        digest
+    }
+
+    /// Reads a value back whole, checking every chunk. `Some(Corrupt)` for a damaged value.
+    pub fn read(&self, key: StorageKey) -> Option<(Payload, u64)> {
+        let head = self.storage.get(&(key, 0))?;
+        let payload = head.payload.clone().unwrap_or(Payload::Corrupt);
+        let whole = (1..=head.chunks).all(|i| {
+            self.storage
+                .get(&(key, i))
+                .is_some_and(|c| c.digest == mix64(head.digest ^ (i - 1) as u64))
+        });
+        if whole {
+            Some((payload, head.digest))
+        } else {
+            Some((Payload::Corrupt, 0))
+        }
+    }
+
+    /// Deletes a value and all its chunks. Returns whether anything was there.
+    pub fn delete(&mut self, key: StorageKey) -> bool {
+        let chunks = self.storage.get(&(key, 0)).map(|h| h.chunks).unwrap_or(0);
+        let existed = self.storage.remove(&(key, 0)).is_some();
+        for i in 1..=chunks {
+            self.storage.remove(&(key, i));
+        }
+        existed
+    }
+
+    /// Uninstall and reinstall: iOS keeps keychain items, Android clears its storage.
+    pub fn reinstall(&mut self) {
+        self.running = false;
+        if self.platform == Platform::Android {
+            self.storage.clear();
+        }
+    }
+
+    /// The largest physical item, for reports and the item-limit checks.
+    pub fn largest_item(&self) -> u32 {
+        self.storage.values().map(|i| i.len).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::server::SessionSnap;
+    use crate::model::time::VTime;
+    use crate::model::vocab::{ClientId, SessionId, SessionStatus, UserId};
+
+    fn big_client() -> Payload {
+        let snap = SessionSnap {
+            id: SessionId(1),
+            user: UserId(1),
+            status: SessionStatus::Active,
+            tasks: vec![],
+            created_at: VTime(0),
+            expire_at: None,
+            abandon_at: None,
+            last_active_at: VTime(0),
+            last_active_token: None,
+        };
+        Payload::Client(Arc::new(ClientView {
+            id: ClientId(1),
+            sessions: vec![snap],
+            last_active_session: Some(SessionId(1)),
+        }))
+    }
+
+    #[test]
+    fn chunked_values_round_trip_on_ios_and_raw_ones_are_cut() {
+        let mut ios = Device::new(Platform::Ios);
+        let value = big_client();
+        assert!(value.len() > IOS_ITEM_BYTES_MAX);
+        let stored = ios.write_chunked(StorageKey::CachedClient, value.clone());
+        assert_eq!(stored, value.digest());
+        assert_eq!(
+            ios.read(StorageKey::CachedClient),
+            Some((value.clone(), value.digest()))
+        );
+        assert!(ios.largest_item() <= IOS_ITEM_BYTES_MAX);
+
+        let stored = ios.write_raw(StorageKey::CachedClient, value.clone());
+        assert_ne!(stored, value.digest());
+        assert_eq!(
+            ios.read(StorageKey::CachedClient).map(|r| r.0),
+            Some(Payload::Corrupt)
+        );
+
+        let mut android = Device::new(Platform::Android);
+        android.write_raw(StorageKey::CachedClient, value.clone());
+        assert_eq!(
+            android.read(StorageKey::CachedClient).map(|r| r.0),
+            Some(value)
+        );
+    }
+
+    #[test]
+    fn reinstall_keeps_the_keychain_on_ios_only() {
+        for (platform, kept) in [(Platform::Ios, true), (Platform::Android, false)] {
+            let mut d = Device::new(platform);
+            let token = ClientToken {
+                client: ClientId(1),
+                epoch: 1,
+                version: 1,
+            };
+            d.write_raw(StorageKey::ClientJwt, Payload::ClientToken(token));
+            d.reinstall();
+            assert_eq!(
+                d.read(StorageKey::ClientJwt).is_some(),
+                kept,
+                "{platform:?}"
+            );
+        }
+    }
+}
