@@ -9,13 +9,18 @@
 //! - [`model`]: the pure world model and its two profiles, the oracle;
 //! - [`invariants`]: the named properties every trace must satisfy;
 //! - [`trace`]: what a run recorded;
-//! - [`gen`]: state-aware random traces for proptest;
+//! - [`generate`]: state-aware random traces for proptest;
 //! - [`runner`]: runs traces, checks invariants, counts coverage;
 //! - [`sim`]: the seeded RNG forked by name.
 //!
 //! See ARCHITECTURE.md for the map and README.md for the commands.
 
-pub mod model;
 pub mod backend;
 pub mod fapi;
+pub mod generate;
+pub mod invariants;
 pub mod jwt;
+pub mod model;
+pub mod runner;
+pub mod sim;
+pub mod trace;

@@ -780,10 +780,21 @@ pub struct DeviceView {
 }
 
 /// The server's truth about the session the device's client is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServerView {
     /// The most recent session of the device's client, with its true status.
     pub session: Option<(SessionId, SessionStatus)>,
     /// Whether the persisted client token (if any) would restore a signed-in session now.
     pub persisted_credential_valid: bool,
+    /// Every session the server knows, with its true status, by id.
+    pub sessions: Vec<(SessionId, SessionStatus)>,
+}
+
+impl ServerView {
+    pub fn status_of(&self, id: SessionId) -> Option<SessionStatus> {
+        self.sessions
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, status)| *status)
+    }
 }

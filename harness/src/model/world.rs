@@ -386,9 +386,16 @@ impl World {
                 .find(|s| s.client == t.client)
                 .map(|s| (s.id, s.status))
         });
+        let sessions = self
+            .server
+            .sessions
+            .iter()
+            .map(|s| (s.id, s.status))
+            .collect();
         ServerView {
             session,
             persisted_credential_valid: self.token_restores(persisted),
+            sessions,
         }
     }
 

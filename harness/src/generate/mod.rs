@@ -1,0 +1,414 @@
+//! State-aware random traces for proptest and fuzz campaigns.
+//!
+//! proptest generates raw material — a setup and a list of [`Choice`]s — and [`interpret`]
+//! turns it into events while running the model world, so each choice picks among the events
+//! that make sense *now* (weighted: a signed-out app mostly signs in, a backgrounded one
+//! mostly waits or comes back), with some arbitrary events mixed in. Shrinking the raw
+//! material (fewer choices, smaller numbers) shrinks the trace.
+//!
+//! Durations are log-uniform from 1 ms to ~25 days with integer arithmetic only, so a seed
+//! gives the same trace on every machine.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::model::World;
+use crate::model::profile::ProfileId;
+use crate::model::settings::{InstanceSettings, SdkSettings, Setup, TokenCacheKind};
+use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
+use crate::model::vocab::{
+    AppPath, AppState, Endpoint, Event, FaultKind, FaultSpec, Network, Platform, Route, TaskKey,
+};
+use crate::sim::SeedRng;
+use crate::trace::{Trace, TraceStep};
+
+/// Default longest trace a generated case has.
+pub const TRACE_STEPS_DEFAULT: usize = 60;
+
+/// One unit of raw material: which event among those weighted for the current state, and a
+/// parameter for it (duration, path, fault …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub pick: u16,
+    pub param: u64,
+}
+
+/// A generated case before interpretation.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub setup: Setup,
+    pub choices: Vec<Choice>,
+}
+
+/// Paths the app has; `/checkout` is the article's mid-transaction screen.
+pub const PATHS: [&str; 4] = ["/home", "/checkout", "/orders/42", "/settings"];
+
+/// Picks above this are "arbitrary": any event at all, enabled or not (~6%).
+const ARBITRARY_PICK_MIN: u16 = 0xF000;
+
+fn choice() -> impl Strategy<Value = Choice> {
+    (any::<u16>(), any::<u64>()).prop_map(|(pick, param)| Choice { pick, param })
+}
+
+/// Setups the fuzzer explores for `profile` on `platform`s: mostly defaults, sometimes the
+/// resource cache, a memory token cache, an inactivity timeout, the session minter,
+/// multi-session mode, or a short maximum lifetime.
+pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
+    (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(move |(ios, a, b, c)| {
+        let platform = if ios {
+            Platform::Ios
+        } else {
+            Platform::Android
+        };
+        let sdk = SdkSettings {
+            token_cache: if a % 16 == 0 {
+                TokenCacheKind::Memory
+            } else {
+                TokenCacheKind::SecureStore
+            },
+            resource_cache: a % 4 == 1,
+            treat_pending_as_signed_out: a % 8 != 3,
+        };
+        let instance = InstanceSettings {
+            inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
+            max_lifetime_ms: Some(if b % 5 == 1 { 2 * HOUR_MS } else { 7 * DAY_MS }),
+            multi_session: c % 6 == 0,
+            session_minter: c % 3 == 1,
+            ..InstanceSettings::default()
+        };
+        Setup {
+            platform,
+            profile,
+            sdk,
+            instance,
+            net: Default::default(),
+        }
+    })
+}
+
+/// The strategy of whole cases.
+pub fn case_strategy(profile: ProfileId, steps_max: usize) -> impl Strategy<Value = Case> {
+    (
+        setup_strategy(profile),
+        prop::collection::vec(choice(), 1..=steps_max),
+    )
+        .prop_map(|(setup, choices)| Case { setup, choices })
+}
+
+/// The case a campaign seed gives, without proptest's runner loop: the same generator,
+/// driven by a ChaCha stream seeded from `seed`.
+pub fn case_from_seed(profile: ProfileId, steps_max: usize, seed: u64) -> Case {
+    let bytes = SeedRng::new(seed).fork("gen.case").seed_bytes();
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    );
+    case_strategy(profile, steps_max)
+        .new_tree(&mut runner)
+        .expect("the case strategy never rejects")
+        .current()
+}
+
+/// Log-uniform duration from 1 ms to 2³¹ ms (~25 days), integers only.
+pub fn log_uniform_ms(param: u64) -> u64 {
+    let exponent = param % 31;
+    let base = 1u64 << exponent;
+    base + (param >> 8) % base
+}
+
+fn path(param: u64) -> AppPath {
+    AppPath::new(PATHS[(param % PATHS.len() as u64) as usize])
+}
+
+fn fault(param: u64) -> FaultSpec {
+    let kinds = [
+        FaultKind::ServerError {
+            status: [500, 502, 503][(param >> 8) as usize % 3],
+        },
+        FaultKind::RateLimited {
+            retry_after_ms: [1, 5, 30][(param >> 8) as usize % 3] * SECOND_MS,
+        },
+        FaultKind::Unauthorized,
+        FaultKind::MissingExpiredToken,
+        FaultKind::DropBeforeCommit,
+        FaultKind::DropAfterCommit,
+        FaultKind::Latency {
+            ms: [200, 2_000, 12_000][(param >> 8) as usize % 3],
+        },
+    ];
+    let kind = kinds[(param % kinds.len() as u64) as usize];
+    let on = match (param >> 16) % 4 {
+        0 => Some(Endpoint::Tokens),
+        1 => Some(Endpoint::GetClient),
+        _ => None,
+    };
+    FaultSpec {
+        kind,
+        count: 1 + ((param >> 24) % 3) as u32,
+        on,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Template {
+    AdvanceShort,
+    AdvanceLong,
+    ColdStart,
+    Kill,
+    JsReload,
+    Reinstall,
+    Foreground,
+    Background,
+    Inactive,
+    Offline,
+    Online,
+    SignIn,
+    SignInPending,
+    CompleteTask,
+    GetToken,
+    GetTokenSkip,
+    ApiCall,
+    Navigate,
+    SessionEnd,
+    SessionRemove,
+    SignOut,
+    SetActive,
+    Revoke,
+    ExpireNow,
+    AbandonNow,
+    Replace,
+    Fault,
+}
+
+const ALL_TEMPLATES: [Template; 27] = [
+    Template::AdvanceShort,
+    Template::AdvanceLong,
+    Template::ColdStart,
+    Template::Kill,
+    Template::JsReload,
+    Template::Reinstall,
+    Template::Foreground,
+    Template::Background,
+    Template::Inactive,
+    Template::Offline,
+    Template::Online,
+    Template::SignIn,
+    Template::SignInPending,
+    Template::CompleteTask,
+    Template::GetToken,
+    Template::GetTokenSkip,
+    Template::ApiCall,
+    Template::Navigate,
+    Template::SessionEnd,
+    Template::SessionRemove,
+    Template::SignOut,
+    Template::SetActive,
+    Template::Revoke,
+    Template::ExpireNow,
+    Template::AbandonNow,
+    Template::Replace,
+    Template::Fault,
+];
+
+fn instantiate(t: Template, param: u64) -> Event {
+    match t {
+        Template::AdvanceShort => Event::Advance {
+            ms: log_uniform_ms(param % 17 + (param & !0xff)),
+        },
+        Template::AdvanceLong => Event::Advance {
+            ms: log_uniform_ms(param),
+        },
+        Template::ColdStart => Event::ColdStart,
+        Template::Kill => Event::Kill,
+        Template::JsReload => Event::JsReload,
+        Template::Reinstall => Event::Reinstall,
+        Template::Foreground => Event::AppState {
+            state: AppState::Active,
+        },
+        Template::Background => Event::AppState {
+            state: AppState::Background,
+        },
+        Template::Inactive => Event::AppState {
+            state: AppState::Inactive,
+        },
+        Template::Offline => Event::Network {
+            state: Network::Offline,
+        },
+        Template::Online => Event::Network {
+            state: Network::Online,
+        },
+        Template::SignIn => Event::SignIn { task: None },
+        Template::SignInPending => Event::SignIn {
+            task: Some(TaskKey::ALL[(param % 3) as usize]),
+        },
+        Template::CompleteTask => Event::CompleteTask,
+        Template::GetToken => Event::GetToken { skip_cache: false },
+        Template::GetTokenSkip => Event::GetToken { skip_cache: true },
+        Template::ApiCall => Event::ApiCall { path: path(param) },
+        Template::Navigate => Event::Navigate { path: path(param) },
+        Template::SessionEnd => Event::SessionEnd,
+        Template::SessionRemove => Event::SessionRemove,
+        Template::SignOut => Event::SignOut,
+        Template::SetActive => Event::SetActive,
+        Template::Revoke => Event::Revoke,
+        Template::ExpireNow => Event::ExpireNow,
+        Template::AbandonNow => Event::AbandonNow,
+        Template::Replace => Event::Replace,
+        Template::Fault => Event::Fault(fault(param)),
+    }
+}
+
+/// The weighted menu of events for the world's current state.
+fn menu(world: &World) -> Vec<(u32, Template)> {
+    use Template as T;
+    let device = &world.device;
+    let view = world.view();
+    let mut m: Vec<(u32, Template)> =
+        vec![(10, T::AdvanceShort), (3, T::AdvanceLong), (2, T::Fault)];
+    if !device.running {
+        m.extend([
+            (30, T::ColdStart),
+            (2, T::Reinstall),
+            (2, T::Revoke),
+            (2, T::ExpireNow),
+        ]);
+        return m;
+    }
+    if device.app_state == AppState::Background {
+        m.extend([
+            (20, T::Foreground),
+            (4, T::AdvanceLong),
+            (3, T::Kill),
+            (2, T::Offline),
+            (2, T::Online),
+        ]);
+        m.extend([
+            (2, T::Revoke),
+            (2, T::ExpireNow),
+            (1, T::AbandonNow),
+            (1, T::Replace),
+        ]);
+        return m;
+    }
+    m.extend([
+        (3, T::Kill),
+        (2, T::JsReload),
+        (4, T::Background),
+        (1, T::Inactive),
+        (2, T::Navigate),
+    ]);
+    m.push(if device.network == Network::Offline {
+        (6, T::Online)
+    } else {
+        (2, T::Offline)
+    });
+    if device.app_state == AppState::Inactive {
+        m.push((10, T::Foreground));
+    }
+    match &view.route {
+        Route::Loading | Route::Closed => {
+            m.extend([(6, T::GetToken), (3, T::ApiCall), (3, T::Navigate)])
+        }
+        Route::SignIn { .. } => m.extend([
+            (30, T::SignIn),
+            (6, T::SignInPending),
+            (2, T::GetToken),
+            (2, T::ApiCall),
+        ]),
+        Route::Task { .. } => m.extend([
+            (20, T::CompleteTask),
+            (4, T::GetToken),
+            (2, T::SignOut),
+            (2, T::ApiCall),
+        ]),
+        Route::Protected { .. } => m.extend([
+            (14, T::GetToken),
+            (4, T::GetTokenSkip),
+            (14, T::ApiCall),
+            (3, T::SignOut),
+            (2, T::SessionEnd),
+            (2, T::SessionRemove),
+            (2, T::SetActive),
+            (2, T::SignIn),
+            (3, T::Revoke),
+            (3, T::ExpireNow),
+            (2, T::AbandonNow),
+            (2, T::Replace),
+        ]),
+    }
+    m
+}
+
+/// Turns raw material into events by running the model; returns the model's trace.
+pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
+    let mut world = World::new(case.setup);
+    let mut steps = Vec::with_capacity(case.choices.len() + 1);
+    // Every generated trace starts with a launch: a trace of a never-started app tests little.
+    let mut events = vec![Event::ColdStart];
+    for (i, c) in case.choices.iter().enumerate() {
+        let event = if i == 0 {
+            events.pop().expect("the launch was pushed above")
+        } else if c.pick >= ARBITRARY_PICK_MIN {
+            instantiate(
+                ALL_TEMPLATES[(c.param % ALL_TEMPLATES.len() as u64) as usize],
+                c.param >> 5,
+            )
+        } else {
+            let m = menu(&world);
+            let total: u32 = m.iter().map(|(w, _)| w).sum();
+            let mut target = (c.pick as u32) % total;
+            let mut chosen = m[0].1;
+            for (w, t) in &m {
+                if target < *w {
+                    chosen = *t;
+                    break;
+                }
+                target -= w;
+            }
+            instantiate(chosen, c.param)
+        };
+        let at = world.now();
+        let obs = world.step(&event);
+        steps.push(TraceStep {
+            index: i as u32,
+            at,
+            event,
+            obs,
+        });
+    }
+    Trace {
+        setup: case.setup,
+        sdk: "model".to_string(),
+        seed,
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_uniform_spans_milliseconds_to_weeks() {
+        let mut rng = SeedRng::new(1);
+        let samples: Vec<u64> = (0..2000).map(|_| log_uniform_ms(rng.next_u64())).collect();
+        assert!(samples.iter().any(|&ms| ms < 10));
+        assert!(samples.iter().any(|&ms| ms > 7 * DAY_MS));
+        let under_second = samples.iter().filter(|&&ms| ms < 1000).count();
+        assert!(
+            (400..1000).contains(&under_second),
+            "{under_second} of 2000 under 1 s"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_case() {
+        let a = case_from_seed(ProfileId::ClerkJs6, 40, 7);
+        let b = case_from_seed(ProfileId::ClerkJs6, 40, 7);
+        assert_eq!(a.choices, b.choices);
+        assert_eq!(a.setup, b.setup);
+        let c = case_from_seed(ProfileId::ClerkJs6, 40, 8);
+        assert_ne!(a.choices, c.choices);
+    }
+}

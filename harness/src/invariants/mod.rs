@@ -1,0 +1,1081 @@
+//! The invariant catalogue (DESIGN.md §8): fourteen named properties every trace must satisfy.
+//!
+//! Each invariant is a check over a [`Trace`]: it reads the steps' events, observations and
+//! happenings, and reports [`Violation`]s as data — the invariant, the step, the virtual time,
+//! what was expected and what was observed. A check also counts how often it was *exercised*
+//! (had a chance to fail), because a property that never had a chance proves nothing.
+//!
+//! `revoked-like-expired` is metamorphic: it compares a trace with its twin in which every
+//! `revoke` became `expire_now` ([`check_revoked_like_expired`]); the runner builds the twin.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::profile::RefreshPolicy;
+use crate::model::time::{SECOND_MS, VTime, format_clock};
+use crate::model::vocab::{
+    AppPath, AppState, AuthView, CallId, CallKind, CallResult, Endpoint, Event, Happening, Network,
+    Platform, RequestId, RequestOutcome, Route, SessionId, SessionStatus, SignOutCause, StorageKey,
+};
+use crate::trace::Trace;
+
+/// Deadline for `restore-after-cold-start`: the seed report's JS bootstrap gives up after 3 s.
+pub const RESTORE_DEADLINE_MS: u64 = 3 * SECOND_MS;
+
+macro_rules! invariants {
+    ($($variant:ident = $id:literal : $statement:literal,)*) => {
+        /// The id of an invariant.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum InvariantId {
+            $(#[doc = $statement] #[serde(rename = $id)] $variant,)*
+        }
+
+        impl InvariantId {
+            pub const ALL: &'static [InvariantId] = &[$(InvariantId::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(InvariantId::$variant => $id,)* }
+            }
+
+            /// The one-sentence statement.
+            pub fn statement(self) -> &'static str {
+                match self { $(InvariantId::$variant => $statement,)* }
+            }
+
+            pub fn parse(text: &str) -> Option<InvariantId> {
+                match text { $($id => Some(InvariantId::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+invariants! {
+    LoadedBeforeProtected = "loaded-before-protected":
+        "no protected screen is rendered before `isLoaded`",
+    PendingRoutesToTask = "pending-routes-to-task":
+        "a pending session is never routed to sign-in; it goes to its task",
+    RevokedLikeExpired = "revoked-like-expired":
+        "a revoked session produces the same observations as an expired one",
+    RestoreAfterColdStart = "restore-after-cold-start":
+        "a valid persisted client token and an active server session restore the signed-in state within a deadline after `cold_start` or `js_reload`, on every platform",
+    NothingDestructiveWhileLoading = "nothing-destructive-while-loading":
+        "no sign-out, revoke or storage wipe is issued while auth state is unresolved",
+    SingleFlightRefresh = "single-flight-refresh":
+        "at most one token request per session is in flight; concurrent callers share it",
+    FreshTokenOnly = "fresh-token-only":
+        "no token whose `exp` has passed is returned by `getToken` or reaches the backend",
+    TransientNeverSignsOut = "transient-never-signs-out":
+        "offline, timeouts, 5xx, 429, dropped responses and late timers never end a session or delete credentials",
+    TerminalIsFinal = "terminal-is-final":
+        "a session that reached a terminal status never becomes active again, and the app reaches sign-in within one refresh cycle once in the foreground",
+    CallsSettle = "calls-settle":
+        "every `getToken`, API call and load settles within the profile's retry budget",
+    RetryDiscipline = "retry-discipline":
+        "a 401 is retried at most once, with a fresh token; no retry on other 4xx; 429 waits at least `Retry-After`",
+    SignoutIsFinal = "signout-is-final":
+        "after sign-out no credential is persisted and no late response writes one back",
+    StorageRoundTrips = "storage-round-trips":
+        "what the SDK persists reads back whole after a cold start",
+    ReturnToPreserved = "return-to-preserved":
+        "after re-authentication the user lands where they were when the session ended",
+}
+
+impl fmt::Display for InvariantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One broken invariant: data, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Violation {
+    pub invariant: InvariantId,
+    pub step: u32,
+    pub at: VTime,
+    pub expected: String,
+    pub observed: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invariant `{}` broken at step {} (t={})\n  expected {}, observed {}",
+            self.invariant,
+            self.step,
+            format_clock(self.at.ms()),
+            self.expected,
+            self.observed
+        )
+    }
+}
+
+/// The result of checking one trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub violations: Vec<Violation>,
+    /// How often each invariant had a chance to fail.
+    pub exercised: BTreeMap<InvariantId, u64>,
+}
+
+impl Report {
+    pub fn broken(&self) -> Vec<InvariantId> {
+        let mut ids: Vec<InvariantId> = self.violations.iter().map(|v| v.invariant).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    pub fn first(&self, id: InvariantId) -> Option<&Violation> {
+        self.violations.iter().find(|v| v.invariant == id)
+    }
+
+    fn exercise(&mut self, id: InvariantId, n: u64) {
+        *self.exercised.entry(id).or_default() += n;
+    }
+
+    fn violate(
+        &mut self,
+        id: InvariantId,
+        step: u32,
+        at: VTime,
+        expected: String,
+        observed: String,
+    ) {
+        self.violations.push(Violation {
+            invariant: id,
+            step,
+            at,
+            expected,
+            observed,
+        });
+    }
+
+    /// Adds another report's findings (the metamorphic twin's, for instance).
+    pub fn merge(&mut self, other: Report) {
+        self.violations.extend(other.violations);
+        for (id, n) in other.exercised {
+            self.exercise(id, n);
+        }
+    }
+}
+
+/// Checks every invariant that reads one trace (all but `revoked-like-expired`).
+pub fn check(trace: &Trace) -> Report {
+    let mut r = Report::default();
+    for id in InvariantId::ALL {
+        r.exercised.insert(*id, 0);
+    }
+    loaded_before_protected(trace, &mut r);
+    pending_routes_to_task(trace, &mut r);
+    restore_after_cold_start(trace, &mut r);
+    nothing_destructive_while_loading(trace, &mut r);
+    single_flight_refresh(trace, &mut r);
+    fresh_token_only(trace, &mut r);
+    transient_never_signs_out(trace, &mut r);
+    terminal_is_final(trace, &mut r);
+    calls_settle(trace, &mut r);
+    retry_discipline(trace, &mut r);
+    signout_is_final(trace, &mut r);
+    storage_round_trips(trace, &mut r);
+    return_to_preserved(trace, &mut r);
+    r.violations.sort_by_key(|v| (v.step, v.at, v.invariant));
+    r
+}
+
+fn view_text(v: &AuthView) -> String {
+    let signed_in = match v.is_signed_in {
+        Some(b) => b.to_string(),
+        None => "undefined".into(),
+    };
+    let session = match v.session {
+        Some(s) => format!("{} ({})", s.id, s.status),
+        None => "none".into(),
+    };
+    format!(
+        "route={}, isLoaded={}, isSignedIn={signed_in}, session={session}",
+        v.route, v.is_loaded
+    )
+}
+
+/// Every happening with the step it belongs to.
+fn happenings(trace: &Trace) -> impl Iterator<Item = (u32, &Happening)> {
+    trace
+        .steps
+        .iter()
+        .flat_map(|s| s.obs.happenings.iter().map(move |h| (s.index, h)))
+}
+
+// ------------------------------------------------------------------------------ checks
+
+fn loaded_before_protected(trace: &Trace, r: &mut Report) {
+    for (step, h) in happenings(trace) {
+        if let Happening::Rendered { at, view } = h
+            && let Route::Protected { .. } = view.route
+        {
+            r.exercise(InvariantId::LoadedBeforeProtected, 1);
+            if !view.is_loaded {
+                r.violate(
+                    InvariantId::LoadedBeforeProtected,
+                    step,
+                    *at,
+                    "isLoaded=true before a protected screen renders".into(),
+                    view_text(view),
+                );
+            }
+        }
+    }
+}
+
+fn pending_routes_to_task(trace: &Trace, r: &mut Report) {
+    for (step, h) in happenings(trace) {
+        if let Happening::Rendered { at, view } = h
+            && view.is_loaded
+            && view
+                .session
+                .is_some_and(|s| s.status == SessionStatus::Pending)
+        {
+            r.exercise(InvariantId::PendingRoutesToTask, 1);
+            if !matches!(view.route, Route::Task { .. }) {
+                r.violate(
+                    InvariantId::PendingRoutesToTask,
+                    step,
+                    *at,
+                    "route=task(<current task>) for a pending session".into(),
+                    view_text(view),
+                );
+            }
+        }
+    }
+}
+
+fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
+    for (i, step) in trace.steps.iter().enumerate() {
+        if !matches!(step.event, Event::ColdStart | Event::JsReload) {
+            continue;
+        }
+        let t0 = step.at;
+        let deadline = t0.plus(RESTORE_DEADLINE_MS);
+        let obs = &step.obs;
+        let Some((sid, status)) = obs.server.session else {
+            continue;
+        };
+        let applicable = obs.server.persisted_credential_valid
+            && status.is_signed_in()
+            && obs.device.running
+            && obs.device.network == Network::Online
+            && obs.device.app_state != AppState::Background;
+        if !applicable {
+            continue;
+        }
+        // The window must be calm: no interfering event, every request answered well.
+        let mut restored_at = None;
+        let mut calm = true;
+        let mut reached_deadline = false;
+        let mut sent: Vec<RequestId> = Vec::new();
+        for later in &trace.steps[i..] {
+            if later.at > deadline {
+                reached_deadline = true;
+                break;
+            }
+            if later.index as usize > i
+                && !matches!(
+                    later.event,
+                    Event::Advance { .. }
+                        | Event::Navigate { .. }
+                        | Event::GetToken { .. }
+                        | Event::ApiCall { .. }
+                )
+            {
+                calm = false;
+            }
+            for h in &later.obs.happenings {
+                if h.at() > deadline {
+                    break;
+                }
+                match h {
+                    Happening::Rendered { at, view } if restored_at.is_none() => {
+                        if view.is_loaded && view.session.is_some_and(|s| s.id == sid) {
+                            restored_at = Some(*at);
+                        }
+                    }
+                    Happening::RequestSent { req, .. } => sent.push(*req),
+                    Happening::RequestDone {
+                        req,
+                        outcome,
+                        fault,
+                        ..
+                    } => {
+                        sent.retain(|s| s != req);
+                        let bad = fault.is_some()
+                            || !matches!(outcome, RequestOutcome::Answered { status, .. } if *status < 400);
+                        if bad {
+                            calm = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if later
+                .obs
+                .server
+                .status_of(sid)
+                .is_none_or(|s| !s.is_signed_in())
+            {
+                calm = false;
+            }
+            if later.end() >= deadline {
+                reached_deadline = true;
+                break;
+            }
+        }
+        if !calm || !reached_deadline || !sent.is_empty() && restored_at.is_none() {
+            continue;
+        }
+        r.exercise(InvariantId::RestoreAfterColdStart, 1);
+        if restored_at.is_none() {
+            let last = trace
+                .steps
+                .iter()
+                .take_while(|s| s.at <= deadline)
+                .last()
+                .unwrap_or(step);
+            r.violate(
+                InvariantId::RestoreAfterColdStart,
+                step.index,
+                t0,
+                format!(
+                    "session {sid} restored (signed in) within {} of {}",
+                    format_clock(RESTORE_DEADLINE_MS),
+                    step.event.name()
+                ),
+                view_text(&last.obs.view),
+            );
+        }
+    }
+}
+
+fn is_user_terminal(kind: CallKind) -> bool {
+    matches!(
+        kind,
+        CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove
+    )
+}
+
+fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
+    let mut resolved = true;
+    let mut running = false;
+    let mut user_calls: BTreeMap<CallId, ()> = BTreeMap::new();
+    for step in &trace.steps {
+        for h in &step.obs.happenings {
+            let destructive = match h {
+                Happening::Rendered { view, .. } => {
+                    running = view.route != Route::Closed;
+                    resolved = view.is_loaded && view.is_signed_in.is_some();
+                    if running && !resolved {
+                        r.exercise(InvariantId::NothingDestructiveWhileLoading, 1);
+                    }
+                    None
+                }
+                Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
+                    user_calls.insert(*call, ());
+                    None
+                }
+                Happening::CallSettled { call, .. } => {
+                    user_calls.remove(call);
+                    None
+                }
+                Happening::SignedOut {
+                    cause,
+                    server_revoke,
+                    ..
+                } => (*cause != SignOutCause::User || *server_revoke)
+                    .then(|| "a sign-out".to_string()),
+                Happening::StorageDeleted { key, .. } => {
+                    Some(format!("deletion of {}", key.as_str()))
+                }
+                Happening::RequestSent { endpoint, call, .. }
+                    if matches!(
+                        endpoint,
+                        Endpoint::RemoveSessions | Endpoint::End | Endpoint::Remove
+                    ) && call.is_none_or(|c| !user_calls.contains_key(&c)) =>
+                {
+                    Some(format!("a `{}` request", endpoint.as_str()))
+                }
+                _ => None,
+            };
+            if let Some(what) = destructive
+                && running
+                && !resolved
+                && user_calls.is_empty()
+            {
+                r.violate(
+                    InvariantId::NothingDestructiveWhileLoading,
+                    step.index,
+                    h.at(),
+                    "nothing destructive until isLoaded and isSignedIn are known".into(),
+                    format!("{what} while auth state was unresolved"),
+                );
+            }
+        }
+        if matches!(step.event, Event::Kill | Event::Reinstall) {
+            running = false;
+        }
+    }
+}
+
+fn single_flight_refresh(trace: &Trace, r: &mut Report) {
+    let mut in_flight: BTreeMap<RequestId, SessionId> = BTreeMap::new();
+    for step in &trace.steps {
+        if matches!(step.event, Event::Kill | Event::JsReload | Event::Reinstall) {
+            // A dead runtime's requests cannot be shared with the next one.
+            in_flight.clear();
+        }
+        for h in &step.obs.happenings {
+            match h {
+                Happening::RequestSent {
+                    req,
+                    endpoint: Endpoint::Tokens,
+                    sid: Some(sid),
+                    at,
+                    ..
+                } => {
+                    r.exercise(InvariantId::SingleFlightRefresh, 1);
+                    let others = in_flight.values().filter(|s| *s == sid).count();
+                    if others > 0 {
+                        r.violate(
+                            InvariantId::SingleFlightRefresh,
+                            step.index,
+                            *at,
+                            format!("one token request for {sid} in flight"),
+                            format!("{} in flight", others + 1),
+                        );
+                    }
+                    in_flight.insert(*req, *sid);
+                }
+                Happening::RequestDone { req, .. } => {
+                    in_flight.remove(req);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn fresh_token_only(trace: &Trace, r: &mut Report) {
+    for (step, h) in happenings(trace) {
+        match h {
+            Happening::CallSettled {
+                at,
+                result: CallResult::Token { token },
+                kind,
+                ..
+            } => {
+                r.exercise(InvariantId::FreshTokenOnly, 1);
+                if token.is_expired_at(*at) {
+                    r.violate(
+                        InvariantId::FreshTokenOnly,
+                        step,
+                        *at,
+                        format!("{} returns a token valid now", kind_name(*kind)),
+                        format!(
+                            "a token that expired {} ago",
+                            format_clock(at.unix_ms() - token.exp * 1000)
+                        ),
+                    );
+                }
+            }
+            Happening::BackendHit {
+                sent_at,
+                token: Some(token),
+                ..
+            } => {
+                r.exercise(InvariantId::FreshTokenOnly, 1);
+                if token.is_expired_at(*sent_at) {
+                    r.violate(
+                        InvariantId::FreshTokenOnly,
+                        step,
+                        *sent_at,
+                        "the backend receives a token valid when sent".into(),
+                        format!(
+                            "a token that expired {} before it was sent",
+                            format_clock(sent_at.unix_ms() - token.exp * 1000)
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn kind_name(kind: CallKind) -> &'static str {
+    match kind {
+        CallKind::GetToken => "getToken",
+        CallKind::ForegroundRefresh => "the foreground refresh",
+        CallKind::ApiCall => "the API call",
+        _ => "the call",
+    }
+}
+
+fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
+    let mut sdk_session: Option<SessionId> = None;
+    for step in &trace.steps {
+        let server = &step.obs.server;
+        for h in &step.obs.happenings {
+            match h {
+                Happening::Rendered { view, .. } => {
+                    if let Some(s) = view.session {
+                        sdk_session = Some(s.id);
+                    }
+                }
+                Happening::SignedOut { at, cause, .. } if *cause != SignOutCause::User => {
+                    r.exercise(InvariantId::TransientNeverSignsOut, 1);
+                    if let Some(sid) = sdk_session
+                        && server.status_of(sid).is_some_and(|s| s.is_signed_in())
+                    {
+                        r.violate(
+                            InvariantId::TransientNeverSignsOut,
+                            step.index,
+                            *at,
+                            format!("{sid} stays signed in: the server still has it active"),
+                            format!("signed out ({cause:?})"),
+                        );
+                    }
+                }
+                Happening::StorageDeleted {
+                    at,
+                    key: StorageKey::ClientJwt,
+                } => {
+                    r.exercise(InvariantId::TransientNeverSignsOut, 1);
+                    let user = step.obs.happenings.iter().any(|h| {
+                        matches!(
+                            h,
+                            Happening::SignedOut {
+                                cause: SignOutCause::User,
+                                ..
+                            }
+                        )
+                    }) || matches!(
+                        step.event,
+                        Event::SignOut | Event::SessionEnd | Event::SessionRemove
+                    );
+                    if !user
+                        && let Some(sid) = sdk_session
+                        && server.status_of(sid).is_some_and(|s| s.is_signed_in())
+                    {
+                        r.violate(
+                            InvariantId::TransientNeverSignsOut,
+                            step.index,
+                            *at,
+                            format!("the client token of active {sid} is kept"),
+                            "the client token was deleted".into(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if step.obs.view.session.is_none() && matches!(step.event, Event::SignOut) {
+            sdk_session = None;
+        }
+    }
+    // Exercise: transient conditions that could have signed out.
+    let transient = happenings(trace)
+        .filter(|(_, h)| match h {
+            Happening::RequestDone { outcome, fault, .. } => {
+                fault.is_some() || matches!(outcome, RequestOutcome::NetworkError { .. })
+            }
+            Happening::TimerFired { at, due, .. } => at.since(*due) > 10 * SECOND_MS,
+            _ => false,
+        })
+        .count();
+    r.exercise(InvariantId::TransientNeverSignsOut, transient as u64);
+}
+
+/// One refresh cycle: the longest a foreground, online app may take to notice a terminal
+/// session (a token lifetime or the recurring interval, whichever is longer, plus slack for
+/// two round trips).
+pub fn refresh_cycle_ms(trace: &Trace) -> u64 {
+    let ttl = trace.setup.instance.session_token_ttl_ms;
+    let interval = match trace.setup.profile.rules().refresh {
+        RefreshPolicy::Recurring { interval_ms } => interval_ms,
+        RefreshPolicy::TimerBeforeExpiry { .. } => 0,
+    };
+    ttl.max(interval) + 5 * SECOND_MS + 2 * trace.setup.net.fapi_latency_ms
+}
+
+fn terminal_is_final(trace: &Trace, r: &mut Report) {
+    let cycle = refresh_cycle_ms(trace);
+    let mut terminal: BTreeMap<SessionId, SessionStatus> = BTreeMap::new();
+    // The SDK's session that went terminal, and the foreground time since.
+    let mut watch: Option<(SessionId, u64, bool)> = None;
+    let mut prev_end = VTime::ZERO;
+    for step in &trace.steps {
+        for (sid, status) in &step.obs.server.sessions {
+            match terminal.get(sid) {
+                Some(was) if status.is_signed_in() => r.violate(
+                    InvariantId::TerminalIsFinal,
+                    step.index,
+                    step.end(),
+                    format!("{sid} stays {was}"),
+                    format!("{sid} is {status} again"),
+                ),
+                None if status.is_terminal() => {
+                    terminal.insert(*sid, *status);
+                }
+                _ => {}
+            }
+        }
+        let obs = &step.obs;
+        let transient_failure = obs.happenings.iter().any(|h| {
+            matches!(h, Happening::RequestDone { outcome, fault, .. }
+                if fault.is_some() || matches!(outcome, RequestOutcome::NetworkError { .. }))
+        });
+        if let Some((sid, elapsed, reported)) = &mut watch {
+            let foreground = obs.device.running
+                && obs.device.app_state == AppState::Active
+                && obs.device.network == Network::Online;
+            if transient_failure || !obs.device.running {
+                *elapsed = 0;
+            } else if foreground {
+                *elapsed += step.end().since(prev_end.max(step.at));
+            }
+            let still = obs.view.session.is_some_and(|s| s.id == *sid);
+            if !still {
+                watch = None;
+            } else if *elapsed > cycle && !*reported {
+                *reported = true;
+                r.violate(
+                    InvariantId::TerminalIsFinal,
+                    step.index,
+                    step.end(),
+                    format!(
+                        "sign-in within one refresh cycle ({}) in the foreground after {sid} became {}",
+                        format_clock(cycle),
+                        obs.server.status_of(*sid).map(|s| s.as_str()).unwrap_or("terminal")
+                    ),
+                    view_text(&obs.view),
+                );
+            }
+        } else if let Some(view) = obs.view.session
+            && obs
+                .server
+                .status_of(view.id)
+                .is_some_and(|s| s.is_terminal())
+        {
+            r.exercise(InvariantId::TerminalIsFinal, 1);
+            watch = Some((view.id, 0, false));
+        }
+        prev_end = step.end();
+    }
+}
+
+/// The longest a call may stay open in foreground time: two full retry schedules (a load's
+/// and then a token's), generous slack, and room for the slowest injected latency.
+pub fn call_budget_ms(trace: &Trace) -> u64 {
+    let rules = trace.setup.profile.rules();
+    let latency_max = trace
+        .steps
+        .iter()
+        .filter_map(|s| match s.event {
+            Event::Fault(spec) => match spec.kind {
+                crate::model::vocab::FaultKind::Latency { ms } => Some(ms),
+                crate::model::vocab::FaultKind::RateLimited { retry_after_ms } => {
+                    Some(retry_after_ms)
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        .max(trace.setup.net.fapi_latency_ms)
+        .max(trace.setup.net.backend_latency_ms);
+    2 * rules.retry_budget_ms() + 60 * SECOND_MS + 8 * latency_max
+}
+
+fn calls_settle(trace: &Trace, r: &mut Report) {
+    let budget = call_budget_ms(trace);
+    // Open calls with the foreground time they have waited.
+    let mut open: BTreeMap<CallId, (CallKind, u32, VTime, u64, bool)> = BTreeMap::new();
+    for step in &trace.steps {
+        let foreground =
+            step.obs.device.running && step.obs.device.app_state != AppState::Background;
+        for h in &step.obs.happenings {
+            match h {
+                Happening::CallStarted { call, kind, at } => {
+                    r.exercise(InvariantId::CallsSettle, 1);
+                    open.insert(*call, (*kind, step.index, *at, 0, false));
+                }
+                Happening::CallSettled { call, .. } => {
+                    open.remove(call);
+                }
+                _ => {}
+            }
+        }
+        for (call, (kind, started_step, started, waited, reported)) in open.iter_mut() {
+            if foreground {
+                *waited += step.end().since((*started).max(step.at));
+            }
+            if *waited > budget && !*reported {
+                *reported = true;
+                r.violate(
+                    InvariantId::CallsSettle,
+                    step.index,
+                    step.end(),
+                    format!(
+                        "{kind:?} {call} (started at step {started_step}) settles within {}",
+                        format_clock(budget)
+                    ),
+                    format!(
+                        "still open after {} in the foreground",
+                        format_clock(*waited)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn retry_discipline(trace: &Trace, r: &mut Report) {
+    // The last FAPI answer each call saw, to judge its retries.
+    let mut req_call: BTreeMap<RequestId, CallId> = BTreeMap::new();
+    let mut last_status: BTreeMap<CallId, (u16, Option<u64>, VTime)> = BTreeMap::new();
+    // Backend attempts per call: (attempt, status, token serial).
+    let mut attempts: BTreeMap<CallId, Vec<(u8, u16, Option<u64>)>> = BTreeMap::new();
+    for (step, h) in happenings(trace) {
+        match h {
+            Happening::RequestSent {
+                req,
+                call: Some(call),
+                ..
+            } => {
+                req_call.insert(*req, *call);
+            }
+            Happening::RequestDone {
+                req, outcome, at, ..
+            } => {
+                if let Some(call) = req_call.get(req) {
+                    let (status, after) = match outcome {
+                        RequestOutcome::Answered {
+                            status,
+                            retry_after_ms,
+                        } => (*status, *retry_after_ms),
+                        RequestOutcome::NetworkError { .. } => (0, None),
+                    };
+                    last_status.insert(*call, (status, after, *at));
+                }
+            }
+            Happening::RetryScheduled {
+                at,
+                call,
+                delay_ms,
+                retry_after_ms,
+            } => {
+                r.exercise(InvariantId::RetryDiscipline, 1);
+                if let Some((status, _, _)) = last_status.get(call)
+                    && (400..500).contains(status)
+                    && *status != 429
+                {
+                    r.violate(
+                        InvariantId::RetryDiscipline,
+                        step,
+                        *at,
+                        format!("no retry of {call} after HTTP {status}"),
+                        format!("a retry in {}", format_clock(*delay_ms)),
+                    );
+                }
+                if let Some(after) = retry_after_ms
+                    && delay_ms < after
+                {
+                    r.violate(
+                        InvariantId::RetryDiscipline,
+                        step,
+                        *at,
+                        format!(
+                            "{call} waits at least Retry-After ({}) after a 429",
+                            format_clock(*after)
+                        ),
+                        format!("it retried after {}", format_clock(*delay_ms)),
+                    );
+                }
+            }
+            Happening::BackendHit {
+                at,
+                call,
+                attempt,
+                token,
+                status,
+                ..
+            } => {
+                let seen = attempts.entry(*call).or_default();
+                if *attempt > 1 {
+                    r.exercise(InvariantId::RetryDiscipline, 1);
+                }
+                let broken = match seen.last() {
+                    None => *attempt != 1,
+                    Some((_, prev_status, prev_serial)) => {
+                        let fresher = match (prev_serial, token) {
+                            (Some(p), Some(t)) => t.serial > *p,
+                            (None, Some(_)) => true,
+                            _ => false,
+                        };
+                        seen.len() >= 2 || *prev_status != 401 || !fresher
+                    }
+                };
+                if broken {
+                    r.violate(
+                        InvariantId::RetryDiscipline,
+                        step,
+                        *at,
+                        "at most one retry of an API call, after a 401, with a fresh token".into(),
+                        format!(
+                            "attempt {} of {call} after {}",
+                            seen.len() + 1,
+                            seen.iter()
+                                .map(|(_, s, _)| s.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+                seen.push((*attempt, *status, token.map(|t| t.serial)));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn signout_is_final(trace: &Trace, r: &mut Report) {
+    let mut signed_out = false;
+    for step in &trace.steps {
+        let mut check_credential = false;
+        for h in &step.obs.happenings {
+            match h {
+                Happening::SignedOut {
+                    cause: SignOutCause::User,
+                    ..
+                } => {
+                    r.exercise(InvariantId::SignoutIsFinal, 1);
+                    signed_out = true;
+                    check_credential = true;
+                }
+                Happening::CallSettled {
+                    kind: CallKind::SignIn,
+                    result: CallResult::Ok,
+                    ..
+                } => {
+                    signed_out = false;
+                }
+                Happening::CallStarted {
+                    kind: CallKind::SignIn,
+                    ..
+                } => signed_out = false,
+                Happening::StorageWritten {
+                    at,
+                    key,
+                    credential: true,
+                    ..
+                } if signed_out => {
+                    r.violate(
+                        InvariantId::SignoutIsFinal,
+                        step.index,
+                        *at,
+                        "no credential written after sign-out".into(),
+                        format!("{} written with a usable credential", key.as_str()),
+                    );
+                }
+                Happening::Rendered { at, view } if signed_out && view.session.is_some() => {
+                    r.violate(
+                        InvariantId::SignoutIsFinal,
+                        step.index,
+                        *at,
+                        "signed out until the next sign-in".into(),
+                        view_text(view),
+                    );
+                    signed_out = false;
+                }
+                _ => {}
+            }
+        }
+        if check_credential && step.obs.server.persisted_credential_valid {
+            r.violate(
+                InvariantId::SignoutIsFinal,
+                step.index,
+                step.end(),
+                "no persisted credential after sign-out".into(),
+                "the persisted client token still restores a signed-in session".into(),
+            );
+        }
+    }
+}
+
+fn storage_round_trips(trace: &Trace, r: &mut Report) {
+    let mut written: BTreeMap<StorageKey, u64> = BTreeMap::new();
+    for step in &trace.steps {
+        if matches!(step.event, Event::Reinstall) && trace.setup.platform == Platform::Android {
+            written.clear();
+        }
+        for h in &step.obs.happenings {
+            match h {
+                Happening::StorageWritten { key, digest, .. } => {
+                    written.insert(*key, *digest);
+                }
+                Happening::StorageDeleted { key, .. } => {
+                    written.remove(key);
+                }
+                Happening::StorageRead { at, key, digest } => {
+                    if let Some(expected) = written.get(key) {
+                        r.exercise(InvariantId::StorageRoundTrips, 1);
+                        if *digest != Some(*expected) {
+                            r.violate(
+                                InvariantId::StorageRoundTrips,
+                                step.index,
+                                *at,
+                                format!(
+                                    "{} reads back as written (digest {expected:016x})",
+                                    key.as_str()
+                                ),
+                                match digest {
+                                    Some(d) => format!("digest {d:016x}"),
+                                    None => "nothing".into(),
+                                },
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn return_to_preserved(trace: &Trace, r: &mut Report) {
+    let mut last_protected: Option<AppPath> = None;
+    let mut expected: Option<AppPath> = None;
+    let mut signed_in = false;
+    for step in &trace.steps {
+        match &step.event {
+            Event::Kill | Event::JsReload | Event::Reinstall => {
+                expected = None;
+                last_protected = None;
+            }
+            Event::Navigate { path } if expected.is_some() && !signed_in => {
+                expected = Some(path.clone());
+            }
+            _ => {}
+        }
+        for h in &step.obs.happenings {
+            match h {
+                Happening::Rendered { at, view } => {
+                    signed_in = view.session.is_some();
+                    match &view.route {
+                        Route::Protected { path } => {
+                            if let Some(want) = expected.take() {
+                                r.exercise(InvariantId::ReturnToPreserved, 1);
+                                if *path != want {
+                                    r.violate(
+                                        InvariantId::ReturnToPreserved,
+                                        step.index,
+                                        *at,
+                                        format!("back at {want} after re-authentication"),
+                                        format!("landed on {path}"),
+                                    );
+                                }
+                            }
+                            last_protected = Some(path.clone());
+                        }
+                        Route::SignIn { return_to } => {
+                            if let Some(want) = &expected
+                                && return_to.as_ref() != Some(want)
+                            {
+                                r.exercise(InvariantId::ReturnToPreserved, 1);
+                                r.violate(
+                                    InvariantId::ReturnToPreserved,
+                                    step.index,
+                                    *at,
+                                    format!("sign-in with return_to={want}"),
+                                    format!(
+                                        "return_to={}",
+                                        return_to.as_ref().map(|p| p.as_str()).unwrap_or("none")
+                                    ),
+                                );
+                                expected = None;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Happening::SignedOut { cause, .. } => {
+                    expected = if *cause == SignOutCause::User {
+                        None
+                    } else {
+                        last_protected.clone()
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `revoked-like-expired`: the trace with `revoke` and its twin with `expire_now` in its place
+/// must look the same to the app: route, isLoaded, isSignedIn, session and call results.
+pub fn check_revoked_like_expired(revoked: &Trace, expired: &Trace) -> Report {
+    let mut r = Report::default();
+    if !revoked
+        .steps
+        .iter()
+        .any(|s| matches!(s.event, Event::Revoke))
+    {
+        return r;
+    }
+    r.exercise(InvariantId::RevokedLikeExpired, 1);
+    let app_sees = |s: &crate::trace::TraceStep| {
+        let results: Vec<(CallKind, CallResult)> = s
+            .obs
+            .happenings
+            .iter()
+            .filter_map(|h| match h {
+                Happening::CallSettled { kind, result, .. } => Some((*kind, result.clone())),
+                _ => None,
+            })
+            .collect();
+        (s.obs.view.clone(), results)
+    };
+    for (a, b) in revoked.steps.iter().zip(&expired.steps) {
+        let (va, ra) = app_sees(a);
+        let (vb, rb) = app_sees(b);
+        if va != vb || ra != rb {
+            r.violate(
+                InvariantId::RevokedLikeExpired,
+                a.index,
+                a.end(),
+                format!(
+                    "what the app sees when the session expired: {}",
+                    view_text(&vb)
+                ),
+                format!("after revoke: {}", view_text(&va)),
+            );
+            break;
+        }
+    }
+    r
+}
+
+/// The twin of a trace for `revoked-like-expired`: every `revoke` becomes `expire_now`.
+pub fn expired_twin(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|e| {
+            if matches!(e, Event::Revoke) {
+                Event::ExpireNow
+            } else {
+                e.clone()
+            }
+        })
+        .collect()
+}

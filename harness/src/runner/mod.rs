@@ -1,0 +1,306 @@
+//! Running traces and judging them: the model run, the metamorphic twin, known deviations,
+//! coverage, and campaigns.
+//!
+//! An [`Outcome`] is a trace together with its invariant [`Report`]; a failed check is data
+//! here, never an `Err` (DESIGN.md §4). [`Coverage`] counts invariant exercise and which
+//! (status, event) pairs were reached, and fails a campaign that left a declared-reachable
+//! pair or an invariant untouched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::generate::{self, Case};
+use crate::invariants::{self, InvariantId, Report};
+use crate::model::profile::ProfileId;
+use crate::model::settings::Setup;
+use crate::model::vocab::{Event, SessionId, SessionStatus};
+use crate::sim::case_seed;
+use crate::trace::{self, Trace};
+
+/// A run and its verdict.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub trace: Trace,
+    pub report: Report,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.report.violations.is_empty()
+    }
+}
+
+/// Runs events through the model and checks every invariant, including the metamorphic
+/// `revoked-like-expired` twin when the trace revokes.
+pub fn run_model(setup: Setup, events: &[Event], seed: Option<u64>) -> Outcome {
+    let trace = trace::run_model(setup, events, seed);
+    judge(trace, |events| trace::run_model(setup, events, seed))
+}
+
+/// Checks a trace; `rerun` replays an event list on the same system (for the twin).
+pub fn judge(trace: Trace, rerun: impl Fn(&[Event]) -> Trace) -> Outcome {
+    let mut report = invariants::check(&trace);
+    let events = trace.events();
+    if events.iter().any(|e| matches!(e, Event::Revoke)) {
+        let twin = rerun(&invariants::expired_twin(&events));
+        report.merge(invariants::check_revoked_like_expired(&trace, &twin));
+    } else {
+        report
+            .exercised
+            .entry(InvariantId::RevokedLikeExpired)
+            .or_default();
+    }
+    Outcome { trace, report }
+}
+
+/// A generated case, run on the model.
+pub fn run_case(case: &Case, seed: Option<u64>) -> Outcome {
+    let trace = generate::interpret(case, seed);
+    let setup = case.setup;
+    judge(trace, |events| trace::run_model(setup, events, seed))
+}
+
+/// A place where a profile knowingly breaks an invariant the `documented` contract keeps.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct KnownDeviation {
+    pub profile: ProfileId,
+    pub invariant: InvariantId,
+    pub why: &'static str,
+}
+
+/// The `clerk-js-6` profile's known deviations, each shown by a test in
+/// `harness/tests/known_deviations.rs`.
+pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::CallsSettle,
+        why: "a failed load without the resource cache leaves isLoaded false for good, so \
+              getToken (which awaits load) never settles",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::SingleFlightRefresh,
+        why: "every getToken({skipCache}) starts its own token request, and the background \
+              refresh is kept out of the cache, so a miss during it sends a second one",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::RetryDiscipline,
+        why: "getToken's retry() ignores Retry-After: a 429 is retried after 3 s whatever \
+              the server asked",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::TransientNeverSignsOut,
+        why: "handleUnauthenticated signs out when its GET /client answers 5xx, and a \
+              response carrying a stale client token is stored and then answered with a new \
+              empty client (#9217)",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::FreshTokenOnly,
+        why: "with the resource cache, Expo's useAuth returns the cached session token on a \
+              network error even when it has expired",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::SignoutIsFinal,
+        why: "a client payload sent before sign-out and answered after it is applied, \
+              signing the user back in",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::TerminalIsFinal,
+        why: "no poller on native: once the refresh timer was skipped (token already expired) \
+              nothing asks the server until the app calls getToken",
+    },
+];
+
+/// Whether every violation in `report` is a known deviation of `profile`.
+pub fn only_known_deviations(profile: ProfileId, report: &Report) -> bool {
+    report
+        .violations
+        .iter()
+        .all(|v| is_known(profile, v.invariant))
+}
+
+pub fn is_known(profile: ProfileId, id: InvariantId) -> bool {
+    KNOWN_DEVIATIONS
+        .iter()
+        .any(|d| d.profile == profile && d.invariant == id)
+}
+
+/// The status column of the coverage table: the server's status of the session the SDK last
+/// showed, or `none` before any session.
+pub fn status_key(status: Option<SessionStatus>) -> &'static str {
+    status.map(|s| s.as_str()).unwrap_or("none")
+}
+
+/// The (status, event) pairs the model declares reachable: every event in every status, and
+/// before any session. Events are inputs, so each can arrive in any state; the campaign
+/// must show each pair actually happens.
+pub fn declared_reachable() -> BTreeSet<(&'static str, &'static str)> {
+    let statuses = std::iter::once("none").chain(SessionStatus::ALL.iter().map(|s| s.as_str()));
+    statuses
+        .flat_map(|s| Event::NAMES.iter().map(move |e| (s, *e)))
+        .collect()
+}
+
+/// What a campaign reached.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Coverage {
+    pub pairs: BTreeMap<(&'static str, &'static str), u64>,
+    pub exercised: BTreeMap<InvariantId, u64>,
+    pub violated: BTreeMap<InvariantId, u64>,
+    pub cases: u64,
+    pub steps: u64,
+}
+
+impl Coverage {
+    pub fn add(&mut self, outcome: &Outcome) {
+        self.cases += 1;
+        self.steps += outcome.trace.steps.len() as u64;
+        let mut focus: Option<SessionId> = None;
+        let mut last_status: Option<SessionStatus> = None;
+        for step in &outcome.trace.steps {
+            *self
+                .pairs
+                .entry((status_key(last_status), step.event.name()))
+                .or_default() += 1;
+            if let Some(s) = step.obs.view.session {
+                focus = Some(s.id);
+            }
+            if focus.is_none() {
+                focus = step.obs.server.session.map(|(id, _)| id);
+            }
+            last_status = focus.and_then(|id| step.obs.server.status_of(id));
+        }
+        for (id, n) in &outcome.report.exercised {
+            *self.exercised.entry(*id).or_default() += n;
+        }
+        for v in &outcome.report.violations {
+            *self.violated.entry(v.invariant).or_default() += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Coverage) {
+        self.cases += other.cases;
+        self.steps += other.steps;
+        for (k, n) in &other.pairs {
+            *self.pairs.entry(*k).or_default() += n;
+        }
+        for (k, n) in &other.exercised {
+            *self.exercised.entry(*k).or_default() += n;
+        }
+        for (k, n) in &other.violated {
+            *self.violated.entry(*k).or_default() += n;
+        }
+    }
+
+    /// Declared-reachable pairs never reached.
+    pub fn missing_pairs(&self) -> Vec<(&'static str, &'static str)> {
+        declared_reachable()
+            .into_iter()
+            .filter(|p| !self.pairs.contains_key(p))
+            .collect()
+    }
+
+    /// Invariants that never had a chance to fail.
+    pub fn unexercised(&self) -> Vec<InvariantId> {
+        InvariantId::ALL
+            .iter()
+            .copied()
+            .filter(|id| self.exercised.get(id).copied().unwrap_or(0) == 0)
+            .collect()
+    }
+
+    /// The coverage table: invariants exercised and violated, then statuses × events.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<36} {:>10} {:>10}",
+            "invariant", "exercised", "violated"
+        );
+        for id in InvariantId::ALL {
+            let _ = writeln!(
+                out,
+                "{:<36} {:>10} {:>10}",
+                id.as_str(),
+                self.exercised.get(id).copied().unwrap_or(0),
+                self.violated.get(id).copied().unwrap_or(0)
+            );
+        }
+        let statuses: Vec<&str> = std::iter::once("none")
+            .chain(SessionStatus::ALL.iter().map(|s| s.as_str()))
+            .collect();
+        let _ = write!(out, "\n{:<15}", "event \\ status");
+        for s in &statuses {
+            let _ = write!(out, " {:>9}", s);
+        }
+        out.push('\n');
+        for e in Event::NAMES {
+            let _ = write!(out, "{e:<15}");
+            for s in &statuses {
+                let n = self.pairs.get(&(*s, e)).copied().unwrap_or(0);
+                let _ = write!(
+                    out,
+                    " {:>9}",
+                    if n == 0 {
+                        "-".to_string()
+                    } else {
+                        n.to_string()
+                    }
+                );
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "\n{} cases, {} steps; {} of {} declared (status, event) pairs reached",
+            self.cases,
+            self.steps,
+            self.pairs.len().min(declared_reachable().len()),
+            declared_reachable().len()
+        );
+        out
+    }
+}
+
+/// A campaign's unexpected failure: the case seed, its shrunk-free trace and the report.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub index: u64,
+    pub seed: u64,
+    pub outcome: Outcome,
+}
+
+/// Runs cases `range` of the campaign `seed` on the model under `profile`. Cases are a pure
+/// function of (seed, index), so shards cover exactly the cases one run would.
+pub fn model_campaign(
+    profile: ProfileId,
+    seed: u64,
+    range: std::ops::Range<u64>,
+    steps_max: usize,
+    mut on_case: impl FnMut(u64),
+) -> (Coverage, Vec<Failure>) {
+    let mut coverage = Coverage::default();
+    let mut failures = Vec::new();
+    for index in range {
+        let case_seed = case_seed(seed, index);
+        let case = generate::case_from_seed(profile, steps_max, case_seed);
+        let outcome = run_case(&case, Some(case_seed));
+        coverage.add(&outcome);
+        if !only_known_deviations(profile, &outcome.report) {
+            failures.push(Failure {
+                index,
+                seed: case_seed,
+                outcome,
+            });
+        }
+        on_case(index);
+    }
+    (coverage, failures)
+}
