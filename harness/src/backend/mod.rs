@@ -1,1 +1,234 @@
-//! (being written: the backend part of the FAPI emulator issue)
+//! The app's backend: a protected API that verifies Clerk session JWTs as a real Clerk
+//! backend would, and answers 200 or 401.
+//!
+//! Verification (DESIGN.md §7.4): RS256 only, `kid` in the JWKS, signature, issuer,
+//! authorized party, `exp` / `nbf` / `iat` against the *virtual* clock (jsonwebtoken's own
+//! time checks off, no leeway), then the session still signed in on the server
+//! ([`Server::check_session_token`](crate::model::server::Server::check_session_token)).
+//! Each failure has its own [`Rejection`].
+//!
+//! Two ways in, one set of rules: [`Backend::handle`] takes an HTTP-like request with
+//! `Authorization: Bearer <jwt>` and verifies the text; [`Backend::call`] takes an in-process
+//! [`SessionToken`] and skips only the RSA step, because its claims come straight from a
+//! signer whose key is in the JWKS — every check after the signature is the same code. Both
+//! give byte-identical responses for the same token.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::fapi::handler::{Fapi, SharedServer, lock};
+use crate::fapi::http::{HttpRequest, HttpResponse};
+use crate::jwt::{Jwks, Rejection, SessionClaims, SessionToken, Verifier};
+use crate::model::server::TokenRejection;
+use crate::model::time::VTime;
+use crate::model::vocab::TokenInfo;
+
+/// Prefix of the protected API's paths.
+pub const API_PREFIX: &str = "/api/";
+
+/// Who a verified request is from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    pub info: TokenInfo,
+    pub claims: SessionClaims,
+}
+
+/// The app's backend over a shared server.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    server: SharedServer,
+    verifier: Arc<Verifier>,
+}
+
+impl Backend {
+    /// A backend that trusts `fapi`: it reads the JWKS the emulator serves (as a real backend
+    /// fetches `/.well-known/jwks.json`), its issuer and its authorized party.
+    pub fn new(fapi: &Fapi) -> Backend {
+        let text = std::str::from_utf8(fapi.jwks_json()).expect("the served JWKS is UTF-8 JSON");
+        let jwks = Jwks::from_json(text).expect("the served JWKS parses");
+        let config = fapi.config();
+        let verifier = Verifier::new(jwks, &config.issuer(), &[&config.authorized_party]);
+        Backend::with_verifier(fapi.server().clone(), verifier)
+    }
+
+    pub fn with_verifier(server: SharedServer, verifier: Verifier) -> Backend {
+        Backend {
+            server,
+            verifier: Arc::new(verifier),
+        }
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Verifies a compact JWT fully, then the session on the server.
+    pub fn authenticate_jwt(&self, jwt: &str, now: VTime) -> Result<Authenticated, Rejection> {
+        let verified = self.verifier.verify(jwt, now)?;
+        self.check_session(&verified.info, now)?;
+        Ok(Authenticated {
+            info: verified.info,
+            claims: verified.claims,
+        })
+    }
+
+    /// Verifies an in-process token: the same checks as [`Backend::authenticate_jwt`] except
+    /// the RSA signature, which the token's signer guarantees. A token from a signer whose
+    /// key is not in this backend's JWKS is refused as an unknown `kid`.
+    pub fn authenticate_token(
+        &self,
+        token: &SessionToken,
+        now: VTime,
+    ) -> Result<Authenticated, Rejection> {
+        let signer = token.signer();
+        if self.verifier_kid_unknown(signer.kid()) {
+            return Err(Rejection::UnknownKid {
+                kid: signer.kid().to_string(),
+            });
+        }
+        let claims = signer.claims(token.info());
+        self.verifier.check_claims(&claims, now)?;
+        self.check_session(token.info(), now)?;
+        Ok(Authenticated {
+            info: *token.info(),
+            claims,
+        })
+    }
+
+    fn verifier_kid_unknown(&self, kid: &str) -> bool {
+        self.verifier.jwks().find(kid).is_none()
+    }
+
+    /// The server-side check: time claims against the virtual clock and the session still
+    /// signed in.
+    fn check_session(&self, info: &TokenInfo, now: VTime) -> Result<(), Rejection> {
+        let mut server = lock(&self.server);
+        match server.check_session_token(info, now) {
+            Ok(()) => Ok(()),
+            Err(TokenRejection::Expired) => Err(Rejection::Expired { exp: info.exp }),
+            Err(TokenRejection::NotYetValid) => Err(Rejection::NotYetValid { nbf: info.nbf }),
+            Err(TokenRejection::UnknownSession) => Err(Rejection::UnknownSession),
+            Err(TokenRejection::SessionNotActive) => match server.status_of(info.sid, now) {
+                Some(status) => Err(Rejection::SessionNotActive { status }),
+                None => Err(Rejection::UnknownSession),
+            },
+        }
+    }
+
+    /// Serves the protected API from an HTTP-like request (`Authorization: Bearer <jwt>`).
+    pub fn handle(&self, request: &HttpRequest, now: VTime) -> HttpResponse {
+        if !request.path.starts_with(API_PREFIX) {
+            return not_found(&request.path);
+        }
+        let result = match request.header_value("authorization").map(str::trim) {
+            None | Some("") => Err(Rejection::MissingToken),
+            Some(value) => match value.strip_prefix("Bearer ") {
+                Some(jwt) => self.authenticate_jwt(jwt.trim(), now),
+                None => Err(Rejection::Malformed {
+                    detail: "authorization is not `Bearer <jwt>`".to_string(),
+                }),
+            },
+        };
+        respond(&request.path, result)
+    }
+
+    /// Serves the protected API in-process: `path` with an optional token handle. Gives the
+    /// same response as [`Backend::handle`] with that token's JWT.
+    pub fn call(&self, path: &str, token: Option<&SessionToken>, now: VTime) -> HttpResponse {
+        if !path.starts_with(API_PREFIX) {
+            return not_found(path);
+        }
+        let result = match token {
+            None => Err(Rejection::MissingToken),
+            Some(token) => self.authenticate_token(token, now),
+        };
+        respond(path, result)
+    }
+}
+
+fn json_headers() -> Vec<(String, String)> {
+    vec![("content-type".to_string(), "application/json".to_string())]
+}
+
+fn respond(path: &str, result: Result<Authenticated, Rejection>) -> HttpResponse {
+    match result {
+        Ok(auth) => HttpResponse::with_bytes(
+            200,
+            json_headers(),
+            serde_json::to_vec(&json!({
+                "ok": true,
+                "path": path,
+                "user_id": auth.info.sub.to_string(),
+                "session_id": auth.info.sid.to_string(),
+            }))
+            .expect("JSON values always serialise"),
+        ),
+        Err(rejection) => {
+            let mut headers = json_headers();
+            headers.push((
+                "www-authenticate".to_string(),
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    rejection.code()
+                ),
+            ));
+            HttpResponse::with_bytes(
+                401,
+                headers,
+                serde_json::to_vec(&json!({
+                    "error": "unauthenticated",
+                    "reason": rejection.code(),
+                    "message": rejection.to_string(),
+                }))
+                .expect("JSON values always serialise"),
+            )
+        }
+    }
+}
+
+fn not_found(path: &str) -> HttpResponse {
+    HttpResponse::with_bytes(
+        404,
+        json_headers(),
+        serde_json::to_vec(&json!({
+            "error": "not_found",
+            "message": format!("`{path}` is not under {API_PREFIX}"),
+        }))
+        .expect("JSON values always serialise"),
+    )
+}
+
+/// Starts the backend alone on a mock server on 127.0.0.1. The virtual time comes from
+/// `x-harness-virtual-time`, as for the emulator; without it, the backend's server is asked
+/// at the epoch, so a client that talks HTTP must send the header.
+pub async fn start(backend: Backend) -> MockServer {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binding an ephemeral port on the loopback interface");
+    let server = MockServer::builder()
+        .listener(listener)
+        .disable_request_recording()
+        .start()
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(move |request: &Request| {
+            let request = crate::fapi::wire::to_http_request(request);
+            let response = match crate::fapi::wire::virtual_time(&request) {
+                Ok(now) => backend.handle(&request, now.unwrap_or(VTime::ZERO)),
+                Err(e) => HttpResponse::with_bytes(
+                    e.status,
+                    json_headers(),
+                    crate::fapi::encode::wire_error_body(&e),
+                ),
+            };
+            let mut template = ResponseTemplate::new(response.status);
+            for (name, value) in response.headers() {
+                template = template.append_header(name.as_str(), value.as_str());
+            }
+            template.set_body_bytes(response.body().to_vec())
+        })
+        .mount(&server)
+        .await;
+    server
+}
