@@ -302,7 +302,8 @@ fn publishable_keys_round_trip() {
 fn malformed_publishable_keys_say_what_where_and_what_is_accepted() {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD_NO_PAD.encode(s);
-    let cases: Vec<(String, fn(&PublishableKeyError) -> bool, &str)> = vec![
+    type Case = (String, fn(&PublishableKeyError) -> bool, &'static str);
+    let cases: Vec<Case> = vec![
         ("".into(), |e| matches!(e, PublishableKeyError::Empty), "expected `pk_test_`"),
         (
             "sk_test_abc".into(),

@@ -19,6 +19,9 @@ use super::vocab::{
 pub const TEST_USER_IDENTIFIER: &str = "user@example.test";
 pub const TEST_USER_PASSWORD: &str = "correct-horse-battery-staple";
 
+/// How many rotations old a client token may be and still be accepted.
+pub const CLIENT_TOKEN_GRACE_VERSIONS: u32 = 64;
+
 /// `nbf` is set this far before `iat`, as Clerk does, to absorb clock skew.
 pub const TOKEN_NBF_SKEW_S: u64 = 10;
 
@@ -28,9 +31,10 @@ const CLIENT_TOKEN_MAC_KEY: u64 = 0x5e55_1011_4a4e_55e5;
 
 /// The rotating client token (`__clerk_client_jwt`), as the server issues it.
 ///
-/// `epoch` is the anti-session-fixation part: it changes at every sign-in, and a token of an
-/// older epoch is refused (the server then hands out a new, empty client — clerk/javascript
-/// #9217). `version` grows with every response, so tokens can be ordered.
+/// `epoch` is the anti-session-fixation part: it changes at every sign-out, and a token of an
+/// older epoch is refused. `version` grows with every response, so tokens can be ordered; a
+/// token too many versions old is refused too. A refused token gets a new, empty client from
+/// `GET /v1/client` — the silent sign-out of clerk/javascript #9217.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClientToken {
     pub client: ClientId,
@@ -41,13 +45,7 @@ pub struct ClientToken {
 impl ClientToken {
     /// The opaque wire form carried in `authorization` headers and stored on the device.
     pub fn encode(&self) -> String {
-        format!(
-            "ct.{}.{}.{}.{:016x}",
-            self.client.0,
-            self.epoch,
-            self.version,
-            self.mac()
-        )
+        format!("ct.{}.{}.{}.{:016x}", self.client.0, self.epoch, self.version, self.mac())
     }
 
     /// Parses the wire form; `None` for anything that is not a token this server issued.
@@ -60,11 +58,7 @@ impl ClientToken {
         if parts.next().is_some() {
             return None;
         }
-        let token = ClientToken {
-            client,
-            epoch,
-            version,
-        };
+        let token = ClientToken { client, epoch, version };
         (token.mac() == mac).then_some(token)
     }
 
@@ -123,9 +117,7 @@ pub struct Session {
 
 impl Session {
     pub fn abandon_at(&self, settings: &InstanceSettings) -> Option<VTime> {
-        settings
-            .inactivity_timeout_ms
-            .map(|idle| self.last_active_at.plus(idle))
+        settings.inactivity_timeout_ms.map(|idle| self.last_active_at.plus(idle))
     }
 }
 
@@ -280,11 +272,7 @@ impl FapiReply {
     fn error(status: u16, code: &'static str, message: &'static str, long: String) -> FapiReply {
         FapiReply {
             status,
-            body: ReplyBody::Error(ApiError {
-                code,
-                message,
-                long_message: long,
-            }),
+            body: ReplyBody::Error(ApiError { code, message, long_message: long }),
             client: None,
             client_token: None,
             retry_after_ms: None,
@@ -393,11 +381,16 @@ impl Server {
         self.clients.get_mut((id.0 as usize).wrapping_sub(1))
     }
 
-    /// The client a token names, if the token is current (same epoch).
+    /// The client a token names, if the token is current: the same epoch, and at most
+    /// [`CLIENT_TOKEN_GRACE_VERSIONS`] rotations old, so answers lost in flight or arriving
+    /// out of order do not strand a device, while a token kept aside for long (the native
+    /// layer's, clerk/javascript #9217) is refused.
     pub fn resolve_client(&self, token: Option<ClientToken>) -> Option<ClientId> {
         let token = token?;
         let client = self.client(token.client)?;
-        (client.epoch == token.epoch && token.version <= client.version).then_some(client.id)
+        let fresh = token.version <= client.version
+            && client.version - token.version <= CLIENT_TOKEN_GRACE_VERSIONS;
+        (client.epoch == token.epoch && fresh).then_some(client.id)
     }
 
     /// Applies time-driven transitions to every signed-in session: maximum lifetime →
@@ -409,9 +402,7 @@ impl Server {
                 continue;
             }
             let expire_at = s.expire_at.filter(|at| *at <= now);
-            let abandon_at = idle
-                .map(|ms| s.last_active_at.plus(ms))
-                .filter(|at| *at <= now);
+            let abandon_at = idle.map(|ms| s.last_active_at.plus(ms)).filter(|at| *at <= now);
             // Whichever deadline came first decides the status.
             match (expire_at, abandon_at) {
                 (Some(e), Some(a)) if a < e => set_status(s, SessionStatus::Abandoned, a),
@@ -439,10 +430,7 @@ impl Server {
 
     pub fn push_fault(&mut self, spec: FaultSpec) {
         if spec.count > 0 {
-            self.faults.push(QueuedFault {
-                spec,
-                remaining: spec.count,
-            });
+            self.faults.push(QueuedFault { spec, remaining: spec.count });
         }
     }
 
@@ -479,18 +467,11 @@ impl Server {
                 };
                 self.client_reply(client, ReplyBody::Client, now)
             }
-            FapiRequest::SignIn {
-                identifier,
-                password,
-            } => {
+            FapiRequest::SignIn { identifier, password } => {
                 let client = known.unwrap_or_else(|| self.create_client());
                 self.sign_in(client, identifier, password, now)
             }
-            FapiRequest::Tokens {
-                sid,
-                carried,
-                force_origin,
-            } => match known {
+            FapiRequest::Tokens { sid, carried, force_origin } => match known {
                 None => unauthenticated("the client token is missing, unknown or stale"),
                 Some(client) => self.mint(client, *sid, *carried, *force_origin, now),
             },
@@ -517,10 +498,7 @@ impl Server {
             FapiRequest::RemoveSessions => match known {
                 None => unauthenticated("the client token is missing, unknown or stale"),
                 Some(client) => {
-                    let ids = self
-                        .client(client)
-                        .map(|c| c.sessions.clone())
-                        .unwrap_or_default();
+                    let ids = self.client(client).map(|c| c.sessions.clone()).unwrap_or_default();
                     for id in ids {
                         if let Some(s) = self.session_mut(id)
                             && s.status.is_signed_in()
@@ -529,6 +507,10 @@ impl Server {
                         }
                         self.detach(client, id);
                     }
+                    // Anti-session-fixation: tokens from before a sign-out die with it.
+                    if let Some(c) = self.client_mut(client) {
+                        c.epoch += 1;
+                    }
                     self.client_reply(client, ReplyBody::Client, now)
                 }
             },
@@ -536,12 +518,12 @@ impl Server {
                 let task = *task;
                 self.session_action(known, *sid, now, move |s, now| {
                     let Some(index) = s.tasks.iter().position(|t| *t == task) else {
-                        return Err(FapiReply::error(
+                        return Err(Box::new(FapiReply::error(
                             422,
                             "task_not_found",
                             "No such task",
                             format!("the session has no pending task `{}`", task.as_str()),
-                        ));
+                        )));
                     };
                     s.tasks.remove(index);
                     if s.tasks.is_empty() && s.status == SessionStatus::Pending {
@@ -574,15 +556,9 @@ impl Server {
     }
 
     fn rotate(&mut self, client: ClientId) -> ClientToken {
-        let c = self
-            .client_mut(client)
-            .expect("rotate is only called for existing clients");
+        let c = self.client_mut(client).expect("rotate is only called for existing clients");
         c.version += 1;
-        ClientToken {
-            client,
-            epoch: c.epoch,
-            version: c.version,
-        }
+        ClientToken { client, epoch: c.epoch, version: c.version }
     }
 
     fn detach(&mut self, client: ClientId, sid: SessionId) {
@@ -619,9 +595,7 @@ impl Server {
             if signed_in {
                 self.issue_token(id, now);
             }
-            let s = self
-                .session(id)
-                .expect("client lists only existing sessions");
+            let s = self.session(id).expect("client lists only existing sessions");
             sessions.push(SessionSnap {
                 id: s.id,
                 user: s.user,
@@ -634,17 +608,11 @@ impl Server {
                 last_active_token: s.last_token,
             });
         }
-        ClientView {
-            id: client,
-            sessions,
-            last_active_session: last,
-        }
+        ClientView { id: client, sessions, last_active_session: last }
     }
 
     fn snap(&self, sid: SessionId) -> SessionSnap {
-        let s = self
-            .session(sid)
-            .expect("snap is only called for existing sessions");
+        let s = self.session(sid).expect("snap is only called for existing sessions");
         SessionSnap {
             id: s.id,
             user: s.user,
@@ -662,9 +630,7 @@ impl Server {
         self.token_serial += 1;
         let serial = self.token_serial;
         let ttl_s = self.settings.session_token_ttl_ms.div_ceil(1000);
-        let s = self
-            .session_mut(sid)
-            .expect("tokens are only issued for existing sessions");
+        let s = self.session_mut(sid).expect("tokens are only issued for existing sessions");
         let iat = now.unix_s();
         let token = TokenInfo {
             sid,
@@ -703,9 +669,8 @@ impl Server {
                 "the password does not match".to_string(),
             );
         }
-        let has_signed_in = self
-            .client(client)
-            .is_some_and(|c| c.sessions.iter().any(|id| self.is_signed_in(*id)));
+        let has_signed_in =
+            self.client(client).is_some_and(|c| c.sessions.iter().any(|id| self.is_signed_in(*id)));
         if has_signed_in && !self.settings.multi_session {
             return FapiReply::error(
                 422,
@@ -717,17 +682,7 @@ impl Server {
         let user = self.users[user_index].id;
         let task = self.users[user_index].pending_task.take();
         let sid = self.create_session(client, user, task, now);
-        // Anti-session-fixation: a sign-in starts a new token epoch.
-        if let Some(c) = self.client_mut(client) {
-            c.epoch += 1;
-        }
-        self.client_reply(
-            client,
-            ReplyBody::SignIn {
-                created_session: sid,
-            },
-            now,
-        )
+        self.client_reply(client, ReplyBody::SignIn { created_session: sid }, now)
     }
 
     fn create_session(
@@ -738,11 +693,7 @@ impl Server {
         now: VTime,
     ) -> SessionId {
         let id = SessionId(self.sessions.len() as u32 + 1);
-        let status = if task.is_some() {
-            SessionStatus::Pending
-        } else {
-            SessionStatus::Active
-        };
+        let status = if task.is_some() { SessionStatus::Pending } else { SessionStatus::Active };
         self.sessions.push(Session {
             id,
             user,
@@ -755,9 +706,7 @@ impl Server {
             status_at: now,
             last_token: None,
         });
-        let c = self
-            .client_mut(client)
-            .expect("sessions are created on existing clients");
+        let c = self.client_mut(client).expect("sessions are created on existing clients");
         c.sessions.push(id);
         c.last_active_session = Some(id);
         id
@@ -807,7 +756,8 @@ impl Server {
         known: Option<ClientId>,
         sid: SessionId,
         now: VTime,
-        action: impl FnOnce(&mut Session, VTime) -> Result<(), FapiReply>,
+        // Boxed: a reply is large and the happy path should not carry its size.
+        action: impl FnOnce(&mut Session, VTime) -> Result<(), Box<FapiReply>>,
     ) -> FapiReply {
         let Some(client) = known else {
             return unauthenticated("the client token is missing, unknown or stale");
@@ -824,7 +774,7 @@ impl Server {
             return unauthenticated("the session is no longer active");
         }
         if let Err(reply) = action(session, now) {
-            return reply;
+            return *reply;
         }
         let snap = self.snap(sid);
         if let Some(c) = self.client_mut(client)
@@ -839,10 +789,7 @@ impl Server {
     /// admin would make it. Returns false when the session is unknown or already terminal.
     pub fn end_session_as(&mut self, sid: SessionId, status: SessionStatus, now: VTime) -> bool {
         self.tick(now);
-        debug_assert!(
-            status.is_terminal(),
-            "end_session_as takes terminal statuses only"
-        );
+        debug_assert!(status.is_terminal(), "end_session_as takes terminal statuses only");
         match self.session_mut(sid) {
             Some(s) if s.status.is_signed_in() => {
                 set_status(s, status, now);
@@ -905,12 +852,7 @@ fn set_status(s: &mut Session, status: SessionStatus, at: VTime) {
 }
 
 fn unauthenticated(long: &str) -> FapiReply {
-    FapiReply::error(
-        401,
-        "authentication_invalid",
-        "Unauthenticated",
-        long.to_string(),
-    )
+    FapiReply::error(401, "authentication_invalid", "Unauthenticated", long.to_string())
 }
 
 /// Whether a fault kind can apply to an endpoint. A 401 never answers `GET /v1/client`
@@ -940,19 +882,13 @@ mod tests {
             },
             VTime(10),
         );
-        let ReplyBody::SignIn { created_session } = reply.body else {
-            panic!("{reply:?}")
-        };
+        let ReplyBody::SignIn { created_session } = reply.body else { panic!("{reply:?}") };
         (server, reply.client_token.unwrap(), created_session)
     }
 
     #[test]
     fn client_token_round_trips_and_rejects_forgery() {
-        let t = ClientToken {
-            client: ClientId(3),
-            epoch: 2,
-            version: 9,
-        };
+        let t = ClientToken { client: ClientId(3), epoch: 2, version: 9 };
         assert_eq!(ClientToken::decode(&t.encode()), Some(t));
         let forged = t.encode().replace(".9.", ".10.");
         assert_eq!(ClientToken::decode(&forged), None);
@@ -966,48 +902,34 @@ mod tests {
             ..InstanceSettings::default()
         };
         let (mut server, _, sid) = signed_in(settings);
-        assert_eq!(
-            server.status_of(sid, VTime(29 * MINUTE_MS)),
-            Some(SessionStatus::Active)
-        );
-        assert_eq!(
-            server.status_of(sid, VTime(31 * MINUTE_MS)),
-            Some(SessionStatus::Abandoned)
-        );
+        assert_eq!(server.status_of(sid, VTime(29 * MINUTE_MS)), Some(SessionStatus::Active));
+        assert_eq!(server.status_of(sid, VTime(31 * MINUTE_MS)), Some(SessionStatus::Abandoned));
 
         let (mut server, _, sid) = signed_in(InstanceSettings::default());
-        assert_eq!(
-            server.status_of(sid, VTime(7 * DAY_MS)),
-            Some(SessionStatus::Active)
-        );
-        assert_eq!(
-            server.status_of(sid, VTime(7 * DAY_MS + 10)),
-            Some(SessionStatus::Expired)
-        );
+        assert_eq!(server.status_of(sid, VTime(7 * DAY_MS)), Some(SessionStatus::Active));
+        assert_eq!(server.status_of(sid, VTime(7 * DAY_MS + 10)), Some(SessionStatus::Expired));
     }
 
     #[test]
-    fn stale_epoch_gets_a_new_empty_client() {
-        let mut server = Server::new(InstanceSettings::default());
-        let first = server
-            .handle(None, &FapiRequest::GetClient, VTime(0))
-            .client_token
-            .unwrap();
-        let (_, fresh, _) = {
-            let reply = server.handle(
-                Some(first),
-                &FapiRequest::SignIn {
-                    identifier: TEST_USER_IDENTIFIER.into(),
-                    password: TEST_USER_PASSWORD.into(),
-                },
-                VTime(1),
-            );
-            (0, reply.client_token.unwrap(), 0)
-        };
-        assert_eq!(server.resolve_client(Some(fresh)), Some(first.client));
-        let stale = server.handle(Some(first), &FapiRequest::GetClient, VTime(2));
+    fn stale_tokens_get_a_new_empty_client() {
+        // Too many rotations old: the #9217 path.
+        let (mut server, signed_in_token, _) = signed_in(InstanceSettings::default());
+        let mut latest = signed_in_token;
+        for t in 0..=CLIENT_TOKEN_GRACE_VERSIONS {
+            latest = server.handle(Some(latest), &FapiRequest::Environment, VTime(20 + t as u64))
+                .client_token
+                .unwrap();
+        }
+        assert_eq!(server.resolve_client(Some(latest)), Some(signed_in_token.client));
+        let stale = server.handle(Some(signed_in_token), &FapiRequest::GetClient, VTime(500));
         let view = stale.client.unwrap();
-        assert_ne!(view.id, first.client);
+        assert_ne!(view.id, signed_in_token.client);
         assert!(view.sessions.is_empty());
+
+        // From before a sign-out: the epoch moved on.
+        let (mut server, before, _) = signed_in(InstanceSettings::default());
+        let after = server.handle(Some(before), &FapiRequest::RemoveSessions, VTime(30));
+        assert_eq!(server.resolve_client(after.client_token), Some(before.client));
+        assert_eq!(server.resolve_client(Some(before)), None);
     }
 }
