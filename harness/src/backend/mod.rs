@@ -54,10 +54,7 @@ impl Backend {
     }
 
     pub fn with_verifier(server: SharedServer, verifier: Verifier) -> Backend {
-        Backend {
-            server,
-            verifier: Arc::new(verifier),
-        }
+        Backend { server, verifier: Arc::new(verifier) }
     }
 
     pub fn verifier(&self) -> &Verifier {
@@ -68,10 +65,7 @@ impl Backend {
     pub fn authenticate_jwt(&self, jwt: &str, now: VTime) -> Result<Authenticated, Rejection> {
         let verified = self.verifier.verify(jwt, now)?;
         self.check_session(&verified.info, now)?;
-        Ok(Authenticated {
-            info: verified.info,
-            claims: verified.claims,
-        })
+        Ok(Authenticated { info: verified.info, claims: verified.claims })
     }
 
     /// Verifies an in-process token: the same checks as [`Backend::authenticate_jwt`] except
@@ -84,17 +78,12 @@ impl Backend {
     ) -> Result<Authenticated, Rejection> {
         let signer = token.signer();
         if self.verifier_kid_unknown(signer.kid()) {
-            return Err(Rejection::UnknownKid {
-                kid: signer.kid().to_string(),
-            });
+            return Err(Rejection::UnknownKid { kid: signer.kid().to_string() });
         }
         let claims = signer.claims(token.info());
         self.verifier.check_claims(&claims, now)?;
         self.check_session(token.info(), now)?;
-        Ok(Authenticated {
-            info: *token.info(),
-            claims,
-        })
+        Ok(Authenticated { info: *token.info(), claims })
     }
 
     fn verifier_kid_unknown(&self, kid: &str) -> bool {
@@ -206,11 +195,7 @@ fn not_found(path: &str) -> HttpResponse {
 pub async fn start(backend: Backend) -> MockServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("binding an ephemeral port on the loopback interface");
-    let server = MockServer::builder()
-        .listener(listener)
-        .disable_request_recording()
-        .start()
-        .await;
+    let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(move |request: &Request| {
             let request = crate::fapi::wire::to_http_request(request);

@@ -24,13 +24,7 @@ pub struct WireError {
 
 impl WireError {
     fn new(status: u16, code: &'static str, message: &'static str, long: String) -> WireError {
-        WireError {
-            status,
-            code,
-            message,
-            long_message: long,
-            param: None,
-        }
+        WireError { status, code, message, long_message: long, param: None }
     }
 
     fn param(
@@ -39,13 +33,7 @@ impl WireError {
         param: &'static str,
         long: String,
     ) -> WireError {
-        WireError {
-            status: 422,
-            code,
-            message,
-            long_message: long,
-            param: Some(param),
-        }
+        WireError { status: 422, code, message, long_message: long, param: Some(param) }
     }
 
     pub fn not_found(path: &str) -> WireError {
@@ -62,11 +50,7 @@ impl WireError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// A FAPI endpoint; the request is decoded further by [`decode_request`].
-    Fapi {
-        endpoint: Endpoint,
-        method: &'static str,
-        tail: Tail,
-    },
+    Fapi { endpoint: Endpoint, method: &'static str, tail: Tail },
     /// `GET /.well-known/jwks.json` or `GET /v1/jwks`.
     Jwks,
 }
@@ -115,16 +99,12 @@ pub fn effective_method(
 }
 
 fn canonical_method(method: &str) -> Option<&'static str> {
-    ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        .into_iter()
-        .find(|m| m.eq_ignore_ascii_case(method))
+    ["GET", "POST", "PUT", "PATCH", "DELETE"].into_iter().find(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// Parses a query string into pairs, in order.
 pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 /// Routes a request. Paths may carry a proxy prefix before `/v1/` (a `proxyUrl`).
@@ -141,13 +121,7 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
     };
     let rest = &path[index + 4..];
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let fapi = |endpoint, tail| {
-        Ok(Route::Fapi {
-            endpoint,
-            method,
-            tail,
-        })
-    };
+    let fapi = |endpoint, tail| Ok(Route::Fapi { endpoint, method, tail });
     match (method, segments.as_slice()) {
         // PATCH is what browser dev instances send; tolerate it.
         ("GET" | "PATCH", ["environment"]) => fapi(Endpoint::Environment, Tail::None),
@@ -170,10 +144,9 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
         ("POST", ["client", "sessions", sid, "remove"]) => {
             fapi(Endpoint::Remove, Tail::Session(sid.to_string()))
         }
-        ("POST", ["client", "sessions", sid, "tasks", task, "resolve"]) => fapi(
-            Endpoint::ResolveTask,
-            Tail::Task(sid.to_string(), task.to_string()),
-        ),
+        ("POST", ["client", "sessions", sid, "tasks", task, "resolve"]) => {
+            fapi(Endpoint::ResolveTask, Tail::Task(sid.to_string(), task.to_string()))
+        }
         (_, segments) if known_path(segments) => Err(method_not_allowed(method, path)),
         _ => Err(WireError::not_found(path)),
     }
@@ -186,12 +159,7 @@ fn known_path(segments: &[&str]) -> bool {
             | ["client"]
             | ["client", "sign_ins"]
             | ["client", "sessions"]
-            | [
-                "client",
-                "sessions",
-                _,
-                "tokens" | "touch" | "end" | "remove"
-            ]
+            | ["client", "sessions", _, "tokens" | "touch" | "end" | "remove"]
             | ["client", "sessions", _, "tokens", _]
             | ["client", "sessions", _, "tasks", _, "resolve"]
     )
@@ -211,11 +179,7 @@ fn method_not_allowed(method: &str, path: &str) -> WireError {
 pub fn client_token(authorization: Option<&str>) -> Option<ClientToken> {
     let text = authorization?.trim();
     let text = text.strip_prefix("Bearer ").unwrap_or(text).trim();
-    if text.is_empty() {
-        None
-    } else {
-        ClientToken::decode(text)
-    }
+    if text.is_empty() { None } else { ClientToken::decode(text) }
 }
 
 /// A decoded form body.
@@ -224,11 +188,7 @@ pub struct Form(Vec<(String, String)>);
 impl Form {
     pub fn get(&self, name: &str) -> Option<&str> {
         // The last occurrence wins, as in most form parsers.
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -237,12 +197,7 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, WireE
     if body.is_empty() {
         return Ok(Form(Vec::new()));
     }
-    let media = content_type
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim();
+    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(WireError::new(
             415,
@@ -297,17 +252,14 @@ pub fn decode_request(
         Endpoint::RemoveSessions => FapiRequest::RemoveSessions,
         Endpoint::SignIn => {
             let required = |name: &'static str| {
-                form.get(name)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        WireError::param(
-                            "form_param_missing",
-                            "is missing",
-                            name,
-                            format!("`{name}` is required to sign in with a password"),
-                        )
-                    })
+                form.get(name).filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| {
+                    WireError::param(
+                        "form_param_missing",
+                        "is missing",
+                        name,
+                        format!("`{name}` is required to sign in with a password"),
+                    )
+                })
             };
             if let Some(strategy) = form.get("strategy")
                 && strategy != "password"
@@ -350,11 +302,7 @@ pub fn decode_request(
                     )
                 })?),
             };
-            FapiRequest::Tokens {
-                sid: sid()?,
-                carried,
-                force_origin,
-            }
+            FapiRequest::Tokens { sid: sid()?, carried, force_origin }
         }
         Endpoint::Touch => FapiRequest::Touch { sid: sid()? },
         Endpoint::End => FapiRequest::End { sid: sid()? },

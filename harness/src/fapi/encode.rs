@@ -57,11 +57,7 @@ impl RenderCtx {
     }
 
     fn identifier(&self, user: UserId) -> &str {
-        self.users
-            .iter()
-            .find(|(id, _)| *id == user)
-            .map(|(_, i)| i.as_str())
-            .unwrap_or("")
+        self.users.iter().find(|(id, _)| *id == user).map(|(_, i)| i.as_str()).unwrap_or("")
     }
 
     fn client_json(&self, client: &ClientView) -> Value {
@@ -84,19 +80,12 @@ impl RenderCtx {
         let identifier = self.identifier(s.user);
         // Only a signed-in session carries a token: clerk-js decodes it in the Session
         // constructor, and a terminal session's old token would only confuse its cache.
-        let token = s
-            .last_active_token
-            .filter(|_| s.status.is_signed_in())
-            .map(|t| self.token_json(&t));
+        let token =
+            s.last_active_token.filter(|_| s.status.is_signed_in()).map(|t| self.token_json(&t));
         let tasks = if s.tasks.is_empty() {
             Value::Null
         } else {
-            Value::Array(
-                s.tasks
-                    .iter()
-                    .map(|t| json!({ "key": t.as_str() }))
-                    .collect(),
-            )
+            Value::Array(s.tasks.iter().map(|t| json!({ "key": t.as_str() })).collect())
         };
         json!({
             "object": "session",

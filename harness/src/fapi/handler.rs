@@ -133,29 +133,21 @@ pub struct Fapi {
 
 impl std::fmt::Debug for Fapi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fapi")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Fapi").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
 
 impl Fapi {
     /// An emulator over a new server with `settings` and the default configuration.
     pub fn new(settings: InstanceSettings) -> Fapi {
-        Fapi::with_server(
-            Arc::new(Mutex::new(Server::new(settings))),
-            FapiConfig::default(),
-        )
+        Fapi::with_server(Arc::new(Mutex::new(Server::new(settings))), FapiConfig::default())
     }
 
     /// An emulator over an existing shared server.
     pub fn with_server(server: SharedServer, config: FapiConfig) -> Fapi {
         let issuer = config.issuer();
-        let signer = Arc::new(Signer::new(
-            config.signing_key.clone(),
-            &issuer,
-            &config.authorized_party,
-        ));
+        let signer =
+            Arc::new(Signer::new(config.signing_key.clone(), &issuer, &config.authorized_party));
         let jwks = Jwks::from_signing_keys(&[&config.signing_key])
             .expect("a loaded signing key always has a public JWK");
         let jwks_json: Arc<[u8]> = Arc::from(jwks.to_json().into_bytes());
@@ -167,11 +159,7 @@ impl Fapi {
                 signer,
                 verifier,
                 jwks_json,
-                state: Mutex::new(HandlerState {
-                    clock: VTime::ZERO,
-                    seq: 0,
-                    log: Vec::new(),
-                }),
+                state: Mutex::new(HandlerState { clock: VTime::ZERO, seq: 0, log: Vec::new() }),
             }),
         }
     }
@@ -252,11 +240,7 @@ impl Fapi {
                     latency_ms: None,
                 }
             }
-            Ok(Route::Fapi {
-                endpoint: ep,
-                method: m,
-                tail,
-            }) => {
+            Ok(Route::Fapi { endpoint: ep, method: m, tail }) => {
                 method = m.to_string();
                 endpoint = Some(ep);
                 if let decode::Tail::Session(s) | decode::Tail::Task(s, _) = &tail {
@@ -297,13 +281,8 @@ impl Fapi {
         }
         let decoded = decode::parse_form(request.header_value("content-type"), &request.body)
             .and_then(|form| {
-                let carried = |text: &str| {
-                    self.inner
-                        .verifier
-                        .verify_signature(text)
-                        .ok()
-                        .map(|v| v.info)
-                };
+                let carried =
+                    |text: &str| self.inner.verifier.verify_signature(text).ok().map(|v| v.info);
                 decode::decode_request(endpoint, tail, &form, &carried)
             });
         let reply = match decoded {
@@ -323,11 +302,9 @@ impl Fapi {
         };
         drop(server);
         match fault {
-            Some(FaultKind::DropAfterCommit) => Handled {
-                exchange: Exchange::Dropped { committed: true },
-                fault,
-                latency_ms: None,
-            },
+            Some(FaultKind::DropAfterCommit) => {
+                Handled { exchange: Exchange::Dropped { committed: true }, fault, latency_ms: None }
+            }
             _ => self.answer_reply(reply, fault, latency_of(fault), now),
         }
     }
@@ -350,13 +327,7 @@ impl Fapi {
         push_fault_headers(&mut headers, fault, latency_ms);
         let users = {
             let server = lock(&self.inner.server);
-            Arc::new(
-                server
-                    .users
-                    .iter()
-                    .map(|u| (u.id, u.identifier.clone()))
-                    .collect(),
-            )
+            Arc::new(server.users.iter().map(|u| (u.id, u.identifier.clone())).collect())
         };
         let ctx = Arc::new(RenderCtx {
             signer: self.inner.signer.clone(),
@@ -405,12 +376,9 @@ impl Fapi {
         handled: &Handled,
     ) {
         let (outcome, code) = match &handled.exchange {
-            Exchange::Dropped { committed } => (
-                RequestOutcome::NetworkError {
-                    committed: *committed,
-                },
-                None,
-            ),
+            Exchange::Dropped { committed } => {
+                (RequestOutcome::NetworkError { committed: *committed }, None)
+            }
             Exchange::Answered(response) => {
                 let retry_after_ms = match response.reply() {
                     Some(reply) => reply.retry_after_ms,
@@ -418,18 +386,12 @@ impl Fapi {
                 };
                 let code = match response.reply() {
                     Some(reply) => reply.error_code().map(str::to_string),
-                    None if response.status >= 400 => response.json()["errors"][0]["code"]
-                        .as_str()
-                        .map(str::to_string),
+                    None if response.status >= 400 => {
+                        response.json()["errors"][0]["code"].as_str().map(str::to_string)
+                    }
                     None => None,
                 };
-                (
-                    RequestOutcome::Answered {
-                        status: response.status,
-                        retry_after_ms,
-                    },
-                    code,
-                )
+                (RequestOutcome::Answered { status: response.status, retry_after_ms }, code)
             }
         };
         let mut state = self.state();

@@ -58,9 +58,8 @@ impl HttpRequest {
 
     /// Appends a query parameter, percent-encoded.
     pub fn query(mut self, name: &str, value: &str) -> HttpRequest {
-        let pair = form_urlencoded::Serializer::new(String::new())
-            .append_pair(name, value)
-            .finish();
+        let pair =
+            form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish();
         if !self.query.is_empty() {
             self.query.push('&');
         }
@@ -76,8 +75,7 @@ impl HttpRequest {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> HttpRequest {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_string()));
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
 
@@ -95,27 +93,21 @@ impl HttpRequest {
         }
         self.body = ser.finish().into_bytes();
         self.headers.retain(|(n, _)| n != "content-type");
-        self.headers.push((
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        ));
+        self.headers
+            .push(("content-type".to_string(), "application/x-www-form-urlencoded".to_string()));
         self
     }
 
     pub fn raw_body(mut self, content_type: &str, body: &[u8]) -> HttpRequest {
         self.body = body.to_vec();
         self.headers.retain(|(n, _)| n != "content-type");
-        self.headers
-            .push(("content-type".to_string(), content_type.to_string()));
+        self.headers.push(("content-type".to_string(), content_type.to_string()));
         self
     }
 
     /// The first header named `name` (lower case).
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// Path and query, as a URL suffix.
@@ -132,11 +124,7 @@ impl HttpRequest {
 #[derive(Clone)]
 enum Body {
     Bytes(Arc<[u8]>),
-    Reply {
-        reply: Arc<FapiReply>,
-        ctx: Arc<RenderCtx>,
-        rendered: Arc<OnceLock<Arc<[u8]>>>,
-    },
+    Reply { reply: Arc<FapiReply>, ctx: Arc<RenderCtx>, rendered: Arc<OnceLock<Arc<[u8]>>> },
 }
 
 /// A response as the handler gives it.
@@ -150,11 +138,7 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn with_bytes(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
-        let mut response = HttpResponse {
-            status,
-            headers,
-            body: Body::Bytes(Arc::from(body)),
-        };
+        let mut response = HttpResponse { status, headers, body: Body::Bytes(Arc::from(body)) };
         response.normalise_headers();
         response
     }
@@ -168,11 +152,7 @@ impl HttpResponse {
         let mut response = HttpResponse {
             status,
             headers,
-            body: Body::Reply {
-                reply: Arc::new(reply),
-                ctx,
-                rendered: Arc::new(OnceLock::new()),
-            },
+            body: Body::Reply { reply: Arc::new(reply), ctx, rendered: Arc::new(OnceLock::new()) },
         };
         response.normalise_headers();
         response
@@ -191,10 +171,7 @@ impl HttpResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The body bytes. A server reply is rendered to JSON here, once; tokens in it are signed
@@ -202,11 +179,9 @@ impl HttpResponse {
     pub fn body(&self) -> &[u8] {
         match &self.body {
             Body::Bytes(bytes) => bytes,
-            Body::Reply {
-                reply,
-                ctx,
-                rendered,
-            } => rendered.get_or_init(|| Arc::from(ctx.render(reply))),
+            Body::Reply { reply, ctx, rendered } => {
+                rendered.get_or_init(|| Arc::from(ctx.render(reply)))
+            }
         }
     }
 

@@ -77,10 +77,6 @@ impl InProcess {
             Exchange::Dropped { committed: false } => Err(TransportError::DroppedBeforeCommit),
             Exchange::Dropped { committed: true } => Err(TransportError::DroppedAfterCommit),
         };
-        Delivery {
-            result,
-            fault: handled.fault,
-            latency_ms,
-        }
+        Delivery { result, fault: handled.fault, latency_ms }
     }
 }

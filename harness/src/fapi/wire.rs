@@ -35,22 +35,14 @@ pub async fn start(fapi: Fapi, backend: Option<Backend>) -> MockServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("binding an ephemeral port on the loopback interface");
     // Request recording would keep every request in memory for the server's lifetime.
-    let server = MockServer::builder()
-        .listener(listener)
-        .disable_request_recording()
-        .start()
-        .await;
+    let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
     mount(&server, fapi, backend).await;
     server
 }
 
 /// Mounts the emulator (and optionally the backend) on an existing mock server.
 pub async fn mount(server: &MockServer, fapi: Fapi, backend: Option<Backend>) {
-    let dispatch = Arc::new(Dispatch {
-        fapi,
-        backend,
-        slot: Mutex::new(None),
-    });
+    let dispatch = Arc::new(Dispatch { fapi, backend, slot: Mutex::new(None) });
     Mock::given(DropOrStash(dispatch.clone()))
         .respond_with_err(|_: &Request| {
             std::io::Error::new(
@@ -93,18 +85,15 @@ pub fn virtual_time(request: &HttpRequest) -> Result<Option<VTime>, WireError> {
     let Some(text) = request.header_value(VIRTUAL_TIME_HEADER) else {
         return Ok(None);
     };
-    text.trim()
-        .parse::<u64>()
-        .map(|ms| Some(VTime(ms)))
-        .map_err(|_| WireError {
-            status: 400,
-            code: "invalid_virtual_time",
-            message: "Invalid virtual time",
-            long_message: format!(
-                "`{VIRTUAL_TIME_HEADER}: {text}` is not a whole number of virtual milliseconds"
-            ),
-            param: None,
-        })
+    text.trim().parse::<u64>().map(|ms| Some(VTime(ms))).map_err(|_| WireError {
+        status: 400,
+        code: "invalid_virtual_time",
+        message: "Invalid virtual time",
+        long_message: format!(
+            "`{VIRTUAL_TIME_HEADER}: {text}` is not a whole number of virtual milliseconds"
+        ),
+        param: None,
+    })
 }
 
 struct Dispatch {

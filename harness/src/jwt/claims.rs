@@ -76,15 +76,7 @@ impl SessionClaims {
             Some("pending") => true,
             Some(other) => return Err(ClaimsError::BadSts(other.to_string())),
         };
-        Ok(TokenInfo {
-            sid,
-            sub,
-            iat: self.iat,
-            nbf: self.nbf,
-            exp: self.exp,
-            pending,
-            serial,
-        })
+        Ok(TokenInfo { sid, sub, iat: self.iat, nbf: self.nbf, exp: self.exp, pending, serial })
     }
 }
 

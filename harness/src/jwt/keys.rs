@@ -47,33 +47,20 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material, even test-only key material.
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     /// Loads an RSA private key (PKCS#1 or PKCS#8 PEM) under `kid`.
     pub fn from_pem(kid: &str, pem: &str) -> Result<SigningKey, KeyError> {
-        let encoding =
-            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| KeyError::BadPrivateKey {
-                kid: kid.to_string(),
-                reason: e.to_string(),
-            })?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(|e| {
-            KeyError::NoPublicJwk {
-                kid: kid.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|e| KeyError::BadPrivateKey { kid: kid.to_string(), reason: e.to_string() })?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
+            .map_err(|e| KeyError::NoPublicJwk { kid: kid.to_string(), reason: e.to_string() })?;
         jwk.common.key_id = Some(kid.to_string());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(SigningKey {
-            kid: kid.to_string(),
-            encoding,
-            jwk,
-        })
+        Ok(SigningKey { kid: kid.to_string(), encoding, jwk })
     }
 
     /// The committed test key, loaded once per process.
@@ -111,17 +98,14 @@ pub struct Jwks {
 impl Jwks {
     /// The set holding the public halves of `keys`.
     pub fn from_signing_keys(keys: &[&SigningKey]) -> Result<Jwks, KeyError> {
-        let set = JwkSet {
-            keys: keys.iter().map(|k| k.public_jwk().clone()).collect(),
-        };
+        let set = JwkSet { keys: keys.iter().map(|k| k.public_jwk().clone()).collect() };
         Jwks::from_set(set)
     }
 
     /// Parses a JWKS document.
     pub fn from_json(text: &str) -> Result<Jwks, KeyError> {
-        let set: JwkSet = serde_json::from_str(text).map_err(|e| KeyError::BadJwks {
-            reason: e.to_string(),
-        })?;
+        let set: JwkSet =
+            serde_json::from_str(text).map_err(|e| KeyError::BadJwks { reason: e.to_string() })?;
         Jwks::from_set(set)
     }
 
@@ -138,10 +122,7 @@ impl Jwks {
         let mut keys = BTreeMap::new();
         for jwk in &set.keys {
             let kid = jwk.common.key_id.clone().unwrap_or_default();
-            let bad = |reason: String| KeyError::BadJwk {
-                kid: kid.clone(),
-                reason,
-            };
+            let bad = |reason: String| KeyError::BadJwk { kid: kid.clone(), reason };
             let jsonwebtoken::jwk::AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
                 return Err(bad("not an RSA key".to_string()));
             };

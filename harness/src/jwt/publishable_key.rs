@@ -61,11 +61,7 @@ pub enum PublishableKeyError {
         "publishable key `{key}` is not base64 at character {offset} (`{found}`); \
          expected {ACCEPTED}"
     )]
-    NotBase64 {
-        key: String,
-        offset: usize,
-        found: char,
-    },
+    NotBase64 { key: String, offset: usize, found: char },
     #[error("publishable key `{key}` has a base64 payload of invalid length; expected {ACCEPTED}")]
     BadLength { key: String },
     #[error("publishable key `{key}` does not decode to text; expected {ACCEPTED}")]
@@ -84,10 +80,7 @@ pub enum PublishableKeyError {
 impl PublishableKey {
     /// A key for `frontend_api` (a host such as `clerk.emulator.test`).
     pub fn new(instance: InstanceKind, frontend_api: &str) -> Result<Self, PublishableKeyError> {
-        let bad = |reason| PublishableKeyError::BadHost {
-            host: frontend_api.to_string(),
-            reason,
-        };
+        let bad = |reason| PublishableKeyError::BadHost { host: frontend_api.to_string(), reason };
         if frontend_api.is_empty() {
             return Err(bad("it is empty"));
         }
@@ -97,10 +90,7 @@ impl PublishableKey {
         if !frontend_api.contains('.') {
             return Err(bad("it has no `.`, and Clerk's parser requires one"));
         }
-        Ok(PublishableKey {
-            instance,
-            frontend_api: frontend_api.to_string(),
-        })
+        Ok(PublishableKey { instance, frontend_api: frontend_api.to_string() })
     }
 
     /// The key's text: prefix + base64(host + `$`), padding stripped.
@@ -137,15 +127,13 @@ impl PublishableKey {
             .decode(payload)
             .map_err(|e| match e {
                 base64::DecodeError::InvalidByte(offset, byte)
-                | base64::DecodeError::InvalidLastSymbol {
-                    offset,
-                    symbol: byte,
-                    ..
-                } => PublishableKeyError::NotBase64 {
-                    key: key.clone(),
-                    offset: prefix_len + offset,
-                    found: byte as char,
-                },
+                | base64::DecodeError::InvalidLastSymbol { offset, symbol: byte, .. } => {
+                    PublishableKeyError::NotBase64 {
+                        key: key.clone(),
+                        offset: prefix_len + offset,
+                        found: byte as char,
+                    }
+                }
                 _ => PublishableKeyError::BadLength { key: key.clone() },
             })?;
         let decoded = String::from_utf8(decoded)
@@ -157,15 +145,9 @@ impl PublishableKey {
             return Err(PublishableKeyError::NoTrailingDollar { key, decoded });
         }
         if !host.contains('.') {
-            return Err(PublishableKeyError::HostWithoutDot {
-                key,
-                host: host.to_string(),
-            });
+            return Err(PublishableKeyError::HostWithoutDot { key, host: host.to_string() });
         }
-        Ok(PublishableKey {
-            instance,
-            frontend_api: host.to_string(),
-        })
+        Ok(PublishableKey { instance, frontend_api: host.to_string() })
     }
 }
 

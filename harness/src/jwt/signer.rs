@@ -102,10 +102,7 @@ impl Signer {
 
     /// A lazily signed handle for `info`.
     pub fn token(self: &Arc<Self>, info: TokenInfo) -> SessionToken {
-        SessionToken {
-            info,
-            signer: self.clone(),
-        }
+        SessionToken { info, signer: self.clone() }
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenInfo, Arc<str>>> {

@@ -109,10 +109,8 @@ impl Verifier {
         validation.validate_nbf = false;
         validation.leeway = 0;
         validation.validate_aud = false;
-        validation.required_spec_claims = ["exp", "nbf", "iss", "sub"]
-            .into_iter()
-            .map(String::from)
-            .collect::<HashSet<_>>();
+        validation.required_spec_claims =
+            ["exp", "nbf", "iss", "sub"].into_iter().map(String::from).collect::<HashSet<_>>();
         Verifier {
             jwks,
             issuer: issuer.to_string(),
@@ -140,9 +138,7 @@ impl Verifier {
     /// Shape, algorithm, key and signature, and the claims' shape; no issuer, party or time
     /// check. For the emulator's session minter, which must read an expired token it signed.
     pub fn verify_signature(&self, jwt: &str) -> Result<Verified, Rejection> {
-        let malformed = |detail: &str| Rejection::Malformed {
-            detail: detail.to_string(),
-        };
+        let malformed = |detail: &str| Rejection::Malformed { detail: detail.to_string() };
         let parts: Vec<&str> = jwt.split('.').collect();
         if parts.len() != 3 {
             return Err(Rejection::Malformed {
@@ -161,9 +157,7 @@ impl Verifier {
             return Err(Rejection::AlgNone);
         }
         if alg != "RS256" {
-            return Err(Rejection::AlgorithmNotAllowed {
-                alg: alg.to_string(),
-            });
+            return Err(Rejection::AlgorithmNotAllowed { alg: alg.to_string() });
         }
         let kid = match header.get("kid") {
             None | Some(serde_json::Value::Null) => return Err(Rejection::MissingKid),
@@ -191,44 +185,26 @@ impl Verifier {
         let data = jsonwebtoken::decode::<SessionClaims>(jwt, key, &self.validation).map_err(
             |e| match e.into_kind() {
                 ErrorKind::InvalidSignature => Rejection::SignatureMismatch,
-                ErrorKind::MissingRequiredClaim(claim) => Rejection::BadClaims {
-                    detail: format!("missing required claim `{claim}`"),
-                },
-                ErrorKind::Json(err) => Rejection::BadClaims {
-                    detail: err.to_string(),
-                },
-                other => Rejection::Malformed {
-                    detail: format!("{other:?}"),
-                },
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    Rejection::BadClaims { detail: format!("missing required claim `{claim}`") }
+                }
+                ErrorKind::Json(err) => Rejection::BadClaims { detail: err.to_string() },
+                other => Rejection::Malformed { detail: format!("{other:?}") },
             },
         )?;
-        let serial = data
-            .header
-            .extras
-            .get::<u64>(OIAT_HEADER)
-            .ok()
-            .flatten()
-            .unwrap_or(0);
+        let serial = data.header.extras.get::<u64>(OIAT_HEADER).ok().flatten().unwrap_or(0);
         let info = data
             .claims
             .to_info(serial)
-            .map_err(|e| Rejection::BadClaims {
-                detail: e.to_string(),
-            })?;
-        Ok(Verified {
-            kid,
-            claims: data.claims,
-            info,
-        })
+            .map_err(|e| Rejection::BadClaims { detail: e.to_string() })?;
+        Ok(Verified { kid, claims: data.claims, info })
     }
 
     /// The checks after the signature: issuer, authorized party, and the time claims against
     /// the virtual clock. Shared with the in-process path, whose tokens carry claims only.
     pub fn check_claims(&self, claims: &SessionClaims, now: VTime) -> Result<(), Rejection> {
         if claims.iss != self.issuer {
-            return Err(Rejection::WrongIssuer {
-                found: claims.iss.clone(),
-            });
+            return Err(Rejection::WrongIssuer { found: claims.iss.clone() });
         }
         if let Some(azp) = &claims.azp
             && !self.authorized_parties.is_empty()
