@@ -44,6 +44,12 @@ pub struct Case {
 /// Paths the app has; `/checkout` is the article's mid-transaction screen.
 pub const PATHS: [&str; 4] = ["/home", "/checkout", "/orders/42", "/settings"];
 
+/// While the app is in the foreground, waits stop at 2²² ms (~70 min): a foreground app
+/// refreshes every ~45 s, so a week in the foreground is 13 000 refresh round trips in one
+/// step and tests nothing a background week does not. Backgrounded or killed apps wait up to
+/// weeks.
+const FOREGROUND_EXPONENTS: u64 = 22;
+
 /// Picks above this are "arbitrary": any event at all, enabled or not (~6%).
 const ARBITRARY_PICK_MIN: u16 = 0xF000;
 
@@ -56,11 +62,7 @@ fn choice() -> impl Strategy<Value = Choice> {
 /// multi-session mode, or a short maximum lifetime.
 pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
     (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(move |(ios, a, b, c)| {
-        let platform = if ios {
-            Platform::Ios
-        } else {
-            Platform::Android
-        };
+        let platform = if ios { Platform::Ios } else { Platform::Android };
         let sdk = SdkSettings {
             token_cache: if a % 16 == 0 {
                 TokenCacheKind::Memory
@@ -77,22 +79,13 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             session_minter: c % 3 == 1,
             ..InstanceSettings::default()
         };
-        Setup {
-            platform,
-            profile,
-            sdk,
-            instance,
-            net: Default::default(),
-        }
+        Setup { platform, profile, sdk, instance, net: Default::default() }
     })
 }
 
 /// The strategy of whole cases.
 pub fn case_strategy(profile: ProfileId, steps_max: usize) -> impl Strategy<Value = Case> {
-    (
-        setup_strategy(profile),
-        prop::collection::vec(choice(), 1..=steps_max),
-    )
+    (setup_strategy(profile), prop::collection::vec(choice(), 1..=steps_max))
         .prop_map(|(setup, choices)| Case { setup, choices })
 }
 
@@ -112,7 +105,12 @@ pub fn case_from_seed(profile: ProfileId, steps_max: usize, seed: u64) -> Case {
 
 /// Log-uniform duration from 1 ms to 2³¹ ms (~25 days), integers only.
 pub fn log_uniform_ms(param: u64) -> u64 {
-    let exponent = param % 31;
+    log_uniform_capped_ms(param, 31)
+}
+
+/// Log-uniform duration from 1 ms to 2^`exponents` ms.
+pub fn log_uniform_capped_ms(param: u64, exponents: u64) -> u64 {
+    let exponent = param % exponents;
     let base = 1u64 << exponent;
     base + (param >> 8) % base
 }
@@ -123,9 +121,7 @@ fn path(param: u64) -> AppPath {
 
 fn fault(param: u64) -> FaultSpec {
     let kinds = [
-        FaultKind::ServerError {
-            status: [500, 502, 503][(param >> 8) as usize % 3],
-        },
+        FaultKind::ServerError { status: [500, 502, 503][(param >> 8) as usize % 3] },
         FaultKind::RateLimited {
             retry_after_ms: [1, 5, 30][(param >> 8) as usize % 3] * SECOND_MS,
         },
@@ -133,9 +129,7 @@ fn fault(param: u64) -> FaultSpec {
         FaultKind::MissingExpiredToken,
         FaultKind::DropBeforeCommit,
         FaultKind::DropAfterCommit,
-        FaultKind::Latency {
-            ms: [200, 2_000, 12_000][(param >> 8) as usize % 3],
-        },
+        FaultKind::Latency { ms: [200, 2_000, 12_000][(param >> 8) as usize % 3] },
     ];
     let kind = kinds[(param % kinds.len() as u64) as usize];
     let on = match (param >> 16) % 4 {
@@ -143,11 +137,7 @@ fn fault(param: u64) -> FaultSpec {
         1 => Some(Endpoint::GetClient),
         _ => None,
     };
-    FaultSpec {
-        kind,
-        count: 1 + ((param >> 24) % 3) as u32,
-        on,
-    }
+    FaultSpec { kind, count: 1 + ((param >> 24) % 3) as u32, on }
 }
 
 #[derive(Clone, Copy)]
@@ -211,37 +201,24 @@ const ALL_TEMPLATES: [Template; 27] = [
     Template::Fault,
 ];
 
-fn instantiate(t: Template, param: u64) -> Event {
+fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
+    let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
-        Template::AdvanceShort => Event::Advance {
-            ms: log_uniform_ms(param % 17 + (param & !0xff)),
-        },
-        Template::AdvanceLong => Event::Advance {
-            ms: log_uniform_ms(param),
-        },
+        Template::AdvanceShort => {
+            Event::Advance { ms: log_uniform_ms(param % 17 + (param & !0xff)) }
+        }
+        Template::AdvanceLong => Event::Advance { ms: log_uniform_capped_ms(param, exponents) },
         Template::ColdStart => Event::ColdStart,
         Template::Kill => Event::Kill,
         Template::JsReload => Event::JsReload,
         Template::Reinstall => Event::Reinstall,
-        Template::Foreground => Event::AppState {
-            state: AppState::Active,
-        },
-        Template::Background => Event::AppState {
-            state: AppState::Background,
-        },
-        Template::Inactive => Event::AppState {
-            state: AppState::Inactive,
-        },
-        Template::Offline => Event::Network {
-            state: Network::Offline,
-        },
-        Template::Online => Event::Network {
-            state: Network::Online,
-        },
+        Template::Foreground => Event::AppState { state: AppState::Active },
+        Template::Background => Event::AppState { state: AppState::Background },
+        Template::Inactive => Event::AppState { state: AppState::Inactive },
+        Template::Offline => Event::Network { state: Network::Offline },
+        Template::Online => Event::Network { state: Network::Online },
         Template::SignIn => Event::SignIn { task: None },
-        Template::SignInPending => Event::SignIn {
-            task: Some(TaskKey::ALL[(param % 3) as usize]),
-        },
+        Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
         Template::CompleteTask => Event::CompleteTask,
         Template::GetToken => Event::GetToken { skip_cache: false },
         Template::GetTokenSkip => Event::GetToken { skip_cache: true },
@@ -267,12 +244,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
     let mut m: Vec<(u32, Template)> =
         vec![(10, T::AdvanceShort), (3, T::AdvanceLong), (2, T::Fault)];
     if !device.running {
-        m.extend([
-            (30, T::ColdStart),
-            (2, T::Reinstall),
-            (2, T::Revoke),
-            (2, T::ExpireNow),
-        ]);
+        m.extend([(30, T::ColdStart), (2, T::Reinstall), (2, T::Revoke), (2, T::ExpireNow)]);
         return m;
     }
     if device.app_state == AppState::Background {
@@ -283,12 +255,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (2, T::Offline),
             (2, T::Online),
         ]);
-        m.extend([
-            (2, T::Revoke),
-            (2, T::ExpireNow),
-            (1, T::AbandonNow),
-            (1, T::Replace),
-        ]);
+        m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
         return m;
     }
     m.extend([
@@ -298,11 +265,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (1, T::Inactive),
         (2, T::Navigate),
     ]);
-    m.push(if device.network == Network::Offline {
-        (6, T::Online)
-    } else {
-        (2, T::Offline)
-    });
+    m.push(if device.network == Network::Offline { (6, T::Online) } else { (2, T::Offline) });
     if device.app_state == AppState::Inactive {
         m.push((10, T::Foreground));
     }
@@ -310,18 +273,12 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         Route::Loading | Route::Closed => {
             m.extend([(6, T::GetToken), (3, T::ApiCall), (3, T::Navigate)])
         }
-        Route::SignIn { .. } => m.extend([
-            (30, T::SignIn),
-            (6, T::SignInPending),
-            (2, T::GetToken),
-            (2, T::ApiCall),
-        ]),
-        Route::Task { .. } => m.extend([
-            (20, T::CompleteTask),
-            (4, T::GetToken),
-            (2, T::SignOut),
-            (2, T::ApiCall),
-        ]),
+        Route::SignIn { .. } => {
+            m.extend([(30, T::SignIn), (6, T::SignInPending), (2, T::GetToken), (2, T::ApiCall)])
+        }
+        Route::Task { .. } => {
+            m.extend([(20, T::CompleteTask), (4, T::GetToken), (2, T::SignOut), (2, T::ApiCall)])
+        }
         Route::Protected { .. } => m.extend([
             (14, T::GetToken),
             (4, T::GetTokenSkip),
@@ -347,12 +304,14 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
     // Every generated trace starts with a launch: a trace of a never-started app tests little.
     let mut events = vec![Event::ColdStart];
     for (i, c) in case.choices.iter().enumerate() {
+        let foreground = world.device.running && world.device.app_state != AppState::Background;
         let event = if i == 0 {
             events.pop().expect("the launch was pushed above")
         } else if c.pick >= ARBITRARY_PICK_MIN {
             instantiate(
                 ALL_TEMPLATES[(c.param % ALL_TEMPLATES.len() as u64) as usize],
                 c.param >> 5,
+                foreground,
             )
         } else {
             let m = menu(&world);
@@ -366,23 +325,13 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
                 }
                 target -= w;
             }
-            instantiate(chosen, c.param)
+            instantiate(chosen, c.param, foreground)
         };
         let at = world.now();
         let obs = world.step(&event);
-        steps.push(TraceStep {
-            index: i as u32,
-            at,
-            event,
-            obs,
-        });
+        steps.push(TraceStep { index: i as u32, at, event, obs });
     }
-    Trace {
-        setup: case.setup,
-        sdk: "model".to_string(),
-        seed,
-        steps,
-    }
+    Trace { setup: case.setup, sdk: "model".to_string(), seed, steps }
 }
 
 #[cfg(test)]
@@ -396,10 +345,7 @@ mod tests {
         assert!(samples.iter().any(|&ms| ms < 10));
         assert!(samples.iter().any(|&ms| ms > 7 * DAY_MS));
         let under_second = samples.iter().filter(|&&ms| ms < 1000).count();
-        assert!(
-            (400..1000).contains(&under_second),
-            "{under_second} of 2000 under 1 s"
-        );
+        assert!((400..1000).contains(&under_second), "{under_second} of 2000 under 1 s");
     }
 
     #[test]

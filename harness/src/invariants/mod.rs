@@ -144,13 +144,7 @@ impl Report {
         expected: String,
         observed: String,
     ) {
-        self.violations.push(Violation {
-            invariant: id,
-            step,
-            at,
-            expected,
-            observed,
-        });
+        self.violations.push(Violation { invariant: id, step, at, expected, observed });
     }
 
     /// Adds another report's findings (the metamorphic twin's, for instance).
@@ -202,10 +196,7 @@ fn view_text(v: &AuthView) -> String {
 
 /// Every happening with the step it belongs to.
 fn happenings(trace: &Trace) -> impl Iterator<Item = (u32, &Happening)> {
-    trace
-        .steps
-        .iter()
-        .flat_map(|s| s.obs.happenings.iter().map(move |h| (s.index, h)))
+    trace.steps.iter().flat_map(|s| s.obs.happenings.iter().map(move |h| (s.index, h)))
 }
 
 // ------------------------------------------------------------------------------ checks
@@ -233,9 +224,7 @@ fn pending_routes_to_task(trace: &Trace, r: &mut Report) {
     for (step, h) in happenings(trace) {
         if let Happening::Rendered { at, view } = h
             && view.is_loaded
-            && view
-                .session
-                .is_some_and(|s| s.status == SessionStatus::Pending)
+            && view.session.is_some_and(|s| s.status == SessionStatus::Pending)
         {
             r.exercise(InvariantId::PendingRoutesToTask, 1);
             if !matches!(view.route, Route::Task { .. }) {
@@ -262,7 +251,13 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
         let Some((sid, status)) = obs.server.session else {
             continue;
         };
-        let applicable = obs.server.persisted_credential_valid
+        // Only a start that launched a load counts (a cold start of a running app is a no-op).
+        let launched = obs
+            .happenings
+            .iter()
+            .any(|h| matches!(h, Happening::CallStarted { kind: CallKind::Load, .. }));
+        let applicable = launched
+            && obs.server.persisted_credential_valid
             && status.is_signed_in()
             && obs.device.running
             && obs.device.network == Network::Online
@@ -297,17 +292,14 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
                 }
                 match h {
                     Happening::Rendered { at, view } if restored_at.is_none() => {
-                        if view.is_loaded && view.session.is_some_and(|s| s.id == sid) {
+                        // Any signed-in session counts: in multi-session mode the client's
+                        // last active session may be a newer one.
+                        if view.is_loaded && view.session.is_some() {
                             restored_at = Some(*at);
                         }
                     }
                     Happening::RequestSent { req, .. } => sent.push(*req),
-                    Happening::RequestDone {
-                        req,
-                        outcome,
-                        fault,
-                        ..
-                    } => {
+                    Happening::RequestDone { req, outcome, fault, .. } => {
                         sent.retain(|s| s != req);
                         let bad = fault.is_some()
                             || !matches!(outcome, RequestOutcome::Answered { status, .. } if *status < 400);
@@ -318,12 +310,7 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
                     _ => {}
                 }
             }
-            if later
-                .obs
-                .server
-                .status_of(sid)
-                .is_none_or(|s| !s.is_signed_in())
-            {
+            if later.obs.server.status_of(sid).is_none_or(|s| !s.is_signed_in()) {
                 calm = false;
             }
             if later.end() >= deadline {
@@ -336,12 +323,7 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
         }
         r.exercise(InvariantId::RestoreAfterColdStart, 1);
         if restored_at.is_none() {
-            let last = trace
-                .steps
-                .iter()
-                .take_while(|s| s.at <= deadline)
-                .last()
-                .unwrap_or(step);
+            let last = trace.steps.iter().take_while(|s| s.at <= deadline).last().unwrap_or(step);
             r.violate(
                 InvariantId::RestoreAfterColdStart,
                 step.index,
@@ -358,20 +340,21 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
 }
 
 fn is_user_terminal(kind: CallKind) -> bool {
-    matches!(
-        kind,
-        CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove
-    )
+    matches!(kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
 }
 
 fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
     let mut resolved = true;
     let mut running = false;
     let mut user_calls: BTreeMap<CallId, ()> = BTreeMap::new();
+    let mut sdk_session: Option<SessionId> = None;
     for step in &trace.steps {
         for h in &step.obs.happenings {
             let destructive = match h {
                 Happening::Rendered { view, .. } => {
+                    if let Some(s) = view.session {
+                        sdk_session = Some(s.id);
+                    }
                     running = view.route != Route::Closed;
                     resolved = view.is_loaded && view.is_signed_in.is_some();
                     if running && !resolved {
@@ -387,12 +370,14 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
                     user_calls.remove(call);
                     None
                 }
-                Happening::SignedOut {
-                    cause,
-                    server_revoke,
-                    ..
-                } => (*cause != SignOutCause::User || *server_revoke)
-                    .then(|| "a sign-out".to_string()),
+                // A sign-out only destroys something if the server still had the session.
+                Happening::SignedOut { cause, server_revoke, .. } => {
+                    let live = sdk_session
+                        .and_then(|id| step.obs.server.status_of(id))
+                        .is_some_and(|st| st.is_signed_in());
+                    ((*cause != SignOutCause::User && live) || *server_revoke)
+                        .then(|| "a sign-out".to_string())
+                }
                 Happening::StorageDeleted { key, .. } => {
                     Some(format!("deletion of {}", key.as_str()))
                 }
@@ -467,12 +452,7 @@ fn single_flight_refresh(trace: &Trace, r: &mut Report) {
 fn fresh_token_only(trace: &Trace, r: &mut Report) {
     for (step, h) in happenings(trace) {
         match h {
-            Happening::CallSettled {
-                at,
-                result: CallResult::Token { token },
-                kind,
-                ..
-            } => {
+            Happening::CallSettled { at, result: CallResult::Token { token }, kind, .. } => {
                 r.exercise(InvariantId::FreshTokenOnly, 1);
                 if token.is_expired_at(*at) {
                     r.violate(
@@ -487,11 +467,7 @@ fn fresh_token_only(trace: &Trace, r: &mut Report) {
                     );
                 }
             }
-            Happening::BackendHit {
-                sent_at,
-                token: Some(token),
-                ..
-            } => {
+            Happening::BackendHit { sent_at, token: Some(token), .. } => {
                 r.exercise(InvariantId::FreshTokenOnly, 1);
                 if token.is_expired_at(*sent_at) {
                     r.violate(
@@ -545,19 +521,10 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                         );
                     }
                 }
-                Happening::StorageDeleted {
-                    at,
-                    key: StorageKey::ClientJwt,
-                } => {
+                Happening::StorageDeleted { at, key: StorageKey::ClientJwt } => {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
                     let user = step.obs.happenings.iter().any(|h| {
-                        matches!(
-                            h,
-                            Happening::SignedOut {
-                                cause: SignOutCause::User,
-                                ..
-                            }
-                        )
+                        matches!(h, Happening::SignedOut { cause: SignOutCause::User, .. })
                     }) || matches!(
                         step.event,
                         Event::SignOut | Event::SessionEnd | Event::SessionRemove
@@ -661,10 +628,7 @@ fn terminal_is_final(trace: &Trace, r: &mut Report) {
                 );
             }
         } else if let Some(view) = obs.view.session
-            && obs
-                .server
-                .status_of(view.id)
-                .is_some_and(|s| s.is_terminal())
+            && obs.server.status_of(view.id).is_some_and(|s| s.is_terminal())
         {
             r.exercise(InvariantId::TerminalIsFinal, 1);
             watch = Some((view.id, 0, false));
@@ -730,10 +694,7 @@ fn calls_settle(trace: &Trace, r: &mut Report) {
                         "{kind:?} {call} (started at step {started_step}) settles within {}",
                         format_clock(budget)
                     ),
-                    format!(
-                        "still open after {} in the foreground",
-                        format_clock(*waited)
-                    ),
+                    format!("still open after {} in the foreground", format_clock(*waited)),
                 );
             }
         }
@@ -748,33 +709,21 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
     let mut attempts: BTreeMap<CallId, Vec<(u8, u16, Option<u64>)>> = BTreeMap::new();
     for (step, h) in happenings(trace) {
         match h {
-            Happening::RequestSent {
-                req,
-                call: Some(call),
-                ..
-            } => {
+            Happening::RequestSent { req, call: Some(call), .. } => {
                 req_call.insert(*req, *call);
             }
-            Happening::RequestDone {
-                req, outcome, at, ..
-            } => {
+            Happening::RequestDone { req, outcome, at, .. } => {
                 if let Some(call) = req_call.get(req) {
                     let (status, after) = match outcome {
-                        RequestOutcome::Answered {
-                            status,
-                            retry_after_ms,
-                        } => (*status, *retry_after_ms),
+                        RequestOutcome::Answered { status, retry_after_ms } => {
+                            (*status, *retry_after_ms)
+                        }
                         RequestOutcome::NetworkError { .. } => (0, None),
                     };
                     last_status.insert(*call, (status, after, *at));
                 }
             }
-            Happening::RetryScheduled {
-                at,
-                call,
-                delay_ms,
-                retry_after_ms,
-            } => {
+            Happening::RetryScheduled { at, call, delay_ms, retry_after_ms } => {
                 r.exercise(InvariantId::RetryDiscipline, 1);
                 if let Some((status, _, _)) = last_status.get(call)
                     && (400..500).contains(status)
@@ -803,14 +752,7 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                     );
                 }
             }
-            Happening::BackendHit {
-                at,
-                call,
-                attempt,
-                token,
-                status,
-                ..
-            } => {
+            Happening::BackendHit { at, call, attempt, token, status, .. } => {
                 let seen = attempts.entry(*call).or_default();
                 if *attempt > 1 {
                     r.exercise(InvariantId::RetryDiscipline, 1);
@@ -851,35 +793,25 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
 
 fn signout_is_final(trace: &Trace, r: &mut Report) {
     let mut signed_out = false;
+    // A sign-in already in flight when the sign-out lands legitimately signs in after it.
+    let mut open_sign_ins: BTreeMap<CallId, ()> = BTreeMap::new();
     for step in &trace.steps {
         let mut check_credential = false;
         for h in &step.obs.happenings {
             match h {
-                Happening::SignedOut {
-                    cause: SignOutCause::User,
-                    ..
-                } => {
+                Happening::SignedOut { cause: SignOutCause::User, .. } => {
                     r.exercise(InvariantId::SignoutIsFinal, 1);
-                    signed_out = true;
-                    check_credential = true;
+                    signed_out = open_sign_ins.is_empty();
+                    check_credential = signed_out;
                 }
-                Happening::CallSettled {
-                    kind: CallKind::SignIn,
-                    result: CallResult::Ok,
-                    ..
-                } => {
+                Happening::CallStarted { call, kind: CallKind::SignIn, .. } => {
+                    open_sign_ins.insert(*call, ());
                     signed_out = false;
                 }
-                Happening::CallStarted {
-                    kind: CallKind::SignIn,
-                    ..
-                } => signed_out = false,
-                Happening::StorageWritten {
-                    at,
-                    key,
-                    credential: true,
-                    ..
-                } if signed_out => {
+                Happening::CallSettled { call, .. } => {
+                    open_sign_ins.remove(call);
+                }
+                Happening::StorageWritten { at, key, credential: true, .. } if signed_out => {
                     r.violate(
                         InvariantId::SignoutIsFinal,
                         step.index,
@@ -901,7 +833,10 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                 _ => {}
             }
         }
-        if check_credential && step.obs.server.persisted_credential_valid {
+        if matches!(step.event, Event::Kill | Event::JsReload | Event::Reinstall) {
+            open_sign_ins.clear();
+        }
+        if check_credential && signed_out && step.obs.server.persisted_credential_valid {
             r.violate(
                 InvariantId::SignoutIsFinal,
                 step.index,
@@ -963,8 +898,15 @@ fn return_to_preserved(trace: &Trace, r: &mut Report) {
                 expected = None;
                 last_protected = None;
             }
-            Event::Navigate { path } if expected.is_some() && !signed_in => {
-                expected = Some(path.clone());
+            // Navigating while signed out moves the return target; navigating once back in
+            // (a pending task screen included) is the user moving on.
+            // (A navigation while the app is closed or suspended never reaches the app.)
+            Event::Navigate { path }
+                if expected.is_some()
+                    && step.obs.device.running
+                    && step.obs.device.app_state != AppState::Background =>
+            {
+                expected = if signed_in { None } else { Some(path.clone()) };
             }
             _ => {}
         }
@@ -1006,15 +948,19 @@ fn return_to_preserved(trace: &Trace, r: &mut Report) {
                                 expected = None;
                             }
                         }
+                        // On a task screen the user is not on a protected path.
+                        Route::Task { .. } => last_protected = None,
                         _ => {}
                     }
                 }
                 Happening::SignedOut { cause, .. } => {
-                    expected = if *cause == SignOutCause::User {
-                        None
-                    } else {
-                        last_protected.clone()
-                    };
+                    expected =
+                        if *cause == SignOutCause::User { None } else { last_protected.clone() };
+                }
+                // The user asked to leave: there is nowhere to return to.
+                Happening::CallStarted { kind, .. } if is_user_terminal(*kind) => {
+                    expected = None;
+                    last_protected = None;
                 }
                 _ => {}
             }
@@ -1026,11 +972,7 @@ fn return_to_preserved(trace: &Trace, r: &mut Report) {
 /// must look the same to the app: route, isLoaded, isSignedIn, session and call results.
 pub fn check_revoked_like_expired(revoked: &Trace, expired: &Trace) -> Report {
     let mut r = Report::default();
-    if !revoked
-        .steps
-        .iter()
-        .any(|s| matches!(s.event, Event::Revoke))
-    {
+    if !revoked.steps.iter().any(|s| matches!(s.event, Event::Revoke)) {
         return r;
     }
     r.exercise(InvariantId::RevokedLikeExpired, 1);
@@ -1054,10 +996,7 @@ pub fn check_revoked_like_expired(revoked: &Trace, expired: &Trace) -> Report {
                 InvariantId::RevokedLikeExpired,
                 a.index,
                 a.end(),
-                format!(
-                    "what the app sees when the session expired: {}",
-                    view_text(&vb)
-                ),
+                format!("what the app sees when the session expired: {}", view_text(&vb)),
                 format!("after revoke: {}", view_text(&va)),
             );
             break;
@@ -1070,12 +1009,6 @@ pub fn check_revoked_like_expired(revoked: &Trace, expired: &Trace) -> Report {
 pub fn expired_twin(events: &[Event]) -> Vec<Event> {
     events
         .iter()
-        .map(|e| {
-            if matches!(e, Event::Revoke) {
-                Event::ExpireNow
-            } else {
-                e.clone()
-            }
-        })
+        .map(|e| if matches!(e, Event::Revoke) { Event::ExpireNow } else { e.clone() })
         .collect()
 }

@@ -112,11 +112,7 @@ impl Device {
     }
 
     pub fn view(&self) -> DeviceView {
-        DeviceView {
-            running: self.running,
-            app_state: self.app_state,
-            network: self.network,
-        }
+        DeviceView { running: self.running, app_state: self.app_state, network: self.network }
     }
 
     /// Whether the JS runtime gets to run: alive and not suspended in the background.
@@ -141,12 +137,7 @@ impl Device {
                 payload: Some(Payload::Corrupt),
                 chunks: 0,
             },
-            _ => Item {
-                len,
-                digest,
-                payload: Some(payload),
-                chunks: 0,
-            },
+            _ => Item { len, digest, payload: Some(payload), chunks: 0 },
         };
         let stored = item.digest;
         self.storage.insert((key, 0), item);
@@ -165,23 +156,11 @@ impl Device {
         let chunks = len.div_ceil(CHUNK_BYTES) as u16;
         for i in 0..chunks {
             let piece = (len - i as u32 * CHUNK_BYTES).min(CHUNK_BYTES);
-            let item = Item {
-                len: piece,
-                digest: mix64(digest ^ i as u64),
-                payload: None,
-                chunks: 0,
-            };
+            let item =
+                Item { len: piece, digest: mix64(digest ^ i as u64), payload: None, chunks: 0 };
             self.storage.insert((key, i + 1), item);
         }
-        self.storage.insert(
-            (key, 0),
-            Item {
-                len,
-                digest,
-                payload: Some(payload),
-                chunks,
-            },
-        );
+        self.storage.insert((key, 0), Item { len, digest, payload: Some(payload), chunks });
         digest
     }
 
@@ -194,11 +173,7 @@ impl Device {
                 .get(&(key, i))
                 .is_some_and(|c| c.digest == mix64(head.digest ^ (i - 1) as u64))
         });
-        if whole {
-            Some((payload, head.digest))
-        } else {
-            Some((Payload::Corrupt, 0))
-        }
+        if whole { Some((payload, head.digest)) } else { Some((Payload::Corrupt, 0)) }
     }
 
     /// Deletes a value and all its chunks. Returns whether anything was there.
@@ -258,43 +233,26 @@ mod tests {
         assert!(value.len() > IOS_ITEM_BYTES_MAX);
         let stored = ios.write_chunked(StorageKey::CachedClient, value.clone());
         assert_eq!(stored, value.digest());
-        assert_eq!(
-            ios.read(StorageKey::CachedClient),
-            Some((value.clone(), value.digest()))
-        );
+        assert_eq!(ios.read(StorageKey::CachedClient), Some((value.clone(), value.digest())));
         assert!(ios.largest_item() <= IOS_ITEM_BYTES_MAX);
 
         let stored = ios.write_raw(StorageKey::CachedClient, value.clone());
         assert_ne!(stored, value.digest());
-        assert_eq!(
-            ios.read(StorageKey::CachedClient).map(|r| r.0),
-            Some(Payload::Corrupt)
-        );
+        assert_eq!(ios.read(StorageKey::CachedClient).map(|r| r.0), Some(Payload::Corrupt));
 
         let mut android = Device::new(Platform::Android);
         android.write_raw(StorageKey::CachedClient, value.clone());
-        assert_eq!(
-            android.read(StorageKey::CachedClient).map(|r| r.0),
-            Some(value)
-        );
+        assert_eq!(android.read(StorageKey::CachedClient).map(|r| r.0), Some(value));
     }
 
     #[test]
     fn reinstall_keeps_the_keychain_on_ios_only() {
         for (platform, kept) in [(Platform::Ios, true), (Platform::Android, false)] {
             let mut d = Device::new(platform);
-            let token = ClientToken {
-                client: ClientId(1),
-                epoch: 1,
-                version: 1,
-            };
+            let token = ClientToken { client: ClientId(1), epoch: 1, version: 1 };
             d.write_raw(StorageKey::ClientJwt, Payload::ClientToken(token));
             d.reinstall();
-            assert_eq!(
-                d.read(StorageKey::ClientJwt).is_some(),
-                kept,
-                "{platform:?}"
-            );
+            assert_eq!(d.read(StorageKey::ClientJwt).is_some(), kept, "{platform:?}");
         }
     }
 }

@@ -150,6 +150,9 @@ pub struct Profile {
     /// Whether token requests carry `token=<last session token>` when the instance has the
     /// session minter on (clerk-js `Session.#createTokenResolver`).
     pub carries_last_token: bool,
+    /// Whether a fetched token that has already expired when it reaches JS (held while the
+    /// app was suspended) is fetched again instead of being returned.
+    pub refetches_expired_delivery: bool,
 }
 
 /// The article's contract.
@@ -158,9 +161,7 @@ pub const DOCUMENTED: Profile = Profile {
     cache: CachePolicy::StaleWhileRevalidate,
     hit_min_remaining_ms: 0,
     swr_window_ms: 15 * SECOND_MS,
-    refresh: RefreshPolicy::Recurring {
-        interval_ms: 45 * SECOND_MS,
-    },
+    refresh: RefreshPolicy::Recurring { interval_ms: 45 * SECOND_MS },
     offline: OfflinePolicy::ThrowOrCached,
     retry_initial_ms: 3 * SECOND_MS,
     retry_factor_milli: 1550,
@@ -183,6 +184,7 @@ pub const DOCUMENTED: Profile = Profile {
     unauth_reload_error_signs_out: false,
     single_flight_all: true,
     carries_last_token: false,
+    refetches_expired_delivery: true,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -192,9 +194,7 @@ pub const CLERK_JS_6: Profile = Profile {
     hit_min_remaining_ms: 5 * SECOND_MS,
     swr_window_ms: 0,
     // max(15, 5) + 2 = 17 s before expiry (tokenCache.ts).
-    refresh: RefreshPolicy::TimerBeforeExpiry {
-        lead_ms: 17 * SECOND_MS,
-    },
+    refresh: RefreshPolicy::TimerBeforeExpiry { lead_ms: 17 * SECOND_MS },
     offline: OfflinePolicy::TreatAsOnline,
     retry_initial_ms: 3 * SECOND_MS,
     retry_factor_milli: 1550,
@@ -217,6 +217,7 @@ pub const CLERK_JS_6: Profile = Profile {
     unauth_reload_error_signs_out: true,
     single_flight_all: false,
     carries_last_token: true,
+    refetches_expired_delivery: false,
 };
 
 impl Profile {
@@ -332,15 +333,9 @@ mod tests {
         // Reference §1.1: 3000, 4650, 7207.5, 11171.6, 17316, 26840, 41602, 50000.
         let p = ProfileId::ClerkJs6.rules();
         let delays: Vec<u64> = (0..8).map(|n| p.retry_delay_ms(n)).collect();
-        assert_eq!(
-            delays,
-            [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]
-        );
+        assert_eq!(delays, [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]);
         let total = p.retry_budget_ms();
-        assert!(
-            (161_000..=162_000).contains(&total),
-            "≈161.8 s, got {total}"
-        );
+        assert!((161_000..=162_000).contains(&total), "≈161.8 s, got {total}");
     }
 
     #[test]

@@ -916,7 +916,8 @@ mod tests {
         let (mut server, signed_in_token, _) = signed_in(InstanceSettings::default());
         let mut latest = signed_in_token;
         for t in 0..=CLIENT_TOKEN_GRACE_VERSIONS {
-            latest = server.handle(Some(latest), &FapiRequest::Environment, VTime(20 + t as u64))
+            latest = server
+                .handle(Some(latest), &FapiRequest::Environment, VTime(20 + t as u64))
                 .client_token
                 .unwrap();
         }

@@ -49,11 +49,7 @@ pub const INACTIVITY_TIMEOUT_MS_MIN: u64 = MINUTE_MS;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     #[error("`{field}` = {value} ms is out of range; accepted: {accepted}")]
-    OutOfRange {
-        field: &'static str,
-        value: u64,
-        accepted: &'static str,
-    },
+    OutOfRange { field: &'static str, value: u64, accepted: &'static str },
     #[error(
         "at least one of `max_lifetime_ms` and `inactivity_timeout_ms` must be on \
          (Clerk refuses an instance with neither)"
@@ -145,10 +141,7 @@ pub const LATENCY_MS_MAX: u64 = 10 * MINUTE_MS;
 
 impl Default for NetSettings {
     fn default() -> Self {
-        NetSettings {
-            fapi_latency_ms: 50,
-            backend_latency_ms: 50,
-        }
+        NetSettings { fapi_latency_ms: 50, backend_latency_ms: 50 }
     }
 }
 
@@ -159,11 +152,7 @@ impl NetSettings {
             ("backend_latency_ms", self.backend_latency_ms),
         ] {
             if value > LATENCY_MS_MAX {
-                return Err(SettingsError::OutOfRange {
-                    field,
-                    value,
-                    accepted: "0 ..= 10m",
-                });
+                return Err(SettingsError::OutOfRange { field, value, accepted: "0 ..= 10m" });
             }
         }
         Ok(())

@@ -98,13 +98,7 @@ pub fn format_duration(ms: u64) -> String {
     if ms == 0 {
         return "0s".to_string();
     }
-    let units = [
-        ("d", DAY_MS),
-        ("h", HOUR_MS),
-        ("m", MINUTE_MS),
-        ("s", SECOND_MS),
-        ("ms", 1),
-    ];
+    let units = [("d", DAY_MS), ("h", HOUR_MS), ("m", MINUTE_MS), ("s", SECOND_MS), ("ms", 1)];
     let mut rest = ms;
     let mut out = String::new();
     for (suffix, size) in units {
@@ -175,25 +169,18 @@ pub fn parse_duration(input: &str) -> Result<u64, DurationError> {
             let whole: u128 = whole.parse().map_err(|_| malformed("number too large"))?;
             let scale = 10u128.pow(frac.len().min(9) as u32);
             let frac_digits = &frac[..frac.len().min(9)];
-            let frac: u128 = frac_digits
-                .parse()
-                .map_err(|_| malformed("bad decimal number"))?;
+            let frac: u128 = frac_digits.parse().map_err(|_| malformed("bad decimal number"))?;
             let exact = whole * unit_ms * scale + frac * unit_ms;
             if exact % scale != 0 {
                 return Err(malformed("finer than a millisecond"));
             }
             exact / scale
         } else {
-            number
-                .parse::<u128>()
-                .map_err(|_| malformed("number too large"))?
-                * unit_ms
+            number.parse::<u128>().map_err(|_| malformed("number too large"))? * unit_ms
         };
         total = total.saturating_add(value);
         if total > DURATION_MS_MAX as u128 {
-            return Err(DurationError::TooLong {
-                input: input.to_string(),
-            });
+            return Err(DurationError::TooLong { input: input.to_string() });
         }
     }
     Ok(total as u64)
@@ -217,11 +204,7 @@ mod tests {
         ];
         for (text, ms) in cases {
             assert_eq!(parse_duration(text), Ok(ms), "{text}");
-            assert_eq!(
-                parse_duration(&format_duration(ms)),
-                Ok(ms),
-                "round trip {text}"
-            );
+            assert_eq!(parse_duration(&format_duration(ms)), Ok(ms), "round trip {text}");
         }
     }
 

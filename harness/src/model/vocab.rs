@@ -111,11 +111,8 @@ pub enum TaskKey {
 }
 
 impl TaskKey {
-    pub const ALL: [TaskKey; 3] = [
-        TaskKey::ChooseOrganization,
-        TaskKey::ResetPassword,
-        TaskKey::SetupMfa,
-    ];
+    pub const ALL: [TaskKey; 3] =
+        [TaskKey::ChooseOrganization, TaskKey::ResetPassword, TaskKey::SetupMfa];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -533,12 +530,7 @@ pub struct AuthView {
 
 impl AuthView {
     pub fn closed() -> Self {
-        AuthView {
-            route: Route::Closed,
-            is_loaded: false,
-            is_signed_in: None,
-            session: None,
-        }
+        AuthView { route: Route::Closed, is_loaded: false, is_signed_in: None, session: None }
     }
 }
 
@@ -792,9 +784,6 @@ pub struct ServerView {
 
 impl ServerView {
     pub fn status_of(&self, id: SessionId) -> Option<SessionStatus> {
-        self.sessions
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map(|(_, status)| *status)
+        self.sessions.iter().find(|(s, _)| *s == id).map(|(_, status)| *status)
     }
 }

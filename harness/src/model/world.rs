@@ -54,20 +54,13 @@ struct Failure {
 
 impl Failure {
     fn network() -> Failure {
-        Failure {
-            status: 0,
-            code: "network_error".into(),
-            retry_after_ms: None,
-        }
+        Failure { status: 0, code: "network_error".into(), retry_after_ms: None }
     }
 
     fn from_reply(reply: &FapiReply) -> Failure {
         Failure {
             status: reply.status,
-            code: reply
-                .error_code()
-                .unwrap_or("unexpected_response")
-                .to_string(),
+            code: reply.error_code().unwrap_or("unexpected_response").to_string(),
             retry_after_ms: reply.retry_after_ms,
         }
     }
@@ -91,11 +84,7 @@ enum Reply {
 #[derive(Clone, Debug)]
 enum Purpose {
     /// `load()`'s environment or client GET; `attempt` tells stale answers apart.
-    Load {
-        client: bool,
-        attempt: u32,
-        tries: u32,
-    },
+    Load { client: bool, attempt: u32, tries: u32 },
     /// The resource cache's recovery reload.
     Reload { client: bool, attempt: u32 },
     /// A token fetch, with the calls waiting on it.
@@ -122,49 +111,21 @@ struct Flight {
 #[derive(Clone, Debug)]
 enum JsJob {
     Deliver(RequestId, Reply),
-    BackendReply {
-        call: CallId,
-        status: u16,
-    },
-    RefreshTimer {
-        epoch: u32,
-    },
-    EvictTimer {
-        epoch: u32,
-    },
-    RecurringRefresh {
-        epoch: u32,
-    },
-    CallRetry {
-        call: CallId,
-    },
-    GetRetry {
-        client: bool,
-        attempt: u32,
-        tries: u32,
-    },
-    LoadRetry {
-        attempt: u32,
-    },
-    ResourceReload {
-        n: u32,
-    },
+    BackendReply { call: CallId, status: u16 },
+    RefreshTimer { epoch: u32 },
+    EvictTimer { epoch: u32 },
+    RecurringRefresh { epoch: u32 },
+    CallRetry { call: CallId },
+    GetRetry { client: bool, attempt: u32, tries: u32 },
+    LoadRetry { attempt: u32 },
+    ResourceReload { n: u32 },
 }
 
 #[derive(Clone, Debug)]
 enum Job {
     Arrive(RequestId),
-    BackendArrive {
-        call: CallId,
-        attempt: u8,
-        token: Option<TokenInfo>,
-        sent_at: VTime,
-        js: u32,
-    },
-    Js {
-        js: u32,
-        job: JsJob,
-    },
+    BackendArrive { call: CallId, attempt: u8, token: Option<TokenInfo>, sent_at: VTime, js: u32 },
+    Js { js: u32, job: JsJob },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,16 +186,18 @@ struct Js {
     cache: Option<(TokenInfo, u32)>,
     cache_gen: u32,
     recurring_gen: u32,
-    /// The joinable token fetch in flight.
-    fetch: Option<RequestId>,
+    /// The joinable token fetch in flight, and the session it is for.
+    fetch: Option<(RequestId, SessionId)>,
     /// clerk-js's background refresh in flight.
-    bg: Option<RequestId>,
+    bg: Option<(RequestId, SessionId)>,
     unauth: Option<RequestId>,
     last_token: Option<TokenInfo>,
     calls: BTreeMap<CallId, Call>,
     load_waiters: Vec<CallId>,
     signout_epoch: u32,
     user_signing_out: bool,
+    /// Whether the transitive `undefined` state was entered from a signed-in session.
+    transitive_from_session: bool,
     /// The session `setActive` or sign-in is switching to.
     preferred: Option<SessionId>,
     /// The app shell (route memory) lives in JS too.
@@ -274,6 +237,7 @@ impl Js {
             load_waiters: Vec::new(),
             signout_epoch: 0,
             user_signing_out: false,
+            transitive_from_session: false,
             preferred: None,
             shell: Shell {
                 current_path: AppPath::home(),
@@ -386,17 +350,8 @@ impl World {
                 .find(|s| s.client == t.client)
                 .map(|s| (s.id, s.status))
         });
-        let sessions = self
-            .server
-            .sessions
-            .iter()
-            .map(|s| (s.id, s.status))
-            .collect();
-        ServerView {
-            session,
-            persisted_credential_valid: self.token_restores(persisted),
-            sessions,
-        }
+        let sessions = self.server.sessions.iter().map(|s| (s.id, s.status)).collect();
+        ServerView { session, persisted_credential_valid: self.token_restores(persisted), sessions }
     }
 
     /// The session a server-side event targets: the SDK's, else the device client's latest.
@@ -410,16 +365,11 @@ impl World {
     }
 
     fn token_restores(&self, token: Option<ClientToken>) -> bool {
-        self.server
-            .resolve_client(token)
-            .and_then(|id| self.server.client(id))
-            .is_some_and(|c| {
-                c.sessions.iter().any(|s| {
-                    self.server
-                        .session(*s)
-                        .is_some_and(|s| s.status.is_signed_in())
-                })
-            })
+        self.server.resolve_client(token).and_then(|id| self.server.client(id)).is_some_and(|c| {
+            c.sessions
+                .iter()
+                .any(|s| self.server.session(*s).is_some_and(|s| s.status.is_signed_in()))
+        })
     }
 
     // ----------------------------------------------------------------------------- events
@@ -461,11 +411,7 @@ impl World {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::CompleteTask);
                     match self.js.slot {
-                        Slot::Some(SessionView {
-                            id,
-                            task: Some(task),
-                            ..
-                        }) => {
+                        Slot::Some(SessionView { id, task: Some(task), .. }) => {
                             self.send(
                                 FapiRequest::ResolveTask { sid: id, task },
                                 Purpose::Call(call),
@@ -478,11 +424,7 @@ impl World {
             Event::GetToken { skip_cache } => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::GetToken);
-                    self.js
-                        .calls
-                        .get_mut(&call)
-                        .expect("just started")
-                        .skip_cache = *skip_cache;
+                    self.js.calls.get_mut(&call).expect("just started").skip_cache = *skip_cache;
                     self.token_begin(call);
                 }
             }
@@ -530,6 +472,7 @@ impl World {
                     if matches!(self.js.slot, Slot::Some(_)) {
                         // The transitive state: `undefined` until the server answers.
                         self.js.slot = Slot::Undefined;
+                        self.js.transitive_from_session = true;
                     }
                     self.clear_token_cache();
                     self.send(FapiRequest::RemoveSessions, Purpose::Call(call));
@@ -670,13 +613,9 @@ impl World {
             self.now = self.now.max(at);
             match job {
                 Job::Arrive(req) => self.arrive(req),
-                Job::BackendArrive {
-                    call,
-                    attempt,
-                    token,
-                    sent_at,
-                    js,
-                } => self.backend_arrive(call, attempt, token, sent_at, js),
+                Job::BackendArrive { call, attempt, token, sent_at, js } => {
+                    self.backend_arrive(call, attempt, token, sent_at, js)
+                }
                 Job::Js { js, job } => {
                     if js != self.js.runtime || !self.device.running {
                         continue;
@@ -725,26 +664,12 @@ impl World {
                     self.token_begin(call);
                 }
             }
-            JsJob::GetRetry {
-                client,
-                attempt,
-                tries,
-            } => {
+            JsJob::GetRetry { client, attempt, tries } => {
                 self.timer_fired(TimerKind::Retry, due);
                 if attempt == self.js.load_attempt && self.js.status == LoadStatus::Loading {
-                    let request = if client {
-                        FapiRequest::GetClient
-                    } else {
-                        FapiRequest::Environment
-                    };
-                    self.send(
-                        request,
-                        Purpose::Load {
-                            client,
-                            attempt,
-                            tries,
-                        },
-                    );
+                    let request =
+                        if client { FapiRequest::GetClient } else { FapiRequest::Environment };
+                    self.send(request, Purpose::Load { client, attempt, tries });
                 }
             }
             JsJob::LoadRetry { attempt } => {
@@ -760,31 +685,15 @@ impl World {
                     self.js.load_retries = n;
                     self.js.load_parts = (None, None);
                     let attempt = self.js.load_attempt;
-                    self.send(
-                        FapiRequest::Environment,
-                        Purpose::Reload {
-                            client: false,
-                            attempt,
-                        },
-                    );
-                    self.send(
-                        FapiRequest::GetClient,
-                        Purpose::Reload {
-                            client: true,
-                            attempt,
-                        },
-                    );
+                    self.send(FapiRequest::Environment, Purpose::Reload { client: false, attempt });
+                    self.send(FapiRequest::GetClient, Purpose::Reload { client: true, attempt });
                 }
             }
         }
     }
 
     fn timer_fired(&mut self, timer: TimerKind, due: VTime) {
-        self.log.push(Happening::TimerFired {
-            at: self.now,
-            timer,
-            due,
-        });
+        self.log.push(Happening::TimerFired { at: self.now, timer, due });
     }
 
     // --------------------------------------------------------------------- the transport
@@ -823,11 +732,7 @@ impl World {
         });
         let offline = self.device.network == Network::Offline;
         // An offline request never leaves the device, so it consumes no scripted fault.
-        let fault = if offline {
-            None
-        } else {
-            self.server.take_fault(endpoint)
-        };
+        let fault = if offline { None } else { self.server.take_fault(endpoint) };
         let flight = Flight {
             request,
             token: self.held_client_token(),
@@ -862,25 +767,17 @@ impl World {
         let Some(flight) = self.flights.get(&id) else {
             return;
         };
-        let (request, token, fault, js) = (
-            flight.request.clone(),
-            flight.token,
-            flight.fault,
-            flight.js,
-        );
+        let (request, token, fault, js) =
+            (flight.request.clone(), flight.token, flight.fault, flight.js);
         let endpoint = request.endpoint();
         let now = self.now;
         let (reply, outcome) = match fault {
-            Some(FaultKind::DropBeforeCommit) => (
-                Reply::NetworkError,
-                RequestOutcome::NetworkError { committed: false },
-            ),
+            Some(FaultKind::DropBeforeCommit) => {
+                (Reply::NetworkError, RequestOutcome::NetworkError { committed: false })
+            }
             Some(FaultKind::DropAfterCommit) => {
                 self.server.handle(token, &request, now);
-                (
-                    Reply::NetworkError,
-                    RequestOutcome::NetworkError { committed: true },
-                )
+                (Reply::NetworkError, RequestOutcome::NetworkError { committed: true })
             }
             _ => {
                 let reply = fault
@@ -894,20 +791,8 @@ impl World {
             }
         };
         let fault = fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
-        self.log.push(Happening::RequestDone {
-            at: now,
-            req: id,
-            endpoint,
-            outcome,
-            fault,
-        });
-        self.schedule(
-            now,
-            Job::Js {
-                js,
-                job: JsJob::Deliver(id, reply),
-            },
-        );
+        self.log.push(Happening::RequestDone { at: now, req: id, endpoint, outcome, fault });
+        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, reply) });
     }
 
     /// A response reaches JS: Expo's after-response hook stores the rotated client token,
@@ -917,9 +802,16 @@ impl World {
         let Some(flight) = self.flights.remove(&id) else {
             return;
         };
+        // An answer about another client is authoritative only if the server refused the
+        // token the device holds now; otherwise it answers an older, superseded token.
+        let authoritative = flight.token == self.held_client_token();
+        // An answer to a request sent before the latest sign-out must not bring a credential
+        // back (a profile that ignores stale payloads ignores their tokens too).
+        let stale =
+            self.rules.ignores_stale_payloads && flight.signout_epoch != self.js.signout_epoch;
         if let Reply::Answer(answer) = &reply {
-            if let Some(token) = answer.client_token {
-                self.store_client_token(token);
+            if let Some(token) = answer.client_token.filter(|_| !stale) {
+                self.store_client_token(token, authoritative);
             }
             if answer.status == 401 && !matches!(flight.purpose, Purpose::Unauthenticated) {
                 self.handle_unauthenticated();
@@ -930,15 +822,13 @@ impl World {
             }
         }
         match flight.purpose {
-            Purpose::Load {
-                client,
-                attempt,
-                tries,
-            } => self.load_answer(client, attempt, tries, reply),
+            Purpose::Load { client, attempt, tries } => {
+                self.load_answer(client, attempt, tries, reply)
+            }
             Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
             Purpose::TokenFetch { waiters } => self.fetch_answer(id, waiters, reply),
             Purpose::BackgroundRefresh => {
-                if self.js.bg == Some(id) {
+                if self.js.bg.is_some_and(|b| b.0 == id) {
                     self.js.bg = None;
                 }
                 if let Reply::Answer(a) = &reply
@@ -967,23 +857,23 @@ impl World {
         }
     }
 
-    fn store_client_token(&mut self, token: ClientToken) {
+    fn store_client_token(&mut self, token: ClientToken, authoritative: bool) {
         if self.rules.keeps_newest_client_token
             && let Some(held) = self.held_client_token()
-            && (held.client != token.client || held.version >= token.version)
         {
-            return;
+            let older = held.client == token.client
+                && (held.epoch > token.epoch
+                    || (held.epoch == token.epoch && held.version >= token.version));
+            if older || (held.client != token.client && !authoritative) {
+                return;
+            }
         }
         match self.setup.sdk.token_cache {
             TokenCacheKind::Memory => self.js.memory_token = Some(token),
             TokenCacheKind::SecureStore => {
                 self.js.memory_token = Some(token);
                 let credential = self.token_restores(Some(token));
-                self.write_storage(
-                    StorageKey::ClientJwt,
-                    Payload::ClientToken(token),
-                    credential,
-                );
+                self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token), credential);
             }
         }
     }
@@ -1007,8 +897,7 @@ impl World {
 
     fn delete_storage(&mut self, key: StorageKey) {
         if self.device.delete(key) {
-            self.log
-                .push(Happening::StorageDeleted { at: self.now, key });
+            self.log.push(Happening::StorageDeleted { at: self.now, key });
         }
     }
 
@@ -1037,22 +926,8 @@ impl World {
         self.js.load_attempt += 1;
         self.js.load_parts = (None, None);
         let attempt = self.js.load_attempt;
-        self.send(
-            FapiRequest::Environment,
-            Purpose::Load {
-                client: false,
-                attempt,
-                tries: 1,
-            },
-        );
-        self.send(
-            FapiRequest::GetClient,
-            Purpose::Load {
-                client: true,
-                attempt,
-                tries: 1,
-            },
-        );
+        self.send(FapiRequest::Environment, Purpose::Load { client: false, attempt, tries: 1 });
+        self.send(FapiRequest::GetClient, Purpose::Load { client: true, attempt, tries: 1 });
     }
 
     fn load_answer(&mut self, client: bool, attempt: u32, tries: u32, reply: Reply) {
@@ -1075,14 +950,7 @@ impl World {
             Reply::NetworkError if tries < self.rules.get_tries_max => {
                 // clerk-js retries GETs (only) when fetch throws.
                 let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
-                self.schedule_js(
-                    at,
-                    JsJob::GetRetry {
-                        client,
-                        attempt,
-                        tries: tries + 1,
-                    },
-                );
+                self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
             }
             other => self.load_failed(other),
         }
@@ -1114,28 +982,20 @@ impl World {
         match self.rules.load_failure {
             LoadFailurePolicy::StuckUnloaded => {
                 self.js.status = LoadStatus::Error { loaded: false };
-                let result = CallResult::Error {
-                    status: failure.status,
-                    code: failure.code,
-                };
+                let result = CallResult::Error { status: failure.status, code: failure.code };
                 if let Some(call) = self.js.load_call.take() {
                     self.settle(call, result);
                 }
             }
             LoadFailurePolicy::RetryThenSignedOut => {
                 if self.js.load_retries < self.rules.retries_max && !failure.is_final() {
-                    let at = self
-                        .now
-                        .plus(self.rules.retry_delay_ms(self.js.load_retries));
+                    let at = self.now.plus(self.rules.retry_delay_ms(self.js.load_retries));
                     self.js.load_retries += 1;
                     let attempt = self.js.load_attempt;
                     self.schedule_js(at, JsJob::LoadRetry { attempt });
                 } else {
                     self.js.slot = Slot::Null;
-                    let result = CallResult::Error {
-                        status: failure.status,
-                        code: failure.code,
-                    };
+                    let result = CallResult::Error { status: failure.status, code: failure.code };
                     self.finish_load(LoadStatus::Error { loaded: true }, result);
                 }
             }
@@ -1188,9 +1048,7 @@ impl World {
                 };
                 if !final_4xx {
                     let n = self.js.load_retries;
-                    let at = self
-                        .now
-                        .plus(self.rules.resource_retry_delay_ms(n, network));
+                    let at = self.now.plus(self.rules.resource_retry_delay_ms(n, network));
                     self.schedule_js(at, JsJob::ResourceReload { n: n + 1 });
                 }
             }
@@ -1237,7 +1095,7 @@ impl World {
         match self.rules.cache {
             CachePolicy::HitUntil => {
                 if !skip_cache {
-                    if let Some(req) = self.js.fetch {
+                    if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
                         return self.join_fetch(req, call);
                     }
                     if let Some(token) = fresh {
@@ -1258,24 +1116,19 @@ impl World {
                         return self.token_done(call, Ok(Some(token)));
                     }
                 }
-                if let Some(req) = self.js.fetch {
+                if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
                     return self.join_fetch(req, call);
                 }
             }
         }
         if self.rules.single_flight_all
-            && let Some(req) = self.js.fetch.or(self.js.bg)
+            && let Some((req, _)) = self.js.fetch.or(self.js.bg).filter(|f| f.1 == sid)
         {
             return self.join_fetch(req, call);
         }
         let request = self.token_request(sid, skip_cache);
-        let req = self.send(
-            request,
-            Purpose::TokenFetch {
-                waiters: vec![call],
-            },
-        );
-        self.js.fetch = Some(req);
+        let req = self.send(request, Purpose::TokenFetch { waiters: vec![call] });
+        self.js.fetch = Some((req, sid));
         if self.rules.cache == CachePolicy::HitUntil {
             // clerk-js stores the pending resolver in the slot at once.
             self.js.cache = None;
@@ -1289,12 +1142,10 @@ impl World {
             _ => {
                 // A background refresh (documented profile) becomes joinable: convert it.
                 if let Some(flight) = self.flights.get_mut(&req) {
-                    flight.purpose = Purpose::TokenFetch {
-                        waiters: vec![call],
-                    };
-                    if self.js.bg == Some(req) {
+                    flight.purpose = Purpose::TokenFetch { waiters: vec![call] };
+                    if let Some(bg) = self.js.bg.filter(|b| b.0 == req) {
                         self.js.bg = None;
-                        self.js.fetch = Some(req);
+                        self.js.fetch = Some(bg);
                     }
                 }
             }
@@ -1303,56 +1154,40 @@ impl World {
 
     fn token_request(&self, sid: SessionId, skip_cache: bool) -> FapiRequest {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
-        let carried = if minter && self.rules.carries_last_token {
-            self.js.last_token
-        } else {
-            None
-        };
-        FapiRequest::Tokens {
-            sid,
-            carried,
-            force_origin: skip_cache,
-        }
+        let carried =
+            if minter && self.rules.carries_last_token { self.js.last_token } else { None };
+        FapiRequest::Tokens { sid, carried, force_origin: skip_cache }
     }
 
     fn start_background_refresh(&mut self, sid: SessionId) {
         if self.rules.single_flight_all {
-            if self.js.fetch.is_some() || self.js.bg.is_some() {
+            if self.js.fetch.or(self.js.bg).is_some_and(|f| f.1 == sid) {
                 return;
             }
             let request = self.token_request(sid, false);
-            let req = self.send(
-                request,
-                Purpose::TokenFetch {
-                    waiters: Vec::new(),
-                },
-            );
-            self.js.fetch = Some(req);
+            let req = self.send(request, Purpose::TokenFetch { waiters: Vec::new() });
+            self.js.fetch = Some((req, sid));
         } else {
             if self.js.bg.is_some() {
                 return;
             }
             let request = self.token_request(sid, false);
             let req = self.send(request, Purpose::BackgroundRefresh);
-            self.js.bg = Some(req);
+            self.js.bg = Some((req, sid));
         }
     }
 
     /// clerk-js's per-token refresh timer, with the headless guard of PR #8303.
     fn refresh_timer(&mut self) {
         let Slot::Some(v) = self.js.slot else { return };
-        if self
-            .js
-            .last_token
-            .is_some_and(|t| t.is_expired_at(self.now))
-        {
+        if self.js.last_token.is_some_and(|t| t.is_expired_at(self.now)) {
             return;
         }
         self.start_background_refresh(v.id);
     }
 
     fn fetch_answer(&mut self, id: RequestId, waiters: Vec<CallId>, reply: Reply) {
-        if self.js.fetch == Some(id) {
+        if self.js.fetch.is_some_and(|f| f.0 == id) {
             self.js.fetch = None;
         }
         let outcome: TokenOutcome = match &reply {
@@ -1365,8 +1200,10 @@ impl World {
         if let Ok(Some(token)) = outcome {
             self.token_resolved(token);
         }
+        let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now));
         for call in waiters {
             match &outcome {
+                Ok(_) if stale && self.rules.refetches_expired_delivery => self.token_begin(call),
                 Ok(token) => self.token_done(call, Ok(*token)),
                 Err(failure) => self.token_failed(call, failure.clone()),
             }
@@ -1411,10 +1248,14 @@ impl World {
         }
     }
 
+    /// Drops the cached token. clerk-js's `clear()` also forgets the pending fetch (its
+    /// next caller starts another); a single-flight SDK keeps joining the one in flight.
     fn clear_token_cache(&mut self) {
         self.js.cache = None;
         self.js.cache_gen += 1;
-        self.js.fetch = None;
+        if !self.rules.single_flight_all {
+            self.js.fetch = None;
+        }
     }
 
     /// A token attempt failed: 4xx (not 429) is final; others retry on the profile's schedule.
@@ -1497,11 +1338,8 @@ impl World {
         }
         let view = Arc::new(view.clone());
         self.js.client = Some(view.clone());
-        let signed_in = |id: SessionId| {
-            view.sessions
-                .iter()
-                .find(|s| s.id == id && s.status.is_signed_in())
-        };
+        let signed_in =
+            |id: SessionId| view.sessions.iter().find(|s| s.id == id && s.status.is_signed_in());
         let current = match self.js.slot {
             Slot::Some(v) => Some(v.id),
             _ => None,
@@ -1521,11 +1359,8 @@ impl World {
             None => Slot::Null,
         };
         let token = chosen.and_then(|s| s.last_active_token);
-        let cause = if self.js.user_signing_out {
-            SignOutCause::User
-        } else {
-            SignOutCause::ClientPayload
-        };
+        let cause =
+            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
         if self.js.status == LoadStatus::Loading && next == Slot::Null {
             self.js.slot = Slot::Null;
         } else {
@@ -1546,7 +1381,11 @@ impl World {
 
     fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
         let before = self.js.slot;
-        let was_signed_in = matches!(before, Slot::Some(_));
+        let was_signed_in = matches!(before, Slot::Some(_))
+            || (before == Slot::Undefined && self.js.transitive_from_session);
+        if !matches!(next, Slot::Undefined) {
+            self.js.transitive_from_session = false;
+        }
         let now_signed_in = matches!(next, Slot::Some(_));
         let changed_session = match (before, next) {
             (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
@@ -1559,11 +1398,7 @@ impl World {
             self.js.recurring_gen += 1;
         }
         if was_signed_in && matches!(next, Slot::Null) {
-            self.log.push(Happening::SignedOut {
-                at: self.now,
-                cause,
-                server_revoke: false,
-            });
+            self.log.push(Happening::SignedOut { at: self.now, cause, server_revoke: false });
             if cause == SignOutCause::User {
                 self.js.shell.return_to = None;
                 self.js.shell.current_path = AppPath::home();
@@ -1602,11 +1437,7 @@ impl World {
         }
         match (self.js.slot, self.js.last_token) {
             (Slot::Some(v), Some(token)) if token.sid == v.id => {
-                self.write_storage(
-                    StorageKey::CachedSessionJwt,
-                    Payload::SessionJwt(token),
-                    true,
-                );
+                self.write_storage(StorageKey::CachedSessionJwt, Payload::SessionJwt(token), true);
             }
             (Slot::Null, _) => self.delete_storage(StorageKey::CachedSessionJwt),
             _ => {}
@@ -1620,30 +1451,15 @@ impl World {
         self.next_call += 1;
         self.js.calls.insert(
             id,
-            Call {
-                kind,
-                skip_cache: false,
-                retries: 0,
-                api: ApiStage::Token,
-                target: None,
-            },
+            Call { kind, skip_cache: false, retries: 0, api: ApiStage::Token, target: None },
         );
-        self.log.push(Happening::CallStarted {
-            at: self.now,
-            call: id,
-            kind,
-        });
+        self.log.push(Happening::CallStarted { at: self.now, call: id, kind });
         id
     }
 
     fn settle(&mut self, call: CallId, result: CallResult) {
         if let Some(c) = self.js.calls.remove(&call) {
-            self.log.push(Happening::CallSettled {
-                at: self.now,
-                call,
-                kind: c.kind,
-                result,
-            });
+            self.log.push(Happening::CallSettled { at: self.now, call, kind: c.kind, result });
         }
     }
 
@@ -1664,7 +1480,10 @@ impl World {
                         // Signed out locally whatever the server said; a credential the server
                         // may still honour is wiped so it cannot restore the session later.
                         self.delete_storage(StorageKey::ClientJwt);
+                        self.delete_storage(StorageKey::CachedClient);
+                        self.delete_storage(StorageKey::CachedSessionJwt);
                         self.js.memory_token = None;
+                        self.js.client = None;
                         self.set_slot(Slot::Null, SignOutCause::User);
                     }
                     CallKind::SessionEnd | CallKind::SessionRemove => {
@@ -1673,10 +1492,7 @@ impl World {
                     CallKind::SetActive => self.js.preferred = None,
                     _ => {}
                 }
-                let result = CallResult::Error {
-                    status: failure.status,
-                    code: failure.code,
-                };
+                let result = CallResult::Error { status: failure.status, code: failure.code };
                 return self.settle(call, result);
             }
         };
@@ -1709,11 +1525,7 @@ impl World {
     fn foreground_refresh(&mut self) {
         if self.view.is_signed_in == Some(true) {
             let call = self.start_call(CallKind::ForegroundRefresh);
-            self.js
-                .calls
-                .get_mut(&call)
-                .expect("just started")
-                .skip_cache = true;
+            self.js.calls.get_mut(&call).expect("just started").skip_cache = true;
             self.token_begin(call);
         }
     }
@@ -1739,13 +1551,7 @@ impl World {
         match stage {
             ApiStage::Token => match outcome {
                 Ok(token) => self.send_backend(call, 1, token),
-                Err(f) => self.settle(
-                    call,
-                    CallResult::Error {
-                        status: f.status,
-                        code: f.code,
-                    },
-                ),
+                Err(f) => self.settle(call, CallResult::Error { status: f.status, code: f.code }),
             },
             ApiStage::Refreshing => {
                 self.js.shell.refreshing = None;
@@ -1765,19 +1571,11 @@ impl World {
                     }
                     Err(f) => {
                         for queued in queue {
-                            let result = CallResult::Error {
-                                status: f.status,
-                                code: f.code.clone(),
-                            };
+                            let result =
+                                CallResult::Error { status: f.status, code: f.code.clone() };
                             self.settle(queued, result);
                         }
-                        self.settle(
-                            call,
-                            CallResult::Error {
-                                status: f.status,
-                                code: f.code,
-                            },
-                        );
+                        self.settle(call, CallResult::Error { status: f.status, code: f.code });
                     }
                 }
             }
@@ -1798,16 +1596,7 @@ impl World {
         self.backend_in_flight += 1;
         let at = now.plus(self.setup.net.backend_latency_ms);
         let js = self.js.runtime;
-        self.schedule(
-            at,
-            Job::BackendArrive {
-                call,
-                attempt,
-                token,
-                sent_at: now,
-                js,
-            },
-        );
+        self.schedule(at, Job::BackendArrive { call, attempt, token, sent_at: now, js });
     }
 
     /// The app's backend verifies the token against the server's truth.
@@ -1825,21 +1614,8 @@ impl World {
             Some(t) if self.server.check_session_token(&t, now).is_ok() => 200,
             _ => 401,
         };
-        self.log.push(Happening::BackendHit {
-            at: now,
-            sent_at,
-            call,
-            attempt,
-            token,
-            status,
-        });
-        self.schedule(
-            now,
-            Job::Js {
-                js,
-                job: JsJob::BackendReply { call, status },
-            },
-        );
+        self.log.push(Happening::BackendHit { at: now, sent_at, call, attempt, token, status });
+        self.schedule(now, Job::Js { js, job: JsJob::BackendReply { call, status } });
     }
 
     /// The article's Axios response interceptor.
@@ -1864,20 +1640,10 @@ impl World {
                     self.token_begin(call);
                 }
             }
-            0 => self.settle(
-                call,
-                CallResult::Error {
-                    status: 0,
-                    code: "network_error".into(),
-                },
-            ),
-            other => self.settle(
-                call,
-                CallResult::Error {
-                    status: other,
-                    code: "api_error".into(),
-                },
-            ),
+            0 => self.settle(call, CallResult::Error { status: 0, code: "network_error".into() }),
+            other => {
+                self.settle(call, CallResult::Error { status: other, code: "api_error".into() })
+            }
         }
     }
 
@@ -1891,10 +1657,7 @@ impl World {
                 }
             }
             let view = self.auth_view();
-            self.log.push(Happening::Rendered {
-                at: self.now,
-                view: view.clone(),
-            });
+            self.log.push(Happening::Rendered { at: self.now, view: view.clone() });
             self.view = view;
         }
     }
@@ -1920,30 +1683,14 @@ impl World {
         let shell = &self.js.shell;
         let route = if !loaded {
             Route::Loading
-        } else if let Some(SessionView {
-            status: SessionStatus::Pending,
-            task,
-            ..
-        }) = session
-        {
-            Route::Task {
-                key: task.unwrap_or(TaskKey::ChooseOrganization),
-            }
+        } else if let Some(SessionView { status: SessionStatus::Pending, task, .. }) = session {
+            Route::Task { key: task.unwrap_or(TaskKey::ChooseOrganization) }
         } else if session.is_some() {
-            Route::Protected {
-                path: shell.current_path.clone(),
-            }
+            Route::Protected { path: shell.current_path.clone() }
         } else {
-            Route::SignIn {
-                return_to: shell.return_to.clone(),
-            }
+            Route::SignIn { return_to: shell.return_to.clone() }
         };
-        AuthView {
-            route,
-            is_loaded: loaded,
-            is_signed_in,
-            session,
-        }
+        AuthView { route, is_loaded: loaded, is_signed_in, session }
     }
 }
 
@@ -1951,16 +1698,10 @@ fn token_result(outcome: TokenOutcome) -> CallResult {
     match outcome {
         Ok(Some(token)) => CallResult::Token { token },
         Ok(None) => CallResult::Null,
-        Err(f) => CallResult::Error {
-            status: f.status,
-            code: f.code,
-        },
+        Err(f) => CallResult::Error { status: f.status, code: f.code },
     }
 }
 
 fn api_unauthorized(code: &str) -> CallResult {
-    CallResult::Error {
-        status: 401,
-        code: code.to_string(),
-    }
+    CallResult::Error { status: 401, code: code.to_string() }
 }

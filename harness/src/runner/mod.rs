@@ -47,10 +47,7 @@ pub fn judge(trace: Trace, rerun: impl Fn(&[Event]) -> Trace) -> Outcome {
         let twin = rerun(&invariants::expired_twin(&events));
         report.merge(invariants::check_revoked_like_expired(&trace, &twin));
     } else {
-        report
-            .exercised
-            .entry(InvariantId::RevokedLikeExpired)
-            .or_default();
+        report.exercised.entry(InvariantId::RevokedLikeExpired).or_default();
     }
     Outcome { trace, report }
 }
@@ -120,16 +117,11 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
 
 /// Whether every violation in `report` is a known deviation of `profile`.
 pub fn only_known_deviations(profile: ProfileId, report: &Report) -> bool {
-    report
-        .violations
-        .iter()
-        .all(|v| is_known(profile, v.invariant))
+    report.violations.iter().all(|v| is_known(profile, v.invariant))
 }
 
 pub fn is_known(profile: ProfileId, id: InvariantId) -> bool {
-    KNOWN_DEVIATIONS
-        .iter()
-        .any(|d| d.profile == profile && d.invariant == id)
+    KNOWN_DEVIATIONS.iter().any(|d| d.profile == profile && d.invariant == id)
 }
 
 /// The status column of the coverage table: the server's status of the session the SDK last
@@ -143,9 +135,7 @@ pub fn status_key(status: Option<SessionStatus>) -> &'static str {
 /// must show each pair actually happens.
 pub fn declared_reachable() -> BTreeSet<(&'static str, &'static str)> {
     let statuses = std::iter::once("none").chain(SessionStatus::ALL.iter().map(|s| s.as_str()));
-    statuses
-        .flat_map(|s| Event::NAMES.iter().map(move |e| (s, *e)))
-        .collect()
+    statuses.flat_map(|s| Event::NAMES.iter().map(move |e| (s, *e))).collect()
 }
 
 /// What a campaign reached.
@@ -165,10 +155,7 @@ impl Coverage {
         let mut focus: Option<SessionId> = None;
         let mut last_status: Option<SessionStatus> = None;
         for step in &outcome.trace.steps {
-            *self
-                .pairs
-                .entry((status_key(last_status), step.event.name()))
-                .or_default() += 1;
+            *self.pairs.entry((status_key(last_status), step.event.name())).or_default() += 1;
             if let Some(s) = step.obs.view.session {
                 focus = Some(s.id);
             }
@@ -201,10 +188,7 @@ impl Coverage {
 
     /// Declared-reachable pairs never reached.
     pub fn missing_pairs(&self) -> Vec<(&'static str, &'static str)> {
-        declared_reachable()
-            .into_iter()
-            .filter(|p| !self.pairs.contains_key(p))
-            .collect()
+        declared_reachable().into_iter().filter(|p| !self.pairs.contains_key(p)).collect()
     }
 
     /// Invariants that never had a chance to fail.
@@ -219,11 +203,7 @@ impl Coverage {
     /// The coverage table: invariants exercised and violated, then statuses × events.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<36} {:>10} {:>10}",
-            "invariant", "exercised", "violated"
-        );
+        let _ = writeln!(out, "{:<36} {:>10} {:>10}", "invariant", "exercised", "violated");
         for id in InvariantId::ALL {
             let _ = writeln!(
                 out,
@@ -233,9 +213,8 @@ impl Coverage {
                 self.violated.get(id).copied().unwrap_or(0)
             );
         }
-        let statuses: Vec<&str> = std::iter::once("none")
-            .chain(SessionStatus::ALL.iter().map(|s| s.as_str()))
-            .collect();
+        let statuses: Vec<&str> =
+            std::iter::once("none").chain(SessionStatus::ALL.iter().map(|s| s.as_str())).collect();
         let _ = write!(out, "\n{:<15}", "event \\ status");
         for s in &statuses {
             let _ = write!(out, " {:>9}", s);
@@ -245,15 +224,7 @@ impl Coverage {
             let _ = write!(out, "{e:<15}");
             for s in &statuses {
                 let n = self.pairs.get(&(*s, e)).copied().unwrap_or(0);
-                let _ = write!(
-                    out,
-                    " {:>9}",
-                    if n == 0 {
-                        "-".to_string()
-                    } else {
-                        n.to_string()
-                    }
-                );
+                let _ = write!(out, " {:>9}", if n == 0 { "-".to_string() } else { n.to_string() });
             }
             out.push('\n');
         }
@@ -294,11 +265,7 @@ pub fn model_campaign(
         let outcome = run_case(&case, Some(case_seed));
         coverage.add(&outcome);
         if !only_known_deviations(profile, &outcome.report) {
-            failures.push(Failure {
-                index,
-                seed: case_seed,
-                outcome,
-            });
+            failures.push(Failure { index, seed: case_seed, outcome });
         }
         on_case(index);
     }

@@ -19,10 +19,7 @@ pub struct SeedRng {
 
 impl SeedRng {
     pub fn new(seed: u64) -> SeedRng {
-        SeedRng {
-            seed,
-            rng: ChaCha8Rng::seed_from_u64(seed),
-        }
+        SeedRng { seed, rng: ChaCha8Rng::seed_from_u64(seed) }
     }
 
     pub fn seed(&self) -> u64 {

@@ -75,17 +75,168 @@ pub fn run_model(setup: Setup, events: &[Event], seed: Option<u64>) -> Trace {
     for (index, event) in events.iter().enumerate().take(STEPS_MAX) {
         let at = world.now();
         let obs = world.step(event);
-        steps.push(TraceStep {
-            index: index as u32,
-            at,
-            event: event.clone(),
-            obs,
-        });
+        steps.push(TraceStep { index: index as u32, at, event: event.clone(), obs });
     }
-    Trace {
-        setup,
-        sdk: "model".to_string(),
-        seed,
-        steps,
+    Trace { setup, sdk: "model".to_string(), seed, steps }
+}
+
+/// The numbered step table `cargo xtask replay` prints: time, event, route, isLoaded,
+/// isSignedIn, session status (SDK's view / server's truth), requests in flight, and the
+/// invariants broken at that step. With `details`, every happening is listed under its step.
+pub fn step_table(trace: &Trace, report: &crate::invariants::Report, details: bool) -> String {
+    use std::fmt::Write as _;
+
+    use crate::model::time::format_clock;
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  {}",
+        "#",
+        "t",
+        "event",
+        "route",
+        "loaded",
+        "signed_in",
+        "session (sdk/server)",
+        "req",
+        "invariants"
+    );
+    for step in &trace.steps {
+        let o = &step.obs;
+        let signed_in = match o.view.is_signed_in {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "undefined",
+        };
+        let sdk = o.view.session.map(|s| format!("{}:{}", s.id, s.status.as_str()));
+        let server = o.server.session.map(|(id, st)| format!("{id}:{}", st.as_str()));
+        let session = format!(
+            "{}/{}",
+            sdk.unwrap_or_else(|| "-".into()),
+            server
+                .map(|s| s.split(':').nth(1).unwrap_or("-").to_string())
+                .unwrap_or_else(|| "-".into())
+        );
+        let broken: Vec<&str> = report
+            .violations
+            .iter()
+            .filter(|v| v.step == step.index)
+            .map(|v| v.invariant.as_str())
+            .collect();
+        let verdict = if broken.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("BROKEN {}", broken.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  {}",
+            step.index,
+            format_clock(step.at.ms()),
+            truncate(&step.event.to_string(), 28),
+            truncate(&o.view.route.to_string(), 26),
+            o.view.is_loaded,
+            signed_in,
+            truncate(&session, 20),
+            o.in_flight,
+            verdict
+        );
+        if details {
+            for h in &o.happenings {
+                let _ = writeln!(out, "{:>24}  {}", format_clock(h.at().ms()), describe(h));
+            }
+        }
     }
+    out
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(width - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// One line for a happening, for step tables and logs.
+pub fn describe(h: &crate::model::vocab::Happening) -> String {
+    use crate::model::vocab::{CallResult, Happening, RequestOutcome};
+    match h {
+        Happening::Rendered { view, .. } => format!(
+            "render {} loaded={} signed_in={:?} session={:?}",
+            view.route,
+            view.is_loaded,
+            view.is_signed_in,
+            view.session.map(|s| format!("{}:{}", s.id, s.status))
+        ),
+        Happening::CallStarted { call, kind, .. } => format!("{call} {kind:?} started"),
+        Happening::CallSettled { call, kind, result, .. } => {
+            let r = match result {
+                CallResult::Token { token } => format!("token #{} exp={}", token.serial, token.exp),
+                CallResult::Error { status, code } => format!("error {status} {code}"),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            format!("{call} {kind:?} settled: {r}")
+        }
+        Happening::RequestSent { req, endpoint, call, sid, .. } => format!(
+            "{req} → {}{}{}",
+            endpoint.as_str(),
+            sid.map(|s| format!(" {s}")).unwrap_or_default(),
+            call.map(|c| format!(" for {c}")).unwrap_or_default()
+        ),
+        Happening::RequestDone { req, endpoint, outcome, fault, .. } => {
+            let o = match outcome {
+                RequestOutcome::Answered { status, .. } => status.to_string(),
+                RequestOutcome::NetworkError { committed } => {
+                    format!("network error (committed={committed})")
+                }
+            };
+            format!(
+                "{req} ← {} {o}{}",
+                endpoint.as_str(),
+                fault.map(|f| format!(" [fault {}]", f.name())).unwrap_or_default()
+            )
+        }
+        Happening::BackendHit { call, attempt, token, status, .. } => format!(
+            "backend {call} attempt {attempt} token={} → {status}",
+            token.map(|t| format!("#{} exp={}", t.serial, t.exp)).unwrap_or_else(|| "none".into())
+        ),
+        Happening::RetryScheduled { call, delay_ms, retry_after_ms, .. } => format!(
+            "{call} retry in {}ms{}",
+            delay_ms,
+            retry_after_ms.map(|r| format!(" (Retry-After {r}ms)")).unwrap_or_default()
+        ),
+        Happening::StorageWritten { key, len, digest, stored_digest, credential, .. } => format!(
+            "store {} {len}B {digest:016x}{}{}",
+            key.as_str(),
+            if digest != stored_digest { " TRUNCATED" } else { "" },
+            if *credential { " (credential)" } else { "" }
+        ),
+        Happening::StorageRead { key, digest, .. } => format!(
+            "read {} {}",
+            key.as_str(),
+            digest.map(|d| format!("{d:016x}")).unwrap_or_else(|| "nothing".into())
+        ),
+        Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
+        Happening::SignedOut { cause, server_revoke, .. } => {
+            format!(
+                "signed out ({cause:?}){}",
+                if *server_revoke { " + server revoke" } else { "" }
+            )
+        }
+        Happening::TimerFired { timer, due, at } => {
+            format!(
+                "timer {timer:?} (due {}, late {}ms)",
+                format_clock_ms(due.ms()),
+                at.since(*due)
+            )
+        }
+    }
+}
+
+fn format_clock_ms(ms: u64) -> String {
+    crate::model::time::format_clock(ms)
 }

@@ -1,0 +1,96 @@
+//! `cargo xtask check`: the main job on the embedded default.
+//!
+//! Runs a seeded campaign of generated traces on the model under both profiles, prints the
+//! verdict table (cases, violations, known deviations) and the coverage table, and fails when
+//! a violation is not a known deviation of its profile, when an invariant was never
+//! exercised, or when a declared-reachable (status, event) pair was never reached.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use session_harness::generate::TRACE_STEPS_DEFAULT;
+use session_harness::model::profile::ProfileId;
+use session_harness::runner::{self, Coverage};
+use session_harness::sim::{format_seed, parse_seed};
+
+/// Cases per profile by default: enough to reach every declared pair, quick on 2 cores.
+pub const DEFAULT_CASES: u64 = 3_000;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Campaign seed (hex `0x…` or decimal).
+    #[arg(long, value_parser = parse_seed, default_value = "0x5eed0001")]
+    seed: u64,
+    /// Cases per profile.
+    #[arg(long, default_value_t = DEFAULT_CASES)]
+    cases: u64,
+    /// Longest generated trace, in events.
+    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
+    steps: usize,
+}
+
+pub fn run(args: Args) -> Result<bool> {
+    println!("seed: {}", format_seed(args.seed));
+    anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
+    anyhow::ensure!((1..=10_000).contains(&args.steps), "--steps must be in 1..=10000");
+    let mut ok = true;
+    let mut total = Coverage::default();
+    println!(
+        "\n{:<12} {:>8} {:>10} {:>12} {:>10} {:>9}",
+        "profile", "cases", "steps", "unexpected", "known", "time"
+    );
+    let mut rows = Vec::new();
+    let mut failures_all = Vec::new();
+    for profile in ProfileId::ALL {
+        let started = Instant::now();
+        let (coverage, failures) =
+            runner::model_campaign(profile, args.seed, 0..args.cases, args.steps, |_| {});
+        let known: u64 = coverage.violated.values().sum::<u64>()
+            - failures.iter().map(|f| f.outcome.report.violations.len() as u64).sum::<u64>();
+        rows.push(format!(
+            "{:<12} {:>8} {:>10} {:>12} {:>10} {:>8.1}s",
+            profile.as_str(),
+            coverage.cases,
+            coverage.steps,
+            failures.len(),
+            known,
+            started.elapsed().as_secs_f64()
+        ));
+        total.merge(&coverage);
+        failures_all.extend(failures.into_iter().map(|f| (profile, f)));
+    }
+    for row in rows {
+        println!("{row}");
+    }
+    println!("\ncoverage (both profiles):\n{}", total.table());
+    for (profile, failure) in failures_all.iter().take(5) {
+        ok = false;
+        let v = &failure.outcome.report.violations[0];
+        println!("{v}");
+        println!("  sdk: model  profile: {profile}  case seed: {}", format_seed(failure.seed));
+        println!(
+            "  replay: cargo xtask check --seed {} --cases {}  (case {})",
+            format_seed(args.seed),
+            failure.index + 1,
+            failure.index
+        );
+    }
+    if failures_all.len() > 5 {
+        println!("… and {} more unexpected failures", failures_all.len() - 5);
+    }
+    let missing = total.missing_pairs();
+    if !missing.is_empty() {
+        ok = false;
+        println!("unreached (status, event) pairs ({}):", missing.len());
+        for (s, e) in missing.iter().take(40) {
+            println!("  ({s}, {e})");
+        }
+    }
+    let unexercised = total.unexercised();
+    if !unexercised.is_empty() {
+        ok = false;
+        println!("invariants never exercised: {unexercised:?}");
+    }
+    println!("\nverdict: {}", if ok { "pass" } else { "FAIL" });
+    Ok(ok)
+}
