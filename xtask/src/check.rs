@@ -14,7 +14,7 @@ use session_harness::runner::{self, Coverage};
 use session_harness::sim::{format_seed, parse_seed};
 
 /// Cases per profile by default: enough to reach every declared pair, quick on 2 cores.
-pub const DEFAULT_CASES: u64 = 3_000;
+pub const DEFAULT_CASES: u64 = 5_000;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,10 +41,27 @@ pub fn run(args: Args) -> Result<bool> {
     );
     let mut rows = Vec::new();
     let mut failures_all = Vec::new();
-    for profile in ProfileId::ALL {
-        let started = Instant::now();
-        let (coverage, failures) =
-            runner::model_campaign(profile, args.seed, 0..args.cases, args.steps, |_| {});
+    // One thread per profile: both cores work, and each profile's cases stay in order.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ProfileId::ALL
+            .map(|profile| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let (coverage, failures) = runner::model_campaign(
+                        profile,
+                        args.seed,
+                        0..args.cases,
+                        args.steps,
+                        |_| {},
+                    );
+                    (profile, coverage, failures, started.elapsed())
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
+    });
+    for (profile, coverage, failures, elapsed) in results {
         let known: u64 = coverage.violated.values().sum::<u64>()
             - failures.iter().map(|f| f.outcome.report.violations.len() as u64).sum::<u64>();
         rows.push(format!(
@@ -54,7 +71,7 @@ pub fn run(args: Args) -> Result<bool> {
             coverage.steps,
             failures.len(),
             known,
-            started.elapsed().as_secs_f64()
+            elapsed.as_secs_f64()
         ));
         total.merge(&coverage);
         failures_all.extend(failures.into_iter().map(|f| (profile, f)));

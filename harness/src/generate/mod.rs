@@ -274,7 +274,14 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             m.extend([(6, T::GetToken), (3, T::ApiCall), (3, T::Navigate)])
         }
         Route::SignIn { .. } => {
-            m.extend([(30, T::SignIn), (6, T::SignInPending), (2, T::GetToken), (2, T::ApiCall)])
+            m.extend([(30, T::SignIn), (6, T::SignInPending), (2, T::GetToken), (2, T::ApiCall)]);
+            // A stale screen's buttons: session actions on a signed-out app must be harmless.
+            m.extend([
+                (1, T::SignOut),
+                (1, T::SessionEnd),
+                (1, T::SessionRemove),
+                (1, T::SetActive),
+            ])
         }
         Route::Task { .. } => {
             m.extend([(20, T::CompleteTask), (4, T::GetToken), (2, T::SignOut), (2, T::ApiCall)])

@@ -308,9 +308,9 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         clerk_js_6: "returns the stale cached token",
     },
     ProfileDifference {
-        topic: "client payload sent before sign-out arrives after it",
-        documented: "ignored",
-        clerk_js_6: "applied: the user is signed back in",
+        topic: "answer to a request sent before a sign-out arrives after it",
+        documented: "ignored: no token or client is taken from it",
+        clerk_js_6: "applied: its rotated client token is stored again",
     },
     ProfileDifference {
         topic: "401, then GET /client answers 5xx",

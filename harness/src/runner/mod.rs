@@ -104,8 +104,9 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::SignoutIsFinal,
-        why: "a client payload sent before sign-out and answered after it is applied, \
-              signing the user back in",
+        why: "after a sign-out that could not reach the server (offline), a late answer to a \
+              request sent before it stores its rotated client token again: Expo saves every \
+              Authorization header, and the server still honours that token",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,

@@ -1,0 +1,325 @@
+//! Every invariant can fail: for each of the fourteen, a model trace is altered the way the
+//! bug it guards against would alter it, and the check must report exactly that invariant at
+//! exactly that step — and the unaltered trace must pass.
+//!
+//! The alterations are small and named after the bug they stand for, so each test reads as
+//! "this is what a broken SDK would have shown".
+
+use session_harness::invariants::{self, InvariantId, Report};
+use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
+use session_harness::model::time::{MINUTE_MS, SECOND_MS};
+use session_harness::model::vocab::*;
+use session_harness::trace::{Trace, run_model};
+
+fn setup() -> Setup {
+    Setup::new(Platform::Ios, ProfileId::Documented)
+}
+
+fn advance(ms: u64) -> Event {
+    Event::Advance { ms }
+}
+
+fn path(p: &str) -> AppPath {
+    AppPath::new(p)
+}
+
+/// A signed-in app: launch, load, sign in, settle.
+fn signed_in() -> Vec<Event> {
+    vec![Event::ColdStart, advance(SECOND_MS), Event::SignIn { task: None }, advance(SECOND_MS)]
+}
+
+fn run(events: &[Event]) -> Trace {
+    let trace = run_model(setup(), events, None);
+    let clean = invariants::check(&trace);
+    assert!(clean.violations.is_empty(), "the unaltered trace must pass: {:?}", clean.violations);
+    trace
+}
+
+/// Asserts `report` holds `id` at `step` and nothing else.
+fn assert_only(report: &Report, id: InvariantId, step: u32) {
+    let broken = report.broken();
+    assert_eq!(broken, vec![id], "expected only `{id}`, got {:#?}", report.violations);
+    let first = report.first(id).expect("violated");
+    assert_eq!(first.step, step, "{first}");
+    assert!(!first.expected.is_empty() && !first.observed.is_empty());
+}
+
+fn step_of(trace: &Trace, pred: impl Fn(&Event) -> bool) -> usize {
+    trace.steps.iter().position(|s| pred(&s.event)).expect("the step exists")
+}
+
+fn happenings(trace: &mut Trace, step: usize) -> &mut Vec<Happening> {
+    &mut trace.steps[step].obs.happenings
+}
+
+#[test]
+fn loaded_before_protected_catches_a_protected_screen_while_loading() {
+    let mut trace = run(&signed_in());
+    // redirect-before-loaded: the guard rendered the protected screen during load.
+    let at = trace.steps[0].at;
+    let view = AuthView {
+        route: Route::Protected { path: AppPath::home() },
+        is_loaded: false,
+        is_signed_in: None,
+        session: None,
+    };
+    happenings(&mut trace, 0).push(Happening::Rendered { at, view });
+    assert_only(&invariants::check(&trace), InvariantId::LoadedBeforeProtected, 0);
+}
+
+#[test]
+fn pending_routes_to_task_catches_a_pending_session_sent_to_sign_in() {
+    let events = vec![
+        Event::ColdStart,
+        advance(SECOND_MS),
+        Event::SignIn { task: Some(TaskKey::SetupMfa) },
+        advance(SECOND_MS),
+    ];
+    let mut trace = run(&events);
+    for h in happenings(&mut trace, 3) {
+        if let Happening::Rendered { view, .. } = h
+            && view.session.is_some_and(|s| s.status == SessionStatus::Pending)
+        {
+            view.route = Route::SignIn { return_to: None };
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::PendingRoutesToTask, 3);
+}
+
+#[test]
+fn revoked_like_expired_catches_a_revoked_session_kept_signed_in() {
+    let mut events = signed_in();
+    events.extend([Event::Revoke, advance(2 * MINUTE_MS), Event::GetToken { skip_cache: false }]);
+    let revoked = run(&events);
+    let expired = run(&invariants::expired_twin(&events));
+    assert!(invariants::check_revoked_like_expired(&revoked, &expired).violations.is_empty());
+    // revoked-ignored: the SDK kept the revoked session as if it were still signed in.
+    let mut broken = revoked.clone();
+    let step = 5;
+    broken.steps[step].obs.view = broken.steps[3].obs.view.clone();
+    let report = invariants::check_revoked_like_expired(&broken, &expired);
+    assert_only(&report, InvariantId::RevokedLikeExpired, step as u32);
+}
+
+#[test]
+fn restore_after_cold_start_catches_a_session_not_restored() {
+    let mut events = signed_in();
+    events.extend([Event::Kill, advance(5 * MINUTE_MS), Event::ColdStart, advance(3 * SECOND_MS)]);
+    let mut trace = run(&events);
+    let cold = step_of(&trace, |e| matches!(e, Event::ColdStart));
+    let cold =
+        trace.steps.iter().rposition(|s| matches!(s.event, Event::ColdStart)).unwrap_or(cold);
+    // ios-native-cache-wipe: the load ends signed out although the server still has the session.
+    for step in &mut trace.steps[cold + 1..] {
+        for h in &mut step.obs.happenings {
+            if let Happening::Rendered { view, .. } = h
+                && view.session.is_some()
+            {
+                view.session = None;
+                view.is_signed_in = Some(false);
+                view.route = Route::SignIn { return_to: None };
+            }
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::RestoreAfterColdStart, cold as u32);
+}
+
+#[test]
+fn nothing_destructive_while_loading_catches_a_wipe_during_load() {
+    let mut events = signed_in();
+    events.extend([Event::JsReload, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    let reload = step_of(&trace, |e| matches!(e, Event::JsReload));
+    // signout-while-loading: the native sync wiped the client token before isLoaded.
+    let at = trace.steps[reload].at;
+    happenings(&mut trace, reload)
+        .push(Happening::StorageDeleted { at, key: StorageKey::NativeCachedClient });
+    assert_only(
+        &invariants::check(&trace),
+        InvariantId::NothingDestructiveWhileLoading,
+        reload as u32,
+    );
+}
+
+#[test]
+fn single_flight_refresh_catches_two_token_requests_in_flight() {
+    let mut events = signed_in();
+    events.extend([Event::GetToken { skip_cache: true }, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    let step = 4;
+    // no-single-flight: a second caller started its own request.
+    let duplicate = happenings(&mut trace, step)
+        .iter()
+        .find_map(|h| match h {
+            Happening::RequestSent { at, endpoint: Endpoint::Tokens, call, sid, .. } => {
+                Some(Happening::RequestSent {
+                    at: *at,
+                    req: RequestId(9_999),
+                    endpoint: Endpoint::Tokens,
+                    call: *call,
+                    sid: *sid,
+                })
+            }
+            _ => None,
+        })
+        .expect("the skip-cache call sent a token request");
+    happenings(&mut trace, step).push(duplicate);
+    assert_only(&invariants::check(&trace), InvariantId::SingleFlightRefresh, step as u32);
+}
+
+#[test]
+fn fresh_token_only_catches_an_expired_token_returned() {
+    let mut events = signed_in();
+    events.push(Event::GetToken { skip_cache: false });
+    let mut trace = run(&events);
+    for h in happenings(&mut trace, 4) {
+        if let Happening::CallSettled { result: CallResult::Token { token }, at, .. } = h {
+            token.exp = at.unix_s() - 30;
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::FreshTokenOnly, 4);
+}
+
+#[test]
+fn transient_never_signs_out_catches_a_sign_out_on_a_5xx() {
+    let mut events = signed_in();
+    events.extend([
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1,
+            on: None,
+        }),
+        Event::GetToken { skip_cache: true },
+        advance(SECOND_MS),
+    ]);
+    let mut trace = run(&events);
+    // The 503 was taken as the end of the session.
+    let at = trace.steps[6].at.plus(60);
+    happenings(&mut trace, 6).push(Happening::SignedOut {
+        at,
+        cause: SignOutCause::ClientPayload,
+        server_revoke: false,
+    });
+    assert_only(&invariants::check(&trace), InvariantId::TransientNeverSignsOut, 6);
+}
+
+#[test]
+fn terminal_is_final_catches_a_revoked_session_that_stays_on_screen() {
+    let mut events = signed_in();
+    events.extend([Event::Revoke, advance(5 * MINUTE_MS)]);
+    let mut trace = run(&events);
+    // The app never noticed: it still shows the session five minutes later.
+    let kept = trace.steps[3].obs.view.clone();
+    trace.steps[5].obs.view = kept;
+    trace.steps[5]
+        .obs
+        .happenings
+        .retain(|h| !matches!(h, Happening::Rendered { .. } | Happening::SignedOut { .. }));
+    assert_only(&invariants::check(&trace), InvariantId::TerminalIsFinal, 5);
+}
+
+#[test]
+fn calls_settle_catches_a_call_that_never_settles() {
+    let mut events = signed_in();
+    events.extend([Event::GetToken { skip_cache: true }, advance(30 * MINUTE_MS)]);
+    let mut trace = run(&events);
+    // retry-401-loop's "queued calls hanging": the call's settlement never comes.
+    for step in &mut trace.steps {
+        step.obs
+            .happenings
+            .retain(|h| !matches!(h, Happening::CallSettled { kind: CallKind::GetToken, .. }));
+    }
+    assert_only(&invariants::check(&trace), InvariantId::CallsSettle, 5);
+}
+
+#[test]
+fn retry_discipline_catches_a_429_retried_before_retry_after() {
+    let mut events = signed_in();
+    events.extend([
+        Event::Fault(FaultSpec {
+            kind: FaultKind::RateLimited { retry_after_ms: 30_000 },
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::GetToken { skip_cache: true },
+        advance(MINUTE_MS),
+    ]);
+    let mut trace = run(&events);
+    let mut changed = false;
+    for h in happenings(&mut trace, 6) {
+        if let Happening::RetryScheduled { delay_ms, .. } = h {
+            *delay_ms = 3_000;
+            changed = true;
+        }
+    }
+    assert!(changed, "the 429 was retried");
+    assert_only(&invariants::check(&trace), InvariantId::RetryDiscipline, 6);
+}
+
+#[test]
+fn signout_is_final_catches_a_credential_written_back() {
+    let mut events = signed_in();
+    events.extend([Event::SignOut, advance(SECOND_MS), Event::Navigate { path: path("/home") }]);
+    let mut trace = run(&events);
+    // A late response wrote a usable client token after the sign-out.
+    let at = trace.steps[6].at;
+    happenings(&mut trace, 6).push(Happening::StorageWritten {
+        at,
+        key: StorageKey::ClientJwt,
+        len: 518,
+        digest: 1,
+        stored_digest: 1,
+        credential: true,
+    });
+    assert_only(&invariants::check(&trace), InvariantId::SignoutIsFinal, 6);
+}
+
+#[test]
+fn storage_round_trips_catches_a_truncated_value() {
+    let mut events = signed_in();
+    events.extend([Event::Kill, Event::ColdStart, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    let cold =
+        trace.steps.iter().rposition(|s| matches!(s.event, Event::ColdStart)).expect("cold start");
+    // securestore-truncation: what comes back is not what was written.
+    for h in happenings(&mut trace, cold) {
+        if let Happening::StorageRead { digest, .. } = h {
+            *digest = Some(0xdead);
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::StorageRoundTrips, cold as u32);
+}
+
+#[test]
+fn return_to_preserved_catches_a_user_sent_home_after_re_authentication() {
+    let mut events = signed_in();
+    events.extend([
+        Event::Navigate { path: path("/checkout") },
+        Event::ExpireNow,
+        advance(2 * MINUTE_MS),
+        Event::SignIn { task: None },
+        advance(SECOND_MS),
+    ]);
+    let mut trace = run(&events);
+    let last = trace.steps.len() - 1;
+    for h in happenings(&mut trace, last) {
+        if let Happening::Rendered { view, .. } = h
+            && let Route::Protected { path } = &mut view.route
+        {
+            *path = AppPath::home();
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::ReturnToPreserved, last as u32);
+}
+
+#[test]
+fn every_invariant_has_a_failing_test_here() {
+    // Fourteen invariants, fourteen tests above; this guards the count when one is added.
+    assert_eq!(InvariantId::ALL.len(), 14);
+    let source = include_str!("invariants_fail.rs");
+    for id in InvariantId::ALL {
+        let name = id.as_str().replace('-', "_");
+        assert!(source.contains(&format!("fn {name}_catches")), "no failing test for `{id}`");
+    }
+}

@@ -1,0 +1,144 @@
+//! The `clerk-js-6` profile's known deviations, shown one by one: each event sequence breaks
+//! the named invariant under `clerk-js-6` and keeps it under `documented`. Together with
+//! `runner::KNOWN_DEVIATIONS` this is the list the property test allows, so a deviation that
+//! stops happening (or a new one) is noticed.
+
+use session_harness::invariants::InvariantId;
+use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
+use session_harness::model::time::{MINUTE_MS, SECOND_MS};
+use session_harness::model::vocab::*;
+use session_harness::runner::{self, KNOWN_DEVIATIONS};
+
+fn advance(ms: u64) -> Event {
+    Event::Advance { ms }
+}
+
+fn fault(kind: FaultKind, on: Option<Endpoint>) -> Event {
+    Event::Fault(FaultSpec { kind, count: 1, on })
+}
+
+fn signed_in(task: Option<TaskKey>) -> Vec<Event> {
+    vec![Event::ColdStart, advance(SECOND_MS), Event::SignIn { task }, advance(SECOND_MS)]
+}
+
+/// Runs `events` under both profiles: `id` must break under clerk-js-6 only.
+fn check(id: InvariantId, setup: impl Fn(ProfileId) -> Setup, events: &[Event]) {
+    let documented = runner::run_model(setup(ProfileId::Documented), events, None);
+    assert!(
+        documented.report.violations.is_empty(),
+        "documented must hold every invariant: {:#?}",
+        documented.report.violations
+    );
+    let clerk = runner::run_model(setup(ProfileId::ClerkJs6), events, None);
+    assert!(
+        clerk.report.broken().contains(&id),
+        "clerk-js-6 should break `{id}`, broke {:?}",
+        clerk.report.broken()
+    );
+    assert!(runner::only_known_deviations(ProfileId::ClerkJs6, &clerk.report));
+}
+
+fn ios(profile: ProfileId) -> Setup {
+    Setup::new(Platform::Ios, profile)
+}
+
+#[test]
+fn a_failed_load_leaves_get_token_hanging() {
+    let events = [
+        fault(FaultKind::ServerError { status: 500 }, Some(Endpoint::Environment)),
+        Event::ColdStart,
+        Event::GetToken { skip_cache: false },
+        advance(30 * MINUTE_MS),
+    ];
+    check(InvariantId::CallsSettle, ios, &events);
+}
+
+#[test]
+fn concurrent_skip_cache_calls_each_send_a_request() {
+    let mut events = signed_in(None);
+    events.extend([
+        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true },
+        advance(SECOND_MS),
+    ]);
+    check(InvariantId::SingleFlightRefresh, ios, &events);
+}
+
+#[test]
+fn retry_after_is_ignored() {
+    let mut events = signed_in(None);
+    events.extend([
+        fault(FaultKind::RateLimited { retry_after_ms: 30 * SECOND_MS }, Some(Endpoint::Tokens)),
+        Event::GetToken { skip_cache: true },
+        advance(MINUTE_MS),
+    ]);
+    check(InvariantId::RetryDiscipline, ios, &events);
+}
+
+#[test]
+fn a_5xx_on_the_unauthenticated_reload_signs_out() {
+    let mut events = signed_in(None);
+    events.extend([
+        fault(FaultKind::Unauthorized, Some(Endpoint::Tokens)),
+        fault(FaultKind::ServerError { status: 500 }, Some(Endpoint::GetClient)),
+        Event::GetToken { skip_cache: true },
+        advance(SECOND_MS),
+    ]);
+    check(InvariantId::TransientNeverSignsOut, ios, &events);
+}
+
+#[test]
+fn offline_with_the_resource_cache_returns_an_expired_token() {
+    let mut events = signed_in(None);
+    events.extend([
+        Event::Network { state: Network::Offline },
+        advance(2 * MINUTE_MS),
+        Event::GetToken { skip_cache: false },
+        advance(5 * MINUTE_MS),
+    ]);
+    let setup = |p| {
+        let mut s = ios(p);
+        s.sdk.resource_cache = true;
+        s
+    };
+    check(InvariantId::FreshTokenOnly, setup, &events);
+}
+
+#[test]
+fn a_late_answer_after_an_offline_sign_out_writes_the_credential_back() {
+    let mut events = signed_in(None);
+    events.extend([
+        Event::GetToken { skip_cache: true },
+        Event::Network { state: Network::Offline },
+        Event::SignOut,
+        advance(SECOND_MS),
+    ]);
+    check(InvariantId::SignoutIsFinal, ios, &events);
+}
+
+#[test]
+fn a_pending_session_ended_in_the_background_is_never_noticed() {
+    let mut events = signed_in(Some(TaskKey::ChooseOrganization));
+    events.extend([
+        Event::AppState { state: AppState::Background },
+        advance(2 * MINUTE_MS),
+        Event::Revoke,
+        Event::AppState { state: AppState::Active },
+        advance(5 * MINUTE_MS),
+    ]);
+    check(InvariantId::TerminalIsFinal, ios, &events);
+}
+
+#[test]
+fn every_known_deviation_is_shown_here() {
+    let source = include_str!("known_deviations.rs");
+    for d in KNOWN_DEVIATIONS {
+        let variant = format!("{:?}", d.invariant);
+        assert!(
+            source.contains(&format!("InvariantId::{variant},")),
+            "no test shows `{}`",
+            d.invariant
+        );
+    }
+}
