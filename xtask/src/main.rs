@@ -4,6 +4,8 @@
 mod bench;
 mod bench_fapi;
 mod check;
+mod determinism;
+mod fuzz;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -20,6 +22,10 @@ enum Command {
     /// The main job: a seeded fuzz campaign under both profiles, the verdict and coverage
     /// tables; fails on any unexpected violation or unreached coverage.
     Check(check::Args),
+    /// A seeded fuzz campaign at any scale, sharded across machines and cores.
+    Fuzz(fuzz::Args),
+    /// Run a seed sweep twice and compare the trace bytes.
+    Determinism(determinism::Args),
     /// Speed figures (model steps per second, …); `--json` prints one JSON object.
     Bench(bench::Args),
 }
@@ -29,6 +35,8 @@ fn main() {
     let result: Result<bool> = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args).map(|()| true),
+        Command::Fuzz(args) => fuzz::run(args),
+        Command::Determinism(args) => determinism::run(args),
     };
     match result {
         Ok(true) => {}

@@ -6,6 +6,8 @@
 //! (status, event) pairs were reached, and fails a campaign that left a declared-reachable
 //! pair or an invariant untouched.
 
+pub mod spec;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 

@@ -1,0 +1,257 @@
+//! `cargo xtask fuzz`: a seeded fuzz campaign at any scale.
+//!
+//! `--cases N --seed S --sdk SPEC [--profile P] [--shard K/N] [--jobs J] [--json]`. Case `i`
+//! of a campaign is a pure function of (seed, i), so `--shard K/N` runs the K-th of N
+//! contiguous slices and N shards on N machines cover exactly the cases of one run. `--jobs`
+//! threads pull case indices from a shared counter; results are reported in index order, so
+//! the output does not depend on scheduling. A progress bar on stderr shows cases,
+//! violations and rate.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
+use session_harness::model::profile::ProfileId;
+use session_harness::runner::spec::SdkSpec;
+use session_harness::runner::{self, Coverage, Outcome};
+use session_harness::sim::{case_seed, format_seed, parse_seed};
+
+/// `K/N`: the K-th (1-based) of N shards.
+#[derive(Clone, Copy, Debug)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("bad shard `{text}`: expected K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let index: u64 = k.trim().parse().map_err(|_| bad())?;
+    let count: u64 = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+impl Shard {
+    /// The case indices of this shard among `cases`: contiguous, and all shards together
+    /// cover `0..cases` exactly once.
+    pub fn range(self, cases: u64) -> std::ops::Range<u64> {
+        let start = cases * (self.index - 1) / self.count;
+        let end = cases * self.index / self.count;
+        start..end
+    }
+}
+
+/// The profiles a campaign runs (a newtype, so clap takes it as one value).
+#[derive(Clone, Debug)]
+pub struct Profiles(pub Vec<ProfileId>);
+
+fn parse_profiles(text: &str) -> Result<Profiles, String> {
+    match text {
+        "both" => Ok(Profiles(ProfileId::ALL.to_vec())),
+        other => ProfileId::parse(other).map(|p| Profiles(vec![p])).ok_or_else(|| {
+            format!("unknown profile `{other}`; accepted: documented, clerk-js-6, both")
+        }),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Cases per profile.
+    #[arg(long, default_value_t = 10_000)]
+    cases: u64,
+    /// Campaign seed (hex `0x…` or decimal).
+    #[arg(long, value_parser = parse_seed, default_value = "0x5eed0001")]
+    seed: u64,
+    /// System under test: model, reference, reference+DEFECT, clerk-js@VERSION, cmd:COMMAND.
+    #[arg(long, default_value = "model")]
+    sdk: SdkSpec,
+    /// documented, clerk-js-6 or both.
+    #[arg(long, value_parser = parse_profiles, default_value = "both")]
+    profile: Profiles,
+    /// Run only the K-th of N slices of the cases (1-based), e.g. `--shard 2/4`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Longest generated trace, in events.
+    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
+    steps: usize,
+    /// Print one JSON object with the verdict on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One unexpected failure, with what it takes to replay it.
+struct Failure {
+    profile: ProfileId,
+    index: u64,
+    case_seed: u64,
+    outcome: Outcome,
+}
+
+pub fn run(args: Args) -> Result<bool> {
+    let profiles: Vec<ProfileId> = args.profile.0.clone();
+    if args.cases == 0 {
+        bail!("--cases must be at least 1");
+    }
+    if !(1..=10_000).contains(&args.steps) {
+        bail!("--steps must be in 1..=10000, got {}", args.steps);
+    }
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if !(1..=256).contains(&jobs) {
+        bail!("--jobs must be in 1..=256, got {jobs}");
+    }
+    if !matches!(args.sdk, SdkSpec::Model) {
+        bail!("`--sdk {}` is not available to `fuzz` yet; accepted here: model", args.sdk);
+    }
+    let range = args.shard.map_or(0..args.cases, |s| s.range(args.cases));
+    let shard_text =
+        args.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_else(|| "1/1".into());
+    // The seed comes first, before anything can fail.
+    eprintln!(
+        "seed: {}  sdk: {}  cases {}..{} of {} per profile  shard: {shard_text}  jobs: {jobs}",
+        format_seed(args.seed),
+        args.sdk,
+        range.start,
+        range.end,
+        args.cases
+    );
+    let total = (range.end - range.start) * profiles.len() as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {msg}  {per_sec}  eta {eta}")
+            .expect("the template is valid"),
+    );
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let violations = AtomicU64::new(0);
+    let merged = Mutex::new((Coverage::default(), Vec::<Failure>::new()));
+    let width = range.end - range.start;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                let mut coverage = Coverage::default();
+                let mut failures = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let profile = profiles[(n / width) as usize];
+                    let index = range.start + n % width;
+                    let seed = case_seed(args.seed, index);
+                    let case = generate::case_from_seed(profile, args.steps, seed);
+                    let outcome = runner::run_case(&case, Some(seed));
+                    coverage.add(&outcome);
+                    if !runner::only_known_deviations(profile, &outcome.report) {
+                        let v = violations.fetch_add(1, Ordering::Relaxed) + 1;
+                        bar.set_message(format!("{v} violating"));
+                        failures.push(Failure { profile, index, case_seed: seed, outcome });
+                    }
+                    bar.inc(1);
+                }
+                let mut all = merged.lock().expect("no worker panics while holding the lock");
+                all.0.merge(&coverage);
+                all.1.extend(failures);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let (coverage, mut failures) = merged.into_inner().expect("workers are done");
+    failures.sort_by_key(|f| (f.profile, f.index));
+    let elapsed = started.elapsed().as_secs_f64();
+    let replay = |f: &Failure| {
+        format!(
+            "cargo xtask replay --seed {} --profile {} --sdk {}",
+            format_seed(f.case_seed),
+            f.profile,
+            args.sdk
+        )
+    };
+    if args.json {
+        let failures_json: Vec<_> = failures
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "profile": f.profile.as_str(),
+                    "case": f.index,
+                    "case_seed": format_seed(f.case_seed),
+                    "invariants": f.outcome.report.broken().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+                    "steps": f.outcome.trace.steps.len(),
+                    "replay": replay(f),
+                })
+            })
+            .collect();
+        let object = serde_json::json!({
+            "seed": format_seed(args.seed),
+            "sdk": args.sdk.to_string(),
+            "shard": shard_text,
+            "cases": total,
+            "steps": coverage.steps,
+            "failures": failures_json,
+            "seconds": (elapsed * 1000.0).round() / 1000.0,
+            "cases_per_sec": (total as f64 / elapsed).round(),
+            "passed": failures.is_empty(),
+        });
+        println!("{object}");
+    } else {
+        println!(
+            "{total} cases ({} steps) in {elapsed:.1}s, {:.0} cases/s: {} unexpected failure(s)",
+            coverage.steps,
+            total as f64 / elapsed,
+            failures.len()
+        );
+        for f in failures.iter().take(10) {
+            println!("{}", f.outcome.report.violations[0]);
+            println!(
+                "  sdk: {}  profile: {}  case seed: {}",
+                args.sdk,
+                f.profile,
+                format_seed(f.case_seed)
+            );
+            println!("  replay: {}", replay(f));
+        }
+        if failures.len() > 10 {
+            println!("… and {} more", failures.len() - 10);
+        }
+        println!("verdict: {}", if failures.is_empty() { "pass" } else { "FAIL" });
+    }
+    Ok(failures.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_cases_exactly() {
+        for cases in [1, 7, 100, 100_000] {
+            for count in 1..=7 {
+                let mut covered = Vec::new();
+                for index in 1..=count {
+                    covered.extend(Shard { index, count }.range(cases));
+                }
+                assert_eq!(
+                    covered,
+                    (0..cases).collect::<Vec<_>>(),
+                    "{cases} cases, {count} shards"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shards_are_refused_with_the_accepted_form() {
+        for bad in ["0/2", "3/2", "1/0", "x", "1-2"] {
+            assert!(parse_shard(bad).unwrap_err().contains("expected K/N"), "{bad}");
+        }
+    }
+}
