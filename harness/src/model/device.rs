@@ -77,9 +77,13 @@ impl Payload {
     }
 }
 
+/// Bytes of a chunked value's metadata item (slot, chunk count, length, checksum).
+pub const METADATA_BYTES: u32 = 96;
+
 /// One physical item in secure storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Item {
+    /// Bytes this item takes in the store (what the platform limit applies to).
     pub len: u32,
     pub digest: u64,
     /// The whole value, on the item that heads it (a raw item, or a chunked value's metadata).
@@ -160,7 +164,9 @@ impl Device {
                 Item { len: piece, digest: mix64(digest ^ i as u64), payload: None, chunks: 0 };
             self.storage.insert((key, i + 1), item);
         }
-        self.storage.insert((key, 0), Item { len, digest, payload: Some(payload), chunks });
+        // The head is a small metadata item; the value's bytes live in the chunks.
+        let head = Item { len: METADATA_BYTES, digest, payload: Some(payload), chunks };
+        self.storage.insert((key, 0), head);
         digest
     }
 
