@@ -5,6 +5,8 @@
 //! after it. Serialisation is plain serde with ordered containers only, so the same seed gives
 //! the same bytes (checked by the determinism test and `cargo xtask determinism`).
 
+pub mod timeline;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::settings::Setup;
