@@ -84,7 +84,8 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
     let steps = trace.steps.len().max(1);
     let lanes =
         ["app state", "network", "session (server)", "route", "token valid", "FAPI requests"];
-    let width = LEFT + COLUMN * steps as f64 + 20.0;
+    // Room on the right for the last violation's label.
+    let width = LEFT + COLUMN * steps as f64 + 220.0;
     let height = TOP + LANE * lanes.len() as f64 + 70.0;
     let mut out = String::new();
     let _ = write!(
@@ -107,7 +108,7 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
         let _ = write!(
             out,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/>"##,
-            width - 20.0
+            width - 220.0
         );
     }
     // Step columns with their start times.
