@@ -22,5 +22,6 @@ pub mod invariants;
 pub mod jwt;
 pub mod model;
 pub mod runner;
+pub mod scenario;
 pub mod sim;
 pub mod trace;

@@ -1,0 +1,569 @@
+//! From a parsed file to a runnable [`Scenario`]: defaults filled in, variants merged onto
+//! the setup and validated, steps flattened into the event list the world replays, inline
+//! checks anchored after the event they follow, and expectations tied to real variants.
+
+use std::collections::BTreeSet;
+
+use crate::invariants::InvariantId;
+use crate::model::settings::{
+    InstanceSettings, LATENCY_MS_MAX, NetSettings, SdkSettings, Setup, TokenCacheKind,
+};
+use crate::model::vocab::{AppPath, Defect, Event, FaultKind, FaultSpec};
+use crate::sim::parse_seed;
+
+use super::error::{Context, ErrorKind, ScenarioError};
+use super::format::{
+    ExpectSpec, FaultKindName, FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION,
+    ScenarioFile, StepSpec, TokenCacheName, VariantSpec,
+};
+
+/// The name of the one variant of a scenario that declares none.
+pub const DEFAULT_VARIANT: &str = "default";
+
+/// Most events a scenario may hold: a limit on everything (a scenario is read by people).
+pub const EVENTS_MAX: usize = 10_000;
+
+/// Most requests one scripted fault may cover.
+pub const FAULT_COUNT_MAX: u32 = 1_000;
+
+/// A scenario ready to run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: String,
+    pub name: String,
+    pub description: String,
+    pub source: Option<String>,
+    pub seed: Option<u64>,
+    pub variants: Vec<Variant>,
+    /// The events, in order; a concurrent group is consecutive events at one instant.
+    pub events: Vec<Event>,
+    /// For each event, the line of the step it came from.
+    pub event_lines: Vec<u64>,
+    /// For each event, whether it belongs to a `concurrently` group.
+    pub concurrent: Vec<bool>,
+    pub checks: Vec<Check>,
+}
+
+/// One variant: its complete setup, defects and expectation.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub name: String,
+    pub description: Option<String>,
+    pub setup: Setup,
+    pub defects: Vec<Defect>,
+    pub expect: Expectation,
+}
+
+/// What a variant's run must show about the invariants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    pub violates: Vec<InvariantId>,
+    /// `None`: every invariant not in `violates` must hold. `Some`: only these must.
+    pub holds_only: Option<Vec<InvariantId>>,
+}
+
+/// An inline `expect` step.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// Checked after this many events have been applied (≥ 1).
+    pub after: usize,
+    pub line: u64,
+    pub column: u64,
+    pub spec: ExpectSpec,
+}
+
+impl Check {
+    pub fn applies_to(&self, variant: &str) -> bool {
+        self.spec.variants.as_ref().is_none_or(|names| names.iter().any(|n| n == variant))
+    }
+}
+
+/// Checks a parsed file and builds the runnable scenario.
+pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    let err =
+        |line: u64, column: u64, kind: ErrorKind| ScenarioError::new(file, line, column, kind);
+    let version = &raw.schema_version;
+    if version.value != SCHEMA_VERSION {
+        return Err(err(
+            version.line,
+            version.column,
+            ErrorKind::SchemaVersion { found: version.value, accepted: SCHEMA_VERSION },
+        ));
+    }
+    let seed = match &raw.seed {
+        Some(text) => Some(parse_seed(text).map_err(|e| err(0, 0, ErrorKind::Seed(e)))?),
+        None => None,
+    };
+
+    // The base setup, then each variant merged onto it.
+    let base = base_setup(file, &raw)?;
+    let base_defects: Vec<Defect> = raw.setup.defects.iter().map(|d| d.0).collect();
+    let mut variants = Vec::new();
+    if raw.variants.is_empty() {
+        variants.push(Variant {
+            name: DEFAULT_VARIANT.to_string(),
+            description: None,
+            setup: base,
+            defects: base_defects.clone(),
+            expect: Expectation { violates: Vec::new(), holds_only: None },
+        });
+    } else {
+        for (name, spec) in &raw.variants {
+            let setup = merge_variant(file, name, base, spec)?;
+            let defects = match &spec.value.defects {
+                Some(list) => list.iter().map(|d| d.0).collect(),
+                None => base_defects.clone(),
+            };
+            variants.push(Variant {
+                name: name.clone(),
+                description: spec.value.description.clone(),
+                setup,
+                defects,
+                expect: Expectation { violates: Vec::new(), holds_only: None },
+            });
+        }
+    }
+    let known_names = variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ");
+    let known = || known_names.clone();
+
+    for (name, spec) in &raw.expect {
+        let Some(variant) = variants.iter_mut().find(|v| &v.name == name) else {
+            return Err(err(
+                spec.line,
+                spec.column,
+                ErrorKind::MissingVariant { name: name.clone(), known: known() },
+            ));
+        };
+        let violates: Vec<InvariantId> = dedup(spec.value.violates.iter().map(|i| i.0));
+        let holds_only = match &spec.value.holds {
+            None | Some(Holds::All) => None,
+            Some(Holds::Only(list)) => Some(dedup(list.iter().map(|i| i.0))),
+        };
+        if let Some(both) = holds_only.iter().flatten().find(|id| violates.contains(id)) {
+            return Err(err(
+                spec.line,
+                spec.column,
+                ErrorKind::Contradiction(both.as_str().to_string()),
+            ));
+        }
+        variant.expect = Expectation { violates, holds_only };
+    }
+
+    // Steps → events and checks.
+    let mut flat = Flat::default();
+    if raw.steps.is_empty() {
+        return Err(err(
+            0,
+            0,
+            ErrorKind::Empty { what: "steps", hint: "a scenario needs at least one event" },
+        ));
+    }
+    for step in &raw.steps {
+        flat.push(file, step, false)?;
+        if flat.events.len() > EVENTS_MAX {
+            return Err(err(
+                step.line,
+                step.column,
+                ErrorKind::TooMany { what: "events", count: flat.events.len(), limit: EVENTS_MAX },
+            ));
+        }
+    }
+    for check in &flat.checks {
+        for name in check.spec.variants.iter().flatten() {
+            if !variants.iter().any(|v| &v.name == name) {
+                return Err(err(
+                    check.line,
+                    check.column,
+                    ErrorKind::MissingVariant { name: name.clone(), known: known() },
+                ));
+            }
+        }
+    }
+
+    Ok(Scenario {
+        file: file.to_string(),
+        name: raw.name,
+        description: raw.description,
+        source: raw.source,
+        seed,
+        variants,
+        events: flat.events,
+        event_lines: flat.lines,
+        concurrent: flat.concurrent,
+        checks: flat.checks,
+    })
+}
+
+fn dedup(ids: impl Iterator<Item = InvariantId>) -> Vec<InvariantId> {
+    let set: BTreeSet<InvariantId> = ids.collect();
+    set.into_iter().collect()
+}
+
+fn token_cache(name: TokenCacheName) -> TokenCacheKind {
+    match name {
+        TokenCacheName::SecureStore => TokenCacheKind::SecureStore,
+        TokenCacheName::Memory => TokenCacheKind::Memory,
+    }
+}
+
+fn merge_instance(mut instance: InstanceSettings, spec: &InstanceSpec) -> InstanceSettings {
+    if let Some(d) = spec.session_token_ttl {
+        instance.session_token_ttl_ms = d.0;
+    }
+    if let Some(limit) = spec.max_lifetime {
+        instance.max_lifetime_ms = limit.0;
+    }
+    if let Some(limit) = spec.inactivity_timeout {
+        instance.inactivity_timeout_ms = limit.0;
+    }
+    if let Some(b) = spec.multi_session {
+        instance.multi_session = b;
+    }
+    if let Some(b) = spec.session_minter {
+        instance.session_minter = b;
+    }
+    instance
+}
+
+fn merge_net(mut net: NetSettings, spec: &NetSpec) -> NetSettings {
+    if let Some(d) = spec.fapi_latency {
+        net.fapi_latency_ms = d.0;
+    }
+    if let Some(d) = spec.backend_latency {
+        net.backend_latency_ms = d.0;
+    }
+    net
+}
+
+fn validate(
+    file: &str,
+    setup: &Setup,
+    variant: Option<&str>,
+    instance_at: Option<(u64, u64)>,
+    net_at: Option<(u64, u64)>,
+    fallback: (u64, u64),
+) -> Result<(), ScenarioError> {
+    let context = Context(variant.map(str::to_string));
+    if let Err(source) = setup.instance.validate() {
+        let (line, column) = instance_at.unwrap_or(fallback);
+        return Err(ScenarioError::new(
+            file,
+            line,
+            column,
+            ErrorKind::Settings { context, source },
+        ));
+    }
+    if let Err(source) = setup.net.validate() {
+        let (line, column) = net_at.unwrap_or(fallback);
+        return Err(ScenarioError::new(
+            file,
+            line,
+            column,
+            ErrorKind::Settings { context, source },
+        ));
+    }
+    Ok(())
+}
+
+fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
+    let spec = &raw.setup;
+    let mut sdk = SdkSettings::default();
+    if let Some(t) = spec.token_cache {
+        sdk.token_cache = token_cache(t);
+    }
+    if let Some(b) = spec.resource_cache {
+        sdk.resource_cache = b;
+    }
+    if let Some(b) = spec.treat_pending_as_signed_out {
+        sdk.treat_pending_as_signed_out = b;
+    }
+    let mut setup = Setup::new(spec.platform.0, spec.profile.0);
+    setup.sdk = sdk;
+    if let Some(instance) = &spec.instance {
+        setup.instance = merge_instance(setup.instance, &instance.value);
+    }
+    if let Some(net) = &spec.net {
+        setup.net = merge_net(setup.net, &net.value);
+    }
+    validate(
+        file,
+        &setup,
+        None,
+        spec.instance.as_ref().map(|l| (l.line, l.column)),
+        spec.net.as_ref().map(|l| (l.line, l.column)),
+        (raw.schema_version.line, 1),
+    )?;
+    Ok(setup)
+}
+
+fn merge_variant(
+    file: &str,
+    name: &str,
+    base: Setup,
+    spec: &Located<VariantSpec>,
+) -> Result<Setup, ScenarioError> {
+    let v = &spec.value;
+    let mut setup = base;
+    if let Some(p) = v.platform {
+        setup.platform = p.0;
+    }
+    if let Some(p) = v.profile {
+        setup.profile = p.0;
+    }
+    if let Some(t) = v.token_cache {
+        setup.sdk.token_cache = token_cache(t);
+    }
+    if let Some(b) = v.resource_cache {
+        setup.sdk.resource_cache = b;
+    }
+    if let Some(b) = v.treat_pending_as_signed_out {
+        setup.sdk.treat_pending_as_signed_out = b;
+    }
+    if let Some(instance) = &v.instance {
+        setup.instance = merge_instance(setup.instance, &instance.value);
+    }
+    if let Some(net) = &v.net {
+        setup.net = merge_net(setup.net, &net.value);
+    }
+    validate(
+        file,
+        &setup,
+        Some(name),
+        v.instance.as_ref().map(|l| (l.line, l.column)),
+        v.net.as_ref().map(|l| (l.line, l.column)),
+        (spec.line, spec.column),
+    )?;
+    Ok(setup)
+}
+
+#[derive(Default)]
+struct Flat {
+    events: Vec<Event>,
+    lines: Vec<u64>,
+    concurrent: Vec<bool>,
+    checks: Vec<Check>,
+}
+
+impl Flat {
+    fn push(
+        &mut self,
+        file: &str,
+        step: &Located<StepSpec>,
+        in_group: bool,
+    ) -> Result<(), ScenarioError> {
+        let err = |kind: ErrorKind| ScenarioError::new(file, step.line, step.column, kind);
+        let event = match &step.value {
+            StepSpec::Expect(spec) => {
+                if in_group {
+                    return Err(err(ErrorKind::Step(
+                        "`expect` cannot be inside `concurrently`; put it after the group".into(),
+                    )));
+                }
+                if self.events.is_empty() {
+                    return Err(err(ErrorKind::Step(
+                        "`expect` before any event; the app is not running yet (start with \
+                         `cold_start: {}`)"
+                            .into(),
+                    )));
+                }
+                for path in spec.path.iter().chain(spec.return_to.iter().filter(|p| *p != "none")) {
+                    check_path(path).map_err(|_| err(ErrorKind::Path { path: path.clone() }))?;
+                }
+                self.checks.push(Check {
+                    after: self.events.len(),
+                    line: step.line,
+                    column: step.column,
+                    spec: spec.clone(),
+                });
+                return Ok(());
+            }
+            StepSpec::Concurrently(group) => {
+                if in_group {
+                    return Err(err(ErrorKind::Step("`concurrently` cannot be nested".into())));
+                }
+                if group.len() < 2 {
+                    return Err(err(ErrorKind::Step(
+                        "`concurrently` needs at least two events; accepted: a list of event \
+                         steps such as `{get_token: {}}`"
+                            .into(),
+                    )));
+                }
+                for inner in group {
+                    self.push(file, inner, true)?;
+                }
+                return Ok(());
+            }
+            StepSpec::Advance(d) => {
+                if in_group {
+                    return Err(err(ErrorKind::Step(
+                        "`advance` cannot be inside `concurrently`: the group happens at one \
+                         instant"
+                            .into(),
+                    )));
+                }
+                Event::Advance { ms: d.0 }
+            }
+            StepSpec::ColdStart(_) => Event::ColdStart,
+            StepSpec::Kill(_) => Event::Kill,
+            StepSpec::JsReload(_) => Event::JsReload,
+            StepSpec::Reinstall(_) => Event::Reinstall,
+            StepSpec::AppState(s) => Event::AppState { state: s.0 },
+            StepSpec::Network(n) => Event::Network { state: n.0 },
+            StepSpec::SignIn(s) => Event::SignIn { task: s.task.map(|t| t.0) },
+            StepSpec::CompleteTask(_) => Event::CompleteTask,
+            StepSpec::GetToken(g) => Event::GetToken { skip_cache: g.skip_cache },
+            StepSpec::ApiCall(p) => {
+                check_path(&p.path).map_err(|_| err(ErrorKind::Path { path: p.path.clone() }))?;
+                Event::ApiCall { path: AppPath::new(&p.path) }
+            }
+            StepSpec::Navigate(p) => {
+                check_path(&p.path).map_err(|_| err(ErrorKind::Path { path: p.path.clone() }))?;
+                Event::Navigate { path: AppPath::new(&p.path) }
+            }
+            StepSpec::SessionEnd(_) => Event::SessionEnd,
+            StepSpec::SessionRemove(_) => Event::SessionRemove,
+            StepSpec::SignOut(_) => Event::SignOut,
+            StepSpec::SetActive(_) => Event::SetActive,
+            StepSpec::Revoke(_) => Event::Revoke,
+            StepSpec::ExpireNow(_) => Event::ExpireNow,
+            StepSpec::AbandonNow(_) => Event::AbandonNow,
+            StepSpec::Replace(_) => Event::Replace,
+            StepSpec::Fault(f) => Event::Fault(fault(f).map_err(|m| err(ErrorKind::Fault(m)))?),
+        };
+        self.events.push(event);
+        self.lines.push(step.line);
+        self.concurrent.push(in_group);
+        Ok(())
+    }
+}
+
+fn check_path(path: &str) -> Result<(), ()> {
+    let ok = path.starts_with('/')
+        && path.len() <= 200
+        && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(()) } else { Err(()) }
+}
+
+/// A fault step as the world's [`FaultSpec`]; parameters that do not belong to the kind are
+/// refused rather than ignored, so a typo cannot silently script the wrong fault.
+fn fault(step: &FaultStep) -> Result<FaultSpec, String> {
+    let kind_name = step.kind;
+    let refuse = |field: &str, owner: &str| {
+        Err(format!("`{field}` only applies to `{owner}` faults, not `{}`", name_of(kind_name)))
+    };
+    if step.status.is_some() && kind_name != FaultKindName::ServerError {
+        return refuse("status", "server_error");
+    }
+    if step.retry_after.is_some() && kind_name != FaultKindName::RateLimited {
+        return refuse("retry_after", "rate_limited");
+    }
+    if step.latency.is_some() && kind_name != FaultKindName::Latency {
+        return refuse("latency", "latency");
+    }
+    let kind = match kind_name {
+        FaultKindName::ServerError => {
+            let status = step.status.unwrap_or(503);
+            if !(500..=599).contains(&status) {
+                return Err(format!(
+                    "status {status} is not a server error; accepted: 500 ..= 599 (use \
+                     `unauthorized` for 401 and `rate_limited` for 429)"
+                ));
+            }
+            FaultKind::ServerError { status }
+        }
+        FaultKindName::RateLimited => match step.retry_after {
+            Some(d) if d.0 <= LATENCY_MS_MAX => FaultKind::RateLimited { retry_after_ms: d.0 },
+            Some(_) => return Err("`retry_after` is longer than the limit of 10m".into()),
+            None => {
+                return Err("`rate_limited` needs `retry_after`, e.g. `retry_after: 30s`".into());
+            }
+        },
+        FaultKindName::Unauthorized => FaultKind::Unauthorized,
+        FaultKindName::MissingExpiredToken => FaultKind::MissingExpiredToken,
+        FaultKindName::DropBeforeCommit => FaultKind::DropBeforeCommit,
+        FaultKindName::DropAfterCommit => FaultKind::DropAfterCommit,
+        FaultKindName::Latency => match step.latency {
+            Some(d) if d.0 <= LATENCY_MS_MAX => FaultKind::Latency { ms: d.0 },
+            Some(_) => return Err("`latency` is longer than the limit of 10m".into()),
+            None => return Err("`latency` faults need `latency`, e.g. `latency: 2s`".into()),
+        },
+    };
+    let count = step.count.unwrap_or(1);
+    if count == 0 || count > FAULT_COUNT_MAX {
+        return Err(format!("count {count} is out of range; accepted: 1 ..= {FAULT_COUNT_MAX}"));
+    }
+    Ok(FaultSpec { kind, count, on: step.on.map(|e| e.0) })
+}
+
+fn name_of(kind: FaultKindName) -> &'static str {
+    match kind {
+        FaultKindName::ServerError => "server_error",
+        FaultKindName::RateLimited => "rate_limited",
+        FaultKindName::Unauthorized => "unauthorized",
+        FaultKindName::MissingExpiredToken => "missing_expired_token",
+        FaultKindName::DropBeforeCommit => "drop_before_commit",
+        FaultKindName::DropAfterCommit => "drop_after_commit",
+        FaultKindName::Latency => "latency",
+    }
+}
+
+/// The inverse of [`Flat::push`] for one event: the step a file writes for it (export).
+pub fn step_of(event: &Event) -> StepSpec {
+    use super::format::{
+        AppStateName, Duration, Empty, EndpointName, GetTokenSpec, NetworkName, PathSpec,
+        SignInSpec, TaskName,
+    };
+    match event {
+        Event::Advance { ms } => StepSpec::Advance(Duration(*ms)),
+        Event::ColdStart => StepSpec::ColdStart(Empty {}),
+        Event::Kill => StepSpec::Kill(Empty {}),
+        Event::JsReload => StepSpec::JsReload(Empty {}),
+        Event::Reinstall => StepSpec::Reinstall(Empty {}),
+        Event::AppState { state } => StepSpec::AppState(AppStateName(*state)),
+        Event::Network { state } => StepSpec::Network(NetworkName(*state)),
+        Event::SignIn { task } => StepSpec::SignIn(SignInSpec { task: task.map(TaskName) }),
+        Event::CompleteTask => StepSpec::CompleteTask(Empty {}),
+        Event::GetToken { skip_cache } => {
+            StepSpec::GetToken(GetTokenSpec { skip_cache: *skip_cache })
+        }
+        Event::ApiCall { path } => StepSpec::ApiCall(PathSpec { path: path.to_string() }),
+        Event::Navigate { path } => StepSpec::Navigate(PathSpec { path: path.to_string() }),
+        Event::SessionEnd => StepSpec::SessionEnd(Empty {}),
+        Event::SessionRemove => StepSpec::SessionRemove(Empty {}),
+        Event::SignOut => StepSpec::SignOut(Empty {}),
+        Event::SetActive => StepSpec::SetActive(Empty {}),
+        Event::Revoke => StepSpec::Revoke(Empty {}),
+        Event::ExpireNow => StepSpec::ExpireNow(Empty {}),
+        Event::AbandonNow => StepSpec::AbandonNow(Empty {}),
+        Event::Replace => StepSpec::Replace(Empty {}),
+        Event::Fault(spec) => {
+            let mut step = FaultStep {
+                kind: FaultKindName::Unauthorized,
+                count: Some(spec.count),
+                on: spec.on.map(EndpointName),
+                status: None,
+                retry_after: None,
+                latency: None,
+            };
+            step.kind = match spec.kind {
+                FaultKind::ServerError { status } => {
+                    step.status = Some(status);
+                    FaultKindName::ServerError
+                }
+                FaultKind::RateLimited { retry_after_ms } => {
+                    step.retry_after = Some(Duration(retry_after_ms));
+                    FaultKindName::RateLimited
+                }
+                FaultKind::Unauthorized => FaultKindName::Unauthorized,
+                FaultKind::MissingExpiredToken => FaultKindName::MissingExpiredToken,
+                FaultKind::DropBeforeCommit => FaultKindName::DropBeforeCommit,
+                FaultKind::DropAfterCommit => FaultKindName::DropAfterCommit,
+                FaultKind::Latency { ms } => {
+                    step.latency = Some(Duration(ms));
+                    FaultKindName::Latency
+                }
+            };
+            StepSpec::Fault(step)
+        }
+    }
+}

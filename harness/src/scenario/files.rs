@@ -1,0 +1,52 @@
+//! The scenario module's edge that touches the disk: reading a scenario file and writing one
+//! atomically. Like the runner and xtask, and unlike the rest of the library, this reads and
+//! writes files (DESIGN.md §4).
+
+use std::io::Write as _;
+use std::path::Path;
+
+use super::compile::Scenario;
+use super::error::{ErrorKind, ScenarioError};
+
+/// Largest scenario file read: scenarios are written by people (or the exporter); a larger
+/// file is a mistake, not a scenario.
+pub const FILE_BYTES_MAX: u64 = 1 << 20;
+
+/// Reads and parses a scenario file. `display` is how errors name it.
+pub fn load(path: &Path, display: &str) -> Result<Scenario, ScenarioError> {
+    let io = |e: std::io::Error| ScenarioError::new(display, 0, 0, ErrorKind::Io(e.to_string()));
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > FILE_BYTES_MAX {
+        return Err(ScenarioError::new(
+            display,
+            0,
+            0,
+            ErrorKind::TooLarge { size, limit: FILE_BYTES_MAX },
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    super::parse(display, &text)
+}
+
+/// Writes `contents` to `path` so that a reader sees either the old file or the whole new
+/// one, never half of it: write a temporary file in the same directory, flush it to disk,
+/// then rename it over `path`.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the target path has no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", file_name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        // Best effort: a failed write must not leave a stray temporary file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,821 @@
+//! The scenario file format (DESIGN.md §9): the serde types a YAML scenario deserialises
+//! into, with `deny_unknown_fields` everywhere, and the JSON Schema derived from them.
+//!
+//! These types mirror the file, not the run: durations are strings (`30s`), names are the
+//! vocabulary's kebab/snake-case spellings, and nothing is validated beyond its shape. The
+//! meaning (defaults, merging variants onto the setup, settings limits, expectations that
+//! name real variants) is [`super::compile`]'s job, so every check there can point at a line.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::invariants::InvariantId;
+use crate::model::profile::ProfileId;
+use crate::model::time::{format_duration, parse_duration};
+use crate::model::vocab::{AppState, Defect, Endpoint, Network, Platform, SessionStatus, TaskKey};
+
+/// The only `schema_version` this parser reads. Bump it when a file that parsed before would
+/// now mean something else.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A value with the line and column (1-based) of the YAML node it came from, so checks made
+/// after parsing can still point at the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
+        Ok(Located {
+            value: spanned.value,
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        })
+    }
+}
+
+impl<T: Serialize> Serialize for Located<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// Newtypes over the vocabulary's enums, read by the vocabulary's own names (`as_str`), so
+/// the file, the schema, reports and snapshots spell every name the same way. An unknown name
+/// is an error listing every accepted one.
+macro_rules! named {
+    ($(#[doc = $doc:literal])* $name:ident($inner:ty), $what:literal, $all:expr, $as_str:expr) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+        pub struct $name(pub $inner);
+
+        impl $name {
+            /// Every accepted name, in the vocabulary's order.
+            pub fn names() -> Vec<&'static str> {
+                let as_str: fn($inner) -> &'static str = $as_str;
+                $all.iter().copied().map(as_str).collect()
+            }
+
+            pub fn as_str(self) -> &'static str {
+                let as_str: fn($inner) -> &'static str = $as_str;
+                as_str(self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                let as_str: fn($inner) -> &'static str = $as_str;
+                $all.iter()
+                    .copied()
+                    .find(|v| as_str(*v) == text)
+                    .map($name)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            concat!("unknown ", $what, " `{}`; accepted: {}"),
+                            text,
+                            $name::names().join(", ")
+                        ))
+                    })
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                let description = concat!($($doc),*).trim();
+                json_schema!({ "type": "string", "enum": $name::names(), "description": description })
+            }
+        }
+    };
+}
+
+named!(
+    /// ios or android.
+    PlatformName(Platform), "platform", [Platform::Ios, Platform::Android], Platform::as_str
+);
+named!(
+    /// The model profile: the article's contract or what clerk-js 6 does.
+    ProfileName(ProfileId), "profile", ProfileId::ALL, ProfileId::as_str
+);
+named!(
+    /// A defect of the reference SDK (DESIGN.md §6.2).
+    DefectName(Defect), "defect", Defect::ALL, Defect::as_str
+);
+named!(
+    /// An invariant of the catalogue (DESIGN.md §8).
+    InvariantName(InvariantId), "invariant", InvariantId::ALL, InvariantId::as_str
+);
+named!(
+    /// A session task that keeps a session pending.
+    TaskName(TaskKey), "task", TaskKey::ALL, TaskKey::as_str
+);
+named!(
+    /// A FAPI endpoint, as faults target them.
+    EndpointName(Endpoint), "endpoint", Endpoint::ALL, Endpoint::as_str
+);
+named!(
+    /// One of the eight session statuses.
+    StatusName(SessionStatus), "session status", SessionStatus::ALL, SessionStatus::as_str
+);
+named!(
+    /// React Native's AppState (inactive exists on iOS only).
+    AppStateName(AppState), "app state",
+    [AppState::Active, AppState::Inactive, AppState::Background],
+    |s| match s {
+        AppState::Active => "active",
+        AppState::Inactive => "inactive",
+        AppState::Background => "background",
+    }
+);
+named!(
+    /// The device's network.
+    NetworkName(Network), "network state", [Network::Online, Network::Offline],
+    |n| match n {
+        Network::Online => "online",
+        Network::Offline => "offline",
+    }
+);
+
+/// A duration written with a unit: `250ms`, `30s`, `5m`, `2h`, `7d`, `1h30m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$";
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration with a unit such as `250ms`, `30s`, `5m`, `2h` or `7d`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+                parse_duration(text).map(Duration).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Duration, E> {
+                Err(E::custom(format!(
+                    "bad duration `{n}`: missing unit; expected e.g. `{n}s` or `{n}ms`"
+                )))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Duration, E> {
+                Err(E::custom(format!("bad duration `{n}`: expected a unit such as `30s`")))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(self.0))
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "a duration with a unit: 250ms, 30s, 5m, 2h, 7d, 1h30m"
+        })
+    }
+}
+
+/// A duration, or `off` for a limit that is switched off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub Option<u64>);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Limit;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration such as `7d`, or `off`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Limit, E> {
+                if text == "off" {
+                    return Ok(Limit(None));
+                }
+                parse_duration(text).map(|ms| Limit(Some(ms))).map_err(E::custom)
+            }
+            // `off` is a YAML 1.1 boolean: accept it (and only the false spelling) as such.
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Limit, E> {
+                if on {
+                    Err(E::custom(
+                        "a limit cannot be `true`; give a duration such as `7d`, or `off`",
+                    ))
+                } else {
+                    Ok(Limit(None))
+                }
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl Serialize for Limit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(ms) => serializer.serialize_str(&format_duration(ms)),
+            None => serializer.serialize_str("off"),
+        }
+    }
+}
+
+impl JsonSchema for Limit {
+    fn schema_name() -> Cow<'static, str> {
+        "Limit".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": format!("^off$|{DURATION_PATTERN}"),
+            "description": "a duration such as 7d, or off"
+        })
+    }
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "session-harness scenario", description = "DESIGN.md §9; docs/scenarios.md")]
+pub struct ScenarioFile {
+    /// The format version; only 1 exists.
+    pub schema_version: Located<u32>,
+    /// The scenario's path under `scenarios/` without `.yaml`, e.g. `offline/get-token-throws`.
+    pub name: String,
+    /// What the scenario shows, in a sentence or two.
+    pub description: String,
+    /// Where the behaviour comes from: a URL, an article section, or a seed file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// For an exported counterexample: the generator seed it came from (`0x…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
+    pub setup: SetupSpec,
+    /// Named variants, each overriding some setup fields. Without variants the scenario has
+    /// one variant called `default`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<String, Located<VariantSpec>>,
+    /// The steps, in order; virtual time moves only with `advance`.
+    pub steps: Vec<Located<StepSpec>>,
+    /// Per variant: invariants that must break and those that must hold. A variant not
+    /// named here must hold every invariant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect: BTreeMap<String, Located<VariantExpect>>,
+}
+
+/// Where the SDK keeps the client token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenCacheName {
+    /// `@clerk/expo/token-cache` on expo-secure-store: survives restarts.
+    SecureStore,
+    /// No `tokenCache` prop: lost with the process.
+    Memory,
+}
+
+/// The Clerk instance's session options. Omitted fields keep Clerk's defaults (60 s tokens,
+/// 7 d lifetime, no inactivity timeout, single session, no session minter).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token_ttl: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lifetime: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity_timeout: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_session: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_minter: Option<bool>,
+}
+
+/// Round-trip latencies of the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fapi_latency: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_latency: Option<Duration>,
+}
+
+/// The world a scenario runs in.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupSpec {
+    pub platform: PlatformName,
+    pub profile: ProfileName,
+    /// Default `secure_store`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_cache: Option<TokenCacheName>,
+    /// `__experimental_resourceCache`; default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_cache: Option<bool>,
+    /// `useAuth({ treatPendingAsSignedOut })`; default true, as in Clerk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_pending_as_signed_out: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Located<InstanceSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<Located<NetSpec>>,
+    /// Defects switched on in the reference SDK; a run with defects needs the reference SDK.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defects: Vec<DefectName>,
+}
+
+/// A variant: the setup with some fields overridden. `instance` and `net` merge field by
+/// field; `defects` replaces the setup's list.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_cache: Option<TokenCacheName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_cache: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_pending_as_signed_out: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Located<InstanceSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<Located<NetSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defects: Option<Vec<DefectName>>,
+}
+
+/// Which invariants a variant must hold besides those it must break.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holds {
+    /// Nothing but the `violates` list may break.
+    All,
+    /// Only these are checked to hold; others may break or not.
+    Only(Vec<InvariantName>),
+}
+
+impl<'de> Deserialize<'de> for Holds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Holds;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`all` or a list of invariants")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Holds, E> {
+                if text == "all" {
+                    Ok(Holds::All)
+                } else {
+                    Err(E::custom(format!(
+                        "bad `holds` value `{text}`; expected `all` or a list of invariants"
+                    )))
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Holds, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<InvariantName>()? {
+                    ids.push(id);
+                }
+                Ok(Holds::Only(ids))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for Holds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Holds::All => serializer.serialize_str("all"),
+            Holds::Only(ids) => ids.serialize(serializer),
+        }
+    }
+}
+
+impl JsonSchema for Holds {
+    fn schema_name() -> Cow<'static, str> {
+        "Holds".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let list = generator.subschema_for::<Vec<InvariantName>>();
+        json_schema!({
+            "description": "`all`, or the invariants that must hold",
+            "anyOf": [ { "const": "all" }, list ]
+        })
+    }
+}
+
+/// What a variant's run must show.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantExpect {
+    /// Invariants that must break (a scenario expecting a violation passes when it happens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violates: Vec<InvariantName>,
+    /// `all` (the default): nothing else may break; or a list of invariants that must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Holds>,
+}
+
+/// A step without parameters (`kill: {}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInSpec {
+    /// Sign in into a pending session with this task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskName>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetTokenSpec {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_cache: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathSpec {
+    /// An app path such as `/checkout`.
+    pub path: String,
+}
+
+/// The kind of a scripted FAPI fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKindName {
+    /// A 5xx answer (`status`, default 503).
+    ServerError,
+    /// 429 with `retry_after`.
+    RateLimited,
+    /// 401 `authentication_invalid`.
+    Unauthorized,
+    /// 422 `missing_expired_token` (token requests only).
+    MissingExpiredToken,
+    /// The connection drops before the server sees the request.
+    DropBeforeCommit,
+    /// The server applies the request, then the connection drops.
+    DropAfterCommit,
+    /// The request takes `latency` end to end.
+    Latency,
+}
+
+/// A fault for the next `count` FAPI requests (optionally only those to one endpoint).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    pub kind: FaultKindName,
+    /// How many requests it applies to; default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<EndpointName>,
+    /// `server_error` only: the 5xx status; default 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `rate_limited` only: the `Retry-After` the server sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<Duration>,
+    /// `latency` only: how long the request takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Duration>,
+}
+
+/// `isSignedIn`: `true`, `false` or `undefined`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedIn(pub Option<bool>);
+
+impl<'de> Deserialize<'de> for SignedIn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = SignedIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`true`, `false` or `undefined`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<SignedIn, E> {
+                Ok(SignedIn(Some(b)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SignedIn, E> {
+                match text {
+                    "undefined" => Ok(SignedIn(None)),
+                    "true" => Ok(SignedIn(Some(true))),
+                    "false" => Ok(SignedIn(Some(false))),
+                    other => Err(E::custom(format!(
+                        "bad `signed_in` value `{other}`; expected `true`, `false` or `undefined`"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for SignedIn {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(b) => serializer.serialize_bool(b),
+            None => serializer.serialize_str("undefined"),
+        }
+    }
+}
+
+impl JsonSchema for SignedIn {
+    fn schema_name() -> Cow<'static, str> {
+        "SignedIn".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [ { "type": "boolean" }, { "const": "undefined" } ] })
+    }
+}
+
+/// The screen the app shell shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteName {
+    Closed,
+    Loading,
+    SignIn,
+    Protected,
+    Task,
+}
+
+impl RouteName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteName::Closed => "closed",
+            RouteName::Loading => "loading",
+            RouteName::SignIn => "sign_in",
+            RouteName::Protected => "protected",
+            RouteName::Task => "task",
+        }
+    }
+}
+
+/// The SDK's session as `useSession` shows it: a status, or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatusOrNone {
+    None,
+    Active,
+    Pending,
+    Ended,
+    Expired,
+    Removed,
+    Abandoned,
+    Replaced,
+    Revoked,
+}
+
+impl SessionStatusOrNone {
+    pub fn status(self) -> Option<SessionStatus> {
+        match self {
+            SessionStatusOrNone::None => None,
+            SessionStatusOrNone::Active => Some(SessionStatus::Active),
+            SessionStatusOrNone::Pending => Some(SessionStatus::Pending),
+            SessionStatusOrNone::Ended => Some(SessionStatus::Ended),
+            SessionStatusOrNone::Expired => Some(SessionStatus::Expired),
+            SessionStatusOrNone::Removed => Some(SessionStatus::Removed),
+            SessionStatusOrNone::Abandoned => Some(SessionStatus::Abandoned),
+            SessionStatusOrNone::Replaced => Some(SessionStatus::Replaced),
+            SessionStatusOrNone::Revoked => Some(SessionStatus::Revoked),
+        }
+    }
+}
+
+/// A call kind, as `last_call` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKindName {
+    Load,
+    GetToken,
+    ApiCall,
+    SignIn,
+    SignOut,
+    SessionEnd,
+    SessionRemove,
+    CompleteTask,
+    SetActive,
+    ForegroundRefresh,
+}
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResultName {
+    /// Not settled yet.
+    Pending,
+    /// A session token.
+    Token,
+    /// `getToken` returned null.
+    Null,
+    Ok,
+    Error,
+    Killed,
+}
+
+/// The most recent call of a kind: how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LastCallSpec {
+    pub kind: CallKindName,
+    pub result: CallResultName,
+    /// For errors: the HTTP status (0 for a network error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// For errors: the Clerk error code, e.g. `network_error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// An observation check after the previous step. Every field is optional; only the fields
+/// given are compared. Counters (`token_requests`, `backend_statuses`, `signed_out`) cover
+/// the steps since the previous `expect` (or the start).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// Check only in these variants (default: every variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteName>,
+    /// The protected screen's path (implies `route: protected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The sign-in screen's `returnTo` (implies `route: sign_in`); `none` for no returnTo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
+    /// The task screen's task (implies `route: task`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskName>,
+    /// `isLoaded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<bool>,
+    /// `isSignedIn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedIn>,
+    /// The session's status as the SDK shows it, or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_status: Option<SessionStatusOrNone>,
+    /// The server's truth about the device client's latest session, or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_status: Option<SessionStatusOrNone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_state: Option<AppStateName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkName>,
+    /// FAPI and backend requests in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<u32>,
+    /// Calls not yet settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_calls: Option<u32>,
+    /// Token requests sent since the previous `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_requests: Option<u32>,
+    /// Statuses the app's backend answered since the previous `expect`, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_statuses: Option<Vec<u16>>,
+    /// Whether the SDK dropped its signed-in state since the previous `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_out: Option<bool>,
+    /// The most recent call of a kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_call: Option<LastCallSpec>,
+}
+
+/// One step of a scenario: an event, a group of concurrent events, or a check.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepSpec {
+    /// Let virtual time pass: `advance: 30s`.
+    Advance(Duration),
+    /// Launch the app process.
+    ColdStart(Empty),
+    /// Force-quit the app; storage survives.
+    Kill(Empty),
+    /// Reload the JS runtime only.
+    JsReload(Empty),
+    /// Uninstall and reinstall (iOS keeps keychain items, Android clears them).
+    Reinstall(Empty),
+    /// `app_state: background`
+    AppState(AppStateName),
+    /// `network: offline`
+    Network(NetworkName),
+    /// Sign in; with `task`, into a pending session.
+    SignIn(SignInSpec),
+    CompleteTask(Empty),
+    /// `getToken({ skipCache })`
+    GetToken(GetTokenSpec),
+    /// A call to the app's protected API through its wrapper.
+    ApiCall(PathSpec),
+    Navigate(PathSpec),
+    /// `session.end()`
+    SessionEnd(Empty),
+    /// `session.remove()`
+    SessionRemove(Empty),
+    /// `clerk.signOut()`
+    SignOut(Empty),
+    SetActive(Empty),
+    /// Server side: the backend revokes the session.
+    Revoke(Empty),
+    /// Server side: the session reaches its maximum lifetime now.
+    ExpireNow(Empty),
+    /// Server side: the inactivity timeout is reached now.
+    AbandonNow(Empty),
+    /// Server side: another session takes over.
+    Replace(Empty),
+    /// Script a FAPI fault.
+    Fault(FaultStep),
+    /// Events issued at the same instant, all in flight together.
+    Concurrently(Vec<Located<StepSpec>>),
+    /// Check what the world shows after the previous step.
+    Expect(ExpectSpec),
+}
+
+impl StepSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepSpec::Concurrently(_) => "concurrently",
+            StepSpec::Expect(_) => "expect",
+            StepSpec::Advance(_) => "advance",
+            StepSpec::ColdStart(_) => "cold_start",
+            StepSpec::Kill(_) => "kill",
+            StepSpec::JsReload(_) => "js_reload",
+            StepSpec::Reinstall(_) => "reinstall",
+            StepSpec::AppState(_) => "app_state",
+            StepSpec::Network(_) => "network",
+            StepSpec::SignIn(_) => "sign_in",
+            StepSpec::CompleteTask(_) => "complete_task",
+            StepSpec::GetToken(_) => "get_token",
+            StepSpec::ApiCall(_) => "api_call",
+            StepSpec::Navigate(_) => "navigate",
+            StepSpec::SessionEnd(_) => "session_end",
+            StepSpec::SessionRemove(_) => "session_remove",
+            StepSpec::SignOut(_) => "sign_out",
+            StepSpec::SetActive(_) => "set_active",
+            StepSpec::Revoke(_) => "revoke",
+            StepSpec::ExpireNow(_) => "expire_now",
+            StepSpec::AbandonNow(_) => "abandon_now",
+            StepSpec::Replace(_) => "replace",
+            StepSpec::Fault(_) => "fault",
+        }
+    }
+}
