@@ -211,6 +211,34 @@ impl Fapi {
         std::mem::take(&mut self.state().log)
     }
 
+    /// Records a request that reached the same server but not the FAPI handler (the dev
+    /// server's admin API, the app's backend), so the one log shows every request in the order
+    /// it arrived. `at` moves the handler's clock forward like a FAPI request would.
+    pub fn record_other(
+        &self,
+        at: VTime,
+        method: &str,
+        path: &str,
+        status: u16,
+        code: Option<&str>,
+    ) {
+        let mut state = self.state();
+        state.clock = state.clock.max(at);
+        state.seq += 1;
+        let entry = LogEntry {
+            seq: state.seq,
+            at: state.clock,
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            endpoint: None,
+            sid: None,
+            outcome: RequestOutcome::Answered { status, retry_after_ms: None },
+            code: code.map(str::to_string),
+            fault: None,
+        };
+        state.log.push(entry);
+    }
+
     fn state(&self) -> MutexGuard<'_, HandlerState> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }

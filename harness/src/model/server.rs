@@ -811,6 +811,51 @@ impl Server {
         Some(self.create_session(client, user, None, now))
     }
 
+    /// Server-side task (an admin forcing a password reset, say): a signed-in `sid` takes
+    /// `task` and becomes `pending`. Returns false when the session is unknown or not signed
+    /// in.
+    pub fn add_task(&mut self, sid: SessionId, task: TaskKey, now: VTime) -> bool {
+        self.tick(now);
+        match self.session_mut(sid) {
+            Some(s) if s.status.is_signed_in() => {
+                if !s.tasks.contains(&task) {
+                    s.tasks.push(task);
+                }
+                set_status(s, SessionStatus::Pending, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Server-side completion of every task of a signed-in `sid`: `pending` becomes `active`
+    /// as the last `resolve_task` would make it. Returns false when the session is unknown or
+    /// not signed in.
+    pub fn clear_tasks(&mut self, sid: SessionId, now: VTime) -> bool {
+        self.tick(now);
+        match self.session_mut(sid) {
+            Some(s) if s.status.is_signed_in() => {
+                s.tasks.clear();
+                set_status(s, SessionStatus::Active, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Server-side removal of a signed-in `sid`: `removed`, and off its client's list, as a
+    /// `remove` request would leave it. Returns false when unknown or not signed in.
+    pub fn remove_session(&mut self, sid: SessionId, now: VTime) -> bool {
+        let Some(client) = self.session(sid).map(|s| s.client) else {
+            return false;
+        };
+        if !self.end_session_as(sid, SessionStatus::Removed, now) {
+            return false;
+        }
+        self.detach(client, sid);
+        true
+    }
+
     /// Arms a task for the test user's next sign-in.
     pub fn set_pending_task(&mut self, task: Option<TaskKey>) {
         self.users[0].pending_task = task;
