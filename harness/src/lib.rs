@@ -22,7 +22,7 @@ pub mod invariants;
 pub mod jwt;
 pub mod model;
 pub mod runner;
-pub mod serve;
 pub mod scenario;
+pub mod serve;
 pub mod sim;
 pub mod trace;
