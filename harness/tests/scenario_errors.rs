@@ -1,0 +1,241 @@
+//! Broken scenario files: each is rejected with file, line, column and what would be
+//! accepted, and none panics. One table, one `check` helper (matklad, "How to Test").
+
+use session_harness::scenario;
+
+const BASE: &str = "\
+schema_version: 1
+name: errors/table
+description: a broken file
+setup:
+  platform: ios
+  profile: clerk-js-6
+steps:
+  - cold_start: {}
+";
+
+/// Parses `text` and asserts the error starts with `t.yaml:LINE:COL: ` and contains every
+/// fragment.
+fn check(text: &str, at: (u64, u64), fragments: &[&str]) {
+    let err = scenario::parse("t.yaml", text).expect_err("a broken file must not parse");
+    let message = err.to_string();
+    let prefix = format!("t.yaml:{}:{}: ", at.0, at.1);
+    assert!(message.starts_with(&prefix), "expected `{prefix}…`, got `{message}`");
+    for f in fragments {
+        assert!(message.contains(f), "`{message}` lacks `{f}`");
+    }
+    // Lowercase, no trailing period: our error style.
+    let body = &message[prefix.len()..];
+    assert!(!body.ends_with('.'), "`{body}` ends with a period");
+    assert!(!body.starts_with(char::is_uppercase), "`{body}` starts uppercase");
+}
+
+fn with_setup(extra: &str) -> String {
+    BASE.replace("  profile: clerk-js-6\n", &format!("  profile: clerk-js-6\n{extra}"))
+}
+
+fn with_steps(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+#[test]
+fn the_base_file_parses() {
+    let s = scenario::parse("t.yaml", BASE).expect("the table's base file is valid");
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(s.variants.len(), 1);
+    assert_eq!(s.variants[0].name, scenario::DEFAULT_VARIANT);
+}
+
+#[test]
+fn broken_files_are_rejected_with_place_and_remedy() {
+    let table: Vec<(&str, String, (u64, u64), Vec<&str>)> = vec![
+        (
+            "unknown top-level key",
+            BASE.replace("name: errors/table", "name: errors/table\nbogus: 1"),
+            (3, 1),
+            vec!["unknown field `bogus`", "schema_version, name, description"],
+        ),
+        (
+            "duplicate key",
+            BASE.replace("name: errors/table", "name: errors/table\nname: again"),
+            (3, 1),
+            vec!["duplicate key `name`"],
+        ),
+        (
+            "unknown step kind",
+            with_steps("  - fly: {}\n"),
+            (9, 5),
+            vec!["unknown step kind `fly`", "accepted: advance, cold_start"],
+        ),
+        (
+            "duration without unit",
+            with_steps("  - advance: 30\n"),
+            (9, 14),
+            vec!["bad duration `30`", "missing unit", "`30s`"],
+        ),
+        (
+            "duration with an unknown unit",
+            with_steps("  - advance: 30y\n"),
+            (9, 14),
+            vec!["bad duration `30y`", "unknown unit `y`", "ms, s, m, h, d"],
+        ),
+        (
+            "unknown defect",
+            with_setup("  defects: [ios-cache-wipe]\n"),
+            (7, 13),
+            vec!["unknown defect `ios-cache-wipe`", "accepted: ios-native-cache-wipe"],
+        ),
+        (
+            "unknown invariant",
+            with_steps("expect:\n  default: { violates: [restore-after-cold] }\n"),
+            (10, 25),
+            vec!["unknown invariant `restore-after-cold`", "restore-after-cold-start"],
+        ),
+        (
+            "expectation for a missing variant",
+            with_steps("expect:\n  buggy: { violates: [calls-settle] }\n"),
+            (10, 10),
+            vec!["missing variant `buggy`", "variants: default"],
+        ),
+        (
+            "inline expect for a missing variant",
+            with_steps("  - expect: { loaded: true, variants: [fixd] }\n"),
+            (9, 5),
+            vec!["missing variant `fixd`", "variants: default"],
+        ),
+        (
+            "instance lifetime out of range",
+            with_setup("  instance: { max_lifetime: 1m }\n"),
+            (7, 13),
+            vec!["invalid settings", "`max_lifetime` = 1m", "5m ..= 10 years"],
+        ),
+        (
+            "no lifetime limit at all",
+            with_setup("  instance: { max_lifetime: off, inactivity_timeout: off }\n"),
+            (7, 13),
+            vec!["at least one of `max_lifetime` and `inactivity_timeout`"],
+        ),
+        (
+            "invalid settings in a variant",
+            with_steps("variants:\n  short: { instance: { session_token_ttl: 2h } }\n"),
+            (10, 22),
+            vec!["invalid settings in variant `short`", "`session_token_ttl` = 2h", "1s ..= 1h"],
+        ),
+        (
+            "unknown platform",
+            BASE.replace("platform: ios", "platform: iphone"),
+            (5, 13),
+            vec!["unknown platform `iphone`", "accepted: ios, android"],
+        ),
+        (
+            "unknown field in a step",
+            with_steps("  - get_token: { skip_cach: true }\n"),
+            (9, 18),
+            vec!["unknown field `skip_cach`", "skip_cache"],
+        ),
+        (
+            "bad signed_in value",
+            with_steps("  - expect: { signed_in: maybe }\n"),
+            (9, 26),
+            vec!["bad `signed_in` value `maybe`", "`undefined`"],
+        ),
+        (
+            "unsupported schema version",
+            BASE.replace("schema_version: 1", "schema_version: 2"),
+            (1, 17),
+            vec!["unsupported schema_version 2", "accepted: 1"],
+        ),
+        (
+            "fault status that is not a 5xx",
+            with_steps("  - fault: { kind: server_error, status: 404 }\n"),
+            (9, 5),
+            vec!["bad fault", "status 404", "500 ..= 599"],
+        ),
+        (
+            "fault parameter for another kind",
+            with_steps("  - fault: { kind: unauthorized, retry_after: 30s }\n"),
+            (9, 5),
+            vec!["`retry_after` only applies to `rate_limited`"],
+        ),
+        (
+            "rate limit without retry_after",
+            with_steps("  - fault: { kind: rate_limited }\n"),
+            (9, 5),
+            vec!["`rate_limited` needs `retry_after`"],
+        ),
+        (
+            "advance inside concurrently",
+            with_steps("  - concurrently: [ {advance: 1s}, {get_token: {}} ]\n"),
+            (9, 21),
+            vec!["`advance` cannot be inside `concurrently`"],
+        ),
+        (
+            "expect before any event",
+            BASE.replace("  - cold_start: {}\n", "  - expect: { loaded: true }\n  - kill: {}\n"),
+            (8, 5),
+            vec!["`expect` before any event", "cold_start"],
+        ),
+        (
+            "a path without a slash",
+            with_steps("  - api_call: { path: orders }\n"),
+            (9, 5),
+            vec!["bad path `orders`", "starting with `/`"],
+        ),
+        (
+            "contradictory expectation",
+            with_steps("expect:\n  default: { violates: [calls-settle], holds: [calls-settle] }\n"),
+            (10, 12),
+            vec!["`calls-settle` is expected both to break and to hold"],
+        ),
+        (
+            "a bare step without its mapping",
+            with_steps("  - kill\n"),
+            (10, 1),
+            vec!["expected a mapping", "`- kill: {}`"],
+        ),
+        ("not yaml at all", "[1, 2".to_string(), (1, 1), vec!["unclosed bracket"]),
+        (
+            "missing required key",
+            BASE.replace("description: a broken file\n", ""),
+            (1, 1),
+            vec!["missing field `description`"],
+        ),
+        (
+            "no steps",
+            BASE.replace("  - cold_start: {}\n", "").replace("steps:\n", "steps: []\n"),
+            (0, 0),
+            vec!["steps is empty"],
+        ),
+    ];
+    assert!(table.len() >= 15, "the table must cover at least 15 kinds of bad input");
+    for (what, text, at, fragments) in &table {
+        let result = std::panic::catch_unwind(|| check(text, *at, fragments));
+        assert!(result.is_ok(), "case `{what}` failed (see the panic above)");
+    }
+}
+
+/// Arbitrary bytes never panic the parser: they parse or give a located error.
+#[test]
+fn garbage_never_panics() {
+    let samples = [
+        "",
+        "\0",
+        "---\n---\n",
+        "&a [*a]",
+        "steps: !!binary xyz",
+        "{{{{",
+        "- - - -",
+        "schema_version: 99999999999999999999",
+        "name: [",
+        "\u{feff}schema_version: 1",
+    ];
+    for text in samples {
+        let _ = scenario::parse("g.yaml", text);
+    }
+    // Every prefix of a valid file, too: truncated files are the commonest broken input.
+    for cut in 0..BASE.len() {
+        if BASE.is_char_boundary(cut) {
+            let _ = scenario::parse("g.yaml", &BASE[..cut]);
+        }
+    }
+}
