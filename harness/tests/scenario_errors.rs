@@ -197,7 +197,7 @@ fn broken_files_are_rejected_with_place_and_remedy() {
         (
             "missing required key",
             BASE.replace("description: a broken file\n", ""),
-            (1, 1),
+            (6, 1),
             vec!["missing field `description`"],
         ),
         (
