@@ -6,6 +6,7 @@ mod bench_fapi;
 mod check;
 mod determinism;
 mod fuzz;
+mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ enum Command {
     Fuzz(fuzz::Args),
     /// Run a seed sweep twice and compare the trace bytes.
     Determinism(determinism::Args),
+    /// Runs the FAPI emulator and backend as a local dev server on 127.0.0.1
+    /// (docs/emulator-dev-server.md).
+    Serve(serve::Args),
     /// Speed figures (model steps per second, …); `--json` prints one JSON object.
     Bench(bench::Args),
 }
@@ -37,6 +41,7 @@ fn main() {
         Command::Bench(args) => bench::run(args).map(|()| true),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Determinism(args) => determinism::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(true) => {}
