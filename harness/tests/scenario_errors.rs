@@ -38,6 +38,9 @@ fn with_steps(extra: &str) -> String {
     format!("{BASE}{extra}")
 }
 
+/// One row: what is broken, the file, where the error points, fragments of its message.
+type Case<'a> = (&'a str, String, (u64, u64), Vec<&'a str>);
+
 #[test]
 fn the_base_file_parses() {
     let s = scenario::parse("t.yaml", BASE).expect("the table's base file is valid");
@@ -48,7 +51,7 @@ fn the_base_file_parses() {
 
 #[test]
 fn broken_files_are_rejected_with_place_and_remedy() {
-    let table: Vec<(&str, String, (u64, u64), Vec<&str>)> = vec![
+    let table: Vec<Case> = vec![
         (
             "unknown top-level key",
             BASE.replace("name: errors/table", "name: errors/table\nbogus: 1"),

@@ -67,11 +67,14 @@ impl System for ModelSystem {
     }
 }
 
+/// The signature of a system's run function.
+pub type RunFn = fn(Setup, &[Defect], &[Event], Option<u64>) -> Result<Outcome, SystemError>;
+
 /// A system from plain function pointers, for callers that plug an SDK in without a type.
 #[derive(Clone, Copy)]
 pub struct FnSystem {
     pub label: fn(&[Defect]) -> String,
-    pub run: fn(Setup, &[Defect], &[Event], Option<u64>) -> Result<Outcome, SystemError>,
+    pub run: RunFn,
 }
 
 impl System for FnSystem {
@@ -314,7 +317,7 @@ fn evaluate(check: &Check, since: usize, steps: &[TraceStep]) -> Option<String> 
                 Happening::CallStarted { call, kind: k, .. } if *k == kind => Some(*call),
                 _ => None,
             })
-            .last();
+            .next_back();
         let observed = match latest {
             None => "no call".to_string(),
             Some(id) => {
