@@ -6,6 +6,8 @@ mod bench_fapi;
 mod check;
 mod determinism;
 mod fuzz;
+mod replay;
+mod schema;
 mod serve;
 
 use anyhow::Result;
@@ -27,6 +29,10 @@ enum Command {
     Fuzz(fuzz::Args),
     /// Run a seed sweep twice and compare the trace bytes.
     Determinism(determinism::Args),
+    /// Rerun one scenario (or a generated case) and print the step table and the report.
+    Replay(replay::Args),
+    /// Regenerate schema/scenario.schema.json; `--check` fails if it is stale.
+    Schema(schema::Args),
     /// Runs the FAPI emulator and backend as a local dev server on 127.0.0.1
     /// (docs/emulator-dev-server.md).
     Serve(serve::Args),
@@ -42,6 +48,8 @@ fn main() {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Determinism(args) => determinism::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Schema(args) => schema::run(args),
     };
     match result {
         Ok(true) => {}
