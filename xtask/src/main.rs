@@ -7,8 +7,10 @@ mod check;
 mod determinism;
 mod fuzz;
 mod replay;
+mod report;
 mod schema;
 mod serve;
+mod timeline;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -31,6 +33,10 @@ enum Command {
     Determinism(determinism::Args),
     /// Rerun one scenario (or a generated case) and print the step table and the report.
     Replay(replay::Args),
+    /// Draw a scenario's (or a generated case's) trace as an SVG timeline.
+    Timeline(timeline::Args),
+    /// Write one HTML report: verdicts, coverage, differences, findings, timelines.
+    Report(report::Args),
     /// Regenerate schema/scenario.schema.json; `--check` fails if it is stale.
     Schema(schema::Args),
     /// Runs the FAPI emulator and backend as a local dev server on 127.0.0.1
@@ -50,6 +56,8 @@ fn main() {
         Command::Serve(args) => serve::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Timeline(args) => timeline::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(true) => {}
