@@ -322,6 +322,16 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "share one token request",
         clerk_js_6: "each starts its own token request",
     },
+    ProfileDifference {
+        topic: "token fetched before a suspension, delivered expired on return",
+        documented: "fetched again",
+        clerk_js_6: "returned to the caller as it is",
+    },
+    ProfileDifference {
+        topic: "token requests with the session minter on",
+        documented: "never carry the last session token",
+        clerk_js_6: "carry token=<last session token>; refused once it has expired",
+    },
 ];
 
 #[cfg(test)]

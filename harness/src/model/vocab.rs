@@ -813,6 +813,7 @@ pub enum Defect {
     RevokedIgnored,
     /// The API wrapper retries 401s without a retry flag, or leaves queued calls hanging.
     /// Source: the article's Axios interceptor.
+    #[serde(rename = "retry-401-loop")]
     Retry401Loop,
     /// No token cache: every cold start signs the user out. Source: the article.
     MemoryOnlyTokens,
@@ -867,6 +868,20 @@ impl Defect {
 
     pub fn parse(text: &str) -> Option<Defect> {
         Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+#[cfg(test)]
+mod defect_tests {
+    use super::Defect;
+
+    #[test]
+    fn serde_names_are_the_catalogue_names() {
+        for d in Defect::ALL {
+            let json = serde_json::to_string(&d).expect("defects serialise");
+            assert_eq!(json, format!("\"{}\"", d.as_str()));
+            assert_eq!(serde_json::from_str::<Defect>(&json).expect("and parse back"), d);
+        }
     }
 }
 

@@ -100,8 +100,9 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::FreshTokenOnly,
-        why: "with the resource cache, Expo's useAuth returns the cached session token on a \
-              network error even when it has expired",
+        why: "a token fetched before the app was suspended reaches JS expired on return and is \
+              returned as it is; and with the resource cache, Expo's useAuth returns the cached \
+              session token on a network error even when it has expired",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
