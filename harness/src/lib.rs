@@ -23,6 +23,7 @@ pub mod jwt;
 pub mod model;
 pub mod runner;
 pub mod scenario;
+pub mod sdk;
 pub mod serve;
 pub mod sim;
 pub mod trace;

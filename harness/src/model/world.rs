@@ -106,6 +106,9 @@ struct Flight {
     fault: Option<FaultKind>,
     /// The sign-out epoch when sent: a payload from before a sign-out is stale.
     signout_epoch: u32,
+    /// What the server answered: it applies a request the instant it is sent, as the FAPI
+    /// emulator does (both of its ways in), and the answer travels back for the latency.
+    answer: Option<(Reply, RequestOutcome)>,
 }
 
 #[derive(Clone, Debug)]
@@ -563,7 +566,12 @@ impl World {
             });
         }
         self.js.calls.clear();
-        self.paused.clear();
+        // Answers held for the dead runtime are dropped with it: no longer in flight.
+        for (_, job) in std::mem::take(&mut self.paused) {
+            if let JsJob::Deliver(req, _) = job {
+                self.flights.remove(&req);
+            }
+        }
         self.js = Js::new(self.js.runtime + 1);
         self.js.status = LoadStatus::Loading;
     }
@@ -618,6 +626,11 @@ impl World {
                 }
                 Job::Js { js, job } => {
                     if js != self.js.runtime || !self.device.running {
+                        // The runtime that sent it is gone: its answer lands nowhere, and the
+                        // request is no longer in flight (it used to stay counted forever).
+                        if let JsJob::Deliver(req, _) = job {
+                            self.flights.remove(&req);
+                        }
                         continue;
                     }
                     if !self.device.js_runs() {
@@ -733,13 +746,20 @@ impl World {
         let offline = self.device.network == Network::Offline;
         // An offline request never leaves the device, so it consumes no scripted fault.
         let fault = if offline { None } else { self.server.take_fault(endpoint) };
+        let token = self.held_client_token();
+        // The server applies the request now, at send time, exactly as the emulator's handler
+        // does; only the answer's arrival waits for the latency. (Applying it at arrival made
+        // the model mint tokens and consume state `latency` later than any real SDK talking
+        // to the emulator, so the two could never agree on `iat`/`exp`.)
+        let answer = (!offline).then(|| self.server_answer(token, &request, fault));
         let flight = Flight {
             request,
-            token: self.held_client_token(),
+            token,
             purpose,
             js: self.js.runtime,
             fault,
             signout_epoch: self.js.signout_epoch,
+            answer,
         };
         self.flights.insert(id, flight);
         if offline {
@@ -763,33 +783,43 @@ impl World {
         id
     }
 
-    fn arrive(&mut self, id: RequestId) {
-        let Some(flight) = self.flights.get(&id) else {
-            return;
-        };
-        let (request, token, fault, js) =
-            (flight.request.clone(), flight.token, flight.fault, flight.js);
-        let endpoint = request.endpoint();
+    /// The server's answer to `request` carrying `token`, now, shaped by `fault`.
+    fn server_answer(
+        &mut self,
+        token: Option<ClientToken>,
+        request: &FapiRequest,
+        fault: Option<FaultKind>,
+    ) -> (Reply, RequestOutcome) {
         let now = self.now;
-        let (reply, outcome) = match fault {
+        match fault {
             Some(FaultKind::DropBeforeCommit) => {
                 (Reply::NetworkError, RequestOutcome::NetworkError { committed: false })
             }
             Some(FaultKind::DropAfterCommit) => {
-                self.server.handle(token, &request, now);
+                self.server.handle(token, request, now);
                 (Reply::NetworkError, RequestOutcome::NetworkError { committed: true })
             }
             _ => {
                 let reply = fault
                     .and_then(FapiReply::for_fault)
-                    .unwrap_or_else(|| self.server.handle(token, &request, now));
+                    .unwrap_or_else(|| self.server.handle(token, request, now));
                 let outcome = RequestOutcome::Answered {
                     status: reply.status,
                     retry_after_ms: reply.retry_after_ms,
                 };
                 (Reply::Answer(reply), outcome)
             }
+        }
+    }
+
+    /// The answer reaches the device: log it and hand it to JS.
+    fn arrive(&mut self, id: RequestId) {
+        let Some(flight) = self.flights.get_mut(&id) else {
+            return;
         };
+        let (reply, outcome) = flight.answer.take().expect("an online request has an answer");
+        let (endpoint, fault, js) = (flight.request.endpoint(), flight.fault, flight.js);
+        let now = self.now;
         let fault = fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
         self.log.push(Happening::RequestDone { at: now, req: id, endpoint, outcome, fault });
         self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, reply) });

@@ -1,0 +1,82 @@
+//! The defect catalogue as switches of the reference SDK (DESIGN.md §6.2).
+//!
+//! Every [`Defect`] of the vocabulary is a faithful rendering of a real bug, off by default.
+//! The rendering of each lives where the bug lives in the reference SDK (search
+//! `Defect::<Name>` in `reference/js.rs`); this table says what each switch does there:
+//!
+//! | defect | what the switched-on reference SDK does |
+//! | --- | --- |
+//! | `ios-native-cache-wipe` | on an iOS cold start the 3.2.7 bootstrap configures the native layer with the JS client token, *in parallel* with the JS load: `syncTokenState` writes `clerkDeviceToken`, and since it differs from the native one it wipes the native cached client; `configure()` resolves before the native session loads; the JS bootstrap, which takes the native session as the truth, polls `getSession()` every 100 ms, gives up after 3 s and sets the session to null — the user lands on sign-in |
+//! | `signout-while-loading` | `NativeSessionSync` runs native `signOut()` whenever `!isSignedIn`, and `isSignedIn` is `undefined` while loading: after a JS reload (native still configured) that revokes every session of the client server-side |
+//! | `stale-timer-logout` | the background refresh has no headless guard and always carries the last session token; when the timer fires late (after a long background) the session minter refuses the expired origin token with a 401, and the refresh treats that 401 as a sign-out |
+//! | `no-single-flight` | every `getToken` caller that misses the cache starts its own token request, even with one in flight |
+//! | `redirect-before-loaded` | the route guard tests `isSignedIn === false` before `isLoaded`, so while loading (`undefined`) it renders the protected screen |
+//! | `pending-to-sign-in` | the route guard sends a `pending` session to sign-in instead of its task screen |
+//! | `revoked-ignored` | the terminal-status list forgets `revoked`: a revoked session in a client payload is kept as the current session |
+//! | `retry-401-loop` | the API wrapper has no retry flag: on a 401 it calls plain `getToken()` (a cache hit) and retries again and again (up to [`RETRY_401_LOOP_ATTEMPTS_MAX`]); and calls queued behind a refresh that yields no token are never released |
+//! | `memory-only-tokens` | the app's token cache answers `getToken` from memory only (it writes through to secure storage but never reads it), so every cold start sends no client token and lands signed out |
+//! | `securestore-truncation` | values are written to expo-secure-store whole instead of chunked, so on iOS anything over 2048 bytes is cut |
+//! | `null-offline-logout` | Core 2: `getToken` answers `null` at once while offline, and the app treats a `null` token as a sign-out (drops the session, deletes the client token) |
+//! | `no-foreground-refresh` | no refresh on return to the foreground; the app's API wrapper reuses the last token it saw for the first call after resuming instead of asking for a fresh one |
+//! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
+
+use crate::model::vocab::Defect;
+
+/// `retry-401-loop`: how many backend attempts the loop makes before giving up, so a run
+/// with the defect still terminates.
+pub const RETRY_401_LOOP_ATTEMPTS_MAX: u8 = 4;
+
+/// A set of switched-on defects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Defects(u16);
+
+impl Defects {
+    pub const NONE: Defects = Defects(0);
+
+    pub fn of(defects: &[Defect]) -> Defects {
+        Defects(defects.iter().fold(0, |bits, d| bits | Self::bit(*d)))
+    }
+
+    fn bit(defect: Defect) -> u16 {
+        let index = Defect::ALL.iter().position(|d| *d == defect).expect("every defect is in ALL");
+        1 << index
+    }
+
+    pub fn has(self, defect: Defect) -> bool {
+        self.0 & Self::bit(defect) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The switched-on defects, in catalogue order.
+    pub fn list(self) -> Vec<Defect> {
+        Defect::ALL.into_iter().filter(|d| self.has(*d)).collect()
+    }
+
+    /// `reference` or `reference+a+b`, as traces and `--sdk` name it.
+    pub fn sdk_name(self) -> String {
+        let mut name = "reference".to_string();
+        for d in self.list() {
+            name.push('+');
+            name.push_str(d.as_str());
+        }
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_round_trip_through_names() {
+        assert_eq!(Defects::NONE.sdk_name(), "reference");
+        let d = Defects::of(&[Defect::NoSingleFlight, Defect::IosNativeCacheWipe]);
+        assert!(d.has(Defect::NoSingleFlight) && d.has(Defect::IosNativeCacheWipe));
+        assert!(!d.has(Defect::RevokedIgnored));
+        assert_eq!(d.sdk_name(), "reference+ios-native-cache-wipe+no-single-flight");
+        assert_eq!(Defects::of(&Defect::ALL).list(), Defect::ALL.to_vec());
+    }
+}
