@@ -100,7 +100,7 @@ fn race_event(c: RaceChoice) -> Event {
     let count = 1 + (p >> 16) % 3;
     let on_tokens = (p >> 20).is_multiple_of(2);
     let fault = |kind: FaultKind, on: Option<Endpoint>| Event::Fault(FaultSpec { kind, count, on });
-    match c.kind % 29 {
+    match c.kind % 32 {
         0..=3 => Event::GetToken { skip_cache: false },
         4..=5 => Event::GetToken { skip_cache: true },
         6..=9 => Event::ApiCall { path: AppPath::new(generate::PATHS[p as usize % 4]) },
@@ -123,19 +123,27 @@ fn race_event(c: RaceChoice) -> Event {
                 3 => FaultKind::DropAfterCommit,
                 _ => FaultKind::MissingExpiredToken,
             };
-            fault(kind, on_tokens.then_some(Endpoint::Tokens))
+            let on =
+                [Some(Endpoint::Tokens), Some(Endpoint::GetClient), None][(p >> 8) as usize % 3];
+            fault(kind, on)
         }
         15..=18 => Event::Advance { ms: log_uniform(p, 13) },
-        19 => Event::Advance { ms: MINUTE_MS + (p as u64 * 7_919) % (8 * HOUR_MS) },
-        20 => Event::AppState { state: AppState::Background },
-        21 => Event::AppState { state: AppState::Active },
-        22 => Event::AppState { state: AppState::Inactive },
-        23 => Event::Network { state: Network::Offline },
-        24 => Event::Network { state: Network::Online },
-        25 => [Event::Revoke, Event::ExpireNow, Event::AbandonNow][p as usize % 3].clone(),
-        26 => [Event::Kill, Event::ColdStart, Event::JsReload][p as usize % 3].clone(),
-        27 => [Event::SignOut, Event::SignIn { task: None }][p as usize % 2].clone(),
-        _ => Event::Navigate { path: AppPath::new(generate::PATHS[p as usize % 4]) },
+        // Long waits: in the background they make timers fire hours late on return.
+        19..=20 => Event::Advance { ms: MINUTE_MS + (p as u64 * 7_919) % (8 * HOUR_MS) },
+        21..=22 => Event::AppState { state: AppState::Background },
+        23..=24 => Event::AppState { state: AppState::Active },
+        25 => Event::AppState { state: AppState::Inactive },
+        26 => Event::Network { state: Network::Offline },
+        27 => Event::Network { state: Network::Online },
+        28 => [Event::Revoke, Event::ExpireNow, Event::AbandonNow][p as usize % 3].clone(),
+        29..=30 => [Event::Kill, Event::ColdStart, Event::JsReload][p as usize % 3].clone(),
+        31 => [
+            Event::SignOut,
+            Event::SignIn { task: None },
+            Event::Navigate { path: AppPath::new(generate::PATHS[p as usize % 4]) },
+        ][p as usize % 3]
+            .clone(),
+        _ => unreachable!("kind % 32 is covered"),
     }
 }
 
@@ -254,13 +262,38 @@ pub fn hunt_case(seed: u64, index: u64) -> (Setup, Vec<Event>, u64) {
     }
 }
 
-/// Hunts `defect` with cases of `seed` until caught or `cases_max` ran; shrinks the catch.
+/// A shrunk catch this short is good enough to stop looking for a shorter one.
+pub const SHRUNK_STEPS_GOOD: usize = 8;
+
+/// Catches to shrink at most, looking for a counterexample of [`SHRUNK_STEPS_GOOD`] steps.
+const CATCHES_MAX: usize = 4;
+
+/// Hunts `defect` with cases of `seed` until caught or `cases_max` ran, and shrinks the catch.
+/// A catch whose shrunk form is still long is kept looking for a shorter one: a few more
+/// catches are shrunk (each greedy shrink finds *a* minimal trace, not the shortest), and
+/// the shortest wins. `cases` counts the cases until the first catch.
 pub fn hunt(defect: Defect, seed: u64, cases_max: u64) -> Catch {
+    hunt_observed(defect, seed, cases_max, &mut |_| {})
+}
+
+/// [`hunt`], calling `on_first_catch(cases)` the moment the first case breaks an invariant
+/// (before any shrinking), so a caller can time how long the catch itself took.
+pub fn hunt_observed(
+    defect: Defect,
+    seed: u64,
+    cases_max: u64,
+    on_first_catch: &mut dyn FnMut(u64),
+) -> Catch {
+    let mut best: Option<Catch> = None;
+    let mut catches = 0;
     for index in 0..cases_max {
         let (setup, events, case_seed) = hunt_case(seed, index);
         let broken = unexpected(setup, &[defect], &events);
         if broken.is_empty() {
             continue;
+        }
+        if best.is_none() {
+            on_first_catch(index + 1);
         }
         // Shrink towards the same invariants: a smaller trace that breaks something else
         // would explain a different story.
@@ -271,17 +304,26 @@ pub fn hunt(defect: Defect, seed: u64, cases_max: u64) -> Catch {
             .into_iter()
             .filter(|id| broken.contains(id))
             .collect();
-        return Catch {
+        catches += 1;
+        let first_cases = best.as_ref().map_or(index + 1, |b| b.cases);
+        let catch = Catch {
             defect,
             caught: true,
             invariants,
-            cases: index + 1,
+            cases: first_cases,
             case_seed,
             setup: Some(setup),
             shrunk,
         };
+        if best.as_ref().is_none_or(|b| catch.shrunk.len() < b.shrunk.len()) {
+            best = Some(catch);
+        }
+        let good = best.as_ref().is_some_and(|b| b.shrunk.len() <= SHRUNK_STEPS_GOOD);
+        if good || catches >= CATCHES_MAX {
+            break;
+        }
     }
-    Catch {
+    best.unwrap_or(Catch {
         defect,
         caught: false,
         invariants: Vec::new(),
@@ -289,5 +331,5 @@ pub fn hunt(defect: Defect, seed: u64, cases_max: u64) -> Catch {
         case_seed: 0,
         setup: None,
         shrunk: Vec::new(),
-    }
+    })
 }

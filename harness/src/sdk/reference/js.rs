@@ -326,8 +326,9 @@ struct Shell {
     return_to: Option<AppPath>,
     /// The API wrapper's one refresh after a 401, and the promise its queue waits on.
     refreshing: Option<Promise<TokenOutcome>>,
-    /// `no-foreground-refresh`: the app just came back and did not refresh.
-    resumed_stale: bool,
+    /// `no-foreground-refresh`: the Authorization header the app had when it went to the
+    /// background, which nothing replaced on return; the next API call sends it as is.
+    resume_header: Option<TokenInfo>,
 }
 
 /// One JS runtime: everything lost on kill or JS reload.
@@ -393,7 +394,7 @@ impl Runtime {
                 current_path: AppPath::home(),
                 return_to: None,
                 refreshing: None,
-                resumed_stale: false,
+                resume_header: None,
             },
         }
     }
@@ -898,7 +899,7 @@ impl Core {
                 } else {
                     None
                 };
-                let held = self.held_client_token();
+                let held = self.device_client_token();
                 let now = self.now();
                 let mut server = lock(self.fapi.server());
                 let target = env::target_session(&mut server, now, shown, held);
@@ -994,7 +995,8 @@ impl Core {
                 self.native_foreground_sync();
             }
             if self.has(Defect::NoForegroundRefresh) {
-                self.rt.borrow_mut().shell.resumed_stale = true;
+                let mut rt = self.rt.borrow_mut();
+                rt.shell.resume_header = rt.last_token.filter(|_| rt.session().is_some());
             } else {
                 self.foreground_refresh();
             }
@@ -2015,8 +2017,7 @@ impl Core {
     /// The article's Axios wrapper: attach a token; on a 401 lead the one refresh (or queue
     /// behind it) and retry once with the fresh token.
     async fn api_call(self: Rc<Self>, call: CallId) {
-        let resumed = std::mem::take(&mut self.rt.borrow_mut().shell.resumed_stale);
-        let reused = if resumed { self.rt.borrow().last_token } else { None };
+        let reused = self.rt.borrow_mut().shell.resume_header.take();
         let first = match reused {
             // `no-foreground-refresh`: the header from before the background goes out as is.
             Some(token) => Ok(Some(token)),
@@ -2206,9 +2207,21 @@ impl Core {
         AuthView { route, is_loaded: loaded, is_signed_in, session }
     }
 
+    /// The client token the *environment* sees the device holding: what secure storage holds
+    /// with a secure-store token cache (the harness reads storage, never the SDK's memory),
+    /// the in-memory token otherwise. For a correct SDK this is the token it sends.
+    fn device_client_token(&self) -> Option<ClientToken> {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::SecureStore => self.persisted_client_token(),
+            TokenCacheKind::Memory => {
+                self.rt.borrow().memory_token.filter(|_| self.device.borrow().running)
+            }
+        }
+    }
+
     fn observe(&self) -> Observation {
         let now = self.now();
-        let held = self.held_client_token();
+        let held = self.device_client_token();
         let persisted = self.persisted_client_token();
         let server = env::server_view(&mut lock(self.fapi.server()), now, held, persisted);
         Observation {
