@@ -64,3 +64,22 @@ fn documented() {
 fn clerk_js_6() {
     property(ProfileId::ClerkJs6, 0x10c5_7e90_0002);
 }
+
+#[test]
+fn the_reference_campaign_counts_coverage_on_the_sdk() {
+    use session_harness::runner::lockstep::reference_campaign;
+    for profile in ProfileId::ALL {
+        let mut seen = 0;
+        let (coverage, failures) = reference_campaign(profile, 0xc0ffee, 0..24, 30, |_| seen += 1);
+        assert_eq!(seen, 24);
+        assert_eq!(coverage.cases, 24);
+        assert!(coverage.steps > 24, "{profile}: the cases have steps");
+        assert!(
+            failures.is_empty(),
+            "{profile}: {}",
+            failures.iter().map(|f| f.outcome.summary()).collect::<Vec<_>>().join("\n")
+        );
+        let exercised = coverage.exercised.values().filter(|n| **n > 0).count();
+        assert!(exercised >= 8, "{profile}: only {exercised} invariants exercised");
+    }
+}

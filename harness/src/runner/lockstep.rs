@@ -289,3 +289,38 @@ fn canonical(happenings: &[Happening]) -> Vec<(VTime, String)> {
     out.sort();
     out
 }
+
+/// A campaign case that failed in lockstep: its index, its case seed and the outcome.
+#[derive(Clone, Debug)]
+pub struct LockstepFailure {
+    pub index: u64,
+    pub seed: u64,
+    pub outcome: LockstepOutcome,
+}
+
+/// Runs cases `range` of the campaign `seed` under `profile` on the defect-free reference SDK
+/// in lockstep with the model: the scenario-free fuzz campaign of `cargo xtask check`. Cases
+/// are the model campaign's (a pure function of seed and index, so shards compose); coverage
+/// is counted on the SDK's traces.
+pub fn reference_campaign(
+    profile: crate::model::profile::ProfileId,
+    seed: u64,
+    range: std::ops::Range<u64>,
+    steps_max: usize,
+    mut on_case: impl FnMut(u64),
+) -> (super::Coverage, Vec<LockstepFailure>) {
+    let mut coverage = super::Coverage::default();
+    let mut failures = Vec::new();
+    for index in range {
+        let case_seed = crate::sim::case_seed(seed, index);
+        let case = crate::generate::case_from_seed(profile, steps_max, case_seed);
+        let events = crate::generate::interpret(&case, None).events();
+        let outcome = run_reference(case.setup, &[], &events, Some(case_seed));
+        coverage.add(&Outcome { trace: outcome.sdk.clone(), report: outcome.report.clone() });
+        if !outcome.passed() {
+            failures.push(LockstepFailure { index, seed: case_seed, outcome });
+        }
+        on_case(index);
+    }
+    (coverage, failures)
+}
