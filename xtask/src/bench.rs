@@ -72,6 +72,8 @@ pub fn run(args: Args) -> Result<()> {
     figures.push(("model_campaign_steps_per_sec", model_steps_per_sec(&bench_traces(None))));
     eprintln!("bench: FAPI emulator and JWT signing …");
     figures.extend(crate::bench_fapi::figures()?);
+    eprintln!("bench: reference SDK in lockstep, seven-day soak …");
+    figures.extend(crate::bench_sdk::figures()?);
     if args.json {
         let object: serde_json::Map<String, serde_json::Value> = figures
             .iter()

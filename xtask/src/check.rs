@@ -1,20 +1,24 @@
 //! `cargo xtask check`: the main job on the embedded default.
 //!
-//! Runs a seeded campaign of generated traces on the model under both profiles, prints the
-//! verdict table (cases, violations, known deviations) and the coverage table, and fails when
-//! a violation is not a known deviation of its profile, when an invariant was never
-//! exercised, or when a declared-reachable (status, event) pair was never reached.
+//! Runs a seeded campaign of generated traces on the model under both profiles, and the same
+//! cases (a prefix of them) on the defect-free reference SDK in lockstep with the model.
+//! Prints the verdict table (cases, violations, known deviations, divergences) and the
+//! coverage tables, and fails when a violation is not a known deviation of its profile, when
+//! the reference SDK diverges from the model, when an invariant was never exercised, or when
+//! a declared-reachable (status, event) pair was never reached by the model campaign.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use session_harness::generate::TRACE_STEPS_DEFAULT;
 use session_harness::model::profile::ProfileId;
-use session_harness::runner::{self, Coverage};
+use session_harness::runner::{self, Coverage, lockstep};
 use session_harness::sim::{format_seed, parse_seed};
 
 /// Cases per profile by default: enough to reach every declared pair, quick on 2 cores.
 pub const DEFAULT_CASES: u64 = 5_000;
+/// Cases per profile on the reference SDK: the lockstep run costs ~10x a model run.
+pub const DEFAULT_REFERENCE_CASES: u64 = 1_000;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,6 +28,9 @@ pub struct Args {
     /// Cases per profile.
     #[arg(long, default_value_t = DEFAULT_CASES)]
     cases: u64,
+    /// Cases per profile run on the reference SDK in lockstep with the model.
+    #[arg(long, default_value_t = DEFAULT_REFERENCE_CASES)]
+    reference_cases: u64,
     /// Longest generated trace, in events.
     #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
     steps: usize,
@@ -61,6 +68,26 @@ pub fn run(args: Args) -> Result<bool> {
             .collect();
         handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
     });
+    // The reference SDK in lockstep with the model, on the first cases of the same campaign.
+    let reference: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ProfileId::ALL
+            .map(|profile| {
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let (coverage, failures) = lockstep::reference_campaign(
+                        profile,
+                        args.seed,
+                        0..args.reference_cases,
+                        args.steps,
+                        |_| {},
+                    );
+                    (profile, coverage, failures, started.elapsed())
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
+    });
     for (profile, coverage, failures, elapsed) in results {
         let known: u64 = coverage.violated.values().sum::<u64>()
             - failures.iter().map(|f| f.outcome.report.violations.len() as u64).sum::<u64>();
@@ -76,10 +103,39 @@ pub fn run(args: Args) -> Result<bool> {
         total.merge(&coverage);
         failures_all.extend(failures.into_iter().map(|f| (profile, f)));
     }
+    let mut reference_total = Coverage::default();
+    let mut reference_failures = Vec::new();
+    for (profile, coverage, failures, elapsed) in reference {
+        let known: u64 = coverage.violated.values().sum::<u64>();
+        rows.push(format!(
+            "{:<12} {:>8} {:>10} {:>12} {:>10} {:>8.1}s   reference SDK, lockstep",
+            profile.as_str(),
+            coverage.cases,
+            coverage.steps,
+            failures.len(),
+            known,
+            elapsed.as_secs_f64()
+        ));
+        reference_total.merge(&coverage);
+        reference_failures.extend(failures.into_iter().map(|f| (profile, f)));
+    }
     for row in rows {
         println!("{row}");
     }
-    println!("\ncoverage (both profiles):\n{}", total.table());
+    println!("\ncoverage of the model campaign (both profiles):\n{}", total.table());
+    println!(
+        "\ncoverage of the reference SDK's traces (both profiles):\n{}",
+        reference_total.table()
+    );
+    for (profile, failure) in reference_failures.iter().take(5) {
+        ok = false;
+        println!("{}", failure.outcome.summary());
+        println!(
+            "  sdk: reference  profile: {profile}  case seed: {}\n  replay: cargo xtask replay --seed {} --profile {profile}",
+            format_seed(failure.seed),
+            format_seed(failure.seed)
+        );
+    }
     for (profile, failure) in failures_all.iter().take(5) {
         ok = false;
         let v = &failure.outcome.report.violations[0];

@@ -7,7 +7,9 @@
 
 mod bench;
 mod bench_fapi;
+mod bench_sdk;
 mod check;
+mod defects;
 mod determinism;
 mod fuzz;
 mod replay;
@@ -46,6 +48,8 @@ enum Command {
     /// Runs the FAPI emulator and backend as a local dev server on 127.0.0.1
     /// (docs/emulator-dev-server.md).
     Serve(serve::Args),
+    /// The defect matrix: every defect hunted by the fuzzer; `--json` prints a JSON array.
+    Defects(defects::Args),
     /// Speed figures (model steps per second, …); `--json` prints one JSON object.
     Bench(bench::Args),
 }
@@ -56,6 +60,7 @@ fn main() {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args).map(|()| true),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Defects(args) => defects::run(args),
         Command::Determinism(args) => determinism::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Replay(args) => replay::run(args),

@@ -93,10 +93,40 @@ impl System for FnSystem {
     }
 }
 
-/// The system scenarios run on by default: the model for variants without defects, and the
-/// reference SDK for variants with defects once it exists.
+/// The system scenarios run on by default: the model for variants without defects (the
+/// oracle's trace is what the snapshot records), and the reference SDK with the defects
+/// switched on for the others (`runner::lockstep::judge_reference`: the SDK alone, every
+/// invariant checked on its trace — a defective SDK diverges from the model by design).
 pub fn default_system() -> &'static dyn System {
-    &ModelSystem
+    &DefaultSystem
+}
+
+/// See [`default_system`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultSystem;
+
+impl System for DefaultSystem {
+    fn label(&self, defects: &[Defect]) -> String {
+        if defects.is_empty() {
+            "model".to_string()
+        } else {
+            let names: Vec<&str> = defects.iter().map(|d| d.as_str()).collect();
+            format!("reference+{}", names.join("+"))
+        }
+    }
+
+    fn run(
+        &self,
+        setup: Setup,
+        defects: &[Defect],
+        events: &[Event],
+        seed: Option<u64>,
+    ) -> Result<Outcome, SystemError> {
+        if defects.is_empty() {
+            return ModelSystem.run(setup, defects, events, seed);
+        }
+        Ok(crate::runner::lockstep::judge_reference(setup, defects, events, seed))
+    }
 }
 
 pub fn defect_list(defects: &[Defect]) -> String {

@@ -1450,15 +1450,22 @@ impl Core {
             Some(Payload::ClientToken(t)) => Some(t),
             _ => None,
         };
+        let mut wiped = false;
         if let Some(token) = token {
             let changed = self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
                 != Some(Payload::ClientToken(token).digest());
             self.write_storage(StorageKey::NativeDeviceToken, Payload::ClientToken(token));
             if changed {
                 self.delete_storage(StorageKey::NativeCachedClient);
+                wiped = true;
             }
         }
         self.native.set(Native { configured: true, device_token: token });
+        // Without a wipe (a first launch has no JS token to mismatch) the native session
+        // loads from its cache and the bootstrap finds it: the bug needs the wipe.
+        if !wiped {
+            return;
+        }
         self.rt.borrow_mut().native_boot = NativeBoot::Polling;
         let at = self.now().plus(NATIVE_POLL_INTERVAL_MS);
         self.schedule_js(at, JsJob::NativePoll(1));
