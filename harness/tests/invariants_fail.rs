@@ -108,7 +108,8 @@ fn restore_after_cold_start_catches_a_session_not_restored() {
     events.extend([Event::Kill, advance(5 * MINUTE_MS), Event::ColdStart, advance(3 * SECOND_MS)]);
     let mut trace = run(&events);
     // The relaunch, not the first launch.
-    let cold = trace.steps.iter().rposition(|s| matches!(s.event, Event::ColdStart)).expect("relaunch");
+    let cold =
+        trace.steps.iter().rposition(|s| matches!(s.event, Event::ColdStart)).expect("relaunch");
     // ios-native-cache-wipe: the load ends signed out although the server still has the session.
     for step in &mut trace.steps[cold + 1..] {
         for h in &mut step.obs.happenings {

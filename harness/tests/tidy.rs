@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness sits in the workspace")
+        .to_path_buf()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -51,8 +54,20 @@ fn every_file_opens_with_a_module_doc() {
 fn the_model_is_pure() {
     // DESIGN.md §4: no tokio, no I/O, no system time, no randomness inside `model/`.
     let forbidden = [
-        "tokio", "std::time", "Instant", "SystemTime", "rand", "std::fs", "std::net", "std::io",
-        "HashMap", "HashSet", "crate::fapi", "crate::sdk", "crate::sim", "thread::",
+        "tokio",
+        "std::time",
+        "Instant",
+        "SystemTime",
+        "rand",
+        "std::fs",
+        "std::net",
+        "std::io",
+        "HashMap",
+        "HashSet",
+        "crate::fapi",
+        "crate::sdk",
+        "crate::sim",
+        "thread::",
     ];
     let mut offences = Vec::new();
     for (path, text) in all_sources() {
@@ -63,7 +78,12 @@ fn the_model_is_pure() {
             let code = line.split("//").next().unwrap_or("");
             for word in forbidden {
                 if code.contains(word) {
-                    offences.push(format!("{}:{}: `{word}` in `{}`", path.display(), n + 1, line.trim()));
+                    offences.push(format!(
+                        "{}:{}: `{word}` in `{}`",
+                        path.display(),
+                        n + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
