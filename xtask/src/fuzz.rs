@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
 use session_harness::runner::spec::SdkSpec;
-use session_harness::runner::{self, Coverage, Outcome};
+use session_harness::runner::{self, Coverage, Outcome, lockstep};
 use session_harness::sim::{case_seed, format_seed, parse_seed};
 
 /// `K/N`: the K-th (1-based) of N shards.
@@ -94,6 +94,8 @@ struct Failure {
     index: u64,
     case_seed: u64,
     outcome: Outcome,
+    /// The first place the SDK's observation differed from the model's (lockstep runs).
+    divergence: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<bool> {
@@ -109,9 +111,14 @@ pub fn run(args: Args) -> Result<bool> {
     if !(1..=256).contains(&jobs) {
         bail!("--jobs must be in 1..=256, got {jobs}");
     }
-    if !matches!(args.sdk, SdkSpec::Model) {
-        bail!("`--sdk {}` is not available to `fuzz` yet; accepted here: model", args.sdk);
-    }
+    let defects = match &args.sdk {
+        SdkSpec::Model => None,
+        SdkSpec::Reference { defects } => Some(defects.clone()),
+        other => bail!(
+            "`--sdk {other}` is not available to `fuzz` yet; accepted here: model, reference, \
+             reference+DEFECT"
+        ),
+    };
     let range = args.shard.map_or(0..args.cases, |s| s.range(args.cases));
     let shard_text =
         args.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_else(|| "1/1".into());
@@ -149,12 +156,41 @@ pub fn run(args: Args) -> Result<bool> {
                     let index = range.start + n % width;
                     let seed = case_seed(args.seed, index);
                     let case = generate::case_from_seed(profile, args.steps, seed);
-                    let outcome = runner::run_case(&case, Some(seed));
+                    let mut divergence = None;
+                    let outcome = match &defects {
+                        None => runner::run_case(&case, Some(seed)),
+                        Some(defects) => {
+                            // The same events the model campaign would run, on the SDK.
+                            let events = generate::interpret(&case, None).events();
+                            if defects.is_empty() {
+                                // Lockstep: a divergence from the model fails the case too.
+                                let run =
+                                    lockstep::run_reference(case.setup, &[], &events, Some(seed));
+                                divergence = run.divergence().map(|d| {
+                                    format!(
+                                        "step {} (t={}, {}): `{}` differs; model {}, sdk {}",
+                                        d.step, d.at, d.event, d.field, d.model, d.sdk
+                                    )
+                                });
+                                Outcome { trace: run.sdk, report: run.report }
+                            } else {
+                                lockstep::judge_reference(case.setup, defects, &events, Some(seed))
+                            }
+                        }
+                    };
                     coverage.add(&outcome);
-                    if !runner::only_known_deviations(profile, &outcome.report) {
+                    if divergence.is_some()
+                        || !runner::only_known_deviations(profile, &outcome.report)
+                    {
                         let v = violations.fetch_add(1, Ordering::Relaxed) + 1;
                         bar.set_message(format!("{v} violating"));
-                        failures.push(Failure { profile, index, case_seed: seed, outcome });
+                        failures.push(Failure {
+                            profile,
+                            index,
+                            case_seed: seed,
+                            outcome,
+                            divergence,
+                        });
                     }
                     bar.inc(1);
                 }
@@ -186,6 +222,7 @@ pub fn run(args: Args) -> Result<bool> {
                     "case_seed": format_seed(f.case_seed),
                     "invariants": f.outcome.report.broken().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
                     "steps": f.outcome.trace.steps.len(),
+                    "divergence": f.divergence,
                     "replay": replay(f),
                 })
             })
@@ -210,7 +247,11 @@ pub fn run(args: Args) -> Result<bool> {
             failures.len()
         );
         for f in failures.iter().take(10) {
-            println!("{}", f.outcome.report.violations[0]);
+            match (&f.divergence, f.outcome.report.violations.first()) {
+                (Some(d), _) => println!("divergence from the model at {d}"),
+                (None, Some(v)) => println!("{v}"),
+                (None, None) => println!("case {} failed without a report", f.index),
+            }
             println!(
                 "  sdk: {}  profile: {}  case seed: {}",
                 args.sdk,

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
+use session_harness::model::vocab::Defect;
+use session_harness::runner::lockstep;
+use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario::{self, SystemError};
 use session_harness::sim::{format_seed, parse_seed};
 use session_harness::{runner, trace};
@@ -31,6 +34,9 @@ pub struct Args {
     /// List every happening under its step.
     #[arg(long)]
     details: bool,
+    /// With --seed: the system to replay on: model, reference or reference+DEFECT.
+    #[arg(long, default_value = "model", requires = "seed")]
+    sdk: SdkSpec,
     /// With --seed: write the case out under scenarios/regressions/ (atomically).
     #[arg(long, requires = "seed")]
     export: bool,
@@ -105,9 +111,38 @@ fn replay_seed(seed_text: &str, args: &Args) -> Result<bool> {
     // Print the seed before the run (STYLE.md: a run prints its seed before it starts).
     println!("seed {}  profile {profile}  steps ≤ {}", format_seed(seed), args.steps);
     let case = generate::case_from_seed(profile, args.steps, seed);
-    let outcome = runner::run_case(&case, Some(seed));
+    let defects: Vec<Defect> = match &args.sdk {
+        SdkSpec::Model => Vec::new(),
+        SdkSpec::Reference { defects } => defects.clone(),
+        other => bail!(
+            "`--sdk {other}` cannot replay here; accepted: model, reference, reference+DEFECT"
+        ),
+    };
+    let outcome = match &args.sdk {
+        SdkSpec::Model => runner::run_case(&case, Some(seed)),
+        _ => {
+            // The generated events, replayed on the reference SDK (in lockstep when defect-free).
+            let events = generate::interpret(&case, None).events();
+            if defects.is_empty() {
+                let run = lockstep::run_reference(case.setup, &[], &events, Some(seed));
+                if let Some(d) = run.divergence() {
+                    println!(
+                        "DIVERGENCE from the model at step {} (t={}, {}): `{}`\n  model: {}\n  sdk:   {}",
+                        d.step, d.at, d.event, d.field, d.model, d.sdk
+                    );
+                }
+                runner::Outcome { trace: run.sdk, report: run.report }
+            } else {
+                lockstep::judge_reference(case.setup, &defects, &events, Some(seed))
+            }
+        }
+    };
     print!("{}", trace::step_table(&outcome.trace, &outcome.report, args.details));
-    let replay = format!("cargo xtask replay --seed {} --profile {profile}", format_seed(seed));
+    let replay = format!(
+        "cargo xtask replay --seed {} --profile {profile} --sdk {}",
+        format_seed(seed),
+        args.sdk
+    );
     for v in &outcome.report.violations {
         let known = if runner::is_known(profile, v.invariant) { " (known deviation)" } else { "" };
         println!("{v}{known}");
@@ -118,7 +153,7 @@ fn replay_seed(seed_text: &str, args: &Args) -> Result<bool> {
         println!("every invariant held ({} steps)", outcome.trace.steps.len());
     }
     if args.export {
-        let exported = scenario::export(&outcome.trace, &outcome.report, &[]);
+        let exported = scenario::export(&outcome.trace, &outcome.report, &defects);
         let relative = format!("scenarios/{}.yaml", exported.name);
         scenario::write_atomic(&workspace_root().join(&relative), &exported.yaml)
             .with_context(|| format!("writing {relative}"))?;
