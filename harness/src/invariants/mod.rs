@@ -795,21 +795,32 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
     let mut signed_out = false;
     // A sign-in already in flight when the sign-out lands legitimately signs in after it.
     let mut open_sign_ins: BTreeMap<CallId, ()> = BTreeMap::new();
+    // User sign-out calls in flight, and whether the user started a sign-in meanwhile: a
+    // credential from that sign-in (even one that failed half-way) is the user's own doing.
+    let mut open_sign_outs: BTreeMap<CallId, ()> = BTreeMap::new();
+    let mut signed_in_meanwhile = false;
     for step in &trace.steps {
         let mut check_credential = false;
         for h in &step.obs.happenings {
             match h {
                 Happening::SignedOut { cause: SignOutCause::User, .. } => {
                     r.exercise(InvariantId::SignoutIsFinal, 1);
-                    signed_out = open_sign_ins.is_empty();
+                    signed_out = open_sign_ins.is_empty() && !signed_in_meanwhile;
                     check_credential = signed_out;
                 }
                 Happening::CallStarted { call, kind: CallKind::SignIn, .. } => {
                     open_sign_ins.insert(*call, ());
+                    signed_in_meanwhile |= !open_sign_outs.is_empty();
                     signed_out = false;
+                }
+                Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
+                    open_sign_outs.insert(*call, ());
                 }
                 Happening::CallSettled { call, .. } => {
                     open_sign_ins.remove(call);
+                    if open_sign_outs.remove(call).is_some() && open_sign_outs.is_empty() {
+                        signed_in_meanwhile = false;
+                    }
                 }
                 Happening::StorageWritten { at, key, credential: true, .. } if signed_out => {
                     r.violate(
@@ -835,6 +846,8 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
         }
         if matches!(step.event, Event::Kill | Event::JsReload | Event::Reinstall) {
             open_sign_ins.clear();
+            open_sign_outs.clear();
+            signed_in_meanwhile = false;
         }
         if check_credential && signed_out && step.obs.server.persisted_credential_valid {
             r.violate(
