@@ -36,6 +36,27 @@ pub struct Args {
     steps: usize,
 }
 
+/// Runs `campaign` for every profile, one thread each: both cores work, and each profile's
+/// cases stay in order. Returns (profile, coverage, failures, wall time) per profile.
+fn per_profile<F: Send>(
+    campaign: impl Fn(ProfileId) -> (Coverage, Vec<F>) + Sync,
+) -> Vec<(ProfileId, Coverage, Vec<F>, std::time::Duration)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ProfileId::ALL
+            .map(|profile| {
+                let campaign = &campaign;
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let (coverage, failures) = campaign(profile);
+                    (profile, coverage, failures, started.elapsed())
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
+    })
+}
+
 pub fn run(args: Args) -> Result<bool> {
     println!("seed: {}", format_seed(args.seed));
     anyhow::ensure!(args.cases > 0, "--cases must be at least 1");
@@ -48,45 +69,18 @@ pub fn run(args: Args) -> Result<bool> {
     );
     let mut rows = Vec::new();
     let mut failures_all = Vec::new();
-    // One thread per profile: both cores work, and each profile's cases stay in order.
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ProfileId::ALL
-            .map(|profile| {
-                scope.spawn(move || {
-                    let started = Instant::now();
-                    let (coverage, failures) = runner::model_campaign(
-                        profile,
-                        args.seed,
-                        0..args.cases,
-                        args.steps,
-                        |_| {},
-                    );
-                    (profile, coverage, failures, started.elapsed())
-                })
-            })
-            .into_iter()
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
+    let results = per_profile(|profile| {
+        runner::model_campaign(profile, args.seed, 0..args.cases, args.steps, |_| {})
     });
     // The reference SDK in lockstep with the model, on the first cases of the same campaign.
-    let reference: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ProfileId::ALL
-            .map(|profile| {
-                scope.spawn(move || {
-                    let started = Instant::now();
-                    let (coverage, failures) = lockstep::reference_campaign(
-                        profile,
-                        args.seed,
-                        0..args.reference_cases,
-                        args.steps,
-                        |_| {},
-                    );
-                    (profile, coverage, failures, started.elapsed())
-                })
-            })
-            .into_iter()
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("campaign threads do not panic")).collect()
+    let reference = per_profile(|profile| {
+        lockstep::reference_campaign(
+            profile,
+            args.seed,
+            0..args.reference_cases,
+            args.steps,
+            |_| {},
+        )
     });
     for (profile, coverage, failures, elapsed) in results {
         let known: u64 = coverage.violated.values().sum::<u64>()
