@@ -843,7 +843,13 @@ impl World {
             if let Some(token) = answer.client_token.filter(|_| !stale) {
                 self.store_client_token(token, authoritative);
             }
-            if answer.status == 401 && !matches!(flight.purpose, Purpose::Unauthenticated) {
+            // While the user signs out, a 401 is no reason to reload the client: the reload
+            // would find the session the sign-out is removing and sign the user back in.
+            let leaving = self.rules.ignores_stale_payloads && self.js.user_signing_out;
+            if answer.status == 401
+                && !matches!(flight.purpose, Purpose::Unauthenticated)
+                && !leaving
+            {
                 self.handle_unauthenticated();
             }
             let piggyback = !flight.request.endpoint().is_get() && answer.is_ok();
@@ -1489,6 +1495,11 @@ impl World {
 
     fn settle(&mut self, call: CallId, result: CallResult) {
         if let Some(c) = self.js.calls.remove(&call) {
+            // The user's leaving ends with the call that asked for it, whatever it found.
+            if matches!(c.kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
+            {
+                self.js.user_signing_out = false;
+            }
             self.log.push(Happening::CallSettled { at: self.now, call, kind: c.kind, result });
         }
     }

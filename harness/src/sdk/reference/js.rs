@@ -1108,7 +1108,13 @@ impl Core {
             if !stale && let Some(token) = response.client_token().and_then(ClientToken::decode) {
                 self.store_client_token(token, authoritative);
             }
-            if response.status == 401 && !matches!(flight.purpose, Purpose::Unauthenticated) {
+            // The documented contract does not reload the client on a 401 while the user signs
+            // out: that reload would find the session being removed and sign them back in.
+            let leaving = self.rules.ignores_stale_payloads && self.rt.borrow().user_signing_out;
+            if response.status == 401
+                && !matches!(flight.purpose, Purpose::Unauthenticated)
+                && !leaving
+            {
                 self.handle_unauthenticated();
             }
             let piggyback = !flight.endpoint.is_get() && reply.is_ok();
@@ -1901,6 +1907,10 @@ impl Core {
     fn settle(&self, call: CallId, result: CallResult) {
         let kind = self.rt.borrow_mut().calls.remove(&call);
         if let Some(kind) = kind {
+            // The user's leaving ends with the call that asked for it, whatever it found.
+            if matches!(kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove) {
+                self.rt.borrow_mut().user_signing_out = false;
+            }
             self.log(Happening::CallSettled { at: self.now(), call, kind, result });
         }
     }
