@@ -966,19 +966,26 @@ impl World {
         self.send(FapiRequest::GetClient, Purpose::Load { client: true, attempt, tries: 1 });
     }
 
+    /// Records one half of `Promise.all([environment, client])`; once both are in, keeps the
+    /// environment and returns the client to apply.
+    fn take_load_part(&mut self, client: bool, answer: FapiReply) -> Option<ClientView> {
+        if client {
+            self.js.load_parts.1 = answer.client;
+        } else if let ReplyBody::Environment(env) = answer.body {
+            self.js.load_parts.0 = Some(env);
+        }
+        let (Some(env), Some(view)) = self.js.load_parts.clone() else { return None };
+        self.js.env = Some(env);
+        Some(view)
+    }
+
     fn load_answer(&mut self, client: bool, attempt: u32, tries: u32, reply: Reply) {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
             return;
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if client {
-                    self.js.load_parts.1 = a.client;
-                } else if let ReplyBody::Environment(env) = a.body {
-                    self.js.load_parts.0 = Some(env);
-                }
-                if let (Some(env), Some(view)) = self.js.load_parts.clone() {
-                    self.js.env = Some(env);
+                if let Some(view) = self.take_load_part(client, a) {
                     self.apply_client(&view, self.js.signout_epoch);
                     self.finish_load(LoadStatus::Ready, CallResult::Ok);
                 }
@@ -1065,13 +1072,7 @@ impl World {
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if client {
-                    self.js.load_parts.1 = a.client;
-                } else if let ReplyBody::Environment(env) = a.body {
-                    self.js.load_parts.0 = Some(env);
-                }
-                if let (Some(env), Some(view)) = self.js.load_parts.clone() {
-                    self.js.env = Some(env);
+                if let Some(view) = self.take_load_part(client, a) {
                     self.apply_client(&view, self.js.signout_epoch);
                     self.js.status = LoadStatus::Ready;
                 }
