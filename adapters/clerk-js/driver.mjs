@@ -190,6 +190,13 @@ async function start(request) {
   const { Clerk } = located.require(located.entryPath);
   const clerk = new Clerk(publishableKey, { proxyUrl: fapiUrl.replace(/\/+$/, '') });
 
+  // `handleUnauthenticated()` (the client reload after a 401) serves no call of the app's:
+  // its `GET /client` is reported without one, as the harness model does.
+  if (typeof clerk.handleUnauthenticated === 'function') {
+    const reload = clerk.handleUnauthenticated;
+    clerk.handleUnauthenticated = (...args) => als.exit(() => reload.apply(clerk, args));
+  }
+
   // The app's token cache, as @clerk/expo's `tokenCache` prop: expo-secure-store (the
   // harness-owned storage: every change is reported) or MemoryTokenCache (lost with the
   // process; nothing persistent to report).
@@ -218,10 +225,25 @@ async function start(request) {
     },
   };
 
+  // The emulator is the Frontend API. 6.x honours `proxyUrl` on native; 5.x reads it only in
+  // a browser (it needs `window.location`), so its URLs are pointed there in place (the same
+  // URL object, whether the FAPI client reads it before or after the hooks).
+  const fapiBase = new URL(fapiUrl);
+  const fapiPrefix = fapiBase.pathname.replace(/\/+$/, '');
+  const toEmulator = (url) => {
+    if (url.origin === fapiBase.origin && url.pathname.startsWith(`${fapiPrefix}/`)) return;
+    const v1 = url.pathname.indexOf('/v1/');
+    const tail = v1 >= 0 ? url.pathname.slice(v1) : url.pathname;
+    url.protocol = fapiBase.protocol;
+    url.host = fapiBase.host;
+    url.pathname = `${fapiPrefix}${tail}`;
+  };
+
   // The hooks @clerk/expo installs on native (createClerkInstance.ts, reference §3.1).
   clerk[located.hooks.before](async (requestInit) => {
     requestInit.credentials = 'omit';
     requestInit.url?.searchParams.append('_is_native', '1');
+    if (requestInit.url) toEmulator(requestInit.url);
     const jwt = await cache.getToken(CLIENT_JWT_KEY);
     requestInit.headers.set('authorization', jwt || '');
     requestInit.headers.set('x-mobile', '1');
