@@ -1,4 +1,4 @@
-// test/support.mjs: helpers for the driver's own tests. Owns a dev server per test (the
+// test-support.mjs: helpers for the driver's own tests (test/). Owns a dev server per test (the
 // harness's FAPI emulator and backend over HTTP, `cargo xtask serve`, on an ephemeral port,
 // killed at the end) and a driver process spoken to over its stdin/stdout exactly as the
 // harness does, every wait bounded.
@@ -7,11 +7,12 @@
 //      from the repository root; CARGO_TARGET_DIR is passed through).
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const ADAPTER_DIR = join(here, '..');
+export const ADAPTER_DIR = here;
 export const REPO_ROOT = join(ADAPTER_DIR, '..', '..');
 /** The harness epoch in Unix ms (harness/src/model/time.rs). */
 export const EPOCH_UNIX_MS = 1_767_225_600_000;
@@ -62,9 +63,9 @@ function lines(stream) {
 }
 
 /** A fresh dev server: `{url, fapiUrl, backendUrl, adminUrl, publishableKey, stop()}`. */
-export async function startServer() {
+export async function startServer(port = 0) {
   const command = process.env.SESSION_HARNESS_SERVE ?? 'cargo xtask serve';
-  const child = spawn('sh', ['-c', `exec ${command} --port 0 --clock manual --start 0s`], {
+  const child = spawn('sh', ['-c', `exec ${command} --port ${port} --clock manual --start 0s`], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -95,6 +96,18 @@ export async function startServer() {
       child.kill('SIGKILL');
     },
   };
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** One admin API call on the dev server: `{status, body}`. */
