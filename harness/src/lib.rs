@@ -11,12 +11,14 @@
 //! - [`trace`]: what a run recorded;
 //! - [`generate`]: state-aware random traces for proptest;
 //! - [`runner`]: runs traces, checks invariants, counts coverage;
+//! - [`gate`]: one verdict on one SDK build (scenarios, fuzz, findings, snapshots, JUnit);
 //! - [`sim`]: the seeded RNG forked by name.
 //!
 //! See ARCHITECTURE.md for the map and README.md for the commands.
 
 pub mod backend;
 pub mod fapi;
+pub mod gate;
 pub mod generate;
 pub mod invariants;
 pub mod jwt;

@@ -12,6 +12,7 @@ mod check;
 mod defects;
 mod determinism;
 mod fuzz;
+mod gate;
 mod replay;
 mod report;
 mod schema;
@@ -35,6 +36,10 @@ enum Command {
     Check(check::Args),
     /// A seeded fuzz campaign at any scale, sharded across machines and cores.
     Fuzz(fuzz::Args),
+    /// The CI gate for one SDK: every scenario and a fuzz campaign in lockstep with the
+    /// model, findings, snapshot review, JUnit XML; fails on any violation or unreviewed
+    /// change.
+    Gate(gate::Args),
     /// Run a seed sweep twice and compare the trace bytes.
     Determinism(determinism::Args),
     /// Rerun one scenario (or a generated case) and print the step table and the report.
@@ -60,6 +65,7 @@ fn main() {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args).map(|()| true),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Gate(args) => gate::run(args),
         Command::Defects(args) => defects::run(args),
         Command::Determinism(args) => determinism::run(args),
         Command::Serve(args) => serve::run(args),

@@ -4,7 +4,7 @@
 //! timeline per scenario variant that broke an invariant.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use session_harness::generate::TRACE_STEPS_DEFAULT;
@@ -30,25 +30,9 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            yaml_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 pub fn run(args: Args) -> Result<bool> {
-    let mut files = Vec::new();
-    yaml_files(&args.scenarios, &mut files)?;
+    let files = scenario::files::yaml_files(&args.scenarios)
+        .with_context(|| format!("reading {}", args.scenarios.display()))?;
     let mut verdicts = String::new();
     let mut timelines = String::new();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

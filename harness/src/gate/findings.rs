@@ -1,0 +1,226 @@
+//! Findings: what a real SDK is known to do that breaks an invariant or differs from the
+//! model, recorded with the scenario that shows it and the reason it is accepted.
+//!
+//! `findings.yaml` at the repository root is the one list. The gate accepts a failure only
+//! when a finding names its SDK, scenario, variant and exactly what broke (an invariant, or
+//! the observation field of a divergence); anything else still fails. The README's findings
+//! table is rendered from the same list ([`readme_table`]) and a test keeps the two equal, so
+//! a finding cannot be recorded without being shown to users.
+
+use serde::Deserialize;
+
+use crate::invariants::InvariantId;
+
+/// The parsed `findings.yaml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Findings {
+    pub findings: Vec<Finding>,
+}
+
+/// One recorded behaviour of a real SDK.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Short, stable name: `clerk-js-429-ignores-retry-after`.
+    pub id: String,
+    /// The SDK label it applies to, or its prefix up to a `.`: `clerk-js@6` covers
+    /// `clerk-js@6.40.0`, `clerk-js@6.40.0` only that version.
+    pub sdk: String,
+    /// The scenario name that shows it (`errors/rate-limited`), or `fuzz` for generated
+    /// cases.
+    pub scenario: String,
+    /// Variants it applies to; empty: every variant of the scenario.
+    #[serde(default)]
+    pub variants: Vec<String>,
+    /// What breaks: an invariant the SDK's trace violates …
+    #[serde(default)]
+    pub invariant: Option<String>,
+    /// … or the observation field where the SDK first differs from the model (`view`,
+    /// `server`, `device`, `open_calls`, `in_flight`, `happenings`, `clock`).
+    #[serde(default)]
+    pub divergence: Option<String>,
+    /// One line for the README table: what the SDK does.
+    pub title: String,
+    /// Why this is the real behaviour and not a harness bug: the evidence.
+    pub reason: String,
+}
+
+/// Why `findings.yaml` cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FindingsError {
+    #[error("{file}: {message}")]
+    Yaml { file: String, message: String },
+    #[error(
+        "{file}: finding `{id}` must name exactly one of `invariant` (what breaks) or \
+         `divergence` (where the SDK differs from the model)"
+    )]
+    WhatBreaks { file: String, id: String },
+    #[error("{file}: finding `{id}` names unknown invariant `{name}`; known: {known}")]
+    UnknownInvariant { file: String, id: String, name: String, known: String },
+    #[error("{file}: finding `{id}` names unknown divergence field `{name}`; accepted: {accepted}")]
+    UnknownField { file: String, id: String, name: String, accepted: String },
+    #[error("{file}: finding id `{id}` is used twice")]
+    DuplicateId { file: String, id: String },
+}
+
+/// The observation fields a divergence can name.
+pub const DIVERGENCE_FIELDS: [&str; 7] =
+    ["view", "happenings", "open_calls", "in_flight", "device", "server", "clock"];
+
+/// What failed in one run, in the terms findings use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Breakage {
+    Invariant(InvariantId),
+    Divergence(&'static str),
+}
+
+impl std::fmt::Display for Breakage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Breakage::Invariant(id) => write!(f, "invariant `{id}`"),
+            Breakage::Divergence(field) => write!(f, "divergence in `{field}`"),
+        }
+    }
+}
+
+impl Findings {
+    /// Parses and checks `text`; `file` is how errors name it.
+    pub fn parse(file: &str, text: &str) -> Result<Findings, FindingsError> {
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        };
+        let findings: Findings = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| FindingsError::Yaml { file: file.to_string(), message: e.to_string() })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for f in &findings.findings {
+            if !seen.insert(f.id.as_str()) {
+                return Err(FindingsError::DuplicateId { file: file.into(), id: f.id.clone() });
+            }
+            match (&f.invariant, &f.divergence) {
+                (Some(name), None) => {
+                    if InvariantId::parse(name).is_none() {
+                        return Err(FindingsError::UnknownInvariant {
+                            file: file.into(),
+                            id: f.id.clone(),
+                            name: name.clone(),
+                            known: InvariantId::ALL
+                                .iter()
+                                .map(|i| i.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    }
+                }
+                (None, Some(name)) => {
+                    if !DIVERGENCE_FIELDS.contains(&name.as_str()) {
+                        return Err(FindingsError::UnknownField {
+                            file: file.into(),
+                            id: f.id.clone(),
+                            name: name.clone(),
+                            accepted: DIVERGENCE_FIELDS.join(", "),
+                        });
+                    }
+                }
+                _ => return Err(FindingsError::WhatBreaks { file: file.into(), id: f.id.clone() }),
+            }
+        }
+        Ok(findings)
+    }
+
+    /// The finding that accepts `breakage` for `sdk` in `scenario`'s `variant`, if any.
+    pub fn accepting(
+        &self,
+        sdk: &str,
+        scenario: &str,
+        variant: &str,
+        breakage: &Breakage,
+    ) -> Option<&Finding> {
+        self.findings.iter().find(|f| {
+            sdk_matches(&f.sdk, sdk)
+                && f.scenario == scenario
+                && (f.variants.is_empty() || f.variants.iter().any(|v| v == variant))
+                && match breakage {
+                    Breakage::Invariant(id) => f.invariant.as_deref() == Some(id.as_str()),
+                    Breakage::Divergence(field) => f.divergence.as_deref() == Some(*field),
+                }
+        })
+    }
+
+    /// The README's findings table (Markdown), in file order.
+    pub fn readme_table(&self) -> String {
+        let mut out = String::from(
+            "| finding | SDK | what it does | breaks | shown by |\n|---|---|---|---|---|\n",
+        );
+        for f in &self.findings {
+            let breaks = match (&f.invariant, &f.divergence) {
+                (Some(i), _) => format!("`{i}`"),
+                (_, Some(d)) => format!("differs from the model in `{d}`"),
+                _ => String::new(),
+            };
+            let shown = if f.scenario == "fuzz" {
+                "the gate's fuzz campaign".to_string()
+            } else {
+                format!("`scenarios/{}.yaml`", f.scenario)
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                f.id,
+                f.sdk,
+                f.title.replace('|', "\\|"),
+                breaks,
+                shown
+            ));
+        }
+        out
+    }
+}
+
+/// `pattern` covers `label` when equal, or when it is a prefix that ends where a version
+/// component ends (`clerk-js@6` covers `clerk-js@6.40.0`, not `clerk-js@60.0.0`).
+pub fn sdk_matches(pattern: &str, label: &str) -> bool {
+    label == pattern || label.strip_prefix(pattern).is_some_and(|rest| rest.starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = "findings:\n  - id: a\n    sdk: clerk-js@6\n    scenario: errors/x\n    \
+                       invariant: retry-discipline\n    title: t\n    reason: r\n";
+
+    #[test]
+    fn a_finding_accepts_only_what_it_names() {
+        let f = Findings::parse("findings.yaml", ONE).unwrap();
+        let retry = Breakage::Invariant(InvariantId::parse("retry-discipline").unwrap());
+        let other = Breakage::Invariant(InvariantId::parse("calls-settle").unwrap());
+        assert!(f.accepting("clerk-js@6.40.0", "errors/x", "default", &retry).is_some());
+        assert!(f.accepting("clerk-js@60.1.0", "errors/x", "default", &retry).is_none());
+        assert!(f.accepting("clerk-js@5.128.0", "errors/x", "default", &retry).is_none());
+        assert!(f.accepting("clerk-js@6.40.0", "errors/y", "default", &retry).is_none());
+        assert!(f.accepting("clerk-js@6.40.0", "errors/x", "default", &other).is_none());
+        assert!(
+            f.accepting("clerk-js@6.40.0", "errors/x", "v", &Breakage::Divergence("view"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_findings_are_refused_with_what_is_accepted() {
+        let both = ONE.replace("    title", "    divergence: view\n    title");
+        let e = Findings::parse("findings.yaml", &both).unwrap_err();
+        assert!(matches!(e, FindingsError::WhatBreaks { .. }), "{e}");
+        let bad = ONE.replace("retry-discipline", "retry-disciplin");
+        let e = Findings::parse("findings.yaml", &bad).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown invariant `retry-disciplin`") && e.contains("calls-settle"),
+            "{e}"
+        );
+        let twice = format!("{ONE}{}", &ONE["findings:\n".len()..]);
+        let e = Findings::parse("findings.yaml", &twice).unwrap_err();
+        assert!(matches!(e, FindingsError::DuplicateId { .. }), "{e}");
+        let unknown_key = ONE.replace("    title", "    titel: x\n    title");
+        let e = Findings::parse("findings.yaml", &unknown_key).unwrap_err().to_string();
+        assert!(e.contains("titel"), "{e}");
+    }
+}

@@ -1,0 +1,473 @@
+//! The gate: one verdict on one SDK build, for an SDK team's CI (`cargo xtask gate`).
+//!
+//! A [`Subject`] is an SDK the gate can run in lockstep with the model: the reference SDK
+//! (with or without defects), or an external SDK behind the adapter protocol. The gate runs
+//! every defect-free scenario variant and a seeded fuzz campaign on it and gives each case a
+//! [`Verdict`]:
+//!
+//! - `pass`: no divergence from the model, no violation beyond the profile's known
+//!   deviations;
+//! - `expected`: it failed only in ways a recorded finding accepts ([`findings`]);
+//! - `fail`: anything else — a divergence, an unexpected violation, a broken adapter;
+//! - `skipped`: the SDK cannot do one of the events (the adapter said `unsupported`).
+//!
+//! Each scenario run also renders a snapshot of the SDK's trace ([`snapshot_text`]); the
+//! caller compares it with the committed one (`snapshots/sdk/<label>/`) so that any change
+//! in behaviour is reviewed before it lands ([`SnapshotCheck`]). This module runs and
+//! judges; reading and writing files is the caller's (`xtask/src/gate.rs`).
+
+pub mod findings;
+pub mod junit;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::model::profile::ProfileId;
+use crate::model::settings::Setup;
+use crate::model::vocab::{Defect, Event};
+use crate::runner::Outcome;
+use crate::runner::lockstep::{self, LockstepOutcome, Verdict as Lockstep};
+use crate::scenario::{Scenario, VariantRun};
+use crate::sdk::PortError;
+
+pub use findings::{Breakage, Finding, Findings};
+
+/// An SDK the gate can judge.
+pub trait Subject: Sync {
+    /// How reports and snapshot folders name it: `reference`, `clerk-js@6.40.0`.
+    fn label(&self) -> String;
+
+    /// The setup a scenario's `setup` runs under on this SDK. A real SDK has one behaviour,
+    /// so an external SDK runs every scenario under the profile it is compared with.
+    fn setup(&self, scenario: Setup) -> Setup;
+
+    /// The profiles of its fuzz campaign.
+    fn profiles(&self) -> Vec<ProfileId>;
+
+    /// Whether its behaviour is reviewed through its own snapshots. The reference SDK's is
+    /// not: its lockstep with the model is exact, and the model's snapshots (`snapshots/`,
+    /// checked by `cargo test`) already pin every observation.
+    fn keeps_snapshots(&self) -> bool {
+        true
+    }
+
+    /// Runs `events` in lockstep with the model.
+    fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome;
+}
+
+/// The reference SDK, with `defects` switched on.
+#[derive(Clone, Debug, Default)]
+pub struct ReferenceSubject {
+    pub defects: Vec<Defect>,
+}
+
+impl Subject for ReferenceSubject {
+    fn label(&self) -> String {
+        crate::sdk::defects::Defects::of(&self.defects).sdk_name()
+    }
+
+    fn setup(&self, scenario: Setup) -> Setup {
+        scenario
+    }
+
+    fn profiles(&self) -> Vec<ProfileId> {
+        ProfileId::ALL.to_vec()
+    }
+
+    fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome {
+        lockstep::run_reference(setup, &self.defects, events, seed)
+    }
+
+    fn keeps_snapshots(&self) -> bool {
+        false
+    }
+}
+
+/// How one case came out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Failed only in ways these findings (ids) accept.
+    Expected(Vec<String>),
+    Fail(String),
+    Skipped(String),
+}
+
+impl Verdict {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Expected(_) => "expected",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::Skipped(_) => "skipped",
+        }
+    }
+
+    pub fn is_fail(&self) -> bool {
+        matches!(self, Verdict::Fail(_))
+    }
+}
+
+/// The committed snapshot against the new one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotCheck {
+    Same,
+    /// No snapshot committed for this case.
+    New,
+    /// Committed, and different: the unified diff, committed → now.
+    Changed(String),
+}
+
+impl SnapshotCheck {
+    pub fn word(&self) -> &'static str {
+        match self {
+            SnapshotCheck::Same => "same",
+            SnapshotCheck::New => "NEW",
+            SnapshotCheck::Changed(_) => "CHANGED",
+        }
+    }
+
+    /// Compares the committed text (if any) with the new one.
+    pub fn of(committed: Option<&str>, now: &str) -> SnapshotCheck {
+        match committed {
+            None => SnapshotCheck::New,
+            Some(old) if old == now => SnapshotCheck::Same,
+            Some(old) => SnapshotCheck::Changed(diff(old, now)),
+        }
+    }
+}
+
+/// Which part of the gate a case belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Suite {
+    Scenarios,
+    Fuzz,
+}
+
+impl Suite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suite::Scenarios => "scenarios",
+            Suite::Fuzz => "fuzz",
+        }
+    }
+}
+
+/// One judged case.
+#[derive(Clone, Debug)]
+pub struct CaseReport {
+    pub suite: Suite,
+    /// The scenario name, or `fuzz/<profile>` for a generated case.
+    pub scenario: String,
+    /// The variant, or `case N` for a generated case.
+    pub variant: String,
+    pub verdict: Verdict,
+    pub wall: Duration,
+    /// The snapshot of the SDK's trace (scenario cases only) and, once the caller compared
+    /// it, the check.
+    pub snapshot: Option<String>,
+    pub snapshot_check: Option<SnapshotCheck>,
+    /// The command that reruns this case.
+    pub replay: String,
+    /// The run, for exporting and reporting.
+    pub outcome: LockstepOutcome,
+}
+
+impl CaseReport {
+    /// The verdict's reason, in full.
+    pub fn verdict_text(&self) -> String {
+        match &self.verdict {
+            Verdict::Pass => "pass".to_string(),
+            Verdict::Expected(ids) => format!("accepted by findings {}", ids.join(", ")),
+            Verdict::Fail(why) | Verdict::Skipped(why) => why.clone(),
+        }
+    }
+
+    /// Fails the gate: a failing verdict, or a snapshot not reviewed.
+    pub fn blocks(&self) -> bool {
+        self.verdict.is_fail()
+            || matches!(self.snapshot_check, Some(SnapshotCheck::New | SnapshotCheck::Changed(_)))
+    }
+}
+
+/// Judges one lockstep outcome against the findings for `label`.
+pub fn judge(
+    findings: &Findings,
+    label: &str,
+    scenario: &str,
+    variant: &str,
+    outcome: &LockstepOutcome,
+) -> Verdict {
+    let breakages: Vec<Breakage> = match &outcome.verdict {
+        Lockstep::Passed => return Verdict::Pass,
+        Lockstep::Broken(PortError::Unsupported { event, .. }) => {
+            return Verdict::Skipped(format!("the SDK does not support `{event}`"));
+        }
+        Lockstep::Broken(e) => return Verdict::Fail(format!("broken: {e}")),
+        Lockstep::Diverged(d) => {
+            let field = findings::DIVERGENCE_FIELDS
+                .iter()
+                .copied()
+                .find(|f| *f == d.field)
+                .unwrap_or("happenings");
+            let mut all = vec![Breakage::Divergence(field)];
+            // Violations past a divergence are still reported, and must be accepted too.
+            all.extend(unexpected(outcome).into_iter().map(Breakage::Invariant));
+            all
+        }
+        Lockstep::Violated(vs) => vs.iter().map(|v| Breakage::Invariant(v.invariant)).collect(),
+    };
+    let mut accepted = Vec::new();
+    for b in &breakages {
+        match findings.accepting(label, scenario, variant, b) {
+            Some(f) => {
+                if !accepted.contains(&f.id) {
+                    accepted.push(f.id.clone());
+                }
+            }
+            None => {
+                let why = match (b, &outcome.verdict) {
+                    (Breakage::Divergence(_), Lockstep::Diverged(d)) => d.to_string(),
+                    _ => vs_text(outcome, b).unwrap_or_else(|| b.to_string()),
+                };
+                return Verdict::Fail(format!(
+                    "{why}\n  no finding in findings.yaml accepts {b} for {label} in \
+                     {scenario} [{variant}]"
+                ));
+            }
+        }
+    }
+    Verdict::Expected(accepted)
+}
+
+/// The invariants the SDK's trace broke beyond the profile's known deviations.
+fn unexpected(outcome: &LockstepOutcome) -> Vec<crate::invariants::InvariantId> {
+    let profile = outcome.sdk.setup.profile;
+    let mut ids: Vec<_> = outcome
+        .report
+        .violations
+        .iter()
+        .map(|v| v.invariant)
+        .filter(|id| !crate::runner::is_known(profile, *id))
+        .collect();
+    ids.dedup();
+    ids
+}
+
+/// The first violation of `breakage`'s invariant, rendered, if it is one.
+fn vs_text(outcome: &LockstepOutcome, breakage: &Breakage) -> Option<String> {
+    let Breakage::Invariant(id) = breakage else { return None };
+    outcome.report.violations.iter().find(|v| v.invariant == *id).map(|v| v.to_string())
+}
+
+/// The snapshot of one scenario variant's run on the SDK: the scenario library's snapshot
+/// of the SDK's trace, as YAML.
+pub fn snapshot_text(scenario: &Scenario, variant: &str, outcome: &LockstepOutcome) -> String {
+    let mut shown = scenario.clone();
+    // The snapshot names the setup the SDK really ran under.
+    for v in shown.variants.iter_mut().filter(|v| v.name == variant) {
+        v.setup = outcome.sdk.setup;
+    }
+    let run = VariantRun {
+        variant: variant.to_string(),
+        sdk: outcome.sdk.sdk.clone(),
+        defects: Vec::new(),
+        outcome: Outcome { trace: outcome.sdk.clone(), report: outcome.report.clone() },
+        failures: Vec::new(),
+        checks: Vec::new(),
+    };
+    let doc = crate::scenario::snapshot(&shown, &run);
+    serde_saphyr::to_string(&doc).expect("snapshot documents always serialise")
+}
+
+/// Where a scenario variant's snapshot lives under `snapshots/sdk/<label>/`.
+pub fn snapshot_file_name(scenario: &str, variant: &str) -> String {
+    format!("{}@{variant}.yaml", scenario.replace('/', "__"))
+}
+
+/// A unified diff, committed → now, cut to 80 lines.
+pub fn diff(old: &str, new: &str) -> String {
+    let text = similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header("committed", "now")
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= 80 {
+        return text;
+    }
+    format!("{}\n… {} more lines\n", lines[..80].join("\n"), lines.len() - 80)
+}
+
+/// One runnable case of the plan.
+struct Job<'a> {
+    suite: Suite,
+    scenario: Option<&'a Scenario>,
+    name: String,
+    variant: String,
+    setup: Setup,
+    events: std::borrow::Cow<'a, [Event]>,
+    seed: Option<u64>,
+    replay: String,
+}
+
+/// What the gate runs.
+pub struct Plan<'a> {
+    pub scenarios: &'a [Scenario],
+    /// Generated cases per fuzz profile.
+    pub cases: u64,
+    pub seed: u64,
+    pub steps_max: usize,
+}
+
+/// Runs the plan on `subject` with `jobs` threads and judges every case; reports come back
+/// in plan order (scenarios by name and variant, then fuzz cases by profile and index), so
+/// the output does not depend on scheduling. `on_case` is called as cases finish.
+pub fn run(
+    subject: &dyn Subject,
+    plan: &Plan<'_>,
+    findings: &Findings,
+    jobs: usize,
+    on_case: &(dyn Fn(&CaseReport) + Sync),
+) -> Vec<CaseReport> {
+    let label = subject.label();
+    let mut work: Vec<Job<'_>> = Vec::new();
+    let mut sorted: Vec<&Scenario> = plan.scenarios.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for scenario in sorted {
+        let mut variants: Vec<_> =
+            scenario.variants.iter().filter(|v| v.defects.is_empty()).collect();
+        variants.sort_by(|a, b| a.name.cmp(&b.name));
+        for variant in variants {
+            work.push(Job {
+                suite: Suite::Scenarios,
+                scenario: Some(scenario),
+                name: scenario.name.clone(),
+                variant: variant.name.clone(),
+                setup: subject.setup(variant.setup),
+                events: std::borrow::Cow::Borrowed(&scenario.events),
+                seed: scenario.seed,
+                replay: format!("cargo xtask gate --sdk {label} --only {}", scenario.name),
+            });
+        }
+    }
+    for profile in subject.profiles() {
+        for index in 0..plan.cases {
+            let case_seed = crate::sim::case_seed(plan.seed, index);
+            let case = crate::generate::case_from_seed(profile, plan.steps_max, case_seed);
+            let events = crate::generate::interpret(&case, None).events();
+            work.push(Job {
+                suite: Suite::Fuzz,
+                scenario: None,
+                name: format!("fuzz/{profile}"),
+                variant: format!("case {index}"),
+                setup: subject.setup(case.setup),
+                events: std::borrow::Cow::Owned(events),
+                seed: Some(case_seed),
+                replay: format!(
+                    "cargo xtask replay --seed {} --profile {profile} --sdk {label}",
+                    crate::sim::format_seed(case_seed)
+                ),
+            });
+        }
+    }
+
+    // Variants that differ only in what the model expects (profiles forced equal, say) run
+    // the same inputs: run each distinct input once.
+    let key = |j: &Job<'_>| {
+        serde_json::to_string(&(&j.setup, &*j.events, j.seed)).expect("inputs serialise")
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<BTreeMap<usize, CaseReport>> = Mutex::new(BTreeMap::new());
+    let done: Mutex<BTreeMap<String, (LockstepOutcome, Duration)>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = work.get(i) else { break };
+                    let k = key(job);
+                    let cached = done.lock().unwrap_or_else(|e| e.into_inner()).get(&k).cloned();
+                    let (outcome, wall) = match cached {
+                        Some(hit) => hit,
+                        None => {
+                            // Wall time for the report and JUnit only; it never reaches a
+                            // trace, so the clock guard does not apply.
+                            #[allow(clippy::disallowed_methods)]
+                            let started = Instant::now();
+                            let outcome = subject.run(job.setup, &job.events, job.seed);
+                            let wall = started.elapsed();
+                            done.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(k, (outcome.clone(), wall));
+                            (outcome, wall)
+                        }
+                    };
+                    let scenario_name = match job.suite {
+                        Suite::Scenarios => job.name.clone(),
+                        Suite::Fuzz => "fuzz".to_string(),
+                    };
+                    let verdict = judge(findings, &label, &scenario_name, &job.variant, &outcome);
+                    let snapshot = job
+                        .scenario
+                        .filter(|_| subject.keeps_snapshots())
+                        .map(|sc| snapshot_text(sc, &job.variant, &outcome));
+                    let report = CaseReport {
+                        suite: job.suite,
+                        scenario: job.name.clone(),
+                        variant: job.variant.clone(),
+                        verdict,
+                        wall,
+                        snapshot,
+                        snapshot_check: None,
+                        replay: job.replay.clone(),
+                        outcome,
+                    };
+                    on_case(&report);
+                    results.lock().unwrap_or_else(|e| e.into_inner()).insert(i, report);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner()).into_values().collect()
+}
+
+/// The verdict table: one line per case, then the totals.
+pub fn table(label: &str, reports: &[CaseReport]) -> String {
+    let mut out = format!("gate: {label}\n");
+    let width = reports.iter().map(|r| r.scenario.len() + r.variant.len() + 3).max().unwrap_or(10);
+    out.push_str(&format!(
+        "{:<width$}  {:<8}  {:<8}  {:>7}  detail\n",
+        "case", "verdict", "snapshot", "wall"
+    ));
+    for r in reports {
+        let name = format!("{} [{}]", r.scenario, r.variant);
+        let detail = match &r.verdict {
+            Verdict::Pass => String::new(),
+            Verdict::Expected(ids) => format!("finding {}", ids.join(", ")),
+            Verdict::Fail(why) | Verdict::Skipped(why) => {
+                why.lines().next().unwrap_or_default().to_string()
+            }
+        };
+        out.push_str(&format!(
+            "{name:<width$}  {:<8}  {:<8}  {:>5}ms  {detail}\n",
+            r.verdict.word(),
+            r.snapshot_check.as_ref().map(|c| c.word()).unwrap_or("-"),
+            r.wall.as_millis(),
+        ));
+    }
+    let count = |f: &dyn Fn(&CaseReport) -> bool| reports.iter().filter(|r| f(r)).count();
+    out.push_str(&format!(
+        "total {}: {} pass, {} expected (findings), {} fail, {} skipped; snapshots: {} new, {} changed\n",
+        reports.len(),
+        count(&|r| r.verdict == Verdict::Pass),
+        count(&|r| matches!(r.verdict, Verdict::Expected(_))),
+        count(&|r| r.verdict.is_fail()),
+        count(&|r| matches!(r.verdict, Verdict::Skipped(_))),
+        count(&|r| r.snapshot_check == Some(SnapshotCheck::New)),
+        count(&|r| matches!(r.snapshot_check, Some(SnapshotCheck::Changed(_)))),
+    ));
+    out
+}
