@@ -62,18 +62,43 @@ function lines(stream) {
   };
 }
 
-/** A fresh dev server: `{url, fapiUrl, backendUrl, adminUrl, publishableKey, stop()}`. */
+/**
+ * A fresh dev server: `{fapiUrl, backendUrl, adminUrl, publishableKey, stop()}`. A fixed
+ * `port` is retried for a while: the previous server on it may still be letting it go.
+ */
 export async function startServer(port = 0) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startServerOnce(port);
+    } catch (e) {
+      if (port === 0 || attempt >= 30 || !/Address already in use/.test(e.message)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function startServerOnce(port) {
   const command = process.env.SESSION_HARNESS_SERVE ?? 'cargo xtask serve';
   const child = spawn('sh', ['-c', `exec ${command} --port ${port} --clock manual --start 0s`], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: `cargo xtask serve` runs the server as cargo's child, and
+    // killing cargo alone would leave the server running.
+    detached: true,
   });
+  const kill = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   let stderr = '';
   child.stderr.on('data', (c) => {
     stderr = (stderr + c).slice(-4000);
   });
   const out = lines(child.stdout);
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   const banner = {};
   try {
     for (;;) {
@@ -83,7 +108,8 @@ export async function startServer(port = 0) {
       if (banner.HARNESS_ADMIN_URL) break;
     }
   } catch (e) {
-    child.kill('SIGKILL');
+    kill();
+    await exited;
     throw new Error(`${e.message}; dev server stderr:\n${stderr}`);
   }
   const proxy = banner.EXPO_PUBLIC_CLERK_PROXY_URL;
@@ -92,8 +118,10 @@ export async function startServer(port = 0) {
     backendUrl: banner.HARNESS_API_URL.replace(/\/+$/, ''),
     adminUrl: banner.HARNESS_ADMIN_URL,
     publishableKey: banner.EXPO_PUBLIC_CLERK_PUBLISHABLE_KEY,
+    /** Kills the server and waits until it is gone (its port free again). */
     stop() {
-      child.kill('SIGKILL');
+      kill();
+      return exited;
     },
   };
 }

@@ -25,7 +25,7 @@ async function withDriver(body, env, port = 0) {
     return await body(driver, server);
   } finally {
     driver.kill();
-    server.stop();
+    await server.stop();
   }
 }
 
