@@ -107,6 +107,11 @@ pub struct LogEntry {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultKind>,
+    /// The `x-harness-request` header (`<run>/<req>`) an external adapter stamps on every
+    /// request, so the harness can join this log to the adapter's report
+    /// ([`super::wire::REQUEST_TAG_HEADER`]). Absent for every other client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 struct HandlerState {
@@ -235,6 +240,7 @@ impl Fapi {
             outcome: RequestOutcome::Answered { status, retry_after_ms: None },
             code: code.map(str::to_string),
             fault: None,
+            tag: None,
         };
         state.log.push(entry);
     }
@@ -277,7 +283,7 @@ impl Fapi {
                 self.handle_fapi(request, ep, &tail, now)
             }
         };
-        self.record(now, method, &request.path, endpoint, sid, &handled);
+        self.record(now, method, request, endpoint, sid, &handled);
         handled
     }
 
@@ -398,11 +404,12 @@ impl Fapi {
         &self,
         at: VTime,
         method: String,
-        path: &str,
+        request: &HttpRequest,
         endpoint: Option<Endpoint>,
         sid: Option<SessionId>,
         handled: &Handled,
     ) {
+        let tag = request.header_value(super::wire::REQUEST_TAG_HEADER).map(str::to_string);
         let (outcome, code) = match &handled.exchange {
             Exchange::Dropped { committed } => {
                 (RequestOutcome::NetworkError { committed: *committed }, None)
@@ -429,12 +436,13 @@ impl Fapi {
             seq,
             at,
             method,
-            path: path.to_string(),
+            path: request.path.clone(),
             endpoint,
             sid,
             outcome,
             code,
             fault: handled.fault,
+            tag,
         });
     }
 }

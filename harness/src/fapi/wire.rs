@@ -14,6 +14,10 @@
 //! matches and responds to one request at a time under its state lock, so the slot is filled
 //! and emptied by the same request.
 //!
+//! Requests from an external adapter carry `x-harness-request: <run>/<req>`
+//! ([`REQUEST_TAG_HEADER`]); the handler copies it into the request log's `tag`, which is how
+//! the harness joins its log to the adapter's report (docs/adapter-protocol.md §5).
+//!
 //! Injected latency is not slept in real time: it is reported in `x-harness-latency-ms` for a
 //! client under fake timers to wait out on its own virtual clock.
 
@@ -28,6 +32,10 @@ use super::decode::WireError;
 use super::encode;
 use super::handler::{Exchange, Fapi};
 use super::http::{HttpRequest, HttpResponse, VIRTUAL_TIME_HEADER};
+
+/// The request header an external adapter tags every request with: `<run>/<req>`, its
+/// process counter and its request number. Recorded in [`super::LogEntry::tag`].
+pub const REQUEST_TAG_HEADER: &str = "x-harness-request";
 
 /// Starts a mock server on 127.0.0.1 (a random port) serving `fapi`, and `backend` under
 /// `/api/` if given.

@@ -7,7 +7,9 @@
 //!   events, the device's storage as the harness sees it;
 //! - [`reference`]: the reference SDK, real async Rust on a paused tokio runtime, talking to
 //!   the FAPI emulator through the in-process transport;
-//! - [`defects`]: the named bugs the reference SDK can be switched into.
+//! - [`defects`]: the named bugs the reference SDK can be switched into;
+//! - [`external`]: any SDK outside Rust, driven as a child process over the adapter protocol
+//!   (docs/adapter-protocol.md), the real `@clerk/clerk-js` first.
 //!
 //! Architecture invariant: nothing here calls the model's step function or reads its SDK
 //! rules. The reference SDK shares the vocabulary (events, observations, settings, profile
@@ -16,10 +18,12 @@
 
 pub mod defects;
 pub mod env;
+pub mod external;
 pub mod hunt;
 pub mod port;
 pub mod reference;
 
 pub use defects::Defects;
+pub use external::{AdapterCommand, ExternalSdk};
 pub use port::{PortError, SdkPort};
 pub use reference::ReferenceSdk;

@@ -1,0 +1,613 @@
+//! External SDKs: an [`SdkPort`] over a child process that speaks the adapter protocol
+//! (docs/adapter-protocol.md, version 1) — the real `@clerk/clerk-js` under Node, or any
+//! `cmd:COMMAND` a team writes for its own SDK.
+//!
+//! [`ExternalSdk`] owns everything that is not under test, exactly as the reference SDK's
+//! environment does:
+//! - the **server**: the FAPI emulator and the app's backend over HTTP on 127.0.0.1
+//!   ([`crate::fapi::wire::start`]), and server-side events applied to it directly;
+//! - the **clock**: a counter the harness moves; the adapter runs its SDK under fake timers
+//!   and reports the instant of everything;
+//! - the **device**: app state, network, whether the process runs, and persistent storage (a
+//!   key → string map that outlives processes: `kill` then `cold_start` really starts a new
+//!   process that sees only what was persisted; `reinstall` keeps it on iOS, clears it on
+//!   Android, as [`Device::reinstall`] does);
+//! - the **process lifecycle**: `cold_start` spawns and sends `start`, `kill` sends
+//!   `shutdown` and reaps, `js_reload` is a new process with the same storage.
+//!
+//! Events the app cannot see (JS events while the process is dead or suspended in the
+//! background) are not sent at all, as the model ignores them; process and server events are
+//! the harness's own. Every other event is one `step` request.
+//!
+//! The observation is assembled here ([`report`]): the view, open calls and requests in
+//! flight from the adapter; the device and the server's truth from the harness; happenings
+//! converted from the adapter's report — tokens decoded claim by claim from the JWTs the
+//! emulator signed, requests joined with the emulator's log by their `x-harness-request` tag
+//! (endpoint, session, outcome, injected fault), storage writes applied to the harness's
+//! storage and annotated as the reference SDK annotates them.
+//!
+//! What an adapter cannot feed, and the checks it weakens (also in the protocol doc, §6):
+//! - `timer_fired`: clerk-js's timers are not reported, so `transient-never-signs-out`
+//!   counts late timers as exercise only from other transients (its violations do not read
+//!   timers);
+//! - `storage_read` carries no value: the digest is the harness's own stored value, so
+//!   `storage-round-trips` checks the harness's store, not the SDK's serialisation;
+//! - `retry_scheduled` only for retries the app shell makes: clerk-js's internal `getToken`
+//!   retries show as repeated token requests, so `retry-discipline`'s `Retry-After` rule is
+//!   fed only by the shell.
+//!
+//! Runtime: [`ExternalSdk::runtime`] is a current-thread tokio runtime with real time (never
+//! paused: DESIGN.md §4). Virtual time is only the counter and the request header.
+//!
+//! Errors (§8): a crash, a hang, garbage, a wrong id or protocol, or `unsupported` is a
+//! [`PortError`] within a bounded wall time, naming the step, with the last stderr lines;
+//! the process is killed.
+
+pub mod command;
+pub mod process;
+pub mod protocol;
+mod report;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::MockServer;
+
+use crate::backend::Backend;
+use crate::fapi::{Fapi, LogEntry, lock};
+use crate::model::Observation;
+use crate::model::device::Device;
+use crate::model::server::ClientToken;
+use crate::model::settings::{Setup, TokenCacheKind};
+use crate::model::time::VTime;
+use crate::model::vocab::{
+    AppState, AuthView, CallId, CallKind, CallResult, Event, Happening, Platform, RequestId,
+    StorageKey,
+};
+use crate::sdk::env;
+use crate::sdk::port::{PortError, SdkPort};
+
+pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, repo_root};
+use process::{Line, Process, ReadError};
+use protocol::{Hello, PROTOCOL, Reply, StartSettings};
+
+/// A request the adapter sent, waiting for its `request_done`.
+#[derive(Clone, Copy, Debug)]
+enum Sent {
+    /// A FAPI request: the harness's id for it and its endpoint.
+    Fapi(RequestId, crate::model::vocab::Endpoint),
+    /// A request the harness does not number (the backend, the JWKS).
+    Other,
+}
+
+/// The process now running, with what the harness tracks of it.
+struct Running {
+    process: Process,
+    /// The harness's process counter, the `<run>` of request tags.
+    run: u32,
+    /// The next request id of this process.
+    next_id: u64,
+    sdk: String,
+}
+
+/// One installed app whose SDK runs in an adapter process.
+pub struct ExternalSdk {
+    setup: Setup,
+    command: AdapterCommand,
+    fapi: Fapi,
+    backend: Backend,
+    server: Option<MockServer>,
+    now: VTime,
+    /// App state, network, running. Its storage is unused: see `storage`.
+    device: Device,
+    /// Persistent storage: key → the whole string, as the adapter wrote it.
+    storage: BTreeMap<String, String>,
+    /// The client JWT of the running process with a memory token cache (not persisted).
+    memory_token: Option<String>,
+    running: Option<Running>,
+    runs: u32,
+    next_call: u32,
+    next_request: u32,
+    sent: BTreeMap<(u32, u32), Sent>,
+    /// Emulator log entries by tag, waiting for their `request_done`.
+    tagged: BTreeMap<String, LogEntry>,
+    /// Calls started and not settled, as the adapter's happenings tell (for `killed`).
+    open_calls: BTreeMap<CallId, CallKind>,
+    /// `open_calls` and `in_flight` as the adapter's last reply reported them.
+    reported_open_calls: u32,
+    in_flight: u32,
+    view: AuthView,
+    /// Steps taken: the `step` of errors.
+    steps: u32,
+    /// What the last hello said: `@clerk/clerk-js 6.40.0 (dist/clerk.native.js)`.
+    hello: Option<String>,
+}
+
+impl ExternalSdk {
+    /// The app installed on a fresh device, not running yet. Nothing is started until the
+    /// first step (the emulator's HTTP server) and the first `cold_start` (the process).
+    pub fn new(setup: Setup, command: AdapterCommand) -> ExternalSdk {
+        let fapi = Fapi::new(setup.instance);
+        let backend = Backend::new(&fapi);
+        ExternalSdk {
+            setup,
+            command,
+            backend,
+            fapi,
+            server: None,
+            now: VTime::ZERO,
+            device: Device::new(setup.platform),
+            storage: BTreeMap::new(),
+            memory_token: None,
+            running: None,
+            runs: 0,
+            next_call: 1,
+            next_request: 1,
+            sent: BTreeMap::new(),
+            tagged: BTreeMap::new(),
+            open_calls: BTreeMap::new(),
+            reported_open_calls: 0,
+            in_flight: 0,
+            view: AuthView::closed(),
+            steps: 0,
+            hello: None,
+        }
+    }
+
+    /// The runtime every step must run in: current-thread, real time (never paused).
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime always builds")
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    pub fn command(&self) -> &AdapterCommand {
+        &self.command
+    }
+
+    /// The FAPI emulator the adapter talks to (its server, its log).
+    pub fn fapi(&self) -> &Fapi {
+        &self.fapi
+    }
+
+    /// Persistent storage as the harness holds it.
+    pub fn storage(&self) -> &BTreeMap<String, String> {
+        &self.storage
+    }
+
+    /// What the adapter's hello said about its SDK, once a process has started.
+    pub fn sdk_description(&self) -> Option<&str> {
+        self.hello.as_deref()
+    }
+
+    /// The adapter process's id while one runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.running.as_ref().map(|r| r.process.id())
+    }
+
+    /// The next free call id (one counter for the run, across processes).
+    pub fn next_call(&self) -> u32 {
+        self.next_call
+    }
+
+    /// The emulator's base URL, once started.
+    pub fn fapi_url(&self) -> Option<String> {
+        self.server.as_ref().map(MockServer::uri)
+    }
+
+    async fn ensure_server(&mut self) {
+        if self.server.is_none() {
+            let server =
+                crate::fapi::wire::start(self.fapi.clone(), Some(self.backend.clone())).await;
+            self.server = Some(server);
+        }
+    }
+
+    fn err_crashed(&self, detail: String) -> PortError {
+        PortError::Crashed { sdk: self.command.label.clone(), step: self.steps, detail }
+    }
+
+    fn err_garbled(&self, detail: String) -> PortError {
+        PortError::Garbled { sdk: self.command.label.clone(), step: self.steps, detail }
+    }
+
+    /// Applies one event; see the module doc for who handles what.
+    async fn apply(&mut self, event: &Event) -> Result<Observation, PortError> {
+        self.ensure_server().await;
+        let mut out = Vec::new();
+        let result = self.apply_inner(event, &mut out).await;
+        if let Err(e) = result {
+            // The port is broken: never leave the process behind.
+            self.running = None;
+            return Err(e);
+        }
+        Ok(self.observe(out))
+    }
+
+    async fn apply_inner(
+        &mut self,
+        event: &Event,
+        out: &mut Vec<Happening>,
+    ) -> Result<(), PortError> {
+        match event {
+            Event::ColdStart => {
+                if !self.device.running {
+                    self.device.running = true;
+                    self.device.app_state = AppState::Active;
+                    self.launch(out).await?;
+                }
+            }
+            Event::Kill => {
+                if self.device.running {
+                    self.end_process(out).await;
+                    self.device.running = false;
+                    self.render(AuthView::closed(), out);
+                }
+            }
+            Event::JsReload => {
+                if self.device.running {
+                    self.end_process(out).await;
+                    self.launch(out).await?;
+                }
+            }
+            Event::Reinstall => {
+                if self.device.running {
+                    self.end_process(out).await;
+                    self.device.running = false;
+                    self.render(AuthView::closed(), out);
+                }
+                if self.setup.platform == Platform::Android {
+                    self.storage.clear();
+                }
+            }
+            Event::AppState { state } => {
+                if *state == AppState::Inactive && self.setup.platform != Platform::Ios {
+                    // `inactive` exists on iOS only; Android reports nothing.
+                    return Ok(());
+                }
+                let before = self.device.app_state;
+                self.device.app_state = *state;
+                if self.device.running && before != *state {
+                    self.step_process(event, out).await?;
+                }
+            }
+            Event::Network { state } => {
+                self.device.network = *state;
+                if self.device.running {
+                    self.step_process(event, out).await?;
+                }
+            }
+            Event::Advance { ms } => {
+                if self.device.running {
+                    self.step_process(event, out).await?;
+                } else {
+                    self.now = self.now.plus(*ms);
+                }
+            }
+            Event::Revoke
+            | Event::ExpireNow
+            | Event::AbandonNow
+            | Event::Replace
+            | Event::Fault(_) => {
+                let shown =
+                    if self.device.running { self.view.session.map(|s| s.id) } else { None };
+                let held = self.held_client_token();
+                let mut server = lock(self.fapi.server());
+                let target = env::target_session(&mut server, self.now, shown, held);
+                env::apply_server_event(&mut server, event, self.now, target);
+            }
+            // The app's own events reach JS only while it runs in the foreground.
+            _ => {
+                if self.device.js_runs() {
+                    self.step_process(event, out).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a process: hello, then `start` with everything persisted.
+    async fn launch(&mut self, out: &mut Vec<Happening>) -> Result<(), PortError> {
+        let mut process = Process::spawn(&self.command).map_err(|e| self.err_crashed(e))?;
+        let hello = self.read_hello(&mut process).await?;
+        self.hello = Some(format!(
+            "{} {}{}",
+            hello.sdk.as_deref().unwrap_or("an SDK"),
+            hello.version.as_deref().unwrap_or("(version not given)"),
+            hello.entry.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+        ));
+        self.runs += 1;
+        let run = self.runs;
+        self.running = Some(Running { process, run, next_id: 1, sdk: self.command.label.clone() });
+        let uri = self.server.as_ref().map(MockServer::uri).unwrap_or_default();
+        let persisted: BTreeMap<&String, &String> = self.storage.iter().collect();
+        let request = json!({
+            "v": 1,
+            "cmd": "start",
+            "now_ms": self.now.ms(),
+            "run": run,
+            "call_base": self.next_call,
+            "fapi_url": uri,
+            "backend_url": format!("{uri}/api"),
+            "publishable_key": self.fapi.publishable_key().encode(),
+            "platform": self.setup.platform.as_str(),
+            "settings": StartSettings::of(&self.setup),
+            "storage": persisted,
+            "app_state": protocol::app_state_word(self.device.app_state),
+            "network": protocol::network_word(self.device.network),
+        });
+        let now = self.now;
+        self.exchange(request, "start", now, out).await
+    }
+
+    async fn read_hello(&self, process: &mut Process) -> Result<Hello, PortError> {
+        let limit = self.command.timeouts.hello;
+        let line = match process.read(limit).await {
+            Err(ReadError::Timeout) => {
+                process.kill();
+                return Err(PortError::Hung {
+                    sdk: self.command.label.clone(),
+                    step: self.steps,
+                    event: "the hello line".to_string(),
+                    timeout_ms: limit.as_millis() as u64,
+                });
+            }
+            Ok(line) => line,
+        };
+        let text = match line {
+            Line::Text(text) => text,
+            Line::Eof => return Err(self.crashed(process, "before its hello line").await),
+            other => {
+                return Err(self.err_garbled(format!(
+                    "the hello line is {}; expected {{\"hello\": \"{}\", \"protocol\": {PROTOCOL}, …}}",
+                    process::show(&other),
+                    protocol::HELLO
+                )));
+            }
+        };
+        let hello: Hello = serde_json::from_str(&text).map_err(|e| {
+            self.err_garbled(format!(
+                "the hello line {} is not {{\"hello\": \"{}\", \"protocol\": {PROTOCOL}, …}}: {e}",
+                protocol::quote(&text),
+                protocol::HELLO
+            ))
+        })?;
+        if hello.hello != protocol::HELLO {
+            return Err(self.err_garbled(format!(
+                "the hello line says hello `{}`, expected `{}`",
+                hello.hello,
+                protocol::HELLO
+            )));
+        }
+        if hello.protocol != PROTOCOL {
+            return Err(self.err_garbled(format!(
+                "the adapter speaks protocol {}, the harness speaks {PROTOCOL}",
+                hello.protocol
+            )));
+        }
+        Ok(hello)
+    }
+
+    /// A crash report: the exit status and the last stderr lines.
+    async fn crashed(&self, process: &mut Process, when: &str) -> PortError {
+        let status = match process.wait_exit(Duration::from_millis(500)).await {
+            Some(_) => process.status_text(),
+            None => {
+                // stdout closed but the process lives on: it is no adapter any more.
+                process.kill();
+                format!("stdout closed, then {}", process.status_text())
+            }
+        };
+        let stderr = process.stderr_tail(Duration::from_millis(500)).await;
+        self.err_crashed(format!(
+            "the adapter (`{}`) ended {when}: {status}; {stderr}",
+            self.command.display()
+        ))
+    }
+
+    /// One `step` request for `event`.
+    async fn step_process(
+        &mut self,
+        event: &Event,
+        out: &mut Vec<Happening>,
+    ) -> Result<(), PortError> {
+        let target = match event {
+            Event::Advance { ms } => self.now.plus(*ms),
+            _ => self.now,
+        };
+        let request = json!({
+            "v": 1,
+            "cmd": "step",
+            "event": event,
+            "call_base": self.next_call,
+        });
+        self.exchange(request, &event.to_string(), target, out).await
+    }
+
+    /// Sends `request` (its `id` added here), reads the reply and absorbs its observation,
+    /// which must end at `target`.
+    async fn exchange(
+        &mut self,
+        mut request: serde_json::Value,
+        what: &str,
+        target: VTime,
+        out: &mut Vec<Happening>,
+    ) -> Result<(), PortError> {
+        let limit = self.command.timeouts.step;
+        let Some(running) = self.running.as_mut() else {
+            return Err(self.err_crashed(format!("no adapter process is running for `{what}`")));
+        };
+        let id = running.next_id;
+        running.next_id += 1;
+        request["id"] = json!(id);
+        running.process.send(request.to_string());
+        let line = running.process.read(limit).await;
+        let mut running = self.running.take().expect("checked above");
+        let text = match line {
+            Err(ReadError::Timeout) => {
+                running.process.kill();
+                return Err(PortError::Hung {
+                    sdk: running.sdk,
+                    step: self.steps,
+                    event: format!("{what}, request id {id}"),
+                    timeout_ms: limit.as_millis() as u64,
+                });
+            }
+            Ok(Line::Text(text)) => text,
+            Ok(Line::Eof) => {
+                return Err(self
+                    .crashed(&mut running.process, &format!("during `{what}` (request id {id})"))
+                    .await);
+            }
+            Ok(other) => {
+                return Err(self.err_garbled(format!(
+                    "answered `{what}` (request id {id}) with {}",
+                    process::show(&other)
+                )));
+            }
+        };
+        self.running = Some(running);
+        let reply: Reply = serde_json::from_str(&text).map_err(|e| {
+            self.err_garbled(format!(
+                "the reply to `{what}` (request id {id}) is not a protocol reply ({e}): {}",
+                protocol::quote(&text)
+            ))
+        })?;
+        if reply.id != id {
+            return Err(self.err_garbled(format!(
+                "answered id {}, expected {id} (`{what}`): {}",
+                reply.id,
+                protocol::quote(&text)
+            )));
+        }
+        if !reply.ok {
+            let error = reply.error.unwrap_or(protocol::AdapterError {
+                kind: "internal".into(),
+                message: "(no error object)".into(),
+            });
+            return Err(match error.kind.as_str() {
+                "unsupported" => PortError::Unsupported {
+                    sdk: self.command.label.clone(),
+                    event: format!("{what} ({})", error.message),
+                },
+                "bad_request" => self.err_garbled(format!(
+                    "the adapter calls `{what}` (request id {id}) a bad request: {}",
+                    error.message
+                )),
+                "internal" => {
+                    let stderr = self.running.as_ref().map(|r| r.process.stderr_now());
+                    self.err_crashed(format!(
+                        "the adapter failed internally at `{what}` (request id {id}): {}; {}",
+                        error.message,
+                        stderr.unwrap_or_default()
+                    ))
+                }
+                other => self.err_garbled(format!(
+                    "error kind `{other}` (message: {}) is not one of unsupported, \
+                     bad_request, internal",
+                    error.message
+                )),
+            });
+        }
+        let (Some(obs), Some(next_call)) = (reply.obs, reply.next_call) else {
+            return Err(self.err_garbled(format!(
+                "an ok reply to `{what}` needs `obs` and `next_call`: {}",
+                protocol::quote(&text)
+            )));
+        };
+        self.absorb(obs, next_call, target, what, out)
+    }
+
+    /// Ends the running process: `shutdown`, a bounded wait, then a kill. Open calls die
+    /// with it (`killed`), as in the model. Never fails: a process that misbehaves on its
+    /// way out is killed.
+    async fn end_process(&mut self, out: &mut Vec<Happening>) {
+        if let Some(mut running) = self.running.take() {
+            let limit = self.command.timeouts.shutdown;
+            let id = running.next_id;
+            running.process.send(json!({"v": 1, "id": id, "cmd": "shutdown"}).to_string());
+            // The reply, then the exit; whatever happens, the kill below reaps it.
+            let _ = running.process.read(limit).await;
+            running.process.close_stdin();
+            if running.process.wait_exit(limit).await.is_none() {
+                running.process.kill();
+            }
+            let run = running.run;
+            self.sent.retain(|(r, _), _| *r != run);
+        }
+        for (call, kind) in std::mem::take(&mut self.open_calls) {
+            out.push(Happening::CallSettled {
+                at: self.now,
+                call,
+                kind,
+                result: CallResult::Killed,
+            });
+        }
+        self.in_flight = 0;
+        self.reported_open_calls = 0;
+        self.memory_token = None;
+    }
+
+    /// Records a render if the view changed.
+    fn render(&mut self, view: AuthView, out: &mut Vec<Happening>) {
+        if view != self.view {
+            out.push(Happening::Rendered { at: self.now, view: view.clone() });
+            self.view = view;
+        }
+    }
+
+    /// The client token the device would send next: storage with a secure-store token
+    /// cache, the running process's memory otherwise.
+    fn held_client_token(&self) -> Option<ClientToken> {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::SecureStore => self.persisted_client_token(),
+            TokenCacheKind::Memory => self
+                .memory_token
+                .as_deref()
+                .filter(|_| self.device.running)
+                .and_then(|t| crate::fapi::decode::client_token(Some(t))),
+        }
+    }
+
+    fn persisted_client_token(&self) -> Option<ClientToken> {
+        let text = self.storage.get(StorageKey::ClientJwt.as_str())?;
+        crate::fapi::decode::client_token(Some(text))
+    }
+
+    fn observe(&mut self, happenings: Vec<Happening>) -> Observation {
+        let held = self.held_client_token();
+        let persisted = self.persisted_client_token();
+        let server = env::server_view(&mut lock(self.fapi.server()), self.now, held, persisted);
+        let running = self.device.running;
+        Observation {
+            view: if running { self.view.clone() } else { AuthView::closed() },
+            device: self.device.view(),
+            server,
+            in_flight: if running { self.in_flight } else { 0 },
+            open_calls: if running { self.reported_open_calls } else { 0 },
+            happenings,
+        }
+    }
+}
+
+impl SdkPort for ExternalSdk {
+    fn name(&self) -> String {
+        self.command.label.clone()
+    }
+
+    fn now(&self) -> VTime {
+        self.now
+    }
+
+    async fn step(&mut self, event: &Event) -> Result<Observation, PortError> {
+        let result = self.apply(event).await;
+        self.steps += 1;
+        result
+    }
+}

@@ -1,0 +1,216 @@
+//! The external-SDK port against adapters that break the protocol on purpose
+//! (`tests/fixtures/adapters/broken.mjs`, `flood-stderr.sh`): each fault is the right [`PortError`] with a clear
+//! message within a bounded wall time, and leaves no process behind. And the plumbing's happy
+//! path on a minimal conforming adapter (`signed-out.mjs`): start, steps, the request-tag join,
+//! storage carried from `kill` to `cold_start`, one call counter across processes.
+
+use std::time::Duration;
+
+use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
+use session_harness::model::vocab::{
+    AppPath, CallId, CallKind, CallResult, Endpoint, Event, Happening, Platform, RequestId,
+    RequestOutcome, Route, StorageKey,
+};
+use session_harness::sdk::external::{AdapterCommand, ExternalSdk, Timeouts, repo_root};
+use session_harness::sdk::{PortError, SdkPort};
+
+fn fixture(name: &str) -> String {
+    format!("harness/tests/fixtures/adapters/{name}")
+}
+
+fn broken(mode: &str, step: Duration) -> AdapterCommand {
+    let mut command = AdapterCommand::cmd(&repo_root(), "unused");
+    command.program = "node".into();
+    command.args = vec![fixture("broken.mjs"), mode.into()];
+    command.label = format!("broken-{mode}");
+    command.with_timeouts(Timeouts { step, ..Timeouts::default() })
+}
+
+fn setup() -> Setup {
+    Setup::new(Platform::Ios, ProfileId::ClerkJs6)
+}
+
+/// Runs `events` and returns the first error, the wall time it took, and the adapter's pid.
+fn first_error(command: AdapterCommand, events: &[Event]) -> (PortError, Duration, Option<u32>) {
+    let rt = ExternalSdk::runtime();
+    let mut sdk = ExternalSdk::new(setup(), command);
+    rt.block_on(async {
+        let started = tokio::time::Instant::now();
+        let mut pid = None;
+        for event in events {
+            match sdk.step(event).await {
+                Ok(_) => pid = sdk.pid().or(pid),
+                Err(e) => return (e, started.elapsed(), pid),
+            }
+        }
+        panic!("every step succeeded; expected an adapter error");
+    })
+}
+
+fn is_gone(pid: Option<u32>) -> bool {
+    // A reaped process has no /proc entry (a zombie still has one).
+    pid.is_none_or(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+const GENEROUS: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_crash_mid_step_is_crashed_with_exit_status_and_stderr() {
+    let (e, took, pid) = first_error(
+        broken("crash-mid-step", GENEROUS),
+        &[Event::ColdStart, Event::GetToken { skip_cache: false }],
+    );
+    let PortError::Crashed { step, detail, .. } = &e else { panic!("expected crashed: {e}") };
+    assert_eq!(*step, 1, "{e}");
+    assert!(detail.contains("exit status 3"), "{detail}");
+    assert!(detail.contains("cannot read properties of undefined"), "{detail}");
+    assert!(detail.contains("get_token"), "names the step's event: {detail}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(is_gone(pid), "the adapter process {pid:?} is still there");
+}
+
+#[test]
+fn a_hang_is_hung_within_the_step_timeout_and_the_process_is_killed() {
+    let timeout = Duration::from_millis(1_500);
+    let (e, took, pid) =
+        first_error(broken("hang", timeout), &[Event::ColdStart, Event::Advance { ms: 1_000 }]);
+    let PortError::Hung { step, event, timeout_ms, .. } = &e else { panic!("expected hung: {e}") };
+    assert_eq!((*step, *timeout_ms), (1, 1_500), "{e}");
+    assert!(event.contains("advance") && event.contains("request id 2"), "{event}");
+    assert!(took >= timeout && took < timeout + Duration::from_secs(8), "took {took:?}");
+    assert!(is_gone(pid), "the hung adapter {pid:?} was not killed");
+}
+
+#[test]
+fn garbage_is_garbled_quoting_the_line() {
+    let (e, _, _) = first_error(broken("garbage", GENEROUS), &[Event::ColdStart]);
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(detail.contains("`Warning: this is not JSON at all {`"), "{detail}");
+    assert!(detail.contains("start"), "{detail}");
+}
+
+#[test]
+fn a_line_over_one_mebibyte_is_garbled_and_cut() {
+    let (e, _, _) = first_error(broken("long-line", GENEROUS), &[Event::ColdStart]);
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(detail.contains("over 1048576 bytes"), "{detail}");
+    assert!(detail.len() < 600, "the message quotes at most 200 characters: {}", detail.len());
+}
+
+#[test]
+fn an_answer_to_another_id_is_garbled_naming_both() {
+    let (e, _, _) = first_error(broken("wrong-id", GENEROUS), &[Event::ColdStart]);
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(detail.contains("answered id 42, expected 1"), "{detail}");
+}
+
+#[test]
+fn another_protocol_is_garbled_naming_both_versions() {
+    let (e, _, _) = first_error(broken("wrong-protocol", GENEROUS), &[Event::ColdStart]);
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(detail.contains("speaks protocol 2, the harness speaks 1"), "{detail}");
+}
+
+#[test]
+fn a_chatty_adapter_never_blocks_and_its_crash_shows_the_last_40_lines() {
+    let command = AdapterCommand::cmd(&repo_root(), &format!("sh {}", fixture("flood-stderr.sh")))
+        .with_timeouts(Timeouts { step: GENEROUS, ..Timeouts::default() });
+    let (e, took, _) =
+        first_error(command, &[Event::ColdStart, Event::Navigate { path: AppPath::new("/x") }]);
+    let PortError::Crashed { step, detail, .. } = &e else { panic!("expected crashed: {e}") };
+    assert_eq!(*step, 1, "start succeeded despite 16 MiB of stderr: {e}");
+    assert!(detail.contains("exit status 1"), "{detail}");
+    assert!(detail.contains("the last words of a chatty adapter"), "{detail}");
+    assert!(detail.contains("last 40 stderr lines"), "{detail}");
+    let kept = detail.matches("dying:").count();
+    assert!((30..=40).contains(&kept), "{kept} flood lines shown; expected the last 40 lines");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_program_that_does_not_exist_is_crashed_with_the_reason() {
+    let mut command = broken("hang", GENEROUS);
+    command.program = "session-harness-no-such-adapter".into();
+    let (e, _, _) = first_error(command, &[Event::ColdStart]);
+    let PortError::Crashed { detail, .. } = &e else { panic!("expected crashed: {e}") };
+    assert!(detail.contains("could not start `session-harness-no-such-adapter"), "{detail}");
+}
+
+fn signed_out() -> AdapterCommand {
+    AdapterCommand::cmd(&repo_root(), &format!("exec node {}", fixture("signed-out.mjs")))
+        .with_timeouts(Timeouts { step: GENEROUS, ..Timeouts::default() })
+}
+
+#[test]
+fn a_conforming_adapter_starts_steps_and_carries_storage_across_processes() {
+    let rt = ExternalSdk::runtime();
+    let mut sdk = ExternalSdk::new(setup(), signed_out());
+    rt.block_on(async {
+        let first = sdk.step(&Event::ColdStart).await.expect("start");
+        assert_eq!(first.view.route, Route::SignIn { return_to: None });
+        assert!(first.device.running);
+        let sent = first.happenings.iter().find_map(|h| match h {
+            Happening::RequestSent { req, endpoint, call, .. } => Some((*req, *endpoint, *call)),
+            _ => None,
+        });
+        assert_eq!(sent, Some((RequestId(1), Endpoint::Environment, Some(CallId(1)))));
+        let done = first.happenings.iter().find_map(|h| match h {
+            Happening::RequestDone { req, outcome, .. } => Some((*req, *outcome)),
+            _ => None,
+        });
+        assert_eq!(
+            done,
+            Some((RequestId(1), RequestOutcome::Answered { status: 200, retry_after_ms: None })),
+            "joined with the emulator's log by tag"
+        );
+        assert_eq!(sdk.storage().get("__clerk_cache_environment").map(String::as_str), Some("1"));
+
+        let obs = sdk.step(&Event::Advance { ms: 90_000 }).await.expect("advance");
+        assert_eq!(sdk.now().ms(), 90_000);
+        assert!(obs.happenings.is_empty(), "{:?}", obs.happenings);
+        let obs = sdk.step(&Event::GetToken { skip_cache: true }).await.expect("get_token");
+        assert!(obs.happenings.contains(&Happening::CallSettled {
+            at: sdk.now(),
+            call: CallId(2),
+            kind: CallKind::GetToken,
+            result: CallResult::Null
+        }));
+
+        let pid = sdk.pid();
+        let killed = sdk.step(&Event::Kill).await.expect("kill");
+        assert_eq!(killed.view.route, Route::Closed);
+        assert!(!killed.device.running);
+        assert!(is_gone(pid), "the first process {pid:?} exited");
+        // Dead app: JS events are not sent, time still passes.
+        sdk.step(&Event::GetToken { skip_cache: false }).await.expect("ignored while dead");
+        sdk.step(&Event::Advance { ms: 10_000 }).await.expect("advance while dead");
+
+        let second = sdk.step(&Event::ColdStart).await.expect("second start");
+        assert_ne!(sdk.pid(), pid, "a new process");
+        assert_eq!(sdk.storage().get("__clerk_cache_environment").map(String::as_str), Some("2"));
+        let read = second.happenings.iter().find_map(|h| match h {
+            Happening::StorageRead { key: StorageKey::CachedEnvironment, digest, .. } => {
+                Some(*digest)
+            }
+            _ => None,
+        });
+        assert!(matches!(read, Some(Some(_))), "the second process read what the first wrote");
+        let load = second.happenings.iter().find_map(|h| match h {
+            Happening::CallStarted { call, kind: CallKind::Load, .. } => Some(*call),
+            _ => None,
+        });
+        assert_eq!(load, Some(CallId(3)), "one call counter across processes");
+        let req = second.happenings.iter().find_map(|h| match h {
+            Happening::RequestSent { req, .. } => Some(*req),
+            _ => None,
+        });
+        assert_eq!(req, Some(RequestId(2)), "one request counter across processes");
+
+        let e = sdk.step(&Event::SignIn { task: None }).await.expect_err("unsupported");
+        assert!(
+            matches!(&e, PortError::Unsupported { event, .. } if event.contains("sign_in")),
+            "{e}"
+        );
+    });
+}
