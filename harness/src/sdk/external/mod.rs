@@ -305,6 +305,11 @@ impl ExternalSdk {
             // The app's own events reach JS only while it runs in the foreground.
             _ => {
                 if self.device.js_runs() {
+                    if let Event::SignIn { task } = event {
+                        // A client cannot ask FAPI for a task: the harness arms the next
+                        // sign-in, as the model does (protocol §9, "Sign-in with a task").
+                        lock(self.fapi.server()).set_pending_task(*task);
+                    }
                     self.step_process(event, out).await?;
                 }
             }
