@@ -7,7 +7,7 @@
 
 use session_harness::invariants::InvariantId;
 use session_harness::model::profile::ProfileId;
-use session_harness::model::settings::Setup;
+use session_harness::model::settings::{Setup, TokenCacheKind};
 use session_harness::model::time::{MINUTE_MS, SECOND_MS};
 use session_harness::model::vocab::{
     AppPath, CallKind, CallResult, Endpoint, Event, Happening, Platform, RequestId, RequestOutcome,
@@ -203,4 +203,29 @@ fn revoked_runs_its_expired_twin_on_the_sdk() {
     )));
     assert_eq!(last.obs.view.route, Route::SignIn { return_to: Some(AppPath::home()) });
     assert_eq!(last.obs.server.status_of(SessionId(1)), Some(SessionStatus::Revoked));
+}
+
+#[test]
+fn a_memory_token_cache_forgets_the_session_with_the_process() {
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: SECOND_MS },
+        Event::SignIn { task: None },
+        Event::Advance { ms: SECOND_MS },
+        Event::Kill,
+        Event::ColdStart,
+        Event::Advance { ms: 3 * SECOND_MS },
+    ];
+    let mut setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    setup.sdk.token_cache = TokenCacheKind::Memory;
+    let outcome = run_external(setup, &clerk_js(), &events, None);
+    assert!(matches!(outcome.verdict, Verdict::Passed), "{}", outcome.summary());
+    let steps = &outcome.sdk.steps;
+    let session = steps[3].obs.view.session.expect("signed in").id;
+    // The harness's server view follows the token the process holds in memory.
+    assert_eq!(steps[3].obs.server.session, Some((session, SessionStatus::Active)));
+    assert!(!steps[3].obs.server.persisted_credential_valid, "nothing persisted");
+    let after = &steps[6].obs;
+    assert_eq!(after.view.route, Route::SignIn { return_to: None });
+    assert_ne!(after.server.session.map(|s| s.0), Some(session), "a new, empty client");
 }

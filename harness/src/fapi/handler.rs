@@ -112,6 +112,10 @@ pub struct LogEntry {
     /// ([`super::wire::REQUEST_TAG_HEADER`]). Absent for every other client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// For a tagged request only: the rotated client token its answer carried (the
+    /// `Authorization` response header), which an SDK with a memory token cache holds next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<String>,
 }
 
 struct HandlerState {
@@ -241,6 +245,7 @@ impl Fapi {
             code: code.map(str::to_string),
             fault: None,
             tag: None,
+            issued: None,
         };
         state.log.push(entry);
     }
@@ -410,6 +415,12 @@ impl Fapi {
         handled: &Handled,
     ) {
         let tag = request.header_value(super::wire::REQUEST_TAG_HEADER).map(str::to_string);
+        let issued = match &handled.exchange {
+            Exchange::Answered(response) if tag.is_some() => {
+                response.header("authorization").map(str::to_string)
+            }
+            _ => None,
+        };
         let (outcome, code) = match &handled.exchange {
             Exchange::Dropped { committed } => {
                 (RequestOutcome::NetworkError { committed: *committed }, None)
@@ -443,6 +454,7 @@ impl Fapi {
             code,
             fault: handled.fault,
             tag,
+            issued,
         });
     }
 }

@@ -202,6 +202,13 @@ impl ExternalSdk {
                         }
                     },
                 };
+                // A memory token cache holds what the latest answer carried (the adapter does
+                // not report it: nothing is stored).
+                if self.setup.sdk.token_cache == TokenCacheKind::Memory
+                    && let Some(issued) = logged.as_ref().and_then(|e| e.issued.clone())
+                {
+                    self.memory_token = Some(issued);
+                }
                 // Latency is not an outcome: the model leaves it out of `request_done` too.
                 let fault =
                     fault.filter(|f| !matches!(f, crate::model::vocab::FaultKind::Latency { .. }));
