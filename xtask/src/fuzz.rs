@@ -6,17 +6,24 @@
 //! threads pull case indices from a shared counter; results are reported in index order, so
 //! the output does not depend on scheduling. A progress bar on stderr shows cases,
 //! violations and rate.
+//!
+//! Every failing case is exported as a scenario file (atomically) under
+//! `target/fuzz-failures/<sdk>/<profile>-<case seed>.yaml`, or under `--export DIR`, and is
+//! printed with both its replay commands: the scenario file and the seed.
 
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
+use session_harness::model::vocab::Defect;
 use session_harness::runner::spec::SdkSpec;
 use session_harness::runner::{self, Coverage, Outcome, lockstep};
+use session_harness::scenario;
 use session_harness::sim::{case_seed, format_seed, parse_seed};
 
 /// `K/N`: the K-th (1-based) of N shards.
@@ -86,6 +93,10 @@ pub struct Args {
     /// Print one JSON object with the verdict on stdout instead of tables.
     #[arg(long)]
     json: bool,
+    /// Where every failing case is written as a scenario file (default:
+    /// `target/fuzz-failures/<sdk>/` in the workspace).
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
 }
 
 /// One unexpected failure, with what it takes to replay it.
@@ -204,6 +215,12 @@ pub fn run(args: Args) -> Result<bool> {
     let (coverage, mut failures) = merged.into_inner().expect("workers are done");
     failures.sort_by_key(|f| (f.profile, f.index));
     let elapsed = started.elapsed().as_secs_f64();
+    let export_dir = args.export.clone().unwrap_or_else(|| default_export_dir(&args.sdk));
+    let defect_list = defects.clone().unwrap_or_default();
+    let exported: Vec<PathBuf> = failures
+        .iter()
+        .map(|f| export_failure(f, &defect_list, &export_dir))
+        .collect::<Result<_>>()?;
     let replay = |f: &Failure| {
         format!(
             "cargo xtask replay --seed {} --profile {} --sdk {}",
@@ -215,7 +232,8 @@ pub fn run(args: Args) -> Result<bool> {
     if args.json {
         let failures_json: Vec<_> = failures
             .iter()
-            .map(|f| {
+            .zip(&exported)
+            .map(|(f, path)| {
                 serde_json::json!({
                     "profile": f.profile.as_str(),
                     "case": f.index,
@@ -224,6 +242,8 @@ pub fn run(args: Args) -> Result<bool> {
                     "steps": f.outcome.trace.steps.len(),
                     "divergence": f.divergence,
                     "replay": replay(f),
+                    "exported": shown(path),
+                    "replay_file": format!("cargo xtask replay {}", shown(path)),
                 })
             })
             .collect();
@@ -246,7 +266,7 @@ pub fn run(args: Args) -> Result<bool> {
             total as f64 / elapsed,
             failures.len()
         );
-        for f in failures.iter().take(10) {
+        for (f, path) in failures.iter().zip(&exported).take(10) {
             match (&f.divergence, f.outcome.report.violations.first()) {
                 (Some(d), _) => println!("divergence from the model at {d}"),
                 (None, Some(v)) => println!("{v}"),
@@ -259,13 +279,49 @@ pub fn run(args: Args) -> Result<bool> {
                 format_seed(f.case_seed)
             );
             println!("  replay: {}", replay(f));
+            println!("  exported: {}", shown(path));
+            println!("  replay: cargo xtask replay {}", shown(path));
         }
         if failures.len() > 10 {
             println!("… and {} more", failures.len() - 10);
         }
+        if !failures.is_empty() {
+            println!(
+                "{} failing case(s) exported as scenarios under {}",
+                failures.len(),
+                shown(&export_dir)
+            );
+        }
         println!("verdict: {}", if failures.is_empty() { "pass" } else { "FAIL" });
     }
     Ok(failures.is_empty())
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
+}
+
+/// `target/fuzz-failures/<sdk>/` in the workspace: one folder per system, so campaigns on
+/// different SDKs do not overwrite each other's cases.
+fn default_export_dir(sdk: &SdkSpec) -> PathBuf {
+    workspace_root().join("target/fuzz-failures").join(sdk.to_string())
+}
+
+/// A path as printed: relative to the workspace when it is inside it, so the printed replay
+/// command works from the workspace root.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(workspace_root()).unwrap_or(path).display().to_string()
+}
+
+/// Writes one failing case as a scenario file `<profile>-<case seed>.yaml` in `dir`
+/// (atomically: a reader never sees half a file). Both profiles run case `i` with the same
+/// case seed, hence the profile in the name.
+fn export_failure(f: &Failure, defects: &[Defect], dir: &Path) -> Result<PathBuf> {
+    let exported = scenario::export(&f.outcome.trace, &f.outcome.report, defects);
+    let path = dir.join(format!("{}-{}.yaml", f.profile, format_seed(f.case_seed)));
+    scenario::write_atomic(&path, &exported.yaml)
+        .with_context(|| format!("exporting case {} to {}", f.index, path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]

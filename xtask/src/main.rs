@@ -13,6 +13,7 @@ mod defects;
 mod determinism;
 mod fuzz;
 mod gate;
+mod mutants;
 mod replay;
 mod report;
 mod schema;
@@ -55,6 +56,8 @@ enum Command {
     Serve(serve::Args),
     /// The defect matrix: every defect hunted by the fuzzer; `--json` prints a JSON array.
     Defects(defects::Args),
+    /// The mutation score of the model and the reference SDK (cargo-mutants): caught / viable.
+    Mutants(mutants::Args),
     /// Speed figures (model steps per second, …); `--json` prints one JSON object.
     Bench(bench::Args),
 }
@@ -64,6 +67,7 @@ fn main() {
     let result: Result<bool> = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Bench(args) => bench::run(args).map(|()| true),
+        Command::Mutants(args) => mutants::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Gate(args) => gate::run(args),
         Command::Defects(args) => defects::run(args),

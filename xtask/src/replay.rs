@@ -2,6 +2,12 @@
 //! table and the violation report; `cargo xtask replay --seed S --profile P` does the same
 //! for a generated case, and `--export` writes that case out as a scenario under
 //! `scenarios/regressions/` that replays without the generator.
+//!
+//! `--log` prints, instead of the step table, the full log of the run stamped with virtual
+//! time: one line per event, per happening, per observation and per broken invariant
+//! (`t=00:01:02.345 step 7 request_sent r3 → /v1/client/sessions/sess_1/tokens …`). The model
+//! and the SDKs are pure and emit no `tracing` events; the log is rendered from the trace's
+//! happenings here, so it is exactly as deterministic as the trace.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +46,90 @@ pub struct Args {
     /// With --seed: write the case out under scenarios/regressions/ (atomically).
     #[arg(long, requires = "seed")]
     export: bool,
+    /// Print the full log of the run, stamped with virtual time, instead of the step table.
+    #[arg(long)]
+    log: bool,
+}
+
+/// A virtual instant as the log stamps it: `HH:MM:SS.mmm`, with a day count in front once
+/// the run passes a day (`3d04:05:06.007`), so stamps line up and sort within a day.
+pub fn stamp(ms: u64) -> String {
+    const DAY_MS: u64 = 86_400_000;
+    let (days, rest) = (ms / DAY_MS, ms % DAY_MS);
+    let clock = format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    );
+    if days > 0 { format!("{days}d{clock}") } else { clock }
+}
+
+/// The full log of a run: for every step, the event, each happening under its own virtual
+/// instant and kind, the observation at the step's end, and the invariants broken there.
+pub fn log(trace: &trace::Trace, report: &session_harness::invariants::Report) -> String {
+    use std::fmt::Write as _;
+
+    let mut out = String::new();
+    for step in &trace.steps {
+        let n = step.index;
+        let _ = writeln!(out, "t={} step {n} event {}", stamp(step.at.ms()), step.event);
+        for h in &step.obs.happenings {
+            // The serde tag (`request_sent`, `storage_written`, …) names the kind stably.
+            let kind = serde_json::to_value(h)
+                .ok()
+                .and_then(|v| v.get("what").and_then(|w| w.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "happening".to_string());
+            let _ =
+                writeln!(out, "t={} step {n} {kind} {}", stamp(h.at().ms()), trace::describe(h));
+        }
+        let o = &step.obs;
+        let signed_in = match o.view.is_signed_in {
+            Some(b) => b.to_string(),
+            None => "undefined".to_string(),
+        };
+        let session = o
+            .view
+            .session
+            .map(|s| format!("{}:{}", s.id, s.status.as_str()))
+            .unwrap_or_else(|| "-".into());
+        let server = o
+            .server
+            .session
+            .map(|(id, st)| format!("{id}:{}", st.as_str()))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "t={} step {n} observed route={} loaded={} signed_in={signed_in} session={session} \
+             server={server} in_flight={} open_calls={}",
+            stamp(step.end().ms()),
+            o.view.route,
+            o.view.is_loaded,
+            o.in_flight,
+            o.open_calls
+        );
+        for v in report.violations.iter().filter(|v| v.step == n) {
+            let _ = writeln!(
+                out,
+                "t={} step {n} BROKEN {}: expected {}, observed {}",
+                stamp(v.at.ms()),
+                v.invariant,
+                v.expected,
+                v.observed
+            );
+        }
+    }
+    out
+}
+
+/// The step table, or with `--log` the full log.
+fn render(
+    trace: &trace::Trace,
+    report: &session_harness::invariants::Report,
+    args: &Args,
+) -> String {
+    if args.log { log(trace, report) } else { trace::step_table(trace, report, args.details) }
 }
 
 fn workspace_root() -> PathBuf {
@@ -84,10 +174,7 @@ fn replay_file(file: &Path, args: &Args) -> Result<bool> {
         }
         match scenario::run_variant(&scenario, variant, system) {
             Ok(run) => {
-                print!(
-                    "{}",
-                    trace::step_table(&run.outcome.trace, &run.outcome.report, args.details)
-                );
+                print!("{}", render(&run.outcome.trace, &run.outcome.report, args));
                 let replay = format!("cargo xtask replay {display}");
                 print!("{}", scenario::run::report(&run, variant, &replay));
                 all_ok &= run.passed();
@@ -137,7 +224,7 @@ fn replay_seed(seed_text: &str, args: &Args) -> Result<bool> {
             }
         }
     };
-    print!("{}", trace::step_table(&outcome.trace, &outcome.report, args.details));
+    print!("{}", render(&outcome.trace, &outcome.report, args));
     let replay = format!(
         "cargo xtask replay --seed {} --profile {profile} --sdk {}",
         format_seed(seed),

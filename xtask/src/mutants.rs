@@ -1,0 +1,421 @@
+//! `cargo xtask mutants`: the mutation score of the model and the reference SDK.
+//!
+//! Runs cargo-mutants (installed through cargo at a pinned version when missing) over
+//! `harness/src/model/**` and `harness/src/sdk/reference/**`, with the harness's own tests
+//! that exercise them, and prints the score: caught / viable, where viable = caught + missed
+//! (unviable = the mutant did not build; timeouts are listed on their own), and every missed
+//! mutant. Exemptions (equivalent mutants, each with its reason) live in
+//! `.cargo/mutants.toml`, which cargo-mutants reads by itself.
+//!
+//! Made to be practical on a 2-core machine: one job by default; only the test binaries
+//! that exercise the model and the SDK are built and run (`--cargo-arg` puts the target
+//! selection on the build *and* the test invocation: with plain `-- ARGS` cargo-mutants
+//! would still build every test binary of the package for every mutant); `--shard K/N`
+//! takes every N-th mutant (round-robin), so any one shard is a fair sample of the scope.
+//!
+//! The defect switches in the reference SDK are in scope: `defects_matrix` and the defect
+//! variants in `scenarios` switch every defect on and require the fuzzer to catch it, so a
+//! mutant inside a defect branch is caught only through them. A mutant there that survives
+//! is exempted in `.cargo/mutants.toml` only with a reason, never wholesale.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The cargo-mutants release the command installs and expects (its output format and
+/// options are read here, so it is pinned).
+pub const CARGO_MUTANTS_VERSION: &str = "27.1.0";
+
+/// The code under mutation: the pure model and the reference SDK.
+pub const SCOPE: [&str; 2] = ["harness/src/model/**", "harness/src/sdk/reference/**"];
+
+/// The test targets of `session-harness` that exercise the model and the reference SDK.
+/// The others (FAPI emulator, wire, dev server, schema, tidy) never reach this code, or
+/// reach it only through these, and would only slow every mutant down.
+pub const TEST_TARGETS: [&str; 8] = [
+    "--lib",
+    "--test=properties",
+    "--test=invariants_fail",
+    "--test=known_deviations",
+    "--test=lockstep_reference",
+    "--test=races",
+    "--test=defects_matrix",
+    "--test=scenarios",
+];
+
+/// Test binaries added for mutants found missed (files named `mutants_*.rs` under
+/// `harness/tests/`): run too whenever they exist.
+const EXTRA_TEST_PREFIX: &str = "mutants_";
+
+/// `K/N`: the K-th (1-based) of N shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("bad shard `{text}`: expected K/N with 1 <= K <= N, e.g. 2/12");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let index: u32 = k.trim().parse().map_err(|_| bad())?;
+    let count: u32 = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Test only the K-th of N shards of the mutants (1-based; every N-th mutant).
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Narrow the scope to files matching this glob (repeatable); each must lie under
+    /// harness/src/model/ or harness/src/sdk/reference/.
+    #[arg(long = "file", value_name = "GLOB")]
+    files: Vec<String>,
+    /// Longest test run of one mutant, in seconds (default: cargo-mutants' own, from the
+    /// baseline's time).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Mutants built and tested at once (each needs its own copy of the tree).
+    #[arg(long, default_value_t = 1)]
+    jobs: u32,
+    /// Mutate the work tree itself instead of a copy (for a disposable checkout only;
+    /// saves rebuilding the workspace once; needs --jobs 1).
+    #[arg(long)]
+    in_place: bool,
+    /// List the mutants in scope and exit.
+    #[arg(long)]
+    list: bool,
+    /// Where cargo-mutants writes `mutants.out/` (default: target/mutants in the workspace).
+    #[arg(long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Read the results of an earlier run from DIR/mutants.out instead of running.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "shard", "files"])]
+    score_only: Option<PathBuf>,
+    /// Print one JSON object with the score on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
+}
+
+/// `--file` globs must narrow the scope, never widen it.
+fn check_globs(files: &[String]) -> Result<Vec<String>> {
+    if files.is_empty() {
+        return Ok(SCOPE.iter().map(|s| s.to_string()).collect());
+    }
+    for glob in files {
+        let inside = SCOPE.iter().any(|s| glob.starts_with(s.trim_end_matches("**")));
+        if !inside {
+            bail!(
+                "--file `{glob}` is outside the mutation scope; accepted: globs under {}",
+                SCOPE.map(|s| s.trim_end_matches("**")).join(" or ")
+            );
+        }
+    }
+    Ok(files.to_vec())
+}
+
+/// The installed cargo-mutants version, if any.
+fn installed_version() -> Option<String> {
+    let out = Command::new("cargo").args(["mutants", "--version"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    // `cargo-mutants 27.1.0`
+    String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).map(str::to_string)
+}
+
+/// Installs the pinned cargo-mutants through cargo unless it is already there.
+fn ensure_installed() -> Result<()> {
+    match installed_version() {
+        Some(v) if v == CARGO_MUTANTS_VERSION => return Ok(()),
+        Some(v) => eprintln!(
+            "cargo-mutants {v} is installed; installing the pinned {CARGO_MUTANTS_VERSION}"
+        ),
+        None => eprintln!("cargo-mutants is missing; installing {CARGO_MUTANTS_VERSION}"),
+    }
+    let status = Command::new("cargo")
+        .args(["install", "cargo-mutants", "--locked", "--version", CARGO_MUTANTS_VERSION])
+        .status()
+        .context("running `cargo install cargo-mutants`")?;
+    if !status.success() {
+        bail!("`cargo install cargo-mutants --locked --version {CARGO_MUTANTS_VERSION}` failed");
+    }
+    Ok(())
+}
+
+/// The test targets to run: the fixed list plus every `harness/tests/mutants_*.rs`.
+fn test_targets(root: &Path) -> Result<Vec<String>> {
+    let mut targets: Vec<String> = TEST_TARGETS.iter().map(|s| s.to_string()).collect();
+    let dir = root.join("harness/tests");
+    let mut extra: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|name| name.starts_with(EXTRA_TEST_PREFIX) && name.ends_with(".rs"))
+        .map(|name| format!("--test={}", name.trim_end_matches(".rs")))
+        .collect();
+    extra.sort();
+    targets.extend(extra);
+    Ok(targets)
+}
+
+/// The cargo-mutants argument list for `args` (without the leading `cargo mutants`).
+fn mutants_argv(args: &Args, root: &Path, output: &Path) -> Result<Vec<String>> {
+    let mut argv: Vec<String> = vec!["--package".into(), "session-harness".into()];
+    for glob in check_globs(&args.files)? {
+        argv.push(format!("--file={glob}"));
+    }
+    if let Some(shard) = args.shard {
+        // cargo-mutants counts shards from 0.
+        argv.push(format!("--shard={}/{}", shard.index - 1, shard.count));
+        argv.push("--sharding=round-robin".into());
+    }
+    if args.list {
+        argv.push("--list".into());
+        return Ok(argv);
+    }
+    if let Some(t) = args.timeout {
+        argv.push(format!("--timeout={t}"));
+    }
+    if args.in_place {
+        if args.jobs != 1 {
+            bail!("--in-place needs --jobs 1 (one tree, one mutant at a time)");
+        }
+        argv.push("--in-place".into());
+    } else {
+        if !(1..=16).contains(&args.jobs) {
+            bail!("--jobs must be in 1..=16, got {}", args.jobs);
+        }
+        argv.push(format!("--jobs={}", args.jobs));
+        // Ignored files (node_modules, build output) are not needed to build the harness.
+        argv.push("--gitignore=true".into());
+    }
+    argv.push(format!("--output={}", output.display()));
+    for target in test_targets(root)? {
+        argv.push(format!("--cargo-arg={target}"));
+    }
+    Ok(argv)
+}
+
+#[derive(Deserialize)]
+struct Outcomes {
+    outcomes: Vec<Outcome>,
+}
+
+#[derive(Deserialize)]
+struct Outcome {
+    scenario: serde_json::Value,
+    summary: String,
+    #[serde(default)]
+    phase_results: Vec<PhaseResult>,
+}
+
+#[derive(Deserialize)]
+struct PhaseResult {
+    duration: f64,
+}
+
+/// What a run gave: per mutant, its name and outcome, and the time it took.
+#[derive(Debug, Default, PartialEq)]
+pub struct Score {
+    pub caught: Vec<String>,
+    pub missed: Vec<String>,
+    pub unviable: Vec<String>,
+    pub timeout: Vec<String>,
+    /// Seconds spent on mutants (building and testing), baseline excluded.
+    pub mutant_seconds: f64,
+}
+
+impl Score {
+    pub fn viable(&self) -> usize {
+        self.caught.len() + self.missed.len()
+    }
+
+    pub fn tested(&self) -> usize {
+        self.viable() + self.unviable.len() + self.timeout.len()
+    }
+}
+
+/// Reads `mutants.out/outcomes.json` (cargo-mutants' own record of a run).
+pub fn read_score(mutants_out: &Path) -> Result<Score> {
+    let path = mutants_out.join("outcomes.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let outcomes: Outcomes = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not the outcomes.json of cargo-mutants {CARGO_MUTANTS_VERSION}",
+            path.display()
+        )
+    })?;
+    let mut score = Score::default();
+    for o in outcomes.outcomes {
+        // The baseline is the string "Baseline"; mutants are {"Mutant": {"name": …}}.
+        let Some(name) = o.scenario.pointer("/Mutant/name").and_then(|n| n.as_str()) else {
+            continue;
+        };
+        score.mutant_seconds += o.phase_results.iter().map(|p| p.duration).sum::<f64>();
+        let list = match o.summary.as_str() {
+            "CaughtMutant" => &mut score.caught,
+            "MissedMutant" => &mut score.missed,
+            "Unviable" => &mut score.unviable,
+            "Timeout" => &mut score.timeout,
+            other => bail!("{}: unknown outcome `{other}` for `{name}`", path.display()),
+        };
+        list.push(name.to_string());
+    }
+    Ok(score)
+}
+
+fn print_score(score: &Score, json: bool) {
+    let per_mutant =
+        if score.tested() > 0 { score.mutant_seconds / score.tested() as f64 } else { 0.0 };
+    if json {
+        let object = serde_json::json!({
+            "scope": SCOPE,
+            "caught": score.caught.len(),
+            "missed": score.missed.len(),
+            "viable": score.viable(),
+            "unviable": score.unviable.len(),
+            "timeout": score.timeout.len(),
+            "seconds_per_mutant": (per_mutant * 10.0).round() / 10.0,
+            "missed_mutants": score.missed,
+            "timeout_mutants": score.timeout,
+            "passed": score.missed.is_empty() && score.timeout.is_empty(),
+        });
+        println!("{object}");
+        return;
+    }
+    println!(
+        "mutation score: {}/{} viable mutants caught ({} unviable, {} timed out; {} tested, \
+         {per_mutant:.0}s per mutant)",
+        score.caught.len(),
+        score.viable(),
+        score.unviable.len(),
+        score.timeout.len(),
+        score.tested()
+    );
+    for name in &score.missed {
+        println!("  MISSED  {name}");
+    }
+    for name in &score.timeout {
+        println!("  TIMEOUT {name}");
+    }
+    let verdict = if score.missed.is_empty() && score.timeout.is_empty() { "pass" } else { "FAIL" };
+    println!("verdict: {verdict}");
+}
+
+/// Returns whether every viable mutant was caught and none timed out.
+pub fn run(args: Args) -> Result<bool> {
+    let root = workspace_root();
+    if let Some(dir) = &args.score_only {
+        let score = read_score(&dir.join("mutants.out"))?;
+        print_score(&score, args.json);
+        return Ok(score.missed.is_empty() && score.timeout.is_empty());
+    }
+    ensure_installed()?;
+    let output = args.output.clone().unwrap_or_else(|| root.join("target/mutants"));
+    let argv = mutants_argv(&args, &root, &output)?;
+    eprintln!("cargo mutants {}", argv.join(" "));
+    let mut command = Command::new("cargo");
+    command.arg("mutants").args(&argv).current_dir(&root);
+    if args.list || !args.json {
+        // Progress and the list go straight to the terminal.
+        let status = command.status().context("running cargo mutants")?;
+        if args.list {
+            return Ok(status.success());
+        }
+    } else {
+        // stdout must carry the JSON object alone: send cargo-mutants' progress to stderr.
+        let out = command.output().context("running cargo mutants")?;
+        eprint!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // cargo-mutants exits non-zero when a mutant is missed; the outcomes say why, unless
+    // the run never got that far (a failing baseline, a bad option): then it is an error.
+    let score = read_score(&output.join("mutants.out")).context(
+        "cargo mutants wrote no outcomes (a failing baseline or a bad option: see its output)",
+    )?;
+    print_score(&score, args.json);
+    Ok(score.missed.is_empty() && score.timeout.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_one_based_and_checked() {
+        assert_eq!(parse_shard("2/12"), Ok(Shard { index: 2, count: 12 }));
+        for bad in ["0/2", "3/2", "1/0", "x", "1-2"] {
+            assert!(parse_shard(bad).unwrap_err().contains("expected K/N"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_globs_may_only_narrow_the_scope() {
+        assert_eq!(check_globs(&[]).unwrap(), SCOPE.to_vec());
+        let narrow = vec!["harness/src/model/time.rs".to_string()];
+        assert_eq!(check_globs(&narrow).unwrap(), narrow);
+        let wide = check_globs(&["harness/src/fapi/**".to_string()]).unwrap_err();
+        assert!(wide.to_string().contains("outside the mutation scope"), "{wide}");
+    }
+
+    #[test]
+    fn the_score_counts_outcomes_and_skips_the_baseline() {
+        let dir = std::env::temp_dir().join(format!("xtask-mutants-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mutant = |name: &str, summary: &str| {
+            serde_json::json!({
+                "scenario": {"Mutant": {"name": name}},
+                "summary": summary,
+                "phase_results": [{"duration": 10.0}, {"duration": 5.0}],
+            })
+        };
+        let outcomes = serde_json::json!({"outcomes": [
+            {"scenario": "Baseline", "summary": "Success", "phase_results": [{"duration": 99.0}]},
+            mutant("a.rs:1:1: replace x", "CaughtMutant"),
+            mutant("a.rs:2:1: replace y", "MissedMutant"),
+            mutant("a.rs:3:1: replace z", "Unviable"),
+            mutant("a.rs:4:1: replace w", "Timeout"),
+            mutant("a.rs:5:1: replace v", "CaughtMutant"),
+        ]});
+        std::fs::write(dir.join("outcomes.json"), outcomes.to_string()).unwrap();
+        let score = read_score(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(score.caught.len(), 2);
+        assert_eq!(score.missed, vec!["a.rs:2:1: replace y".to_string()]);
+        assert_eq!(score.viable(), 3);
+        assert_eq!(score.tested(), 5);
+        assert_eq!(score.timeout, vec!["a.rs:4:1: replace w".to_string()]);
+        assert!((score.mutant_seconds - 75.0).abs() < 1e-9, "{}", score.mutant_seconds);
+    }
+
+    #[test]
+    fn the_build_and_the_tests_see_the_same_targets() {
+        let args = Args {
+            shard: Some(Shard { index: 2, count: 12 }),
+            files: vec![],
+            timeout: Some(90),
+            jobs: 1,
+            in_place: false,
+            list: false,
+            output: None,
+            score_only: None,
+            json: false,
+        };
+        let root = workspace_root();
+        let argv = mutants_argv(&args, &root, Path::new("out")).unwrap();
+        assert!(argv.contains(&"--shard=1/12".to_string()), "0-based for cargo-mutants: {argv:?}");
+        assert!(argv.contains(&"--cargo-arg=--test=properties".to_string()), "{argv:?}");
+        assert!(argv.contains(&"--cargo-arg=--lib".to_string()), "{argv:?}");
+        assert!(!argv.iter().any(|a| a == "--"), "no test-only arguments: {argv:?}");
+    }
+}
