@@ -129,6 +129,19 @@ fn a_chatty_adapter_never_blocks_and_its_crash_shows_the_last_40_lines() {
 }
 
 #[test]
+fn error_replies_are_garbled_or_crashed_with_the_adapters_message() {
+    let events = [Event::ColdStart, Event::GetToken { skip_cache: true }];
+    let (e, _, _) = first_error(broken("bad-request", GENEROUS), &events);
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(detail.contains("bad request: step `event` is missing"), "{detail}");
+    let (e, _, pid) = first_error(broken("internal", GENEROUS), &events);
+    let PortError::Crashed { detail, .. } = &e else { panic!("expected crashed: {e}") };
+    assert!(detail.contains("failed internally"), "{detail}");
+    assert!(detail.contains("at drain (clock.mjs:1:1)"), "with stderr: {detail}");
+    assert!(is_gone(pid), "the process is killed after an error");
+}
+
+#[test]
 fn a_program_that_does_not_exist_is_crashed_with_the_reason() {
     let mut command = broken("hang", GENEROUS);
     command.program = "session-harness-no-such-adapter".into();

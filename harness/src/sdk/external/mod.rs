@@ -26,6 +26,10 @@
 //! (endpoint, session, outcome, injected fault), storage writes applied to the harness's
 //! storage and annotated as the reference SDK annotates them.
 //!
+//! The server's view follows the client token the device would send next: the client JWT
+//! in storage with a secure-store token cache; with a memory token cache (the adapter
+//! reports nothing), the rotated token the latest answer carried, from the emulator's log.
+//!
 //! What an adapter cannot feed, and the checks it weakens (also in the protocol doc, §6):
 //! - `timer_fired`: clerk-js's timers are not reported, so `transient-never-signs-out`
 //!   counts late timers as exercise only from other transients (its violations do not read
@@ -506,7 +510,12 @@ impl ExternalSdk {
                     error.message
                 )),
                 "internal" => {
-                    let stderr = self.running.as_ref().map(|r| r.process.stderr_now());
+                    // The adapter wrote its stack to stderr just before the reply: give the
+                    // reader a moment to catch up (the process lives on, so no EOF comes).
+                    let stderr = match self.running.as_ref() {
+                        Some(r) => Some(r.process.stderr_tail(Duration::from_millis(200)).await),
+                        None => None,
+                    };
                     self.err_crashed(format!(
                         "the adapter failed internally at `{what}` (request id {id}): {}; {}",
                         error.message,
