@@ -74,6 +74,8 @@ pub fn run(args: Args) -> Result<()> {
     figures.extend(crate::bench_fapi::figures()?);
     eprintln!("bench: reference SDK in lockstep, seven-day soak …");
     figures.extend(crate::bench_sdk::figures()?);
+    eprintln!("bench: the real clerk-js against the reference SDK on the scenario library …");
+    figures.extend(crate::bench_clerk_js::figures()?);
     if args.json {
         let object: serde_json::Map<String, serde_json::Value> = figures
             .iter()

@@ -154,15 +154,49 @@ fn npm(dir: &Path, args: &[&str]) -> Result<()> {
 /// Subjects behind the adapter protocol.
 mod external {
     use super::*;
+    use session_harness::model::profile::ProfileId;
+    use session_harness::model::settings::Setup;
+    use session_harness::model::vocab::Event;
+    use session_harness::runner::lockstep::{self, LockstepOutcome};
+    use session_harness::sdk::external::AdapterCommand;
+
+    /// An external SDK: every case runs under `clerk-js-6`, the profile that describes the
+    /// real clerk-js, so the model it is compared with is the one the SDK should match.
+    struct External {
+        label: String,
+        command: AdapterCommand,
+    }
+
+    impl Subject for External {
+        fn label(&self) -> String {
+            self.label.clone()
+        }
+
+        fn setup(&self, scenario: Setup) -> Setup {
+            Setup { profile: ProfileId::ClerkJs6, ..scenario }
+        }
+
+        fn profiles(&self) -> Vec<ProfileId> {
+            vec![ProfileId::ClerkJs6]
+        }
+
+        fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome {
+            lockstep::run_external(setup, &self.command, events, seed)
+        }
+    }
 
     pub fn clerk_js(root: &Path, dir: &Path, version: &str) -> Result<Box<dyn Subject>> {
-        let _ = (root, dir, version);
-        bail!("external SDKs are not wired into the gate yet")
+        Ok(Box::new(External {
+            label: format!("clerk-js@{version}"),
+            command: AdapterCommand::clerk_js(root, dir, version),
+        }))
     }
 
     pub fn command(root: &Path, command: &str) -> Result<Box<dyn Subject>> {
-        let _ = (root, command);
-        bail!("external SDKs are not wired into the gate yet")
+        Ok(Box::new(External {
+            label: "cmd".to_string(),
+            command: AdapterCommand::cmd(root, command),
+        }))
     }
 }
 

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod bench;
+mod bench_clerk_js;
 mod bench_fapi;
 mod bench_sdk;
 mod check;

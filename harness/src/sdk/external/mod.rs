@@ -448,7 +448,12 @@ impl ExternalSdk {
         target: VTime,
         out: &mut Vec<Happening>,
     ) -> Result<(), PortError> {
-        let limit = self.command.timeouts.step;
+        // A long `advance` in the foreground runs thousands of refresh round trips (a week is
+        // about 14 000, measured at 3-9 ms each on the real clerk-js): the limit grows by one
+        // wall millisecond per virtual second, so a week may take up to ~10 minutes and a
+        // hang is still caught.
+        let span_ms = target.ms().saturating_sub(self.now.ms());
+        let limit = self.command.timeouts.step + std::time::Duration::from_millis(span_ms / 1000);
         let Some(running) = self.running.as_mut() else {
             return Err(self.err_crashed(format!("no adapter process is running for `{what}`")));
         };
