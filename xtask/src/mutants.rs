@@ -3,8 +3,9 @@
 //! Runs cargo-mutants (installed through cargo at a pinned version when missing) over
 //! `harness/src/model/**` and `harness/src/sdk/reference/**`, with the harness's own tests
 //! that exercise them, and prints the score: caught / viable, where viable = caught + missed
-//! (unviable = the mutant did not build; timeouts are listed on their own), and every missed
-//! mutant. Exemptions (equivalent mutants, each with its reason) live in
+//! (unviable = the mutant did not build; timeouts are listed on their own: the tests hung,
+//! which a test timeout would catch, but no assertion did), and every missed mutant. The
+//! verdict fails on a missed mutant. Exemptions (equivalent mutants, each with its reason) live in
 //! `.cargo/mutants.toml`, which cargo-mutants reads by itself.
 //!
 //! Made to be practical on a 2-core machine: one job by default; only the test binaries
@@ -288,7 +289,7 @@ fn print_score(score: &Score, json: bool) {
             "seconds_per_mutant": (per_mutant * 10.0).round() / 10.0,
             "missed_mutants": score.missed,
             "timeout_mutants": score.timeout,
-            "passed": score.missed.is_empty() && score.timeout.is_empty(),
+            "passed": score.missed.is_empty(),
         });
         println!("{object}");
         return;
@@ -306,19 +307,19 @@ fn print_score(score: &Score, json: bool) {
         println!("  MISSED  {name}");
     }
     for name in &score.timeout {
-        println!("  TIMEOUT {name}");
+        println!("  TIMEOUT {name}  (the tests hung rather than failed)");
     }
-    let verdict = if score.missed.is_empty() && score.timeout.is_empty() { "pass" } else { "FAIL" };
+    let verdict = if score.missed.is_empty() { "pass" } else { "FAIL" };
     println!("verdict: {verdict}");
 }
 
-/// Returns whether every viable mutant was caught and none timed out.
+/// Returns whether every viable mutant was caught.
 pub fn run(args: Args) -> Result<bool> {
     let root = workspace_root();
     if let Some(dir) = &args.score_only {
         let score = read_score(&dir.join("mutants.out"))?;
         print_score(&score, args.json);
-        return Ok(score.missed.is_empty() && score.timeout.is_empty());
+        return Ok(score.missed.is_empty());
     }
     ensure_installed()?;
     let output = args.output.clone().unwrap_or_else(|| root.join("target/mutants"));
@@ -344,7 +345,7 @@ pub fn run(args: Args) -> Result<bool> {
         "cargo mutants wrote no outcomes (a failing baseline or a bad option: see its output)",
     )?;
     print_score(&score, args.json);
-    Ok(score.missed.is_empty() && score.timeout.is_empty())
+    Ok(score.missed.is_empty())
 }
 
 #[cfg(test)]
