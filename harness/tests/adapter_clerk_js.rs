@@ -5,6 +5,8 @@
 //! restores the session from what the first process persisted; a revoke, with its expired
 //! twin rerun on the SDK.
 
+mod serve_support;
+
 use session_harness::invariants::InvariantId;
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::{Setup, TokenCacheKind};
@@ -18,6 +20,8 @@ use session_harness::sdk::external::{AdapterCommand, repo_root};
 use session_harness::trace::TraceStep;
 
 fn clerk_js() -> AdapterCommand {
+    // A fresh clone has no node_modules yet: install the pinned adapter first (once).
+    serve_support::ensure_npm_installed();
     AdapterCommand::clerk_js_pinned(&repo_root())
 }
 
