@@ -59,7 +59,8 @@ pub struct Args {
     /// Where `--compare` writes its report.
     #[arg(long, requires = "compare")]
     report: Option<PathBuf>,
-    /// The scenario library.
+    /// The scenarios to run: the library (default, snapshots reviewed), or another folder or
+    /// one file, e.g. a failure the gate exported (no snapshot review).
     #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
 }
@@ -230,10 +231,19 @@ pub fn run(args: Args) -> Result<bool> {
     } else {
         root.join(&args.scenarios)
     };
+    // Snapshots belong to the library; other scenarios (exported failures) are only judged.
+    let library = scenarios_dir == root.join("scenarios");
+    if args.accept && !library {
+        bail!("--accept records snapshots of the scenario library only; drop --scenarios");
+    }
+    let paths = if scenarios_dir.is_file() {
+        vec![scenarios_dir.clone()]
+    } else {
+        scenario::files::yaml_files(&scenarios_dir)
+            .with_context(|| format!("reading {}", scenarios_dir.display()))?
+    };
     let mut scenarios = Vec::new();
-    for path in scenario::files::yaml_files(&scenarios_dir)
-        .with_context(|| format!("reading {}", scenarios_dir.display()))?
-    {
+    for path in paths {
         let display = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().to_string();
         let sc = scenario::load(&path, &display)?;
         if args.only.as_deref().is_none_or(|p| sc.name.starts_with(p)) {
@@ -270,10 +280,19 @@ pub fn run(args: Args) -> Result<bool> {
     bar.finish_and_clear();
     let wall = started.elapsed();
 
+    if !library {
+        for r in reports.iter_mut().filter(|r| r.suite == Suite::Scenarios) {
+            if let Some(sc) = scenarios.iter().find(|s| s.name == r.scenario) {
+                r.replay =
+                    format!("cargo xtask gate --sdk {sdk_text} --scenarios {} --cases 0", sc.file);
+            }
+        }
+    }
+
     // Snapshots: compare, and record with --accept.
     let snap_dir = root.join("snapshots/sdk").join(&label);
     let mut expected_files = std::collections::BTreeSet::new();
-    for r in reports.iter_mut().filter(|r| r.suite == Suite::Scenarios) {
+    for r in reports.iter_mut().filter(|r| library && r.suite == Suite::Scenarios) {
         let Some(text) = &r.snapshot else { continue };
         let name = gate::snapshot_file_name(&r.scenario, &r.variant);
         let path = snap_dir.join(&name);
@@ -287,7 +306,7 @@ pub fn run(args: Args) -> Result<bool> {
         r.snapshot_check = Some(if args.accept { SnapshotCheck::Same } else { check });
     }
     let mut stale = Vec::new();
-    if args.only.is_none() && subject.keeps_snapshots() && snap_dir.is_dir() {
+    if library && args.only.is_none() && subject.keeps_snapshots() && snap_dir.is_dir() {
         for entry in std::fs::read_dir(&snap_dir)? {
             let name = entry?.file_name().to_string_lossy().to_string();
             if !expected_files.contains(&name) {
@@ -308,7 +327,9 @@ pub fn run(args: Args) -> Result<bool> {
             r.variant,
             r.verdict_text().replace('\n', "\n  ")
         );
-        println!("  replay: {}", r.replay);
+        if !(r.suite == Suite::Fuzz && !subject.replays_by_seed()) {
+            println!("  replay: {}", r.replay);
+        }
         if r.suite == Suite::Fuzz {
             let exported = scenario::export(&r.outcome.sdk, &r.outcome.report, &[]);
             let path = root
@@ -317,7 +338,9 @@ pub fn run(args: Args) -> Result<bool> {
                 .join("failures")
                 .join(format!("{}.yaml", exported.name.replace('/', "__")));
             scenario::write_atomic(&path, &exported.yaml)?;
-            println!("  exported: {}", path.strip_prefix(&root).unwrap_or(&path).display());
+            let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+            println!("  exported: {shown}");
+            println!("  rerun:    cargo xtask gate --sdk {sdk_text} --scenarios {shown} --cases 0");
         }
     }
     for r in &reports {

@@ -53,6 +53,12 @@ pub trait Subject: Sync {
         true
     }
 
+    /// Whether `cargo xtask replay --seed S --sdk LABEL` can rerun a generated case. For an
+    /// external SDK the gate exports the case as a scenario and prints how to rerun it.
+    fn replays_by_seed(&self) -> bool {
+        false
+    }
+
     /// Runs `events` in lockstep with the model.
     fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome;
 }
@@ -82,6 +88,10 @@ impl Subject for ReferenceSubject {
 
     fn keeps_snapshots(&self) -> bool {
         false
+    }
+
+    fn replays_by_seed(&self) -> bool {
+        true
     }
 }
 
@@ -366,10 +376,16 @@ pub fn run(
                 setup: subject.setup(case.setup),
                 events: std::borrow::Cow::Owned(events),
                 seed: Some(case_seed),
-                replay: format!(
-                    "cargo xtask replay --seed {} --profile {profile} --sdk {label}",
-                    crate::sim::format_seed(case_seed)
-                ),
+                replay: if subject.replays_by_seed() {
+                    format!(
+                        "cargo xtask replay --seed {} --profile {profile} --sdk {label}",
+                        crate::sim::format_seed(case_seed)
+                    )
+                } else {
+                    format!(
+                        "cargo xtask gate --sdk {label} --scenarios <the exported file> --cases 0"
+                    )
+                },
             });
         }
     }
