@@ -140,8 +140,9 @@ pub struct Profile {
     /// Whether a client payload from a request sent before the latest sign-out is ignored
     /// (clerk-js applies every payload it receives, so a slow reload can sign a user back in).
     pub ignores_stale_payloads: bool,
-    /// Whether `handleUnauthenticated`'s `GET /client` answering 403 or 5xx signs out
-    /// (clerk.ts: "If /client answers 403 or 500, it calls setActive(null)").
+    /// Whether `handleUnauthenticated`'s `GET /client` answering 403 or 500 signs out
+    /// (clerk.ts: "If /client answers 403 or 500, it calls setActive(null). Other errors are
+    /// rethrown": `[403,500].includes(e.status)`, so a 502 or 503 leaves the session alone).
     pub unauth_reload_error_signs_out: bool,
     /// Whether every token request of a session shares one flight: `skipCache` callers and
     /// background refreshes join a fetch already in flight. clerk-js starts a new fetch for
@@ -313,9 +314,9 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         clerk_js_6: "applied: its rotated client token is stored again",
     },
     ProfileDifference {
-        topic: "401, then GET /client answers 5xx",
+        topic: "401, then GET /client answers 403 or 500",
         documented: "stays signed in",
-        clerk_js_6: "setActive(null): signed out",
+        clerk_js_6: "setActive(null): signed out (any other status is rethrown: stays signed in)",
     },
     ProfileDifference {
         topic: "concurrent skipCache calls, or a refresh while a fetch is in flight",

@@ -881,10 +881,13 @@ impl World {
                             self.apply_client(view, flight.signout_epoch);
                         }
                     }
-                    Reply::Answer(a) if a.status == 403 || a.status >= 500 => {
-                        if self.rules.unauth_reload_error_signs_out {
-                            self.set_slot(Slot::Null, SignOutCause::Unauthorized);
-                        }
+                    // clerk.ts `handleUnauthenticated`: `[403,500].includes(e.status)`; any
+                    // other failure (502, 503, a network error) is rethrown, not a sign-out.
+                    Reply::Answer(a)
+                        if (a.status == 403 || a.status == 500)
+                            && self.rules.unauth_reload_error_signs_out =>
+                    {
+                        self.set_slot(Slot::Null, SignOutCause::Unauthorized);
                     }
                     _ => {}
                 }

@@ -1155,7 +1155,8 @@ impl Core {
                         self.apply_client(view, flight.signout_epoch);
                     }
                 } else if unauthenticated
-                    && (status == 403 || status >= 500)
+                    // clerk.ts: `[403,500].includes(e.status)`; anything else is rethrown.
+                    && (status == 403 || status == 500)
                     && self.rules.unauth_reload_error_signs_out
                 {
                     self.set_slot(Slot::Null, SignOutCause::Unauthorized);
