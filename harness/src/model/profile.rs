@@ -144,6 +144,12 @@ pub struct Profile {
     /// (clerk.ts: "If /client answers 403 or 500, it calls setActive(null). Other errors are
     /// rethrown": `[403,500].includes(e.status)`, so a 502 or 503 leaves the session alone).
     pub unauth_reload_error_signs_out: bool,
+    /// Whether a client payload in which the current session is no longer signed in leaves
+    /// no session (clerk-js `updateClient`: `#getSessionFromClient(this.session.id)` looks the
+    /// held session up by id in `signedInSessions` only; it never falls back to
+    /// `last_active_session_id`, so a replaced session signs the app out). Otherwise the
+    /// app moves to the client's last active session.
+    pub keeps_current_session_only: bool,
     /// Whether every token request of a session shares one flight: `skipCache` callers and
     /// background refreshes join a fetch already in flight. clerk-js starts a new fetch for
     /// every `skipCache` call and keeps its background refresh out of the cache.
@@ -183,6 +189,7 @@ pub const DOCUMENTED: Profile = Profile {
     offline_returns_stale: false,
     ignores_stale_payloads: true,
     unauth_reload_error_signs_out: false,
+    keeps_current_session_only: false,
     single_flight_all: true,
     carries_last_token: false,
     refetches_expired_delivery: true,
@@ -216,6 +223,7 @@ pub const CLERK_JS_6: Profile = Profile {
     offline_returns_stale: true,
     ignores_stale_payloads: false,
     unauth_reload_error_signs_out: true,
+    keeps_current_session_only: true,
     single_flight_all: false,
     carries_last_token: true,
     refetches_expired_delivery: false,
@@ -317,6 +325,11 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "401, then GET /client answers 403 or 500",
         documented: "stays signed in",
         clerk_js_6: "setActive(null): signed out (any other status is rethrown: stays signed in)",
+    },
+    ProfileDifference {
+        topic: "client payload in which the current session was replaced",
+        documented: "moves to the client's last active session",
+        clerk_js_6: "no session: signed out",
     },
     ProfileDifference {
         topic: "concurrent skipCache calls, or a refresh while a fetch is in flight",

@@ -1384,12 +1384,15 @@ impl World {
             Slot::Some(v) => Some(v.id),
             _ => None,
         };
+        // clerk-js keeps a held session by id only: once it is no longer signed in the app has
+        // no session, even if the client's last active session is another one.
+        let held_only = self.rules.keeps_current_session_only && current.is_some();
         let chosen = self
             .js
             .preferred
             .and_then(signed_in)
             .or_else(|| current.and_then(signed_in))
-            .or_else(|| view.selected_session());
+            .or_else(|| if held_only { None } else { view.selected_session() });
         let next = match chosen {
             Some(s) => Slot::Some(SessionView {
                 id: s.id,

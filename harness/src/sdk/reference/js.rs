@@ -1774,13 +1774,16 @@ impl Core {
             let mut rt = self.rt.borrow_mut();
             rt.client = Some(view.clone());
             let current = rt.session().map(|v| v.id);
+            // clerk-js `updateClient` looks the held session up by id only
+            // (`#getSessionFromClient`): no fallback to the client's last active session.
+            let held_only = self.rules.keeps_current_session_only && current.is_some();
             let chosen = rt
                 .preferred
                 .and_then(|p| self.pick_session(&view, Some(p)).filter(|s| s.id == p))
                 .or_else(|| {
                     current.and_then(|c| self.pick_session(&view, Some(c)).filter(|s| s.id == c))
                 })
-                .or_else(|| self.pick_session(&view, None));
+                .or_else(|| if held_only { None } else { self.pick_session(&view, None) });
             let next = match chosen {
                 Some(s) => Slot::Some(SessionView {
                     id: s.id,
