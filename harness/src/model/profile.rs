@@ -150,6 +150,11 @@ pub struct Profile {
     /// `last_active_session_id`, so a replaced session signs the app out). Otherwise the
     /// app moves to the client's last active session.
     pub keeps_current_session_only: bool,
+    /// Whether `signOut()` on a client with no sessions at all (a sign-in still in flight, say)
+    /// returns at once without a request (clerk-js `signOut`: `if (!this.client ||
+    /// this.client.sessions.length === 0) return;`). Otherwise it always asks the server to
+    /// remove the client's sessions, which also ends a sign-in in flight.
+    pub signout_needs_sessions: bool,
     /// Whether every token request of a session shares one flight: `skipCache` callers and
     /// background refreshes join a fetch already in flight. clerk-js starts a new fetch for
     /// every `skipCache` call and keeps its background refresh out of the cache.
@@ -190,6 +195,7 @@ pub const DOCUMENTED: Profile = Profile {
     ignores_stale_payloads: true,
     unauth_reload_error_signs_out: false,
     keeps_current_session_only: false,
+    signout_needs_sessions: false,
     single_flight_all: true,
     carries_last_token: false,
     refetches_expired_delivery: true,
@@ -224,6 +230,7 @@ pub const CLERK_JS_6: Profile = Profile {
     ignores_stale_payloads: false,
     unauth_reload_error_signs_out: true,
     keeps_current_session_only: true,
+    signout_needs_sessions: true,
     single_flight_all: false,
     carries_last_token: true,
     refetches_expired_delivery: false,
@@ -330,6 +337,11 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "client payload in which the current session was replaced",
         documented: "moves to the client's last active session",
         clerk_js_6: "no session: signed out",
+    },
+    ProfileDifference {
+        topic: "signOut while the client has no session yet (sign-in in flight)",
+        documented: "asks the server to remove the client's sessions",
+        clerk_js_6: "returns at once without a request; the sign-in completes",
     },
     ProfileDifference {
         topic: "concurrent skipCache calls, or a refresh while a fetch is in flight",

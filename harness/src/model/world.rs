@@ -470,6 +470,12 @@ impl World {
             Event::SignOut => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::SignOut);
+                    let no_sessions = self.js.client.as_ref().is_none_or(|c| c.sessions.is_empty());
+                    if self.rules.signout_needs_sessions && no_sessions {
+                        // clerk-js `signOut`: `if (!this.client || this.client.sessions.length
+                        // === 0) return;` — nothing is asked of the server or changed locally.
+                        return self.settle(call, CallResult::Ok);
+                    }
                     self.js.user_signing_out = true;
                     self.js.signout_epoch += 1;
                     if matches!(self.js.slot, Slot::Some(_)) {

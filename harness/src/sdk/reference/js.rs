@@ -852,6 +852,13 @@ impl Core {
             Event::SignOut => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::SignOut);
+                    let no_sessions =
+                        self.rt.borrow().client.as_ref().is_none_or(|c| c.sessions.is_empty());
+                    if self.rules.signout_needs_sessions && no_sessions {
+                        // clerk-js `signOut`: `if (!this.client || this.client.sessions.length
+                        // === 0) return;` — no request, nothing changes locally.
+                        return self.settle(call, CallResult::Ok);
+                    }
                     {
                         let mut rt = self.rt.borrow_mut();
                         rt.user_signing_out = true;
