@@ -1,6 +1,7 @@
 //! Tidy checks as ordinary tests (in the manner of rust-analyzer's `xtask/src/tidy.rs`):
 //! every Rust file opens with a `//!` doc saying what it owns; the pure model imports no
-//! runtime, clock, randomness or I/O; no test is `#[ignore]`d; no stray debug output.
+//! runtime, clock, randomness or I/O; no test is `#[ignore]`d; no stray debug output; the
+//! README's profile table is the model's.
 
 use std::path::{Path, PathBuf};
 
@@ -108,4 +109,19 @@ fn no_test_is_ignored_and_no_debug_output_is_left() {
         }
     }
     assert!(offences.is_empty(), "{}", offences.join("\n"));
+}
+
+/// The README's profile table is `PROFILE_DIFFERENCES`, row for row: a profile change that
+/// forgets the README fails here.
+#[test]
+fn the_readme_profile_table_is_profile_differences() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    let mut table = String::from("| topic | documented | clerk-js-6 |\n| --- | --- | --- |\n");
+    for d in session_harness::model::profile::PROFILE_DIFFERENCES {
+        table.push_str(&format!("| {} | {} | {} |\n", d.topic, d.documented, d.clerk_js_6));
+    }
+    assert!(
+        readme.contains(&table),
+        "README.md's profile table differs from PROFILE_DIFFERENCES; it should read:\n{table}"
+    );
 }
