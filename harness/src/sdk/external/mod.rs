@@ -17,7 +17,8 @@
 //!
 //! Events the app cannot see (JS events while the process is dead or suspended in the
 //! background) are not sent at all, as the model ignores them; process and server events are
-//! the harness's own. Every other event is one `step` request.
+//! the harness's own. Every other event is one `step` request, except that a long `advance`
+//! is sent as several of at most [`ADVANCE_STEP_MS`] each, so no reply outgrows a line.
 //!
 //! The observation is assembled here ([`report`]): the view, open calls and requests in
 //! flight from the adapter; the device and the server's truth from the harness; happenings
@@ -75,6 +76,20 @@ use crate::sdk::port::{PortError, SdkPort};
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, repo_root};
 use process::{Line, Process, ReadError};
 use protocol::{Hello, PROTOCOL, Reply, StartSettings};
+
+/// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
+/// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
+/// reply line may take, and few enough requests that a week costs under 200 round trips.
+pub const ADVANCE_STEP_MS: u64 = 60 * 60 * 1000;
+
+/// The `advance` steps that make up an advance of `ms`: whole pieces of [`ADVANCE_STEP_MS`],
+/// then the rest; an advance of nothing is still one step (the adapter settles and observes).
+fn advance_pieces(ms: u64) -> impl Iterator<Item = u64> {
+    let whole = ms / ADVANCE_STEP_MS;
+    let rest = ms % ADVANCE_STEP_MS;
+    let last = (rest > 0 || whole == 0).then_some(rest);
+    std::iter::repeat_n(ADVANCE_STEP_MS, whole as usize).chain(last)
+}
 
 /// A request the adapter sent, waiting for its `request_done`.
 #[derive(Clone, Copy, Debug)]
@@ -289,7 +304,13 @@ impl ExternalSdk {
             }
             Event::Advance { ms } => {
                 if self.device.running {
-                    self.step_process(event, out).await?;
+                    // A long `advance` is several `step`s of at most `ADVANCE_STEP_MS`: a day
+                    // of refresh round trips is over a megabyte of happenings, more than one
+                    // reply line may hold (§2). The adapter runs everything due up to each
+                    // target in order, so the pieces add up to the same run (§4).
+                    for piece in advance_pieces(*ms) {
+                        self.step_process(&Event::Advance { ms: piece }, out).await?;
+                    }
                 } else {
                     self.now = self.now.plus(*ms);
                 }
@@ -450,10 +471,10 @@ impl ExternalSdk {
     ) -> Result<(), PortError> {
         // A long `advance` in the foreground runs thousands of refresh round trips (a week is
         // about 14 000, measured at 3-9 ms each on the real clerk-js): the limit grows by one
-        // wall millisecond per virtual second, so a week may take up to ~10 minutes and a
-        // hang is still caught.
+        // wall second per 1000 virtual seconds (whole ones: a short step keeps the configured
+        // limit exactly), so a week may take up to ~10 minutes and a hang is still caught.
         let span_ms = target.ms().saturating_sub(self.now.ms());
-        let limit = self.command.timeouts.step + std::time::Duration::from_millis(span_ms / 1000);
+        let limit = self.command.timeouts.step + Duration::from_secs(span_ms / 1_000_000);
         let Some(running) = self.running.as_mut() else {
             return Err(self.err_crashed(format!("no adapter process is running for `{what}`")));
         };
@@ -628,5 +649,24 @@ impl SdkPort for ExternalSdk {
         let result = self.apply(event).await;
         self.steps += 1;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_advance_is_pieces_of_at_most_an_hour_that_add_up() {
+        let day = 24 * ADVANCE_STEP_MS;
+        for ms in [0, 1, ADVANCE_STEP_MS - 1, ADVANCE_STEP_MS, ADVANCE_STEP_MS + 1, day + 7] {
+            let pieces: Vec<u64> = advance_pieces(ms).collect();
+            assert_eq!(pieces.iter().sum::<u64>(), ms, "{ms}: {pieces:?}");
+            assert!(pieces.iter().all(|p| *p <= ADVANCE_STEP_MS), "{ms}: {pieces:?}");
+            assert!(!pieces.is_empty(), "{ms}: an advance is at least one step");
+        }
+        assert_eq!(advance_pieces(0).collect::<Vec<_>>(), [0]);
+        assert_eq!(advance_pieces(ADVANCE_STEP_MS).collect::<Vec<_>>(), [ADVANCE_STEP_MS]);
+        assert_eq!(advance_pieces(day + 7).count(), 25);
     }
 }
