@@ -8,9 +8,13 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::server::{
     FapiRequest, ReplyBody, Server, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD,
 };
-use session_harness::model::settings::{InstanceSettings, SettingsError};
-use session_harness::model::time::{DAY_MS, DurationError, VTime, parse_duration};
-use session_harness::model::vocab::{AppPath, SessionId, SessionStatus};
+use session_harness::model::settings::{InstanceSettings, SettingsError, Setup};
+use session_harness::model::time::{DAY_MS, DurationError, MINUTE_MS, VTime, parse_duration};
+use session_harness::model::vocab::{
+    AppPath, CallResult, Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, SessionId,
+    SessionStatus,
+};
+use session_harness::trace::run_model;
 
 /// The Expo resource-cache recovery backoff (shared/reference/clerk-js-behaviour.md, table
 /// of timings): base 2000 ms after a network error, 10000 ms after another non-4xx failure,
@@ -94,8 +98,8 @@ fn a_removed_session_leaves_its_clients_list() {
 /// lifetime an instance may configure), to the millisecond: in scenario durations and in
 /// instance settings.
 ///
-/// Catches `time.rs: replace * with +` in `DURATION_MS_MAX` and `settings.rs: replace * with +`
-/// in `MAX_LIFETIME_MS_MAX` (each would make the limit 365 days and 10 ms).
+/// Catches `time.rs: replace * with +` in `DURATION_MS_MAX` (the limit would be 365 days
+/// and 10 ms) and the same mutants of `MAX_LIFETIME_MS_MAX`.
 #[test]
 fn ten_years_is_the_limit_to_the_millisecond() {
     let ten_years = 3650 * DAY_MS;
@@ -122,6 +126,58 @@ fn ten_years_is_the_limit_to_the_millisecond() {
     }
 }
 
+/// The lower limits of instance settings, to the millisecond, as the Dashboard enforces
+/// them: a maximum lifetime of at least 5 minutes, a token lifetime of 1 s ..= 1 h, an
+/// inactivity timeout of at least 1 minute.
+///
+/// Catches `settings.rs:43:40: replace * with +` (`MAX_LIFETIME_MS_MIN` would be 60.005 s)
+/// and its kin on the other limits.
+#[test]
+fn instance_settings_limits_hold_to_the_millisecond() {
+    let base = InstanceSettings::default();
+    let cases: [(&str, InstanceSettings, bool); 8] = [
+        (
+            "max_lifetime_ms",
+            InstanceSettings { max_lifetime_ms: Some(5 * MINUTE_MS), ..base },
+            true,
+        ),
+        (
+            "max_lifetime_ms",
+            InstanceSettings { max_lifetime_ms: Some(5 * MINUTE_MS - 1), ..base },
+            false,
+        ),
+        ("session_token_ttl_ms", InstanceSettings { session_token_ttl_ms: 1_000, ..base }, true),
+        ("session_token_ttl_ms", InstanceSettings { session_token_ttl_ms: 999, ..base }, false),
+        (
+            "session_token_ttl_ms",
+            InstanceSettings { session_token_ttl_ms: 60 * MINUTE_MS, ..base },
+            true,
+        ),
+        (
+            "session_token_ttl_ms",
+            InstanceSettings { session_token_ttl_ms: 60 * MINUTE_MS + 1, ..base },
+            false,
+        ),
+        (
+            "inactivity_timeout_ms",
+            InstanceSettings { inactivity_timeout_ms: Some(MINUTE_MS), ..base },
+            true,
+        ),
+        (
+            "inactivity_timeout_ms",
+            InstanceSettings { inactivity_timeout_ms: Some(MINUTE_MS - 1), ..base },
+            false,
+        ),
+    ];
+    for (field, settings, accepted) in cases {
+        match (settings.validate(), accepted) {
+            (Ok(()), true) => {}
+            (Err(SettingsError::OutOfRange { field: f, .. }), false) => assert_eq!(f, field),
+            (other, _) => panic!("{field}: accepted {accepted} expected, got {other:?}"),
+        }
+    }
+}
+
 /// Every session status reads back from its wire name (the dev server's admin API takes
 /// statuses by name), and an unknown name is refused.
 ///
@@ -144,4 +200,110 @@ fn an_app_path_reads_back_as_written() {
         assert_eq!(AppPath::new(path).as_str(), path);
     }
     assert_eq!(AppPath::home().as_str(), "/home");
+}
+
+/// `clerk-js-6` serves `getToken` from its cache only while *more than* 5 s of the token
+/// remain (`hit_min_remaining_ms`): 5001 ms left is a cache hit, exactly 5000 ms left goes to
+/// FAPI. The background refresh is failed with 503s so the cached token stays the one issued
+/// at sign-in.
+///
+/// Catches `world.rs: replace > with >= in World::token_begin`.
+#[test]
+fn the_token_cache_hits_only_while_more_than_the_margin_remains() {
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let mut events = vec![
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1_000,
+            on: Some(Endpoint::Tokens),
+        }),
+    ];
+    // The token sign-in cached, as a getToken right away returns it.
+    let token_of = |step: &session_harness::trace::TraceStep| {
+        step.obs.happenings.iter().find_map(|h| match h {
+            Happening::CallSettled { result: CallResult::Token { token }, .. } => Some(*token),
+            _ => None,
+        })
+    };
+    let mut probe = events.clone();
+    probe.push(Event::GetToken { skip_cache: false });
+    let probed = run_model(setup, &probe, None);
+    let exp =
+        token_of(probed.steps.last().unwrap()).expect("the signed-in session has a token").exp;
+    let before = run_model(setup, &events, None);
+    let now = before.end().unix_ms();
+    let margin = ProfileId::ClerkJs6.rules().hit_min_remaining_ms;
+    assert_eq!(margin, 5_000, "clerk-js-6 keeps a 5 s margin");
+    events.push(Event::Advance { ms: 0 });
+    for (left, hits) in [(margin + 1, true), (margin, false)] {
+        let mut run = events.clone();
+        *run.last_mut().unwrap() = Event::Advance { ms: exp * 1000 - left - now };
+        run.push(Event::GetToken { skip_cache: false });
+        let trace = run_model(setup, &run, None);
+        let step = trace.steps.last().unwrap();
+        let sent = step
+            .obs
+            .happenings
+            .iter()
+            .any(|h| matches!(h, Happening::RequestSent { endpoint: Endpoint::Tokens, .. }));
+        let cached = token_of(step).is_some_and(|t| t.exp == exp);
+        assert_eq!(
+            (cached, sent),
+            (hits, !hits),
+            "{left} ms left: cache hit {hits}; happenings {:?}",
+            step.obs.happenings
+        );
+    }
+}
+
+/// With the resource cache, a cold start whose `GET /v1/client` fails renders from the cache
+/// and keeps retrying in the background until FAPI answers: the first retry after 3 s, then
+/// 10 s × 2ⁿ after a 5xx (Expo's `RESOURCE_RETRY_*`), each failed retry scheduling the next.
+///
+/// Catches `world.rs: replace match guard a.is_ok() with true in World::reload_answer` (a
+/// failed retry taken for an answer schedules no further retry).
+#[test]
+fn a_failed_resource_cache_reload_schedules_the_next_one() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Kill,
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 3,
+            on: Some(Endpoint::GetClient),
+        }),
+        Event::ColdStart,
+        Event::Advance { ms: 120_000 },
+    ];
+    let trace = run_model(setup, &events, None);
+    let after_restart = || trace.steps[6..].iter().flat_map(|s| &s.obs.happenings);
+    let sent: Vec<u64> = after_restart()
+        .filter_map(|h| match h {
+            Happening::RequestSent { at, endpoint: Endpoint::GetClient, .. } => Some(at.ms()),
+            _ => None,
+        })
+        .collect();
+    // Cold start at 10 s; each answer takes 50 ms.
+    assert_eq!(sent, [10_000, 13_050, 23_100, 43_150], "load, then three background retries");
+    let answers: Vec<String> = after_restart()
+        .filter_map(|h| match h {
+            Happening::RequestDone { endpoint: Endpoint::GetClient, outcome, .. } => {
+                Some(format!("{outcome:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    assert!(answers[3].contains("200"), "the fourth attempt is answered: {answers:?}");
+    let view = &trace.steps.last().unwrap().obs.view;
+    assert!(view.is_loaded && view.is_signed_in == Some(true), "{view:?}");
 }
