@@ -307,3 +307,32 @@ fn a_failed_resource_cache_reload_schedules_the_next_one() {
     let view = &trace.steps.last().unwrap().obs.view;
     assert!(view.is_loaded && view.is_signed_in == Some(true), "{view:?}");
 }
+
+/// When the JS runtime dies (kill, JS reload), the reference SDK's microtask queue drops
+/// every task: a task waiting on a promise never resumes, even once the promise resolves.
+///
+/// Catches `exec.rs: replace Executor::clear with ()`.
+#[test]
+fn a_cleared_executor_never_resumes_its_tasks() {
+    use session_harness::sdk::reference::exec::{Executor, Promise};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let exec = Executor::default();
+    let promise: Promise<u32> = Promise::new();
+    let resumed = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3 {
+        let (p, resumed) = (promise.clone(), resumed.clone());
+        exec.spawn(async move {
+            let v = p.wait().await;
+            resumed.borrow_mut().push((i, v));
+        });
+    }
+    assert!(exec.run(), "the tasks start");
+    assert_eq!(exec.len(), 3, "and wait on the promise");
+    exec.clear();
+    assert!(exec.is_empty(), "the runtime died: no task is left");
+    promise.resolve(7);
+    assert!(!exec.run(), "nothing is left to run");
+    assert!(resumed.borrow().is_empty(), "no task resumed after the runtime died");
+}
