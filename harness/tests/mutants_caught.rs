@@ -336,3 +336,44 @@ fn a_cleared_executor_never_resumes_its_tasks() {
     assert!(!exec.run(), "nothing is left to run");
     assert!(resumed.borrow().is_empty(), "no task resumed after the runtime died");
 }
+
+/// Expo's `useAuth().getToken` wrapper (reference §1.5) is on only with the resource cache:
+/// offline, once clerk-js gives up, it answers with the session token kept in storage
+/// (expired or not); without the resource cache the call fails. Run on the reference SDK in
+/// lockstep with the model.
+///
+/// Catches `js.rs: delete ! in Core::expo_use_auth`.
+#[test]
+fn offline_get_token_falls_back_to_the_stored_token_only_with_the_resource_cache() {
+    use session_harness::model::vocab::Network;
+    use session_harness::runner::lockstep;
+
+    for resource_cache in [true, false] {
+        let mut setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+        setup.sdk.resource_cache = resource_cache;
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 5_000 },
+            Event::SignIn { task: None },
+            Event::Advance { ms: 5_000 },
+            Event::Network { state: Network::Offline },
+            Event::Advance { ms: 120_000 },
+            Event::GetToken { skip_cache: false },
+            // Long enough for every retry of the call.
+            Event::Advance { ms: 600_000 },
+        ];
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "the reference SDK agrees with the model");
+        let settled: Vec<&CallResult> = run.sdk.steps[6..]
+            .iter()
+            .flat_map(|s| &s.obs.happenings)
+            .filter_map(|h| match h {
+                Happening::CallSettled { result, .. } => Some(result),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(settled.len(), 1, "resource cache {resource_cache}: {settled:?}");
+        let got_token = matches!(settled[0], CallResult::Token { .. });
+        assert_eq!(got_token, resource_cache, "resource cache {resource_cache}: {settled:?}");
+    }
+}
