@@ -331,7 +331,7 @@ pub fn run(args: Args) -> Result<bool> {
             println!("  replay: {}", r.replay);
         }
         if r.suite == Suite::Fuzz {
-            let exported = scenario::export(&r.outcome.sdk, &r.outcome.report, &[]);
+            let exported = gate::export(r);
             let path = root
                 .join("target/gate")
                 .join(&label)

@@ -183,6 +183,8 @@ pub struct CaseReport {
     pub replay: String,
     /// The run, for exporting and reporting.
     pub outcome: LockstepOutcome,
+    /// Every event of the case (a broken run's trace stops before the step that broke it).
+    pub events: Vec<Event>,
 }
 
 impl CaseReport {
@@ -250,6 +252,19 @@ pub fn judge(
         }
     }
     Verdict::Expected(accepted)
+}
+
+/// The case as a scenario file: its setup, seed and every event, with the first violation
+/// of the SDK's trace as its description.
+pub fn export(report: &CaseReport) -> crate::scenario::Exported {
+    let o = &report.outcome;
+    if o.sdk.steps.len() == report.events.len() {
+        return crate::scenario::export(&o.sdk, &o.report, &[]);
+    }
+    // The SDK stopped early (a broken adapter): the model's trace of every event carries the
+    // step that broke it.
+    let full = crate::trace::run_model(o.sdk.setup, &report.events, o.sdk.seed);
+    crate::scenario::export(&full, &o.report, &[])
 }
 
 /// The invariants the SDK's trace broke beyond the profile's known deviations.
@@ -440,6 +455,7 @@ pub fn run(
                         snapshot_check: None,
                         replay: job.replay.clone(),
                         outcome,
+                        events: job.events.to_vec(),
                     };
                     on_case(&report);
                     results.lock().unwrap_or_else(|e| e.into_inner()).insert(i, report);
