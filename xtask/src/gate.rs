@@ -406,6 +406,7 @@ fn compare_report(
     let mut rows = String::new();
     let mut diffs = String::new();
     let (mut same, mut differ, mut missing) = (0, 0, 0);
+    let mut shown: Vec<(String, String)> = Vec::new();
     for r in reports.iter().filter(|r| r.suite == Suite::Scenarios) {
         let Some(now) = &r.snapshot else { continue };
         let file = gate::snapshot_file_name(&r.scenario, &r.variant);
@@ -429,14 +430,24 @@ fn compare_report(
                         (l.starts_with('-') || l.starts_with('+'))
                             && !l.starts_with("---")
                             && !l.starts_with("+++")
+                            // A bare key (`happened:`) says nothing about what changed.
+                            && !l[1..].trim().ends_with(':')
                     })
                     .unwrap_or("")
                     .trim()
                     .replace('|', "\\|");
-                diffs.push_str(&format!(
-                    "\n### {} [{}]\n\n`-` {other}, `+` {label}:\n\n```diff\n{d}```\n",
-                    r.scenario, r.variant
-                ));
+                // Variants that ran the same inputs differ the same way: show each diff once.
+                let here = format!("{} [{}]", r.scenario, r.variant);
+                match shown.iter().find(|(seen, _)| *seen == d) {
+                    Some((_, first)) => diffs
+                        .push_str(&format!("\n### {here}\n\nThe same difference as {first}.\n")),
+                    None => {
+                        diffs.push_str(&format!(
+                            "\n### {here}\n\n`-` {other}, `+` {label}:\n\n```diff\n{d}```\n"
+                        ));
+                        shown.push((d.clone(), here));
+                    }
+                }
                 format!("differs: `{}`", first.chars().take(110).collect::<String>())
             }
         };
