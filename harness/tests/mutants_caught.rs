@@ -377,3 +377,16 @@ fn offline_get_token_falls_back_to_the_stored_token_only_with_the_resource_cache
         assert_eq!(got_token, resource_cache, "resource cache {resource_cache}: {settled:?}");
     }
 }
+
+/// A stored value's size: only a corrupt (truncated or half-written) value is empty.
+///
+/// Catches `device.rs: replace Payload::is_empty -> bool with false`.
+#[test]
+fn only_a_corrupt_payload_is_empty() {
+    use session_harness::model::device::{ENVIRONMENT_BYTES, Payload};
+
+    assert!(Payload::Corrupt.is_empty());
+    assert_eq!(Payload::Corrupt.len(), 0);
+    assert!(!Payload::Environment.is_empty());
+    assert_eq!(Payload::Environment.len(), ENVIRONMENT_BYTES);
+}
