@@ -46,6 +46,33 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
     assert!(clean.iter().any(|r| r.suite == gate::Suite::Fuzz), "the plan has fuzz cases");
     assert!(clean.len() > 100, "every defect-free variant runs: {}", clean.len());
 
+    // A known deviation passes on the reference SDK, which implements the profile; on a real
+    // SDK each invariant it breaks needs a finding.
+    let deviating = clean
+        .iter()
+        .find(|r| r.verdict == Verdict::Pass && !r.outcome.report.violations.is_empty())
+        .expect("a clerk-js-6 variant shows a known deviation");
+    let real = "clerk-js@6.40.0";
+    let strict = |f: &Findings| {
+        gate::judge(f, real, &deviating.scenario, &deviating.variant, &deviating.outcome, false)
+    };
+    assert!(strict(&Findings::default()).is_fail(), "a real SDK's deviation needs a finding");
+    let mut yaml = String::from("findings:\n");
+    let mut ids: Vec<String> = Vec::new();
+    for v in &deviating.outcome.report.violations {
+        let id = format!("known-{}", v.invariant.as_str());
+        if !ids.contains(&id) {
+            yaml.push_str(&format!(
+                "  - id: {id}\n    sdk: clerk-js@6\n    scenarios: [{}]\n    invariant: {}\n    \
+                 title: t\n    reason: r\n",
+                deviating.scenario,
+                v.invariant.as_str()
+            ));
+            ids.push(id);
+        }
+    }
+    assert_eq!(strict(&Findings::parse("findings.yaml", &yaml).unwrap()), Verdict::Expected(ids));
+
     let defect = Defect::parse("no-single-flight").expect("a known defect");
     let broken = run(vec![defect], &Findings::default());
     let failed: Vec<_> = broken.iter().filter(|r| r.verdict.is_fail()).collect();
@@ -74,7 +101,7 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
         let mut yaml = String::from("findings:\n");
         for (i, (kind, what)) in entries.iter().enumerate() {
             yaml.push_str(&format!(
-                "  - id: f{i}\n    sdk: {label}\n    scenario: {}\n    {kind}: {what}\n    \
+                "  - id: f{i}\n    sdk: {label}\n    scenarios: [{}]\n    {kind}: {what}\n    \
                  title: t\n    reason: r\n",
                 first.scenario
             ));
@@ -86,7 +113,7 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
     let all = findings_for(&breaks);
     let ids: Vec<String> = (0..breaks.len()).map(|i| format!("f{i}")).collect();
     assert_eq!(
-        gate::judge(&all, label, &first.scenario, &first.variant, &first.outcome),
+        gate::judge(&all, label, &first.scenario, &first.variant, &first.outcome, true),
         Verdict::Expected(ids)
     );
     // One left out: still a failure, naming what no finding accepts.
@@ -99,15 +126,18 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
             &first.scenario,
             &first.variant,
             &first.outcome,
+            true,
         );
         assert!(verdict.is_fail(), "without a finding for `{what}`: {verdict:?}");
     }
     // The wrong SDK or scenario: a failure.
     assert!(
-        gate::judge(&all, "reference", &first.scenario, &first.variant, &first.outcome).is_fail()
+        gate::judge(&all, "reference", &first.scenario, &first.variant, &first.outcome, true)
+            .is_fail()
     );
     assert!(
-        gate::judge(&all, label, "routing/elsewhere", &first.variant, &first.outcome).is_fail()
+        gate::judge(&all, label, "routing/elsewhere", &first.variant, &first.outcome, true)
+            .is_fail()
     );
 
     // The whole gate with those findings: that case is expected, the rest still fail.

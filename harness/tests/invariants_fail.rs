@@ -257,6 +257,51 @@ fn retry_discipline_catches_a_429_retried_before_retry_after() {
     assert_only(&invariants::check(&trace), InvariantId::RetryDiscipline, 6);
 }
 
+/// An SDK that retries inside its own code (the real clerk-js behind an adapter) declares no
+/// `RetryScheduled`: the retry's send time is what is judged.
+#[test]
+fn retry_discipline_catches_an_undeclared_retry_sent_before_retry_after() {
+    let mut events = signed_in();
+    events.extend([
+        Event::Fault(FaultSpec {
+            kind: FaultKind::RateLimited { retry_after_ms: 30_000 },
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::GetToken { skip_cache: true },
+        advance(MINUTE_MS),
+    ]);
+    let mut trace = run(&events);
+    let list = happenings(&mut trace, 6);
+    let answered = list
+        .iter()
+        .find_map(|h| match h {
+            Happening::RequestDone {
+                at,
+                outcome: RequestOutcome::Answered { status: 429, .. },
+                ..
+            } => Some(*at),
+            _ => None,
+        })
+        .expect("the 429 was answered");
+    list.retain(|h| !matches!(h, Happening::RetryScheduled { .. }));
+    let mut moved = false;
+    for h in list.iter_mut() {
+        if let Happening::RequestSent { at, endpoint: Endpoint::Tokens, .. } = h
+            && *at > answered
+        {
+            *at = answered.plus(3_000);
+            moved = true;
+        }
+    }
+    assert!(moved, "the 429 was retried");
+    assert_only(&invariants::check(&trace), InvariantId::RetryDiscipline, 6);
+    // The same trace with the retry sent after Retry-After holds.
+    let mut patient = run(&events);
+    happenings(&mut patient, 6).retain(|h| !matches!(h, Happening::RetryScheduled { .. }));
+    assert!(invariants::check(&patient).violations.is_empty(), "{:?}", invariants::check(&patient));
+}
+
 #[test]
 fn signout_is_final_catches_a_credential_written_back() {
     let mut events = signed_in();

@@ -27,9 +27,8 @@ pub struct Finding {
     /// The SDK label it applies to, or its prefix up to a `.`: `clerk-js@6` covers
     /// `clerk-js@6.40.0`, `clerk-js@6.40.0` only that version.
     pub sdk: String,
-    /// The scenario name that shows it (`errors/rate-limited`), or `fuzz` for generated
-    /// cases.
-    pub scenario: String,
+    /// The scenarios that show it (`errors/rate-limited`), and `fuzz` for generated cases.
+    pub scenarios: Vec<String>,
     /// Variants it applies to; empty: every variant of the scenario.
     #[serde(default)]
     pub variants: Vec<String>,
@@ -60,6 +59,10 @@ pub enum FindingsError {
     UnknownInvariant { file: String, id: String, name: String, known: String },
     #[error("{file}: finding `{id}` names unknown divergence field `{name}`; accepted: {accepted}")]
     UnknownField { file: String, id: String, name: String, accepted: String },
+    #[error(
+        "{file}: finding `{id}` names no scenario; list the scenarios that show it (or `fuzz`)"
+    )]
+    NoScenario { file: String, id: String },
     #[error("{file}: finding id `{id}` is used twice")]
     DuplicateId { file: String, id: String },
 }
@@ -96,6 +99,9 @@ impl Findings {
         for f in &findings.findings {
             if !seen.insert(f.id.as_str()) {
                 return Err(FindingsError::DuplicateId { file: file.into(), id: f.id.clone() });
+            }
+            if f.scenarios.is_empty() {
+                return Err(FindingsError::NoScenario { file: file.into(), id: f.id.clone() });
             }
             match (&f.invariant, &f.divergence) {
                 (Some(name), None) => {
@@ -138,7 +144,7 @@ impl Findings {
     ) -> Option<&Finding> {
         self.findings.iter().find(|f| {
             sdk_matches(&f.sdk, sdk)
-                && f.scenario == scenario
+                && f.scenarios.iter().any(|s| s == scenario)
                 && (f.variants.is_empty() || f.variants.iter().any(|v| v == variant))
                 && match breakage {
                     Breakage::Invariant(id) => f.invariant.as_deref() == Some(id.as_str()),
@@ -158,11 +164,18 @@ impl Findings {
                 (_, Some(d)) => format!("differs from the model in `{d}`"),
                 _ => String::new(),
             };
-            let shown = if f.scenario == "fuzz" {
-                "the gate's fuzz campaign".to_string()
-            } else {
-                format!("`scenarios/{}.yaml`", f.scenario)
-            };
+            let shown = f
+                .scenarios
+                .iter()
+                .map(|s| {
+                    if s == "fuzz" {
+                        "the gate's fuzz campaign".to_string()
+                    } else {
+                        format!("`{s}`")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} |\n",
                 f.id,
@@ -186,7 +199,7 @@ pub fn sdk_matches(pattern: &str, label: &str) -> bool {
 mod tests {
     use super::*;
 
-    const ONE: &str = "findings:\n  - id: a\n    sdk: clerk-js@6\n    scenario: errors/x\n    \
+    const ONE: &str = "findings:\n  - id: a\n    sdk: clerk-js@6\n    scenarios: [errors/x]\n    \
                        invariant: retry-discipline\n    title: t\n    reason: r\n";
 
     #[test]

@@ -53,6 +53,13 @@ pub trait Subject: Sync {
         true
     }
 
+    /// Whether the profile's known deviations pass without a finding. The reference SDK
+    /// implements the profile, deviations included; a real SDK's behaviour is evidence, so
+    /// every invariant it breaks must be a recorded finding with the scenario that shows it.
+    fn accepts_known_deviations(&self) -> bool {
+        false
+    }
+
     /// Whether `cargo xtask replay --seed S --sdk LABEL` can rerun a generated case. For an
     /// external SDK the gate exports the case as a scenario and prints how to rerun it.
     fn replays_by_seed(&self) -> bool {
@@ -91,6 +98,10 @@ impl Subject for ReferenceSubject {
     }
 
     fn replays_by_seed(&self) -> bool {
+        true
+    }
+
+    fn accepts_known_deviations(&self) -> bool {
         true
     }
 }
@@ -204,33 +215,38 @@ impl CaseReport {
     }
 }
 
-/// Judges one lockstep outcome against the findings for `label`.
+/// Judges one lockstep outcome against the findings for `label`. With `known_accepted`, the
+/// profile's known deviations pass on their own (the reference SDK); without, each invariant
+/// the SDK breaks needs a finding too (a real SDK).
 pub fn judge(
     findings: &Findings,
     label: &str,
     scenario: &str,
     variant: &str,
     outcome: &LockstepOutcome,
+    known_accepted: bool,
 ) -> Verdict {
-    let breakages: Vec<Breakage> = match &outcome.verdict {
-        Lockstep::Passed => return Verdict::Pass,
+    let mut breakages: Vec<Breakage> = match &outcome.verdict {
         Lockstep::Broken(PortError::Unsupported { event, .. }) => {
             return Verdict::Skipped(format!("the SDK does not support `{event}`"));
         }
         Lockstep::Broken(e) => return Verdict::Fail(format!("broken: {e}")),
-        Lockstep::Diverged(d) => {
-            let field = findings::DIVERGENCE_FIELDS
-                .iter()
-                .copied()
-                .find(|f| *f == d.field)
-                .unwrap_or("happenings");
-            let mut all = vec![Breakage::Divergence(field)];
-            // Violations past a divergence are still reported, and must be accepted too.
-            all.extend(unexpected(outcome).into_iter().map(Breakage::Invariant));
-            all
-        }
-        Lockstep::Violated(vs) => vs.iter().map(|v| Breakage::Invariant(v.invariant)).collect(),
+        Lockstep::Diverged(d) => vec![Breakage::Divergence(d.field)],
+        Lockstep::Passed | Lockstep::Violated(_) => Vec::new(),
     };
+    // Violations are judged whatever the lockstep said first: past a divergence they still
+    // count, and must be accepted too.
+    let profile = outcome.sdk.setup.profile;
+    for v in &outcome.report.violations {
+        let b = Breakage::Invariant(v.invariant);
+        let known = known_accepted && crate::runner::is_known(profile, v.invariant);
+        if !known && !breakages.contains(&b) {
+            breakages.push(b);
+        }
+    }
+    if breakages.is_empty() {
+        return Verdict::Pass;
+    }
     let mut accepted = Vec::new();
     for b in &breakages {
         match findings.accepting(label, scenario, variant, b) {
@@ -265,20 +281,6 @@ pub fn export(report: &CaseReport) -> crate::scenario::Exported {
     // step that broke it.
     let full = crate::trace::run_model(o.sdk.setup, &report.events, o.sdk.seed);
     crate::scenario::export(&full, &o.report, &[])
-}
-
-/// The invariants the SDK's trace broke beyond the profile's known deviations.
-fn unexpected(outcome: &LockstepOutcome) -> Vec<crate::invariants::InvariantId> {
-    let profile = outcome.sdk.setup.profile;
-    let mut ids: Vec<_> = outcome
-        .report
-        .violations
-        .iter()
-        .map(|v| v.invariant)
-        .filter(|id| !crate::runner::is_known(profile, *id))
-        .collect();
-    ids.dedup();
-    ids
 }
 
 /// The first violation of `breakage`'s invariant, rendered, if it is one.
@@ -440,7 +442,14 @@ pub fn run(
                         Suite::Scenarios => job.name.clone(),
                         Suite::Fuzz => "fuzz".to_string(),
                     };
-                    let verdict = judge(findings, &label, &scenario_name, &job.variant, &outcome);
+                    let verdict = judge(
+                        findings,
+                        &label,
+                        &scenario_name,
+                        &job.variant,
+                        &outcome,
+                        subject.accepts_known_deviations(),
+                    );
                     let snapshot = job
                         .scenario
                         .filter(|_| subject.keeps_snapshots())

@@ -707,10 +707,30 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
     let mut last_status: BTreeMap<CallId, (u16, Option<u64>, VTime)> = BTreeMap::new();
     // Backend attempts per call: (attempt, status, token serial).
     let mut attempts: BTreeMap<CallId, Vec<(u8, u16, Option<u64>)>> = BTreeMap::new();
+    // A call's 429 with Retry-After whose wait no `RetryScheduled` declared: an SDK that
+    // retries inside its own code (the real clerk-js behind an adapter) is judged by when it
+    // sends the retry instead.
+    let mut undeclared_429: BTreeMap<CallId, (u64, VTime)> = BTreeMap::new();
     for (step, h) in happenings(trace) {
         match h {
-            Happening::RequestSent { req, call: Some(call), .. } => {
+            Happening::RequestSent { req, call: Some(call), at, .. } => {
                 req_call.insert(*req, *call);
+                if let Some((after, answered)) = undeclared_429.remove(call) {
+                    r.exercise(InvariantId::RetryDiscipline, 1);
+                    let waited = at.ms().saturating_sub(answered.ms());
+                    if waited < after {
+                        r.violate(
+                            InvariantId::RetryDiscipline,
+                            step,
+                            *at,
+                            format!(
+                                "{call} waits at least Retry-After ({}) after a 429",
+                                format_clock(after)
+                            ),
+                            format!("it sent the retry after {}", format_clock(waited)),
+                        );
+                    }
+                }
             }
             Happening::RequestDone { req, outcome, at, .. } => {
                 if let Some(call) = req_call.get(req) {
@@ -721,9 +741,18 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                         RequestOutcome::NetworkError { .. } => (0, None),
                     };
                     last_status.insert(*call, (status, after, *at));
+                    match (status, after) {
+                        (429, Some(after)) => {
+                            undeclared_429.insert(*call, (after, *at));
+                        }
+                        _ => {
+                            undeclared_429.remove(call);
+                        }
+                    }
                 }
             }
             Happening::RetryScheduled { at, call, delay_ms, retry_after_ms } => {
+                undeclared_429.remove(call);
                 r.exercise(InvariantId::RetryDiscipline, 1);
                 if let Some((status, _, _)) = last_status.get(call)
                     && (400..500).contains(status)
