@@ -390,3 +390,39 @@ fn only_a_corrupt_payload_is_empty() {
     assert!(!Payload::Environment.is_empty());
     assert_eq!(Payload::Environment.len(), ENVIRONMENT_BYTES);
 }
+
+/// A fault queued for every endpoint applies only where it can: a 401 never answers
+/// `GET /v1/client` (clerk-js would recurse, reference §1.4) and `missing_expired_token`
+/// answers only token requests; the fault waits for the next request it fits.
+///
+/// Catches `server.rs: replace fault_applies -> bool with true`.
+#[test]
+fn a_fault_waits_for_an_endpoint_it_applies_to() {
+    for (kind, refused, fits) in [
+        (FaultKind::Unauthorized, Endpoint::GetClient, Endpoint::Tokens),
+        (FaultKind::MissingExpiredToken, Endpoint::GetClient, Endpoint::Tokens),
+        (FaultKind::MissingExpiredToken, Endpoint::Touch, Endpoint::Tokens),
+    ] {
+        let mut server = Server::new(InstanceSettings::default());
+        server.push_fault(FaultSpec { kind, count: 1, on: None });
+        assert_eq!(server.take_fault(refused), None, "{kind:?} never answers {refused:?}");
+        assert_eq!(server.take_fault(fits), Some(kind), "{kind:?} answers {fits:?}");
+        assert_eq!(server.take_fault(fits), None, "a count of 1 is spent");
+    }
+    // Any other fault answers whatever request comes next.
+    let mut server = Server::new(InstanceSettings::default());
+    server.push_fault(FaultSpec { kind: FaultKind::DropBeforeCommit, count: 1, on: None });
+    assert_eq!(server.take_fault(Endpoint::GetClient), Some(FaultKind::DropBeforeCommit));
+}
+
+/// A request's outcome has an HTTP status only when it was answered.
+///
+/// Catches `vocab.rs: replace RequestOutcome::status -> Option<u16> with None`.
+#[test]
+fn only_an_answered_request_has_a_status() {
+    use session_harness::model::vocab::RequestOutcome;
+
+    let answered = RequestOutcome::Answered { status: 503, retry_after_ms: None };
+    assert_eq!(answered.status(), Some(503));
+    assert_eq!(RequestOutcome::NetworkError { committed: true }.status(), None);
+}
