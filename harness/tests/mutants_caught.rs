@@ -426,3 +426,63 @@ fn only_an_answered_request_has_a_status() {
     assert_eq!(answered.status(), Some(503));
     assert_eq!(RequestOutcome::NetworkError { committed: true }.status(), None);
 }
+
+/// After a failed cold-start load, the resource cache restores the environment too, so the
+/// SDK still knows the instance is a session minter: under `clerk-js-6` its next token request
+/// carries the last session token, which expired while the app was closed, and the server
+/// refuses to re-mint from it (401). The reference SDK agrees with the model step by step.
+///
+/// Catches `js.rs: delete match arm Some(Payload::Environment) in Core::load_failed` (without
+/// the environment the SDK would send no token and get a fresh one).
+#[test]
+fn a_degraded_load_keeps_the_cached_environment() {
+    use session_harness::runner::lockstep;
+
+    let mut setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    setup.sdk.resource_cache = true;
+    setup.instance.session_minter = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false },
+        Event::Advance { ms: 1_000 },
+        Event::Kill,
+        // Closed for two minutes: the 60 s session token expires.
+        Event::Advance { ms: 120_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1,
+            on: Some(Endpoint::GetClient),
+        }),
+        Event::ColdStart,
+        Event::Advance { ms: 100 },
+        Event::GetToken { skip_cache: false },
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "the reference SDK agrees with the model");
+    let last = run.sdk.steps.last().unwrap();
+    let tokens: Vec<String> = last
+        .obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::RequestDone { endpoint: Endpoint::Tokens, outcome, .. } => {
+                Some(format!("{outcome:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(tokens[0].contains("401"), "the expired carried token is refused: {tokens:?}");
+    let settled = last.obs.happenings.iter().find_map(|h| match h {
+        Happening::CallSettled { result, .. } => Some(result),
+        _ => None,
+    });
+    assert!(
+        matches!(settled, Some(CallResult::Error { status: 401, .. })),
+        "getToken fails with the 401: {settled:?}"
+    );
+}
