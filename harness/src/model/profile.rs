@@ -165,6 +165,21 @@ pub struct Profile {
     /// Whether a fetched token that has already expired when it reaches JS (held while the
     /// app was suspended) is fetched again instead of being returned.
     pub refetches_expired_delivery: bool,
+    /// Whether a client payload selects a session only while no client is held yet (clerk-js
+    /// `updateClient`: the initial `#defaultSession`; afterwards it only looks up the session
+    /// it holds). A new session then becomes current only when its own `setActive` touch
+    /// answers (touch, `getToken`, set). Otherwise a payload prefers the session being
+    /// switched to and falls back to the client's last active session.
+    pub payload_selects_initially_only: bool,
+    /// Whether a 401 to `setActive`'s touch is swallowed (clerk-js `setActive` catches it and
+    /// calls `handleUnauthenticated()` un-awaited) and the session still becomes current when
+    /// `getToken` finds it cached; without a cached token the fetch meets the same 401 and
+    /// `setActive` throws. Otherwise the 401 fails the call.
+    pub touch_401_falls_back_to_cache: bool,
+    /// Whether `signOut()` always enters the transitive `undefined` state, held session or not
+    /// (clerk-js `signOut` sets `session = undefined` and emits before removing the sessions).
+    /// Otherwise only a held session enters it.
+    pub signout_always_transitive: bool,
 }
 
 /// The article's contract.
@@ -199,6 +214,9 @@ pub const DOCUMENTED: Profile = Profile {
     single_flight_all: true,
     carries_last_token: false,
     refetches_expired_delivery: true,
+    payload_selects_initially_only: false,
+    touch_401_falls_back_to_cache: false,
+    signout_always_transitive: false,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -234,6 +252,9 @@ pub const CLERK_JS_6: Profile = Profile {
     single_flight_all: false,
     carries_last_token: true,
     refetches_expired_delivery: false,
+    payload_selects_initially_only: true,
+    touch_401_falls_back_to_cache: true,
+    signout_always_transitive: true,
 };
 
 impl Profile {
@@ -357,6 +378,21 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "token requests with the session minter on",
         documented: "never carry the last session token",
         clerk_js_6: "carry token=<last session token>; refused once it has expired",
+    },
+    ProfileDifference {
+        topic: "client payload while a client is held",
+        documented: "selects the session being switched to, else the last active one",
+        clerk_js_6: "keeps the held session only; a new one is current once its setActive touch answers",
+    },
+    ProfileDifference {
+        topic: "setActive touch answers 401",
+        documented: "setActive fails",
+        clerk_js_6: "session set if its token is cached; otherwise the token fetch fails it",
+    },
+    ProfileDifference {
+        topic: "signOut with sessions on the client but none held (setActive in flight)",
+        documented: "the sign-in screen stays until the server answers",
+        clerk_js_6: "loading (session undefined) until it ends; a later setActive signs in",
     },
 ];
 

@@ -401,13 +401,13 @@ impl World {
                 if self.ui_ready() {
                     self.server.set_pending_task(*task);
                     let call = self.start_call(CallKind::SignIn);
-                    self.send(
-                        FapiRequest::SignIn {
-                            identifier: TEST_USER_IDENTIFIER.into(),
-                            password: TEST_USER_PASSWORD.into(),
-                        },
-                        Purpose::Call(call),
-                    );
+                    if !self.is_loaded() {
+                        // The sign-in screen exists only once loaded (before, clerk-js has no
+                        // `client` and `setActive` throws): the call waits for `load()`.
+                        self.js.load_waiters.push(call);
+                        return;
+                    }
+                    self.send_sign_in(call);
                 }
             }
             Event::CompleteTask => {
@@ -478,10 +478,12 @@ impl World {
                     }
                     self.js.user_signing_out = true;
                     self.js.signout_epoch += 1;
-                    if matches!(self.js.slot, Slot::Some(_)) {
-                        // The transitive state: `undefined` until the server answers.
+                    let held = matches!(self.js.slot, Slot::Some(_));
+                    if held || self.rules.signout_always_transitive {
+                        // The transitive state: `undefined` until the server answers (clerk-js
+                        // enters it even with no session held).
                         self.js.slot = Slot::Undefined;
-                        self.js.transitive_from_session = true;
+                        self.js.transitive_from_session = held;
                     }
                     self.clear_token_cache();
                     self.send(FapiRequest::RemoveSessions, Purpose::Call(call));
@@ -1069,10 +1071,23 @@ impl World {
             self.native.device_token = self.held_client_token();
         }
         for call in std::mem::take(&mut self.js.load_waiters) {
-            if self.js.calls.contains_key(&call) {
-                self.token_begin(call);
+            match self.js.calls.get(&call).map(|c| c.kind) {
+                Some(CallKind::SignIn) => self.send_sign_in(call),
+                Some(_) => self.token_begin(call),
+                None => {}
             }
         }
+    }
+
+    /// The sign-in screen's password sign-in of the test user.
+    fn send_sign_in(&mut self, call: CallId) {
+        self.send(
+            FapiRequest::SignIn {
+                identifier: TEST_USER_IDENTIFIER.into(),
+                password: TEST_USER_PASSWORD.into(),
+            },
+            Purpose::Call(call),
+        );
     }
 
     fn reload_answer(&mut self, client: bool, attempt: u32, reply: Reply) {
@@ -1383,6 +1398,8 @@ impl World {
             return;
         }
         let view = Arc::new(view.clone());
+        // clerk-js selects a session from a payload only while it holds no client yet.
+        let held_client = self.rules.payload_selects_initially_only && self.js.client.is_some();
         self.js.client = Some(view.clone());
         let signed_in =
             |id: SessionId| view.sessions.iter().find(|s| s.id == id && s.status.is_signed_in());
@@ -1393,12 +1410,13 @@ impl World {
         // clerk-js keeps a held session by id only: once it is no longer signed in the app has
         // no session, even if the client's last active session is another one.
         let held_only = self.rules.keeps_current_session_only && current.is_some();
-        let chosen = self
-            .js
-            .preferred
+        // With `payload_selects_initially_only` the session being switched to is set by its
+        // own call once the touch answers (`activate`), not by whichever payload comes first.
+        let preferred = self.js.preferred.filter(|_| !self.rules.payload_selects_initially_only);
+        let chosen = preferred
             .and_then(signed_in)
             .or_else(|| current.and_then(signed_in))
-            .or_else(|| if held_only { None } else { view.selected_session() });
+            .or_else(|| if held_only || held_client { None } else { view.selected_session() });
         let next = match chosen {
             Some(s) => Slot::Some(SessionView {
                 id: s.id,
@@ -1426,6 +1444,42 @@ impl World {
             self.set_cached(token);
         }
         self.persist_resources();
+    }
+
+    /// Whether `getToken` for `sid` would answer from the cache (every payload seeds it with
+    /// each session's last token, clerk-js `#hydrateCache`).
+    fn token_cached_for(&self, sid: SessionId) -> bool {
+        let (now, min) = (self.now, self.rules.hit_min_remaining_ms as i64);
+        let fresh = |t: &TokenInfo| t.sid == sid && t.remaining_ms(now) > min;
+        let seeded = self.js.client.as_ref().is_some_and(|c| {
+            c.sessions
+                .iter()
+                .any(|s| s.id == sid && s.last_active_token.as_ref().is_some_and(fresh))
+        });
+        seeded || self.js.cache.is_some_and(|(t, _)| fresh(&t))
+    }
+
+    /// `setActive`'s last step: `sid` becomes current if the held client has it signed in;
+    /// its last token seeds the cache. Returns whether it was set.
+    fn activate(&mut self, sid: SessionId) -> bool {
+        let Some(s) = self.js.client.as_ref().and_then(|c| {
+            c.sessions.iter().find(|s| s.id == sid && s.status.is_signed_in()).cloned()
+        }) else {
+            return false;
+        };
+        let next =
+            Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
+        let cause =
+            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        self.set_slot(next, cause);
+        if let Some(token) = s.last_active_token {
+            if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
+                self.js.last_token = Some(token);
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+        true
     }
 
     fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
@@ -1519,9 +1573,22 @@ impl World {
 
     /// The answer to a user-facing call's request.
     fn call_answer(&mut self, call: CallId, request: &FapiRequest, reply: Reply) {
-        let Some(kind) = self.js.calls.get(&call).map(|c| c.kind) else {
+        let Some((kind, target)) = self.js.calls.get(&call).map(|c| (c.kind, c.target)) else {
             return;
         };
+        let touch = matches!(request, FapiRequest::Touch { .. });
+        if touch
+            && self.rules.touch_401_falls_back_to_cache
+            && matches!(&reply, Reply::Answer(a) if a.status == 401)
+            && let Some(sid) = target
+            && self.token_cached_for(sid)
+            && self.activate(sid)
+        {
+            // clerk-js `setActive` swallows the touch's 401, and `getToken()` answers from the
+            // cache: the session is set. Without a cached token its fetch meets the same 401
+            // and `setActive` throws (the failure path below).
+            return self.settle(call, CallResult::Ok);
+        }
         let answer = match reply {
             Reply::Answer(a) if a.is_ok() => a,
             other => {
@@ -1563,6 +1630,15 @@ impl World {
             }
             (CallKind::SignOut, _) => {
                 self.set_slot(Slot::Null, SignOutCause::User);
+                self.settle(call, CallResult::Ok);
+            }
+            (CallKind::SignIn | CallKind::SetActive, _)
+                if touch && self.rules.payload_selects_initially_only =>
+            {
+                // clerk-js `setActive`: touch, `getToken`, then this call's own session is set.
+                if let Some(sid) = target {
+                    self.activate(sid);
+                }
                 self.settle(call, CallResult::Ok);
             }
             _ => {

@@ -784,9 +784,20 @@ impl Core {
                 if self.ui_ready() {
                     lock(self.fapi.server()).set_pending_task(*task);
                     let call = self.start_call(CallKind::SignIn);
-                    let done = self.send_call(Req::SignIn, call);
                     let core = self.clone();
-                    self.exec.spawn(async move { core.sign_in(call, done).await });
+                    if self.is_loaded() {
+                        let done = self.send_call(Req::SignIn, call);
+                        self.exec.spawn(async move { core.sign_in(call, done).await });
+                    } else {
+                        // The sign-in screen exists only once loaded (before, clerk-js has no
+                        // `client` and `setActive` throws): the call waits for `load()`.
+                        let loaded = self.rt.borrow().loaded.clone();
+                        self.exec.spawn(async move {
+                            loaded.wait().await;
+                            let done = core.send_call(Req::SignIn, call);
+                            core.sign_in(call, done).await
+                        });
+                    }
                 }
             }
             Event::CompleteTask => {
@@ -863,10 +874,12 @@ impl Core {
                         let mut rt = self.rt.borrow_mut();
                         rt.user_signing_out = true;
                         rt.signout_epoch += 1;
-                        if matches!(rt.slot, Slot::Some(_)) {
-                            // The transitive state: `undefined` until the server answers.
+                        let held = matches!(rt.slot, Slot::Some(_));
+                        if held || self.rules.signout_always_transitive {
+                            // The transitive state: `undefined` until the server answers
+                            // (clerk-js enters it even with no session held).
                             rt.slot = Slot::Undefined;
-                            rt.transitive_from_session = true;
+                            rt.transitive_from_session = held;
                         }
                     }
                     self.clear_token_cache();
@@ -890,7 +903,12 @@ impl Core {
                     match target {
                         Some(sid) => {
                             self.rt.borrow_mut().preferred = Some(sid);
-                            self.call_then_finish(call, Req::Touch { sid });
+                            let done = self.send_call(Req::Touch { sid }, call);
+                            let core = self.clone();
+                            self.exec.spawn(async move {
+                                let reply = done.wait().await;
+                                core.finish_touch(call, sid, reply);
+                            });
                         }
                         None => self.settle(call, CallResult::Ok),
                     }
@@ -1779,18 +1797,24 @@ impl Core {
         let view = Arc::new(view.clone());
         let (next, token, cause, loading) = {
             let mut rt = self.rt.borrow_mut();
+            // clerk-js selects a session from a payload only while it holds no client yet.
+            let held_client = self.rules.payload_selects_initially_only && rt.client.is_some();
             rt.client = Some(view.clone());
             let current = rt.session().map(|v| v.id);
             // clerk-js `updateClient` looks the held session up by id only
             // (`#getSessionFromClient`): no fallback to the client's last active session.
             let held_only = self.rules.keeps_current_session_only && current.is_some();
-            let chosen = rt
-                .preferred
+            // With `payload_selects_initially_only` the session being switched to is set by its
+            // own call once the touch answers (`activate`), not by whichever payload comes first.
+            let preferred = rt.preferred.filter(|_| !self.rules.payload_selects_initially_only);
+            let chosen = preferred
                 .and_then(|p| self.pick_session(&view, Some(p)).filter(|s| s.id == p))
                 .or_else(|| {
                     current.and_then(|c| self.pick_session(&view, Some(c)).filter(|s| s.id == c))
                 })
-                .or_else(|| if held_only { None } else { self.pick_session(&view, None) });
+                .or_else(|| {
+                    if held_only || held_client { None } else { self.pick_session(&view, None) }
+                });
             let next = match chosen {
                 Some(s) => Slot::Some(SessionView {
                     id: s.id,
@@ -2117,9 +2141,77 @@ impl Core {
             let sid = *created_session;
             self.rt.borrow_mut().preferred = Some(sid);
             let touched = self.send_call(Req::Touch { sid }, call).wait().await;
-            return self.finish_call(call, touched);
+            return self.finish_touch(call, sid, touched);
         }
         self.finish_call(call, reply);
+    }
+
+    /// `setActive({session: sid})` after its touch answered for `call`.
+    fn finish_touch(self: &Rc<Self>, call: CallId, sid: SessionId, reply: Reply) {
+        if !self.rt.borrow().calls.contains_key(&call) {
+            return;
+        }
+        if self.rules.touch_401_falls_back_to_cache
+            && reply.status() == 401
+            && self.token_cached_for(sid)
+            && self.activate(sid)
+        {
+            // clerk-js `setActive` swallows the touch's 401 and `getToken()` answers from the
+            // cache: the session is set. Without a cached token its fetch meets the same 401
+            // and `setActive` throws (`finish_call`'s failure path).
+            return self.settle(call, CallResult::Ok);
+        }
+        if reply.is_ok() && self.rules.payload_selects_initially_only {
+            // Touch, `getToken`, then this call's own session is set.
+            self.activate(sid);
+            return self.settle(call, CallResult::Ok);
+        }
+        self.finish_call(call, reply);
+    }
+
+    /// Whether `getToken` for `sid` would answer from the cache (every payload seeds it with
+    /// each session's last token, clerk-js `#hydrateCache`).
+    fn token_cached_for(&self, sid: SessionId) -> bool {
+        let (now, min) = (self.now(), self.rules.hit_min_remaining_ms as i64);
+        let fresh = |t: &TokenInfo| t.sid == sid && t.remaining_ms(now) > min;
+        let rt = self.rt.borrow();
+        let seeded = rt.client.as_ref().is_some_and(|c| {
+            c.sessions
+                .iter()
+                .any(|s| s.id == sid && s.last_active_token.as_ref().is_some_and(fresh))
+        });
+        seeded || rt.cache.is_some_and(|(t, _)| fresh(&t))
+    }
+
+    /// `setActive`'s last step: `sid` becomes current if the held client has it signed in;
+    /// its last token seeds the cache. Returns whether it was set.
+    fn activate(self: &Rc<Self>, sid: SessionId) -> bool {
+        let (found, cause) = {
+            let rt = self.rt.borrow();
+            let found = rt.client.as_ref().and_then(|c| {
+                c.sessions.iter().find(|s| s.id == sid && self.counts_signed_in(s.status)).cloned()
+            });
+            let cause =
+                if rt.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+            (found, cause)
+        };
+        let Some(s) = found else {
+            return false;
+        };
+        let next =
+            Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
+        self.set_slot(next, cause);
+        if let Some(token) = s.last_active_token {
+            {
+                let mut rt = self.rt.borrow_mut();
+                if rt.last_token.is_none_or(|t| t.serial < token.serial) {
+                    rt.last_token = Some(token);
+                }
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+        true
     }
 
     fn finish_call(self: &Rc<Self>, call: CallId, reply: Reply) {
