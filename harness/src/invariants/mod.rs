@@ -707,14 +707,18 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
     let mut last_status: BTreeMap<CallId, (u16, Option<u64>, VTime)> = BTreeMap::new();
     // Backend attempts per call: (attempt, status, token serial).
     let mut attempts: BTreeMap<CallId, Vec<(u8, u16, Option<u64>)>> = BTreeMap::new();
-    // A call's 429 with Retry-After whose wait no `RetryScheduled` declared: an SDK that
-    // retries inside its own code (the real clerk-js behind an adapter) is judged by when it
-    // sends the retry instead.
+    // A call's 429 with Retry-After on a token request whose wait no `RetryScheduled`
+    // declared: an SDK that retries getToken inside its own code (the real clerk-js behind an
+    // adapter) is judged by when it sends the next token request instead. Only token requests:
+    // a load's retries are its own schedule, which this check has never judged.
     let mut undeclared_429: BTreeMap<CallId, (u64, VTime)> = BTreeMap::new();
     for (step, h) in happenings(trace) {
         match h {
-            Happening::RequestSent { req, call: Some(call), at, .. } => {
+            Happening::RequestSent { req, call: Some(call), at, endpoint, .. } => {
                 req_call.insert(*req, *call);
+                if *endpoint != Endpoint::Tokens {
+                    continue;
+                }
                 if let Some((after, answered)) = undeclared_429.remove(call) {
                     r.exercise(InvariantId::RetryDiscipline, 1);
                     let waited = at.ms().saturating_sub(answered.ms());
@@ -732,7 +736,7 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                     }
                 }
             }
-            Happening::RequestDone { req, outcome, at, .. } => {
+            Happening::RequestDone { req, outcome, at, endpoint, .. } => {
                 if let Some(call) = req_call.get(req) {
                     let (status, after) = match outcome {
                         RequestOutcome::Answered { status, retry_after_ms } => {
@@ -742,7 +746,7 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                     };
                     last_status.insert(*call, (status, after, *at));
                     match (status, after) {
-                        (429, Some(after)) => {
+                        (429, Some(after)) if *endpoint == Endpoint::Tokens => {
                             undeclared_429.insert(*call, (after, *at));
                         }
                         _ => {
