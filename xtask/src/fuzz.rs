@@ -26,14 +26,14 @@ use session_harness::runner::{self, Coverage, Outcome, lockstep};
 use session_harness::scenario;
 use session_harness::sim::{case_seed, format_seed, parse_seed};
 
-/// `K/N`: the K-th (1-based) of N shards.
-#[derive(Clone, Copy, Debug)]
+/// `K/N`: the K-th (1-based) of N shards (`fuzz` and `mutants`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
     pub index: u64,
     pub count: u64,
 }
 
-fn parse_shard(text: &str) -> Result<Shard, String> {
+pub fn parse_shard(text: &str) -> Result<Shard, String> {
     let bad = || format!("bad shard `{text}`: expected K/N with 1 <= K <= N, e.g. 2/4");
     let (k, n) = text.split_once('/').ok_or_else(bad)?;
     let index: u64 = k.trim().parse().map_err(|_| bad())?;

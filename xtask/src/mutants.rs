@@ -53,23 +53,7 @@ pub const TEST_TARGETS: [&str; 8] = [
 /// `harness/tests/`): run too whenever they exist.
 const EXTRA_TEST_PREFIX: &str = "mutants_";
 
-/// `K/N`: the K-th (1-based) of N shards.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-pub fn parse_shard(text: &str) -> Result<Shard, String> {
-    let bad = || format!("bad shard `{text}`: expected K/N with 1 <= K <= N, e.g. 2/12");
-    let (k, n) = text.split_once('/').ok_or_else(bad)?;
-    let index: u32 = k.trim().parse().map_err(|_| bad())?;
-    let count: u32 = n.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index == 0 || index > count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
-}
+pub use crate::fuzz::{Shard, parse_shard};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -354,14 +338,6 @@ pub fn run(args: Args) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shards_are_one_based_and_checked() {
-        assert_eq!(parse_shard("2/12"), Ok(Shard { index: 2, count: 12 }));
-        for bad in ["0/2", "3/2", "1/0", "x", "1-2"] {
-            assert!(parse_shard(bad).unwrap_err().contains("expected K/N"), "{bad}");
-        }
-    }
 
     #[test]
     fn file_globs_may_only_narrow_the_scope() {
