@@ -233,8 +233,8 @@ fn calls_settle_catches_a_call_that_never_settles() {
     assert_only(&invariants::check(&trace), InvariantId::CallsSettle, 5);
 }
 
-#[test]
-fn retry_discipline_catches_a_429_retried_before_retry_after() {
+/// Signed in, then a `getToken({ skipCache })` answered 429 with `Retry-After: 30` (step 6).
+fn rate_limited_get_token() -> Vec<Event> {
     let mut events = signed_in();
     events.extend([
         Event::Fault(FaultSpec {
@@ -245,6 +245,12 @@ fn retry_discipline_catches_a_429_retried_before_retry_after() {
         Event::GetToken { skip_cache: true },
         advance(MINUTE_MS),
     ]);
+    events
+}
+
+#[test]
+fn retry_discipline_catches_a_429_retried_before_retry_after() {
+    let events = rate_limited_get_token();
     let mut trace = run(&events);
     let mut changed = false;
     for h in happenings(&mut trace, 6) {
@@ -261,16 +267,7 @@ fn retry_discipline_catches_a_429_retried_before_retry_after() {
 /// `RetryScheduled`: the retry's send time is what is judged.
 #[test]
 fn retry_discipline_catches_an_undeclared_retry_sent_before_retry_after() {
-    let mut events = signed_in();
-    events.extend([
-        Event::Fault(FaultSpec {
-            kind: FaultKind::RateLimited { retry_after_ms: 30_000 },
-            count: 1,
-            on: Some(Endpoint::Tokens),
-        }),
-        Event::GetToken { skip_cache: true },
-        advance(MINUTE_MS),
-    ]);
+    let events = rate_limited_get_token();
     let mut trace = run(&events);
     let list = happenings(&mut trace, 6);
     let answered = list
