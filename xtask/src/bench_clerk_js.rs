@@ -17,10 +17,13 @@ use session_harness::runner::lockstep;
 use session_harness::scenario;
 use session_harness::sdk::external::{AdapterCommand, repo_root};
 
+/// One run's input: setup, events, seed.
+type Input = (Setup, Vec<Event>, Option<u64>);
+
 /// The inputs: every defect-free scenario variant, profile forced to `clerk-js-6`, distinct.
-fn inputs() -> Result<Vec<(Setup, Vec<Event>, Option<u64>)>> {
+fn inputs() -> Result<Vec<Input>> {
     let root = repo_root();
-    let mut out: Vec<(Setup, Vec<Event>, Option<u64>)> = Vec::new();
+    let mut out: Vec<Input> = Vec::new();
     for path in scenario::files::yaml_files(&root.join("scenarios"))? {
         let display = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().to_string();
         let sc = scenario::load(&path, &display)?;

@@ -327,7 +327,7 @@ pub fn run(args: Args) -> Result<bool> {
             r.variant,
             r.verdict_text().replace('\n', "\n  ")
         );
-        if !(r.suite == Suite::Fuzz && !subject.replays_by_seed()) {
+        if r.suite != Suite::Fuzz || subject.replays_by_seed() {
             println!("  replay: {}", r.replay);
         }
         if r.suite == Suite::Fuzz {

@@ -1312,6 +1312,19 @@ impl Core {
         }
     }
 
+    /// Takes one half of a load's (or reload's) answer; once both halves are in, applies the
+    /// environment and the client. Returns whether it did.
+    fn apply_part(self: &Rc<Self>, client: bool, reply: &Reply) -> bool {
+        let Some((environment, view)) = self.take_part(client, reply) else {
+            return false;
+        };
+        self.rt.borrow_mut().environment = Some(environment);
+        self.write_stored_environment(environment);
+        let epoch = self.rt.borrow().signout_epoch;
+        self.apply_client(&view, epoch);
+        true
+    }
+
     fn load_answer(self: &Rc<Self>, client: bool, attempt: u32, tries: u32, reply: Reply) {
         {
             let rt = self.rt.borrow();
@@ -1320,11 +1333,7 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if let Some((environment, view)) = self.take_part(client, &reply) {
-                self.rt.borrow_mut().environment = Some(environment);
-                self.write_stored_environment(environment);
-                let epoch = self.rt.borrow().signout_epoch;
-                self.apply_client(&view, epoch);
+            if self.apply_part(client, &reply) {
                 self.load_complete();
             }
         } else if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
@@ -1442,11 +1451,7 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if let Some((environment, view)) = self.take_part(client, &reply) {
-                self.rt.borrow_mut().environment = Some(environment);
-                self.write_stored_environment(environment);
-                let epoch = self.rt.borrow().signout_epoch;
-                self.apply_client(&view, epoch);
+            if self.apply_part(client, &reply) {
                 self.rt.borrow_mut().status = LoadStatus::Ready;
             }
         } else {
