@@ -1,6 +1,6 @@
 // app-shell.mjs: the article's app around the real clerk-js (docs/adapter-protocol.md §7), the
-// same shell as the harness model (harness/src/model/world.rs) and the reference SDK
-// (harness/src/sdk/reference/js.rs): the route guard and what it renders, returnTo, task
+// same shell as the harness model (harness/src/model/world/shell.rs) and the reference SDK
+// (harness/src/sdk/reference/js/shell.rs): the route guard and what it renders, returnTo, task
 // routing, the foreground refresh, the protected-API wrapper (one shared refresh after a 401,
 // a queue, one retry), the user's calls and their numbering, and `signed_out` from clerk-js's
 // own listener.

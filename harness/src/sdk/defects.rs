@@ -2,7 +2,7 @@
 //!
 //! Every [`Defect`] of the vocabulary is a faithful rendering of a real bug, off by default.
 //! The rendering of each lives where the bug lives in the reference SDK (search
-//! `Defect::<Name>` in `reference/js.rs`); this table says what each switch does there:
+//! `Defect::<Name>` in `reference/js/`); this table says what each switch does there:
 //!
 //! | defect | what the switched-on reference SDK does |
 //! | --- | --- |

@@ -10,8 +10,8 @@
 //! like JS. That order is part of the trace, so it is deterministic by construction rather
 //! than left to a scheduler.
 //!
-//! Macrotasks (timers, deliveries) and the virtual clock live in `js.rs`; this file knows
-//! nothing about sessions.
+//! Macrotasks (timers, deliveries) and the virtual clock live in `js/lifecycle.rs`; this file
+//! knows nothing about sessions.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};

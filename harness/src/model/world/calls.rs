@@ -1,0 +1,231 @@
+//! User-facing calls: starting and settling them, the answers to sign-in, touch, sign-out,
+//! end, remove and task requests, and the app's API wrapper (token, backend request, one
+//! refresh after a 401 with the others queued). Mirrors `sdk/reference/js/calls.rs`.
+
+use crate::model::server::{FapiRequest, ReplyBody, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD};
+use crate::model::time::VTime;
+use crate::model::vocab::{
+    CallId, CallKind, CallResult, Happening, Network, SignOutCause, StorageKey, TokenInfo,
+};
+
+use super::{ApiStage, Call, Failure, Job, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
+
+pub(super) fn api_unauthorized(code: &str) -> CallResult {
+    CallResult::Error { status: 401, code: code.to_string() }
+}
+
+impl World {
+    /// The sign-in screen's password sign-in of the test user.
+    pub(super) fn send_sign_in(&mut self, call: CallId) {
+        self.send(
+            FapiRequest::SignIn {
+                identifier: TEST_USER_IDENTIFIER.into(),
+                password: TEST_USER_PASSWORD.into(),
+            },
+            Purpose::Call(call),
+        );
+    }
+
+    pub(super) fn start_call(&mut self, kind: CallKind) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        self.js.calls.insert(
+            id,
+            Call { kind, skip_cache: false, retries: 0, api: ApiStage::Token, target: None },
+        );
+        self.log.push(Happening::CallStarted { at: self.now, call: id, kind });
+        id
+    }
+
+    pub(super) fn settle(&mut self, call: CallId, result: CallResult) {
+        if let Some(c) = self.js.calls.remove(&call) {
+            // The user's leaving ends with the call that asked for it, whatever it found.
+            if matches!(c.kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
+            {
+                self.js.user_signing_out = false;
+            }
+            self.log.push(Happening::CallSettled { at: self.now, call, kind: c.kind, result });
+        }
+    }
+
+    /// The answer to a user-facing call's request.
+    pub(super) fn call_answer(&mut self, call: CallId, request: &FapiRequest, reply: Reply) {
+        let Some((kind, target)) = self.js.calls.get(&call).map(|c| (c.kind, c.target)) else {
+            return;
+        };
+        let touch = matches!(request, FapiRequest::Touch { .. });
+        if touch
+            && self.rules.touch_401_falls_back_to_cache
+            && matches!(&reply, Reply::Answer(a) if a.status == 401)
+            && let Some(sid) = target
+            && self.token_cached_for(sid)
+            && self.activate(sid)
+        {
+            // clerk-js `setActive` swallows the touch's 401, and `getToken()` answers from the
+            // cache: the session is set. Without a cached token its fetch meets the same 401
+            // and `setActive` throws (the failure path below).
+            return self.settle(call, CallResult::Ok);
+        }
+        let answer = match reply {
+            Reply::Answer(a) if a.is_ok() => a,
+            other => {
+                let failure = match &other {
+                    Reply::Answer(a) => Failure::from_reply(a),
+                    Reply::NetworkError => Failure::network(),
+                };
+                match kind {
+                    CallKind::SignOut => {
+                        // Signed out locally whatever the server said; a credential the server
+                        // may still honour is wiped so it cannot restore the session later.
+                        self.delete_storage(StorageKey::ClientJwt);
+                        self.delete_storage(StorageKey::CachedClient);
+                        self.delete_storage(StorageKey::CachedSessionJwt);
+                        self.js.memory_token = None;
+                        self.js.client = None;
+                        self.set_slot(Slot::Null, SignOutCause::User);
+                    }
+                    CallKind::SessionEnd | CallKind::SessionRemove => {
+                        self.js.user_signing_out = false;
+                    }
+                    CallKind::SetActive => self.js.preferred = None,
+                    _ => {}
+                }
+                let result = CallResult::Error { status: failure.status, code: failure.code };
+                return self.settle(call, result);
+            }
+        };
+        match (kind, &answer.body) {
+            (CallKind::SignIn, ReplyBody::SignIn { created_session }) => {
+                // `setActive({session})` touches the new session on native.
+                let sid = *created_session;
+                self.js.preferred = Some(sid);
+                if let Some(c) = self.js.calls.get_mut(&call) {
+                    c.kind = CallKind::SignIn;
+                    c.target = Some(sid);
+                }
+                self.send(FapiRequest::Touch { sid }, Purpose::Call(call));
+            }
+            (CallKind::SignOut, _) => {
+                self.set_slot(Slot::Null, SignOutCause::User);
+                self.settle(call, CallResult::Ok);
+            }
+            (CallKind::SignIn | CallKind::SetActive, _)
+                if touch && self.rules.payload_selects_initially_only =>
+            {
+                // clerk-js `setActive`: touch, `getToken`, then this call's own session is set.
+                if let Some(sid) = target {
+                    self.activate(sid);
+                }
+                self.settle(call, CallResult::Ok);
+            }
+            _ => {
+                let _ = request;
+                self.settle(call, CallResult::Ok);
+            }
+        }
+    }
+
+    /// The API wrapper got its token (first attempt, or the refresh after a 401).
+    pub(super) fn api_token(&mut self, call: CallId, outcome: TokenOutcome) {
+        let Some(stage) = self.js.calls.get(&call).map(|c| c.api) else {
+            return;
+        };
+        match stage {
+            ApiStage::Token => match outcome {
+                Ok(token) => self.send_backend(call, 1, token),
+                Err(f) => self.settle(call, CallResult::Error { status: f.status, code: f.code }),
+            },
+            ApiStage::Refreshing => {
+                self.js.shell.refreshing = None;
+                let queue = std::mem::take(&mut self.js.shell.queue);
+                match outcome {
+                    Ok(Some(token)) => {
+                        for queued in queue {
+                            self.send_backend(queued, 2, Some(token));
+                        }
+                        self.send_backend(call, 2, Some(token));
+                    }
+                    Ok(None) => {
+                        for queued in queue {
+                            self.settle(queued, api_unauthorized("session expired"));
+                        }
+                        self.settle(call, api_unauthorized("session expired"));
+                    }
+                    Err(f) => {
+                        for queued in queue {
+                            let result =
+                                CallResult::Error { status: f.status, code: f.code.clone() };
+                            self.settle(queued, result);
+                        }
+                        self.settle(call, CallResult::Error { status: f.status, code: f.code });
+                    }
+                }
+            }
+            ApiStage::Backend { .. } | ApiStage::Queued => {}
+        }
+    }
+
+    pub(super) fn send_backend(&mut self, call: CallId, attempt: u8, token: Option<TokenInfo>) {
+        let Some(c) = self.js.calls.get_mut(&call) else {
+            return;
+        };
+        c.api = ApiStage::Backend { attempt };
+        let now = self.now;
+        if self.device.network == Network::Offline {
+            self.schedule_js(now, JsJob::BackendReply { call, status: 0 });
+            return;
+        }
+        self.backend_in_flight += 1;
+        let at = now.plus(self.setup.net.backend_latency_ms);
+        let js = self.js.runtime;
+        self.schedule(at, Job::BackendArrive { call, attempt, token, sent_at: now, js });
+    }
+
+    /// The app's backend verifies the token against the server's truth.
+    pub(super) fn backend_arrive(
+        &mut self,
+        call: CallId,
+        attempt: u8,
+        token: Option<TokenInfo>,
+        sent_at: VTime,
+        js: u32,
+    ) {
+        self.backend_in_flight -= 1;
+        let now = self.now;
+        let status = match token {
+            Some(t) if self.server.check_session_token(&t, now).is_ok() => 200,
+            _ => 401,
+        };
+        self.log.push(Happening::BackendHit { at: now, sent_at, call, attempt, token, status });
+        self.schedule(now, Job::Js { js, job: JsJob::BackendReply { call, status } });
+    }
+
+    /// The article's Axios response interceptor.
+    pub(super) fn api_backend_reply(&mut self, call: CallId, status: u16) {
+        let Some(c) = self.js.calls.get_mut(&call) else {
+            return;
+        };
+        let ApiStage::Backend { attempt } = c.api else {
+            return;
+        };
+        match status {
+            200..=299 => self.settle(call, CallResult::Ok),
+            401 if attempt == 1 => {
+                if self.js.shell.refreshing.is_some() {
+                    c.api = ApiStage::Queued;
+                    self.js.shell.queue.push(call);
+                } else {
+                    c.api = ApiStage::Refreshing;
+                    c.skip_cache = true;
+                    c.retries = 0;
+                    self.js.shell.refreshing = Some(call);
+                    self.token_begin(call);
+                }
+            }
+            0 => self.settle(call, CallResult::Error { status: 0, code: "network_error".into() }),
+            other => {
+                self.settle(call, CallResult::Error { status: other, code: "api_error".into() })
+            }
+        }
+    }
+}

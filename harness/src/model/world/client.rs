@@ -1,0 +1,141 @@
+//! Client payloads and the session slot: which session a payload selects, sign-out epochs,
+//! `handleUnauthenticated`, and `setActive`'s activation. Mirrors `sdk/reference/js/client.rs`.
+
+use std::sync::Arc;
+
+use crate::model::profile::CachePolicy;
+use crate::model::server::{ClientView, FapiRequest};
+use crate::model::vocab::{AppPath, Happening, SessionId, SessionView, SignOutCause};
+
+use super::{LoadStatus, Purpose, Slot, World};
+
+impl World {
+    /// `handleUnauthenticated()`: reload the client; sign out if no session remains.
+    pub(super) fn handle_unauthenticated(&mut self) {
+        if !matches!(self.js.slot, Slot::Some(_)) || self.js.unauth.is_some() {
+            return;
+        }
+        let req = self.send(FapiRequest::GetClient, Purpose::Unauthenticated);
+        self.js.unauth = Some(req);
+    }
+
+    /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
+    pub(super) fn apply_client(&mut self, view: &ClientView, signout_epoch: u32) {
+        if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch {
+            return;
+        }
+        if self.rules.keeps_newest_client_token
+            && let Some(held) = self.held_client_token()
+            && held.client != view.id
+        {
+            return;
+        }
+        let view = Arc::new(view.clone());
+        // clerk-js selects a session from a payload only while it holds no client yet.
+        let held_client = self.rules.payload_selects_initially_only && self.js.client.is_some();
+        self.js.client = Some(view.clone());
+        let signed_in =
+            |id: SessionId| view.sessions.iter().find(|s| s.id == id && s.status.is_signed_in());
+        let current = match self.js.slot {
+            Slot::Some(v) => Some(v.id),
+            _ => None,
+        };
+        // clerk-js keeps a held session by id only: once it is no longer signed in the app has
+        // no session, even if the client's last active session is another one.
+        let held_only = self.rules.keeps_current_session_only && current.is_some();
+        // With `payload_selects_initially_only` the session being switched to is set by its
+        // own call once the touch answers (`activate`), not by whichever payload comes first.
+        let preferred = self.js.preferred.filter(|_| !self.rules.payload_selects_initially_only);
+        let chosen = preferred
+            .and_then(signed_in)
+            .or_else(|| current.and_then(signed_in))
+            .or_else(|| if held_only || held_client { None } else { view.selected_session() });
+        let next = match chosen {
+            Some(s) => Slot::Some(SessionView {
+                id: s.id,
+                status: s.status,
+                task: s.tasks.first().copied(),
+            }),
+            None => Slot::Null,
+        };
+        let token = chosen.and_then(|s| s.last_active_token);
+        let cause =
+            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        if self.js.status == LoadStatus::Loading && next == Slot::Null {
+            self.js.slot = Slot::Null;
+        } else {
+            self.set_slot(next, cause);
+        }
+        if let Some(token) = token {
+            // Every client payload re-seeds the cache (clerk-js `#hydrateCache`).
+            if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
+                self.js.last_token = Some(token);
+            }
+            if self.rules.cache == CachePolicy::HitUntil {
+                self.js.fetch = None;
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+    }
+
+    /// `setActive`'s last step: `sid` becomes current if the held client has it signed in;
+    /// its last token seeds the cache. Returns whether it was set.
+    pub(super) fn activate(&mut self, sid: SessionId) -> bool {
+        let Some(s) = self.js.client.as_ref().and_then(|c| {
+            c.sessions.iter().find(|s| s.id == sid && s.status.is_signed_in()).cloned()
+        }) else {
+            return false;
+        };
+        let next =
+            Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
+        let cause =
+            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        self.set_slot(next, cause);
+        if let Some(token) = s.last_active_token {
+            if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
+                self.js.last_token = Some(token);
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+        true
+    }
+
+    pub(super) fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
+        let before = self.js.slot;
+        let was_signed_in = matches!(before, Slot::Some(_))
+            || (before == Slot::Undefined && self.js.transitive_from_session);
+        if !matches!(next, Slot::Undefined) {
+            self.js.transitive_from_session = false;
+        }
+        let now_signed_in = matches!(next, Slot::Some(_));
+        let changed_session = match (before, next) {
+            (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
+            _ => was_signed_in != now_signed_in,
+        };
+        self.js.slot = next;
+        if changed_session {
+            self.clear_token_cache();
+            self.js.last_token = None;
+            self.js.recurring_gen += 1;
+        }
+        if was_signed_in && matches!(next, Slot::Null) {
+            self.log.push(Happening::SignedOut { at: self.now, cause, server_revoke: false });
+            if cause == SignOutCause::User {
+                self.js.shell.return_to = None;
+                self.js.shell.current_path = AppPath::home();
+            } else {
+                self.js.shell.return_to = Some(self.js.shell.current_path.clone());
+            }
+            self.js.user_signing_out = false;
+        }
+        if now_signed_in && changed_session {
+            self.arm_recurring();
+        }
+        self.js.preferred = None;
+        if self.js.status != LoadStatus::Loading {
+            self.render();
+        }
+    }
+}

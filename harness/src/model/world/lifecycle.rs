@@ -1,0 +1,193 @@
+//! The process, the JS runtime and the app state, and the agenda that orders time.
+//!
+//! Cold start, kill and JS reload create and end JS runtimes; the agenda holds every job by
+//! (instant, sequence) and runs what falls due. While the app is backgrounded JS jobs wait in
+//! `paused` and run late, in order, on return (DESIGN.md §5). The reference SDK's
+//! `sdk/reference/js/lifecycle.rs` holds the same rules.
+
+use crate::model::server::FapiRequest;
+use crate::model::time::VTime;
+use crate::model::vocab::{AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind};
+
+use super::native::Native;
+use super::{Job, Js, JsJob, LoadStatus, Purpose, Slot, World};
+
+impl World {
+    pub(super) fn cold_start(&mut self) {
+        if self.device.running {
+            return;
+        }
+        self.device.running = true;
+        self.device.app_state = AppState::Active;
+        self.start_js();
+    }
+
+    pub(super) fn kill(&mut self) {
+        if !self.device.running {
+            return;
+        }
+        self.end_js();
+        self.device.running = false;
+        self.native = Native::default();
+    }
+
+    pub(super) fn start_js(&mut self) {
+        self.js = Js::new(self.js.runtime + 1);
+        self.render();
+        self.start_load();
+    }
+
+    /// The JS runtime dies: every open call dies with it.
+    pub(super) fn end_js(&mut self) {
+        let open: Vec<(CallId, CallKind)> =
+            self.js.calls.iter().map(|(id, c)| (*id, c.kind)).collect();
+        for (call, kind) in open {
+            self.log.push(Happening::CallSettled {
+                at: self.now,
+                call,
+                kind,
+                result: CallResult::Killed,
+            });
+        }
+        self.js.calls.clear();
+        // Answers held for the dead runtime are dropped with it: no longer in flight.
+        for (_, job) in std::mem::take(&mut self.paused) {
+            if let JsJob::Deliver(req, _) = job {
+                self.flights.remove(&req);
+            }
+        }
+        self.js = Js::new(self.js.runtime + 1);
+        self.js.status = LoadStatus::Loading;
+    }
+
+    pub(super) fn set_app_state(&mut self, state: AppState) {
+        if state == AppState::Inactive && self.device.platform != Platform::Ios {
+            // `inactive` exists on iOS only; Android reports nothing.
+            return;
+        }
+        let before = self.device.app_state;
+        self.device.app_state = state;
+        if !self.device.running || before == state {
+            return;
+        }
+        if before == AppState::Background {
+            // JS resumes: overdue timers and held responses run now, late, in order.
+            let held = std::mem::take(&mut self.paused);
+            for (due, job) in held {
+                self.run_js(job, due);
+                self.render();
+            }
+        }
+        if state == AppState::Active && before != AppState::Active {
+            self.foreground_refresh();
+        }
+    }
+
+    pub(super) fn schedule(&mut self, at: VTime, job: Job) {
+        self.seq += 1;
+        self.agenda.insert((at, self.seq), job);
+    }
+
+    pub(super) fn schedule_js(&mut self, at: VTime, job: JsJob) {
+        let js = self.js.runtime;
+        self.schedule(at, Job::Js { js, job });
+    }
+
+    pub(super) fn run_until(&mut self, target: VTime) {
+        while let Some(entry) = self.agenda.first_entry() {
+            let (at, _) = *entry.key();
+            if at > target {
+                break;
+            }
+            let job = entry.remove();
+            self.now = self.now.max(at);
+            match job {
+                Job::Arrive(req) => self.arrive(req),
+                Job::BackendArrive { call, attempt, token, sent_at, js } => {
+                    self.backend_arrive(call, attempt, token, sent_at, js)
+                }
+                Job::Js { js, job } => {
+                    if js != self.js.runtime || !self.device.running {
+                        // The runtime that sent it is gone: its answer lands nowhere, and the
+                        // request is no longer in flight (it used to stay counted forever).
+                        if let JsJob::Deliver(req, _) = job {
+                            self.flights.remove(&req);
+                        }
+                        continue;
+                    }
+                    if !self.device.js_runs() {
+                        self.paused.push((at, job));
+                        continue;
+                    }
+                    self.run_js(job, at);
+                }
+            }
+            self.render();
+        }
+        self.now = self.now.max(target);
+    }
+
+    pub(super) fn run_js(&mut self, job: JsJob, due: VTime) {
+        match job {
+            JsJob::Deliver(req, reply) => self.deliver(req, reply),
+            JsJob::BackendReply { call, status } => self.api_backend_reply(call, status),
+            // A timer whose cache entry was replaced was cleared in clerk-js: it never fires.
+            JsJob::RefreshTimer { epoch } => {
+                if epoch == self.js.cache_gen {
+                    self.timer_fired(TimerKind::TokenRefresh, due);
+                    self.refresh_timer();
+                }
+            }
+            JsJob::EvictTimer { epoch } => {
+                if epoch == self.js.cache_gen {
+                    self.timer_fired(TimerKind::TokenEvict, due);
+                    self.js.cache = None;
+                }
+            }
+            JsJob::RecurringRefresh { epoch } => {
+                if epoch == self.js.recurring_gen {
+                    self.timer_fired(TimerKind::TokenRefresh, due);
+                    if let Slot::Some(v) = self.js.slot {
+                        self.start_background_refresh(v.id);
+                    }
+                    self.arm_recurring();
+                }
+            }
+            JsJob::CallRetry { call } => {
+                self.timer_fired(TimerKind::Retry, due);
+                if self.js.calls.contains_key(&call) {
+                    self.token_begin(call);
+                }
+            }
+            JsJob::GetRetry { client, attempt, tries } => {
+                self.timer_fired(TimerKind::Retry, due);
+                if attempt == self.js.load_attempt && self.js.status == LoadStatus::Loading {
+                    let request =
+                        if client { FapiRequest::GetClient } else { FapiRequest::Environment };
+                    self.send(request, Purpose::Load { client, attempt, tries });
+                }
+            }
+            JsJob::LoadRetry { attempt } => {
+                self.timer_fired(TimerKind::LoadRetry, due);
+                if attempt == self.js.load_attempt {
+                    self.send_load();
+                }
+            }
+            JsJob::ResourceReload { n } => {
+                self.timer_fired(TimerKind::LoadRetry, due);
+                if self.js.status == LoadStatus::Degraded {
+                    self.js.load_attempt += 1;
+                    self.js.load_retries = n;
+                    self.js.load_parts = (None, None);
+                    let attempt = self.js.load_attempt;
+                    self.send(FapiRequest::Environment, Purpose::Reload { client: false, attempt });
+                    self.send(FapiRequest::GetClient, Purpose::Reload { client: true, attempt });
+                }
+            }
+        }
+    }
+
+    pub(super) fn timer_fired(&mut self, timer: TimerKind, due: VTime) {
+        self.log.push(Happening::TimerFired { at: self.now, timer, due });
+    }
+}

@@ -1,0 +1,161 @@
+//! `Clerk.load()`: the environment and client requests, their retries, the outcome per
+//! profile (ready, degraded with the resource cache, or an error), and the resource cache's
+//! recovery reload. Mirrors `sdk/reference/js/load.rs`.
+
+use crate::model::device::Payload;
+use crate::model::profile::LoadFailurePolicy;
+use crate::model::server::{ClientView, FapiReply, FapiRequest, ReplyBody};
+use crate::model::settings::TokenCacheKind;
+use crate::model::vocab::{CallKind, CallResult, StorageKey};
+
+use super::{Failure, JsJob, LoadStatus, Purpose, Reply, Slot, World};
+
+impl World {
+    pub(super) fn start_load(&mut self) {
+        let call = self.start_call(CallKind::Load);
+        self.js.load_call = Some(call);
+        if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
+            self.read_storage(StorageKey::ClientJwt);
+        }
+        self.send_load();
+    }
+
+    pub(super) fn send_load(&mut self) {
+        self.js.load_attempt += 1;
+        self.js.load_parts = (None, None);
+        let attempt = self.js.load_attempt;
+        self.send(FapiRequest::Environment, Purpose::Load { client: false, attempt, tries: 1 });
+        self.send(FapiRequest::GetClient, Purpose::Load { client: true, attempt, tries: 1 });
+    }
+
+    /// Records one half of `Promise.all([environment, client])`; once both are in, keeps the
+    /// environment and returns the client to apply.
+    pub(super) fn take_load_part(&mut self, client: bool, answer: FapiReply) -> Option<ClientView> {
+        if client {
+            self.js.load_parts.1 = answer.client;
+        } else if let ReplyBody::Environment(env) = answer.body {
+            self.js.load_parts.0 = Some(env);
+        }
+        let (Some(env), Some(view)) = self.js.load_parts.clone() else { return None };
+        self.js.env = Some(env);
+        Some(view)
+    }
+
+    pub(super) fn load_answer(&mut self, client: bool, attempt: u32, tries: u32, reply: Reply) {
+        if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
+            return;
+        }
+        match reply {
+            Reply::Answer(a) if a.is_ok() => {
+                if let Some(view) = self.take_load_part(client, a) {
+                    self.apply_client(&view, self.js.signout_epoch);
+                    self.finish_load(LoadStatus::Ready, CallResult::Ok);
+                }
+            }
+            Reply::NetworkError if tries < self.rules.get_tries_max => {
+                // clerk-js retries GETs (only) when fetch throws.
+                let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
+                self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
+            }
+            other => self.load_failed(other),
+        }
+    }
+
+    pub(super) fn load_failed(&mut self, reply: Reply) {
+        let failure = match &reply {
+            Reply::Answer(a) => Failure::from_reply(a),
+            Reply::NetworkError => Failure::network(),
+        };
+        // Promise.all rejects at the first failure; the other GET's answer is ignored.
+        self.js.load_attempt += 1;
+        if self.setup.sdk.resource_cache {
+            let cached = match self.read_storage(StorageKey::CachedClient) {
+                Some(Payload::Client(view)) => Some(view),
+                _ => None,
+            };
+            self.read_storage(StorageKey::CachedEnvironment);
+            self.js.env = Some(self.server.environment());
+            match cached {
+                Some(view) => self.apply_client(&view, self.js.signout_epoch),
+                None => self.js.slot = Slot::Null,
+            }
+            self.finish_load(LoadStatus::Degraded, CallResult::Ok);
+            let at = self.now.plus(self.rules.resource_retry_first_ms);
+            self.schedule_js(at, JsJob::ResourceReload { n: 0 });
+            return;
+        }
+        match self.rules.load_failure {
+            LoadFailurePolicy::StuckUnloaded => {
+                self.js.status = LoadStatus::Error { loaded: false };
+                let result = CallResult::Error { status: failure.status, code: failure.code };
+                if let Some(call) = self.js.load_call.take() {
+                    self.settle(call, result);
+                }
+            }
+            LoadFailurePolicy::RetryThenSignedOut => {
+                if self.js.load_retries < self.rules.retries_max && !failure.is_final() {
+                    let at = self.now.plus(self.rules.retry_delay_ms(self.js.load_retries));
+                    self.js.load_retries += 1;
+                    let attempt = self.js.load_attempt;
+                    self.schedule_js(at, JsJob::LoadRetry { attempt });
+                } else {
+                    self.js.slot = Slot::Null;
+                    let result = CallResult::Error { status: failure.status, code: failure.code };
+                    self.finish_load(LoadStatus::Error { loaded: true }, result);
+                }
+            }
+        }
+    }
+
+    pub(super) fn finish_load(&mut self, status: LoadStatus, result: CallResult) {
+        self.js.status = status;
+        if self.js.slot == Slot::Undefined {
+            self.js.slot = Slot::Null;
+        }
+        if let Some(call) = self.js.load_call.take() {
+            self.settle(call, result);
+        }
+        self.render();
+        self.configure_native();
+        for call in std::mem::take(&mut self.js.load_waiters) {
+            match self.js.calls.get(&call).map(|c| c.kind) {
+                Some(CallKind::SignIn) => self.send_sign_in(call),
+                Some(_) => self.token_begin(call),
+                None => {}
+            }
+        }
+    }
+
+    pub(super) fn reload_answer(&mut self, client: bool, attempt: u32, reply: Reply) {
+        if attempt != self.js.load_attempt || self.js.status != LoadStatus::Degraded {
+            return;
+        }
+        match reply {
+            Reply::Answer(a) if a.is_ok() => {
+                if let Some(view) = self.take_load_part(client, a) {
+                    self.apply_client(&view, self.js.signout_epoch);
+                    self.js.status = LoadStatus::Ready;
+                }
+            }
+            other => {
+                self.js.load_attempt += 1;
+                let (network, final_4xx) = match &other {
+                    Reply::NetworkError => (true, false),
+                    Reply::Answer(a) => (false, Failure::from_reply(a).is_final()),
+                };
+                if !final_4xx {
+                    let n = self.js.load_retries;
+                    let at = self.now.plus(self.rules.resource_retry_delay_ms(n, network));
+                    self.schedule_js(at, JsJob::ResourceReload { n: n + 1 });
+                }
+            }
+        }
+    }
+
+    pub(super) fn is_loaded(&self) -> bool {
+        matches!(
+            self.js.status,
+            LoadStatus::Ready | LoadStatus::Degraded | LoadStatus::Error { loaded: true }
+        )
+    }
+}

@@ -1,0 +1,539 @@
+//! The world: one step function over the clock, device, server, SDK and app shell.
+//!
+//! [`World::step`] applies one [`Event`] at the current virtual instant, runs every timer and
+//! response that falls due, and returns what the world shows ([`Observation`]). Everything
+//! that takes time — FAPI round trips, backend calls, retry waits, refresh timers — is a job
+//! on one agenda ordered by (instant, sequence number), so the same trace always replays the
+//! same interleaving.
+//!
+//! The SDK and app-shell rules read the run's [`Profile`]; they live in the modules beside this
+//! file, one per concern, with the same names as the reference SDK's (`sdk/reference/js/`):
+//! `lifecycle` (process, JS runtime, app state, the agenda), `transport`, `storage`, `load`,
+//! `tokens`, `client`, `calls`, `shell` and `native`. This file holds the state and the step:
+//! [`World::step`] and `apply` read top to bottom in the order things happen. JS work is
+//! suspended while the app is in the background: its jobs wait in `paused` and run late, in
+//! order, on return to the foreground, while the clock and the server keep going (DESIGN.md §5).
+
+mod calls;
+mod client;
+mod lifecycle;
+mod load;
+mod native;
+mod shell;
+mod storage;
+mod tokens;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use self::native::Native;
+use super::device::Device;
+use super::profile::Profile;
+use super::server::{ClientToken, ClientView, EnvironmentView, FapiReply, FapiRequest, Server};
+use super::settings::Setup;
+use super::time::VTime;
+use super::vocab::{
+    AppPath, AuthView, CallId, CallKind, CallResult, DeviceView, Event, FaultKind, Happening,
+    RequestId, RequestOutcome, ServerView, SessionId, SessionStatus, SessionView, TokenInfo,
+};
+
+/// What one step shows: the SDK's rendered state, the environment's truth, and everything
+/// that happened during the step, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Observation {
+    pub view: AuthView,
+    pub device: DeviceView,
+    pub server: ServerView,
+    /// FAPI and backend requests in flight at the end of the step.
+    pub in_flight: u32,
+    /// Calls not yet settled at the end of the step.
+    pub open_calls: u32,
+    pub happenings: Vec<Happening>,
+}
+
+/// An error as a call sees it: HTTP status (0 for a network error), code, `Retry-After`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Failure {
+    status: u16,
+    code: String,
+    retry_after_ms: Option<u64>,
+}
+
+impl Failure {
+    fn network() -> Failure {
+        Failure { status: 0, code: "network_error".into(), retry_after_ms: None }
+    }
+
+    fn from_reply(reply: &FapiReply) -> Failure {
+        Failure {
+            status: reply.status,
+            code: reply.error_code().unwrap_or("unexpected_response").to_string(),
+            retry_after_ms: reply.retry_after_ms,
+        }
+    }
+
+    /// 4xx other than 429: the request was understood and refused; retrying cannot help.
+    fn is_final(&self) -> bool {
+        (400..500).contains(&self.status) && self.status != 429
+    }
+}
+
+type TokenOutcome = Result<Option<TokenInfo>, Failure>;
+
+/// What a response delivered to JS carries.
+#[derive(Clone, Debug)]
+enum Reply {
+    Answer(FapiReply),
+    NetworkError,
+}
+
+/// Why a FAPI request was sent.
+#[derive(Clone, Debug)]
+enum Purpose {
+    /// `load()`'s environment or client GET; `attempt` tells stale answers apart.
+    Load { client: bool, attempt: u32, tries: u32 },
+    /// The resource cache's recovery reload.
+    Reload { client: bool, attempt: u32 },
+    /// A token fetch, with the calls waiting on it.
+    TokenFetch { waiters: Vec<CallId> },
+    /// clerk-js's background refresh: nobody waits on it.
+    BackgroundRefresh,
+    /// `handleUnauthenticated()`'s `GET /client`.
+    Unauthenticated,
+    /// A user-facing call's request (sign-in, touch, sign-out, end, remove, task).
+    Call(CallId),
+}
+
+#[derive(Clone, Debug)]
+struct Flight {
+    request: FapiRequest,
+    token: Option<ClientToken>,
+    purpose: Purpose,
+    js: u32,
+    fault: Option<FaultKind>,
+    /// The sign-out epoch when sent: a payload from before a sign-out is stale.
+    signout_epoch: u32,
+    /// What the server answered: it applies a request the instant it is sent, as the FAPI
+    /// emulator does (both of its ways in), and the answer travels back for the latency.
+    answer: Option<(Reply, RequestOutcome)>,
+}
+
+#[derive(Clone, Debug)]
+enum JsJob {
+    Deliver(RequestId, Reply),
+    BackendReply { call: CallId, status: u16 },
+    RefreshTimer { epoch: u32 },
+    EvictTimer { epoch: u32 },
+    RecurringRefresh { epoch: u32 },
+    CallRetry { call: CallId },
+    GetRetry { client: bool, attempt: u32, tries: u32 },
+    LoadRetry { attempt: u32 },
+    ResourceReload { n: u32 },
+}
+
+#[derive(Clone, Debug)]
+enum Job {
+    Arrive(RequestId),
+    BackendArrive { call: CallId, attempt: u8, token: Option<TokenInfo>, sent_at: VTime, js: u32 },
+    Js { js: u32, job: JsJob },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoadStatus {
+    Loading,
+    Ready,
+    Degraded,
+    /// `load()` failed; `loaded` says whether the profile still reports `isLoaded`.
+    Error {
+        loaded: bool,
+    },
+}
+
+/// The SDK's session slot: `undefined` while loading or in a transitive state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Undefined,
+    Null,
+    Some(SessionView),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ApiStage {
+    /// Getting the token for the first attempt.
+    Token,
+    /// Waiting on the backend, attempt 1 or 2.
+    Backend { attempt: u8 },
+    /// Leading the one refresh after a 401.
+    Refreshing,
+    /// Queued behind another call's refresh.
+    Queued,
+}
+
+#[derive(Clone, Debug)]
+struct Call {
+    kind: CallKind,
+    skip_cache: bool,
+    retries: u32,
+    api: ApiStage,
+    /// The last token attached to a backend request (to tell a fresh one on retry).
+    target: Option<SessionId>,
+}
+
+/// The JS runtime's state: everything lost on kill or JS reload.
+#[derive(Clone, Debug)]
+struct Js {
+    runtime: u32,
+    status: LoadStatus,
+    load_call: Option<CallId>,
+    load_attempt: u32,
+    load_retries: u32,
+    load_parts: (Option<EnvironmentView>, Option<ClientView>),
+    env: Option<EnvironmentView>,
+    slot: Slot,
+    client: Option<Arc<ClientView>>,
+    /// Memory token cache (`MemoryTokenCache`) when there is no secure store.
+    memory_token: Option<ClientToken>,
+    cache: Option<(TokenInfo, u32)>,
+    cache_gen: u32,
+    recurring_gen: u32,
+    /// The joinable token fetch in flight, and the session it is for.
+    fetch: Option<(RequestId, SessionId)>,
+    /// clerk-js's background refresh in flight.
+    bg: Option<(RequestId, SessionId)>,
+    unauth: Option<RequestId>,
+    last_token: Option<TokenInfo>,
+    calls: BTreeMap<CallId, Call>,
+    load_waiters: Vec<CallId>,
+    signout_epoch: u32,
+    user_signing_out: bool,
+    /// Whether the transitive `undefined` state was entered from a signed-in session.
+    transitive_from_session: bool,
+    /// The session `setActive` or sign-in is switching to.
+    preferred: Option<SessionId>,
+    /// The app shell (route memory) lives in JS too.
+    shell: Shell,
+}
+
+#[derive(Clone, Debug)]
+struct Shell {
+    current_path: AppPath,
+    return_to: Option<AppPath>,
+    /// The API wrapper's single refresh after a 401 (`isRefreshing`) and its queue.
+    refreshing: Option<CallId>,
+    queue: Vec<CallId>,
+}
+
+impl Js {
+    fn new(runtime: u32) -> Js {
+        Js {
+            runtime,
+            status: LoadStatus::Loading,
+            load_call: None,
+            load_attempt: 0,
+            load_retries: 0,
+            load_parts: (None, None),
+            env: None,
+            slot: Slot::Undefined,
+            client: None,
+            memory_token: None,
+            cache: None,
+            cache_gen: 0,
+            recurring_gen: 0,
+            fetch: None,
+            bg: None,
+            unauth: None,
+            last_token: None,
+            calls: BTreeMap::new(),
+            load_waiters: Vec::new(),
+            signout_epoch: 0,
+            user_signing_out: false,
+            transitive_from_session: false,
+            preferred: None,
+            shell: Shell {
+                current_path: AppPath::home(),
+                return_to: None,
+                refreshing: None,
+                queue: Vec::new(),
+            },
+        }
+    }
+}
+
+/// A whole simulated world.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub setup: Setup,
+    rules: &'static Profile,
+    now: VTime,
+    pub server: Server,
+    pub device: Device,
+    js: Js,
+    native: Native,
+    agenda: BTreeMap<(VTime, u64), Job>,
+    seq: u64,
+    paused: Vec<(VTime, JsJob)>,
+    flights: BTreeMap<RequestId, Flight>,
+    backend_in_flight: u32,
+    next_request: u32,
+    next_call: u32,
+    log: Vec<Happening>,
+    view: AuthView,
+}
+
+impl World {
+    /// A world with the app installed but not running; the first event is usually
+    /// `cold_start`.
+    pub fn new(setup: Setup) -> World {
+        World {
+            rules: setup.profile.rules(),
+            server: Server::new(setup.instance),
+            device: Device::new(setup.platform),
+            setup,
+            now: VTime::ZERO,
+            js: Js::new(0),
+            native: Native::default(),
+            agenda: BTreeMap::new(),
+            seq: 0,
+            paused: Vec::new(),
+            flights: BTreeMap::new(),
+            backend_in_flight: 0,
+            next_request: 1,
+            next_call: 1,
+            log: Vec::new(),
+            view: AuthView::closed(),
+        }
+    }
+
+    pub fn now(&self) -> VTime {
+        self.now
+    }
+
+    pub fn profile(&self) -> &'static Profile {
+        self.rules
+    }
+
+    /// The rendered auth state right now.
+    pub fn view(&self) -> &AuthView {
+        &self.view
+    }
+
+    /// Applies one event and everything that falls due at the resulting instant.
+    pub fn step(&mut self, event: &Event) -> Observation {
+        self.log.clear();
+        self.apply(event);
+        // Work due now (zero-latency answers, immediate failures) settles within the step.
+        let now = self.now;
+        self.run_until(now);
+        self.render();
+        self.observe()
+    }
+
+    fn observe(&mut self) -> Observation {
+        Observation {
+            view: self.view.clone(),
+            device: self.device.view(),
+            server: self.server_view(),
+            in_flight: self.flights.len() as u32 + self.backend_in_flight,
+            open_calls: self.js.calls.len() as u32,
+            happenings: std::mem::take(&mut self.log),
+        }
+    }
+
+    /// The environment's truth about the device's client and session.
+    pub fn server_view(&mut self) -> ServerView {
+        self.server.tick(self.now);
+        let token = self.held_client_token();
+        let persisted = self.persisted_client_token();
+        let session = token.and_then(|t| {
+            self.server
+                .sessions
+                .iter()
+                .rev()
+                .find(|s| s.client == t.client)
+                .map(|s| (s.id, s.status))
+        });
+        let sessions = self.server.sessions.iter().map(|s| (s.id, s.status)).collect();
+        ServerView { session, persisted_credential_valid: self.token_restores(persisted), sessions }
+    }
+
+    /// The session a server-side event targets: the SDK's, else the device client's latest.
+    fn target_session(&mut self) -> Option<SessionId> {
+        if let Slot::Some(v) = self.js.slot
+            && self.device.running
+        {
+            return Some(v.id);
+        }
+        self.server_view().session.map(|(id, _)| id)
+    }
+
+    fn token_restores(&self, token: Option<ClientToken>) -> bool {
+        self.server.resolve_client(token).and_then(|id| self.server.client(id)).is_some_and(|c| {
+            c.sessions
+                .iter()
+                .any(|s| self.server.session(*s).is_some_and(|s| s.status.is_signed_in()))
+        })
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Advance { ms } => {
+                let target = self.now.plus(*ms);
+                self.run_until(target);
+            }
+            Event::ColdStart => self.cold_start(),
+            Event::Kill => self.kill(),
+            Event::JsReload => {
+                if self.device.running {
+                    self.end_js();
+                    self.start_js();
+                }
+            }
+            Event::Reinstall => {
+                self.kill();
+                self.device.reinstall();
+            }
+            Event::AppState { state } => self.set_app_state(*state),
+            Event::Network { state } => self.device.network = *state,
+            Event::SignIn { task } => {
+                if self.ui_ready() {
+                    self.server.set_pending_task(*task);
+                    let call = self.start_call(CallKind::SignIn);
+                    if !self.is_loaded() {
+                        // The sign-in screen exists only once loaded (before, clerk-js has no
+                        // `client` and `setActive` throws): the call waits for `load()`.
+                        self.js.load_waiters.push(call);
+                        return;
+                    }
+                    self.send_sign_in(call);
+                }
+            }
+            Event::CompleteTask => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::CompleteTask);
+                    match self.js.slot {
+                        Slot::Some(SessionView { id, task: Some(task), .. }) => {
+                            self.send(
+                                FapiRequest::ResolveTask { sid: id, task },
+                                Purpose::Call(call),
+                            );
+                        }
+                        _ => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::GetToken { skip_cache } => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::GetToken);
+                    self.js.calls.get_mut(&call).expect("just started").skip_cache = *skip_cache;
+                    self.token_begin(call);
+                }
+            }
+            Event::ApiCall { .. } => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::ApiCall);
+                    self.token_begin(call);
+                }
+            }
+            Event::Navigate { path } => {
+                if self.ui_ready() {
+                    self.navigate(path.clone());
+                }
+            }
+            Event::SessionEnd | Event::SessionRemove => {
+                if self.ui_ready() {
+                    let kind = if matches!(event, Event::SessionEnd) {
+                        CallKind::SessionEnd
+                    } else {
+                        CallKind::SessionRemove
+                    };
+                    let call = self.start_call(kind);
+                    match self.js.slot {
+                        Slot::Some(v) => {
+                            // `end()` and `remove()` clear the whole token cache first.
+                            self.clear_token_cache();
+                            self.js.user_signing_out = true;
+                            self.js.signout_epoch += 1;
+                            let request = if kind == CallKind::SessionEnd {
+                                FapiRequest::End { sid: v.id }
+                            } else {
+                                FapiRequest::Remove { sid: v.id }
+                            };
+                            self.send(request, Purpose::Call(call));
+                        }
+                        _ => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::SignOut => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::SignOut);
+                    let no_sessions = self.js.client.as_ref().is_none_or(|c| c.sessions.is_empty());
+                    if self.rules.signout_needs_sessions && no_sessions {
+                        // clerk-js `signOut`: `if (!this.client || this.client.sessions.length
+                        // === 0) return;` — nothing is asked of the server or changed locally.
+                        return self.settle(call, CallResult::Ok);
+                    }
+                    self.js.user_signing_out = true;
+                    self.js.signout_epoch += 1;
+                    let held = matches!(self.js.slot, Slot::Some(_));
+                    if held || self.rules.signout_always_transitive {
+                        // The transitive state: `undefined` until the server answers (clerk-js
+                        // enters it even with no session held).
+                        self.js.slot = Slot::Undefined;
+                        self.js.transitive_from_session = held;
+                    }
+                    self.clear_token_cache();
+                    self.send(FapiRequest::RemoveSessions, Purpose::Call(call));
+                }
+            }
+            Event::SetActive => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::SetActive);
+                    let current = match self.js.slot {
+                        Slot::Some(v) => Some(v.id),
+                        _ => None,
+                    };
+                    let other = self.js.client.as_ref().and_then(|c| {
+                        c.sessions
+                            .iter()
+                            .find(|s| s.status.is_signed_in() && Some(s.id) != current)
+                            .map(|s| s.id)
+                    });
+                    match other.or(current) {
+                        Some(sid) => {
+                            self.js.preferred = Some(sid);
+                            self.js.calls.get_mut(&call).expect("just started").target = Some(sid);
+                            self.send(FapiRequest::Touch { sid }, Purpose::Call(call));
+                        }
+                        None => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::Revoke | Event::ExpireNow | Event::AbandonNow => {
+                let status = match event {
+                    Event::Revoke => SessionStatus::Revoked,
+                    Event::ExpireNow => SessionStatus::Expired,
+                    _ => SessionStatus::Abandoned,
+                };
+                if let Some(sid) = self.target_session() {
+                    self.server.end_session_as(sid, status, self.now);
+                }
+            }
+            Event::Replace => {
+                if let Some(sid) = self.target_session() {
+                    self.server.replace_session(sid, self.now);
+                }
+            }
+            Event::Fault(spec) => self.server.push_fault(*spec),
+        }
+    }
+
+    /// UI events need a running app in the foreground: a user cannot tap a killed or
+    /// backgrounded app. Otherwise they are no-ops (the trace still records them).
+    fn ui_ready(&self) -> bool {
+        self.device.js_runs()
+    }
+}

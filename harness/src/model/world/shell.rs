@@ -1,0 +1,69 @@
+//! The app shell: the route guard, `returnTo`, and the rendered auth view.
+//! Mirrors `sdk/reference/js/shell.rs`.
+
+use crate::model::vocab::{
+    AppPath, AuthView, Happening, Route, SessionStatus, SessionView, TaskKey,
+};
+
+use super::{Slot, World};
+
+impl World {
+    pub(super) fn navigate(&mut self, path: AppPath) {
+        match self.view.is_signed_in {
+            Some(true) => self.js.shell.current_path = path,
+            Some(false) => self.js.shell.return_to = Some(path),
+            None => {
+                // A deep link while loading: land there once loaded, or return there after
+                // sign-in.
+                self.js.shell.current_path = path.clone();
+                self.js.shell.return_to = Some(path);
+            }
+        }
+    }
+
+    /// Recomputes what is on screen; logs a render when anything changed.
+    pub(super) fn render(&mut self) {
+        let view = self.auth_view();
+        if view != self.view {
+            if view.is_signed_in == Some(true) && self.view.is_signed_in != Some(true) {
+                if let Some(back) = self.js.shell.return_to.take() {
+                    self.js.shell.current_path = back;
+                }
+            }
+            let view = self.auth_view();
+            self.log.push(Happening::Rendered { at: self.now, view: view.clone() });
+            self.view = view;
+        }
+    }
+
+    pub(super) fn auth_view(&self) -> AuthView {
+        if !self.device.running {
+            return AuthView::closed();
+        }
+        let loaded = self.is_loaded() && self.js.slot != Slot::Undefined;
+        let session = match self.js.slot {
+            Slot::Some(v) => Some(v),
+            _ => None,
+        };
+        let is_signed_in = if !loaded {
+            None
+        } else {
+            Some(session.is_some_and(|s| {
+                s.status == SessionStatus::Active
+                    || (s.status == SessionStatus::Pending
+                        && !self.setup.sdk.treat_pending_as_signed_out)
+            }))
+        };
+        let shell = &self.js.shell;
+        let route = if !loaded {
+            Route::Loading
+        } else if let Some(SessionView { status: SessionStatus::Pending, task, .. }) = session {
+            Route::Task { key: task.unwrap_or(TaskKey::ChooseOrganization) }
+        } else if session.is_some() {
+            Route::Protected { path: shell.current_path.clone() }
+        } else {
+            Route::SignIn { return_to: shell.return_to.clone() }
+        };
+        AuthView { route, is_loaded: loaded, is_signed_in, session }
+    }
+}

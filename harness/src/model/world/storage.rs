@@ -1,0 +1,100 @@
+//! Secure storage as the SDK uses it: the client token (held in memory or persisted), the
+//! resource cache's records, and the happenings every read, write and delete leaves.
+//! Mirrors `sdk/reference/js/storage.rs`.
+
+use crate::model::device::Payload;
+use crate::model::server::ClientToken;
+use crate::model::settings::TokenCacheKind;
+use crate::model::vocab::{Happening, StorageKey};
+
+use super::{Slot, World};
+
+impl World {
+    /// The client token the device holds: what the next request will carry.
+    pub(super) fn held_client_token(&self) -> Option<ClientToken> {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::SecureStore => self.persisted_client_token(),
+            TokenCacheKind::Memory => self.js.memory_token.filter(|_| self.device.running),
+        }
+    }
+
+    pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
+        match self.device.read(StorageKey::ClientJwt) {
+            Some((Payload::ClientToken(t), _)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(super) fn store_client_token(&mut self, token: ClientToken, authoritative: bool) {
+        if self.rules.keeps_newest_client_token
+            && let Some(held) = self.held_client_token()
+        {
+            let older = held.client == token.client
+                && (held.epoch > token.epoch
+                    || (held.epoch == token.epoch && held.version >= token.version));
+            if older || (held.client != token.client && !authoritative) {
+                return;
+            }
+        }
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::Memory => self.js.memory_token = Some(token),
+            TokenCacheKind::SecureStore => {
+                self.js.memory_token = Some(token);
+                let credential = self.token_restores(Some(token));
+                self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token), credential);
+            }
+        }
+    }
+
+    pub(super) fn write_storage(&mut self, key: StorageKey, payload: Payload, credential: bool) {
+        let len = payload.len();
+        let digest = payload.digest();
+        if self.device.read(key).is_some_and(|(_, d)| d == digest) {
+            return;
+        }
+        let stored_digest = self.device.write_chunked(key, payload);
+        self.log.push(Happening::StorageWritten {
+            at: self.now,
+            key,
+            len,
+            digest,
+            stored_digest,
+            credential,
+        });
+    }
+
+    pub(super) fn delete_storage(&mut self, key: StorageKey) {
+        if self.device.delete(key) {
+            self.log.push(Happening::StorageDeleted { at: self.now, key });
+        }
+    }
+
+    pub(super) fn read_storage(&mut self, key: StorageKey) -> Option<Payload> {
+        let read = self.device.read(key);
+        self.log.push(Happening::StorageRead {
+            at: self.now,
+            key,
+            digest: read.as_ref().map(|r| r.1),
+        });
+        read.map(|r| r.0)
+    }
+
+    /// The resource cache's listener: persist client, environment and session token.
+    pub(super) fn persist_resources(&mut self) {
+        if !self.setup.sdk.resource_cache || !self.is_loaded() {
+            return;
+        }
+        if let Some(view) = self.js.client.clone() {
+            let credential = view.selected_session().is_some();
+            self.write_storage(StorageKey::CachedClient, Payload::Client(view), credential);
+            self.write_storage(StorageKey::CachedEnvironment, Payload::Environment, false);
+        }
+        match (self.js.slot, self.js.last_token) {
+            (Slot::Some(v), Some(token)) if token.sid == v.id => {
+                self.write_storage(StorageKey::CachedSessionJwt, Payload::SessionJwt(token), true);
+            }
+            (Slot::Null, _) => self.delete_storage(StorageKey::CachedSessionJwt),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Session tokens: the token cache, `getToken`'s fetch (joined or not, per profile), its
+//! retries, and the refresh timers (one per token, or the recurring poller).
+//! Mirrors `sdk/reference/js/tokens.rs`.
+
+use crate::model::device::Payload;
+use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
+use crate::model::server::{FapiRequest, ReplyBody};
+use crate::model::vocab::{
+    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
+};
+
+use super::{Failure, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
+
+pub(super) fn token_result(outcome: TokenOutcome) -> CallResult {
+    match outcome {
+        Ok(Some(token)) => CallResult::Token { token },
+        Ok(None) => CallResult::Null,
+        Err(f) => CallResult::Error { status: f.status, code: f.code },
+    }
+}
+
+impl World {
+    /// `getToken` (or the API wrapper's `session.getToken`) for `call`, from the top: wait for
+    /// load, answer signed-out, apply the offline rule, consult the cache, or fetch.
+    pub(super) fn token_begin(&mut self, call: CallId) {
+        let Some(c) = self.js.calls.get(&call) else {
+            return;
+        };
+        let (kind, skip_cache) = (c.kind, c.skip_cache);
+        let waits_for_load = kind != CallKind::ApiCall;
+        if waits_for_load && !self.is_loaded() {
+            self.js.load_waiters.push(call);
+            return;
+        }
+        let sid = match self.js.slot {
+            Slot::Some(v) => v.id,
+            _ => return self.token_done(call, Ok(None)),
+        };
+        let now = self.now;
+        if self.device.network == Network::Offline
+            && self.rules.offline == OfflinePolicy::ThrowOrCached
+        {
+            if self.setup.sdk.resource_cache
+                && let Some((token, _)) = self.js.cache.filter(|(t, _)| !t.is_expired_at(now))
+            {
+                return self.token_done(call, Ok(Some(token)));
+            }
+            return self.token_done(call, Err(Failure::network()));
+        }
+        let fresh = self.js.cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
+        match self.rules.cache {
+            CachePolicy::HitUntil => {
+                if !skip_cache {
+                    if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
+                        return self.join_fetch(req, call);
+                    }
+                    if let Some(token) = fresh {
+                        if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
+                            return self.token_done(call, Ok(Some(token)));
+                        }
+                        self.clear_token_cache();
+                    }
+                }
+            }
+            CachePolicy::StaleWhileRevalidate => {
+                if !skip_cache && let Some(token) = fresh {
+                    let remaining = token.remaining_ms(now);
+                    if remaining > 0 {
+                        if remaining <= self.rules.swr_window_ms as i64 {
+                            self.start_background_refresh(sid);
+                        }
+                        return self.token_done(call, Ok(Some(token)));
+                    }
+                }
+                if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
+                    return self.join_fetch(req, call);
+                }
+            }
+        }
+        if self.rules.single_flight_all
+            && let Some((req, _)) = self.js.fetch.or(self.js.bg).filter(|f| f.1 == sid)
+        {
+            return self.join_fetch(req, call);
+        }
+        let request = self.token_request(sid, skip_cache);
+        let req = self.send(request, Purpose::TokenFetch { waiters: vec![call] });
+        self.js.fetch = Some((req, sid));
+        if self.rules.cache == CachePolicy::HitUntil {
+            // clerk-js stores the pending resolver in the slot at once.
+            self.js.cache = None;
+            self.js.cache_gen += 1;
+        }
+    }
+
+    pub(super) fn join_fetch(&mut self, req: RequestId, call: CallId) {
+        match self.flights.get_mut(&req).map(|f| &mut f.purpose) {
+            Some(Purpose::TokenFetch { waiters }) => waiters.push(call),
+            _ => {
+                // A background refresh (documented profile) becomes joinable: convert it.
+                if let Some(flight) = self.flights.get_mut(&req) {
+                    flight.purpose = Purpose::TokenFetch { waiters: vec![call] };
+                    if let Some(bg) = self.js.bg.filter(|b| b.0 == req) {
+                        self.js.bg = None;
+                        self.js.fetch = Some(bg);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn token_request(&self, sid: SessionId, skip_cache: bool) -> FapiRequest {
+        let minter = self.js.env.is_some_and(|e| e.session_minter);
+        let carried =
+            if minter && self.rules.carries_last_token { self.js.last_token } else { None };
+        FapiRequest::Tokens { sid, carried, force_origin: skip_cache }
+    }
+
+    pub(super) fn start_background_refresh(&mut self, sid: SessionId) {
+        if self.rules.single_flight_all {
+            if self.js.fetch.or(self.js.bg).is_some_and(|f| f.1 == sid) {
+                return;
+            }
+            let request = self.token_request(sid, false);
+            let req = self.send(request, Purpose::TokenFetch { waiters: Vec::new() });
+            self.js.fetch = Some((req, sid));
+        } else {
+            if self.js.bg.is_some() {
+                return;
+            }
+            let request = self.token_request(sid, false);
+            let req = self.send(request, Purpose::BackgroundRefresh);
+            self.js.bg = Some((req, sid));
+        }
+    }
+
+    /// clerk-js's per-token refresh timer, with the headless guard of PR #8303.
+    pub(super) fn refresh_timer(&mut self) {
+        let Slot::Some(v) = self.js.slot else { return };
+        if self.js.last_token.is_some_and(|t| t.is_expired_at(self.now)) {
+            return;
+        }
+        self.start_background_refresh(v.id);
+    }
+
+    pub(super) fn fetch_answer(&mut self, id: RequestId, waiters: Vec<CallId>, reply: Reply) {
+        if self.js.fetch.is_some_and(|f| f.0 == id) {
+            self.js.fetch = None;
+        }
+        let outcome: TokenOutcome = match &reply {
+            Reply::Answer(a) => match a.body {
+                ReplyBody::Token(token) => Ok(Some(token)),
+                _ => Err(Failure::from_reply(a)),
+            },
+            Reply::NetworkError => Err(Failure::network()),
+        };
+        if let Ok(Some(token)) = outcome {
+            self.token_resolved(token);
+        }
+        let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now));
+        for call in waiters {
+            match &outcome {
+                Ok(_) if stale && self.rules.refetches_expired_delivery => self.token_begin(call),
+                Ok(token) => self.token_done(call, Ok(*token)),
+                Err(failure) => self.token_failed(call, failure.clone()),
+            }
+        }
+    }
+
+    /// A token came back: cache it if it is fresher, re-arm timers, update `lastActiveToken`.
+    pub(super) fn token_resolved(&mut self, token: TokenInfo) {
+        let current = match self.js.slot {
+            Slot::Some(v) => Some(v.id),
+            _ => None,
+        };
+        if current != Some(token.sid) {
+            return;
+        }
+        if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
+            self.js.last_token = Some(token);
+        }
+        self.set_cached(token);
+        self.persist_resources();
+    }
+
+    pub(super) fn set_cached(&mut self, token: TokenInfo) {
+        if self.js.cache.is_some_and(|(t, _)| t.serial >= token.serial) {
+            return;
+        }
+        self.js.cache_gen += 1;
+        let epoch = self.js.cache_gen;
+        let remaining = token.remaining_ms(self.now);
+        if remaining <= 0 {
+            self.js.cache = None;
+            return;
+        }
+        self.js.cache = Some((token, epoch));
+        if let RefreshPolicy::TimerBeforeExpiry { lead_ms } = self.rules.refresh {
+            let remaining = remaining as u64;
+            let now = self.now;
+            self.schedule_js(now.plus(remaining), JsJob::EvictTimer { epoch });
+            if remaining > lead_ms {
+                self.schedule_js(now.plus(remaining - lead_ms), JsJob::RefreshTimer { epoch });
+            }
+        }
+    }
+
+    /// Drops the cached token. clerk-js's `clear()` also forgets the pending fetch (its
+    /// next caller starts another); a single-flight SDK keeps joining the one in flight.
+    pub(super) fn clear_token_cache(&mut self) {
+        self.js.cache = None;
+        self.js.cache_gen += 1;
+        if !self.rules.single_flight_all {
+            self.js.fetch = None;
+        }
+    }
+
+    /// A token attempt failed: 4xx (not 429) is final; others retry on the profile's schedule.
+    pub(super) fn token_failed(&mut self, call: CallId, failure: Failure) {
+        let Some(c) = self.js.calls.get_mut(&call) else {
+            return;
+        };
+        if failure.is_final() || c.retries >= self.rules.retries_max {
+            return self.token_done(call, Err(failure));
+        }
+        let mut delay = self.rules.retry_delay_ms(c.retries);
+        if self.rules.honours_retry_after
+            && let Some(after) = failure.retry_after_ms
+        {
+            delay = delay.max(after);
+        }
+        c.retries += 1;
+        self.log.push(Happening::RetryScheduled {
+            at: self.now,
+            call,
+            delay_ms: delay,
+            retry_after_ms: failure.retry_after_ms,
+        });
+        let at = self.now.plus(delay);
+        self.schedule_js(at, JsJob::CallRetry { call });
+    }
+
+    pub(super) fn token_done(&mut self, call: CallId, outcome: TokenOutcome) {
+        let Some(c) = self.js.calls.get(&call) else {
+            return;
+        };
+        match c.kind {
+            CallKind::ApiCall => self.api_token(call, outcome),
+            CallKind::GetToken => {
+                let outcome = self.expo_use_auth(c.skip_cache, outcome);
+                self.settle(call, token_result(outcome));
+            }
+            _ => self.settle(call, token_result(outcome)),
+        }
+    }
+
+    /// Expo's `useAuth().getToken` wrapper, active with the resource cache and no options:
+    /// saves tokens, and on a network error returns the cached one (reference §1.5).
+    pub(super) fn expo_use_auth(
+        &mut self,
+        skip_cache: bool,
+        outcome: TokenOutcome,
+    ) -> TokenOutcome {
+        if !self.setup.sdk.resource_cache || skip_cache {
+            return outcome;
+        }
+        match outcome {
+            Err(f) if f.status == 0 && self.rules.offline_returns_stale => {
+                match self.read_storage(StorageKey::CachedSessionJwt) {
+                    Some(Payload::SessionJwt(token)) => Ok(Some(token)),
+                    _ => Err(f),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether `getToken` for `sid` would answer from the cache (every payload seeds it with
+    /// each session's last token, clerk-js `#hydrateCache`).
+    pub(super) fn token_cached_for(&self, sid: SessionId) -> bool {
+        let (now, min) = (self.now, self.rules.hit_min_remaining_ms as i64);
+        let fresh = |t: &TokenInfo| t.sid == sid && t.remaining_ms(now) > min;
+        let seeded = self.js.client.as_ref().is_some_and(|c| {
+            c.sessions
+                .iter()
+                .any(|s| s.id == sid && s.last_active_token.as_ref().is_some_and(fresh))
+        });
+        seeded || self.js.cache.is_some_and(|(t, _)| fresh(&t))
+    }
+
+    pub(super) fn arm_recurring(&mut self) {
+        if let RefreshPolicy::Recurring { interval_ms } = self.rules.refresh {
+            self.js.recurring_gen += 1;
+            let epoch = self.js.recurring_gen;
+            let at = self.now.plus(interval_ms);
+            self.schedule_js(at, JsJob::RecurringRefresh { epoch });
+        }
+    }
+
+    /// The article's `useForegroundRefresh`: on return to `active`, if signed in, force a
+    /// fresh token.
+    pub(super) fn foreground_refresh(&mut self) {
+        if self.view.is_signed_in == Some(true) {
+            let call = self.start_call(CallKind::ForegroundRefresh);
+            self.js.calls.get_mut(&call).expect("just started").skip_cache = true;
+            self.token_begin(call);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Requests to the Frontend API and their answers as JS sees them.
+//!
+//! The server applies a request the instant it is sent; the answer arrives after the latency
+//! (or at once as a network error when offline) and is delivered to the JS runtime that sent
+//! it: the rotated client token is stored, a 401 runs `handleUnauthenticated`, and the
+//! request's purpose decides the rest. Mirrors `sdk/reference/js/transport.rs`.
+
+use crate::model::server::{ClientToken, FapiReply, FapiRequest, ReplyBody};
+use crate::model::vocab::{FaultKind, Happening, Network, RequestId, RequestOutcome, SignOutCause};
+
+use super::{Flight, Job, JsJob, Purpose, Reply, Slot, World};
+
+impl World {
+    pub(super) fn send(&mut self, request: FapiRequest, purpose: Purpose) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let endpoint = request.endpoint();
+        let call = match &purpose {
+            Purpose::Call(c) => Some(*c),
+            Purpose::TokenFetch { waiters } => waiters.first().copied(),
+            Purpose::Load { .. } => self.js.load_call,
+            _ => None,
+        };
+        self.log.push(Happening::RequestSent {
+            at: self.now,
+            req: id,
+            endpoint,
+            call,
+            sid: request.sid(),
+        });
+        let offline = self.device.network == Network::Offline;
+        // An offline request never leaves the device, so it consumes no scripted fault.
+        let fault = if offline { None } else { self.server.take_fault(endpoint) };
+        let token = self.held_client_token();
+        // The server applies the request now, at send time, exactly as the emulator's handler
+        // does; only the answer's arrival waits for the latency. (Applying it at arrival made
+        // the model mint tokens and consume state `latency` later than any real SDK talking
+        // to the emulator, so the two could never agree on `iat`/`exp`.)
+        let answer = (!offline).then(|| self.server_answer(token, &request, fault));
+        let flight = Flight {
+            request,
+            token,
+            purpose,
+            js: self.js.runtime,
+            fault,
+            signout_epoch: self.js.signout_epoch,
+            answer,
+        };
+        self.flights.insert(id, flight);
+        if offline {
+            self.log.push(Happening::RequestDone {
+                at: self.now,
+                req: id,
+                endpoint,
+                outcome: RequestOutcome::NetworkError { committed: false },
+                fault: None,
+            });
+            let now = self.now;
+            self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
+        } else {
+            let latency = match fault {
+                Some(FaultKind::Latency { ms }) => ms,
+                _ => self.setup.net.fapi_latency_ms,
+            };
+            let at = self.now.plus(latency);
+            self.schedule(at, Job::Arrive(id));
+        }
+        id
+    }
+
+    /// The server's answer to `request` carrying `token`, now, shaped by `fault`.
+    pub(super) fn server_answer(
+        &mut self,
+        token: Option<ClientToken>,
+        request: &FapiRequest,
+        fault: Option<FaultKind>,
+    ) -> (Reply, RequestOutcome) {
+        let now = self.now;
+        match fault {
+            Some(FaultKind::DropBeforeCommit) => {
+                (Reply::NetworkError, RequestOutcome::NetworkError { committed: false })
+            }
+            Some(FaultKind::DropAfterCommit) => {
+                self.server.handle(token, request, now);
+                (Reply::NetworkError, RequestOutcome::NetworkError { committed: true })
+            }
+            _ => {
+                let reply = fault
+                    .and_then(FapiReply::for_fault)
+                    .unwrap_or_else(|| self.server.handle(token, request, now));
+                let outcome = RequestOutcome::Answered {
+                    status: reply.status,
+                    retry_after_ms: reply.retry_after_ms,
+                };
+                (Reply::Answer(reply), outcome)
+            }
+        }
+    }
+
+    /// The answer reaches the device: log it and hand it to JS.
+    pub(super) fn arrive(&mut self, id: RequestId) {
+        let Some(flight) = self.flights.get_mut(&id) else {
+            return;
+        };
+        let (reply, outcome) = flight.answer.take().expect("an online request has an answer");
+        let (endpoint, fault, js) = (flight.request.endpoint(), flight.fault, flight.js);
+        let now = self.now;
+        let fault = fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
+        self.log.push(Happening::RequestDone { at: now, req: id, endpoint, outcome, fault });
+        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, reply) });
+    }
+
+    /// A response reaches JS: Expo's after-response hook stores the rotated client token,
+    /// any 401 runs `handleUnauthenticated`, piggybacked clients are applied, and the purpose
+    /// decides the rest.
+    pub(super) fn deliver(&mut self, id: RequestId, reply: Reply) {
+        let Some(flight) = self.flights.remove(&id) else {
+            return;
+        };
+        // An answer about another client is authoritative only if the server refused the
+        // token the device holds now; otherwise it answers an older, superseded token.
+        let authoritative = flight.token == self.held_client_token();
+        // An answer to a request sent before the latest sign-out must not bring a credential
+        // back (a profile that ignores stale payloads ignores their tokens too).
+        let stale =
+            self.rules.ignores_stale_payloads && flight.signout_epoch != self.js.signout_epoch;
+        if let Reply::Answer(answer) = &reply {
+            if let Some(token) = answer.client_token.filter(|_| !stale) {
+                self.store_client_token(token, authoritative);
+            }
+            // While the user signs out, a 401 is no reason to reload the client: the reload
+            // would find the session the sign-out is removing and sign the user back in.
+            let leaving = self.rules.ignores_stale_payloads && self.js.user_signing_out;
+            if answer.status == 401
+                && !matches!(flight.purpose, Purpose::Unauthenticated)
+                && !leaving
+            {
+                self.handle_unauthenticated();
+            }
+            let piggyback = !flight.request.endpoint().is_get() && answer.is_ok();
+            if piggyback && let Some(view) = &answer.client {
+                self.apply_client(view, flight.signout_epoch);
+            }
+        }
+        match flight.purpose {
+            Purpose::Load { client, attempt, tries } => {
+                self.load_answer(client, attempt, tries, reply)
+            }
+            Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
+            Purpose::TokenFetch { waiters } => self.fetch_answer(id, waiters, reply),
+            Purpose::BackgroundRefresh => {
+                if self.js.bg.is_some_and(|b| b.0 == id) {
+                    self.js.bg = None;
+                }
+                if let Reply::Answer(a) = &reply
+                    && let ReplyBody::Token(token) = a.body
+                {
+                    self.token_resolved(token);
+                }
+            }
+            Purpose::Unauthenticated => {
+                self.js.unauth = None;
+                match &reply {
+                    Reply::Answer(a) if a.is_ok() => {
+                        if let Some(view) = &a.client {
+                            self.apply_client(view, flight.signout_epoch);
+                        }
+                    }
+                    // clerk.ts `handleUnauthenticated`: `[403,500].includes(e.status)`; any
+                    // other failure (502, 503, a network error) is rethrown, not a sign-out.
+                    Reply::Answer(a)
+                        if (a.status == 403 || a.status == 500)
+                            && self.rules.unauth_reload_error_signs_out =>
+                    {
+                        self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                    }
+                    _ => {}
+                }
+            }
+            Purpose::Call(call) => self.call_answer(call, &flight.request, reply),
+        }
+    }
+}

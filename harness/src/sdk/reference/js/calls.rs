@@ -1,0 +1,220 @@
+//! User-facing calls as async flows: starting and settling them, sign-in, touch, sign-out,
+//! end, remove and task answers, and the app's API wrapper (token, backend request, one
+//! refresh after a 401 with the others awaiting it). Mirrors `model/world/calls.rs`.
+
+use std::rc::Rc;
+
+use crate::model::server::{FapiReply, ReplyBody};
+use crate::model::vocab::{
+    CallId, CallKind, CallResult, Defect, Happening, Network, SessionId, SignOutCause, StorageKey,
+    TokenInfo,
+};
+use crate::sdk::defects::RETRY_401_LOOP_ATTEMPTS_MAX;
+use crate::sdk::reference::exec::Promise;
+
+use super::tokens::token_result;
+use super::transport::{Reply, Req};
+use super::{Core, JsJob, Macro, Slot};
+
+impl Core {
+    pub(super) fn start_call(&self, kind: CallKind) -> CallId {
+        let id = CallId(self.next_call.get());
+        self.next_call.set(id.0 + 1);
+        self.rt.borrow_mut().calls.insert(id, kind);
+        self.log(Happening::CallStarted { at: self.now(), call: id, kind });
+        id
+    }
+
+    pub(super) fn settle(&self, call: CallId, result: CallResult) {
+        let kind = self.rt.borrow_mut().calls.remove(&call);
+        if let Some(kind) = kind {
+            // The user's leaving ends with the call that asked for it, whatever it found.
+            if matches!(kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove) {
+                self.rt.borrow_mut().user_signing_out = false;
+            }
+            self.log(Happening::CallSettled { at: self.now(), call, kind, result });
+        }
+    }
+
+    /// `useAuth().getToken({ skipCache })`.
+    pub(super) async fn get_token_call(self: Rc<Self>, call: CallId, skip: bool) {
+        let was_signed_in = self.rt.borrow().session().is_some();
+        let outcome = self.token(call, CallKind::GetToken, skip).await;
+        let outcome = self.expo_use_auth(skip, outcome);
+        let null = matches!(outcome, Ok(None));
+        self.settle(call, token_result(&outcome));
+        if null && was_signed_in && self.has(Defect::NullOfflineLogout) {
+            // The Core 2 app reads a null token as "signed out" and cleans up.
+            self.delete_storage(StorageKey::ClientJwt);
+            self.rt.borrow_mut().memory_token = None;
+            self.set_slot(Slot::Null, SignOutCause::LocalWipe);
+        }
+    }
+
+    /// The app's backend: the request travels for the backend latency (or fails at once
+    /// offline); the promise resolves with the HTTP status in JS.
+    pub(super) fn backend(
+        &self,
+        call: CallId,
+        attempt: u8,
+        token: Option<TokenInfo>,
+    ) -> Promise<u16> {
+        let reply = Promise::new();
+        let now = self.now();
+        if self.device.borrow().network == Network::Offline {
+            self.schedule_js(now, JsJob::BackendReply(reply.clone(), 0));
+            return reply;
+        }
+        self.backend_in_flight.set(self.backend_in_flight.get() + 1);
+        let runtime = self.rt.borrow().id;
+        let at = now.plus(self.setup.net.backend_latency_ms);
+        self.schedule(
+            at,
+            Macro::BackendArrive {
+                attempt,
+                call,
+                token,
+                sent_at: now,
+                runtime,
+                reply: reply.clone(),
+            },
+        );
+        reply
+    }
+
+    /// The article's Axios wrapper: attach a token; on a 401 lead the one refresh (or queue
+    /// behind it) and retry once with the fresh token.
+    pub(super) async fn api_call(self: Rc<Self>, call: CallId) {
+        let reused = self.rt.borrow_mut().shell.resume_header.take();
+        let first = match reused {
+            // `no-foreground-refresh`: the header from before the background goes out as is.
+            Some(token) => Ok(Some(token)),
+            None => self.token(call, CallKind::ApiCall, false).await,
+        };
+        let mut token = match first {
+            Ok(token) => token,
+            Err(f) => return self.settle(call, f.result()),
+        };
+        let looping = self.has(Defect::Retry401Loop);
+        let mut attempt = 1u8;
+        loop {
+            let status = self.backend(call, attempt, token).wait().await;
+            let retry = status == 401
+                && (attempt == 1 || (looping && attempt < RETRY_401_LOOP_ATTEMPTS_MAX));
+            if !retry {
+                let result = match status {
+                    200..=299 => CallResult::Ok,
+                    0 => CallResult::Error { status: 0, code: "network_error".into() },
+                    other => CallResult::Error { status: other, code: "api_error".into() },
+                };
+                return self.settle(call, result);
+            }
+            let leader = self.rt.borrow().shell.refreshing.clone();
+            let outcome = match leader {
+                Some(queue) => queue.wait().await,
+                None => {
+                    let queue = Promise::new();
+                    self.rt.borrow_mut().shell.refreshing = Some(queue.clone());
+                    // `retry-401-loop`: no `_retry` flag and a plain `getToken()` (a cache hit).
+                    let outcome = self.token(call, CallKind::ApiCall, !looping).await;
+                    self.rt.borrow_mut().shell.refreshing = None;
+                    // `retry-401-loop`: a refresh that yields no token never releases the queue.
+                    if !looping || matches!(outcome, Ok(Some(_))) {
+                        queue.resolve(outcome.clone());
+                    }
+                    outcome
+                }
+            };
+            match outcome {
+                Ok(Some(fresh)) => token = Some(fresh),
+                Ok(None) => {
+                    let result = CallResult::Error { status: 401, code: "session expired".into() };
+                    return self.settle(call, result);
+                }
+                Err(f) => return self.settle(call, f.result()),
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Sends `req` for `call` and settles the call from the answer.
+    pub(super) fn call_then_finish(self: &Rc<Self>, call: CallId, req: Req) {
+        let done = self.send_call(req, call);
+        let core = self.clone();
+        self.exec.spawn(async move {
+            let reply = done.wait().await;
+            core.finish_call(call, reply);
+        });
+    }
+
+    /// Sign-in with a password, then `setActive({session})` (a touch of the new session).
+    pub(super) async fn sign_in(self: Rc<Self>, call: CallId, done: Promise<Reply>) {
+        let reply = done.wait().await;
+        if reply.is_ok()
+            && let Some(FapiReply { body: ReplyBody::SignIn { created_session }, .. }) =
+                reply.body()
+        {
+            let sid = *created_session;
+            self.rt.borrow_mut().preferred = Some(sid);
+            let touched = self.send_call(Req::Touch { sid }, call).wait().await;
+            return self.finish_touch(call, sid, touched);
+        }
+        self.finish_call(call, reply);
+    }
+
+    /// `setActive({session: sid})` after its touch answered for `call`.
+    pub(super) fn finish_touch(self: &Rc<Self>, call: CallId, sid: SessionId, reply: Reply) {
+        if !self.rt.borrow().calls.contains_key(&call) {
+            return;
+        }
+        if self.rules.touch_401_falls_back_to_cache
+            && reply.status() == 401
+            && self.token_cached_for(sid)
+            && self.activate(sid)
+        {
+            // clerk-js `setActive` swallows the touch's 401 and `getToken()` answers from the
+            // cache: the session is set. Without a cached token its fetch meets the same 401
+            // and `setActive` throws (`finish_call`'s failure path).
+            return self.settle(call, CallResult::Ok);
+        }
+        if reply.is_ok() && self.rules.payload_selects_initially_only {
+            // Touch, `getToken`, then this call's own session is set.
+            self.activate(sid);
+            return self.settle(call, CallResult::Ok);
+        }
+        self.finish_call(call, reply);
+    }
+
+    pub(super) fn finish_call(self: &Rc<Self>, call: CallId, reply: Reply) {
+        let Some(kind) = self.rt.borrow().calls.get(&call).copied() else {
+            return;
+        };
+        if reply.is_ok() {
+            if kind == CallKind::SignOut {
+                self.set_slot(Slot::Null, SignOutCause::User);
+            }
+            return self.settle(call, CallResult::Ok);
+        }
+        match kind {
+            CallKind::SignOut => {
+                // Signed out locally whatever the server said; a credential the server may
+                // still honour is wiped so it cannot restore the session later.
+                self.delete_storage(StorageKey::ClientJwt);
+                self.delete_storage(StorageKey::CachedClient);
+                self.delete_storage(StorageKey::CachedSessionJwt);
+                {
+                    let mut rt = self.rt.borrow_mut();
+                    rt.memory_token = None;
+                    rt.client = None;
+                }
+                self.set_slot(Slot::Null, SignOutCause::User);
+            }
+            CallKind::SessionEnd | CallKind::SessionRemove => {
+                self.rt.borrow_mut().user_signing_out = false;
+            }
+            CallKind::SetActive => self.rt.borrow_mut().preferred = None,
+            _ => {}
+        }
+        self.settle(call, reply.failure().result());
+    }
+}

@@ -1,0 +1,194 @@
+//! Client payloads and the session slot: which session a payload selects, sign-out epochs,
+//! `handleUnauthenticated`, and `setActive`'s activation. Mirrors `model/world/client.rs`.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::model::profile::CachePolicy;
+use crate::model::server::{ClientView, SessionSnap};
+use crate::model::vocab::{
+    AppPath, Defect, Happening, SessionId, SessionStatus, SessionView, SignOutCause,
+};
+
+use super::transport::Req;
+use super::{Core, LoadStatus, Purpose, Slot};
+
+impl Core {
+    /// Whether a status counts as signed in for this SDK (`revoked-ignored` forgets one).
+    pub(super) fn counts_signed_in(&self, status: SessionStatus) -> bool {
+        status.is_signed_in()
+            || (status == SessionStatus::Revoked && self.has(Defect::RevokedIgnored))
+    }
+
+    /// `#defaultSession`: the preferred session, the current one, the last active one, or the
+    /// first signed-in one.
+    pub(super) fn pick_session<'a>(
+        &self,
+        view: &'a ClientView,
+        first: Option<SessionId>,
+    ) -> Option<&'a SessionSnap> {
+        let find = |id: SessionId| {
+            view.sessions.iter().find(|s| s.id == id && self.counts_signed_in(s.status))
+        };
+        first
+            .and_then(find)
+            .or_else(|| view.last_active_session.and_then(find))
+            .or_else(|| view.sessions.iter().find(|s| self.counts_signed_in(s.status)))
+    }
+
+    /// `handleUnauthenticated()`: reload the client; sign out if no session remains.
+    pub(super) fn handle_unauthenticated(self: &Rc<Self>) {
+        {
+            let rt = self.rt.borrow();
+            if rt.session().is_none() || rt.unauth.is_some() {
+                return;
+            }
+        }
+        let req = self.send(Req::GetClient, Purpose::Unauthenticated, None);
+        self.rt.borrow_mut().unauth = Some(req);
+    }
+
+    /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
+    pub(super) fn apply_client(self: &Rc<Self>, view: &ClientView, signout_epoch: u32) {
+        if self.rules.ignores_stale_payloads && signout_epoch != self.rt.borrow().signout_epoch {
+            return;
+        }
+        if self.rules.keeps_newest_client_token
+            && let Some(held) = self.held_client_token()
+            && held.client != view.id
+        {
+            return;
+        }
+        let view = Arc::new(view.clone());
+        let (next, token, cause, loading) = {
+            let mut rt = self.rt.borrow_mut();
+            // clerk-js selects a session from a payload only while it holds no client yet.
+            let held_client = self.rules.payload_selects_initially_only && rt.client.is_some();
+            rt.client = Some(view.clone());
+            let current = rt.session().map(|v| v.id);
+            // clerk-js `updateClient` looks the held session up by id only
+            // (`#getSessionFromClient`): no fallback to the client's last active session.
+            let held_only = self.rules.keeps_current_session_only && current.is_some();
+            // With `payload_selects_initially_only` the session being switched to is set by its
+            // own call once the touch answers (`activate`), not by whichever payload comes first.
+            let preferred = rt.preferred.filter(|_| !self.rules.payload_selects_initially_only);
+            let chosen = preferred
+                .and_then(|p| self.pick_session(&view, Some(p)).filter(|s| s.id == p))
+                .or_else(|| {
+                    current.and_then(|c| self.pick_session(&view, Some(c)).filter(|s| s.id == c))
+                })
+                .or_else(|| {
+                    if held_only || held_client { None } else { self.pick_session(&view, None) }
+                });
+            let next = match chosen {
+                Some(s) => Slot::Some(SessionView {
+                    id: s.id,
+                    status: s.status,
+                    task: s.tasks.first().copied(),
+                }),
+                None => Slot::Null,
+            };
+            let cause =
+                if rt.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+            (
+                next,
+                chosen.and_then(|s| s.last_active_token),
+                cause,
+                rt.status == LoadStatus::Loading,
+            )
+        };
+        if loading && next == Slot::Null {
+            self.rt.borrow_mut().slot = Slot::Null;
+        } else {
+            self.set_slot(next, cause);
+        }
+        if let Some(token) = token {
+            // Every client payload re-seeds the cache (clerk-js `#hydrateCache`).
+            {
+                let mut rt = self.rt.borrow_mut();
+                if rt.last_token.is_none_or(|t| t.serial < token.serial) {
+                    rt.last_token = Some(token);
+                }
+                if self.rules.cache == CachePolicy::HitUntil {
+                    rt.fetch = None;
+                }
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+    }
+
+    pub(super) fn set_slot(self: &Rc<Self>, next: Slot, cause: SignOutCause) {
+        let (was_signed_in, changed, loading) = {
+            let mut rt = self.rt.borrow_mut();
+            let before = rt.slot;
+            let was_signed_in = matches!(before, Slot::Some(_))
+                || (before == Slot::Undefined && rt.transitive_from_session);
+            if next != Slot::Undefined {
+                rt.transitive_from_session = false;
+            }
+            let now_signed_in = matches!(next, Slot::Some(_));
+            let changed = match (before, next) {
+                (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
+                _ => was_signed_in != now_signed_in,
+            };
+            rt.slot = next;
+            (was_signed_in, changed, rt.status == LoadStatus::Loading)
+        };
+        if changed {
+            self.clear_token_cache();
+            let mut rt = self.rt.borrow_mut();
+            rt.last_token = None;
+            rt.recurring_gen += 1;
+        }
+        if was_signed_in && next == Slot::Null {
+            self.log(Happening::SignedOut { at: self.now(), cause, server_revoke: false });
+            let mut rt = self.rt.borrow_mut();
+            if cause == SignOutCause::User {
+                rt.shell.return_to = None;
+                rt.shell.current_path = AppPath::home();
+            } else {
+                rt.shell.return_to = Some(rt.shell.current_path.clone());
+            }
+            rt.user_signing_out = false;
+        }
+        if matches!(next, Slot::Some(_)) && changed {
+            self.arm_recurring();
+        }
+        self.rt.borrow_mut().preferred = None;
+        if !loading {
+            self.render();
+        }
+    }
+
+    /// `setActive`'s last step: `sid` becomes current if the held client has it signed in;
+    /// its last token seeds the cache. Returns whether it was set.
+    pub(super) fn activate(self: &Rc<Self>, sid: SessionId) -> bool {
+        let (found, cause) = {
+            let rt = self.rt.borrow();
+            let found = rt.client.as_ref().and_then(|c| {
+                c.sessions.iter().find(|s| s.id == sid && self.counts_signed_in(s.status)).cloned()
+            });
+            let cause =
+                if rt.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+            (found, cause)
+        };
+        let Some(s) = found else {
+            return false;
+        };
+        let next =
+            Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
+        self.set_slot(next, cause);
+        if let Some(token) = s.last_active_token {
+            {
+                let mut rt = self.rt.borrow_mut();
+                if rt.last_token.is_none_or(|t| t.serial < token.serial) {
+                    rt.last_token = Some(token);
+                }
+            }
+            self.set_cached(token);
+        }
+        self.persist_resources();
+        true
+    }
+}

@@ -1,0 +1,350 @@
+//! The process, the JS runtime and the app state, and the event loop on the virtual clock.
+//!
+//! `pump` drives the executor and the macrotask queue up to a target instant; cold start, kill
+//! and JS reload create and end runtimes; while the app is backgrounded JS macrotasks wait in
+//! `paused` and run late, in order, on return. Mirrors `model/world/lifecycle.rs`.
+
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::model::time::VTime;
+use crate::model::vocab::{
+    AppState, CallResult, Defect, FaultKind, Happening, Platform, RequestOutcome, StorageKey,
+    TimerKind,
+};
+use crate::sdk::reference::exec::Promise;
+
+use super::native::Native;
+use super::transport::{Reply, Req};
+use super::{Core, JsJob, LoadStatus, Macro, Purpose, Runtime};
+
+impl Core {
+    pub(super) fn instant(&self, at: VTime) -> tokio::time::Instant {
+        self.base.get().expect("set at the first step") + std::time::Duration::from_millis(at.ms())
+    }
+
+    pub(super) fn sync_clock(&self) {
+        let base = self.base.get().expect("set at the first step");
+        let elapsed =
+            tokio::time::Instant::now().saturating_duration_since(base).as_millis() as u64;
+        if elapsed > self.now().ms() {
+            self.now.set(VTime(elapsed));
+        }
+    }
+
+    /// The event loop: microtasks, arrivals, then macrotasks in (instant, sequence) order,
+    /// waiting on the tokio clock between instants, until `target`.
+    pub(super) fn pump(self: &Rc<Self>, cx: &mut Context<'_>, target: VTime) -> Poll<()> {
+        *self.outer.borrow_mut() = Some(cx.waker().clone());
+        loop {
+            self.sync_clock();
+            // Microtasks only: the model renders after each job, not between an event and
+            // the work it started.
+            self.exec.run();
+            self.poll_nets(cx);
+            let next = self.macros.borrow().first_key_value().map(|(k, _)| k.0);
+            let now = self.now();
+            if let Some(due) = next
+                && due <= now
+            {
+                let ((due, _), job) =
+                    self.macros.borrow_mut().pop_first().expect("peeked just above");
+                self.process(due, job);
+                continue;
+            }
+            if now >= target {
+                *self.deadline.borrow_mut() = None;
+                return Poll::Ready(());
+            }
+            let wake_at = next.map_or(target, |d| d.min(target));
+            let mut deadline = self.deadline.borrow_mut();
+            if deadline.as_ref().is_none_or(|(at, _)| *at != wake_at) {
+                *deadline =
+                    Some((wake_at, Box::pin(tokio::time::sleep_until(self.instant(wake_at)))));
+            }
+            let (_, sleep) = deadline.as_mut().expect("armed just above");
+            match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    *deadline = None;
+                    drop(deadline);
+                    if self.now() < wake_at {
+                        self.now.set(wake_at);
+                    }
+                }
+                // Woken again by the deadline or by an answer arriving on the transport.
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Polls every FAPI request on the wire; answers that arrived become `Arrive` macrotasks,
+    /// keyed by the sequence number taken when they were sent.
+    pub(super) fn poll_nets(&self, cx: &mut Context<'_>) {
+        let mut arrived = Vec::new();
+        {
+            let mut nets = self.nets.borrow_mut();
+            for (seq, net) in nets.iter_mut() {
+                if let Poll::Ready(delivery) = net.fut.as_mut().poll(cx) {
+                    arrived.push((*seq, net.req, net.sent_at, delivery));
+                }
+            }
+            for (seq, ..) in &arrived {
+                nets.remove(seq);
+            }
+        }
+        for (seq, req, sent_at, delivery) in arrived {
+            let at = sent_at.plus(delivery.latency_ms);
+            self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req, delivery });
+        }
+    }
+
+    pub(super) fn next_seq(&self) -> u64 {
+        let s = self.seq.get() + 1;
+        self.seq.set(s);
+        s
+    }
+
+    pub(super) fn schedule(&self, at: VTime, job: Macro) {
+        let seq = self.next_seq();
+        self.macros.borrow_mut().insert((at, seq), job);
+    }
+
+    pub(super) fn schedule_js(&self, at: VTime, job: JsJob) {
+        let runtime = self.rt.borrow().id;
+        self.schedule(at, Macro::Js { runtime, job });
+    }
+
+    /// A microtask checkpoint, then whatever changed on screen.
+    pub(super) fn checkpoint(self: &Rc<Self>) {
+        self.exec.run();
+        self.render();
+    }
+
+    pub(super) fn process(self: &Rc<Self>, due: VTime, job: Macro) {
+        let now = self.now();
+        match job {
+            Macro::Arrive { req, delivery } => {
+                let Some((endpoint, runtime)) =
+                    self.flights.borrow().get(&req).map(|f| (f.endpoint, f.runtime))
+                else {
+                    return;
+                };
+                let (reply, outcome) = match delivery.result {
+                    Ok(response) => {
+                        let outcome = RequestOutcome::Answered {
+                            status: response.status,
+                            retry_after_ms: response.reply().and_then(|r| r.retry_after_ms),
+                        };
+                        (Reply::Answer(response), outcome)
+                    }
+                    Err(e) => (
+                        Reply::NetworkError,
+                        RequestOutcome::NetworkError { committed: e.committed() },
+                    ),
+                };
+                let fault = delivery.fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
+                self.log(Happening::RequestDone { at: now, req, endpoint, outcome, fault });
+                self.schedule(now, Macro::Js { runtime, job: JsJob::Deliver(req, reply) });
+            }
+            Macro::BackendArrive { attempt, call, token, sent_at, runtime, reply } => {
+                self.backend_in_flight.set(self.backend_in_flight.get() - 1);
+                let handle = token.map(|t| self.fapi.token(t));
+                let status = self.backend.call("/api/call", handle.as_ref(), now).status;
+                self.log(Happening::BackendHit { at: now, sent_at, call, attempt, token, status });
+                self.schedule(now, Macro::Js { runtime, job: JsJob::BackendReply(reply, status) });
+            }
+            Macro::Js { runtime, job } => {
+                let running = self.device.borrow().running;
+                if runtime != self.rt.borrow().id || !running {
+                    // The runtime that sent it is gone: the answer lands nowhere.
+                    if let JsJob::Deliver(req, _) = job {
+                        self.flights.borrow_mut().remove(&req);
+                    }
+                    return;
+                }
+                if !self.device.borrow().js_runs() {
+                    // JS is suspended in the background: the job waits, and runs late.
+                    self.paused.borrow_mut().push((due, job));
+                    return;
+                }
+                self.run_js(job, due);
+            }
+        }
+        self.checkpoint();
+    }
+
+    pub(super) fn timer_fired(&self, timer: TimerKind, due: VTime) {
+        self.log(Happening::TimerFired { at: self.now(), timer, due });
+    }
+
+    pub(super) fn run_js(self: &Rc<Self>, job: JsJob, due: VTime) {
+        match job {
+            JsJob::Deliver(req, reply) => self.deliver(req, reply),
+            JsJob::BackendReply(promise, status) => promise.resolve(status),
+            JsJob::Wake(timer, promise) => {
+                self.timer_fired(timer, due);
+                promise.resolve(());
+            }
+            // A timer whose cache entry was replaced was cleared: it never fires.
+            JsJob::RefreshTimer(epoch) => {
+                if epoch == self.rt.borrow().cache_gen {
+                    self.timer_fired(TimerKind::TokenRefresh, due);
+                    self.refresh_timer();
+                }
+            }
+            JsJob::EvictTimer(epoch) => {
+                let mut rt = self.rt.borrow_mut();
+                if epoch == rt.cache_gen {
+                    rt.cache = None;
+                    drop(rt);
+                    self.timer_fired(TimerKind::TokenEvict, due);
+                }
+            }
+            JsJob::RecurringRefresh(epoch) => {
+                if epoch == self.rt.borrow().recurring_gen {
+                    self.timer_fired(TimerKind::TokenRefresh, due);
+                    let session = self.rt.borrow().session();
+                    if let Some(v) = session {
+                        self.start_background_refresh(v.id);
+                    }
+                    self.arm_recurring();
+                }
+            }
+            JsJob::GetRetry { client, attempt, tries } => {
+                self.timer_fired(TimerKind::Retry, due);
+                let current = {
+                    let rt = self.rt.borrow();
+                    attempt == rt.load_attempt && rt.status == LoadStatus::Loading
+                };
+                if current {
+                    let req = if client { Req::GetClient } else { Req::Environment };
+                    self.send_load_part(req, Purpose::Load { client, attempt, tries });
+                }
+            }
+            JsJob::LoadRetry(attempt) => {
+                self.timer_fired(TimerKind::LoadRetry, due);
+                if attempt == self.rt.borrow().load_attempt {
+                    self.send_load();
+                }
+            }
+            JsJob::ResourceReload(n) => {
+                self.timer_fired(TimerKind::LoadRetry, due);
+                let attempt = {
+                    let mut rt = self.rt.borrow_mut();
+                    if rt.status != LoadStatus::Degraded {
+                        return;
+                    }
+                    rt.load_attempt += 1;
+                    rt.load_retries = n;
+                    rt.parts = (None, None);
+                    rt.load_attempt
+                };
+                self.send(Req::Environment, Purpose::Reload { client: false, attempt }, None);
+                self.send(Req::GetClient, Purpose::Reload { client: true, attempt }, None);
+            }
+            JsJob::NativePoll(n) => self.native_poll(n, due),
+        }
+    }
+
+    pub(super) fn cold_start(self: &Rc<Self>) {
+        {
+            let mut device = self.device.borrow_mut();
+            if device.running {
+                return;
+            }
+            device.running = true;
+            device.app_state = AppState::Active;
+        }
+        self.start_js();
+    }
+
+    pub(super) fn kill(self: &Rc<Self>) {
+        if !self.device.borrow().running {
+            return;
+        }
+        self.end_js();
+        self.device.borrow_mut().running = false;
+        self.native.set(Native::default());
+    }
+
+    pub(super) fn start_js(self: &Rc<Self>) {
+        let id = self.rt.borrow().id + 1;
+        *self.rt.borrow_mut() = Runtime::new(id);
+        self.render();
+        self.start_load();
+        // `NativeSessionSync` (expo 3.2.7): signs native out whenever `!isSignedIn` — and
+        // `isSignedIn` is `undefined` while loading. After a JS reload the native layer is
+        // still configured, so this revokes the session server-side (PR #8469).
+        let native = self.native.get();
+        if self.has(Defect::SignoutWhileLoading) && native.configured {
+            let token = native.device_token.or_else(|| self.held_client_token());
+            self.send_with(Req::RemoveSessions, Purpose::Native, None, token);
+            // `defer Clerk.clearAllKeychainItems()`.
+            self.delete_storage(StorageKey::NativeDeviceToken);
+            self.delete_storage(StorageKey::NativeCachedClient);
+            self.native.set(Native::default());
+        }
+    }
+
+    /// The JS runtime dies: every open call and task dies with it.
+    pub(super) fn end_js(&self) {
+        let (open, id) = {
+            let rt = self.rt.borrow();
+            (rt.calls.iter().map(|(c, k)| (*c, *k)).collect::<Vec<_>>(), rt.id)
+        };
+        let now = self.now();
+        for (call, kind) in open {
+            self.log(Happening::CallSettled { at: now, call, kind, result: CallResult::Killed });
+        }
+        // Answers held for the dead runtime are dropped with it.
+        for (_, job) in std::mem::take(&mut *self.paused.borrow_mut()) {
+            if let JsJob::Deliver(req, _) = job {
+                self.flights.borrow_mut().remove(&req);
+            }
+        }
+        self.exec.clear();
+        *self.rt.borrow_mut() = Runtime::new(id + 1);
+    }
+
+    pub(super) fn set_app_state(self: &Rc<Self>, state: AppState) {
+        let before = {
+            let mut device = self.device.borrow_mut();
+            if state == AppState::Inactive && device.platform != Platform::Ios {
+                // `inactive` exists on iOS only; Android reports nothing.
+                return;
+            }
+            let before = device.app_state;
+            device.app_state = state;
+            if !device.running || before == state {
+                return;
+            }
+            before
+        };
+        if before == AppState::Background {
+            // JS resumes: overdue timers and held responses run now, late, in order.
+            let held = std::mem::take(&mut *self.paused.borrow_mut());
+            for (due, job) in held {
+                self.run_js(job, due);
+                self.checkpoint();
+            }
+        }
+        if state == AppState::Active && before != AppState::Active {
+            if self.has(Defect::EmptyClientClobber) {
+                self.native_foreground_sync();
+            }
+            if self.has(Defect::NoForegroundRefresh) {
+                let mut rt = self.rt.borrow_mut();
+                rt.shell.resume_header = rt.last_token.filter(|_| rt.session().is_some());
+            } else {
+                self.foreground_refresh();
+            }
+        }
+    }
+
+    /// A `setTimeout` a flow awaits.
+    pub(super) fn sleep(&self, delay_ms: u64, timer: TimerKind) -> Promise<()> {
+        let done = Promise::new();
+        self.schedule_js(self.now().plus(delay_ms), JsJob::Wake(timer, done.clone()));
+        done
+    }
+}

@@ -1,0 +1,229 @@
+//! `Clerk.load()`: the environment and client requests, their retries, the outcome per
+//! profile (ready, degraded with the resource cache, or an error), and the resource cache's
+//! recovery reload. Mirrors `model/world/load.rs`.
+
+use std::rc::Rc;
+
+use crate::model::device::Payload;
+use crate::model::profile::LoadFailurePolicy;
+use crate::model::server::{ClientView, EnvironmentView, FapiReply, ReplyBody};
+use crate::model::settings::TokenCacheKind;
+use crate::model::vocab::{CallKind, CallResult, Defect, Platform, SignOutCause, StorageKey};
+
+use super::native::{Native, NativeBoot};
+use super::transport::{Reply, Req};
+use super::{Core, JsJob, LoadStatus, Purpose, Slot};
+
+impl Core {
+    pub(super) fn start_load(self: &Rc<Self>) {
+        let call = self.start_call(CallKind::Load);
+        self.rt.borrow_mut().load_call = Some(call);
+        if self.setup.sdk.token_cache == TokenCacheKind::SecureStore
+            && !self.has(Defect::MemoryOnlyTokens)
+        {
+            self.read_storage(StorageKey::ClientJwt);
+        }
+        if self.has(Defect::IosNativeCacheWipe)
+            && self.setup.platform == Platform::Ios
+            && !self.native.get().configured
+        {
+            self.native_bootstrap();
+        }
+        self.send_load();
+    }
+
+    pub(super) fn send_load(self: &Rc<Self>) {
+        let attempt = {
+            let mut rt = self.rt.borrow_mut();
+            rt.load_attempt += 1;
+            rt.parts = (None, None);
+            rt.load_attempt
+        };
+        self.send_load_part(Req::Environment, Purpose::Load { client: false, attempt, tries: 1 });
+        self.send_load_part(Req::GetClient, Purpose::Load { client: true, attempt, tries: 1 });
+    }
+
+    pub(super) fn send_load_part(self: &Rc<Self>, req: Req, purpose: Purpose) {
+        let call = self.rt.borrow().load_call;
+        self.send(req, purpose, call);
+    }
+
+    /// Stores one half of `Promise.all([environment, client])`; returns both once complete.
+    pub(super) fn take_part(
+        &self,
+        client: bool,
+        reply: &Reply,
+    ) -> Option<(EnvironmentView, ClientView)> {
+        let mut rt = self.rt.borrow_mut();
+        if client {
+            rt.parts.1 = reply.client().cloned();
+        } else if let Some(FapiReply { body: ReplyBody::Environment(e), .. }) = reply.body() {
+            rt.parts.0 = Some(*e);
+        }
+        match &rt.parts {
+            (Some(e), Some(c)) => Some((*e, c.clone())),
+            _ => None,
+        }
+    }
+
+    /// Takes one half of a load's (or reload's) answer; once both halves are in, applies the
+    /// environment and the client. Returns whether it did.
+    pub(super) fn apply_part(self: &Rc<Self>, client: bool, reply: &Reply) -> bool {
+        let Some((environment, view)) = self.take_part(client, reply) else {
+            return false;
+        };
+        self.rt.borrow_mut().environment = Some(environment);
+        self.write_stored_environment(environment);
+        let epoch = self.rt.borrow().signout_epoch;
+        self.apply_client(&view, epoch);
+        true
+    }
+
+    pub(super) fn load_answer(
+        self: &Rc<Self>,
+        client: bool,
+        attempt: u32,
+        tries: u32,
+        reply: Reply,
+    ) {
+        {
+            let rt = self.rt.borrow();
+            if attempt != rt.load_attempt || rt.status != LoadStatus::Loading {
+                return;
+            }
+        }
+        if reply.is_ok() {
+            if self.apply_part(client, &reply) {
+                self.load_complete();
+            }
+        } else if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
+            // clerk-js retries GETs (only) when fetch throws.
+            let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
+            self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
+        } else {
+            self.load_failed(reply);
+        }
+    }
+
+    /// Both GETs answered: loaded — unless the 3.2.7 iOS bootstrap still waits on native.
+    pub(super) fn load_complete(self: &Rc<Self>) {
+        let boot = self.rt.borrow().native_boot;
+        match boot {
+            NativeBoot::Polling => self.rt.borrow_mut().load_done_pending = true,
+            NativeBoot::GaveUp => {
+                self.set_slot(Slot::Null, SignOutCause::LocalWipe);
+                self.finish_load(LoadStatus::Ready, CallResult::Ok);
+            }
+            NativeBoot::Off => self.finish_load(LoadStatus::Ready, CallResult::Ok),
+        }
+    }
+
+    pub(super) fn load_failed(self: &Rc<Self>, reply: Reply) {
+        let failure = reply.failure();
+        // Promise.all rejects at the first failure; the other GET's answer is ignored.
+        self.rt.borrow_mut().load_attempt += 1;
+        if self.setup.sdk.resource_cache {
+            let cached = match self.read_storage(StorageKey::CachedClient) {
+                Some(Payload::Client(view)) => Some(view),
+                _ => None,
+            };
+            let environment = match self.read_storage(StorageKey::CachedEnvironment) {
+                Some(Payload::Environment) => self.stored_environment.get(),
+                _ => None,
+            };
+            self.rt.borrow_mut().environment = environment;
+            match cached {
+                Some(view) => {
+                    let epoch = self.rt.borrow().signout_epoch;
+                    self.apply_client(&view, epoch);
+                }
+                None => self.rt.borrow_mut().slot = Slot::Null,
+            }
+            self.finish_load(LoadStatus::Degraded, CallResult::Ok);
+            let at = self.now().plus(self.rules.resource_retry_first_ms);
+            self.schedule_js(at, JsJob::ResourceReload(0));
+            return;
+        }
+        match self.rules.load_failure {
+            LoadFailurePolicy::StuckUnloaded => {
+                let call = {
+                    let mut rt = self.rt.borrow_mut();
+                    rt.status = LoadStatus::Error { loaded: false };
+                    rt.load_call.take()
+                };
+                if let Some(call) = call {
+                    self.settle(call, failure.result());
+                }
+            }
+            LoadFailurePolicy::RetryThenSignedOut => {
+                let retries = self.rt.borrow().load_retries;
+                if retries < self.rules.retries_max && !failure.is_final() {
+                    let at = self.now().plus(self.rules.retry_delay_ms(retries));
+                    let attempt = {
+                        let mut rt = self.rt.borrow_mut();
+                        rt.load_retries += 1;
+                        rt.load_attempt
+                    };
+                    self.schedule_js(at, JsJob::LoadRetry(attempt));
+                } else {
+                    self.rt.borrow_mut().slot = Slot::Null;
+                    self.finish_load(LoadStatus::Error { loaded: true }, failure.result());
+                }
+            }
+        }
+    }
+
+    pub(super) fn finish_load(self: &Rc<Self>, status: LoadStatus, result: CallResult) {
+        let (call, loaded) = {
+            let mut rt = self.rt.borrow_mut();
+            rt.status = status;
+            if rt.slot == Slot::Undefined {
+                rt.slot = Slot::Null;
+            }
+            (rt.load_call.take(), rt.loaded.clone())
+        };
+        if let Some(call) = call {
+            self.settle(call, result);
+        }
+        self.render();
+        // The native layer is configured from JS once JS has loaded (Expo 4.x order).
+        let native = self.native.get();
+        if !native.configured {
+            self.native.set(Native { configured: true, device_token: self.held_client_token() });
+        }
+        // Calls waiting for `load()` go on, in the order they came.
+        loaded.resolve(());
+    }
+
+    pub(super) fn reload_answer(self: &Rc<Self>, client: bool, attempt: u32, reply: Reply) {
+        {
+            let rt = self.rt.borrow();
+            if attempt != rt.load_attempt || rt.status != LoadStatus::Degraded {
+                return;
+            }
+        }
+        if reply.is_ok() {
+            if self.apply_part(client, &reply) {
+                self.rt.borrow_mut().status = LoadStatus::Ready;
+            }
+        } else {
+            let n = {
+                let mut rt = self.rt.borrow_mut();
+                rt.load_attempt += 1;
+                rt.load_retries
+            };
+            let network = matches!(reply, Reply::NetworkError);
+            if network || !reply.failure().is_final() {
+                let at = self.now().plus(self.rules.resource_retry_delay_ms(n, network));
+                self.schedule_js(at, JsJob::ResourceReload(n + 1));
+            }
+        }
+    }
+
+    pub(super) fn is_loaded(&self) -> bool {
+        matches!(
+            self.rt.borrow().status,
+            LoadStatus::Ready | LoadStatus::Degraded | LoadStatus::Error { loaded: true }
+        )
+    }
+}

@@ -1,0 +1,543 @@
+//! The reference SDK itself: clerk-js core, `@clerk/expo` and the app shell, as async Rust.
+//!
+//! One [`Core`] is one installed app: the process (native layer, running or not), the JS
+//! runtime ([`Runtime`], replaced on every launch and JS reload), the JS event loop
+//! (macrotasks on the virtual clock, microtasks on the [`Executor`]), and the network: FAPI
+//! requests go through [`InProcess`] — the server applies them when sent, the answer comes back
+//! after the latency on the tokio clock — and API calls reach the app's [`Backend`].
+//!
+//! Flows are `async fn`s, as in the JS they render: a `getToken` call waits for `load()`, joins
+//! the in-flight token fetch or starts one, and retries on the profile's schedule; an API call
+//! attaches a token, and on a 401 leads the one refresh or queues behind it, then retries once.
+//! Shared state lives in `RefCell`s that are never held across an `.await`.
+//!
+//! Rules come from the run's [`Profile`] (data) and the switched-on [`Defects`]; every defect is
+//! rendered at the place the real bug lives (search `Defect::`). Nothing here calls the model.
+//!
+//! The floor plan is the model's (`model/world/`): this file holds the state, the step and the
+//! event dispatch; `lifecycle`, `transport`, `storage`, `load`, `tokens`, `client`, `calls`,
+//! `shell` and `native` hold the rules of one concern each, so a rule is found in both by the
+//! same path.
+
+mod calls;
+mod client;
+mod lifecycle;
+mod load;
+mod native;
+mod shell;
+mod storage;
+mod tokens;
+mod transport;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use crate::backend::Backend;
+use crate::fapi::{Delivery, Fapi, InProcess, lock};
+use crate::model::Observation;
+use crate::model::device::Device;
+use crate::model::profile::Profile;
+use crate::model::server::{ClientToken, ClientView, EnvironmentView};
+use crate::model::settings::Setup;
+use crate::model::time::VTime;
+use crate::model::vocab::{
+    AppPath, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening, Platform,
+    RequestId, SessionId, SessionView, TimerKind, TokenInfo,
+};
+use crate::sdk::defects::Defects;
+use crate::sdk::env;
+
+use self::native::{Native, NativeBoot};
+use self::transport::{Failure, Reply, Req};
+use super::exec::{Executor, Promise};
+
+type TokenOutcome = Result<Option<TokenInfo>, Failure>;
+
+/// A token fetch's result as its waiters get it, and whether the token had already expired
+/// when it reached JS.
+type Fetched = (TokenOutcome, bool);
+
+/// Why a request was sent: decides what its answer does.
+enum Purpose {
+    /// `load()`'s environment or client GET.
+    Load { client: bool, attempt: u32, tries: u32 },
+    /// The resource cache's recovery reload.
+    Reload { client: bool, attempt: u32 },
+    /// A joinable token fetch; `background` when a refresh (not a caller) started it.
+    TokenFetch { done: Promise<Fetched>, background: bool },
+    /// clerk-js's background refresh: kept out of the cache, nobody joins it.
+    Background,
+    /// `handleUnauthenticated()`'s `GET /client`.
+    Unauthenticated,
+    /// `empty-client-clobber`: JS reloading the client after the native layer pushed its token.
+    NativeSync,
+    /// A request of the native layer's own client: JS never sees its answer.
+    Native,
+    /// A user-facing call's request.
+    Call(Promise<Reply>),
+}
+
+struct Flight {
+    endpoint: Endpoint,
+    token: Option<ClientToken>,
+    purpose: Purpose,
+    runtime: u32,
+    signout_epoch: u32,
+}
+
+/// A FAPI request on the wire: the transport's future, polled by the event loop.
+struct Net {
+    req: RequestId,
+    sent_at: VTime,
+    fut: Pin<Box<dyn Future<Output = Delivery>>>,
+}
+
+/// Work on the virtual clock.
+enum Macro {
+    /// A FAPI answer reaches the device (not JS: it arrives even while JS is suspended).
+    Arrive { req: RequestId, delivery: Delivery },
+    /// An API request reaches the app's backend.
+    BackendArrive {
+        attempt: u8,
+        call: CallId,
+        token: Option<TokenInfo>,
+        sent_at: VTime,
+        runtime: u32,
+        reply: Promise<u16>,
+    },
+    /// A JS macrotask of one runtime.
+    Js { runtime: u32, job: JsJob },
+}
+
+enum JsJob {
+    Deliver(RequestId, Reply),
+    BackendReply(Promise<u16>, u16),
+    /// A `setTimeout` an async flow awaits.
+    Wake(TimerKind, Promise<()>),
+    RefreshTimer(u32),
+    EvictTimer(u32),
+    RecurringRefresh(u32),
+    GetRetry {
+        client: bool,
+        attempt: u32,
+        tries: u32,
+    },
+    LoadRetry(u32),
+    ResourceReload(u32),
+    NativePoll(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoadStatus {
+    Loading,
+    Ready,
+    Degraded,
+    Error { loaded: bool },
+}
+
+/// `clerk.session`: `undefined` while loading or switching, `null`, or a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Undefined,
+    Null,
+    Some(SessionView),
+}
+
+struct Fetch {
+    req: RequestId,
+    sid: SessionId,
+    done: Promise<Fetched>,
+}
+
+/// The app shell's state (route memory, the API wrapper's refresh): JS state too.
+struct Shell {
+    current_path: AppPath,
+    return_to: Option<AppPath>,
+    /// The API wrapper's one refresh after a 401, and the promise its queue waits on.
+    refreshing: Option<Promise<TokenOutcome>>,
+    /// `no-foreground-refresh`: the Authorization header the app had when it went to the
+    /// background, which nothing replaced on return; the next API call sends it as is.
+    resume_header: Option<TokenInfo>,
+}
+
+/// One JS runtime: everything lost on kill or JS reload.
+struct Runtime {
+    id: u32,
+    status: LoadStatus,
+    load_call: Option<CallId>,
+    load_attempt: u32,
+    load_retries: u32,
+    parts: (Option<EnvironmentView>, Option<ClientView>),
+    environment: Option<EnvironmentView>,
+    loaded: Promise<()>,
+    slot: Slot,
+    client: Option<Arc<ClientView>>,
+    memory_token: Option<ClientToken>,
+    cache: Option<(TokenInfo, u32)>,
+    cache_gen: u32,
+    recurring_gen: u32,
+    fetch: Option<Fetch>,
+    bg: Option<(RequestId, SessionId)>,
+    unauth: Option<RequestId>,
+    last_token: Option<TokenInfo>,
+    calls: BTreeMap<CallId, CallKind>,
+    signout_epoch: u32,
+    user_signing_out: bool,
+    transitive_from_session: bool,
+    preferred: Option<SessionId>,
+    native_boot: NativeBoot,
+    /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
+    load_done_pending: bool,
+    shell: Shell,
+}
+
+impl Runtime {
+    fn new(id: u32) -> Runtime {
+        Runtime {
+            id,
+            status: LoadStatus::Loading,
+            load_call: None,
+            load_attempt: 0,
+            load_retries: 0,
+            parts: (None, None),
+            environment: None,
+            loaded: Promise::new(),
+            slot: Slot::Undefined,
+            client: None,
+            memory_token: None,
+            cache: None,
+            cache_gen: 0,
+            recurring_gen: 0,
+            fetch: None,
+            bg: None,
+            unauth: None,
+            last_token: None,
+            calls: BTreeMap::new(),
+            signout_epoch: 0,
+            user_signing_out: false,
+            transitive_from_session: false,
+            preferred: None,
+            native_boot: NativeBoot::Off,
+            load_done_pending: false,
+            shell: Shell {
+                current_path: AppPath::home(),
+                return_to: None,
+                refreshing: None,
+                resume_header: None,
+            },
+        }
+    }
+
+    fn session(&self) -> Option<SessionView> {
+        match self.slot {
+            Slot::Some(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// One installed app with the reference SDK.
+pub(crate) struct Core {
+    pub setup: Setup,
+    rules: &'static Profile,
+    pub defects: Defects,
+    pub fapi: Fapi,
+    backend: Backend,
+    transport: InProcess,
+    base: Cell<Option<tokio::time::Instant>>,
+    now: Cell<VTime>,
+    pub device: RefCell<Device>,
+    /// The environment JSON `__clerk_cache_environment` holds (the device payload is a marker).
+    stored_environment: Cell<Option<EnvironmentView>>,
+    log: RefCell<Vec<Happening>>,
+    view: RefCell<AuthView>,
+    rt: RefCell<Runtime>,
+    native: Cell<Native>,
+    exec: Executor,
+    macros: RefCell<BTreeMap<(VTime, u64), Macro>>,
+    paused: RefCell<Vec<(VTime, JsJob)>>,
+    nets: RefCell<BTreeMap<u64, Net>>,
+    flights: RefCell<BTreeMap<RequestId, Flight>>,
+    seq: Cell<u64>,
+    outer: RefCell<Option<Waker>>,
+    deadline: RefCell<Option<(VTime, Pin<Box<tokio::time::Sleep>>)>>,
+    next_request: Cell<u32>,
+    next_call: Cell<u32>,
+    backend_in_flight: Cell<u32>,
+}
+
+impl Core {
+    pub fn new(setup: Setup, defects: Defects) -> Rc<Core> {
+        let fapi = Fapi::new(setup.instance);
+        let backend = Backend::new(&fapi);
+        let transport = InProcess::new(fapi.clone(), setup.net.fapi_latency_ms);
+        Rc::new(Core {
+            rules: setup.profile.rules(),
+            device: RefCell::new(Device::new(setup.platform)),
+            setup,
+            defects,
+            fapi,
+            backend,
+            transport,
+            base: Cell::new(None),
+            now: Cell::new(VTime::ZERO),
+            stored_environment: Cell::new(None),
+            log: RefCell::new(Vec::new()),
+            view: RefCell::new(AuthView::closed()),
+            rt: RefCell::new(Runtime::new(0)),
+            native: Cell::new(Native::default()),
+            exec: Executor::default(),
+            macros: RefCell::new(BTreeMap::new()),
+            paused: RefCell::new(Vec::new()),
+            nets: RefCell::new(BTreeMap::new()),
+            flights: RefCell::new(BTreeMap::new()),
+            seq: Cell::new(0),
+            outer: RefCell::new(None),
+            deadline: RefCell::new(None),
+            next_request: Cell::new(1),
+            next_call: Cell::new(1),
+            backend_in_flight: Cell::new(0),
+        })
+    }
+
+    pub fn now(&self) -> VTime {
+        self.now.get()
+    }
+
+    fn has(&self, defect: Defect) -> bool {
+        self.defects.has(defect)
+    }
+
+    fn log(&self, h: Happening) {
+        self.log.borrow_mut().push(h);
+    }
+
+    /// Drops every task and timer: the core is going away. Breaks the `Rc` cycles tasks make.
+    pub fn shutdown(&self) {
+        self.exec.clear();
+        self.macros.borrow_mut().clear();
+        self.paused.borrow_mut().clear();
+        self.nets.borrow_mut().clear();
+        self.flights.borrow_mut().clear();
+        *self.rt.borrow_mut() = Runtime::new(0);
+    }
+
+    /// Applies one event, lets virtual time run to its end, and observes.
+    pub async fn step(self: &Rc<Self>, event: &Event) -> Observation {
+        if self.base.get().is_none() {
+            self.base.set(Some(
+                tokio::time::Instant::now() - std::time::Duration::from_millis(self.now().ms()),
+            ));
+        }
+        self.log.borrow_mut().clear();
+        // Requests sent by the event itself are polled with this step's waker.
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        *self.outer.borrow_mut() = Some(waker);
+        self.apply(event);
+        let target = match event {
+            Event::Advance { ms } => self.now().plus(*ms),
+            _ => self.now(),
+        };
+        std::future::poll_fn(|cx| self.pump(cx, target)).await;
+        self.checkpoint();
+        self.observe()
+    }
+
+    fn ui_ready(&self) -> bool {
+        self.device.borrow().js_runs()
+    }
+
+    fn apply(self: &Rc<Self>, event: &Event) {
+        match event {
+            Event::Advance { .. } => {}
+            Event::ColdStart => self.cold_start(),
+            Event::Kill => self.kill(),
+            Event::JsReload => {
+                if self.device.borrow().running {
+                    self.end_js();
+                    self.start_js();
+                }
+            }
+            Event::Reinstall => {
+                self.kill();
+                let mut device = self.device.borrow_mut();
+                device.reinstall();
+                if device.platform == Platform::Android {
+                    self.stored_environment.set(None);
+                }
+            }
+            Event::AppState { state } => self.set_app_state(*state),
+            Event::Network { state } => self.device.borrow_mut().network = *state,
+            Event::SignIn { task } => {
+                if self.ui_ready() {
+                    lock(self.fapi.server()).set_pending_task(*task);
+                    let call = self.start_call(CallKind::SignIn);
+                    let core = self.clone();
+                    if self.is_loaded() {
+                        let done = self.send_call(Req::SignIn, call);
+                        self.exec.spawn(async move { core.sign_in(call, done).await });
+                    } else {
+                        // The sign-in screen exists only once loaded (before, clerk-js has no
+                        // `client` and `setActive` throws): the call waits for `load()`.
+                        let loaded = self.rt.borrow().loaded.clone();
+                        self.exec.spawn(async move {
+                            loaded.wait().await;
+                            let done = core.send_call(Req::SignIn, call);
+                            core.sign_in(call, done).await
+                        });
+                    }
+                }
+            }
+            Event::CompleteTask => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::CompleteTask);
+                    let slot = self.rt.borrow().slot;
+                    match slot {
+                        Slot::Some(SessionView { id, task: Some(task), .. }) => {
+                            self.call_then_finish(call, Req::ResolveTask { sid: id, task })
+                        }
+                        _ => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::GetToken { skip_cache } => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::GetToken);
+                    let (core, skip) = (self.clone(), *skip_cache);
+                    self.exec.spawn(async move { core.get_token_call(call, skip).await });
+                }
+            }
+            Event::ApiCall { .. } => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::ApiCall);
+                    let core = self.clone();
+                    self.exec.spawn(async move { core.api_call(call).await });
+                }
+            }
+            Event::Navigate { path } => {
+                if self.ui_ready() {
+                    self.navigate(path.clone());
+                }
+            }
+            Event::SessionEnd | Event::SessionRemove => {
+                if self.ui_ready() {
+                    let end = matches!(event, Event::SessionEnd);
+                    let call = self.start_call(if end {
+                        CallKind::SessionEnd
+                    } else {
+                        CallKind::SessionRemove
+                    });
+                    let session = self.rt.borrow().session();
+                    match session {
+                        Some(v) => {
+                            // `end()` and `remove()` clear the whole token cache first.
+                            self.clear_token_cache();
+                            {
+                                let mut rt = self.rt.borrow_mut();
+                                rt.user_signing_out = true;
+                                rt.signout_epoch += 1;
+                            }
+                            let req = if end {
+                                Req::End { sid: v.id }
+                            } else {
+                                Req::Remove { sid: v.id }
+                            };
+                            self.call_then_finish(call, req);
+                        }
+                        None => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::SignOut => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::SignOut);
+                    let no_sessions =
+                        self.rt.borrow().client.as_ref().is_none_or(|c| c.sessions.is_empty());
+                    if self.rules.signout_needs_sessions && no_sessions {
+                        // clerk-js `signOut`: `if (!this.client || this.client.sessions.length
+                        // === 0) return;` — no request, nothing changes locally.
+                        return self.settle(call, CallResult::Ok);
+                    }
+                    {
+                        let mut rt = self.rt.borrow_mut();
+                        rt.user_signing_out = true;
+                        rt.signout_epoch += 1;
+                        let held = matches!(rt.slot, Slot::Some(_));
+                        if held || self.rules.signout_always_transitive {
+                            // The transitive state: `undefined` until the server answers
+                            // (clerk-js enters it even with no session held).
+                            rt.slot = Slot::Undefined;
+                            rt.transitive_from_session = held;
+                        }
+                    }
+                    self.clear_token_cache();
+                    self.call_then_finish(call, Req::RemoveSessions);
+                }
+            }
+            Event::SetActive => {
+                if self.ui_ready() {
+                    let call = self.start_call(CallKind::SetActive);
+                    let target = {
+                        let rt = self.rt.borrow();
+                        let current = rt.session().map(|v| v.id);
+                        let other = rt.client.as_ref().and_then(|c| {
+                            c.sessions
+                                .iter()
+                                .find(|s| self.counts_signed_in(s.status) && Some(s.id) != current)
+                                .map(|s| s.id)
+                        });
+                        other.or(current)
+                    };
+                    match target {
+                        Some(sid) => {
+                            self.rt.borrow_mut().preferred = Some(sid);
+                            let done = self.send_call(Req::Touch { sid }, call);
+                            let core = self.clone();
+                            self.exec.spawn(async move {
+                                let reply = done.wait().await;
+                                core.finish_touch(call, sid, reply);
+                            });
+                        }
+                        None => self.settle(call, CallResult::Ok),
+                    }
+                }
+            }
+            Event::Revoke
+            | Event::ExpireNow
+            | Event::AbandonNow
+            | Event::Replace
+            | Event::Fault(_) => {
+                let shown = if self.device.borrow().running {
+                    self.rt.borrow().session().map(|v| v.id)
+                } else {
+                    None
+                };
+                let held = self.device_client_token();
+                let now = self.now();
+                let mut server = lock(self.fapi.server());
+                let target = env::target_session(&mut server, now, shown, held);
+                env::apply_server_event(&mut server, event, now, target);
+            }
+        }
+    }
+
+    fn observe(&self) -> Observation {
+        let now = self.now();
+        let held = self.device_client_token();
+        let persisted = self.persisted_client_token();
+        let server = env::server_view(&mut lock(self.fapi.server()), now, held, persisted);
+        Observation {
+            view: self.view.borrow().clone(),
+            device: self.device.borrow().view(),
+            server,
+            in_flight: self.flights.borrow().len() as u32 + self.backend_in_flight.get(),
+            open_calls: self.rt.borrow().calls.len() as u32,
+            happenings: std::mem::take(&mut *self.log.borrow_mut()),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Secure storage as the SDK uses it: the client token (held in memory or persisted, chunked
+//! on iOS), the resource cache's records, and the happenings every read, write and delete
+//! leaves. Mirrors `model/world/storage.rs`.
+
+use crate::fapi::lock;
+use crate::model::device::Payload;
+use crate::model::server::{ClientToken, EnvironmentView};
+use crate::model::settings::TokenCacheKind;
+use crate::model::vocab::{Defect, Happening, StorageKey};
+use crate::sdk::env;
+
+use super::{Core, Slot};
+
+impl Core {
+    /// The client token the device holds: what the next request carries.
+    pub(super) fn held_client_token(&self) -> Option<ClientToken> {
+        // `memory-only-tokens`: the app's token cache answers from memory only.
+        if self.setup.sdk.token_cache == TokenCacheKind::Memory
+            || self.has(Defect::MemoryOnlyTokens)
+        {
+            return self.rt.borrow().memory_token.filter(|_| self.device.borrow().running);
+        }
+        self.persisted_client_token()
+    }
+
+    pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
+        match self.device.borrow().read(StorageKey::ClientJwt) {
+            Some((Payload::ClientToken(t), _)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(super) fn store_client_token(&self, token: ClientToken, authoritative: bool) {
+        if self.rules.keeps_newest_client_token
+            && let Some(held) = self.held_client_token()
+        {
+            let older = held.client == token.client
+                && (held.epoch > token.epoch
+                    || (held.epoch == token.epoch && held.version >= token.version));
+            if older || (held.client != token.client && !authoritative) {
+                return;
+            }
+        }
+        self.rt.borrow_mut().memory_token = Some(token);
+        if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
+            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token));
+        }
+    }
+
+    /// Whether a stored value can restore a signed-in session: the environment's annotation.
+    pub(super) fn credential(&self, payload: &Payload) -> bool {
+        match payload {
+            Payload::ClientToken(t) => env::token_restores(&lock(self.fapi.server()), Some(*t)),
+            Payload::Client(view) => self.pick_session(view, None).is_some(),
+            Payload::SessionJwt(_) => true,
+            Payload::Environment | Payload::Corrupt => false,
+        }
+    }
+
+    pub(super) fn write_storage(&self, key: StorageKey, payload: Payload) {
+        let digest = payload.digest();
+        if self.device.borrow().read(key).is_some_and(|(_, d)| d == digest) {
+            return;
+        }
+        let len = payload.len();
+        let credential = self.credential(&payload);
+        let stored_digest = {
+            let mut device = self.device.borrow_mut();
+            // `securestore-truncation`: whole values, cut at 2048 bytes on iOS.
+            if self.has(Defect::SecurestoreTruncation) {
+                device.write_raw(key, payload)
+            } else {
+                device.write_chunked(key, payload)
+            }
+        };
+        self.log(Happening::StorageWritten {
+            at: self.now(),
+            key,
+            len,
+            digest,
+            stored_digest,
+            credential,
+        });
+    }
+
+    pub(super) fn delete_storage(&self, key: StorageKey) {
+        if self.device.borrow_mut().delete(key) {
+            self.log(Happening::StorageDeleted { at: self.now(), key });
+        }
+    }
+
+    pub(super) fn read_storage(&self, key: StorageKey) -> Option<Payload> {
+        let read = self.device.borrow().read(key);
+        self.log(Happening::StorageRead {
+            at: self.now(),
+            key,
+            digest: read.as_ref().map(|r| r.1),
+        });
+        read.map(|r| r.0)
+    }
+
+    pub(super) fn write_stored_environment(&self, environment: EnvironmentView) {
+        // What `__clerk_cache_environment` would hold once written; kept beside the marker
+        // payload the emulated device stores.
+        if self.setup.sdk.resource_cache {
+            self.stored_environment.set(Some(environment));
+        }
+    }
+
+    /// The resource cache's listener: persist client, environment and session token.
+    pub(super) fn persist_resources(&self) {
+        if !self.setup.sdk.resource_cache || !self.is_loaded() {
+            return;
+        }
+        let (client, slot, last) = {
+            let rt = self.rt.borrow();
+            (rt.client.clone(), rt.slot, rt.last_token)
+        };
+        if let Some(view) = client {
+            self.write_storage(StorageKey::CachedClient, Payload::Client(view));
+            self.write_storage(StorageKey::CachedEnvironment, Payload::Environment);
+        }
+        match (slot, last) {
+            (Slot::Some(v), Some(token)) if token.sid == v.id => {
+                self.write_storage(StorageKey::CachedSessionJwt, Payload::SessionJwt(token));
+            }
+            (Slot::Null, _) => self.delete_storage(StorageKey::CachedSessionJwt),
+            _ => {}
+        }
+    }
+
+    /// The client token the *environment* sees the device holding: what secure storage holds
+    /// with a secure-store token cache (the harness reads storage, never the SDK's memory),
+    /// the in-memory token otherwise. For a correct SDK this is the token it sends.
+    pub(super) fn device_client_token(&self) -> Option<ClientToken> {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::SecureStore => self.persisted_client_token(),
+            TokenCacheKind::Memory => {
+                self.rt.borrow().memory_token.filter(|_| self.device.borrow().running)
+            }
+        }
+    }
+}

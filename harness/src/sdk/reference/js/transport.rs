@@ -1,0 +1,331 @@
+//! Requests to the Frontend API as the SDK builds them (`Req`), their answers as JS sees them
+//! (`Reply`, `Failure`), and the in-process transport that carries them: a response is
+//! delivered to the runtime that sent it, the rotated client token is stored, a 401 runs
+//! `handleUnauthenticated`, and the request's purpose decides the rest.
+//! Mirrors `model/world/transport.rs`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::fapi::{Delivery, Fapi, HttpRequest, HttpResponse};
+use crate::model::server::{
+    ClientToken, ClientView, FapiReply, ReplyBody, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD,
+};
+use crate::model::time::VTime;
+use crate::model::vocab::{
+    CallId, CallResult, Defect, Endpoint, Happening, Network, RequestId, RequestOutcome, SessionId,
+    SignOutCause, TaskKey, TokenInfo,
+};
+use crate::sdk::reference::exec::Promise;
+
+use super::{Core, Flight, JsJob, Macro, Net, Purpose, Slot};
+
+/// A FAPI request as the SDK builds it.
+#[derive(Clone, Debug)]
+pub(super) enum Req {
+    Environment,
+    GetClient,
+    SignIn,
+    Tokens { sid: SessionId, carried: Option<TokenInfo>, force_origin: bool },
+    Touch { sid: SessionId },
+    End { sid: SessionId },
+    Remove { sid: SessionId },
+    RemoveSessions,
+    ResolveTask { sid: SessionId, task: TaskKey },
+}
+
+impl Req {
+    pub(super) fn endpoint(&self) -> Endpoint {
+        match self {
+            Req::Environment => Endpoint::Environment,
+            Req::GetClient => Endpoint::GetClient,
+            Req::SignIn => Endpoint::SignIn,
+            Req::Tokens { .. } => Endpoint::Tokens,
+            Req::Touch { .. } => Endpoint::Touch,
+            Req::End { .. } => Endpoint::End,
+            Req::Remove { .. } => Endpoint::Remove,
+            Req::RemoveSessions => Endpoint::RemoveSessions,
+            Req::ResolveTask { .. } => Endpoint::ResolveTask,
+        }
+    }
+
+    pub(super) fn sid(&self) -> Option<SessionId> {
+        match self {
+            Req::Tokens { sid, .. }
+            | Req::Touch { sid }
+            | Req::End { sid }
+            | Req::Remove { sid }
+            | Req::ResolveTask { sid, .. } => Some(*sid),
+            _ => None,
+        }
+    }
+
+    /// The HTTP request clerk-js would send on native (reference §4.2): `_is_native`, the raw
+    /// client token in `authorization`, form bodies, `_method` for DELETE.
+    pub(super) fn to_http(
+        &self,
+        token: Option<ClientToken>,
+        fapi: &Fapi,
+        now: VTime,
+    ) -> HttpRequest {
+        let session = |sid: &SessionId, tail: &str| format!("/v1/client/sessions/{sid}/{tail}");
+        let http = match self {
+            Req::Environment => HttpRequest::get("/v1/environment"),
+            Req::GetClient => HttpRequest::get("/v1/client"),
+            Req::SignIn => HttpRequest::post("/v1/client/sign_ins").form(&[
+                ("strategy", "password"),
+                ("identifier", TEST_USER_IDENTIFIER),
+                ("password", TEST_USER_PASSWORD),
+            ]),
+            Req::Tokens { sid, carried, force_origin } => {
+                let force = if *force_origin { "true" } else { "false" };
+                // The session minter's `token=` is a real RS256 JWT. The minter reads it for
+                // one thing only — to refuse an origin token that has expired — so a live one
+                // changes no answer; the reference SDK signs (≈2 ms of RSA) only the expired
+                // ones, which keeps RSA out of the bulk loop with identical observations (a
+                // week in the foreground is ~14 000 refreshes).
+                let jwt = carried.filter(|t| t.is_expired_at(now)).map(|t| fapi.token(t).jwt());
+                let mut fields = vec![("force_origin", force)];
+                if let Some(jwt) = &jwt {
+                    fields.push(("token", jwt));
+                }
+                HttpRequest::post(&session(sid, "tokens")).form(&fields)
+            }
+            Req::Touch { sid } => HttpRequest::post(&session(sid, "touch")).form(&[]),
+            Req::End { sid } => HttpRequest::post(&session(sid, "end")).form(&[]),
+            Req::Remove { sid } => HttpRequest::post(&session(sid, "remove")).form(&[]),
+            Req::RemoveSessions => {
+                HttpRequest::post("/v1/client/sessions").query("_method", "DELETE").form(&[])
+            }
+            Req::ResolveTask { sid, task } => {
+                HttpRequest::post(&session(sid, &format!("tasks/{}/resolve", task.as_str())))
+                    .form(&[])
+            }
+        };
+        let encoded = token.map(|t| t.encode());
+        http.native_params().client_token(encoded.as_deref())
+    }
+}
+
+/// What a response delivered to JS carries.
+#[derive(Clone, Debug)]
+pub(super) enum Reply {
+    Answer(HttpResponse),
+    NetworkError,
+}
+
+impl Reply {
+    pub(super) fn status(&self) -> u16 {
+        match self {
+            Reply::Answer(r) => r.status,
+            Reply::NetworkError => 0,
+        }
+    }
+
+    pub(super) fn is_ok(&self) -> bool {
+        (200..300).contains(&self.status())
+    }
+
+    /// The typed answer (the in-process fast path: no JSON parsing, no RSA).
+    pub(super) fn body(&self) -> Option<&FapiReply> {
+        match self {
+            Reply::Answer(r) => r.reply(),
+            Reply::NetworkError => None,
+        }
+    }
+
+    pub(super) fn client(&self) -> Option<&ClientView> {
+        self.body().and_then(|b| b.client.as_ref())
+    }
+
+    pub(super) fn failure(&self) -> Failure {
+        match self {
+            Reply::NetworkError => Failure::network(),
+            Reply::Answer(r) => Failure {
+                status: r.status,
+                code: r
+                    .reply()
+                    .and_then(|b| b.error_code())
+                    .unwrap_or("unexpected_response")
+                    .to_string(),
+                retry_after_ms: r.reply().and_then(|b| b.retry_after_ms),
+            },
+        }
+    }
+}
+
+/// An error as a call sees it: HTTP status (0 for a network error), code, `Retry-After`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub(super) status: u16,
+    pub(super) code: String,
+    pub(super) retry_after_ms: Option<u64>,
+}
+
+impl Failure {
+    pub(super) fn network() -> Failure {
+        Failure { status: 0, code: "network_error".into(), retry_after_ms: None }
+    }
+
+    /// A 4xx other than 429 was understood and refused: retrying cannot help.
+    pub(super) fn is_final(&self) -> bool {
+        (400..500).contains(&self.status) && self.status != 429
+    }
+
+    pub(super) fn result(&self) -> CallResult {
+        CallResult::Error { status: self.status, code: self.code.clone() }
+    }
+}
+
+impl Core {
+    pub(super) fn send(
+        self: &Rc<Self>,
+        req: Req,
+        purpose: Purpose,
+        call: Option<CallId>,
+    ) -> RequestId {
+        let token = self.held_client_token();
+        self.send_with(req, purpose, call, token)
+    }
+
+    /// Sends a FAPI request: the server applies it now; the answer is delivered to JS after
+    /// the latency (or at once, as a network error, while offline).
+    pub(super) fn send_with(
+        self: &Rc<Self>,
+        req: Req,
+        purpose: Purpose,
+        call: Option<CallId>,
+        token: Option<ClientToken>,
+    ) -> RequestId {
+        let id = RequestId(self.next_request.get());
+        self.next_request.set(id.0 + 1);
+        let now = self.now();
+        let endpoint = req.endpoint();
+        self.log(Happening::RequestSent { at: now, req: id, endpoint, call, sid: req.sid() });
+        let (runtime, signout_epoch) = {
+            let rt = self.rt.borrow();
+            (rt.id, rt.signout_epoch)
+        };
+        self.flights
+            .borrow_mut()
+            .insert(id, Flight { endpoint, token, purpose, runtime, signout_epoch });
+        if self.device.borrow().network == Network::Offline {
+            // The request never leaves the device.
+            self.log(Happening::RequestDone {
+                at: now,
+                req: id,
+                endpoint,
+                outcome: RequestOutcome::NetworkError { committed: false },
+                fault: None,
+            });
+            self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
+            return id;
+        }
+        let http = req.to_http(token, &self.fapi, now);
+        let transport = self.transport.clone();
+        let mut fut: Pin<Box<dyn Future<Output = Delivery>>> =
+            Box::pin(async move { transport.deliver(&http, now).await });
+        let seq = self.next_seq();
+        // Polled once now, so the server applies the request at the instant it is sent; the
+        // transport then sleeps out the latency on the tokio clock.
+        let waker = self.outer.borrow().clone().expect("requests are sent inside a step");
+        match fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(delivery) => {
+                let at = now.plus(delivery.latency_ms);
+                self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req: id, delivery });
+            }
+            Poll::Pending => {
+                self.nets.borrow_mut().insert(seq, Net { req: id, sent_at: now, fut });
+            }
+        }
+        id
+    }
+
+    /// Sends a user-facing call's request; the promise resolves with the answer, after the
+    /// response hooks ran.
+    pub(super) fn send_call(self: &Rc<Self>, req: Req, call: CallId) -> Promise<Reply> {
+        let done = Promise::new();
+        self.send(req, Purpose::Call(done.clone()), Some(call));
+        done
+    }
+
+    /// A response reaches JS: Expo's after-response hook stores the rotated client token, a
+    /// 401 runs `handleUnauthenticated`, a piggybacked client is applied, then the purpose.
+    pub(super) fn deliver(self: &Rc<Self>, id: RequestId, reply: Reply) {
+        let Some(flight) = self.flights.borrow_mut().remove(&id) else {
+            return;
+        };
+        if matches!(flight.purpose, Purpose::Native) {
+            // The native layer's own client: nothing reaches JS.
+            return;
+        }
+        // An answer about another client is authoritative only if the server refused the
+        // token the device holds now; otherwise it answers an older, superseded token.
+        let authoritative = flight.token == self.held_client_token();
+        let stale = self.rules.ignores_stale_payloads
+            && flight.signout_epoch != self.rt.borrow().signout_epoch;
+        if let Reply::Answer(response) = &reply {
+            if !stale && let Some(token) = response.client_token().and_then(ClientToken::decode) {
+                self.store_client_token(token, authoritative);
+            }
+            // The documented contract does not reload the client on a 401 while the user signs
+            // out: that reload would find the session being removed and sign them back in.
+            let leaving = self.rules.ignores_stale_payloads && self.rt.borrow().user_signing_out;
+            if response.status == 401
+                && !matches!(flight.purpose, Purpose::Unauthenticated)
+                && !leaving
+            {
+                self.handle_unauthenticated();
+            }
+            let piggyback = !flight.endpoint.is_get() && reply.is_ok();
+            if piggyback && let Some(view) = reply.client() {
+                self.apply_client(view, flight.signout_epoch);
+            }
+        }
+        match flight.purpose {
+            Purpose::Load { client, attempt, tries } => {
+                self.load_answer(client, attempt, tries, reply)
+            }
+            Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
+            Purpose::TokenFetch { done, background } => {
+                self.fetch_answer(id, done, background, reply)
+            }
+            Purpose::Background => {
+                {
+                    let mut rt = self.rt.borrow_mut();
+                    if rt.bg.is_some_and(|b| b.0 == id) {
+                        rt.bg = None;
+                    }
+                }
+                if let Some(FapiReply { body: ReplyBody::Token(token), .. }) = reply.body() {
+                    self.token_resolved(*token);
+                } else if reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
+                    // Pre-#8303: the refresh's 401 is taken as the end of the session.
+                    self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                }
+            }
+            Purpose::Unauthenticated | Purpose::NativeSync => {
+                let unauthenticated = matches!(flight.purpose, Purpose::Unauthenticated);
+                if unauthenticated {
+                    self.rt.borrow_mut().unauth = None;
+                }
+                let status = reply.status();
+                if reply.is_ok() {
+                    if let Some(view) = reply.client() {
+                        self.apply_client(view, flight.signout_epoch);
+                    }
+                } else if unauthenticated
+                    // clerk.ts: `[403,500].includes(e.status)`; anything else is rethrown.
+                    && (status == 403 || status == 500)
+                    && self.rules.unauth_reload_error_signs_out
+                {
+                    self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                }
+            }
+            Purpose::Native => {}
+            Purpose::Call(done) => done.resolve(reply),
+        }
+    }
+}
