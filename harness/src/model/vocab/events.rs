@@ -1,0 +1,263 @@
+//! What can happen to a world: the events of a trace (time, lifecycle, network, user actions,
+//! server-side events), the FAPI endpoints that requests and faults name, and the faults.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AppPath, AppState, Network, TaskKey};
+
+/// A FAPI endpoint, as the request log and fault targeting name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `GET /v1/environment`
+    Environment,
+    /// `GET /v1/client`
+    GetClient,
+    /// `PUT /v1/client`
+    CreateClient,
+    /// `POST /v1/client/sign_ins`
+    SignIn,
+    /// `POST /v1/client/sessions/{id}/tokens[/{template}]`
+    Tokens,
+    /// `POST /v1/client/sessions/{id}/touch`
+    Touch,
+    /// `POST /v1/client/sessions/{id}/end`
+    End,
+    /// `POST /v1/client/sessions/{id}/remove`
+    Remove,
+    /// `POST /v1/client/sessions?_method=DELETE`
+    RemoveSessions,
+    /// `POST /v1/client/sessions/{id}/tasks/{key}/resolve`
+    ResolveTask,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 10] = [
+        Endpoint::Environment,
+        Endpoint::GetClient,
+        Endpoint::CreateClient,
+        Endpoint::SignIn,
+        Endpoint::Tokens,
+        Endpoint::Touch,
+        Endpoint::End,
+        Endpoint::Remove,
+        Endpoint::RemoveSessions,
+        Endpoint::ResolveTask,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Environment => "environment",
+            Endpoint::GetClient => "get_client",
+            Endpoint::CreateClient => "create_client",
+            Endpoint::SignIn => "sign_in",
+            Endpoint::Tokens => "tokens",
+            Endpoint::Touch => "touch",
+            Endpoint::End => "end",
+            Endpoint::Remove => "remove",
+            Endpoint::RemoveSessions => "remove_sessions",
+            Endpoint::ResolveTask => "resolve_task",
+        }
+    }
+
+    /// GETs are the only requests clerk-js's transport retries on a network error.
+    pub fn is_get(self) -> bool {
+        matches!(self, Endpoint::Environment | Endpoint::GetClient)
+    }
+}
+
+/// A scripted server fault (DESIGN.md §7.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultKind {
+    /// Answer with this 5xx status without touching server state.
+    ServerError { status: u16 },
+    /// 429 with a `Retry-After` header (whole seconds on the wire, rounded up).
+    RateLimited { retry_after_ms: u64 },
+    /// 401 `authentication_invalid` without touching server state. Never applied to
+    /// `GET /v1/client` (reference §1.4: clerk-js would recurse).
+    Unauthorized,
+    /// 422 `missing_expired_token` (token requests only; others pass through).
+    MissingExpiredToken,
+    /// The connection drops before the server sees the request.
+    DropBeforeCommit,
+    /// The server applies the request, then the connection drops before the reply.
+    DropAfterCommit,
+    /// The request takes this long end to end.
+    Latency { ms: u64 },
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::ServerError { .. } => "server_error",
+            FaultKind::RateLimited { .. } => "rate_limited",
+            FaultKind::Unauthorized => "unauthorized",
+            FaultKind::MissingExpiredToken => "missing_expired_token",
+            FaultKind::DropBeforeCommit => "drop_before_commit",
+            FaultKind::DropAfterCommit => "drop_after_commit",
+            FaultKind::Latency { .. } => "latency",
+        }
+    }
+}
+
+/// A fault for the next `count` FAPI requests (optionally only those to one endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Endpoint>,
+}
+
+/// One input to the world (DESIGN.md §5). Events that start work (`get_token`, `api_call`,
+/// `sign_in`, …) return at once; the work settles later, so several calls issued at the same
+/// instant are in flight together.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    /// Let virtual time pass; timers and responses fire in order.
+    Advance {
+        ms: u64,
+    },
+    /// Launch the app process (after `kill`, or the first launch).
+    ColdStart,
+    /// Force-quit: the process and everything in memory die; storage survives.
+    Kill,
+    /// Reload the JS runtime only (Metro reload, OTA update); the native layer stays.
+    JsReload,
+    /// Uninstall and reinstall: iOS keeps keychain items, Android clears them.
+    Reinstall,
+    AppState {
+        state: AppState,
+    },
+    Network {
+        state: Network,
+    },
+    /// Sign in with the test user's password; with `task`, the session starts `pending`.
+    SignIn {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskKey>,
+    },
+    /// Complete the current session's first task.
+    CompleteTask,
+    /// `useAuth().getToken({ skipCache })`.
+    GetToken {
+        #[serde(default)]
+        skip_cache: bool,
+    },
+    /// A call to the app's protected API through the app's wrapper.
+    ApiCall {
+        path: AppPath,
+    },
+    /// The user navigates to a path.
+    Navigate {
+        path: AppPath,
+    },
+    /// `session.end()`
+    SessionEnd,
+    /// `session.remove()`
+    SessionRemove,
+    /// `clerk.signOut()`
+    SignOut,
+    /// `setActive` to another signed-in session of the client (multi-session), or re-select
+    /// the current one.
+    SetActive,
+    /// Server side: the backend revokes the current session.
+    Revoke,
+    /// Server side: the current session reaches its maximum lifetime now.
+    ExpireNow,
+    /// Server side: the current session is abandoned now (inactivity timeout reached).
+    AbandonNow,
+    /// Server side: another session of the same user takes over the current one.
+    Replace,
+    /// Script a fault for upcoming FAPI requests.
+    Fault(FaultSpec),
+}
+
+impl Event {
+    /// The snake_case name used in scenarios, coverage tables and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Advance { .. } => "advance",
+            Event::ColdStart => "cold_start",
+            Event::Kill => "kill",
+            Event::JsReload => "js_reload",
+            Event::Reinstall => "reinstall",
+            Event::AppState { .. } => "app_state",
+            Event::Network { .. } => "network",
+            Event::SignIn { .. } => "sign_in",
+            Event::CompleteTask => "complete_task",
+            Event::GetToken { .. } => "get_token",
+            Event::ApiCall { .. } => "api_call",
+            Event::Navigate { .. } => "navigate",
+            Event::SessionEnd => "session_end",
+            Event::SessionRemove => "session_remove",
+            Event::SignOut => "sign_out",
+            Event::SetActive => "set_active",
+            Event::Revoke => "revoke",
+            Event::ExpireNow => "expire_now",
+            Event::AbandonNow => "abandon_now",
+            Event::Replace => "replace",
+            Event::Fault(_) => "fault",
+        }
+    }
+
+    pub const NAMES: [&'static str; 21] = [
+        "advance",
+        "cold_start",
+        "kill",
+        "js_reload",
+        "reinstall",
+        "app_state",
+        "network",
+        "sign_in",
+        "complete_task",
+        "get_token",
+        "api_call",
+        "navigate",
+        "session_end",
+        "session_remove",
+        "sign_out",
+        "set_active",
+        "revoke",
+        "expire_now",
+        "abandon_now",
+        "replace",
+        "fault",
+    ];
+
+    /// Events that act on the server only, as a backend or an admin would.
+    pub fn is_server_side(&self) -> bool {
+        matches!(
+            self,
+            Event::Revoke | Event::ExpireNow | Event::AbandonNow | Event::Replace | Event::Fault(_)
+        )
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Advance { ms } => {
+                write!(f, "advance {}", crate::model::time::format_duration(*ms))
+            }
+            Event::AppState { state } => write!(f, "app_state {state:?}"),
+            Event::Network { state } => write!(f, "network {state:?}"),
+            Event::SignIn { task: Some(t) } => write!(f, "sign_in (task {})", t.as_str()),
+            Event::GetToken { skip_cache: true } => f.write_str("get_token skip_cache"),
+            Event::ApiCall { path } => write!(f, "api_call {path}"),
+            Event::Navigate { path } => write!(f, "navigate {path}"),
+            Event::Fault(spec) => {
+                write!(f, "fault {} x{}", spec.kind.name(), spec.count)?;
+                if let Some(on) = spec.on {
+                    write!(f, " on {}", on.as_str())?;
+                }
+                Ok(())
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}

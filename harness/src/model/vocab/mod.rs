@@ -1,0 +1,316 @@
+//! The shared vocabulary: ids, statuses, events, routes, and what a world shows.
+//!
+//! These types are spoken by the model, every SDK under test, the FAPI emulator, the runner
+//! and the scenario files. They carry no rules: a reference SDK may use them freely without
+//! borrowing the model's behaviour (DESIGN.md §4, "the reference SDK is independent").
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::VTime;
+mod defects;
+mod events;
+mod happenings;
+
+pub use self::defects::Defect;
+pub use self::events::{Endpoint, Event, FaultKind, FaultSpec};
+pub use self::happenings::{
+    CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageKey, TimerKind,
+};
+
+macro_rules! id_type {
+    ($name:ident, $prefix:literal) => {
+        #[doc = concat!("An id rendered as `", $prefix, "<n>`.")]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+
+        impl $name {
+            /// Parses the rendered form back (`sess_3` → 3).
+            pub fn parse(text: &str) -> Option<Self> {
+                text.strip_prefix($prefix)?.parse().ok().map(Self)
+            }
+        }
+    };
+}
+
+id_type!(SessionId, "sess_");
+id_type!(ClientId, "client_");
+id_type!(UserId, "user_");
+id_type!(CallId, "call_");
+id_type!(RequestId, "req_");
+
+/// The eight session statuses (reference §2.1). Only `active` and `pending` count as signed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Active,
+    Pending,
+    Ended,
+    Expired,
+    Removed,
+    Abandoned,
+    Replaced,
+    Revoked,
+}
+
+impl SessionStatus {
+    pub const ALL: [SessionStatus; 8] = [
+        SessionStatus::Active,
+        SessionStatus::Pending,
+        SessionStatus::Ended,
+        SessionStatus::Expired,
+        SessionStatus::Removed,
+        SessionStatus::Abandoned,
+        SessionStatus::Replaced,
+        SessionStatus::Revoked,
+    ];
+
+    /// `active` or `pending`: the statuses clerk-js puts in `signedInSessions`.
+    pub fn is_signed_in(self) -> bool {
+        matches!(self, SessionStatus::Active | SessionStatus::Pending)
+    }
+
+    /// Every status a session never leaves.
+    pub fn is_terminal(self) -> bool {
+        !self.is_signed_in()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Pending => "pending",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Expired => "expired",
+            SessionStatus::Removed => "removed",
+            SessionStatus::Abandoned => "abandoned",
+            SessionStatus::Replaced => "replaced",
+            SessionStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A session task that keeps a session `pending` (reference §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskKey {
+    ChooseOrganization,
+    ResetPassword,
+    SetupMfa,
+}
+
+impl TaskKey {
+    pub const ALL: [TaskKey; 3] =
+        [TaskKey::ChooseOrganization, TaskKey::ResetPassword, TaskKey::SetupMfa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKey::ChooseOrganization => "choose-organization",
+            TaskKey::ResetPassword => "reset-password",
+            TaskKey::SetupMfa => "setup-mfa",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Ios,
+    Android,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+        }
+    }
+}
+
+/// React Native's `AppState`; `inactive` exists on iOS only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppState {
+    Active,
+    Inactive,
+    Background,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    Online,
+    Offline,
+}
+
+/// An app path such as `/checkout`. Cheap to clone: routes are rebuilt on every render.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AppPath(pub Arc<str>);
+
+impl AppPath {
+    pub fn new(path: &str) -> Self {
+        AppPath(Arc::from(path))
+    }
+
+    /// Where the app lands after sign-in when there is nowhere to return to.
+    pub fn home() -> Self {
+        AppPath::new("/home")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AppPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the app shell renders (the article's route guard).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "screen")]
+pub enum Route {
+    /// The process is not running: nothing is on screen.
+    Closed,
+    /// Waiting for `isLoaded`.
+    Loading,
+    SignIn {
+        return_to: Option<AppPath>,
+    },
+    Protected {
+        path: AppPath,
+    },
+    Task {
+        key: TaskKey,
+    },
+}
+
+impl Route {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Closed => "closed",
+            Route::Loading => "loading",
+            Route::SignIn { .. } => "sign_in",
+            Route::Protected { .. } => "protected",
+            Route::Task { .. } => "task",
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::SignIn { return_to: Some(p) } => write!(f, "sign_in(return_to={p})"),
+            Route::Protected { path } => write!(f, "protected({path})"),
+            Route::Task { key } => write!(f, "task({})", key.as_str()),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+/// The claims of a session JWT that matter to behaviour; the wire form is a signed RS256 JWT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub sid: SessionId,
+    pub sub: UserId,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Not before, Unix seconds (Clerk sets `iat − 10`, against clock skew).
+    pub nbf: u64,
+    /// Expiry, Unix seconds.
+    pub exp: u64,
+    /// `sts`: `active` or `pending`.
+    pub pending: bool,
+    /// Monotonic per server: the `oiat`-style freshness order of tokens.
+    pub serial: u64,
+}
+
+impl TokenInfo {
+    /// Whether the token's `exp` has passed at `now` (a token is dead at `exp` exactly).
+    pub fn is_expired_at(&self, now: VTime) -> bool {
+        now.unix_ms() >= self.exp * 1000
+    }
+
+    /// Milliseconds until `exp` at `now` (negative once expired).
+    pub fn remaining_ms(&self, now: VTime) -> i64 {
+        (self.exp * 1000) as i64 - now.unix_ms() as i64
+    }
+}
+
+/// A session as an SDK shows it: the id and the status it believes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub status: SessionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskKey>,
+}
+
+/// The auth state an app renders from (`useAuth`, `useSession`, and the route on screen).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AuthView {
+    pub route: Route,
+    pub is_loaded: bool,
+    /// `None` is `undefined`: loading, or a transitive state during sign-out / setActive.
+    pub is_signed_in: Option<bool>,
+    pub session: Option<SessionView>,
+}
+
+impl AuthView {
+    pub fn closed() -> Self {
+        AuthView { route: Route::Closed, is_loaded: false, is_signed_in: None, session: None }
+    }
+}
+
+/// The device as the environment shows it (not the SDK's belief).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub running: bool,
+    pub app_state: AppState,
+    pub network: Network,
+}
+
+/// The server's truth about the session the device's client is on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServerView {
+    /// The most recent session of the device's client, with its true status.
+    pub session: Option<(SessionId, SessionStatus)>,
+    /// Whether the persisted client token (if any) would restore a signed-in session now.
+    pub persisted_credential_valid: bool,
+    /// Every session the server knows, with its true status, by id.
+    pub sessions: Vec<(SessionId, SessionStatus)>,
+}
+
+impl ServerView {
+    pub fn status_of(&self, id: SessionId) -> Option<SessionStatus> {
+        self.sessions.iter().find(|(s, _)| *s == id).map(|(_, status)| *status)
+    }
+}
