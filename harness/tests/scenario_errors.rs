@@ -209,6 +209,20 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             (0, 0),
             vec!["steps is empty"],
         ),
+        (
+            // Issue 19: this overflowed `parse_duration` (a panic in debug builds).
+            "advance past any number",
+            with_steps("  - advance: 1000000000000000000000000000000000000d\n"),
+            (9, 14),
+            vec!["longer than the limit of 10 years"],
+        ),
+        (
+            // Issue 19: a bad seed was reported at line 0, column 0.
+            "bad seed",
+            BASE.replace("description: a broken file", "description: a broken file\nseed: 0xnope"),
+            (4, 7),
+            vec!["bad seed `0xnope`", "hex (0x5eed0001) or decimal"],
+        ),
     ];
     assert!(table.len() >= 15, "the table must cover at least 15 kinds of bad input");
     for (what, text, at, fragments) in &table {

@@ -26,13 +26,13 @@ pub struct Args {
     #[arg(long, value_parser = parse_seed, default_value = "0x5eed0001")]
     seed: u64,
     /// Cases per profile.
-    #[arg(long, default_value_t = DEFAULT_CASES)]
+    #[arg(long, default_value_t = DEFAULT_CASES, value_parser = crate::counts::parse_cases)]
     cases: u64,
     /// Cases per profile run on the reference SDK in lockstep with the model.
-    #[arg(long, default_value_t = DEFAULT_REFERENCE_CASES)]
+    #[arg(long, default_value_t = DEFAULT_REFERENCE_CASES, value_parser = crate::counts::parse_cases)]
     reference_cases: u64,
     /// Longest generated trace, in events.
-    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
+    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT, value_parser = crate::counts::parse_steps)]
     steps: usize,
 }
 

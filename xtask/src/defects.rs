@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, value_parser = parse_seed, default_value_t = SEED_DEFAULT)]
     seed: u64,
     /// Cases one defect may take before it counts as not caught.
-    #[arg(long, default_value_t = 6_000)]
+    #[arg(long, default_value_t = 6_000, value_parser = crate::counts::parse_cases)]
     cases: u64,
     /// Hunt only this defect (by its catalogue name).
     #[arg(long)]

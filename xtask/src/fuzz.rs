@@ -48,9 +48,9 @@ impl Shard {
     /// The case indices of this shard among `cases`: contiguous, and all shards together
     /// cover `0..cases` exactly once.
     pub fn range(self, cases: u64) -> std::ops::Range<u64> {
-        let start = cases * (self.index - 1) / self.count;
-        let end = cases * self.index / self.count;
-        start..end
+        // In u128: `cases * index` must not overflow for any shard a user can type.
+        let at = |k: u64| (cases as u128 * k as u128 / self.count as u128) as u64;
+        at(self.index - 1)..at(self.index)
     }
 }
 
@@ -70,7 +70,7 @@ fn parse_profiles(text: &str) -> Result<Profiles, String> {
 #[derive(clap::Args)]
 pub struct Args {
     /// Cases per profile.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::counts::parse_cases)]
     cases: u64,
     /// Campaign seed (hex `0x…` or decimal).
     #[arg(long, value_parser = parse_seed, default_value = "0x5eed0001")]
@@ -88,7 +88,7 @@ pub struct Args {
     #[arg(long)]
     jobs: Option<usize>,
     /// Longest generated trace, in events.
-    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
+    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT, value_parser = crate::counts::parse_steps)]
     steps: usize,
     /// Print one JSON object with the verdict on stdout instead of tables.
     #[arg(long)]

@@ -32,13 +32,13 @@ pub struct Args {
     #[arg(long)]
     findings_table: bool,
     /// Generated cases per profile in the fuzz campaign.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 24, value_parser = crate::counts::parse_cases)]
     cases: u64,
     /// The fuzz campaign's seed.
     #[arg(long, default_value = "0x6a7e0001", value_parser = parse_seed)]
     seed: u64,
     /// Steps per generated case.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::counts::parse_steps)]
     steps: usize,
     /// Worker threads (each runs one case at a time).
     #[arg(long, default_value_t = default_jobs())]

@@ -10,6 +10,7 @@ mod bench_clerk_js;
 mod bench_fapi;
 mod bench_sdk;
 mod check;
+mod counts;
 mod defects;
 mod determinism;
 mod fuzz;

@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long)]
     profile: Option<String>,
     /// Longest generated trace (as the fuzz campaign that found the seed used).
-    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT)]
+    #[arg(long, default_value_t = TRACE_STEPS_DEFAULT, value_parser = crate::counts::parse_steps)]
     steps: usize,
     /// Replay only this variant of the scenario.
     #[arg(long)]

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
     /// Cases per profile in the coverage campaign.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = crate::counts::parse_cases)]
     cases: u64,
 }
 

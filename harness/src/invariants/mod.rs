@@ -462,7 +462,9 @@ fn fresh_token_only(trace: &Trace, r: &mut Report) {
                         format!("{} returns a token valid now", kind_name(*kind)),
                         format!(
                             "a token that expired {} ago",
-                            format_clock(at.unix_ms() - token.exp * 1000)
+                            format_clock(
+                                at.unix_ms().saturating_sub(token.exp.saturating_mul(1000))
+                            )
                         ),
                     );
                 }
@@ -477,7 +479,9 @@ fn fresh_token_only(trace: &Trace, r: &mut Report) {
                         "the backend receives a token valid when sent".into(),
                         format!(
                             "a token that expired {} before it was sent",
-                            format_clock(sent_at.unix_ms() - token.exp * 1000)
+                            format_clock(
+                                sent_at.unix_ms().saturating_sub(token.exp.saturating_mul(1000))
+                            )
                         ),
                     );
                 }

@@ -47,17 +47,21 @@ impl VTime {
 
     /// Unix seconds, as JWT claims count them (floor).
     pub fn unix_s(self) -> u64 {
-        (EPOCH_UNIX_MS + self.0) / 1000
+        self.unix_ms() / 1000
     }
 
     /// Unix milliseconds, as Clerk's JSON timestamps count them.
     pub fn unix_ms(self) -> u64 {
-        EPOCH_UNIX_MS + self.0
+        // Saturating: an instant near `u64::MAX` (only reachable from bad input that a caller
+        // failed to bound) reads as the end of time rather than panicking.
+        EPOCH_UNIX_MS.saturating_add(self.0)
     }
 
     /// The virtual instant of a Unix-seconds claim (saturating at the epoch).
     pub fn from_unix_s(s: u64) -> VTime {
-        VTime((s * 1000).saturating_sub(EPOCH_UNIX_MS))
+        // Saturating both ways: a token's `exp` is input (up to `u64::MAX`), and an `exp`
+        // past the end of `u64` milliseconds is simply "far in the future".
+        VTime(s.saturating_mul(1000).saturating_sub(EPOCH_UNIX_MS))
     }
 
     pub fn from_unix_ms(ms: u64) -> VTime {
@@ -124,6 +128,12 @@ pub enum DurationError {
     TooLong { input: String },
 }
 
+/// Digits as a number; `None` when it does not fit in a `u128` (far past any limit).
+fn parse_digits(digits: &str) -> Option<u128> {
+    debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "the caller split on digits");
+    digits.parse().ok()
+}
+
 /// Parses `250ms`, `30s`, `5m`, `2h`, `7d`, `1h30m`, `1.5s` into milliseconds.
 ///
 /// A unit is required: a bare `30` is ambiguous (seconds? milliseconds?) and is rejected.
@@ -162,25 +172,31 @@ pub fn parse_duration(input: &str) -> Result<u64, DurationError> {
             "" => return Err(malformed("missing unit")),
             other => return Err(malformed(&format!("unknown unit `{other}`"))),
         };
+        // Checked throughout: a number of any length must end in `TooLong`, never in an
+        // overflow (a panic in debug builds, a silent wrap in release builds).
+        let too_long = || DurationError::TooLong { input: input.to_string() };
         let value: u128 = if let Some((whole, frac)) = number.split_once('.') {
             if whole.is_empty() || frac.is_empty() || frac.contains('.') {
                 return Err(malformed("bad decimal number"));
             }
-            let whole: u128 = whole.parse().map_err(|_| malformed("number too large"))?;
+            let whole = parse_digits(whole).ok_or_else(too_long)?;
             let scale = 10u128.pow(frac.len().min(9) as u32);
             let frac_digits = &frac[..frac.len().min(9)];
             let frac: u128 = frac_digits.parse().map_err(|_| malformed("bad decimal number"))?;
-            let exact = whole * unit_ms * scale + frac * unit_ms;
+            let exact = whole
+                .checked_mul(unit_ms * scale)
+                .and_then(|w| w.checked_add(frac * unit_ms))
+                .ok_or_else(too_long)?;
             if exact % scale != 0 {
                 return Err(malformed("finer than a millisecond"));
             }
             exact / scale
         } else {
-            number.parse::<u128>().map_err(|_| malformed("number too large"))? * unit_ms
+            parse_digits(number).and_then(|n| n.checked_mul(unit_ms)).ok_or_else(too_long)?
         };
-        total = total.saturating_add(value);
+        total = total.checked_add(value).ok_or_else(too_long)?;
         if total > DURATION_MS_MAX as u128 {
-            return Err(DurationError::TooLong { input: input.to_string() });
+            return Err(too_long());
         }
     }
     Ok(total as u64)
@@ -211,6 +227,43 @@ mod tests {
     #[test]
     fn rejects_bad_durations_with_reasons() {
         for bad in ["", "30", "s", "5x", "1.s", "1.0005s", "20y", "99999999999d"] {
+            let err = parse_duration(bad).expect_err(bad).to_string();
+            assert!(err.contains("duration"), "{bad}: {err}");
+        }
+    }
+
+    /// Issue 19: `advance: 1000000000000000000000000000000000000d` overflowed a `u128`.
+    #[test]
+    fn huge_numbers_are_too_long_never_an_overflow() {
+        let huge = "9".repeat(60);
+        for bad in [
+            "1000000000000000000000000000000000000d".to_string(),
+            format!("{huge}ms"),
+            format!("{huge}.5d"),
+            format!("1.{huge}d"),
+            "340282366920938463463374607431768211455ms".to_string(),
+            "3650d3650d".to_string(),
+            format!("{}", "1d".repeat(10_000)),
+        ] {
+            assert!(
+                matches!(parse_duration(&bad), Err(DurationError::TooLong { .. })),
+                "{bad}: {:?}",
+                parse_duration(&bad)
+            );
+        }
+        assert_eq!(parse_duration("3650d"), Ok(DURATION_MS_MAX));
+    }
+
+    #[test]
+    fn extreme_instants_saturate() {
+        assert_eq!(VTime(u64::MAX).unix_ms(), u64::MAX);
+        assert_eq!(VTime::from_unix_s(u64::MAX), VTime(u64::MAX - EPOCH_UNIX_MS));
+        assert_eq!(VTime::from_unix_s(0), VTime::ZERO);
+    }
+
+    #[test]
+    fn rejects_bad_durations_with_reasons_again() {
+        for bad in ["1h30", "1..5s", ".5s"] {
             let err = parse_duration(bad).expect_err(bad).to_string();
             assert!(err.contains("duration"), "{bad}: {err}");
         }

@@ -27,7 +27,7 @@ pub enum ErrorKind {
     Yaml(String),
     #[error("cannot read the file: {0}")]
     Io(String),
-    #[error("file is {size} bytes; the limit is {limit} bytes")]
+    #[error("file is at least {size} bytes; the limit is {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
     #[error("unsupported schema_version {found}; accepted: {accepted}")]
     SchemaVersion { found: u32, accepted: u32 },

@@ -14,18 +14,44 @@ pub const FILE_BYTES_MAX: u64 = 1 << 20;
 
 /// Reads and parses a scenario file. `display` is how errors name it.
 pub fn load(path: &Path, display: &str) -> Result<Scenario, ScenarioError> {
-    let io = |e: std::io::Error| ScenarioError::new(display, 0, 0, ErrorKind::Io(e.to_string()));
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > FILE_BYTES_MAX {
-        return Err(ScenarioError::new(
-            display,
-            0,
-            0,
-            ErrorKind::TooLarge { size, limit: FILE_BYTES_MAX },
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = read_bounded(path, FILE_BYTES_MAX).map_err(|e| {
+        let kind = match e {
+            BoundedReadError::TooLarge { size, limit } => ErrorKind::TooLarge { size, limit },
+            other => ErrorKind::Io(other.to_string()),
+        };
+        ScenarioError::new(display, 0, 0, kind)
+    })?;
     super::parse(display, &text)
+}
+
+/// Why [`read_bounded`] refused a file.
+#[derive(Debug, thiserror::Error)]
+pub enum BoundedReadError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file (a FIFO, device or directory would block or never end)")]
+    NotRegular,
+    #[error("file is at least {size} bytes; the limit is {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the file is not UTF-8 text")]
+    NotUtf8,
+}
+
+/// Reads a regular file of at most `limit` bytes as text. The size is checked on what is
+/// read, not on the file's metadata (which `/proc` files and growing files misstate), and
+/// FIFOs and devices are refused before any read (`/dev/zero` never ends, a FIFO blocks).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String, BoundedReadError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(BoundedReadError::NotRegular);
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(BoundedReadError::TooLarge { size: bytes.len() as u64, limit });
+    }
+    String::from_utf8(bytes).map_err(|_| BoundedReadError::NotUtf8)
 }
 
 /// Writes `contents` to `path` so that a reader sees either the old file or the whole new

@@ -277,6 +277,15 @@ impl JsonSchema for Limit {
     }
 }
 
+/// A `seed:` value: kept as written, refused here if [`crate::sim::parse_seed`] refuses it.
+fn deserialize_seed<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    crate::sim::parse_seed(&text).map_err(serde::de::Error::custom)?;
+    Ok(Some(text))
+}
+
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -292,7 +301,14 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// For an exported counterexample: the generator seed it came from (`0x…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ///
+    /// Checked while parsing (not later) so that a bad seed is reported at its line and
+    /// column.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "deserialize_seed"
+    )]
     pub seed: Option<String>,
     pub setup: SetupSpec,
     /// Named variants, each overriding some setup fields. Without variants the scenario has

@@ -102,12 +102,14 @@ pub fn parse_settings(file: &str, text: &str) -> Result<InstanceSettings, Settin
 /// Reads and parses a settings file.
 pub fn load_settings(path: &std::path::Path) -> Result<InstanceSettings, SettingsFileError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SettingsFileError {
-        file: file.clone(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read the file: {e}"),
-    })?;
+    let limit = SETTINGS_FILE_BYTES_MAX as u64;
+    let text =
+        crate::scenario::files::read_bounded(path, limit).map_err(|e| SettingsFileError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+        })?;
     parse_settings(&file, &text)
 }
 

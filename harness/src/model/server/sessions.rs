@@ -262,7 +262,7 @@ impl Server {
         if token.is_expired_at(now) {
             return Err(TokenRejection::Expired);
         }
-        if now.unix_ms() < token.nbf * 1000 {
+        if now.unix_ms() < token.nbf.saturating_mul(1000) {
             return Err(TokenRejection::NotYetValid);
         }
         match self.session(token.sid) {

@@ -256,12 +256,14 @@ pub struct TokenInfo {
 impl TokenInfo {
     /// Whether the token's `exp` has passed at `now` (a token is dead at `exp` exactly).
     pub fn is_expired_at(&self, now: VTime) -> bool {
-        now.unix_ms() >= self.exp * 1000
+        // Saturating: `exp` comes from a token, which is input (`2^64-1` once panicked here).
+        now.unix_ms() >= self.exp.saturating_mul(1000)
     }
 
     /// Milliseconds until `exp` at `now` (negative once expired).
     pub fn remaining_ms(&self, now: VTime) -> i64 {
-        (self.exp * 1000) as i64 - now.unix_ms() as i64
+        (self.exp.saturating_mul(1000) as i128 - now.unix_ms() as i128)
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
 
