@@ -142,6 +142,8 @@ export function freePort() {
 export async function admin(server, method, path, body) {
   const response = await fetch(`${server.adminUrl}${path}`, {
     method,
+    // The admin API takes JSON only (a browser cannot send it cross-origin unasked).
+    headers: method === 'GET' ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };

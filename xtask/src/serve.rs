@@ -65,13 +65,21 @@ pub fn run(args: Args) -> Result<bool> {
         .enable_time()
         .build()
         .context("building the tokio runtime")?;
+    // A panic while answering becomes a 500 and one line on stderr (serve/front.rs prints
+    // it); the default hook would add a message and, with RUST_BACKTRACE, a backtrace.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some("session-harness-serve") {
+            default_hook(info);
+        }
+    }));
     let served = runtime.block_on(start(config))?;
     println!("{}", served.banner());
     println!(
         "# admin API: curl {}/  (docs/emulator-dev-server.md); Ctrl-C stops",
         served.banner().admin_url
     );
-    // The server runs on wiremock's own thread; this one only keeps it alive.
+    // The server runs on its own thread (serve/front.rs); this one only keeps it alive.
     loop {
         std::thread::park();
     }

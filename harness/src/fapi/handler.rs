@@ -11,6 +11,7 @@
 //! The virtual clock only moves forward here: a request stamped earlier than one already
 //! served is handled at the later instant, so tokens never go back in time.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -121,7 +122,28 @@ pub struct LogEntry {
 struct HandlerState {
     clock: VTime,
     seq: u64,
-    log: Vec<LogEntry>,
+    /// Oldest first, in `seq` order; at most `log_max` entries.
+    log: VecDeque<LogEntry>,
+    log_max: usize,
+}
+
+impl HandlerState {
+    fn push(&mut self, entry: LogEntry) {
+        self.log.push_back(entry);
+        while self.log.len() > self.log_max {
+            self.log.pop_front();
+        }
+    }
+}
+
+/// A page of the request log ([`Fapi::log_page`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogPage {
+    pub entries: Vec<LogEntry>,
+    /// Whether entries after the last one returned are waiting (ask again with its `seq`).
+    pub more: bool,
+    /// The oldest `seq` still kept (older entries were dropped by the log's bound).
+    pub oldest_seq: Option<u64>,
 }
 
 struct Inner {
@@ -168,7 +190,12 @@ impl Fapi {
                 signer,
                 verifier,
                 jwks_json,
-                state: Mutex::new(HandlerState { clock: VTime::ZERO, seq: 0, log: Vec::new() }),
+                state: Mutex::new(HandlerState {
+                    clock: VTime::ZERO,
+                    seq: 0,
+                    log: VecDeque::new(),
+                    log_max: usize::MAX,
+                }),
             }),
         }
     }
@@ -212,12 +239,40 @@ impl Fapi {
 
     /// A copy of the request log.
     pub fn log(&self) -> Vec<LogEntry> {
-        self.state().log.clone()
+        self.state().log.iter().cloned().collect()
+    }
+
+    /// Entries in the log now.
+    pub fn log_len(&self) -> usize {
+        self.state().log.len()
+    }
+
+    /// Keeps at most `max` entries from now on, dropping the oldest (a long-running dev
+    /// server); unbounded by default (a run drains its log step by step).
+    pub fn set_log_max(&self, max: usize) {
+        let mut state = self.state();
+        state.log_max = max;
+        while state.log.len() > max {
+            state.log.pop_front();
+        }
+    }
+
+    /// At most `limit` entries after `since` (a `seq`), copying only those: the lock is held
+    /// for a binary search and `limit` clones, not for the whole log.
+    pub fn log_page(&self, since: u64, limit: usize) -> LogPage {
+        let state = self.state();
+        let start = state.log.partition_point(|e| e.seq <= since);
+        let entries: Vec<LogEntry> = state.log.range(start..).take(limit).cloned().collect();
+        LogPage {
+            more: state.log.len() - start > entries.len(),
+            oldest_seq: state.log.front().map(|e| e.seq),
+            entries,
+        }
     }
 
     /// Takes the request log, leaving it empty (long runs drain it step by step).
     pub fn drain_log(&self) -> Vec<LogEntry> {
-        std::mem::take(&mut self.state().log)
+        self.state().log.drain(..).collect()
     }
 
     /// Records a request that reached the same server but not the FAPI handler (the dev
@@ -247,7 +302,7 @@ impl Fapi {
             tag: None,
             issued: None,
         };
-        state.log.push(entry);
+        state.push(entry);
     }
 
     fn state(&self) -> MutexGuard<'_, HandlerState> {
@@ -443,7 +498,7 @@ impl Fapi {
         let mut state = self.state();
         state.seq += 1;
         let seq = state.seq;
-        state.log.push(LogEntry {
+        state.push(LogEntry {
             seq,
             at,
             method,

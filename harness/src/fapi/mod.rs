@@ -26,7 +26,7 @@ pub mod wire;
 pub use faults::{FaultDraw, draw as draw_faults};
 pub use handler::{
     DEFAULT_AUTHORIZED_PARTY, DEFAULT_FRONTEND_API, Exchange, Fapi, FapiConfig, Handled, LogEntry,
-    SharedServer, lock,
+    LogPage, SharedServer, lock,
 };
 pub use http::{HttpRequest, HttpResponse, LATENCY_HEADER, VIRTUAL_TIME_HEADER};
 pub use transport::{Delivery, InProcess, TransportError};

@@ -2,8 +2,11 @@
 //! side, queue faults, read the request log, reset. docs/emulator-dev-server.md is its
 //! reference; [`ROUTES`] is the list it is checked against.
 //!
-//! Bodies are JSON objects (whatever the content type says: `curl -d` sends a form type).
-//! Durations are strings with a unit (`"30s"`, `"7d"`), as everywhere in the harness. Every
+//! Bodies are JSON objects. Every admin request must come from this machine as a script
+//! would send it ([`guard`]): a loopback `Host` (no DNS rebinding), no `Origin` other than
+//! the server's own (no web page), and, for anything but `GET`, `content-type:
+//! application/json` (a browser cannot send that cross-origin without a preflight, which
+//! this server never grants). Durations are strings with a unit (`"30s"`, `"7d"`), as everywhere in the harness. Every
 //! mistake is a 4xx with `{"error": code, "message", "accepted": [...]}` naming what was wrong
 //! and what would have been accepted; nothing here panics on input.
 
@@ -23,6 +26,10 @@ use super::clock::ClockError;
 pub const FAULT_COUNT_MAX: u32 = 1_000;
 /// Most faults one `{"random": N}` call may draw.
 pub const RANDOM_FAULTS_MAX: u32 = 100;
+/// Most faults queued at once.
+pub const FAULTS_QUEUED_MAX: usize = 1_000;
+/// Most log entries one `GET /log` returns (`?limit=` may ask for fewer).
+pub const LOG_PAGE_MAX: usize = 1_000;
 
 /// Every admin route: method, path under the prefix, what it does.
 pub const ROUTES: &[(&str, &str, &str)] = &[
@@ -42,8 +49,13 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/faults", "queued faults"),
     ("POST", "/faults", "queue a fault for the next N requests, or {\"random\": N} from the seed"),
     ("DELETE", "/faults", "drop every queued fault"),
-    ("GET", "/log", "the request log; ?since=SEQ for entries after SEQ"),
-    ("POST", "/reset", "a fresh server (users, clients, sessions, faults, log); the clock stays"),
+    ("GET", "/log", "the request log, paged: ?since=SEQ&limit=N (N up to 1000), `more` if cut"),
+    (
+        "POST",
+        "/reset",
+        "a fresh server (users, clients, sessions, faults, log); the clock stays, and no id or \
+         token from before is valid again",
+    ),
 ];
 
 /// An admin answer.
@@ -92,7 +104,7 @@ impl AdminError {
 
 /// Answers one admin request.
 pub fn handle(state: &ServeState, request: &crate::fapi::HttpRequest) -> AdminAnswer {
-    match route(state, request) {
+    match guard(state, request).and_then(|()| route(state, request)) {
         Ok(body) => AdminAnswer { status: 200, code: None, body },
         Err(e) => AdminAnswer {
             status: e.status,
@@ -100,6 +112,60 @@ pub fn handle(state: &ServeState, request: &crate::fapi::HttpRequest) -> AdminAn
             body: json!({"error": e.code, "message": e.message, "accepted": e.accepted}),
         },
     }
+}
+
+/// Refuses an admin request a web page could have sent: a `Host` that is not loopback (DNS
+/// rebinding), an `Origin` that is not this server, or a body-carrying method without a JSON
+/// content type (a cross-origin "simple request" needs no preflight).
+pub fn guard(state: &ServeState, request: &crate::fapi::HttpRequest) -> Result<(), AdminError> {
+    let host = request.header_value("host").unwrap_or("").trim();
+    let host_name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if !matches!(host_name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+        return Err(AdminError::new(
+            403,
+            "foreign_host",
+            format!("the admin API answers only a loopback `Host`, not `{host}`"),
+        )
+        .accepting(["127.0.0.1:PORT", "localhost:PORT"]));
+    }
+    if let Some(origin) = request.header_value("origin") {
+        let own = [
+            format!("http://127.0.0.1:{}", state.port),
+            format!("http://localhost:{}", state.port),
+        ];
+        if !own.iter().any(|o| o.eq_ignore_ascii_case(origin.trim())) {
+            return Err(AdminError::new(
+                403,
+                "foreign_origin",
+                format!(
+                    "the admin API refuses requests from web pages (`Origin: {origin}`);                      call it from a script or curl"
+                ),
+            )
+            .accepting(own));
+        }
+    }
+    if request.method != "GET" {
+        let media_type = request
+            .header_value("content-type")
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        if media_type.as_deref() != Some("application/json") {
+            return Err(AdminError::new(
+                415,
+                "json_required",
+                format!(
+                    "{} admin calls must say `content-type: application/json` (even without \
+                     a body), e.g. curl -H 'content-type: application/json'",
+                    request.method
+                ),
+            )
+            .accepting(["application/json"]));
+        }
+    }
+    Ok(())
 }
 
 fn route(state: &ServeState, request: &crate::fapi::HttpRequest) -> Result<Value, AdminError> {
@@ -235,6 +301,18 @@ fn route(state: &ServeState, request: &crate::fapi::HttpRequest) -> Result<Value
             _ => {
                 let specs = fault_specs(state, request)?;
                 let mut server = lock(state.fapi.server());
+                if server.faults.len() + specs.len() > FAULTS_QUEUED_MAX {
+                    return Err(AdminError::new(
+                        409,
+                        "too_many_faults",
+                        format!(
+                            "{} faults are queued and {} more would pass the limit of \
+                             {FAULTS_QUEUED_MAX}; `DELETE /__harness/faults` clears them",
+                            server.faults.len(),
+                            specs.len()
+                        ),
+                    ));
+                }
                 for spec in &specs {
                     server.push_fault(*spec);
                 }
@@ -245,31 +323,45 @@ fn route(state: &ServeState, request: &crate::fapi::HttpRequest) -> Result<Value
         },
         "/log" => {
             let mut since = 0;
+            let mut limit = LOG_PAGE_MAX;
             for (name, value) in form_urlencoded::parse(request.query.as_bytes()) {
+                let whole = || {
+                    AdminError::bad(
+                        "malformed_query",
+                        format!("`{name}={value}` is not a whole number"),
+                    )
+                };
                 match name.as_ref() {
-                    "since" => {
-                        since = value.parse().map_err(|_| {
-                            AdminError::bad(
-                                "malformed_query",
-                                format!("`since={value}` is not a whole number"),
-                            )
-                        })?;
+                    "since" => since = value.parse().map_err(|_| whole())?,
+                    "limit" => {
+                        limit = value.parse().map_err(|_| whole())?;
+                        if !(1..=LOG_PAGE_MAX).contains(&limit) {
+                            return Err(AdminError::bad(
+                                "out_of_range",
+                                format!("`limit` = {limit}; accepted: 1..={LOG_PAGE_MAX}"),
+                            ));
+                        }
                     }
                     other => {
                         return Err(AdminError::bad(
                             "malformed_query",
                             format!("unknown query parameter `{other}`"),
                         )
-                        .accepting(["since"]));
+                        .accepting(["since", "limit"]));
                     }
                 }
             }
-            let entries: Vec<_> = state.fapi.log().into_iter().filter(|e| e.seq > since).collect();
-            Ok(json!({"entries": entries}))
+            let page = state.fapi.log_page(since, limit);
+            Ok(serde_json::to_value(page).expect("log entries serialise"))
         }
         "/reset" => {
             no_body(request)?;
-            *lock(state.fapi.server()) = Server::new(state.settings);
+            // The next generation, not `Server::new`: ids continue after the old ones, so a
+            // device from before the reset cannot adopt another device's session.
+            {
+                let mut server = lock(state.fapi.server());
+                *server = server.next_generation();
+            }
             *state.draw.lock().unwrap_or_else(|e| e.into_inner()) = FaultDraw::new(state.seed);
             let dropped = state.fapi.drain_log().len();
             Ok(json!({"reset": true, "log_entries_dropped": dropped}))
@@ -402,7 +494,7 @@ fn state_json(state: &ServeState) -> Value {
         "sessions": sessions,
         "next_sign_in_task": next,
         "faults": faults["faults"],
-        "log_entries": state.fapi.log().len(),
+        "log_entries": state.fapi.log_len(),
     })
 }
 

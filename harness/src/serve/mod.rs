@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Modules: [`clock`] (manual and realtime clocks), [`settings_file`] (`--settings FILE`),
-//! [`admin`] (the admin API), `mount` (the wiremock dispatcher).
+//! [`admin`] (the admin API), [`front`] (our own HTTP server: limits, timeouts, routing).
 //!
 //! Architecture invariant: like the emulator, no lifecycle rule lives here. Admin actions call
 //! the server's own transitions (`Server::end_session_as`, `replace_session`, …); this module
@@ -26,14 +26,12 @@
 
 pub mod admin;
 pub mod clock;
-mod mount;
+pub mod front;
 pub mod settings_file;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
-
-use wiremock::MockServer;
 
 use crate::backend::Backend;
 use crate::fapi::{Fapi, FaultDraw};
@@ -114,6 +112,8 @@ pub struct ServeState {
     pub clock: Clock,
     pub seed: u64,
     pub settings: InstanceSettings,
+    /// The port listened on: the admin API accepts an `Origin` of this server only.
+    pub port: u16,
     /// Faults drawn from the seed so far, in order.
     pub(crate) draw: Mutex<FaultDraw>,
 }
@@ -128,25 +128,25 @@ impl ServeState {
 
 /// A running dev server; dropping it stops the server.
 pub struct Served {
-    server: MockServer,
+    front: front::Front,
     state: Arc<ServeState>,
     banner: Banner,
 }
 
 impl fmt::Debug for Served {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Served").field("uri", &self.server.uri()).finish_non_exhaustive()
+        f.debug_struct("Served").field("uri", &self.uri()).finish_non_exhaustive()
     }
 }
 
 impl Served {
     /// `http://127.0.0.1:PORT`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        format!("http://{}", self.front.addr())
     }
 
     pub fn addr(&self) -> SocketAddr {
-        *self.server.address()
+        self.front.addr()
     }
 
     /// What the server prints for an app.
@@ -168,7 +168,10 @@ pub async fn start(config: ServeConfig) -> Result<Served, ServeError> {
     let addr = loopback_addr(&config.host, config.port)?;
     config.settings.validate()?;
     let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
     let fapi = Fapi::new(config.settings);
+    // A dev server runs for hours: its request log keeps the newest entries only.
+    fapi.set_log_max(front::LOG_ENTRIES_MAX);
     let backend = Backend::new(&fapi);
     let start = config.start.unwrap_or_else(clock::wall_clock_vtime);
     let state = Arc::new(ServeState {
@@ -177,13 +180,12 @@ pub async fn start(config: ServeConfig) -> Result<Served, ServeError> {
         clock: Clock::new(config.clock, start),
         seed: config.seed,
         settings: config.settings,
+        port: bound.port(),
         draw: Mutex::new(FaultDraw::new(config.seed)),
     });
-    // Request recording would keep every request in memory for the server's lifetime; the
-    // emulator's own log is the record.
-    let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
-    mount::mount(&server, state.clone()).await;
-    let origin = server.uri();
+    let front = front::spawn(listener, state.clone())
+        .map_err(|source| ServeError::Bind { addr: bound, source })?;
+    let origin = format!("http://{bound}");
     let banner = Banner {
         origin: origin.clone(),
         publishable_key: state.fapi.publishable_key().encode(),
@@ -198,7 +200,7 @@ pub async fn start(config: ServeConfig) -> Result<Served, ServeError> {
         clock: config.clock,
         start,
     };
-    Ok(Served { server, state, banner })
+    Ok(Served { front, state, banner })
 }
 
 /// What an app needs to talk to the dev server, printed as `KEY=value` lines (paste them into

@@ -48,6 +48,10 @@ pub fn admin(
         let mut request = reqwest::Client::new()
             .request(reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method"), url)
             .timeout(Duration::from_secs(10));
+        if method != "GET" {
+            // The admin API refuses anything but JSON from scripts (issue 19).
+            request = request.header("content-type", "application/json");
+        }
         if let Some(body) = body {
             request = request.body(body.to_string());
         }

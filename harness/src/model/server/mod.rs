@@ -97,12 +97,30 @@ pub struct QueuedFault {
 pub struct Server {
     pub settings: InstanceSettings,
     pub users: Vec<User>,
-    /// Indexed by `ClientId.0 - 1`.
+    /// Indexed by `ClientId.0 - clients_before - 1`.
     pub clients: Vec<Client>,
-    /// Indexed by `SessionId.0 - 1`.
+    /// Indexed by `SessionId.0 - sessions_before - 1`.
     pub sessions: Vec<Session>,
     pub token_serial: u64,
     pub faults: Vec<QueuedFault>,
+    /// Client ids handed out by earlier generations of this server (the dev server's
+    /// `/reset`): new clients are numbered after them, so a client token from before a reset
+    /// never names a new client. Zero (and not serialised) in every simulated run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clients_before: u32,
+    /// Session ids handed out by earlier generations, likewise.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sessions_before: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The vector index of id `id` when `before` ids went to earlier generations (ids are
+/// 1-based); `None` for an id of an earlier generation.
+fn index_of(id: u32, before: u32) -> Option<usize> {
+    id.checked_sub(before)?.checked_sub(1).map(|i| i as usize)
 }
 
 impl Server {
@@ -119,23 +137,35 @@ impl Server {
             sessions: Vec::new(),
             token_serial: 0,
             faults: Vec::new(),
+            clients_before: 0,
+            sessions_before: 0,
         }
     }
 
+    /// A fresh server with the same settings whose ids continue after this one's: nothing a
+    /// device kept from before (session ids, client tokens, session JWTs) names anything in
+    /// it. The dev server's `/reset`.
+    pub fn next_generation(&self) -> Server {
+        let mut next = Server::new(self.settings);
+        next.clients_before = self.clients_before.saturating_add(self.clients.len() as u32);
+        next.sessions_before = self.sessions_before.saturating_add(self.sessions.len() as u32);
+        next
+    }
+
     pub fn session(&self, id: SessionId) -> Option<&Session> {
-        self.sessions.get((id.0 as usize).wrapping_sub(1))
+        self.sessions.get(index_of(id.0, self.sessions_before)?)
     }
 
     pub fn client(&self, id: ClientId) -> Option<&Client> {
-        self.clients.get((id.0 as usize).wrapping_sub(1))
+        self.clients.get(index_of(id.0, self.clients_before)?)
     }
 
     fn session_mut(&mut self, id: SessionId) -> Option<&mut Session> {
-        self.sessions.get_mut((id.0 as usize).wrapping_sub(1))
+        self.sessions.get_mut(index_of(id.0, self.sessions_before)?)
     }
 
     fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
-        self.clients.get_mut((id.0 as usize).wrapping_sub(1))
+        self.clients.get_mut(index_of(id.0, self.clients_before)?)
     }
 
     /// The client a token names, if the token is current: the same epoch, and at most
@@ -301,7 +331,7 @@ impl Server {
     }
 
     fn create_client(&mut self) -> ClientId {
-        let id = ClientId(self.clients.len() as u32 + 1);
+        let id = ClientId(self.clients_before + self.clients.len() as u32 + 1);
         self.clients.push(Client {
             id,
             epoch: 1,

@@ -82,7 +82,7 @@ impl Server {
         task: Option<TaskKey>,
         now: VTime,
     ) -> SessionId {
-        let id = SessionId(self.sessions.len() as u32 + 1);
+        let id = SessionId(self.sessions_before + self.sessions.len() as u32 + 1);
         let status = if task.is_some() { SessionStatus::Pending } else { SessionStatus::Active };
         self.sessions.push(Session {
             id,
