@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<bool> {
         settings,
         clock: args.clock,
         start: start_at,
+        ..ServeConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

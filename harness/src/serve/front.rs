@@ -78,6 +78,7 @@ impl Drop for Front {
 pub(super) fn spawn(
     listener: std::net::TcpListener,
     state: Arc<ServeState>,
+    header_read_timeout: Duration,
 ) -> std::io::Result<Front> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -93,7 +94,7 @@ pub(super) fn spawn(
                 }
             };
             tokio::select! {
-                () = accept_loop(listener, state) => {}
+                () = accept_loop(listener, state, header_read_timeout) => {}
                 _ = stopped => {}
             }
         });
@@ -101,7 +102,11 @@ pub(super) fn spawn(
     Ok(Front { addr, stop: Some(stop) })
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<ServeState>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: Arc<ServeState>,
+    header_read_timeout: Duration,
+) {
     let slots = Arc::new(Semaphore::new(CONNECTIONS_MAX));
     let mut failures: u64 = 0;
     let mut backoff = Duration::from_millis(10);
@@ -119,7 +124,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<ServeState>) 
                 }
                 let state = state.clone();
                 tokio::spawn(async move {
-                    serve_connection(stream, state).await;
+                    serve_connection(stream, state, header_read_timeout).await;
                     drop(slot);
                 });
             }
@@ -142,11 +147,15 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<ServeState>) 
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<ServeState>) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    state: Arc<ServeState>,
+    header_read_timeout: Duration,
+) {
     let service = service_fn(move |request| answer(state.clone(), request));
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(HEAD_BYTES_MAX)
         .serve_connection(TokioIo::new(stream), service);
     // Errors here are the client's (gone, too slow, malformed) or a deliberate drop; hyper

@@ -66,6 +66,9 @@ pub struct ServeConfig {
     /// The clock's first reading; `None` is the wall clock's (so a real device agrees with
     /// token times).
     pub start: Option<VTime>,
+    /// Longest a client may take to send a request's headers before its connection is
+    /// closed ([`front::HEADER_READ_TIMEOUT`] by default).
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl Default for ServeConfig {
@@ -77,6 +80,7 @@ impl Default for ServeConfig {
             settings: InstanceSettings::default(),
             clock: ClockMode::Realtime { speed: 1 },
             start: None,
+            header_read_timeout: front::HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -183,7 +187,7 @@ pub async fn start(config: ServeConfig) -> Result<Served, ServeError> {
         port: bound.port(),
         draw: Mutex::new(FaultDraw::new(config.seed)),
     });
-    let front = front::spawn(listener, state.clone())
+    let front = front::spawn(listener, state.clone(), config.header_read_timeout)
         .map_err(|source| ServeError::Bind { addr: bound, source })?;
     let origin = format!("http://{bound}");
     let banner = Banner {
