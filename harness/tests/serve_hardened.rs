@@ -439,7 +439,7 @@ fn a_soak_of_requests_keeps_memory_flat() {
     let total: usize = if full { 50_000 } else { 3_000 };
     let rt = runtime();
     let served = serve(&rt, manual());
-    let (sid, token) = sign_in(&rt, &served);
+    let (sid, mut token) = sign_in(&rt, &served);
     let started = std::time::Instant::now();
     let mut after_first_1000 = None;
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
@@ -456,7 +456,11 @@ fn a_soak_of_requests_keeps_memory_flat() {
                     .header("authorization", &token)
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(body),
-                1 => http.get(format!("{}/v1/client?_is_native=1", served.uri())).body(body),
+                1 => http
+                    .get(format!("{}/v1/client?_is_native=1", served.uri()))
+                    .header("authorization", &token)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
                 2 => http
                     .post(format!("{}/api/orders", served.uri()))
                     .header("authorization", "Bearer x.y.z")
@@ -466,11 +470,16 @@ fn a_soak_of_requests_keeps_memory_flat() {
             let request = if i % 97 == 0 { request.header("connection", "close") } else { request };
             let response = request.send().await.expect("the dev server answers");
             *statuses.entry(response.status().as_u16()).or_default() += 1;
+            // The device keeps the rotated client token, as a real one does.
+            if let Some(rotated) = response.headers().get("authorization") {
+                token = rotated.to_str().unwrap().to_string();
+            }
             let _ = response.bytes().await;
             if i == 999 {
                 after_first_1000 = rss_bytes();
             }
             if i % 20_000 == 19_999 {
+                // From here the session is gone: its token requests are refused (part of the mix).
                 let reset = http
                     .post(format!("{}/__harness/reset", served.uri()))
                     .header("content-type", "application/json")

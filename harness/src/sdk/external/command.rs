@@ -15,6 +15,9 @@ pub const PINNED_CLERK_JS_VERSION: &str = "6.40.0";
 /// The environment variable that overrides the step timeout, in wall milliseconds.
 pub const TIMEOUT_ENV: &str = "SESSION_HARNESS_ADAPTER_TIMEOUT_MS";
 
+/// The environment variable that overrides the hello timeout, in wall milliseconds.
+pub const HELLO_TIMEOUT_ENV: &str = "SESSION_HARNESS_ADAPTER_HELLO_TIMEOUT_MS";
+
 /// The environment variable naming the folder whose `node_modules` holds the clerk-js to run.
 pub const CLERK_JS_DIR_ENV: &str = "SESSION_HARNESS_CLERK_JS_DIR";
 
@@ -40,12 +43,17 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// The defaults, with the step timeout from [`TIMEOUT_ENV`] when it is set to a whole
-    /// number of milliseconds (anything else is ignored rather than guessed at).
+    /// The defaults, with the step timeout from [`TIMEOUT_ENV`] and the hello timeout from
+    /// [`HELLO_TIMEOUT_ENV`] when set to a whole number of milliseconds (anything else is
+    /// ignored rather than guessed at).
     pub fn from_env() -> Timeouts {
         let mut timeouts = Timeouts::default();
-        if let Some(ms) = std::env::var(TIMEOUT_ENV).ok().and_then(|t| t.trim().parse().ok()) {
+        let ms = |name: &str| std::env::var(name).ok().and_then(|t| t.trim().parse().ok());
+        if let Some(ms) = ms(TIMEOUT_ENV) {
             timeouts.step = Duration::from_millis(ms);
+        }
+        if let Some(ms) = ms(HELLO_TIMEOUT_ENV) {
+            timeouts.hello = Duration::from_millis(ms);
         }
         timeouts
     }

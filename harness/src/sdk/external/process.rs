@@ -11,7 +11,9 @@
 //!   harness on a full pipe either.
 //!
 //! The process runs in its own process group and the whole group is killed when the
-//! [`Process`] is dropped (an `sh -c` adapter's children included): no zombies, no orphans.
+//! [`Process`] is dropped (an `sh -c` adapter's children included), whatever the adapter
+//! itself did first (exited, crashed, was reaped): no zombies, no orphans. An adapter that
+//! dies while its children hold stdout open reads as EOF (a crash), not as a hang.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -27,6 +29,8 @@ use super::protocol::{LINE_BYTES_MAX, quote};
 
 /// How many stderr lines an error shows.
 pub const STDERR_LINES: usize = 40;
+/// How often a read waiting for a line checks whether the adapter is still alive.
+const EXIT_POLL: Duration = Duration::from_millis(50);
 /// Longest stderr line kept (longer ones are cut): logging is for people.
 const STDERR_LINE_CHARS: usize = 1_000;
 
@@ -130,11 +134,30 @@ impl Process {
     }
 
     /// The next stdout line, waiting at most `limit` of wall time.
+    ///
+    /// An adapter that is gone while something it started still holds stdout open gives
+    /// [`Line::Eof`] (a crash), not a timeout (a hang): the wait looks at the process every
+    /// [`EXIT_POLL`].
     pub async fn read(&mut self, limit: Duration) -> Result<Line, ReadError> {
-        match tokio::time::timeout(limit, self.lines.recv()).await {
-            Err(_) => Err(ReadError::Timeout),
-            Ok(None) => Ok(Line::Eof),
-            Ok(Some(line)) => Ok(line),
+        let mut waited = Duration::ZERO;
+        loop {
+            let slice = EXIT_POLL.min(limit.saturating_sub(waited));
+            match tokio::time::timeout(slice, self.lines.recv()).await {
+                Ok(None) => return Ok(Line::Eof),
+                Ok(Some(line)) => return Ok(line),
+                Err(_) => waited += slice,
+            }
+            if self.try_reap().is_some() {
+                // Lines it wrote just before exiting may still be in the pipe: a short grace
+                // for the reader thread, then EOF whatever its children do.
+                return Ok(match tokio::time::timeout(EXIT_POLL, self.lines.recv()).await {
+                    Ok(Some(line)) => line,
+                    Ok(None) | Err(_) => Line::Eof,
+                });
+            }
+            if waited >= limit {
+                return Err(ReadError::Timeout);
+            }
         }
     }
 
@@ -167,14 +190,15 @@ impl Process {
     }
 
     /// Kills the process group and reaps the process. Idempotent.
+    ///
+    /// The group is killed even when the adapter itself has already exited or been reaped:
+    /// its children (an `sh -c` adapter's, a double fork's, a `nohup`'s) stay in its group
+    /// and would otherwise outlive the harness. A child that calls `setsid` leaves the group
+    /// and is out of reach (docs/adapter-protocol.md). The group id stays reserved while any
+    /// member lives, so the kill cannot reach an unrelated process group.
     pub fn kill(&mut self) {
-        if self.try_reap().is_some() {
-            return;
-        }
         #[cfg(unix)]
         {
-            // The whole group, so an `sh -c` adapter's own children go too. Best effort:
-            // the direct kill below is what guarantees the reap.
             let _ = Command::new("kill")
                 .arg("-KILL")
                 .arg("--")
@@ -184,6 +208,10 @@ impl Process {
                 .stderr(Stdio::null())
                 .status();
         }
+        if self.try_reap().is_some() {
+            return;
+        }
+        // The direct kill is what guarantees the reap (the group kill is best effort).
         let _ = self.child.kill();
         self.reaped = self.child.wait().ok();
     }
