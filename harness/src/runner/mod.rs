@@ -42,6 +42,16 @@ pub fn run_model(setup: Setup, events: &[Event], seed: Option<u64>) -> Outcome {
     judge(trace, |events| trace::run_model(setup, events, seed))
 }
 
+/// [`run_model`], refusing a run with a step over the model's work budget.
+pub fn try_run_model(
+    setup: Setup,
+    events: &[Event],
+    seed: Option<u64>,
+) -> Result<Outcome, trace::WorkBudgetExceeded> {
+    let trace = trace::try_run_model(setup, events, seed)?;
+    Ok(judge(trace, |events| trace::run_model(setup, events, seed)))
+}
+
 /// Checks a trace; `rerun` replays an event list on the same system (for the twin).
 pub fn judge(trace: Trace, rerun: impl Fn(&[Event]) -> Trace) -> Outcome {
     let mut report = invariants::check(&trace);

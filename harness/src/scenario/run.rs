@@ -63,7 +63,8 @@ impl System for ModelSystem {
         if !defects.is_empty() {
             return Err(SystemError::NeedsReference(defect_list(defects), "model".into()));
         }
-        Ok(runner::run_model(setup, events, seed))
+        // A step past the work budget is an error naming it, not a 3 GB trace (issue 19).
+        runner::try_run_model(setup, events, seed).map_err(|e| SystemError::Failed(e.to_string()))
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::settings::Setup;
 use crate::model::time::VTime;
 use crate::model::vocab::Event;
+use crate::model::world::JOBS_PER_STEP_MAX;
 use crate::model::{Observation, World};
 
 /// One event and what followed it.
@@ -72,14 +73,55 @@ pub const STEPS_MAX: usize = 100_000;
 
 /// Runs `events` through the model world.
 pub fn run_model(setup: Setup, events: &[Event], seed: Option<u64>) -> Trace {
+    run_model_within_budget(setup, events, seed).0
+}
+
+/// A step that ran past the model's work budget ([`JOBS_PER_STEP_MAX`] agenda jobs): the
+/// run stops there rather than spend seconds and gigabytes on one step.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "step {step} (`{event}` at t={at}) ran past the work budget of {JOBS_PER_STEP_MAX} timers \
+     and responses in one step; split the wait into shorter `advance` steps or go back \
+     online/foreground sooner (docs/LIMITS.md)"
+)]
+pub struct WorkBudgetExceeded {
+    /// 0-based, as the step table numbers steps.
+    pub step: usize,
+    pub event: String,
+    pub at: VTime,
+}
+
+/// [`run_model`], with an error when a step runs past its work budget.
+pub fn try_run_model(
+    setup: Setup,
+    events: &[Event],
+    seed: Option<u64>,
+) -> Result<Trace, WorkBudgetExceeded> {
+    match run_model_within_budget(setup, events, seed) {
+        (trace, None) => Ok(trace),
+        (_, Some(exceeded)) => Err(exceeded),
+    }
+}
+
+/// The trace, stopped after the first step over budget (if any), and that step.
+fn run_model_within_budget(
+    setup: Setup,
+    events: &[Event],
+    seed: Option<u64>,
+) -> (Trace, Option<WorkBudgetExceeded>) {
     let mut world = World::new(setup);
-    let mut steps = Vec::with_capacity(events.len());
+    let mut steps = Vec::with_capacity(events.len().min(STEPS_MAX));
+    let mut exceeded = None;
     for (index, event) in events.iter().enumerate().take(STEPS_MAX) {
         let at = world.now();
         let obs = world.step(event);
         steps.push(TraceStep { index: index as u32, at, event: event.clone(), obs });
+        if world.over_budget() {
+            exceeded = Some(WorkBudgetExceeded { step: index, event: event.to_string(), at });
+            break;
+        }
     }
-    Trace { setup, sdk: "model".to_string(), seed, steps }
+    (Trace { setup, sdk: "model".to_string(), seed, steps }, exceeded)
 }
 
 /// The numbered step table `cargo xtask replay` prints: time, event, route, isLoaded,

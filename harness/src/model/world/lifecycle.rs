@@ -99,6 +99,10 @@ impl World {
             if at > target {
                 break;
             }
+            self.jobs += 1;
+            if self.jobs > super::JOBS_PER_STEP_MAX {
+                return;
+            }
             let job = entry.remove();
             self.now = self.now.max(at);
             match job {

@@ -281,7 +281,13 @@ pub struct World {
     next_call: u32,
     log: Vec<Happening>,
     view: AuthView,
+    /// Agenda jobs run in the current step; past [`JOBS_PER_STEP_MAX`] the step stops.
+    jobs: u64,
 }
+
+/// The work budget of one step (issue 19): most agenda jobs it may run. A runner checks
+/// [`World::over_budget`] after each step and stops with an error naming the step.
+pub const JOBS_PER_STEP_MAX: u64 = 1_000_000;
 
 impl World {
     /// A world with the app installed but not running; the first event is usually
@@ -304,11 +310,17 @@ impl World {
             next_call: 1,
             log: Vec::new(),
             view: AuthView::closed(),
+            jobs: 0,
         }
     }
 
     pub fn now(&self) -> VTime {
         self.now
+    }
+
+    /// Whether the last step stopped at its work budget (its observation is cut short).
+    pub fn over_budget(&self) -> bool {
+        self.jobs > JOBS_PER_STEP_MAX
     }
 
     pub fn profile(&self) -> &'static Profile {
@@ -323,6 +335,7 @@ impl World {
     /// Applies one event and everything that falls due at the resulting instant.
     pub fn step(&mut self, event: &Event) -> Observation {
         self.log.clear();
+        self.jobs = 0;
         self.apply(event);
         // Work due now (zero-latency answers, immediate failures) settles within the step.
         let now = self.now;
