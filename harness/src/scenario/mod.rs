@@ -39,7 +39,16 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     };
     let raw: format::ScenarioFile = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ScenarioError::from_yaml(file, &e))?;
-    compile(file, raw)
+    compile(file, raw).map_err(|mut e| {
+        // An empty step list has no node of its own to point at: point at its key.
+        if e.line == 0
+            && matches!(e.kind, ErrorKind::Empty { what: "steps", .. })
+            && let Some(line) = text.lines().position(|l| l.starts_with("steps:"))
+        {
+            (e.line, e.column) = (line as u64 + 1, 1);
+        }
+        e
+    })
 }
 
 /// The JSON Schema of scenario files, pretty-printed with a trailing newline: the text of

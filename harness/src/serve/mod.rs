@@ -123,6 +123,24 @@ pub struct ServeState {
 }
 
 impl ServeState {
+    /// The state of a dev server that has not opened a socket yet (the admin API and the
+    /// dispatcher work on it alone, so tests and the parser fuzz target can drive them).
+    pub fn new(settings: InstanceSettings, clock: Clock, seed: u64, port: u16) -> ServeState {
+        let fapi = Fapi::new(settings);
+        // A dev server runs for hours: its request log keeps the newest entries only.
+        fapi.set_log_max(front::LOG_ENTRIES_MAX);
+        let backend = Backend::new(&fapi);
+        ServeState {
+            fapi,
+            backend,
+            clock,
+            seed,
+            settings,
+            port,
+            draw: Mutex::new(FaultDraw::new(seed)),
+        }
+    }
+
     /// The instant an admin action applies at: the clock, or later if a request stamped with
     /// `x-harness-virtual-time` already took the emulator further.
     pub fn now(&self) -> VTime {
@@ -173,20 +191,13 @@ pub async fn start(config: ServeConfig) -> Result<Served, ServeError> {
     config.settings.validate()?;
     let listener = TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
-    let fapi = Fapi::new(config.settings);
-    // A dev server runs for hours: its request log keeps the newest entries only.
-    fapi.set_log_max(front::LOG_ENTRIES_MAX);
-    let backend = Backend::new(&fapi);
     let start = config.start.unwrap_or_else(clock::wall_clock_vtime);
-    let state = Arc::new(ServeState {
-        fapi,
-        backend,
-        clock: Clock::new(config.clock, start),
-        seed: config.seed,
-        settings: config.settings,
-        port: bound.port(),
-        draw: Mutex::new(FaultDraw::new(config.seed)),
-    });
+    let state = Arc::new(ServeState::new(
+        config.settings,
+        Clock::new(config.clock, start),
+        config.seed,
+        bound.port(),
+    ));
     let front = front::spawn(listener, state.clone(), config.header_read_timeout)
         .map_err(|source| ServeError::Bind { addr: bound, source })?;
     let origin = format!("http://{bound}");
