@@ -206,7 +206,8 @@ fn broken_files_are_rejected_with_place_and_remedy() {
         (
             "no steps",
             BASE.replace("  - cold_start: {}\n", "").replace("steps:\n", "steps: []\n"),
-            (0, 0),
+            // Issue 19: was 0:0; an empty list points at its key.
+            (7, 1),
             vec!["steps is empty"],
         ),
         (
@@ -255,4 +256,23 @@ fn garbage_never_panics() {
             let _ = scenario::parse("g.yaml", &BASE[..cut]);
         }
     }
+}
+
+/// Issue 19 §8: `replay` read `/dev/zero` for gigabytes and blocked on a FIFO, because the
+/// size check used the file's metadata. Neither is a regular file; both are refused at once.
+#[test]
+fn devices_and_fifos_are_refused_without_reading() {
+    let started = std::time::Instant::now();
+    let err = scenario::load(std::path::Path::new("/dev/zero"), "/dev/zero")
+        .expect_err("/dev/zero is not a scenario");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let fifo = std::env::temp_dir().join(format!("harness-fifo-{}.yaml", std::process::id()));
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let err = scenario::load(&fifo, "fifo.yaml").expect_err("a FIFO is not a scenario");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(err.to_string().starts_with("fifo.yaml:0:0: "), "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

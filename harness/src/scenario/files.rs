@@ -42,6 +42,10 @@ pub enum BoundedReadError {
 /// FIFOs and devices are refused before any read (`/dev/zero` never ends, a FIFO blocks).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<String, BoundedReadError> {
     use std::io::Read as _;
+    // Checked before opening too: opening a FIFO blocks until a writer comes.
+    if !std::fs::metadata(path)?.file_type().is_file() {
+        return Err(BoundedReadError::NotRegular);
+    }
     let file = std::fs::File::open(path)?;
     if !file.metadata()?.file_type().is_file() {
         return Err(BoundedReadError::NotRegular);
