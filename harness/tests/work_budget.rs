@@ -50,3 +50,20 @@ fn the_same_wait_online_is_inside_the_budget() {
     let run = scenario::run_variant(&scenario, &scenario.variants[0], &ModelSystem);
     assert!(run.is_ok(), "{:?}", run.err());
 }
+
+/// A defect variant runs on the reference SDK, which has no budget of its own: the model's
+/// budget is checked first, before the reference SDK does any work (it took 29 s and 3 GB).
+#[test]
+fn a_defect_variant_past_the_budget_fails_before_the_reference_sdk_runs() {
+    let text = TEN_YEARS_OFFLINE.replace(
+        "  profile: documented\n",
+        "  profile: documented\n  defects: [stale-timer-logout]\n",
+    );
+    let scenario = scenario::parse("ten-years-defect.yaml", &text).expect("the file parses");
+    let started = Instant::now();
+    let err = scenario::run_variant(&scenario, &scenario.variants[0], scenario::default_system())
+        .err()
+        .expect("over budget");
+    assert!(err.to_string().contains("step 6 (`advance 3650d`"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
