@@ -260,6 +260,7 @@ fn escaping(
 /// stdout open, a crash was reported as a hang after the 60 s hello timeout. Every escape
 /// route but `setsid` (which leaves the process group; documented) is covered.
 #[test]
+#[allow(clippy::disallowed_methods, reason = "wall time bounds the wait for the kill")]
 fn children_left_behind_by_an_adapter_are_gone_when_the_harness_returns() {
     let dir = std::env::temp_dir().join(format!("harness-orphans-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

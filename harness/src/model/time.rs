@@ -243,7 +243,7 @@ mod tests {
             format!("1.{huge}d"),
             "340282366920938463463374607431768211455ms".to_string(),
             "3650d3650d".to_string(),
-            format!("{}", "1d".repeat(10_000)),
+            "1d".repeat(10_000),
         ] {
             assert!(
                 matches!(parse_duration(&bad), Err(DurationError::TooLong { .. })),
