@@ -301,9 +301,8 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// For an exported counterexample: the generator seed it came from (`0x…`).
-    ///
-    /// Checked while parsing (not later) so that a bad seed is reported at its line and
-    /// column.
+    // Checked while parsing (not later) so that a bad seed is reported at its line and
+    // column.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
