@@ -19,6 +19,7 @@ mod replay;
 mod report;
 mod schema;
 mod serve;
+mod term;
 mod timeline;
 
 use anyhow::Result;

@@ -24,7 +24,7 @@ pub mod snapshot;
 
 pub use compile::{Check, DEFAULT_VARIANT, Expectation, Scenario, Variant, compile};
 pub use error::{ErrorKind, ScenarioError};
-pub use export::{Exported, export};
+pub use export::{Exported, Origin, export, export_shrunk, export_with, setup_yaml, steps_yaml};
 pub use files::{load, write_atomic};
 pub use run::{
     FnSystem, ModelSystem, System, SystemError, VariantRun, default_system, run_all, run_variant,
