@@ -80,6 +80,8 @@ pub fn run(args: Args) -> Result<bool> {
                     "cases": c.cases,
                     "time_ms": time.as_millis() as u64,
                     "shrunk_steps": c.shrunk_steps(),
+                    "shrunk": c.shrunk.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                    "steps_yaml": session_harness::scenario::steps_yaml(&c.shrunk),
                 })
             })
             .collect();
@@ -100,14 +102,19 @@ pub fn run(args: Args) -> Result<bool> {
                 c.invariants.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
             );
             if let Some(setup) = c.setup {
+                // The shrunk trace as a scenario's setup and steps: pasteable as it stands.
                 println!(
-                    "{:>24}   {} {} (case seed {}): {}",
-                    "",
+                    "    # {} {} (case seed {})",
                     setup.profile,
                     setup.platform.as_str(),
-                    format_seed(c.case_seed),
-                    c.shrunk.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+                    format_seed(c.case_seed)
                 );
+                for line in session_harness::scenario::setup_yaml(&setup, &[c.defect]).lines() {
+                    println!("    {line}");
+                }
+                for line in session_harness::scenario::steps_yaml(&c.shrunk).lines() {
+                    println!("    {line}");
+                }
             }
         }
         println!(
