@@ -269,9 +269,12 @@ impl JsonSchema for Limit {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // YAML reads a bare `off` as the boolean false, and the tool accepts it as such.
         json_schema!({
-            "type": "string",
-            "pattern": format!("^off$|{DURATION_PATTERN}"),
+            "anyOf": [
+                { "type": "string", "pattern": format!("^off$|{DURATION_PATTERN}") },
+                { "const": false }
+            ],
             "description": "a duration such as 7d, or off"
         })
     }
