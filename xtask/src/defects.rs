@@ -9,7 +9,8 @@
 //! caught, a shrunk trace is longer than eight steps, or the median time to catch is a
 //! second or more. `cargo test --test defects_matrix` checks the same with a fixed seed.
 //!
-//! With `--json`, stdout is exactly one JSON array (progress goes to stderr).
+//! With `--json`, stdout is exactly one JSON object, `{schema_version, defects: [rows], …}`
+//! (docs/json-outputs.md; progress goes to stderr).
 
 use std::time::{Duration, Instant};
 
@@ -85,7 +86,14 @@ pub fn run(args: Args) -> Result<bool> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(array));
+        // One object, so the version sits beside the rows (docs/json-outputs.md).
+        let object = serde_json::json!({
+            "schema_version": crate::JSON_SCHEMA_VERSION,
+            "defects": array,
+            "median_time_ms": if median == Duration::MAX { None } else { Some(median.as_millis() as u64) },
+            "passed": pass,
+        });
+        println!("{object}");
     } else {
         println!(
             "{:<24} {:>6} {:>6} {:>8} {:>6}  invariants",

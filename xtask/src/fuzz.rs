@@ -276,7 +276,7 @@ pub fn run(args: Args) -> Result<bool> {
             })
             .collect();
         let object = serde_json::json!({
-            "schema_version": JSON_SCHEMA_VERSION,
+            "schema_version": crate::JSON_SCHEMA_VERSION,
             "seed": format_seed(args.seed),
             "sdk": args.sdk.to_string(),
             "shard": shard_text,
@@ -357,9 +357,6 @@ pub fn run(args: Args) -> Result<bool> {
 const FAILURES_SHOWN_MAX: usize = 10;
 /// Failures whose shrunk step table is printed.
 const TABLES_SHOWN_MAX: usize = 3;
-
-/// The version of `--json`'s object (docs/json-outputs.md); raised when a field changes.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
