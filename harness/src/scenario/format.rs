@@ -283,7 +283,10 @@ impl JsonSchema for Limit {
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "session-harness scenario", description = "DESIGN.md §9; docs/scenarios.md")]
+#[schemars(
+    title = "session-harness scenario",
+    description = "the scenario format: docs/scenarios.md"
+)]
 pub struct ScenarioFile {
     /// The format version; only 1 exists.
     pub schema_version: Located<u32>,
