@@ -106,10 +106,10 @@ fn snapshots_all_referenced() {
             if !expected.contains(&name) {
                 stale.push(format!("{name} (delete it, or restore its scenario)"));
             }
-        } else if let Some(snap) = name.strip_suffix(".new") {
-            if !expected.contains(snap) {
-                stale.push(format!("{name} (pending for no scenario: `cargo insta reject`)"));
-            }
+        } else if let Some(snap) = name.strip_suffix(".new")
+            && !expected.contains(snap)
+        {
+            stale.push(format!("{name} (pending for no scenario: `cargo insta reject`)"));
         }
     }
     assert!(seen > 0, "no snapshots found under {}", dir.display());

@@ -47,7 +47,7 @@ pub trait Subject: Sync {
     fn profiles(&self) -> Vec<ProfileId>;
 
     /// Whether its behaviour is reviewed through its own snapshots. The reference SDK's is
-    /// not: its lockstep with the model is exact, and the model's snapshots (`snapshots/`,
+    /// not: its lockstep with the model is exact, and the model's snapshots (`harness/snapshots/`,
     /// checked by `cargo test`) already pin every observation.
     fn keeps_snapshots(&self) -> bool {
         true
@@ -285,7 +285,8 @@ fn unaccepted(
     let profile = outcome.sdk.setup.profile;
     for v in &outcome.report.violations {
         let b = Breakage::Invariant(v.invariant);
-        if !(known_accepted && crate::runner::is_known(profile, v.invariant)) && !out.contains(&b) {
+        let known = known_accepted && crate::runner::is_known(profile, v.invariant);
+        if !known && !out.contains(&b) {
             out.push(b);
         }
     }

@@ -94,16 +94,8 @@ pub fn step_table(trace: &Trace, report: &crate::invariants::Report, details: bo
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  {}",
-        "#",
-        "t",
-        "event",
-        "route",
-        "loaded",
-        "signed_in",
-        "session (sdk/server)",
-        "req",
-        "invariants"
+        "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  invariants",
+        "#", "t", "event", "route", "loaded", "signed_in", "session (sdk/server)", "req",
     );
     for step in &trace.steps {
         let o = &step.obs;

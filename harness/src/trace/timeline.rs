@@ -328,14 +328,14 @@ pub fn svg_expecting(
                     route = Some((x, view.route.clone()));
                 }
                 Happening::CallSettled { result: CallResult::Token { token }, .. }
-                | Happening::BackendHit { token: Some(token), .. } => {
-                    if !tokens.iter().any(|t| t.2 == token.serial) {
-                        tokens.push((
-                            VTime::from_unix_s(token.iat),
-                            VTime::from_unix_s(token.exp),
-                            token.serial,
-                        ));
-                    }
+                | Happening::BackendHit { token: Some(token), .. }
+                    if !tokens.iter().any(|t| t.2 == token.serial) =>
+                {
+                    tokens.push((
+                        VTime::from_unix_s(token.iat),
+                        VTime::from_unix_s(token.exp),
+                        token.serial,
+                    ));
                 }
                 Happening::RequestSent { req, at, .. } => sent.push((*req, axis.x(*at))),
                 Happening::RequestDone { req, at, endpoint, outcome, fault } => {
