@@ -38,6 +38,18 @@ fn with_steps(extra: &str) -> String {
     format!("{BASE}{extra}")
 }
 
+/// Issue 18: variants run in the order the file lists them, not alphabetically.
+#[test]
+fn variants_keep_the_files_order() {
+    let text = BASE.replace(
+        "steps:",
+        "variants:\n  zulu: {}\n  alpha: { platform: android }\n  mike: {}\nsteps:",
+    );
+    let s = scenario::parse("t.yaml", &text).expect("a valid file");
+    let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["zulu", "alpha", "mike"]);
+}
+
 /// One row: what is broken, the file, where the error points, fragments of its message.
 type Case<'a> = (&'a str, String, (u64, u64), Vec<&'a str>);
 

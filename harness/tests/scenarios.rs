@@ -1,7 +1,10 @@
 //! Every scenario under `scenarios/`, every variant: run it, judge it against its
-//! expectations, and snapshot the observed trace under `snapshots/` (one file per scenario
-//! and variant). With `CI=true` a missing or changed snapshot fails; `cargo insta review`
-//! accepts changes. A snapshot no scenario variant produces fails `snapshots_all_referenced`.
+//! expectations, and snapshot the observed trace under `harness/snapshots/` (one file per
+//! scenario and variant). The folder sits inside the `session-harness` package so that
+//! `cargo insta pending-snapshots`, `review` and `accept` find the pending `.snap.new` files
+//! (cargo-insta looks for snapshots inside packages only). With `CI=true` a missing or
+//! changed snapshot fails; `cargo insta review` accepts changes. A snapshot no scenario
+//! variant produces fails `snapshots_all_referenced`.
 
 mod scenario_support;
 
@@ -11,7 +14,8 @@ use session_harness::scenario;
 #[test]
 fn scenarios() {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../../snapshots");
+    // `harness/snapshots/`, relative to this file.
+    settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     let mut failures: Vec<String> = Vec::new();
@@ -74,32 +78,44 @@ fn scenarios() {
 }
 
 /// Every committed snapshot belongs to a scenario variant that exists, so a renamed or
-/// deleted scenario cannot leave a stale snapshot behind.
+/// deleted scenario cannot leave a stale snapshot behind. A pending `.snap.new` of a variant
+/// that exists is insta's business (`cargo insta review` or `accept` settles it, and
+/// `scenarios` fails on it under `CI=true`); one that no variant produces is stale too.
 #[test]
 fn snapshots_all_referenced() {
-    let root = scenario_support::workspace_root();
+    let dir = scenario_support::snapshot_dir();
     let mut expected = std::collections::BTreeSet::new();
     for path in scenario_support::scenario_files() {
         let rel = relative(&path);
-        let scenario = scenario::load(&path, &rel).unwrap_or_else(|e| panic!("{e}"));
+        // A scenario that does not load is reported by `scenarios` with its line and column;
+        // here it only cannot vouch for its snapshots, which then show up as stale.
+        let Ok(scenario) = scenario::load(&path, &rel) else { continue };
         for variant in &scenario.variants {
             expected.insert(snapshot_file(&rel, &variant.name));
         }
     }
     let mut stale = Vec::new();
     let mut seen = 0;
-    for entry in std::fs::read_dir(root.join("snapshots")).expect("snapshots/ exists") {
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the snapshot folder {}: {e}", dir.display()));
+    for entry in entries {
         let name = entry.expect("a readable directory entry").file_name();
         let name = name.to_string_lossy().to_string();
         if name.ends_with(".snap") {
             seen += 1;
             if !expected.contains(&name) {
-                stale.push(name);
+                stale.push(format!("{name} (delete it, or restore its scenario)"));
             }
-        } else if name.ends_with(".snap.new") {
-            stale.push(format!("{name} (pending: run `cargo insta review`)"));
+        } else if let Some(snap) = name.strip_suffix(".new")
+            && !expected.contains(snap)
+        {
+            stale.push(format!("{name} (pending for no scenario: `cargo insta reject`)"));
         }
     }
-    assert!(seen > 0, "no snapshots found under snapshots/");
-    assert!(stale.is_empty(), "snapshots no scenario variant produces:\n{}", stale.join("\n"));
+    assert!(seen > 0, "no snapshots found under {}", dir.display());
+    assert!(
+        stale.is_empty(),
+        "snapshots under harness/snapshots/ that no scenario variant produces:\n{}",
+        stale.join("\n")
+    );
 }

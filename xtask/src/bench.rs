@@ -77,10 +77,12 @@ pub fn run(args: Args) -> Result<()> {
     eprintln!("bench: the real clerk-js against the reference SDK on the scenario library …");
     figures.extend(crate::bench_clerk_js::figures()?);
     if args.json {
-        let object: serde_json::Map<String, serde_json::Value> = figures
+        let mut object: serde_json::Map<String, serde_json::Value> = figures
             .iter()
             .map(|(k, v)| ((*k).to_string(), serde_json::json!((v * 10.0).round() / 10.0)))
             .collect();
+        // docs/json-outputs.md: raised when a field changes meaning or goes away.
+        object.insert("schema_version".into(), serde_json::json!(crate::JSON_SCHEMA_VERSION));
         println!("{}", serde_json::Value::Object(object));
     } else {
         for (k, v) in figures {

@@ -6,13 +6,19 @@
 //! coverage tables, and fails when a violation is not a known deviation of its profile, when
 //! the reference SDK diverges from the model, when an invariant was never exercised, or when
 //! a declared-reachable (status, event) pair was never reached by the model campaign.
+//! Failures are shrunk before they are printed; too few `--cases` to reach everything gets a
+//! hint naming the default. Both campaigns show a progress bar on a terminal.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use session_harness::generate::TRACE_STEPS_DEFAULT;
 use session_harness::model::profile::ProfileId;
+use session_harness::runner::shrink::{self, Shrunk, Target};
 use session_harness::runner::{self, Coverage, lockstep};
+use session_harness::trace;
+
+use crate::term;
 use session_harness::sim::{format_seed, parse_seed};
 
 /// Cases per profile by default: enough to reach every declared pair, quick on 2 cores.
@@ -69,8 +75,12 @@ pub fn run(args: Args) -> Result<bool> {
     );
     let mut rows = Vec::new();
     let mut failures_all = Vec::new();
+    let bar = term::progress(
+        (args.cases + args.reference_cases) * ProfileId::ALL.len() as u64,
+        "cases (model, then reference SDK)",
+    );
     let results = per_profile(|profile| {
-        runner::model_campaign(profile, args.seed, 0..args.cases, args.steps, |_| {})
+        runner::model_campaign(profile, args.seed, 0..args.cases, args.steps, |_| bar.inc(1))
     });
     // The reference SDK in lockstep with the model, on the first cases of the same campaign.
     let reference = per_profile(|profile| {
@@ -79,9 +89,10 @@ pub fn run(args: Args) -> Result<bool> {
             args.seed,
             0..args.reference_cases,
             args.steps,
-            |_| {},
+            |_| bar.inc(1),
         )
     });
+    bar.finish_and_clear();
     for (profile, coverage, failures, elapsed) in results {
         let known: u64 = coverage.violated.values().sum::<u64>()
             - failures.iter().map(|f| f.outcome.report.violations.len() as u64).sum::<u64>();
@@ -121,29 +132,32 @@ pub fn run(args: Args) -> Result<bool> {
         "\ncoverage of the reference SDK's traces (both profiles):\n{}",
         reference_total.table()
     );
-    for (profile, failure) in reference_failures.iter().take(5) {
+    // Failures are shrunk before they are shown (the hunt's shrinker): the shrunk case, its
+    // length and the original length, and the commands that rerun it.
+    for (profile, failure) in reference_failures.iter().take(FAILURES_SHOWN_MAX) {
         ok = false;
-        println!("{}", failure.outcome.summary());
-        println!(
-            "  sdk: reference  profile: {profile}  case seed: {}\n  replay: cargo xtask replay --seed {} --profile {profile}",
-            format_seed(failure.seed),
-            format_seed(failure.seed)
-        );
+        let events = failure.outcome.sdk.events();
+        let setup = failure.outcome.sdk.setup;
+        let shrunk = shrink::shrink_failure(Target::Lockstep, setup, &events, Some(failure.seed));
+        show_failure(&shrunk, "reference", *profile, failure.seed, args.steps);
     }
-    for (profile, failure) in failures_all.iter().take(5) {
+    for (profile, failure) in failures_all.iter().take(FAILURES_SHOWN_MAX) {
         ok = false;
-        let v = &failure.outcome.report.violations[0];
-        println!("{v}");
-        println!("  sdk: model  profile: {profile}  case seed: {}", format_seed(failure.seed));
+        let events = failure.outcome.trace.events();
+        let setup = failure.outcome.trace.setup;
+        let shrunk = shrink::shrink_failure(Target::Model, setup, &events, Some(failure.seed));
+        show_failure(&shrunk, "model", *profile, failure.seed, args.steps);
         println!(
-            "  replay: cargo xtask check --seed {} --cases {}  (case {})",
+            "  in the campaign: cargo xtask check --seed {} --cases {}  (case {})",
             format_seed(args.seed),
             failure.index + 1,
             failure.index
         );
     }
-    if failures_all.len() > 5 {
-        println!("… and {} more unexpected failures", failures_all.len() - 5);
+    let unshown = failures_all.len().saturating_sub(FAILURES_SHOWN_MAX)
+        + reference_failures.len().saturating_sub(FAILURES_SHOWN_MAX);
+    if unshown > 0 {
+        println!("… and {unshown} more unexpected failures");
     }
     let missing = total.missing_pairs();
     if !missing.is_empty() {
@@ -156,8 +170,48 @@ pub fn run(args: Args) -> Result<bool> {
     let unexercised = total.unexercised();
     if !unexercised.is_empty() {
         ok = false;
-        println!("invariants never exercised: {unexercised:?}");
+        let names: Vec<&str> = unexercised.iter().map(|i| i.as_str()).collect();
+        println!("invariants never exercised: {}", names.join(", "));
     }
-    println!("\nverdict: {}", if ok { "pass" } else { "FAIL" });
+    if (!missing.is_empty() || !unexercised.is_empty()) && args.cases < DEFAULT_CASES {
+        println!(
+            "{}",
+            term::hint(&format!(
+                "hint: {} cases per profile are too few to reach everything; the default, \
+                 {DEFAULT_CASES}, reaches every declared pair and invariant: \
+                 cargo xtask check --seed {} --cases {DEFAULT_CASES}",
+                args.cases,
+                format_seed(args.seed)
+            ))
+        );
+    }
+    println!("\nverdict: {}", if ok { term::pass("pass") } else { term::fail("FAIL") });
     Ok(ok)
+}
+
+/// Failures shown in full per campaign (every one is counted).
+const FAILURES_SHOWN_MAX: usize = 5;
+
+/// One shrunk failure: what broke, the system, the lengths, the shrunk step table and the
+/// command that reruns the case as found.
+fn show_failure(shrunk: &Shrunk, sdk: &str, profile: ProfileId, case_seed: u64, steps: usize) {
+    let run = &shrunk.run;
+    println!();
+    match (
+        &run.divergence,
+        run.outcome.report.violations.iter().find(|v| !runner::is_known(profile, v.invariant)),
+    ) {
+        (Some(d), _) => println!("{} {d}", term::fail("FAIL")),
+        (None, Some(v)) => println!("{} {v}", term::fail("FAIL")),
+        (None, None) => println!("{} the case no longer fails when rerun", term::fail("FAIL")),
+    }
+    println!("  sdk: {sdk}  profile: {profile}  case seed: {}", format_seed(case_seed));
+    println!("  shrunk: {} steps (found with {})", shrunk.events.len(), shrunk.original_steps);
+    for line in trace::step_table(&run.outcome.trace, &run.outcome.report, false).lines() {
+        println!("    {line}");
+    }
+    println!(
+        "  replay: cargo xtask replay --seed {} --profile {profile} --sdk {sdk} --steps {steps}",
+        format_seed(case_seed)
+    );
 }

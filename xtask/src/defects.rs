@@ -9,7 +9,8 @@
 //! caught, a shrunk trace is longer than eight steps, or the median time to catch is a
 //! second or more. `cargo test --test defects_matrix` checks the same with a fixed seed.
 //!
-//! With `--json`, stdout is exactly one JSON array (progress goes to stderr).
+//! With `--json`, stdout is exactly one JSON object, `{schema_version, defects: [rows], …}`
+//! (docs/json-outputs.md; progress goes to stderr).
 
 use std::time::{Duration, Instant};
 
@@ -80,10 +81,19 @@ pub fn run(args: Args) -> Result<bool> {
                     "cases": c.cases,
                     "time_ms": time.as_millis() as u64,
                     "shrunk_steps": c.shrunk_steps(),
+                    "shrunk": c.shrunk.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                    "steps_yaml": session_harness::scenario::steps_yaml(&c.shrunk),
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(array));
+        // One object, so the version sits beside the rows (docs/json-outputs.md).
+        let object = serde_json::json!({
+            "schema_version": crate::JSON_SCHEMA_VERSION,
+            "defects": array,
+            "median_time_ms": if median == Duration::MAX { None } else { Some(median.as_millis() as u64) },
+            "passed": pass,
+        });
+        println!("{object}");
     } else {
         println!(
             "{:<24} {:>6} {:>6} {:>8} {:>6}  invariants",
@@ -100,14 +110,19 @@ pub fn run(args: Args) -> Result<bool> {
                 c.invariants.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
             );
             if let Some(setup) = c.setup {
+                // The shrunk trace as a scenario's setup and steps: pasteable as it stands.
                 println!(
-                    "{:>24}   {} {} (case seed {}): {}",
-                    "",
+                    "    # {} {} (case seed {})",
                     setup.profile,
                     setup.platform.as_str(),
-                    format_seed(c.case_seed),
-                    c.shrunk.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+                    format_seed(c.case_seed)
                 );
+                for line in session_harness::scenario::setup_yaml(&setup, &[c.defect]).lines() {
+                    println!("    {line}");
+                }
+                for line in session_harness::scenario::steps_yaml(&c.shrunk).lines() {
+                    println!("    {line}");
+                }
             }
         }
         println!(

@@ -7,9 +7,12 @@
 //! the output does not depend on scheduling. A progress bar on stderr shows cases,
 //! violations and rate.
 //!
-//! Every failing case is exported as a scenario file (atomically) under
-//! `target/fuzz-failures/<sdk>/<profile>-<case seed>.yaml`, or under `--export DIR`, and is
-//! printed with both its replay commands: the scenario file and the seed.
+//! Every failing case is shrunk (the hunt's shrinker, [`runner::shrink`]) and exported the
+//! moment it is found, atomically, as a scenario file
+//! `target/fuzz-failures/<sdk>/<what broke>-<profile>-<case seed>.yaml` (or under
+//! `--export DIR`): a killed campaign keeps every failure found so far. The file's
+//! `source:` is the command that reruns the case as found (sdk, profile, steps); the summary
+//! prints the shrunk case, its length and the original one, and both replay commands.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,14 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
 use session_harness::model::vocab::Defect;
+use session_harness::runner::shrink::{self, Shrunk, Target};
 use session_harness::runner::spec::SdkSpec;
-use session_harness::runner::{self, Coverage, Outcome, lockstep};
+use session_harness::runner::{self, Coverage};
 use session_harness::scenario;
 use session_harness::sim::{case_seed, format_seed, parse_seed};
+use session_harness::trace;
 
 /// `K/N`: the K-th (1-based) of N shards (`fuzz` and `mutants`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,14 +103,40 @@ pub struct Args {
     export: Option<PathBuf>,
 }
 
-/// One unexpected failure, with what it takes to replay it.
+/// One unexpected failure, shrunk, with what it takes to replay it.
 struct Failure {
     profile: ProfileId,
     index: u64,
     case_seed: u64,
-    outcome: Outcome,
-    /// The first place the SDK's observation differed from the model's (lockstep runs).
-    divergence: Option<String>,
+    /// The shrunk case's run (its outcome and divergence), its events and the original length.
+    shrunk: Shrunk,
+    /// Where it was exported, the moment it was found.
+    exported: PathBuf,
+}
+
+impl Failure {
+    /// The first divergence from the model, in the scenario format's words.
+    fn divergence(&self) -> Option<String> {
+        self.shrunk.run.divergence.as_ref().map(|d| d.to_string())
+    }
+}
+
+/// The command that reruns case `case_seed` of a campaign as it was found (unshrunk).
+fn replay_command(sdk: &SdkSpec, profile: ProfileId, case_seed: u64, steps: usize) -> String {
+    format!(
+        "cargo xtask replay --seed {} --profile {profile} --sdk {sdk} --steps {steps}",
+        format_seed(case_seed)
+    )
+}
+
+/// The command that reruns an exported file the way it failed: a divergence needs the
+/// reference SDK in lockstep (the gate); anything else replays as a scenario.
+fn rerun_file_command(f: &Failure) -> String {
+    if f.shrunk.run.divergence.is_some() {
+        format!("cargo xtask gate --sdk reference --scenarios {} --cases 0", shown(&f.exported))
+    } else {
+        format!("cargo xtask replay {}", shown(&f.exported))
+    }
 }
 
 pub fn run(args: Args) -> Result<bool> {
@@ -130,6 +160,11 @@ pub fn run(args: Args) -> Result<bool> {
              reference+DEFECT"
         ),
     };
+    let target = match &defects {
+        None => Target::Model,
+        Some(d) if d.is_empty() => Target::Lockstep,
+        Some(d) => Target::Reference(d),
+    };
     let range = args.shard.map_or(0..args.cases, |s| s.range(args.cases));
     let shard_text =
         args.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_else(|| "1/1".into());
@@ -142,16 +177,17 @@ pub fn run(args: Args) -> Result<bool> {
         range.end,
         args.cases
     );
+    let export_dir = args.export.clone().unwrap_or_else(|| default_export_dir(&args.sdk));
+    // Temporary files of an earlier campaign that was killed mid-write.
+    scenario::files::remove_stale_temporaries(&export_dir)
+        .with_context(|| format!("cleaning {}", export_dir.display()))?;
     let total = (range.end - range.start) * profiles.len() as u64;
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} cases  {msg}  {per_sec}  eta {eta}")
-            .expect("the template is valid"),
-    );
+    let bar = crate::term::progress(total, "cases");
     let started = Instant::now();
     let next = AtomicU64::new(0);
     let violations = AtomicU64::new(0);
     let merged = Mutex::new((Coverage::default(), Vec::<Failure>::new()));
+    let export_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let width = range.end - range.start;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -167,41 +203,44 @@ pub fn run(args: Args) -> Result<bool> {
                     let index = range.start + n % width;
                     let seed = case_seed(args.seed, index);
                     let case = generate::case_from_seed(profile, args.steps, seed);
-                    let mut divergence = None;
-                    let outcome = match &defects {
-                        None => runner::run_case(&case, Some(seed)),
-                        Some(defects) => {
-                            // The same events the model campaign would run, on the SDK.
+                    let found = match target {
+                        Target::Model => shrink::Run {
+                            outcome: runner::run_case(&case, Some(seed)),
+                            divergence: None,
+                        },
+                        // The same events the model campaign would run, on the SDK.
+                        _ => {
                             let events = generate::interpret(&case, None).events();
-                            if defects.is_empty() {
-                                // Lockstep: a divergence from the model fails the case too.
-                                let run =
-                                    lockstep::run_reference(case.setup, &[], &events, Some(seed));
-                                divergence = run.divergence().map(|d| {
-                                    format!(
-                                        "step {} (t={}, {}): `{}` differs; model {}, sdk {}",
-                                        d.step, d.at, d.event, d.field, d.model, d.sdk
-                                    )
-                                });
-                                Outcome { trace: run.sdk, report: run.report }
-                            } else {
-                                lockstep::judge_reference(case.setup, defects, &events, Some(seed))
-                            }
+                            shrink::run(target, case.setup, &events, Some(seed))
                         }
                     };
-                    coverage.add(&outcome);
-                    if divergence.is_some()
-                        || !runner::only_known_deviations(profile, &outcome.report)
-                    {
+                    coverage.add(&found.outcome);
+                    if found.fails() {
                         let v = violations.fetch_add(1, Ordering::Relaxed) + 1;
-                        bar.set_message(format!("{v} violating"));
-                        failures.push(Failure {
-                            profile,
-                            index,
-                            case_seed: seed,
-                            outcome,
-                            divergence,
-                        });
+                        bar.set_message(format!("{v} failing, shrinking"));
+                        let events = found.outcome.trace.events();
+                        let shrunk =
+                            shrink::shrink_failure(target, case.setup, &events, Some(seed));
+                        let command = replay_command(&args.sdk, profile, seed, args.steps);
+                        // Written the moment it is found: a killed campaign keeps what it
+                        // found so far.
+                        let defects = defects.as_deref().unwrap_or(&[]);
+                        match export_failure(&shrunk, defects, &command, &export_dir) {
+                            Ok(exported) => failures.push(Failure {
+                                profile,
+                                index,
+                                case_seed: seed,
+                                shrunk,
+                                exported,
+                            }),
+                            Err(e) => {
+                                let mut slot = export_error.lock().expect("no panics under lock");
+                                slot.get_or_insert(
+                                    e.context(format!("exporting case {index} ({profile})")),
+                                );
+                            }
+                        }
+                        bar.set_message(format!("{v} failing"));
                     }
                     bar.inc(1);
                 }
@@ -212,42 +251,32 @@ pub fn run(args: Args) -> Result<bool> {
         }
     });
     bar.finish_and_clear();
+    if let Some(e) = export_error.into_inner().expect("workers are done") {
+        return Err(e);
+    }
     let (coverage, mut failures) = merged.into_inner().expect("workers are done");
     failures.sort_by_key(|f| (f.profile, f.index));
     let elapsed = started.elapsed().as_secs_f64();
-    let export_dir = args.export.clone().unwrap_or_else(|| default_export_dir(&args.sdk));
-    let defect_list = defects.clone().unwrap_or_default();
-    let exported: Vec<PathBuf> = failures
-        .iter()
-        .map(|f| export_failure(f, &defect_list, &export_dir))
-        .collect::<Result<_>>()?;
-    let replay = |f: &Failure| {
-        format!(
-            "cargo xtask replay --seed {} --profile {} --sdk {}",
-            format_seed(f.case_seed),
-            f.profile,
-            args.sdk
-        )
-    };
     if args.json {
         let failures_json: Vec<_> = failures
             .iter()
-            .zip(&exported)
-            .map(|(f, path)| {
+            .map(|f| {
                 serde_json::json!({
                     "profile": f.profile.as_str(),
                     "case": f.index,
                     "case_seed": format_seed(f.case_seed),
-                    "invariants": f.outcome.report.broken().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
-                    "steps": f.outcome.trace.steps.len(),
-                    "divergence": f.divergence,
-                    "replay": replay(f),
-                    "exported": shown(path),
-                    "replay_file": format!("cargo xtask replay {}", shown(path)),
+                    "invariants": f.shrunk.run.unexpected().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+                    "steps": f.shrunk.events.len(),
+                    "steps_found": f.shrunk.original_steps,
+                    "divergence": f.divergence(),
+                    "replay": replay_command(&args.sdk, f.profile, f.case_seed, args.steps),
+                    "exported": shown(&f.exported),
+                    "replay_file": rerun_file_command(f),
                 })
             })
             .collect();
         let object = serde_json::json!({
+            "schema_version": crate::JSON_SCHEMA_VERSION,
             "seed": format_seed(args.seed),
             "sdk": args.sdk.to_string(),
             "shard": shard_text,
@@ -266,36 +295,68 @@ pub fn run(args: Args) -> Result<bool> {
             total as f64 / elapsed,
             failures.len()
         );
-        for (f, path) in failures.iter().zip(&exported).take(10) {
-            match (&f.divergence, f.outcome.report.violations.first()) {
-                (Some(d), _) => println!("divergence from the model at {d}"),
-                (None, Some(v)) => println!("{v}"),
+        for (n, f) in failures.iter().enumerate().take(FAILURES_SHOWN_MAX) {
+            let run = &f.shrunk.run;
+            let first = run
+                .outcome
+                .report
+                .violations
+                .iter()
+                .find(|v| !runner::is_known(f.profile, v.invariant));
+            println!();
+            match (&run.divergence, first) {
+                (Some(d), _) => println!("{} {d}", crate::term::fail("FAIL")),
+                (None, Some(v)) => println!("{} {v}", crate::term::fail("FAIL")),
                 (None, None) => println!("case {} failed without a report", f.index),
             }
             println!(
-                "  sdk: {}  profile: {}  case seed: {}",
+                "  sdk: {}  profile: {}  case: {}  case seed: {}",
                 args.sdk,
                 f.profile,
+                f.index,
                 format_seed(f.case_seed)
             );
-            println!("  replay: {}", replay(f));
-            println!("  exported: {}", shown(path));
-            println!("  replay: cargo xtask replay {}", shown(path));
+            println!(
+                "  shrunk: {} steps (found with {})",
+                f.shrunk.events.len(),
+                f.shrunk.original_steps
+            );
+            // The shrunk case itself, for the first few: short enough to read.
+            if n < TABLES_SHOWN_MAX {
+                let table = trace::step_table(&run.outcome.trace, &run.outcome.report, false);
+                for line in table.lines() {
+                    println!("    {line}");
+                }
+            }
+            println!("  exported: {}", shown(&f.exported));
+            println!("  rerun:    {}", rerun_file_command(f));
+            println!(
+                "  found by: {}",
+                replay_command(&args.sdk, f.profile, f.case_seed, args.steps)
+            );
         }
-        if failures.len() > 10 {
-            println!("… and {} more", failures.len() - 10);
+        if failures.len() > FAILURES_SHOWN_MAX {
+            println!("\n… and {} more", failures.len() - FAILURES_SHOWN_MAX);
         }
         if !failures.is_empty() {
             println!(
-                "{} failing case(s) exported as scenarios under {}",
+                "\n{} failing case(s) exported, shrunk, as scenarios under {}",
                 failures.len(),
                 shown(&export_dir)
             );
         }
-        println!("verdict: {}", if failures.is_empty() { "pass" } else { "FAIL" });
+        println!(
+            "verdict: {}",
+            if failures.is_empty() { crate::term::pass("pass") } else { crate::term::fail("FAIL") }
+        );
     }
     Ok(failures.is_empty())
 }
+
+/// Failures printed in full; the rest are counted (every one is exported).
+const FAILURES_SHOWN_MAX: usize = 10;
+/// Failures whose shrunk step table is printed.
+const TABLES_SHOWN_MAX: usize = 3;
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
@@ -313,14 +374,20 @@ fn shown(path: &Path) -> String {
     path.strip_prefix(workspace_root()).unwrap_or(path).display().to_string()
 }
 
-/// Writes one failing case as a scenario file `<profile>-<case seed>.yaml` in `dir`
-/// (atomically: a reader never sees half a file). Both profiles run case `i` with the same
-/// case seed, hence the profile in the name.
-fn export_failure(f: &Failure, defects: &[Defect], dir: &Path) -> Result<PathBuf> {
-    let exported = scenario::export(&f.outcome.trace, &f.outcome.report, defects);
-    let path = dir.join(format!("{}-{}.yaml", f.profile, format_seed(f.case_seed)));
+/// Writes one shrunk failing case as a scenario file in `dir`, atomically (a reader never
+/// sees half a file), named like the scenario: what broke, the profile, the case seed. Both
+/// profiles run case `i` with the same case seed, hence the profile in the name.
+fn export_failure(
+    shrunk: &Shrunk,
+    defects: &[Defect],
+    command: &str,
+    dir: &Path,
+) -> Result<PathBuf> {
+    let exported = scenario::export_shrunk(shrunk, defects, command);
+    let file = exported.name.trim_start_matches("regressions/");
+    let path = dir.join(format!("{file}.yaml"));
     scenario::write_atomic(&path, &exported.yaml)
-        .with_context(|| format!("exporting case {} to {}", f.index, path.display()))?;
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 

@@ -331,12 +331,33 @@ pub fn run(args: Args) -> Result<bool> {
             println!("  replay: {}", r.replay);
         }
         if r.suite == Suite::Fuzz {
-            let exported = gate::export(r);
+            // Shrunk before it is exported (the hunt's shrinker), on the same SDK.
+            let tries = if subject.replays_by_seed() {
+                session_harness::runner::shrink::SHRINK_TRIES_MAX
+            } else {
+                gate::SHRINK_TRIES_EXTERNAL_MAX
+            };
+            let shrunk = gate::shrink(subject.as_ref(), &findings, r, tries);
+            let index = r.variant.trim_start_matches("case ");
+            let found = if subject.replays_by_seed() {
+                r.replay.clone()
+            } else {
+                format!(
+                    "cargo xtask gate --sdk {sdk_text} --seed {} --cases {} --steps {}  ({}, {})",
+                    format_seed(args.seed),
+                    index.parse::<u64>().map_or(0, |i| i + 1),
+                    args.steps,
+                    r.scenario,
+                    r.variant
+                )
+            };
+            let exported = gate::export_found(&shrunk, &found, r.events.len());
+            println!("  shrunk: {} steps (found with {})", shrunk.events.len(), r.events.len());
             let path = root
                 .join("target/gate")
                 .join(&label)
                 .join("failures")
-                .join(format!("{}.yaml", exported.name.replace('/', "__")));
+                .join(format!("{}.yaml", exported.name.trim_start_matches("regressions/")));
             scenario::write_atomic(&path, &exported.yaml)?;
             let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
             println!("  exported: {shown}");

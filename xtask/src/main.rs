@@ -20,9 +20,14 @@ mod replay;
 mod report;
 mod schema;
 mod serve;
+mod term;
 mod timeline;
 
 use anyhow::Result;
+
+/// The version of every `--json` output's format (`schema_version`, docs/json-outputs.md):
+/// raised when a field changes meaning or goes away; new fields keep it.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -56,7 +61,7 @@ enum Command {
     /// Runs the FAPI emulator and backend as a local dev server on 127.0.0.1
     /// (docs/emulator-dev-server.md).
     Serve(serve::Args),
-    /// The defect matrix: every defect hunted by the fuzzer; `--json` prints a JSON array.
+    /// The defect matrix: every defect hunted by the fuzzer; `--json` prints one JSON object.
     Defects(defects::Args),
     /// The mutation score of the model and the reference SDK (cargo-mutants): caught / viable.
     Mutants(mutants::Args),

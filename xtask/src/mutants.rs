@@ -267,6 +267,7 @@ fn print_score(score: &Score, json: bool) {
         if score.tested() > 0 { score.mutant_seconds / score.tested() as f64 } else { 0.0 };
     if json {
         let object = serde_json::json!({
+            "schema_version": crate::JSON_SCHEMA_VERSION,
             "scope": SCOPE,
             "caught": score.caught.len(),
             "missed": score.missed.len(),

@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz` exports every failing case as a scenario file that parses and replays
-//! to the same violation, and prints the file and its replay command next to the failure.
+//! `cargo xtask fuzz` exports every failing case, shrunk, as a scenario file that parses and
+//! replays to the same violation, and prints the file and its replay command next to the
+//! failure.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,6 +57,8 @@ fn every_fuzz_failure_is_exported_and_replays_to_the_same_violation() {
         broken.sort_unstable();
         expected.sort_unstable();
         assert!(!expected.is_empty(), "a defect failure breaks an invariant: {failure}");
+        let (steps, found) = (failure["steps"].as_u64(), failure["steps_found"].as_u64());
+        assert!(steps <= found, "shrunk, never grown: {failure}");
         assert_eq!(broken, expected, "{}: the same invariants break again", path.display());
         assert!(
             replayed.passed(),
@@ -69,6 +72,7 @@ fn every_fuzz_failure_is_exported_and_replays_to_the_same_violation() {
     let text = String::from_utf8(run(false).stdout).expect("UTF-8");
     let first = failures[0]["exported"].as_str().expect("a path");
     assert!(text.contains(&format!("  exported: {first}")), "{text}");
-    assert!(text.contains(&format!("  replay: cargo xtask replay {first}")), "{text}");
+    assert!(text.contains(&format!("  rerun:    cargo xtask replay {first}")), "{text}");
+    assert!(text.contains("  shrunk: "), "the shrunk length is printed: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

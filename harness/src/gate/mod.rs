@@ -47,7 +47,7 @@ pub trait Subject: Sync {
     fn profiles(&self) -> Vec<ProfileId>;
 
     /// Whether its behaviour is reviewed through its own snapshots. The reference SDK's is
-    /// not: its lockstep with the model is exact, and the model's snapshots (`snapshots/`,
+    /// not: its lockstep with the model is exact, and the model's snapshots (`harness/snapshots/`,
     /// checked by `cargo test`) already pin every observation.
     fn keeps_snapshots(&self) -> bool {
         true
@@ -270,6 +270,94 @@ pub fn judge(
     Verdict::Expected(accepted)
 }
 
+/// What a failing case broke that no finding accepts (empty when it passes or is expected).
+fn unaccepted(
+    findings: &Findings,
+    label: &str,
+    report: &CaseReport,
+    outcome: &LockstepOutcome,
+    known_accepted: bool,
+) -> Vec<Breakage> {
+    let mut out = Vec::new();
+    if let Lockstep::Diverged(d) = &outcome.verdict {
+        out.push(Breakage::Divergence(d.field));
+    }
+    let profile = outcome.sdk.setup.profile;
+    for v in &outcome.report.violations {
+        let b = Breakage::Invariant(v.invariant);
+        let known = known_accepted && crate::runner::is_known(profile, v.invariant);
+        if !known && !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    let scenario = match report.suite {
+        Suite::Scenarios => report.scenario.as_str(),
+        Suite::Fuzz => "fuzz",
+    };
+    out.retain(|b| findings.accepting(label, scenario, &report.variant, b).is_none());
+    out
+}
+
+/// Runs a shrinking step may spend on a failure of an SDK behind an adapter: each run starts
+/// a process, so the budget is smaller than the in-process one.
+pub const SHRINK_TRIES_EXTERNAL_MAX: usize = 60;
+
+/// Shrinks a failing generated case (the hunt's shrinker) to a smaller one that still fails
+/// the gate for one of the same reasons (an unaccepted invariant, or a divergence in the same
+/// part). Returns the report of the shrunk case; a broken adapter or a passing case comes
+/// back as it is.
+pub fn shrink(
+    subject: &dyn Subject,
+    findings: &Findings,
+    report: &CaseReport,
+    tries_max: usize,
+) -> CaseReport {
+    let label = subject.label();
+    let known = subject.accepts_known_deviations();
+    let broken = unaccepted(findings, &label, report, &report.outcome, known);
+    if broken.is_empty() || matches!(report.outcome.verdict, Lockstep::Broken(_)) {
+        return report.clone();
+    }
+    let setup = report.outcome.sdk.setup;
+    let seed = report.outcome.sdk.seed;
+    let shrunk = crate::sdk::hunt::shrink(&report.events, tries_max, |candidate| {
+        let outcome = subject.run(setup, candidate, seed);
+        !matches!(outcome.verdict, Lockstep::Broken(_))
+            && unaccepted(findings, &label, report, &outcome, known)
+                .iter()
+                .any(|b| broken.contains(b))
+    });
+    let outcome = subject.run(setup, &shrunk, seed);
+    let scenario = match report.suite {
+        Suite::Scenarios => report.scenario.clone(),
+        Suite::Fuzz => "fuzz".to_string(),
+    };
+    let verdict = judge(findings, &label, &scenario, &report.variant, &outcome, known);
+    CaseReport { verdict, outcome, events: shrunk, ..report.clone() }
+}
+
+/// The case as a scenario file: its setup, seed and every event, with the first violation
+/// of the SDK's trace as its description, or its divergence from the model.
+/// `found` is the command that reruns the case as it was found, and `original_steps` its
+/// length then (when `report` is its shrunk form).
+pub fn export_found(
+    report: &CaseReport,
+    found: &str,
+    original_steps: usize,
+) -> crate::scenario::Exported {
+    let o = &report.outcome;
+    let origin = crate::scenario::Origin {
+        command: Some(found.to_string()),
+        original_steps: Some(original_steps),
+        divergence: o.divergence(),
+    };
+    if o.sdk.steps.len() == report.events.len() {
+        return crate::scenario::export_with(&o.sdk, &o.report, &[], &origin);
+    }
+    let full = crate::trace::run_model(o.sdk.setup, &report.events, o.sdk.seed);
+    crate::scenario::export_with(&full, &o.report, &[], &origin)
+}
+
 /// The case as a scenario file: its setup, seed and every event, with the first violation
 /// of the SDK's trace as its description.
 pub fn export(report: &CaseReport) -> crate::scenario::Exported {
@@ -395,8 +483,10 @@ pub fn run(
                 seed: Some(case_seed),
                 replay: if subject.replays_by_seed() {
                     format!(
-                        "cargo xtask replay --seed {} --profile {profile} --sdk {label}",
-                        crate::sim::format_seed(case_seed)
+                        "cargo xtask replay --seed {} --profile {profile} --sdk {label} \
+                         --steps {}",
+                        crate::sim::format_seed(case_seed),
+                        plan.steps_max
                     )
                 } else {
                     format!(

@@ -521,7 +521,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                             step.index,
                             *at,
                             format!("{sid} stays signed in: the server still has it active"),
-                            format!("signed out ({cause:?})"),
+                            format!("signed out ({})", crate::trace::words::word(cause)),
                         );
                     }
                 }
@@ -695,7 +695,8 @@ fn calls_settle(trace: &Trace, r: &mut Report) {
                     step.index,
                     step.end(),
                     format!(
-                        "{kind:?} {call} (started at step {started_step}) settles within {}",
+                        "{} {call} (started at step {started_step}) settles within {}",
+                        crate::trace::words::word(kind),
                         format_clock(budget)
                     ),
                     format!("still open after {} in the foreground", format_clock(*waited)),

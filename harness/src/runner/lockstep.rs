@@ -45,7 +45,7 @@ use crate::model::{Observation, World};
 use crate::scenario::run::{System, SystemError, defect_list};
 use crate::sdk::external::{AdapterCommand, ExternalSdk};
 use crate::sdk::{PortError, ReferenceSdk, SdkPort};
-use crate::trace::{STEPS_MAX, Trace, TraceStep};
+use crate::trace::{STEPS_MAX, Trace, TraceStep, words};
 
 use super::{Outcome, judge, only_known_deviations};
 
@@ -396,17 +396,18 @@ pub fn compare_with(
         Some(Divergence { step, at, event: event.clone(), field, model: m, sdk: s })
     };
     if model.view != sdk.view {
-        return diverged("view", format!("{:?}", model.view), format!("{:?}", sdk.view));
+        return diverged("view", words::view(&model.view), words::view(&sdk.view));
     }
     if exact && model.happenings != sdk.happenings {
         let (m, s) = (canonical(&model.happenings), canonical(&sdk.happenings));
         if m != s {
             let first = m.iter().zip(&s).position(|(a, b)| a != b).unwrap_or(m.len().min(s.len()));
-            let show = |v: &[(VTime, String)]| {
+            // Shown as the step tables describe happenings, in the scenario's words.
+            let show = |v: &[(VTime, String, String)]| {
                 v.iter()
                     .skip(first.saturating_sub(1))
                     .take(4)
-                    .map(|(_, h)| h.clone())
+                    .map(|(at, _, h)| format!("{} {h}", format_clock(at.ms())))
                     .collect::<Vec<_>>()
                     .join("; ")
             };
@@ -424,19 +425,23 @@ pub fn compare_with(
         return diverged("in_flight", model.in_flight.to_string(), sdk.in_flight.to_string());
     }
     if model.device != sdk.device {
-        return diverged("device", format!("{:?}", model.device), format!("{:?}", sdk.device));
+        return diverged("device", words::device(&model.device), words::device(&sdk.device));
     }
     if model.server != sdk.server {
-        return diverged("server", format!("{:?}", model.server), format!("{:?}", sdk.server));
+        return diverged("server", words::server(&model.server), words::server(&sdk.server));
     }
     None
 }
 
-/// Happenings in canonical order: by instant, then by their rendering within an instant.
-fn canonical(happenings: &[Happening]) -> Vec<(VTime, String)> {
-    let mut out: Vec<(VTime, String)> = happenings
+/// Happenings in canonical order: by instant, then by their JSON rendering within an
+/// instant; each with its description for people ([`crate::trace::describe`]).
+fn canonical(happenings: &[Happening]) -> Vec<(VTime, String, String)> {
+    let mut out: Vec<(VTime, String, String)> = happenings
         .iter()
-        .map(|h| (h.at(), serde_json::to_string(h).expect("happenings always serialise")))
+        .map(|h| {
+            let json = serde_json::to_string(h).expect("happenings always serialise");
+            (h.at(), json, crate::trace::describe(h))
+        })
         .collect();
     out.sort();
     out

@@ -7,6 +7,7 @@
 //! pair or an invariant untouched.
 
 pub mod lockstep;
+pub mod shrink;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};

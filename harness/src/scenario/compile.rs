@@ -108,7 +108,11 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
             expect: Expectation { violates: Vec::new(), holds_only: None },
         });
     } else {
-        for (name, spec) in &raw.variants {
+        // In the order the file lists them (the map sorts by name; each entry knows its
+        // line), so runs, reports and the gate's plan follow the file.
+        let mut in_file_order: Vec<_> = raw.variants.iter().collect();
+        in_file_order.sort_by_key(|(_, spec)| (spec.line, spec.column));
+        for (name, spec) in in_file_order {
             let setup = merge_variant(file, name, base, spec)?;
             let defects = match &spec.value.defects {
                 Some(list) => list.iter().map(|d| d.0).collect(),

@@ -101,3 +101,35 @@ pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     walk(dir, &mut out)?;
     Ok(out)
 }
+
+/// Removes the temporary files [`write_atomic`] left in `dir` when a process was killed
+/// mid-write (`.NAME.tmp-PID` whose process is gone), so a killed campaign leaves no stray
+/// `.tmp` behind once the next one starts. Where process ids cannot be checked (no `/proc`),
+/// only this process's own leftovers are removed. A missing `dir` has nothing to clean.
+pub fn remove_stale_temporaries(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let proc_fs = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some((_, pid)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let gone = if pid == std::process::id() {
+            true
+        } else {
+            proc_fs && !Path::new("/proc").join(pid.to_string()).exists()
+        };
+        if gone {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -269,9 +269,12 @@ impl JsonSchema for Limit {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // YAML reads a bare `off` as the boolean false, and the tool accepts it as such.
         json_schema!({
-            "type": "string",
-            "pattern": format!("^off$|{DURATION_PATTERN}"),
+            "anyOf": [
+                { "type": "string", "pattern": format!("^off$|{DURATION_PATTERN}") },
+                { "const": false }
+            ],
             "description": "a duration such as 7d, or off"
         })
     }
@@ -289,7 +292,10 @@ fn deserialize_seed<'de, D: Deserializer<'de>>(
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "session-harness scenario", description = "DESIGN.md §9; docs/scenarios.md")]
+#[schemars(
+    title = "session-harness scenario",
+    description = "the scenario format: docs/scenarios.md"
+)]
 pub struct ScenarioFile {
     /// The format version; only 1 exists.
     pub schema_version: Located<u32>,

@@ -24,7 +24,7 @@ pub mod snapshot;
 
 pub use compile::{Check, DEFAULT_VARIANT, Expectation, Scenario, Variant, compile};
 pub use error::{ErrorKind, ScenarioError};
-pub use export::{Exported, export};
+pub use export::{Exported, Origin, export, export_shrunk, export_with, setup_yaml, steps_yaml};
 pub use files::{load, write_atomic};
 pub use run::{
     FnSystem, ModelSystem, System, SystemError, VariantRun, default_system, run_all, run_variant,
@@ -52,10 +52,60 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// The JSON Schema of scenario files, pretty-printed with a trailing newline: the text of
-/// `schema/scenario.schema.json`.
+/// `schema/scenario.schema.json`. It is generated from the types, then [`tighten`]ed with
+/// the rules the tool checks beyond the types, so an editor refuses what the tool refuses
+/// (`harness/tests/scenario_schema_refuses.rs` feeds both the same bad files).
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(format::ScenarioFile);
-    let mut text = serde_json::to_string_pretty(&schema).expect("a JSON Schema always serialises");
+    let mut value = serde_json::to_value(&schema).expect("a JSON Schema always serialises");
+    tighten(&mut value);
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON Schema always serialises");
     text.push('\n');
     text
+}
+
+/// The checks `compile` makes that the types alone do not say, written into the schema:
+/// the one format version; which fault fields belong to which kind, and the fields a kind
+/// needs; a server error's 5xx status; a fault count of at least 1 and at most
+/// [`compile::FAULT_COUNT_MAX`]; a token lifetime above zero; without `variants`, `expect`
+/// names only `default`. What JSON Schema cannot say (a variant named in `expect` must exist
+/// when there are variants, ranges of durations) stays with the tool's own errors.
+fn tighten(schema: &mut serde_json::Value) {
+    use serde_json::json;
+    schema["properties"]["schema_version"]["const"] = json!(format::SCHEMA_VERSION);
+    schema["allOf"] = json!([{
+        "if": { "not": { "required": ["variants"] } },
+        "then": { "properties": { "expect": { "propertyNames": { "const": DEFAULT_VARIANT } } } }
+    }]);
+    let fault = &mut schema["$defs"]["FaultStep"];
+    fault["properties"]["status"]["minimum"] = json!(500);
+    fault["properties"]["status"]["maximum"] = json!(599);
+    fault["properties"]["count"]["minimum"] = json!(1);
+    fault["properties"]["count"]["maximum"] = json!(compile::FAULT_COUNT_MAX);
+    let only = |kind: &str, required: Option<&str>, refused: &[&str]| {
+        let refused: serde_json::Map<String, serde_json::Value> =
+            refused.iter().map(|f| (f.to_string(), json!(false))).collect();
+        let mut then = json!({ "properties": refused });
+        if let Some(field) = required {
+            then["required"] = json!([field]);
+        }
+        json!({ "if": { "properties": { "kind": { "const": kind } } }, "then": then })
+    };
+    let simple =
+        ["unauthorized", "missing_expired_token", "drop_before_commit", "drop_after_commit"];
+    let mut rules = vec![
+        only("server_error", None, &["retry_after", "latency"]),
+        only("rate_limited", Some("retry_after"), &["status", "latency"]),
+        only("latency", Some("latency"), &["status", "retry_after"]),
+    ];
+    rules.extend(simple.iter().map(|k| only(k, None, &["status", "retry_after", "latency"])));
+    fault["allOf"] = json!(rules);
+    // A zero token lifetime is refused (`settings::InstanceSettings::validate`): any
+    // duration whose every part is zero.
+    schema["$defs"]["InstanceSpec"]["properties"]["session_token_ttl"] = json!({
+        "anyOf": [
+            { "$ref": "#/$defs/Duration", "not": { "pattern": "^(0+(\\.0+)?(ms|s|m|h|d))+$" } },
+            { "type": "null" }
+        ]
+    });
 }

@@ -16,6 +16,8 @@ use crate::model::vocab::{
     CallResult, Endpoint, Happening, RequestOutcome, SessionView, TokenInfo,
 };
 
+use crate::trace::words::word;
+
 use super::compile::Scenario;
 use super::run::VariantRun;
 
@@ -194,7 +196,7 @@ pub fn short(h: &Happening) -> String {
             view.is_signed_in.map(|b| b.to_string()).unwrap_or_else(|| "undefined".into()),
             session_text(view.session)
         ),
-        Happening::CallStarted { call, kind, .. } => format!("{call} {kind:?} started"),
+        Happening::CallStarted { call, kind, .. } => format!("{call} {} started", word(kind)),
         Happening::CallSettled { call, kind, result, .. } => {
             let r = match result {
                 CallResult::Token { token } => claims(token),
@@ -203,7 +205,7 @@ pub fn short(h: &Happening) -> String {
                 CallResult::Error { status, code } => format!("error {status} {code}"),
                 CallResult::Killed => "killed".into(),
             };
-            format!("{call} {kind:?} → {r}")
+            format!("{call} {} → {r}", word(kind))
         }
         Happening::RequestSent { req, endpoint, call, sid, .. } => format!(
             "{req} → {}{}{}",
@@ -249,15 +251,16 @@ pub fn short(h: &Happening) -> String {
         }
         Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
         Happening::SignedOut { cause, server_revoke, .. } => format!(
-            "signed out ({cause:?}){}",
+            "signed out ({}){}",
+            word(cause),
             if *server_revoke { " + server revoke" } else { "" }
         ),
         Happening::TimerFired { timer, due, at } => {
             let late = at.since(*due);
             if late > 0 {
-                format!("timer {timer:?} (late {})", format_duration(late))
+                format!("timer {} (late {})", word(timer), format_duration(late))
             } else {
-                format!("timer {timer:?}")
+                format!("timer {}", word(timer))
             }
         }
     }
@@ -276,7 +279,7 @@ fn routine(h: &Happening) -> Option<String> {
             fault: None,
             ..
         } if routine_endpoint(endpoint) => Some(format!("← {} 200", endpoint.as_str())),
-        Happening::TimerFired { timer, .. } => Some(format!("timer {timer:?}")),
+        Happening::TimerFired { timer, .. } => Some(format!("timer {}", word(timer))),
         Happening::StorageWritten { key, digest, stored_digest, .. } if digest == stored_digest => {
             Some(format!("store {}", key.as_str()))
         }

@@ -6,6 +6,7 @@
 //! the same bytes (checked by the determinism test and `cargo xtask determinism`).
 
 pub mod timeline;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 
@@ -135,16 +136,8 @@ pub fn step_table(trace: &Trace, report: &crate::invariants::Report, details: bo
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  {}",
-        "#",
-        "t",
-        "event",
-        "route",
-        "loaded",
-        "signed_in",
-        "session (sdk/server)",
-        "req",
-        "invariants"
+        "{:>4}  {:>16}  {:<28} {:<26} {:<6} {:<9} {:<20} {:>3}  invariants",
+        "#", "t", "event", "route", "loaded", "signed_in", "session (sdk/server)", "req",
     );
     for step in &trace.steps {
         let o = &step.obs;
@@ -209,21 +202,17 @@ fn truncate(text: &str, width: usize) -> String {
 pub fn describe(h: &crate::model::vocab::Happening) -> String {
     use crate::model::vocab::{CallResult, Happening, RequestOutcome};
     match h {
-        Happening::Rendered { view, .. } => format!(
-            "render {} loaded={} signed_in={:?} session={:?}",
-            view.route,
-            view.is_loaded,
-            view.is_signed_in,
-            view.session.map(|s| format!("{}:{}", s.id, s.status))
-        ),
-        Happening::CallStarted { call, kind, .. } => format!("{call} {kind:?} started"),
+        Happening::Rendered { view, .. } => format!("render {}", words::view(view)),
+        Happening::CallStarted { call, kind, .. } => {
+            format!("{call} {} started", words::word(kind))
+        }
         Happening::CallSettled { call, kind, result, .. } => {
             let r = match result {
                 CallResult::Token { token } => format!("token #{} exp={}", token.serial, token.exp),
                 CallResult::Error { status, code } => format!("error {status} {code}"),
-                other => format!("{other:?}").to_lowercase(),
+                other => words::word(other),
             };
-            format!("{call} {kind:?} settled: {r}")
+            format!("{call} {} settled: {r}", words::word(kind))
         }
         Happening::RequestSent { req, endpoint, call, sid, .. } => format!(
             "{req} → {}{}{}",
@@ -267,13 +256,15 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
         Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
         Happening::SignedOut { cause, server_revoke, .. } => {
             format!(
-                "signed out ({cause:?}){}",
+                "signed out ({}){}",
+                words::word(cause),
                 if *server_revoke { " + server revoke" } else { "" }
             )
         }
         Happening::TimerFired { timer, due, at } => {
             format!(
-                "timer {timer:?} (due {}, late {}ms)",
+                "timer {} (due {}, late {}ms)",
+                words::word(timer),
                 format_clock_ms(due.ms()),
                 at.since(*due)
             )

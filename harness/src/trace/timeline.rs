@@ -1,56 +1,108 @@
 //! The timeline picture: a trace drawn as lanes over virtual time, as SVG.
 //!
 //! Lanes: app state, network, the server's status of the SDK's session, what the app renders
-//! (route), session-token validity windows, and FAPI requests with their outcomes; violations
-//! are marked with a red line and their invariant.
+//! (route), session-token validity windows (or why there are none), and FAPI requests with
+//! their outcomes. Below the lanes, the axis names every step's event at its instant; above
+//! them, every broken invariant is a marker: red when it is unexpected, grey and dashed when
+//! it is a known deviation of the profile. A legend explains every colour.
 //!
-//! Traces span milliseconds to weeks, so the x-axis is *step-scaled*: every step gets a column
-//! of the same width, and within a step time runs linearly. Each column is labelled with the
-//! step's start time, so a reader sees both the order of events and when they happened.
+//! Traces span milliseconds to weeks, so the x-axis is *time-proportional with breaks*: time
+//! runs linearly (every interval between two instants where something happens also gets
+//! [`GAP_MIN_PX`], so bursts stay visible), except that a quiet gap longer than [`GAP_BREAK_MS`] (a kill of five
+//! minutes, a week in the background) is drawn as a fixed-width break `≈ 5m` (two slanted
+//! strokes, as on a broken axis), so a five-minute wait is neither as wide as 0 s nor wider
+//! than everything else.
 
 use std::fmt::Write as _;
 
 use crate::invariants::Report;
-use crate::model::time::{VTime, format_clock};
+use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{AppState, CallResult, Happening, Network, RequestOutcome, Route};
+use crate::runner::is_known;
 use crate::trace::Trace;
 
-const LEFT: f64 = 150.0;
-const COLUMN: f64 = 46.0;
+const LEFT: f64 = 130.0;
+/// Width of the time-proportional plot, in pixels.
+const PLOT: f64 = 1080.0;
+const RIGHT: f64 = 30.0;
 const LANE: f64 = 26.0;
-const TOP: f64 = 44.0;
+/// A quiet gap longer than this is drawn as a break of [`BREAK_WIDTH`].
+pub const GAP_BREAK_MS: u64 = 90_000;
+const BREAK_WIDTH: f64 = 34.0;
+/// Every interval between two instants where something happens gets this much on top of its
+/// proportional width, so a burst of requests 50 ms after a minute's wait stays visible.
+const GAP_MIN_PX: f64 = 6.0;
+/// Rows of violation markers drawn; more are counted.
+const MARKER_ROWS_MAX: usize = 6;
+const MARKER_ROW: f64 = 15.0;
 
-/// Maps virtual time to x within step-scaled columns.
+/// Maps virtual time to x: linear within runs of activity, fixed-width breaks across long
+/// quiet gaps.
 struct Axis {
-    starts: Vec<VTime>,
-    ends: Vec<VTime>,
+    /// Instants where something happens, sorted, deduplicated.
+    knots: Vec<u64>,
+    /// x of each knot.
+    xs: Vec<f64>,
+    /// (x where the break starts, the gap it stands for).
+    breaks: Vec<(f64, u64)>,
 }
 
 impl Axis {
-    fn new(trace: &Trace) -> Axis {
-        Axis {
-            starts: trace.steps.iter().map(|s| s.at).collect(),
-            ends: trace.steps.iter().map(|s| s.end()).collect(),
+    fn new(trace: &Trace, left: f64) -> Axis {
+        let mut knots: Vec<u64> = Vec::new();
+        for step in &trace.steps {
+            knots.push(step.at.ms());
+            knots.push(step.end().ms());
+            knots.extend(step.obs.happenings.iter().map(|h| h.at().ms()));
+        }
+        knots.sort_unstable();
+        knots.dedup();
+        if knots.is_empty() {
+            knots.push(0);
+        }
+        let gaps = || knots.windows(2).map(|w| w[1] - w[0]);
+        let linear: u64 = gaps().filter(|gap| *gap <= GAP_BREAK_MS).sum();
+        let linear_n = gaps().filter(|gap| *gap <= GAP_BREAK_MS).count();
+        let breaks_n = gaps().filter(|gap| *gap > GAP_BREAK_MS).count();
+        let fixed = BREAK_WIDTH * breaks_n as f64 + GAP_MIN_PX * linear_n as f64;
+        let room = (PLOT - fixed).max(PLOT / 3.0);
+        // A trace of a few milliseconds is not stretched across the page.
+        let px_per_ms = if linear == 0 { 0.0 } else { (room / linear as f64).min(2.0) };
+        let mut xs = vec![left];
+        let mut breaks = Vec::new();
+        for w in knots.windows(2) {
+            let gap = w[1] - w[0];
+            let x = *xs.last().expect("xs starts with one x");
+            if gap > GAP_BREAK_MS {
+                breaks.push((x, gap));
+                xs.push(x + BREAK_WIDTH);
+            } else {
+                xs.push(x + GAP_MIN_PX + gap as f64 * px_per_ms);
+            }
+        }
+        Axis { knots, xs, breaks }
+    }
+
+    /// x of instant `t`: interpolated between its knots (inside a break, at the break's end).
+    fn x(&self, t: VTime) -> f64 {
+        let t = t.ms();
+        match self.knots.binary_search(&t) {
+            Ok(i) => self.xs[i],
+            Err(0) => self.xs[0],
+            Err(i) if i >= self.knots.len() => *self.xs.last().expect("one knot at least"),
+            Err(i) => {
+                let (a, b) = (self.knots[i - 1], self.knots[i]);
+                if b - a > GAP_BREAK_MS {
+                    return self.xs[i];
+                }
+                let frac = (t - a) as f64 / (b - a) as f64;
+                self.xs[i - 1] + frac * (self.xs[i] - self.xs[i - 1])
+            }
         }
     }
 
-    /// x of instant `t`, seen from step `hint` (a happening belongs to a known step).
-    fn x_in(&self, step: usize, t: VTime) -> f64 {
-        let (a, b) = (self.starts[step], self.ends[step]);
-        let frac =
-            if b > a { (t.since(a) as f64 / b.since(a) as f64).clamp(0.0, 1.0) } else { 0.5 };
-        LEFT + COLUMN * (step as f64 + 0.1 + 0.8 * frac)
-    }
-
-    fn x_step(&self, step: usize) -> f64 {
-        LEFT + COLUMN * step as f64
-    }
-
-    /// x of an instant anywhere in the trace (for spans crossing steps).
-    fn x(&self, t: VTime) -> f64 {
-        let step = self.starts.iter().rposition(|s| *s <= t).unwrap_or(0);
-        // Prefer the last step that contains t, so instants at a boundary sit at its start.
-        self.x_in(step, t)
+    fn end(&self) -> f64 {
+        *self.xs.last().expect("one knot at least")
     }
 }
 
@@ -58,8 +110,9 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn rect(out: &mut String, x0: f64, x1: f64, lane: usize, colour: &str, label: &str) {
-    let y = TOP + LANE * lane as f64 + 3.0;
+/// A lane's box: `label` inside when it fits (cut with `…` when not), in full on hover.
+fn rect(out: &mut String, top: f64, x0: f64, x1: f64, lane: usize, colour: &str, label: &str) {
+    let y = top + LANE * lane as f64 + 3.0;
     let w = (x1 - x0).max(1.5);
     let _ = write!(
         out,
@@ -67,26 +120,89 @@ fn rect(out: &mut String, x0: f64, x1: f64, lane: usize, colour: &str, label: &s
         LANE - 6.0,
         escape(label)
     );
-    if w > 34.0 && !label.is_empty() {
+    let fits = (w / 6.2) as usize;
+    if fits >= 4 && !label.is_empty() {
+        let shown: String = if label.chars().count() <= fits {
+            label.to_string()
+        } else {
+            label.chars().take(fits - 1).chain(std::iter::once('…')).collect()
+        };
         let _ = write!(
             out,
             r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#111">{}</text>"##,
             x0 + 3.0,
             y + 13.0,
-            escape(&label.chars().take((w / 6.0) as usize).collect::<String>())
+            escape(&shown)
         );
     }
 }
 
-/// Draws `trace` (with `report`'s violations marked) as a self-contained SVG document.
+/// Why the token lane is empty, in words.
+fn no_token_reason(trace: &Trace) -> &'static str {
+    let signed_in = trace.steps.iter().any(|s| s.obs.view.is_signed_in == Some(true));
+    if !signed_in {
+        "no session token: the app was never signed in"
+    } else {
+        "no session token reached a getToken caller or the backend"
+    }
+}
+
+const LANES: [&str; 6] =
+    ["app state", "network", "session (server)", "route", "token valid", "FAPI requests"];
+
+/// Draws `trace` (with `report`'s violations marked) as a self-contained SVG document. The
+/// profile's known deviations are drawn as expected.
 pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
-    let axis = Axis::new(trace);
-    let steps = trace.steps.len().max(1);
-    let lanes =
-        ["app state", "network", "session (server)", "route", "token valid", "FAPI requests"];
-    // Room on the right for the last violation's label.
-    let width = LEFT + COLUMN * steps as f64 + 220.0;
-    let height = TOP + LANE * lanes.len() as f64 + 70.0;
+    svg_expecting(trace, report, title, &[])
+}
+
+/// [`svg`], with `expected` (what a scenario says must break) drawn as expected too: grey
+/// and dashed, apart from the unexpected, red ones.
+pub fn svg_expecting(
+    trace: &Trace,
+    report: &Report,
+    title: &str,
+    expected: &[crate::invariants::InvariantId],
+) -> String {
+    let axis = Axis::new(trace, LEFT);
+    let profile = trace.setup.profile;
+    // Violation markers, stacked in rows so that no two labels overlap.
+    let mut rows: Vec<f64> = Vec::new(); // per row, the x where its last label ends
+    // (x, row, violation, known deviation, label drawn leftwards of its line)
+    let mut markers: Vec<(f64, usize, &crate::invariants::Violation, bool, bool)> = Vec::new();
+    let plot_end = axis.end();
+    let mut hidden = 0;
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &report.violations {
+        // One marker per invariant and step: repeats say nothing new.
+        if !seen.insert((v.invariant, v.step)) {
+            continue;
+        }
+        let x = axis.x(v.at);
+        let label_w = 7.0 * (v.invariant.as_str().len() as f64 + 2.0);
+        // A label that would run off the right edge is drawn leftwards of its line.
+        let leftwards = x + label_w > plot_end + RIGHT + 110.0;
+        let (from, to) = if leftwards { (x - label_w, x) } else { (x, x + label_w) };
+        let known = is_known(profile, v.invariant) || expected.contains(&v.invariant);
+        match rows.iter().position(|end| *end < from) {
+            Some(row) => {
+                rows[row] = to;
+                markers.push((x, row, v, known, leftwards));
+            }
+            None if rows.len() < MARKER_ROWS_MAX => {
+                rows.push(to);
+                markers.push((x, rows.len() - 1, v, known, leftwards));
+            }
+            None => hidden += 1,
+        }
+    }
+    let top = 40.0 + MARKER_ROW * rows.len().max(1) as f64;
+    let axis_y = top + LANE * LANES.len() as f64;
+    let width = LEFT + PLOT + RIGHT + 120.0;
+    // Room for the rotated event names under the axis, then the legend.
+    let labels_h = 150.0;
+    let legend_y = axis_y + labels_h;
+    let height = legend_y + 64.0;
     let mut out = String::new();
     let _ = write!(
         out,
@@ -98,8 +214,8 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
         r#"<text x="8" y="20" font-size="14" font-weight="bold">{}</text>"#,
         escape(title)
     );
-    for (i, name) in lanes.iter().enumerate() {
-        let y = TOP + LANE * i as f64;
+    for (i, name) in LANES.iter().enumerate() {
+        let y = top + LANE * i as f64;
         let _ = write!(
             out,
             r##"<text x="8" y="{:.1}" font-size="11" fill="#333">{name}</text>"##,
@@ -108,51 +224,90 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
         let _ = write!(
             out,
             r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#eee"/>"##,
-            width - 220.0
+            axis.end()
         );
     }
-    // Step columns with their start times.
-    let axis_y = TOP + LANE * lanes.len() as f64;
-    for (i, step) in trace.steps.iter().enumerate() {
-        let x = axis.x_step(i);
+    // Breaks in the axis: a grey band with two slanted strokes and the time it stands for.
+    for (x, gap) in &axis.breaks {
         let _ = write!(
             out,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{axis_y:.1}" stroke="#f4f4f4"/>"##
+            r##"<rect x="{:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="#f3f4f6"><title>{} with nothing happening, drawn short</title></rect>"##,
+            x + 2.0,
+            BREAK_WIDTH - 4.0,
+            axis_y - top,
+            format_duration(*gap)
         );
+        for dx in [11.0, 19.0] {
+            let _ = write!(
+                out,
+                r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#6b7280" stroke-width="1.5"/>"##,
+                x + dx - 3.0,
+                axis_y + 5.0,
+                x + dx + 3.0,
+                axis_y - 5.0
+            );
+        }
         let _ = write!(
             out,
-            r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#555" transform="rotate(40 {:.1} {:.1})"><title>{}</title>{} {}</text>"##,
-            x + 2.0,
-            axis_y + 12.0,
-            x + 2.0,
-            axis_y + 12.0,
-            escape(&step.event.to_string()),
-            step.index,
-            escape(&format_clock(step.at.ms()))
+            r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#374151" text-anchor="middle">≈{}</text>"##,
+            x + BREAK_WIDTH / 2.0,
+            top - 3.0,
+            escape(&format_duration(*gap))
         );
     }
-    // Lanes that follow the step-end state.
+    // The axis, and every step's event at its instant. Steps at one instant share a tick;
+    // their names are spread out along the axis and joined to it by a thin line.
+    let _ = write!(
+        out,
+        r##"<line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#374151"/>"##,
+        axis.end()
+    );
+    let mut next_free = 0.0f64;
+    for step in &trace.steps {
+        let x = axis.x(step.at);
+        let lx = x.max(next_free);
+        // Rotated 55°, names 15 px apart along the axis sit 12 px apart: no overlap.
+        next_free = lx + 15.0;
+        let _ = write!(
+            out,
+            r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{axis_y:.1}" stroke="#e5e7eb"/><line x1="{x:.1}" y1="{axis_y:.1}" x2="{lx:.1}" y2="{:.1}" stroke="#9ca3af"/>"##,
+            axis_y + 8.0
+        );
+        let text = format!("#{} {} {}", step.index, format_clock(step.at.ms()), step.event);
+        let _ = write!(
+            out,
+            r##"<text x="{lx:.1}" y="{:.1}" font-size="9.5" fill="#111" transform="rotate(55 {lx:.1} {:.1})">{}</text>"##,
+            axis_y + 12.0,
+            axis_y + 12.0,
+            escape(&text.chars().take(34).collect::<String>())
+        );
+    }
+    // Lanes that follow the step-end state, from each step's start to the next one's.
     for (i, step) in trace.steps.iter().enumerate() {
-        let (x0, x1) = (axis.x_step(i), axis.x_step(i + 1));
+        let x0 = axis.x(step.at);
+        let x1 = trace.steps.get(i + 1).map_or(axis.end(), |n| axis.x(n.at));
+        if x1 <= x0 {
+            continue;
+        }
         let d = step.obs.device;
         let (colour, label) = match (d.running, d.app_state) {
-            (false, _) => ("#ccc", "closed"),
+            (false, _) => ("#d1d5db", "closed"),
             (true, AppState::Active) => ("#9be7a0", "active"),
             (true, AppState::Inactive) => ("#fde68a", "inactive"),
             (true, AppState::Background) => ("#a5b4fc", "background"),
         };
-        rect(&mut out, x0, x1, 0, colour, label);
+        rect(&mut out, top, x0, x1, 0, colour, label);
         let (colour, label) = match d.network {
             Network::Online => ("#bae6fd", "online"),
             Network::Offline => ("#fca5a5", "offline"),
         };
-        rect(&mut out, x0, x1, 1, colour, label);
+        rect(&mut out, top, x0, x1, 1, colour, label);
         let focus = step.obs.view.session.map(|s| s.id).or(step.obs.server.session.map(|s| s.0));
         if let Some(id) = focus
             && let Some(status) = step.obs.server.status_of(id)
         {
             let colour = if status.is_signed_in() { "#86efac" } else { "#fda4af" };
-            rect(&mut out, x0, x1, 2, colour, &format!("{id} {status}"));
+            rect(&mut out, top, x0, x1, 2, colour, &format!("{id} {status}"));
         }
     }
     // The route lane follows every render.
@@ -160,38 +315,31 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
     let mut tokens: Vec<(VTime, VTime, u64)> = Vec::new();
     let mut sent: Vec<(crate::model::vocab::RequestId, f64)> = Vec::new();
     let close_route = |out: &mut String, from: f64, to: f64, r: &Route| {
-        let colour = match r {
-            Route::Closed => "#e5e7eb",
-            Route::Loading => "#fde68a",
-            Route::SignIn { .. } => "#fca5a5",
-            Route::Protected { .. } => "#86efac",
-            Route::Task { .. } => "#c4b5fd",
-        };
-        rect(out, from, to, 3, colour, &r.to_string());
+        rect(out, top, from, to, 3, route_colour(r), &r.to_string());
     };
-    for (i, step) in trace.steps.iter().enumerate() {
+    for step in &trace.steps {
         for h in &step.obs.happenings {
             match h {
                 Happening::Rendered { at, view } => {
-                    let x = axis.x_in(i, *at);
+                    let x = axis.x(*at);
                     if let Some((from, r)) = route.take() {
                         close_route(&mut out, from, x, &r);
                     }
                     route = Some((x, view.route.clone()));
                 }
                 Happening::CallSettled { result: CallResult::Token { token }, .. }
-                | Happening::BackendHit { token: Some(token), .. } => {
-                    if !tokens.iter().any(|t| t.2 == token.serial) {
-                        tokens.push((
-                            VTime::from_unix_s(token.iat),
-                            VTime::from_unix_s(token.exp),
-                            token.serial,
-                        ));
-                    }
+                | Happening::BackendHit { token: Some(token), .. }
+                    if !tokens.iter().any(|t| t.2 == token.serial) =>
+                {
+                    tokens.push((
+                        VTime::from_unix_s(token.iat),
+                        VTime::from_unix_s(token.exp),
+                        token.serial,
+                    ));
                 }
-                Happening::RequestSent { req, at, .. } => sent.push((*req, axis.x_in(i, *at))),
+                Happening::RequestSent { req, at, .. } => sent.push((*req, axis.x(*at))),
                 Happening::RequestDone { req, at, endpoint, outcome, fault } => {
-                    let x1 = axis.x_in(i, *at);
+                    let x1 = axis.x(*at);
                     let x0 = sent.iter().find(|(r, _)| r == req).map(|(_, x)| *x).unwrap_or(x1);
                     let (colour, status) = match outcome {
                         RequestOutcome::Answered { status, .. } if *status < 300 => {
@@ -210,40 +358,115 @@ pub fn svg(trace: &Trace, report: &Report, title: &str) -> String {
                         endpoint.as_str(),
                         fault.map(|f| format!(" (fault {})", f.name())).unwrap_or_default()
                     );
-                    rect(&mut out, x0, x1.max(x0 + 2.0), 5, colour, &label);
+                    rect(&mut out, top, x0, x1.max(x0 + 2.0), 5, colour, &label);
                 }
                 _ => {}
             }
         }
     }
     if let Some((from, r)) = route {
-        close_route(&mut out, from, axis.x_step(steps), &r);
+        close_route(&mut out, from, axis.end(), &r);
+    }
+    if tokens.is_empty() {
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#6b7280" font-style="italic">{}</text>"##,
+            LEFT + 4.0,
+            top + LANE * 4.0 + 16.0,
+            no_token_reason(trace)
+        );
     }
     for (iat, exp, serial) in tokens {
         let x0 = axis.x(iat);
         let x1 = axis.x(exp).max(x0 + 2.0);
-        rect(&mut out, x0, x1, 4, "#fcd34d", &format!("token #{serial}"));
+        rect(&mut out, top, x0, x1, 4, "#fcd34d", &format!("token #{serial}"));
     }
-    // Violations: a red line through every lane at the step that broke.
-    for v in &report.violations {
-        let step = (v.step as usize).min(steps - 1);
-        let x = axis.x_in(step, v.at);
+    // Violations: a line through every lane at the instant, and a label in its own row.
+    for (x, row, v, known, leftwards) in &markers {
+        let (colour, dash, mark) = if *known {
+            ("#9ca3af", r#" stroke-dasharray="4 3""#, "◦")
+        } else {
+            ("#dc2626", "", "✗")
+        };
+        let y = 34.0 + MARKER_ROW * *row as f64;
         let _ = write!(
             out,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{axis_y:.1}" stroke="#dc2626" stroke-width="2"><title>{}</title></line>"##,
-            TOP - 8.0,
-            escape(&v.to_string())
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{axis_y:.1}" stroke="{colour}" stroke-width="2"{dash}><title>{}</title></line><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1" stroke-dasharray="1 2"/>"##,
+            top - 2.0,
+            escape(&format!("{v}{}", if *known { " (expected)" } else { "" })),
+            y + 3.0,
+            top - 2.0
         );
+        let (tx, anchor) = if *leftwards { (x - 3.0, "end") } else { (x + 3.0, "start") };
         let _ = write!(
             out,
-            r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#dc2626" font-weight="bold">✗ {}</text>"##,
-            x + 3.0,
-            TOP - 10.0,
+            r##"<text x="{tx:.1}" y="{y:.1}" font-size="11" fill="{colour}" font-weight="bold" text-anchor="{anchor}">{mark} {}</text>"##,
             escape(v.invariant.as_str())
         );
     }
+    if hidden > 0 {
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="30" font-size="11" fill="#dc2626">+{hidden} more broken invariants (see the report)</text>"##,
+            LEFT + PLOT - 260.0
+        );
+    }
+    legend(&mut out, legend_y);
     out.push_str("</svg>\n");
     out
+}
+
+fn route_colour(r: &Route) -> &'static str {
+    match r {
+        Route::Closed => "#e5e7eb",
+        Route::Loading => "#fde68a",
+        Route::SignIn { .. } => "#fca5a5",
+        Route::Protected { .. } => "#86efac",
+        Route::Task { .. } => "#c4b5fd",
+    }
+}
+
+/// The key to every colour and mark, in two rows.
+fn legend(out: &mut String, y: f64) {
+    let rows: [&[(&str, &str)]; 2] = [
+        &[
+            ("#9be7a0", "active / protected"),
+            ("#a5b4fc", "background"),
+            ("#d1d5db", "closed"),
+            ("#fde68a", "loading / inactive"),
+            ("#fca5a5", "sign_in / offline"),
+            ("#c4b5fd", "task"),
+            ("#fcd34d", "token valid (iat → exp)"),
+        ],
+        &[
+            ("#22c55e", "request 2xx"),
+            ("#f97316", "request 401"),
+            ("#ef4444", "request 4xx/5xx"),
+            ("#7f1d1d", "network error"),
+            ("#dc2626", "✗ invariant broken"),
+            ("#9ca3af", "◦ expected (scenario or known deviation)"),
+            ("#f3f4f6", "≈ long quiet gap, drawn short"),
+        ],
+    ];
+    let _ = write!(
+        out,
+        r##"<text x="8" y="{:.1}" font-size="11" font-weight="bold">legend</text>"##,
+        y + 12.0
+    );
+    for (r, items) in rows.iter().enumerate() {
+        let mut x = LEFT;
+        let yy = y + 22.0 * r as f64;
+        for (colour, text) in *items {
+            let _ = write!(
+                out,
+                r##"<rect x="{x:.1}" y="{yy:.1}" width="14" height="14" fill="{colour}" stroke="#9ca3af" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#111">{}</text>"##,
+                x + 18.0,
+                yy + 11.0,
+                escape(text)
+            );
+            x += 26.0 + 6.6 * text.chars().count() as f64;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -264,15 +487,17 @@ mod tests {
             Event::GetToken { skip_cache: true },
             Event::Advance { ms: 90_000 },
         ];
+        // `documented`: fresh-token-only is no known deviation there, so it is drawn red.
         let outcome =
-            runner::run_model(Setup::new(Platform::Ios, ProfileId::ClerkJs6), &events, None);
+            runner::run_model(Setup::new(Platform::Ios, ProfileId::Documented), &events, None);
         let mut report = outcome.report.clone();
         let clean = svg(&outcome.trace, &report, "t");
         assert!(clean.starts_with("<svg") && clean.trim_end().ends_with("</svg>"));
-        for needle in ["app state", "protected(/home)", "token #", "tokens → 200", "sign_in"] {
+        for needle in ["app state", "protected(/home)", "token #", "tokens → 200", "legend"] {
             assert!(clean.contains(needle), "missing {needle}");
         }
-        assert!(!clean.contains("✗"));
+        // No violation line (the legend still explains the mark).
+        assert!(!clean.contains(r##"stroke="#dc2626" stroke-width="2""##));
         report.violations.push(crate::invariants::Violation {
             invariant: crate::invariants::InvariantId::FreshTokenOnly,
             step: 4,
@@ -282,5 +507,34 @@ mod tests {
         });
         let marked = svg(&outcome.trace, &report, "t");
         assert!(marked.contains("✗ fresh-token-only"));
+        // Expected by the scenario: drawn apart, grey and dashed.
+        let expected = svg_expecting(
+            &outcome.trace,
+            &report,
+            "t",
+            &[crate::invariants::InvariantId::FreshTokenOnly],
+        );
+        assert!(expected.contains("◦ fresh-token-only") && !expected.contains("✗ fresh"));
+    }
+
+    #[test]
+    fn a_long_quiet_gap_is_a_break_and_event_names_sit_on_the_axis() {
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 2_000 },
+            Event::Kill,
+            Event::Advance { ms: 5 * 60_000 },
+            Event::ColdStart,
+            Event::Advance { ms: 3_000 },
+        ];
+        let outcome =
+            runner::run_model(Setup::new(Platform::Android, ProfileId::Documented), &events, None);
+        let drawn = svg(&outcome.trace, &outcome.report, "t");
+        assert!(drawn.contains("≈5m"), "the five-minute kill is drawn as a break");
+        assert!(drawn.contains("#2 2.000s kill"), "event names on the axis");
+        assert!(drawn.contains("no session token: the app was never signed in"));
+        let axis = Axis::new(&outcome.trace, LEFT);
+        assert!(axis.end() <= LEFT + PLOT + 1.0, "the plot fits its width");
+        assert_eq!(axis.breaks.len(), 1);
     }
 }

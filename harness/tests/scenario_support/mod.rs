@@ -43,8 +43,14 @@ pub fn scenario_files() -> Vec<PathBuf> {
     out
 }
 
+/// `harness/snapshots/`: where insta keeps the scenario snapshots, inside the package so that
+/// cargo-insta finds pending ones.
+pub fn snapshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots")
+}
+
 /// The snapshot name of `variant` of the scenario at `rel` (`scenarios/a/b.yaml`):
-/// `a__b@variant`, so snapshots sort by scenario and sit flat in `snapshots/`.
+/// `a__b@variant`, so snapshots sort by scenario and sit flat in `harness/snapshots/`.
 pub fn snapshot_name(rel: &str, variant: &str) -> String {
     let stem = rel.trim_start_matches("scenarios/").trim_end_matches(".yaml").replace('/', "__");
     format!("{stem}@{variant}")

@@ -244,8 +244,10 @@ impl fmt::Display for Event {
             Event::Advance { ms } => {
                 write!(f, "advance {}", crate::model::time::format_duration(*ms))
             }
-            Event::AppState { state } => write!(f, "app_state {state:?}"),
-            Event::Network { state } => write!(f, "network {state:?}"),
+            // The scenario format's words (`app_state: background`), so a step reads the way
+            // it is written in a scenario.
+            Event::AppState { state } => write!(f, "app_state: {}", state.as_str()),
+            Event::Network { state } => write!(f, "network: {}", state.as_str()),
             Event::SignIn { task: Some(t) } => write!(f, "sign_in (task {})", t.as_str()),
             Event::GetToken { skip_cache: true } => f.write_str("get_token skip_cache"),
             Event::ApiCall { path } => write!(f, "api_call {path}"),

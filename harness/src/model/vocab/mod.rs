@@ -168,6 +168,27 @@ pub enum Network {
     Offline,
 }
 
+impl AppState {
+    /// The scenario format's word: `active`, `inactive`, `background`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppState::Active => "active",
+            AppState::Inactive => "inactive",
+            AppState::Background => "background",
+        }
+    }
+}
+
+impl Network {
+    /// The scenario format's word: `online`, `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Online => "online",
+            Network::Offline => "offline",
+        }
+    }
+}
+
 /// An app path such as `/checkout`. Cheap to clone: routes are rebuilt on every render.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
