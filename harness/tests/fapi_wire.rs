@@ -66,7 +66,7 @@ impl WireClient {
 async fn a_plain_http_client_loads_signs_in_fetches_tokens_and_meets_every_fault() {
     let fapi = Fapi::new(InstanceSettings::default());
     let backend = Backend::new(&fapi);
-    let server = wire::start(fapi.clone(), Some(backend)).await;
+    let server = wire::start(fapi.clone(), Some(std::sync::Arc::new(backend))).await;
     let mut client = WireClient {
         http: reqwest::Client::new(),
         base: server.uri(),

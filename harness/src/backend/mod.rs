@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{MockServer, Request};
 
 use crate::fapi::handler::{Fapi, SharedServer, lock};
 use crate::fapi::http::{HttpRequest, HttpResponse};
@@ -40,6 +40,13 @@ pub struct Authenticated {
 pub struct Backend {
     server: SharedServer,
     verifier: Arc<Verifier>,
+}
+
+/// The backend answers the app's `/api/` routes when mounted beside the emulator.
+impl crate::fapi::wire::AppRoutes for Backend {
+    fn handle(&self, request: &HttpRequest, now: VTime) -> HttpResponse {
+        Backend::handle(self, request, now)
+    }
 }
 
 impl Backend {
@@ -196,24 +203,20 @@ pub async fn start(backend: Backend) -> MockServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("binding an ephemeral port on the loopback interface");
     let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(move |request: &Request| {
-            let request = crate::fapi::wire::to_http_request(request);
-            let response = match crate::fapi::wire::virtual_time(&request) {
-                Ok(now) => backend.handle(&request, now.unwrap_or(VTime::ZERO)),
-                Err(e) => HttpResponse::with_bytes(
-                    e.status,
-                    json_headers(),
-                    crate::fapi::encode::wire_error_body(&e),
-                ),
-            };
-            let mut template = ResponseTemplate::new(response.status);
-            for (name, value) in response.headers() {
-                template = template.append_header(name.as_str(), value.as_str());
-            }
-            template.set_body_bytes(response.body().to_vec())
-        })
-        .mount(&server)
-        .await;
+    crate::fapi::wire::mount(&server, Alone(backend)).await;
     server
+}
+
+/// The backend as the only dispatcher of a mock server (see [`start`]).
+struct Alone(Backend);
+
+impl crate::fapi::wire::Dispatch for Alone {
+    fn dispatch(&self, request: &Request) -> crate::fapi::wire::Outcome {
+        let request = crate::fapi::wire::to_http_request(request);
+        let response = match crate::fapi::wire::virtual_time(&request) {
+            Ok(now) => self.0.handle(&request, now.unwrap_or(VTime::ZERO)),
+            Err(e) => crate::fapi::wire::error_response(&e),
+        };
+        crate::fapi::wire::Outcome::Answer(response, None)
+    }
 }

@@ -110,7 +110,7 @@ pub struct LogEntry {
     pub fault: Option<FaultKind>,
     /// The `x-harness-request` header (`<run>/<req>`) an external adapter stamps on every
     /// request, so the harness can join this log to the adapter's report
-    /// ([`super::wire::REQUEST_TAG_HEADER`]). Absent for every other client.
+    /// ([`super::http::REQUEST_TAG_HEADER`]). Absent for every other client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// For a tagged request only: the rotated client token its answer carried (the
@@ -469,7 +469,7 @@ impl Fapi {
         sid: Option<SessionId>,
         handled: &Handled,
     ) {
-        let tag = request.header_value(super::wire::REQUEST_TAG_HEADER).map(str::to_string);
+        let tag = request.header_value(super::http::REQUEST_TAG_HEADER).map(str::to_string);
         let issued = match &handled.exchange {
             Exchange::Answered(response) if tag.is_some() => {
                 response.header("authorization").map(str::to_string)

@@ -13,6 +13,10 @@ use crate::model::server::FapiReply;
 
 use super::encode::RenderCtx;
 
+/// The request header an external adapter tags every request with: `<run>/<req>`, its
+/// process counter and its request number. Recorded in the request log's `tag`.
+pub const REQUEST_TAG_HEADER: &str = "x-harness-request";
+
 /// Request header carrying the virtual time of an HTTP request, in virtual milliseconds since
 /// the harness epoch (`VTime`). The Node adapter sets it on every request.
 pub const VIRTUAL_TIME_HEADER: &str = "x-harness-virtual-time";

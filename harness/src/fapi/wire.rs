@@ -5,14 +5,20 @@
 //! without it the emulator's latest instant is used. Paths under `/api/` go to the app's
 //! backend when one is mounted.
 //!
-//! Dropped connections: a wiremock mock answers with a response or with an error, fixed when
-//! it is mounted, and an error makes hyper close the connection without a response, which a
-//! client sees as a network failure. So two mocks are mounted. The first, at a higher
-//! priority, has a matcher that runs the handler: if the exchange is a drop it matches and its
+//! [`mount`] is the one wiremock mount of the harness: any [`Dispatch`] (this module's
+//! [`Emulator`], the dev server's dispatcher in `serve/`) decides per request whether to
+//! answer (optionally after a wall-clock delay) or to drop the connection. Dropped
+//! connections: a wiremock mock answers with a response or with an error, fixed when it is
+//! mounted, and an error makes hyper close the connection without a response, which a client
+//! sees as a network failure. So two mocks are mounted. The first, at a higher priority, has a
+//! matcher that runs the dispatcher: if the outcome is a drop it matches and its
 //! `respond_with_err` closes the connection; otherwise it stores the response in a slot and
 //! declines, and the second mock returns the stored response. This is sound because wiremock
 //! matches and responds to one request at a time under its state lock, so the slot is filled
 //! and emptied by the same request.
+//!
+//! The app's backend is reached through [`AppRoutes`] (implemented in `backend/`), so the
+//! emulator's floor does not import the backend that sits beside it.
 //!
 //! Requests from an external adapter carry `x-harness-request: <run>/<req>`
 //! ([`REQUEST_TAG_HEADER`]); the handler copies it into the request log's `tag`, which is how
@@ -22,10 +28,10 @@
 //! client under fake timers to wait out on its own virtual clock.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
-use crate::backend::Backend;
 use crate::model::time::VTime;
 
 use super::decode::WireError;
@@ -33,25 +39,41 @@ use super::encode;
 use super::handler::{Exchange, Fapi};
 use super::http::{HttpRequest, HttpResponse, VIRTUAL_TIME_HEADER};
 
-/// The request header an external adapter tags every request with: `<run>/<req>`, its
-/// process counter and its request number. Recorded in [`super::LogEntry::tag`].
-pub const REQUEST_TAG_HEADER: &str = "x-harness-request";
+pub use super::http::REQUEST_TAG_HEADER;
 
-/// Starts a mock server on 127.0.0.1 (a random port) serving `fapi`, and `backend` under
+/// What a mounted dispatcher does with one request.
+pub enum Outcome {
+    /// Close the connection without a response (an injected drop).
+    Drop,
+    /// Answer, after the given wall-clock delay if any (slept by wiremock outside its lock).
+    Answer(HttpResponse, Option<Duration>),
+}
+
+/// Decides the outcome of each request reaching a [`mount`]ed server.
+pub trait Dispatch: Send + Sync + 'static {
+    fn dispatch(&self, request: &Request) -> Outcome;
+}
+
+/// The app's own API (`/api/…`), mounted beside the emulator: the backend implements it.
+pub trait AppRoutes: Send + Sync + 'static {
+    fn handle(&self, request: &HttpRequest, now: VTime) -> HttpResponse;
+}
+
+/// Starts a mock server on 127.0.0.1 (a random port) serving `fapi`, and `app` under
 /// `/api/` if given.
-pub async fn start(fapi: Fapi, backend: Option<Backend>) -> MockServer {
+pub async fn start(fapi: Fapi, app: Option<Arc<dyn AppRoutes>>) -> MockServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("binding an ephemeral port on the loopback interface");
     // Request recording would keep every request in memory for the server's lifetime.
     let server = MockServer::builder().listener(listener).disable_request_recording().start().await;
-    mount(&server, fapi, backend).await;
+    mount(&server, Emulator { fapi, app }).await;
     server
 }
 
-/// Mounts the emulator (and optionally the backend) on an existing mock server.
-pub async fn mount(server: &MockServer, fapi: Fapi, backend: Option<Backend>) {
-    let dispatch = Arc::new(Dispatch { fapi, backend, slot: Mutex::new(None) });
-    Mock::given(DropOrStash(dispatch.clone()))
+/// Mounts `dispatch` on an existing mock server: every request goes through it.
+pub async fn mount(server: &MockServer, dispatch: impl Dispatch) {
+    let slot = Arc::new(Slotted { dispatch, slot: Mutex::new(None) });
+    Mock::given(DropOrStash(slot.clone()))
         .respond_with_err(|_: &Request| {
             std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
@@ -62,7 +84,7 @@ pub async fn mount(server: &MockServer, fapi: Fapi, backend: Option<Backend>) {
         .mount(server)
         .await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(Stashed(dispatch))
+        .respond_with(Stashed(slot))
         .with_priority(2)
         .mount(server)
         .await;
@@ -104,54 +126,69 @@ pub fn virtual_time(request: &HttpRequest) -> Result<Option<VTime>, WireError> {
     })
 }
 
-struct Dispatch {
-    fapi: Fapi,
-    backend: Option<Backend>,
-    slot: Mutex<Option<HttpResponse>>,
+/// A wire error as an HTTP response in Clerk's error shape.
+pub fn error_response(e: &WireError) -> HttpResponse {
+    HttpResponse::with_bytes(
+        e.status,
+        vec![("content-type".to_string(), "application/json".to_string())],
+        encode::wire_error_body(e),
+    )
 }
 
-impl Dispatch {
-    fn run(&self, request: &Request) -> Exchange {
+/// The emulator as tests and external SDKs reach it: the FAPI handler at the request's
+/// virtual time (or the latest instant seen), the app's routes under `/api/`, and injected
+/// latency reported to the client rather than slept (a client under fake timers waits it out
+/// on its own clock).
+pub struct Emulator {
+    pub fapi: Fapi,
+    pub app: Option<Arc<dyn AppRoutes>>,
+}
+
+impl Dispatch for Emulator {
+    fn dispatch(&self, request: &Request) -> Outcome {
         let request = to_http_request(request);
         let now = match virtual_time(&request) {
             Ok(now) => now.unwrap_or_else(|| self.fapi.clock()),
-            Err(e) => {
-                return Exchange::Answered(HttpResponse::with_bytes(
-                    e.status,
-                    vec![("content-type".to_string(), "application/json".to_string())],
-                    encode::wire_error_body(&e),
-                ));
-            }
+            Err(e) => return Outcome::Answer(error_response(&e), None),
         };
-        if let Some(backend) = &self.backend
+        if let Some(app) = &self.app
             && request.path.starts_with("/api/")
         {
-            return Exchange::Answered(backend.handle(&request, now));
+            return Outcome::Answer(app.handle(&request, now), None);
         }
-        self.fapi.handle(&request, now).exchange
+        match self.fapi.handle(&request, now).exchange {
+            Exchange::Dropped { .. } => Outcome::Drop,
+            Exchange::Answered(response) => Outcome::Answer(response, None),
+        }
     }
 }
 
-struct DropOrStash(Arc<Dispatch>);
+/// A dispatcher and the slot its first mock hands the answer to the second through.
+struct Slotted<D> {
+    dispatch: D,
+    slot: Mutex<Option<(HttpResponse, Option<Duration>)>>,
+}
 
-impl Match for DropOrStash {
+struct DropOrStash<D>(Arc<Slotted<D>>);
+
+impl<D: Dispatch> Match for DropOrStash<D> {
     fn matches(&self, request: &Request) -> bool {
-        match self.0.run(request) {
-            Exchange::Dropped { .. } => true,
-            Exchange::Answered(response) => {
-                *self.0.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+        match self.0.dispatch.dispatch(request) {
+            Outcome::Drop => true,
+            Outcome::Answer(response, delay) => {
+                *self.0.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some((response, delay));
                 false
             }
         }
     }
 }
 
-struct Stashed(Arc<Dispatch>);
+struct Stashed<D>(Arc<Slotted<D>>);
 
-impl wiremock::Respond for Stashed {
+impl<D: Dispatch> wiremock::Respond for Stashed<D> {
     fn respond(&self, _request: &Request) -> ResponseTemplate {
         let stashed = self.0.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(response) = stashed else {
+        let Some((response, delay)) = stashed else {
             // Cannot happen while wiremock serialises matching and responding; answer in
             // Clerk's shape rather than panic inside the server if it ever does.
             return ResponseTemplate::new(500).set_body_bytes(encode::wire_error_body(
@@ -167,6 +204,10 @@ impl wiremock::Respond for Stashed {
         let mut template = ResponseTemplate::new(response.status);
         for (name, value) in response.headers() {
             template = template.append_header(name.as_str(), value.as_str());
+        }
+        if let Some(delay) = delay {
+            // Slept by wiremock after it releases its lock: other requests go on meanwhile.
+            template = template.set_delay(delay);
         }
         template.set_body_bytes(response.body().to_vec())
     }

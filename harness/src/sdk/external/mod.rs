@@ -222,8 +222,11 @@ impl ExternalSdk {
 
     async fn ensure_server(&mut self) {
         if self.server.is_none() {
-            let server =
-                crate::fapi::wire::start(self.fapi.clone(), Some(self.backend.clone())).await;
+            let server = crate::fapi::wire::start(
+                self.fapi.clone(),
+                Some(std::sync::Arc::new(self.backend.clone())),
+            )
+            .await;
             self.server = Some(server);
         }
     }
