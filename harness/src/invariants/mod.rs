@@ -9,9 +9,6 @@
 //! `revoke` became `expire_now` ([`check_revoked_like_expired`]); the runner builds the twin.
 
 use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::model::profile::RefreshPolicy;
 use crate::model::time::{SECOND_MS, VTime, format_clock};
@@ -24,137 +21,7 @@ use crate::trace::Trace;
 /// Deadline for `restore-after-cold-start`: the seed report's JS bootstrap gives up after 3 s.
 pub const RESTORE_DEADLINE_MS: u64 = 3 * SECOND_MS;
 
-macro_rules! invariants {
-    ($($variant:ident = $id:literal : $statement:literal,)*) => {
-        /// The id of an invariant.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum InvariantId {
-            $(#[doc = $statement] #[serde(rename = $id)] $variant,)*
-        }
-
-        impl InvariantId {
-            pub const ALL: &'static [InvariantId] = &[$(InvariantId::$variant,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(InvariantId::$variant => $id,)* }
-            }
-
-            /// The one-sentence statement.
-            pub fn statement(self) -> &'static str {
-                match self { $(InvariantId::$variant => $statement,)* }
-            }
-
-            pub fn parse(text: &str) -> Option<InvariantId> {
-                match text { $($id => Some(InvariantId::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
-invariants! {
-    LoadedBeforeProtected = "loaded-before-protected":
-        "no protected screen is rendered before `isLoaded`",
-    PendingRoutesToTask = "pending-routes-to-task":
-        "a pending session is never routed to sign-in; it goes to its task",
-    RevokedLikeExpired = "revoked-like-expired":
-        "a revoked session produces the same observations as an expired one",
-    RestoreAfterColdStart = "restore-after-cold-start":
-        "a valid persisted client token and an active server session restore the signed-in state within a deadline after `cold_start` or `js_reload`, on every platform",
-    NothingDestructiveWhileLoading = "nothing-destructive-while-loading":
-        "no sign-out, revoke or storage wipe is issued while auth state is unresolved",
-    SingleFlightRefresh = "single-flight-refresh":
-        "at most one token request per session is in flight; concurrent callers share it",
-    FreshTokenOnly = "fresh-token-only":
-        "no token whose `exp` has passed is returned by `getToken` or reaches the backend",
-    TransientNeverSignsOut = "transient-never-signs-out":
-        "offline, timeouts, 5xx, 429, dropped responses and late timers never end a session or delete credentials",
-    TerminalIsFinal = "terminal-is-final":
-        "a session that reached a terminal status never becomes active again, and the app reaches sign-in within one refresh cycle once in the foreground",
-    CallsSettle = "calls-settle":
-        "every `getToken`, API call and load settles within the profile's retry budget",
-    RetryDiscipline = "retry-discipline":
-        "a 401 is retried at most once, with a fresh token; no retry on other 4xx; 429 waits at least `Retry-After`",
-    SignoutIsFinal = "signout-is-final":
-        "after sign-out no credential is persisted and no late response writes one back",
-    StorageRoundTrips = "storage-round-trips":
-        "what the SDK persists reads back whole after a cold start",
-    ReturnToPreserved = "return-to-preserved":
-        "after re-authentication the user lands where they were when the session ended",
-}
-
-impl fmt::Display for InvariantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One broken invariant: data, not an error.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Violation {
-    pub invariant: InvariantId,
-    pub step: u32,
-    pub at: VTime,
-    pub expected: String,
-    pub observed: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invariant `{}` broken at step {} (t={})\n  expected {}, observed {}",
-            self.invariant,
-            self.step,
-            format_clock(self.at.ms()),
-            self.expected,
-            self.observed
-        )
-    }
-}
-
-/// The result of checking one trace.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub violations: Vec<Violation>,
-    /// How often each invariant had a chance to fail.
-    pub exercised: BTreeMap<InvariantId, u64>,
-}
-
-impl Report {
-    pub fn broken(&self) -> Vec<InvariantId> {
-        let mut ids: Vec<InvariantId> = self.violations.iter().map(|v| v.invariant).collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    }
-
-    pub fn first(&self, id: InvariantId) -> Option<&Violation> {
-        self.violations.iter().find(|v| v.invariant == id)
-    }
-
-    fn exercise(&mut self, id: InvariantId, n: u64) {
-        *self.exercised.entry(id).or_default() += n;
-    }
-
-    fn violate(
-        &mut self,
-        id: InvariantId,
-        step: u32,
-        at: VTime,
-        expected: String,
-        observed: String,
-    ) {
-        self.violations.push(Violation { invariant: id, step, at, expected, observed });
-    }
-
-    /// Adds another report's findings (the metamorphic twin's, for instance).
-    pub fn merge(&mut self, other: Report) {
-        self.violations.extend(other.violations);
-        for (id, n) in other.exercised {
-            self.exercise(id, n);
-        }
-    }
-}
+pub use crate::trace::verdict::{InvariantId, Report, Violation};
 
 /// Checks every invariant that reads one trace (all but `revoked-like-expired`).
 pub fn check(trace: &Trace) -> Report {

@@ -37,12 +37,12 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::system::{ModelSystem, System, SystemError, defect_list};
 use crate::invariants::{Report, Violation};
 use crate::model::settings::Setup;
 use crate::model::time::{VTime, format_clock};
 use crate::model::vocab::{Defect, Event, Happening};
 use crate::model::{Observation, World};
-use crate::scenario::run::{System, SystemError, defect_list};
 use crate::sdk::external::{AdapterCommand, ExternalSdk};
 use crate::sdk::{PortError, ReferenceSdk, SdkPort};
 use crate::trace::{STEPS_MAX, Trace, TraceStep, words};
@@ -480,4 +480,44 @@ pub fn reference_campaign(
         on_case(index);
     }
     (coverage, failures)
+}
+
+/// The system scenarios run on by default: the model for variants without defects (the
+/// oracle's trace is what the snapshot records), and the reference SDK with the defects
+/// switched on for the others (`runner::lockstep::judge_reference`: the SDK alone, every
+/// invariant checked on its trace — a defective SDK diverges from the model by design).
+pub fn default_system() -> &'static dyn System {
+    &DefaultSystem
+}
+
+/// See [`default_system`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultSystem;
+
+impl System for DefaultSystem {
+    fn label(&self, defects: &[Defect]) -> String {
+        if defects.is_empty() {
+            "model".to_string()
+        } else {
+            let names: Vec<&str> = defects.iter().map(|d| d.as_str()).collect();
+            format!("reference+{}", names.join("+"))
+        }
+    }
+
+    fn run(
+        &self,
+        setup: Setup,
+        defects: &[Defect],
+        events: &[Event],
+        seed: Option<u64>,
+    ) -> Result<Outcome, SystemError> {
+        if defects.is_empty() {
+            return ModelSystem.run(setup, defects, events, seed);
+        }
+        // The work budget, measured on the model before the reference SDK starts: the same
+        // events make about the same work there (issue 19: 29 s and 3 GB otherwise).
+        crate::trace::try_run_model(setup, events, seed)
+            .map_err(|e| SystemError::Failed(e.to_string()))?;
+        Ok(judge_reference(setup, defects, events, seed))
+    }
 }

@@ -9,6 +9,7 @@
 pub mod lockstep;
 pub mod shrink;
 pub mod spec;
+pub mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

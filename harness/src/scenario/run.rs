@@ -1,142 +1,24 @@
 //! Running a scenario: each variant on a system under test, then judging the outcome against
 //! the variant's expectation and the inline `expect` steps.
 //!
-//! The system under test is a [`System`]: anything that turns (setup, defects, events, seed)
-//! into an [`Outcome`]. [`ModelSystem`] runs the pure model (no defects possible); the
-//! reference SDK plugs in through the same trait, so the parser and the checks never change
-//! when another SDK is added.
+//! The system under test is a [`System`] (defined in `runner::system`, re-exported here):
+//! anything that turns (setup, defects, events, seed) into an [`Outcome`].
 
 use std::fmt::Write as _;
 
 use crate::invariants::InvariantId;
-use crate::model::settings::Setup;
 use crate::model::time::format_clock;
 use crate::model::vocab::{
-    CallKind, CallResult, Defect, Endpoint, Event, Happening, Route, SessionStatus,
+    CallKind, CallResult, Defect, Endpoint, Happening, Route, SessionStatus,
 };
-use crate::runner::{self, Outcome};
+use crate::runner::Outcome;
 use crate::trace::TraceStep;
 
 use super::compile::{Check, Scenario, Variant};
 use super::format::{CallKindName, CallResultName, ExpectSpec, RouteName, SessionStatusOrNone};
 
-/// Why a system could not run a variant (plumbing, not a failed check).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SystemError {
-    #[error("defects [{0}] need the reference SDK, which `{1}` cannot run")]
-    NeedsReference(String, String),
-    #[error("the system under test failed: {0}")]
-    Failed(String),
-}
-
-/// A system under test, as scenarios drive it.
-pub trait System {
-    /// How snapshots and reports name the system for these defects: `model`,
-    /// `reference+ios-native-cache-wipe`, …
-    fn label(&self, defects: &[Defect]) -> String;
-
-    fn run(
-        &self,
-        setup: Setup,
-        defects: &[Defect],
-        events: &[Event],
-        seed: Option<u64>,
-    ) -> Result<Outcome, SystemError>;
-}
-
-/// The pure model: the oracle. It has no defects to switch on.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ModelSystem;
-
-impl System for ModelSystem {
-    fn label(&self, _defects: &[Defect]) -> String {
-        "model".to_string()
-    }
-
-    fn run(
-        &self,
-        setup: Setup,
-        defects: &[Defect],
-        events: &[Event],
-        seed: Option<u64>,
-    ) -> Result<Outcome, SystemError> {
-        if !defects.is_empty() {
-            return Err(SystemError::NeedsReference(defect_list(defects), "model".into()));
-        }
-        // A step past the work budget is an error naming it, not a 3 GB trace (issue 19).
-        runner::try_run_model(setup, events, seed).map_err(|e| SystemError::Failed(e.to_string()))
-    }
-}
-
-/// The signature of a system's run function.
-pub type RunFn = fn(Setup, &[Defect], &[Event], Option<u64>) -> Result<Outcome, SystemError>;
-
-/// A system from plain function pointers, for callers that plug an SDK in without a type.
-#[derive(Clone, Copy)]
-pub struct FnSystem {
-    pub label: fn(&[Defect]) -> String,
-    pub run: RunFn,
-}
-
-impl System for FnSystem {
-    fn label(&self, defects: &[Defect]) -> String {
-        (self.label)(defects)
-    }
-
-    fn run(
-        &self,
-        setup: Setup,
-        defects: &[Defect],
-        events: &[Event],
-        seed: Option<u64>,
-    ) -> Result<Outcome, SystemError> {
-        (self.run)(setup, defects, events, seed)
-    }
-}
-
-/// The system scenarios run on by default: the model for variants without defects (the
-/// oracle's trace is what the snapshot records), and the reference SDK with the defects
-/// switched on for the others (`runner::lockstep::judge_reference`: the SDK alone, every
-/// invariant checked on its trace — a defective SDK diverges from the model by design).
-pub fn default_system() -> &'static dyn System {
-    &DefaultSystem
-}
-
-/// See [`default_system`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DefaultSystem;
-
-impl System for DefaultSystem {
-    fn label(&self, defects: &[Defect]) -> String {
-        if defects.is_empty() {
-            "model".to_string()
-        } else {
-            let names: Vec<&str> = defects.iter().map(|d| d.as_str()).collect();
-            format!("reference+{}", names.join("+"))
-        }
-    }
-
-    fn run(
-        &self,
-        setup: Setup,
-        defects: &[Defect],
-        events: &[Event],
-        seed: Option<u64>,
-    ) -> Result<Outcome, SystemError> {
-        if defects.is_empty() {
-            return ModelSystem.run(setup, defects, events, seed);
-        }
-        // The work budget, measured on the model before the reference SDK starts: the same
-        // events make about the same work there (issue 19: 29 s and 3 GB otherwise).
-        crate::trace::try_run_model(setup, events, seed)
-            .map_err(|e| SystemError::Failed(e.to_string()))?;
-        Ok(crate::runner::lockstep::judge_reference(setup, defects, events, seed))
-    }
-}
-
-pub fn defect_list(defects: &[Defect]) -> String {
-    defects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
-}
+pub use crate::runner::lockstep::{DefaultSystem, default_system};
+pub use crate::runner::system::{FnSystem, ModelSystem, RunFn, System, SystemError, defect_list};
 
 /// One variant's run and its verdict.
 #[derive(Clone, Debug)]

@@ -6,6 +6,7 @@
 //! the same bytes (checked by the determinism test and `cargo xtask determinism`).
 
 pub mod timeline;
+pub mod verdict;
 pub mod words;
 
 use serde::{Deserialize, Serialize};
@@ -128,7 +129,7 @@ fn run_model_within_budget(
 /// The numbered step table `cargo xtask replay` prints: time, event, route, isLoaded,
 /// isSignedIn, session status (SDK's view / server's truth), requests in flight, and the
 /// invariants broken at that step. With `details`, every happening is listed under its step.
-pub fn step_table(trace: &Trace, report: &crate::invariants::Report, details: bool) -> String {
+pub fn step_table(trace: &Trace, report: &crate::trace::verdict::Report, details: bool) -> String {
     use std::fmt::Write as _;
 
     use crate::model::time::format_clock;

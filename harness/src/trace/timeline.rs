@@ -15,11 +15,11 @@
 
 use std::fmt::Write as _;
 
-use crate::invariants::Report;
 use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{AppState, CallResult, Happening, Network, RequestOutcome, Route};
 use crate::runner::is_known;
 use crate::trace::Trace;
+use crate::trace::verdict::Report;
 
 const LEFT: f64 = 130.0;
 /// Width of the time-proportional plot, in pixels.
@@ -162,14 +162,14 @@ pub fn svg_expecting(
     trace: &Trace,
     report: &Report,
     title: &str,
-    expected: &[crate::invariants::InvariantId],
+    expected: &[crate::trace::verdict::InvariantId],
 ) -> String {
     let axis = Axis::new(trace, LEFT);
     let profile = trace.setup.profile;
     // Violation markers, stacked in rows so that no two labels overlap.
     let mut rows: Vec<f64> = Vec::new(); // per row, the x where its last label ends
     // (x, row, violation, known deviation, label drawn leftwards of its line)
-    let mut markers: Vec<(f64, usize, &crate::invariants::Violation, bool, bool)> = Vec::new();
+    let mut markers: Vec<(f64, usize, &crate::trace::verdict::Violation, bool, bool)> = Vec::new();
     let plot_end = axis.end();
     let mut hidden = 0;
     let mut seen = std::collections::BTreeSet::new();
@@ -498,8 +498,8 @@ mod tests {
         }
         // No violation line (the legend still explains the mark).
         assert!(!clean.contains(r##"stroke="#dc2626" stroke-width="2""##));
-        report.violations.push(crate::invariants::Violation {
-            invariant: crate::invariants::InvariantId::FreshTokenOnly,
+        report.violations.push(crate::trace::verdict::Violation {
+            invariant: crate::trace::verdict::InvariantId::FreshTokenOnly,
             step: 4,
             at: outcome.trace.steps[4].at,
             expected: "e".into(),
@@ -512,7 +512,7 @@ mod tests {
             &outcome.trace,
             &report,
             "t",
-            &[crate::invariants::InvariantId::FreshTokenOnly],
+            &[crate::trace::verdict::InvariantId::FreshTokenOnly],
         );
         assert!(expected.contains("◦ fresh-token-only") && !expected.contains("✗ fresh"));
     }
