@@ -315,3 +315,106 @@ fn no_room_of_the_model_or_the_reference_sdk_is_over_700_lines() {
         .collect();
     assert!(long.is_empty(), "rooms over 700 lines: {long:#?}");
 }
+
+/// The places a new `Event` variant must reach (ARCHITECTURE.md "How to add an event"): the
+/// Rust places name it as `Event::Variant`, the others by its scenario name.
+const EVENT_PLACES: &[(&str, Naming)] = &[
+    ("harness/src/model/vocab/events.rs", Naming::Rust),
+    ("harness/src/model/world/mod.rs", Naming::Rust),
+    ("harness/src/sdk/reference/js/mod.rs", Naming::Rust),
+    ("harness/src/generate/mod.rs", Naming::Rust),
+    ("harness/src/scenario/format.rs", Naming::Scenario),
+    ("schema/scenario.schema.json", Naming::Scenario),
+    ("docs/scenarios.md", Naming::Scenario),
+    ("docs/adapter-protocol.md", Naming::Scenario),
+    ("adapters/clerk-js/driver.mjs", Naming::Scenario),
+];
+
+#[derive(Clone, Copy)]
+enum Naming {
+    Rust,
+    Scenario,
+}
+
+/// The variants of `pub enum Event`, read from its source.
+fn event_variants() -> Vec<String> {
+    let text = std::fs::read_to_string(workspace().join("harness/src/model/vocab/events.rs"))
+        .expect("the events file is readable");
+    let body = text.split("pub enum Event {").nth(1).expect("`pub enum Event` exists");
+    let body = &body[..body.find("\n}").expect("the enum closes")];
+    body.lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("     "))
+        .map(str::trim)
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .map(|l| l.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("").to_string())
+        .collect()
+}
+
+fn snake(variant: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Whether `text` names `word` as a whole word (`kill` is not found in `skill`).
+fn names(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// `(place, event)` pairs where the place does not name the event.
+fn missing_events(variants: &[String], places: &[(&str, Naming, String)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, naming, text) in places {
+        for v in variants {
+            let found = match naming {
+                Naming::Rust => names(text, &format!("Event::{v}")),
+                Naming::Scenario => names(text, &snake(v)),
+            };
+            if !found {
+                out.push(format!("{path}: `{v}` ({})", snake(v)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_event_reaches_every_place_that_must_know_it() {
+    let variants = event_variants();
+    assert!(variants.len() >= 20, "read only {variants:?} from `pub enum Event`");
+    let places: Vec<(&str, Naming, String)> = EVENT_PLACES
+        .iter()
+        .map(|(path, naming)| {
+            let text = std::fs::read_to_string(workspace().join(path))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            (*path, *naming, text)
+        })
+        .collect();
+    let missing = missing_events(&variants, &places);
+    assert!(
+        missing.is_empty(),
+        "events left out of a place that must know them (ARCHITECTURE.md, How to add an \
+         event):\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn the_event_checklist_names_a_left_out_event() {
+    let variants = vec!["ColdStart".to_string(), "JsReload".to_string()];
+    let places = vec![
+        ("gen.rs", Naming::Rust, "Event::ColdStart => 1, Event::JsReloadLater => 2".to_string()),
+        ("schema.json", Naming::Scenario, "\"cold_start\", \"js_reload\"".to_string()),
+    ];
+    assert_eq!(missing_events(&variants, &places), ["gen.rs: `JsReload` (js_reload)"]);
+}
