@@ -14,7 +14,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 /** Where the app lands after sign-in when there is nowhere to return to. */
 const HOME = '/home';
 
-/** The test user of the emulator (harness/src/model/server.rs TEST_USER_*). */
+/** The test user of the emulator (harness/src/model/server/mod.rs TEST_USER_*). */
 export const TEST_USER_IDENTIFIER = 'user@example.test';
 export const TEST_USER_PASSWORD = 'correct-horse-battery-staple';
 
