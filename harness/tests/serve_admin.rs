@@ -8,46 +8,12 @@ use std::net::{IpAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use serde_json::Value;
-use serve_support::{admin, log, runtime, serve};
-use session_harness::model::server::{TEST_USER_IDENTIFIER, TEST_USER_PASSWORD};
+use serve_support::{admin, log, runtime, serve, sign_in};
 use session_harness::serve::admin::ROUTES;
 use session_harness::serve::{ClockMode, ServeConfig, ServeError, Served, loopback_addr, start};
 
 fn manual() -> ServeConfig {
     ServeConfig { clock: ClockMode::Manual, ..ServeConfig::default() }
-}
-
-/// A device over plain HTTP, as Expo sends it: a client, then a password sign-in. Returns
-/// the new session's id and the device's client token.
-fn sign_in(rt: &tokio::runtime::Runtime, served: &Served) -> (String, String) {
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let base = &served.banner().proxy_url;
-        let client = http
-            .get(format!("{base}/v1/client?_is_native=1"))
-            .header("authorization", "")
-            .send()
-            .await
-            .unwrap();
-        let token = client.headers()["authorization"].to_str().unwrap().to_string();
-        let body = format!(
-            "identifier={}&password={}&strategy=password",
-            TEST_USER_IDENTIFIER.replace('@', "%40"),
-            TEST_USER_PASSWORD
-        );
-        let response = http
-            .post(format!("{base}/v1/client/sign_ins?_is_native=1"))
-            .header("authorization", &token)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let token = response.headers()["authorization"].to_str().unwrap().to_string();
-        let json: Value = response.json().await.unwrap();
-        (json["response"]["created_session_id"].as_str().unwrap().to_string(), token)
-    })
 }
 
 /// The device's view: `GET /v1/client` with its token.

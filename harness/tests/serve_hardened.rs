@@ -16,8 +16,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::Value;
-use serve_support::{admin, runtime, serve};
-use session_harness::model::server::{TEST_USER_IDENTIFIER, TEST_USER_PASSWORD};
+use serve_support::{admin, runtime, serve, sign_in};
 use session_harness::model::time::{DAY_MS, DURATION_MS_MAX, VTime};
 use session_harness::model::vocab::{SessionId, TokenInfo, UserId};
 use session_harness::serve::front::BODY_BYTES_MAX;
@@ -39,38 +38,6 @@ fn raw(served: &Served, request: &str) -> (u16, String) {
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
-}
-
-/// A client and a password sign-in over HTTP: (session id, client token).
-fn sign_in(rt: &tokio::runtime::Runtime, served: &Served) -> (String, String) {
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let base = &served.banner().proxy_url;
-        let client = http
-            .get(format!("{base}/v1/client?_is_native=1"))
-            .header("authorization", "")
-            .send()
-            .await
-            .unwrap();
-        let token = client.headers()["authorization"].to_str().unwrap().to_string();
-        let body = format!(
-            "identifier={}&password={}&strategy=password",
-            TEST_USER_IDENTIFIER.replace('@', "%40"),
-            TEST_USER_PASSWORD
-        );
-        let response = http
-            .post(format!("{base}/v1/client/sign_ins?_is_native=1"))
-            .header("authorization", &token)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let token = response.headers()["authorization"].to_str().unwrap().to_string();
-        let json: Value = response.json().await.unwrap();
-        (json["response"]["created_session_id"].as_str().unwrap().to_string(), token)
-    })
 }
 
 /// A session JWT for `sid`, minted over HTTP.

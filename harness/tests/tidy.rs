@@ -3,27 +3,10 @@
 //! runtime, clock, randomness or I/O; no test is `#[ignore]`d; no stray debug output; the
 //! README's profile table is the model's.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness sits in the workspace")
-        .to_path_buf()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+mod tidy_support;
+use tidy_support::{rust_files, workspace};
 
 fn all_sources() -> Vec<(PathBuf, String)> {
     let root = workspace();

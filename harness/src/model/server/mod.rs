@@ -382,18 +382,7 @@ impl Server {
             if signed_in {
                 self.issue_token(id, now);
             }
-            let s = self.session(id).expect("client lists only existing sessions");
-            sessions.push(SessionSnap {
-                id: s.id,
-                user: s.user,
-                status: s.status,
-                tasks: s.tasks.clone(),
-                created_at: s.created_at,
-                expire_at: s.expire_at,
-                abandon_at: s.abandon_at(&self.settings),
-                last_active_at: s.last_active_at,
-                last_active_token: s.last_token,
-            });
+            sessions.push(self.snap(id));
         }
         ClientView { id: client, sessions, last_active_session: last }
     }
