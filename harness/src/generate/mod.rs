@@ -6,8 +6,13 @@
 //! mostly waits or comes back), with some arbitrary events mixed in. Shrinking the raw
 //! material (fewer choices, smaller numbers) shrinks the trace.
 //!
-//! Durations are log-uniform from 1 ms to ~25 days with integer arithmetic only, so a seed
-//! gives the same trace on every machine.
+//! Durations are log-uniform with integer arithmetic only, so a seed gives the same trace on
+//! every machine: the exponent is uniform, then the value uniform within its power of two.
+//! - short waits (`advance`, weight 10 in every state): 1 ms to 2¹⁷ ms (~131 s);
+//! - long waits (weight 3, 4 in the background): 1 ms to 2²² ms (~70 min) while the app is in
+//!   the foreground, 1 ms to 2³¹ ms (~25 days) while it is backgrounded or not running;
+//! so about one foreground wait in ten outlasts a token (60 s), and only long waits in the
+//! background reach days.
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -43,6 +48,11 @@ pub struct Case {
 
 /// Paths the app has; `/checkout` is the article's mid-transaction screen.
 pub const PATHS: [&str; 4] = ["/home", "/checkout", "/orders/42", "/settings"];
+
+/// Short waits (the most weighted event in every state) are log-uniform from 1 ms to
+/// 2¹⁷ ms (~131 s): the span of a request, a retry schedule or one token lifetime. (They once
+/// took their exponent from the parameter's high bits too, and a "short" wait could last days.)
+const SHORT_EXPONENTS: u64 = 17;
 
 /// While the app is in the foreground, waits stop at 2²² ms (~70 min): a foreground app
 /// refreshes every ~45 s, so a week in the foreground is 13 000 refresh round trips in one
@@ -204,9 +214,7 @@ const ALL_TEMPLATES: [Template; 27] = [
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
     let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
-        Template::AdvanceShort => {
-            Event::Advance { ms: log_uniform_ms(param % 17 + (param & !0xff)) }
-        }
+        Template::AdvanceShort => Event::Advance { ms: log_uniform_capped_ms(param, SHORT_EXPONENTS) },
         Template::AdvanceLong => Event::Advance { ms: log_uniform_capped_ms(param, exponents) },
         Template::ColdStart => Event::ColdStart,
         Template::Kill => Event::Kill,
@@ -353,6 +361,22 @@ mod tests {
         assert!(samples.iter().any(|&ms| ms > 7 * DAY_MS));
         let under_second = samples.iter().filter(|&&ms| ms < 1000).count();
         assert!((400..1000).contains(&under_second), "{under_second} of 2000 under 1 s");
+    }
+
+    #[test]
+    fn short_waits_are_short_and_foreground_waits_bounded() {
+        let mut rng = SeedRng::new(2);
+        for _ in 0..5000 {
+            let param = rng.next_u64();
+            let Event::Advance { ms } = instantiate(Template::AdvanceShort, param, false) else {
+                panic!("a short wait is an advance")
+            };
+            assert!((1..1 << SHORT_EXPONENTS).contains(&ms), "short wait of {ms} ms");
+            let Event::Advance { ms } = instantiate(Template::AdvanceLong, param, true) else {
+                panic!("a long wait is an advance")
+            };
+            assert!(ms < 1 << FOREGROUND_EXPONENTS, "foreground wait of {ms} ms");
+        }
     }
 
     #[test]
