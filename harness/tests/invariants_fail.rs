@@ -1,4 +1,4 @@
-//! Every invariant can fail: for each of the fourteen, a model trace is altered the way the
+//! Every invariant can fail: for each of the fifteen, a model trace is altered the way the
 //! bug it guards against would alter it, and the check must report exactly that invariant at
 //! exactly that step — and the unaltered trace must pass.
 //!
@@ -356,9 +356,36 @@ fn return_to_preserved_catches_a_user_sent_home_after_re_authentication() {
 }
 
 #[test]
+fn signout_settles_catches_an_app_left_loading_with_its_credential() {
+    let mut events = signed_in();
+    events.extend([Event::SignOut, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    // A sign-out that failed and left `session = undefined`: the loading screen stays, and
+    // the stored client token still restores the session.
+    let loading =
+        AuthView { route: Route::Loading, is_loaded: false, is_signed_in: None, session: None };
+    let step = trace.steps.len() - 1;
+    for h in happenings(&mut trace, step) {
+        if let Happening::Rendered { view, .. } = h {
+            *view = loading.clone();
+        }
+        if let Happening::SignedOut { .. } = h {
+            *h = Happening::TimerFired {
+                at: h.at(),
+                timer: TimerKind::Retry,
+                due: h.at(),
+            };
+        }
+    }
+    trace.steps[step].obs.view = loading;
+    trace.steps[step].obs.server.persisted_credential_valid = true;
+    assert_only(&invariants::check(&trace), InvariantId::SignoutSettles, step as u32);
+}
+
+#[test]
 fn every_invariant_has_a_failing_test_here() {
-    // Fourteen invariants, fourteen tests above; this guards the count when one is added.
-    assert_eq!(InvariantId::ALL.len(), 14);
+    // Fifteen invariants, fifteen tests above; this guards the count when one is added.
+    assert_eq!(InvariantId::ALL.len(), 15);
     let source = include_str!("invariants_fail.rs");
     for id in InvariantId::ALL {
         let name = id.as_str().replace('-', "_");

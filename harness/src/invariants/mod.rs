@@ -1,4 +1,4 @@
-//! The invariant catalogue (DESIGN.md §8): fourteen named properties every trace must satisfy.
+//! The invariant catalogue (DESIGN.md §8): fifteen named properties every trace must satisfy.
 //!
 //! Each invariant is a check over a [`Trace`]: it reads the steps' events, observations and
 //! happenings, and reports [`Violation`]s as data — the invariant, the step, the virtual time,
@@ -42,6 +42,7 @@ pub fn check(trace: &Trace) -> Report {
     signout_is_final(trace, &mut r);
     storage_round_trips(trace, &mut r);
     return_to_preserved(trace, &mut r);
+    signout_settles(trace, &mut r);
     r.violations.sort_by_key(|v| (v.step, v.at, v.invariant));
     r
 }
@@ -608,6 +609,29 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                     }
                 }
             }
+            Happening::RequestDone { req, outcome, at, endpoint, .. }
+                if !req_call.contains_key(req) && *endpoint == Endpoint::GetClient =>
+            {
+                // A client reload no call sent: `handleUnauthenticated`, which a caller that got
+                // a 401 may await (clerk-js `_baseFetch`). If it fails, that failure is
+                // rethrown to the caller in place of its 401, so its retry is judged by it.
+                // 403 and 500 end in `setActive(null)`: the caller then sees its own 401.
+                let failed = match outcome {
+                    RequestOutcome::Answered { status, .. } => {
+                        *status >= 400 && *status != 403 && *status != 500
+                    }
+                    RequestOutcome::NetworkError { .. } => true,
+                };
+                let status = match outcome {
+                    RequestOutcome::Answered { status, .. } => *status,
+                    RequestOutcome::NetworkError { .. } => 0,
+                };
+                if failed {
+                    for seen in last_status.values_mut().filter(|(s, _, _)| *s == 401) {
+                        *seen = (status, None, *at);
+                    }
+                }
+            }
             Happening::RequestDone { req, outcome, at, endpoint, .. } => {
                 if let Some(call) = req_call.get(req) {
                     let (status, after) = match outcome {
@@ -693,6 +717,60 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
             }
             _ => {}
         }
+    }
+}
+
+/// Judged at the instant a sign-out call settles, on the last view rendered at that instant
+/// (an SDK may render its final state just before or just after it settles the call).
+fn signout_settles(trace: &Trace, r: &mut Report) {
+    let mut view = AuthView::closed();
+    for step in &trace.steps {
+        // (settled at, call) waiting for the end of its instant.
+        let mut pending: Option<(VTime, CallId)> = None;
+        let judge = |r: &mut Report, view: &AuthView, call: CallId, at: VTime| {
+            r.exercise(InvariantId::SignoutSettles, 1);
+            let server_active = |v: &AuthView| {
+                v.session.is_some_and(|s| {
+                    step.obs.server.status_of(s.id).is_some_and(|st| st.is_signed_in())
+                })
+            };
+            let ok = match view.is_signed_in {
+                Some(false) => true,
+                Some(true) => server_active(view),
+                None => !step.obs.device.running || !step.obs.server.persisted_credential_valid,
+            };
+            if !ok {
+                r.violate(
+                    InvariantId::SignoutSettles,
+                    step.index,
+                    at,
+                    format!("{call} sign_out leaves the app signed out, or signed in on an active session"),
+                    format!(
+                        "{} with a stored credential that restores the session",
+                        view_text(view)
+                    ),
+                );
+            }
+        };
+        for h in &step.obs.happenings {
+            if let Some((at, call)) = pending
+                && h.at() > at
+            {
+                judge(r, &view, call, at);
+                pending = None;
+            }
+            match h {
+                Happening::Rendered { view: v, .. } => view = v.clone(),
+                Happening::CallSettled { at, call, kind: CallKind::SignOut, .. } => {
+                    pending = Some((*at, *call));
+                }
+                _ => {}
+            }
+        }
+        if let Some((at, call)) = pending {
+            judge(r, &view, call, at);
+        }
+        view = step.obs.view.clone();
     }
 }
 

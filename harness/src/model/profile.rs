@@ -10,7 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::time::SECOND_MS;
+use super::time::{SECOND_MS, VTime};
+use super::vocab::TokenInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ProfileId {
@@ -171,15 +172,48 @@ pub struct Profile {
     /// answers (touch, `getToken`, set). Otherwise a payload prefers the session being
     /// switched to and falls back to the client's last active session.
     pub payload_selects_initially_only: bool,
-    /// Whether a 401 to `setActive`'s touch is swallowed (clerk-js `setActive` catches it and
-    /// calls `handleUnauthenticated()` un-awaited) and the session still becomes current when
-    /// `getToken` finds it cached; without a cached token the fetch meets the same 401 and
-    /// `setActive` throws. Otherwise the 401 fails the call.
-    pub touch_401_falls_back_to_cache: bool,
+    /// Whether `setActive` (and a sign-in's activation) ends with `await session.getToken()`
+    /// for the session it switches to: after the touch, whose 401 is swallowed and reloads
+    /// the client once more un-awaited (clerk-js `#touchCurrentSession`), the token comes from
+    /// the cache every payload seeds or is fetched on the normal retry schedule; a failure
+    /// that outlives the retries fails `setActive`, otherwise the session is set. Measured on
+    /// 6.40.0 (scenarios/profiles/set-active-token-fetch.yaml). Otherwise the touch's answer
+    /// settles the call (a 401 fails it).
+    pub set_active_awaits_token: bool,
+    /// Whether `getToken`'s retries stay bound to the session its first attempt used (clerk-js:
+    /// `retry(() => this._getToken())` on one `Session` object, so after a sign-out it keeps
+    /// posting `/tokens` for the old session until a 4xx or the last retry). Otherwise every
+    /// attempt reads the current session (the article is silent; the documented contract
+    /// answers `null` once signed out).
+    pub retry_keeps_session: bool,
     /// Whether `signOut()` always enters the transitive `undefined` state, held session or not
     /// (clerk-js `signOut` sets `session = undefined` and emits before removing the sessions).
     /// Otherwise only a held session enters it.
     pub signout_always_transitive: bool,
+    /// Whether a 401 on any request makes its caller wait for `handleUnauthenticated`'s
+    /// `GET /client` (its retries included) before it sees the error, one reload per 401
+    /// (clerk-js `_baseFetch`: `401 === status && await clerk.handleUnauthenticated()`; a
+    /// reload that fails with anything but 403/500 is rethrown, so the caller sees that
+    /// failure instead). Otherwise (the article is silent; the documented contract keeps the
+    /// simpler rule) one reload runs in the background and the caller sees its 401 at once.
+    pub awaits_unauthenticated: bool,
+    /// Whether a token request answered 422 `missing_expired_token` is sent once more with
+    /// `expired_token=<last session token>` when the instance has no session minter and a
+    /// last token exists (clerk-js `Session.#createTokenResolver`: `.catch(e => { if
+    /// (MissingExpiredTokenError.is(e) && o) return Token.create(path, {...a}, {expired_token:
+    /// o}) })`). The article is silent; the documented contract treats the 422 as final.
+    pub retries_missing_expired_token: bool,
+    /// Whether a `signOut()` whose request fails leaves the app in the middle of signing out
+    /// (clerk-js `signOut`: `#e3()` sets `session = undefined` first; `removeSessions()` clears
+    /// the token cache only once it succeeds; any failure but a swallowed `network_error` is
+    /// rethrown): loading, the credential stored, the cached token and its refresh timer
+    /// running (a refresh's payload then shows the sign-in screen, and the timer keeps
+    /// refreshing the old session), the server's session active. With the resource cache a
+    /// network error is a `ClerkRuntimeError('network_error')`, swallowed: signed out
+    /// locally, the credential kept. Measured on 6.40.0
+    /// (scenarios/profiles/sign-out-fails.yaml). Otherwise (the article: signed out locally
+    /// whatever the server said) the app signs out and wipes the credential.
+    pub signout_failure_keeps_state: bool,
 }
 
 /// The article's contract.
@@ -215,8 +249,12 @@ pub const DOCUMENTED: Profile = Profile {
     carries_last_token: false,
     refetches_expired_delivery: true,
     payload_selects_initially_only: false,
-    touch_401_falls_back_to_cache: false,
+    set_active_awaits_token: false,
+    retry_keeps_session: false,
     signout_always_transitive: false,
+    awaits_unauthenticated: false,
+    retries_missing_expired_token: false,
+    signout_failure_keeps_state: false,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -253,8 +291,12 @@ pub const CLERK_JS_6: Profile = Profile {
     carries_last_token: true,
     refetches_expired_delivery: false,
     payload_selects_initially_only: true,
-    touch_401_falls_back_to_cache: true,
+    set_active_awaits_token: true,
+    retry_keeps_session: true,
     signout_always_transitive: true,
+    awaits_unauthenticated: true,
+    retries_missing_expired_token: true,
+    signout_failure_keeps_state: true,
 };
 
 impl Profile {
@@ -281,6 +323,27 @@ impl Profile {
         } else {
             (self.get_retry_base_ms << (k - 1).min(16)).min(self.get_retry_cap_ms)
         }
+    }
+
+    /// The timers a freshly cached token arms under [`RefreshPolicy::TimerBeforeExpiry`]:
+    /// `(evict_in_ms, refresh_in_ms)`, or `None` when the token has already expired (the slot
+    /// is dropped). clerk-js `tokenCache.setInternal` counts in whole seconds:
+    /// `remaining = exp − ⌊now / 1000⌋`, eviction after `remaining` s, the refresh after
+    /// `remaining − 17` s when that is positive. Measured on 6.40.0: a token with `exp` 61 s
+    /// cached at 1.100 s is refreshed at 44.100 s, not at 44.000 s as a millisecond count
+    /// would give.
+    pub fn token_timers(&self, token: &TokenInfo, now: VTime) -> Option<(u64, Option<u64>)> {
+        let remaining_s = token.exp as i128 - now.unix_s() as i128;
+        if remaining_s <= 0 || token.is_expired_at(now) {
+            return None;
+        }
+        let lead_s = match self.refresh {
+            RefreshPolicy::TimerBeforeExpiry { lead_ms } => (lead_ms / SECOND_MS) as i128,
+            RefreshPolicy::Recurring { .. } => return Some((token.remaining_ms(now) as u64, None)),
+        };
+        let to_ms = |s: i128| (s as u64).saturating_mul(SECOND_MS);
+        let refresh = (remaining_s > lead_s).then(|| to_ms(remaining_s - lead_s));
+        Some((to_ms(remaining_s), refresh))
     }
 
     /// Sum of every `getToken` retry delay: the longest a call may wait on retries alone.
@@ -387,12 +450,32 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
     ProfileDifference {
         topic: "setActive touch answers 401",
         documented: "setActive fails",
-        clerk_js_6: "session set if its token is cached; otherwise the token fetch fails it",
+        clerk_js_6: "swallowed; the client is reloaded and setActive still fetches the session's token",
     },
     ProfileDifference {
         topic: "signOut with sessions on the client but none held (setActive in flight)",
         documented: "the sign-in screen stays until the server answers",
         clerk_js_6: "loading (session undefined) until it ends; a later setActive signs in",
+    },
+    ProfileDifference {
+        topic: "a getToken retry after a sign-out",
+        documented: "reads the current session: null",
+        clerk_js_6: "keeps posting /tokens for the old session until a 4xx or the last retry",
+    },
+    ProfileDifference {
+        topic: "422 missing_expired_token without the session minter",
+        documented: "final: the call fails",
+        clerk_js_6: "sent once more with expired_token=<last token>",
+    },
+    ProfileDifference {
+        topic: "signOut whose request fails (5xx, or offline without the resource cache)",
+        documented: "signed out locally, the credential wiped",
+        clerk_js_6: "left loading, the credential stored, refreshes running, the session active",
+    },
+    ProfileDifference {
+        topic: "a request answered 401",
+        documented: "the caller sees the 401 at once; one client reload in the background",
+        clerk_js_6: "the caller waits for its own GET /client reload (retried on network errors)",
     },
 ];
 

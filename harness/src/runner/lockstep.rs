@@ -18,7 +18,7 @@
 //! compared as sent (they number requests in send order across instants, so a different
 //! order *across* instants still shows). Between instants the order is exact.
 //!
-//! The SDK's trace is then judged like the model's ([`super::judge`]: the fourteen checks,
+//! The SDK's trace is then judged like the model's ([`super::judge`]: the fifteen checks,
 //! plus the `revoked-like-expired` twin run on the same SDK). Violations that are known
 //! deviations of the profile ([`super::KNOWN_DEVIATIONS`]) do not fail the run.
 //!

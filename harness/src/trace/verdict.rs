@@ -67,6 +67,8 @@ invariants! {
         "what the SDK persists reads back whole after a cold start",
     ReturnToPreserved = "return-to-preserved":
         "after re-authentication the user lands where they were when the session ended",
+    SignoutSettles = "signout-settles":
+        "when a sign-out call settles the app is signed out locally, or signed in with its session still active on the server; never left loading with a credential that restores the session",
 }
 
 impl fmt::Display for InvariantId {

@@ -31,7 +31,14 @@ impl World {
         self.next_call += 1;
         self.js.calls.insert(
             id,
-            Call { kind, skip_cache: false, retries: 0, api: ApiStage::Token, target: None },
+            Call {
+                kind,
+                skip_cache: false,
+                retries: 0,
+                api: ApiStage::Token,
+                target: None,
+                bound: None,
+            },
         );
         self.log.push(Happening::CallStarted { at: self.now, call: id, kind });
         id
@@ -55,16 +62,25 @@ impl World {
         };
         let touch = matches!(request, FapiRequest::Touch { .. });
         if touch
-            && self.rules.touch_401_falls_back_to_cache
-            && matches!(&reply, Reply::Answer(a) if a.status == 401)
-            && let Some(sid) = target
-            && self.token_cached_for(sid)
-            && self.activate(sid)
+            && self.rules.set_active_awaits_token
+            && matches!(kind, CallKind::SignIn | CallKind::SetActive)
+            && let Reply::Answer(a) = &reply
+            && (a.is_ok() || a.status == 401)
         {
-            // clerk-js `setActive` swallows the touch's 401, and `getToken()` answers from the
-            // cache: the session is set. Without a cached token its fetch meets the same 401
-            // and `setActive` throws (the failure path below).
-            return self.settle(call, CallResult::Ok);
+            if a.status == 401 {
+                // `#touchCurrentSession`'s catch: `this.handleUnauthenticated()`, not awaited
+                // (its own awaited reload already ran in `_baseFetch`).
+                self.handle_unauthenticated();
+            }
+            let Some(sid) = target else {
+                return self.settle(call, CallResult::Ok);
+            };
+            // `await session.getToken()`, bound to the session being switched to.
+            if let Some(c) = self.js.calls.get_mut(&call) {
+                c.bound = Some(sid);
+                c.retries = 0;
+            }
+            return self.token_begin(call);
         }
         let answer = match reply {
             Reply::Answer(a) if a.is_ok() => a,
@@ -74,6 +90,14 @@ impl World {
                     Reply::NetworkError => Failure::network(),
                 };
                 match kind {
+                    CallKind::SignOut if self.rules.signout_failure_keeps_state => {
+                        if failure.status == 0 && self.setup.sdk.resource_cache {
+                            // Swallowed `network_error`: signed out locally, credential kept.
+                            self.set_slot(Slot::Null, SignOutCause::User);
+                            return self.settle(call, CallResult::Ok);
+                        }
+                        // Rethrown: still `undefined`, nothing cleared.
+                    }
                     CallKind::SignOut => {
                         // Signed out locally whatever the server said; a credential the server
                         // may still honour is wiped so it cannot restore the session later.
@@ -109,18 +133,30 @@ impl World {
                 self.set_slot(Slot::Null, SignOutCause::User);
                 self.settle(call, CallResult::Ok);
             }
-            (CallKind::SignIn | CallKind::SetActive, _)
-                if touch && self.rules.payload_selects_initially_only =>
-            {
-                // clerk-js `setActive`: touch, `getToken`, then this call's own session is set.
-                if let Some(sid) = target {
-                    self.activate(sid);
-                }
-                self.settle(call, CallResult::Ok);
-            }
             _ => {
                 let _ = request;
                 self.settle(call, CallResult::Ok);
+            }
+        }
+    }
+
+    /// `setActive`'s `getToken()` settled: the session is set with its token, or the call
+    /// fails with what outlived the retries.
+    pub(super) fn set_active_token(&mut self, call: CallId, outcome: TokenOutcome) {
+        let target = self.js.calls.get(&call).and_then(|c| c.target);
+        match outcome {
+            Ok(token) => {
+                if let Some(sid) = target
+                    && self.activate(sid)
+                    && let Some(token) = token
+                {
+                    self.token_resolved(token);
+                }
+                self.settle(call, CallResult::Ok);
+            }
+            Err(f) => {
+                self.js.preferred = None;
+                self.settle(call, CallResult::Error { status: f.status, code: f.code });
             }
         }
     }
@@ -218,6 +254,8 @@ impl World {
                     c.api = ApiStage::Refreshing;
                     c.skip_cache = true;
                     c.retries = 0;
+                    // The interceptor's `session.getToken` is a new call: the current session.
+                    c.bound = None;
                     self.js.shell.refreshing = Some(call);
                     self.token_begin(call);
                 }

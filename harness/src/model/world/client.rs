@@ -5,18 +5,81 @@ use std::sync::Arc;
 
 use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, FapiRequest};
-use crate::model::vocab::{AppPath, Happening, SessionId, SessionView, SignOutCause};
+use crate::model::vocab::{AppPath, Happening, RequestId, SessionId, SessionView, SignOutCause};
 
-use super::{LoadStatus, Purpose, Slot, World};
+use super::{Held, JsJob, LoadStatus, Purpose, Reply, Slot, World};
 
 impl World {
-    /// `handleUnauthenticated()`: reload the client; sign out if no session remains.
+    /// `handleUnauthenticated()`: reload the client; sign out if no session remains. It is a
+    /// no-op without a session. Not awaited; the documented contract runs one at a time.
     pub(super) fn handle_unauthenticated(&mut self) {
-        if !matches!(self.js.slot, Slot::Some(_)) || self.js.unauth.is_some() {
+        let one_at_a_time = !self.rules.awaits_unauthenticated && self.js.unauth.is_some();
+        if !matches!(self.js.slot, Slot::Some(_)) || one_at_a_time {
             return;
         }
-        let req = self.send(FapiRequest::GetClient, Purpose::Unauthenticated);
+        let purpose = Purpose::Unauthenticated { tries: 1, held: None };
+        let req = self.send(FapiRequest::GetClient, purpose);
         self.js.unauth = Some(req);
+    }
+
+    /// clerk-js `_baseFetch` on a 401: `await clerk.handleUnauthenticated()` before the caller
+    /// sees the error, one reload per 401. Returns `false` (nothing held) when there is no
+    /// session, where `handleUnauthenticated` returns at once.
+    pub(super) fn hold_for_unauthenticated(&mut self, id: RequestId, held: Held) -> bool {
+        if !matches!(self.js.slot, Slot::Some(_)) || self.js.client.is_none() {
+            return false;
+        }
+        self.js.held.insert(id, held);
+        self.send(FapiRequest::GetClient, Purpose::Unauthenticated { tries: 1, held: Some(id) });
+        true
+    }
+
+    /// The answer to `handleUnauthenticated`'s `GET /client`: a network error is retried like
+    /// any GET (clerk-js `fapiClient`: up to 4 tries on native, 100 ms then 700 ms × 2ᵏ); a
+    /// payload is applied; 403 or 500 sign out under clerk-js (`[403,500].includes(status)`);
+    /// any other failure is rethrown, and the caller that awaited it sees that failure instead
+    /// of its 401.
+    pub(super) fn unauthenticated_answer(
+        &mut self,
+        id: RequestId,
+        tries: u32,
+        held: Option<RequestId>,
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
+        if self.js.unauth == Some(id) {
+            self.js.unauth = None;
+        }
+        let rethrown = match &reply {
+            Reply::NetworkError if tries < self.rules.get_tries_max => {
+                let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
+                self.schedule_js(at, JsJob::UnauthRetry { tries: tries + 1, held });
+                if held.is_none() {
+                    // Still reloading: no second reload starts meanwhile.
+                    self.js.unauth = Some(id);
+                }
+                return;
+            }
+            Reply::Answer(a) if a.is_ok() => {
+                if let Some(view) = &a.client {
+                    self.apply_client(view, signout_epoch);
+                }
+                None
+            }
+            Reply::Answer(a)
+                if (a.status == 403 || a.status == 500)
+                    && self.rules.unauth_reload_error_signs_out =>
+            {
+                self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                None
+            }
+            other => Some(other.clone()),
+        };
+        if let Some(h) = held.and_then(|h| self.js.held.remove(&h).map(|held| (h, held))) {
+            let (held_id, held) = h;
+            let reply = rethrown.unwrap_or(held.reply);
+            self.dispatch(held_id, held.purpose, &held.request, reply, held.signout_epoch);
+        }
     }
 
     /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
@@ -114,8 +177,14 @@ impl World {
             (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
             _ => was_signed_in != now_signed_in,
         };
+        // After a failed clerk-js sign-out a payload ends the transitive state, but the token
+        // cache is not the session's: its entry and refresh timer live on.
+        let keeps_cache = self.rules.signout_failure_keeps_state
+            && before == Slot::Undefined
+            && next == Slot::Null
+            && cause != SignOutCause::User;
         self.js.slot = next;
-        if changed_session {
+        if changed_session && !keeps_cache {
             self.clear_token_cache();
             self.js.last_token = None;
             self.js.recurring_gen += 1;

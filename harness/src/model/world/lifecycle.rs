@@ -171,6 +171,13 @@ impl World {
                     self.send(request, Purpose::Load { client, attempt, tries });
                 }
             }
+            JsJob::UnauthRetry { tries, held } => {
+                self.timer_fired(TimerKind::Retry, due);
+                let req = self.send(FapiRequest::GetClient, Purpose::Unauthenticated { tries, held });
+                if held.is_none() {
+                    self.js.unauth = Some(req);
+                }
+            }
             JsJob::LoadRetry { attempt } => {
                 self.timer_fired(TimerKind::LoadRetry, due);
                 if attempt == self.js.load_attempt {

@@ -97,12 +97,14 @@ enum Purpose {
     Load { client: bool, attempt: u32, tries: u32 },
     /// The resource cache's recovery reload.
     Reload { client: bool, attempt: u32 },
-    /// A token fetch, with the calls waiting on it.
-    TokenFetch { waiters: Vec<CallId> },
+    /// A token fetch, with the calls waiting on it; `expired_retry` for the one retry with
+    /// `expired_token=` after a 422 `missing_expired_token` (no session minter).
+    TokenFetch { waiters: Vec<CallId>, expired_retry: bool },
     /// clerk-js's background refresh: nobody waits on it.
     BackgroundRefresh,
-    /// `handleUnauthenticated()`'s `GET /client`.
-    Unauthenticated,
+    /// `handleUnauthenticated()`'s `GET /client`: try `tries` of the transport's GET retries,
+    /// and the 401 answer whose caller awaits it (clerk-js `_baseFetch`), kept in `Js::held`.
+    Unauthenticated { tries: u32, held: Option<RequestId> },
     /// A user-facing call's request (sign-in, touch, sign-out, end, remove, task).
     Call(CallId),
 }
@@ -121,6 +123,16 @@ struct Flight {
     answer: Option<(Reply, RequestOutcome)>,
 }
 
+/// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
+/// awaits it before its caller sees the error).
+#[derive(Clone, Debug)]
+struct Held {
+    request: FapiRequest,
+    purpose: Purpose,
+    reply: Reply,
+    signout_epoch: u32,
+}
+
 #[derive(Clone, Debug)]
 enum JsJob {
     Deliver(RequestId, Reply),
@@ -130,6 +142,8 @@ enum JsJob {
     RecurringRefresh { epoch: u32 },
     CallRetry { call: CallId },
     GetRetry { client: bool, attempt: u32, tries: u32 },
+    /// The next try of `handleUnauthenticated`'s `GET /client` after a network error.
+    UnauthRetry { tries: u32, held: Option<RequestId> },
     LoadRetry { attempt: u32 },
     ResourceReload { n: u32 },
 }
@@ -178,8 +192,11 @@ struct Call {
     skip_cache: bool,
     retries: u32,
     api: ApiStage,
-    /// The last token attached to a backend request (to tell a fresh one on retry).
+    /// The session a `setActive` or sign-in switches to.
     target: Option<SessionId>,
+    /// The session `getToken`'s first attempt used, when retries stay bound to it
+    /// ([`Profile::retry_keeps_session`]).
+    bound: Option<SessionId>,
 }
 
 /// The JS runtime's state: everything lost on kill or JS reload.
@@ -204,6 +221,8 @@ struct Js {
     /// clerk-js's background refresh in flight.
     bg: Option<(RequestId, SessionId)>,
     unauth: Option<RequestId>,
+    /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
+    held: BTreeMap<RequestId, Held>,
     last_token: Option<TokenInfo>,
     calls: BTreeMap<CallId, Call>,
     load_waiters: Vec<CallId>,
@@ -245,6 +264,7 @@ impl Js {
             fetch: None,
             bg: None,
             unauth: None,
+            held: BTreeMap::new(),
             last_token: None,
             calls: BTreeMap::new(),
             load_waiters: Vec::new(),
@@ -498,7 +518,9 @@ impl World {
                         self.js.slot = Slot::Undefined;
                         self.js.transitive_from_session = held;
                     }
-                    self.clear_token_cache();
+                    if !self.rules.signout_failure_keeps_state {
+                        self.clear_token_cache();
+                    }
                     self.send(FapiRequest::RemoveSessions, Purpose::Call(call));
                 }
             }

@@ -6,10 +6,11 @@ use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
-    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
+    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, SignOutCause, StorageKey,
+    TokenInfo,
 };
 
-use super::{Failure, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
+use super::{Failure, JsJob, LoadStatus, Purpose, Reply, Slot, TokenOutcome, World};
 
 pub(super) fn token_result(outcome: TokenOutcome) -> CallResult {
     match outcome {
@@ -32,10 +33,17 @@ impl World {
             self.js.load_waiters.push(call);
             return;
         }
-        let sid = match self.js.slot {
-            Slot::Some(v) => v.id,
+        let bound = c.bound;
+        let sid = match (bound, self.js.slot) {
+            (Some(sid), _) => sid,
+            (None, Slot::Some(v)) => v.id,
             _ => return self.token_done(call, Ok(None)),
         };
+        if self.rules.retry_keeps_session
+            && let Some(c) = self.js.calls.get_mut(&call)
+        {
+            c.bound = Some(sid);
+        }
         let now = self.now;
         if self.device.network == Network::Offline
             && self.rules.offline == OfflinePolicy::ThrowOrCached
@@ -47,7 +55,10 @@ impl World {
             }
             return self.token_done(call, Err(Failure::network()));
         }
-        let fresh = self.js.cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
+        let cached = self.js.cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
+        // clerk-js seeds the cache with every session's last token from each payload
+        // (`#hydrateCache`): a session that is not the current one may be cached too.
+        let fresh = cached.or_else(|| self.seeded_token(sid));
         match self.rules.cache {
             CachePolicy::HitUntil => {
                 if !skip_cache {
@@ -58,7 +69,9 @@ impl World {
                         if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
                             return self.token_done(call, Ok(Some(token)));
                         }
-                        self.clear_token_cache();
+                        if cached.is_some() {
+                            self.clear_token_cache();
+                        }
                     }
                 }
             }
@@ -83,22 +96,40 @@ impl World {
             return self.join_fetch(req, call);
         }
         let request = self.token_request(sid, skip_cache);
-        let req = self.send(request, Purpose::TokenFetch { waiters: vec![call] });
+        let req = self.send(request, Purpose::TokenFetch { waiters: vec![call], expired_retry: false });
         self.js.fetch = Some((req, sid));
-        if self.rules.cache == CachePolicy::HitUntil {
+        if self.rules.cache == CachePolicy::HitUntil && self.js.cache.is_none_or(|(t, _)| t.sid == sid)
+        {
             // clerk-js stores the pending resolver in the slot at once.
             self.js.cache = None;
             self.js.cache_gen += 1;
         }
     }
 
+    /// The last token the held client payload carries for `sid`, if `sid` is not the current
+    /// session (the current one's is in the cache already).
+    fn seeded_token(&self, sid: SessionId) -> Option<TokenInfo> {
+        if matches!(self.js.slot, Slot::Some(v) if v.id == sid) {
+            return None;
+        }
+        let client = self.js.client.as_ref()?;
+        client.sessions.iter().find(|s| s.id == sid).and_then(|s| s.last_active_token)
+    }
+
     pub(super) fn join_fetch(&mut self, req: RequestId, call: CallId) {
+        // A fetch whose 401 waits for `handleUnauthenticated` is still the pending promise
+        // in the cache: a caller joins it and sees what its first caller sees.
+        if let Some(Purpose::TokenFetch { waiters, .. }) =
+            self.js.held.get_mut(&req).map(|h| &mut h.purpose)
+        {
+            return waiters.push(call);
+        }
         match self.flights.get_mut(&req).map(|f| &mut f.purpose) {
-            Some(Purpose::TokenFetch { waiters }) => waiters.push(call),
+            Some(Purpose::TokenFetch { waiters, .. }) => waiters.push(call),
             _ => {
                 // A background refresh (documented profile) becomes joinable: convert it.
                 if let Some(flight) = self.flights.get_mut(&req) {
-                    flight.purpose = Purpose::TokenFetch { waiters: vec![call] };
+                    flight.purpose = Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
                     if let Some(bg) = self.js.bg.filter(|b| b.0 == req) {
                         self.js.bg = None;
                         self.js.fetch = Some(bg);
@@ -121,7 +152,7 @@ impl World {
                 return;
             }
             let request = self.token_request(sid, false);
-            let req = self.send(request, Purpose::TokenFetch { waiters: Vec::new() });
+            let req = self.send(request, Purpose::TokenFetch { waiters: Vec::new(), expired_retry: false });
             self.js.fetch = Some((req, sid));
         } else {
             if self.js.bg.is_some() {
@@ -134,15 +165,36 @@ impl World {
     }
 
     /// clerk-js's per-token refresh timer, with the headless guard of PR #8303.
+    /// The timer belongs to the cached token, whatever the current session.
     pub(super) fn refresh_timer(&mut self) {
-        let Slot::Some(v) = self.js.slot else { return };
+        let Some((token, _)) = self.js.cache else { return };
         if self.js.last_token.is_some_and(|t| t.is_expired_at(self.now)) {
             return;
         }
-        self.start_background_refresh(v.id);
+        self.start_background_refresh(token.sid);
     }
 
-    pub(super) fn fetch_answer(&mut self, id: RequestId, waiters: Vec<CallId>, reply: Reply) {
+    pub(super) fn fetch_answer(
+        &mut self,
+        id: RequestId,
+        request: &FapiRequest,
+        (waiters, expired_retry): (Vec<CallId>, bool),
+        reply: Reply,
+    ) {
+        if !expired_retry
+            && let Some(sid) = request.sid()
+            && self.expired_token_retry(&reply)
+        {
+            // clerk-js `#createTokenResolver` without the session minter: a 422
+            // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
+            // the same pending promise (callers that joined keep waiting on it).
+            let purpose = Purpose::TokenFetch { waiters, expired_retry: true };
+            let req = self.send(self.token_request(sid, false), purpose);
+            if self.js.fetch.is_some_and(|f| f.0 == id) {
+                self.js.fetch = Some((req, sid));
+            }
+            return;
+        }
         if self.js.fetch.is_some_and(|f| f.0 == id) {
             self.js.fetch = None;
         }
@@ -166,13 +218,38 @@ impl World {
         }
     }
 
+    /// Whether a token request's answer calls for the legacy retry with `expired_token=`.
+    fn expired_token_retry(&self, reply: &Reply) -> bool {
+        let minter = self.js.env.is_some_and(|e| e.session_minter);
+        let missing = matches!(reply, Reply::Answer(a)
+            if a.status == 422 && a.error_code() == Some("missing_expired_token"));
+        self.rules.retries_missing_expired_token && missing && !minter && self.js.last_token.is_some()
+    }
+
     /// A token came back: cache it if it is fresher, re-arm timers, update `lastActiveToken`.
     pub(super) fn token_resolved(&mut self, token: TokenInfo) {
+        if self.rules.signout_failure_keeps_state
+            && self.js.slot == Slot::Undefined
+            && self.js.transitive_from_session
+            && self.js.status != LoadStatus::Loading
+        {
+            // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
+            // `session === undefined` after a failed sign-out the app reads signed out.
+            let cause = if self.js.user_signing_out {
+                SignOutCause::User
+            } else {
+                SignOutCause::ClientPayload
+            };
+            self.set_slot(Slot::Null, cause);
+        }
         let current = match self.js.slot {
             Slot::Some(v) => Some(v.id),
             _ => None,
         };
-        if current != Some(token.sid) {
+        // A refresh of the cached token's session refreshes its entry even once it is no
+        // longer current (clerk-js's cache is keyed by session, not by the current one).
+        let refreshing = self.js.cache.is_some_and(|(t, _)| t.sid == token.sid);
+        if current != Some(token.sid) && !refreshing {
             return;
         }
         if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
@@ -183,23 +260,30 @@ impl World {
     }
 
     pub(super) fn set_cached(&mut self, token: TokenInfo) {
-        if self.js.cache.is_some_and(|(t, _)| t.serial >= token.serial) {
-            return;
-        }
+        let token = match self.js.cache {
+            // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
+            // settles the fresher token wins and its timers are armed again from now (a staler
+            // payload re-arms them). Without those timers a staler token changes nothing.
+            Some((t, _)) if t.serial >= token.serial => {
+                if !matches!(self.rules.refresh, RefreshPolicy::TimerBeforeExpiry { .. }) {
+                    return;
+                }
+                t
+            }
+            _ => token,
+        };
         self.js.cache_gen += 1;
         let epoch = self.js.cache_gen;
-        let remaining = token.remaining_ms(self.now);
-        if remaining <= 0 {
+        let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.now) else {
             self.js.cache = None;
             return;
-        }
+        };
         self.js.cache = Some((token, epoch));
-        if let RefreshPolicy::TimerBeforeExpiry { lead_ms } = self.rules.refresh {
-            let remaining = remaining as u64;
+        if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
             let now = self.now;
-            self.schedule_js(now.plus(remaining), JsJob::EvictTimer { epoch });
-            if remaining > lead_ms {
-                self.schedule_js(now.plus(remaining - lead_ms), JsJob::RefreshTimer { epoch });
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer { epoch });
+            if let Some(refresh_ms) = refresh_ms {
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer { epoch });
             }
         }
     }
@@ -245,6 +329,7 @@ impl World {
         };
         match c.kind {
             CallKind::ApiCall => self.api_token(call, outcome),
+            CallKind::SetActive | CallKind::SignIn => self.set_active_token(call, outcome),
             CallKind::GetToken => {
                 let outcome = self.expo_use_auth(c.skip_cache, outcome);
                 self.settle(call, token_result(outcome));
@@ -272,19 +357,6 @@ impl World {
             }
             other => other,
         }
-    }
-
-    /// Whether `getToken` for `sid` would answer from the cache (every payload seeds it with
-    /// each session's last token, clerk-js `#hydrateCache`).
-    pub(super) fn token_cached_for(&self, sid: SessionId) -> bool {
-        let (now, min) = (self.now, self.rules.hit_min_remaining_ms as i64);
-        let fresh = |t: &TokenInfo| t.sid == sid && t.remaining_ms(now) > min;
-        let seeded = self.js.client.as_ref().is_some_and(|c| {
-            c.sessions
-                .iter()
-                .any(|s| s.id == sid && s.last_active_token.as_ref().is_some_and(fresh))
-        });
-        seeded || self.js.cache.is_some_and(|(t, _)| fresh(&t))
     }
 
     pub(super) fn arm_recurring(&mut self) {

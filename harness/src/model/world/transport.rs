@@ -6,9 +6,9 @@
 //! request's purpose decides the rest. Mirrors `sdk/reference/js/transport.rs`.
 
 use crate::model::server::{ClientToken, FapiReply, FapiRequest, ReplyBody};
-use crate::model::vocab::{FaultKind, Happening, Network, RequestId, RequestOutcome, SignOutCause};
+use crate::model::vocab::{FaultKind, Happening, Network, RequestId, RequestOutcome};
 
-use super::{Flight, Job, JsJob, Purpose, Reply, Slot, World};
+use super::{Flight, Held, Job, JsJob, Purpose, Reply, World};
 
 impl World {
     pub(super) fn send(&mut self, request: FapiRequest, purpose: Purpose) -> RequestId {
@@ -17,7 +17,7 @@ impl World {
         let endpoint = request.endpoint();
         let call = match &purpose {
             Purpose::Call(c) => Some(*c),
-            Purpose::TokenFetch { waiters } => waiters.first().copied(),
+            Purpose::TokenFetch { waiters, .. } => waiters.first().copied(),
             Purpose::Load { .. } => self.js.load_call,
             _ => None,
         };
@@ -131,23 +131,47 @@ impl World {
             // While the user signs out, a 401 is no reason to reload the client: the reload
             // would find the session the sign-out is removing and sign the user back in.
             let leaving = self.rules.ignores_stale_payloads && self.js.user_signing_out;
-            if answer.status == 401
-                && !matches!(flight.purpose, Purpose::Unauthenticated)
-                && !leaving
-            {
-                self.handle_unauthenticated();
+            let unauthenticated = matches!(flight.purpose, Purpose::Unauthenticated { .. });
+            if answer.status == 401 && !unauthenticated && !leaving {
+                if self.rules.awaits_unauthenticated {
+                    let held = Held {
+                        request: flight.request.clone(),
+                        purpose: flight.purpose.clone(),
+                        reply: reply.clone(),
+                        signout_epoch: flight.signout_epoch,
+                    };
+                    if self.hold_for_unauthenticated(id, held) {
+                        return;
+                    }
+                } else {
+                    self.handle_unauthenticated();
+                }
             }
             let piggyback = !flight.request.endpoint().is_get() && answer.is_ok();
             if piggyback && let Some(view) = &answer.client {
                 self.apply_client(view, flight.signout_epoch);
             }
         }
-        match flight.purpose {
+        self.dispatch(id, flight.purpose, &flight.request, reply, flight.signout_epoch);
+    }
+
+    /// What an answer does for the purpose its request was sent for.
+    pub(super) fn dispatch(
+        &mut self,
+        id: RequestId,
+        purpose: Purpose,
+        request: &FapiRequest,
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
+        match purpose {
             Purpose::Load { client, attempt, tries } => {
                 self.load_answer(client, attempt, tries, reply)
             }
             Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
-            Purpose::TokenFetch { waiters } => self.fetch_answer(id, waiters, reply),
+            Purpose::TokenFetch { waiters, expired_retry } => {
+                self.fetch_answer(id, request, (waiters, expired_retry), reply)
+            }
             Purpose::BackgroundRefresh => {
                 if self.js.bg.is_some_and(|b| b.0 == id) {
                     self.js.bg = None;
@@ -158,26 +182,10 @@ impl World {
                     self.token_resolved(token);
                 }
             }
-            Purpose::Unauthenticated => {
-                self.js.unauth = None;
-                match &reply {
-                    Reply::Answer(a) if a.is_ok() => {
-                        if let Some(view) = &a.client {
-                            self.apply_client(view, flight.signout_epoch);
-                        }
-                    }
-                    // clerk.ts `handleUnauthenticated`: `[403,500].includes(e.status)`; any
-                    // other failure (502, 503, a network error) is rethrown, not a sign-out.
-                    Reply::Answer(a)
-                        if (a.status == 403 || a.status == 500)
-                            && self.rules.unauth_reload_error_signs_out =>
-                    {
-                        self.set_slot(Slot::Null, SignOutCause::Unauthorized);
-                    }
-                    _ => {}
-                }
+            Purpose::Unauthenticated { tries, held } => {
+                self.unauthenticated_answer(id, tries, held, reply, signout_epoch)
             }
-            Purpose::Call(call) => self.call_answer(call, &flight.request, reply),
+            Purpose::Call(call) => self.call_answer(call, request, reply),
         }
     }
 }

@@ -157,30 +157,42 @@ impl Core {
             let sid = *created_session;
             self.rt.borrow_mut().preferred = Some(sid);
             let touched = self.send_call(Req::Touch { sid }, call).wait().await;
-            return self.finish_touch(call, sid, touched);
+            return self.finish_touch(call, sid, touched).await;
         }
         self.finish_call(call, reply);
     }
 
-    /// `setActive({session: sid})` after its touch answered for `call`.
-    pub(super) fn finish_touch(self: &Rc<Self>, call: CallId, sid: SessionId, reply: Reply) {
+    /// `setActive({session: sid})` after its touch answered for `call`: under clerk-js a 401
+    /// is swallowed (the client is reloaded once more, not awaited) and the call ends with
+    /// `await session.getToken()` for `sid`; its failure fails the call.
+    pub(super) async fn finish_touch(self: Rc<Self>, call: CallId, sid: SessionId, reply: Reply) {
         if !self.rt.borrow().calls.contains_key(&call) {
             return;
         }
-        if self.rules.touch_401_falls_back_to_cache
-            && reply.status() == 401
-            && self.token_cached_for(sid)
-            && self.activate(sid)
+        let answered = matches!(reply, Reply::Answer(_));
+        if self.rules.set_active_awaits_token && answered && (reply.is_ok() || reply.status() == 401)
         {
-            // clerk-js `setActive` swallows the touch's 401 and `getToken()` answers from the
-            // cache: the session is set. Without a cached token its fetch meets the same 401
-            // and `setActive` throws (`finish_call`'s failure path).
-            return self.settle(call, CallResult::Ok);
-        }
-        if reply.is_ok() && self.rules.payload_selects_initially_only {
-            // Touch, `getToken`, then this call's own session is set.
-            self.activate(sid);
-            return self.settle(call, CallResult::Ok);
+            if reply.status() == 401 {
+                // `#touchCurrentSession`'s catch: `this.handleUnauthenticated()`, not awaited
+                // (its own awaited reload already ran in `_baseFetch`).
+                self.handle_unauthenticated();
+            }
+            let kind = self.rt.borrow().calls.get(&call).copied().unwrap_or(CallKind::SetActive);
+            match self.token_for(call, kind, false, Some(sid)).await {
+                Ok(token) => {
+                    if self.activate(sid)
+                        && let Some(token) = token
+                    {
+                        self.token_resolved(token);
+                    }
+                    self.settle(call, CallResult::Ok);
+                }
+                Err(f) => {
+                    self.rt.borrow_mut().preferred = None;
+                    self.settle(call, f.result());
+                }
+            }
+            return;
         }
         self.finish_call(call, reply);
     }
@@ -196,6 +208,14 @@ impl Core {
             return self.settle(call, CallResult::Ok);
         }
         match kind {
+            CallKind::SignOut if self.rules.signout_failure_keeps_state => {
+                if reply.status() == 0 && self.setup.sdk.resource_cache {
+                    // Swallowed `network_error`: signed out locally, credential kept.
+                    self.set_slot(Slot::Null, SignOutCause::User);
+                    return self.settle(call, CallResult::Ok);
+                }
+                // Rethrown: still `undefined`, nothing cleared.
+            }
             CallKind::SignOut => {
                 // Signed out locally whatever the server said; a credential the server may
                 // still honour is wiped so it cannot restore the session later.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, SessionSnap};
 use crate::model::vocab::{
-    AppPath, Defect, Happening, SessionId, SessionStatus, SessionView, SignOutCause,
+    AppPath, Defect, Happening, RequestId, SessionId, SessionStatus, SessionView, SignOutCause,
 };
 
-use super::transport::Req;
-use super::{Core, LoadStatus, Purpose, Slot};
+use super::transport::{Reply, Req};
+use super::{Core, Held, JsJob, LoadStatus, Purpose, Slot};
 
 impl Core {
     /// Whether a status counts as signed in for this SDK (`revoked-ignored` forgets one).
@@ -36,16 +36,86 @@ impl Core {
             .or_else(|| view.sessions.iter().find(|s| self.counts_signed_in(s.status)))
     }
 
-    /// `handleUnauthenticated()`: reload the client; sign out if no session remains.
+    /// `handleUnauthenticated()`: reload the client; sign out if no session remains. It is a
+    /// no-op without a session. Not awaited; the documented contract runs one at a time.
     pub(super) fn handle_unauthenticated(self: &Rc<Self>) {
         {
             let rt = self.rt.borrow();
-            if rt.session().is_none() || rt.unauth.is_some() {
+            let one_at_a_time = !self.rules.awaits_unauthenticated && rt.unauth.is_some();
+            if rt.session().is_none() || one_at_a_time {
                 return;
             }
         }
-        let req = self.send(Req::GetClient, Purpose::Unauthenticated, None);
+        let purpose = Purpose::Unauthenticated { tries: 1, held: None };
+        let req = self.send(Req::GetClient, purpose, None);
         self.rt.borrow_mut().unauth = Some(req);
+    }
+
+    /// clerk-js `_baseFetch` on a 401: `await clerk.handleUnauthenticated()` before the caller
+    /// sees the error, one reload per 401. Gives the answer back (nothing held) when there is
+    /// no session, where `handleUnauthenticated` returns at once.
+    pub(super) fn hold_for_unauthenticated(
+        self: &Rc<Self>,
+        id: RequestId,
+        held: Held,
+    ) -> Result<(), Held> {
+        {
+            let rt = self.rt.borrow();
+            if rt.session().is_none() || rt.client.is_none() {
+                return Err(held);
+            }
+        }
+        self.rt.borrow_mut().held.insert(id, held);
+        let purpose = Purpose::Unauthenticated { tries: 1, held: Some(id) };
+        self.send(Req::GetClient, purpose, None);
+        Ok(())
+    }
+
+    /// The answer to `handleUnauthenticated`'s `GET /client`: a network error is retried like
+    /// any GET (clerk-js `fapiClient`: up to 4 tries on native, 100 ms then 700 ms × 2ᵏ); a
+    /// payload is applied; 403 or 500 sign out under clerk-js (`[403,500].includes(status)`);
+    /// any other failure is rethrown, and the caller that awaited it sees that failure instead
+    /// of its 401.
+    pub(super) fn unauthenticated_answer(
+        self: &Rc<Self>,
+        id: RequestId,
+        tries: u32,
+        held: Option<RequestId>,
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
+        {
+            let mut rt = self.rt.borrow_mut();
+            if rt.unauth == Some(id) {
+                rt.unauth = None;
+            }
+        }
+        let status = reply.status();
+        let rethrown = if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max
+        {
+            let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
+            self.schedule_js(at, JsJob::UnauthRetry { tries: tries + 1, held });
+            if held.is_none() {
+                // Still reloading: no second reload starts meanwhile.
+                self.rt.borrow_mut().unauth = Some(id);
+            }
+            return;
+        } else if reply.is_ok() {
+            if let Some(view) = reply.client() {
+                self.apply_client(view, signout_epoch);
+            }
+            None
+        } else if (status == 403 || status == 500) && self.rules.unauth_reload_error_signs_out {
+            self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+            None
+        } else {
+            Some(reply)
+        };
+        let held = held.and_then(|h| self.rt.borrow_mut().held.remove(&h).map(|held| (h, held)));
+        if let Some((held_id, held)) = held {
+            let reply = rethrown.unwrap_or(held.reply);
+            self.dispatch(held_id, held.sid, held.purpose, reply, held.signout_epoch);
+        }
     }
 
     /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
@@ -132,8 +202,14 @@ impl Core {
                 (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
                 _ => was_signed_in != now_signed_in,
             };
+            // After a failed clerk-js sign-out a payload ends the transitive state, but the
+            // token cache is not the session's: its entry and refresh timer live on.
+            let keeps_cache = self.rules.signout_failure_keeps_state
+                && before == Slot::Undefined
+                && next == Slot::Null
+                && cause != SignOutCause::User;
             rt.slot = next;
-            (was_signed_in, changed, rt.status == LoadStatus::Loading)
+            (was_signed_in, changed && !keeps_cache, rt.status == LoadStatus::Loading)
         };
         if changed {
             self.clear_token_cache();

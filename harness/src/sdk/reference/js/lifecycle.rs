@@ -210,6 +210,13 @@ impl Core {
                     self.arm_recurring();
                 }
             }
+            JsJob::UnauthRetry { tries, held } => {
+                self.timer_fired(TimerKind::Retry, due);
+                let req = self.send(Req::GetClient, Purpose::Unauthenticated { tries, held }, None);
+                if held.is_none() {
+                    self.rt.borrow_mut().unauth = Some(req);
+                }
+            }
             JsJob::GetRetry { client, attempt, tries } => {
                 self.timer_fired(TimerKind::Retry, due);
                 let current = {

@@ -69,11 +69,15 @@ enum Purpose {
     /// The resource cache's recovery reload.
     Reload { client: bool, attempt: u32 },
     /// A joinable token fetch; `background` when a refresh (not a caller) started it.
-    TokenFetch { done: Promise<Fetched>, background: bool },
+    /// `expired_retry` for the one retry with `expired_token=` after a 422
+    /// `missing_expired_token` (no session minter).
+    TokenFetch { done: Promise<Fetched>, background: bool, expired_retry: bool },
     /// clerk-js's background refresh: kept out of the cache, nobody joins it.
     Background,
-    /// `handleUnauthenticated()`'s `GET /client`.
-    Unauthenticated,
+    /// `handleUnauthenticated()`'s `GET /client`: try `tries` of the transport's GET retries,
+    /// and the 401 answer whose caller awaits it (clerk-js `_baseFetch`), kept in
+    /// `Runtime::held`.
+    Unauthenticated { tries: u32, held: Option<RequestId> },
     /// `empty-client-clobber`: JS reloading the client after the native layer pushed its token.
     NativeSync,
     /// A request of the native layer's own client: JS never sees its answer.
@@ -82,8 +86,19 @@ enum Purpose {
     Call(Promise<Reply>),
 }
 
+/// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
+/// awaits it before its caller sees the error).
+struct Held {
+    sid: Option<SessionId>,
+    purpose: Purpose,
+    reply: Reply,
+    signout_epoch: u32,
+}
+
 struct Flight {
     endpoint: Endpoint,
+    /// The session the request is about (token, touch, end, …).
+    sid: Option<SessionId>,
     token: Option<ClientToken>,
     purpose: Purpose,
     runtime: u32,
@@ -126,6 +141,11 @@ enum JsJob {
         client: bool,
         attempt: u32,
         tries: u32,
+    },
+    /// The next try of `handleUnauthenticated`'s `GET /client` after a network error.
+    UnauthRetry {
+        tries: u32,
+        held: Option<RequestId>,
     },
     LoadRetry(u32),
     ResourceReload(u32),
@@ -184,6 +204,8 @@ struct Runtime {
     fetch: Option<Fetch>,
     bg: Option<(RequestId, SessionId)>,
     unauth: Option<RequestId>,
+    /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
+    held: BTreeMap<RequestId, Held>,
     last_token: Option<TokenInfo>,
     calls: BTreeMap<CallId, CallKind>,
     signout_epoch: u32,
@@ -216,6 +238,7 @@ impl Runtime {
             fetch: None,
             bg: None,
             unauth: None,
+            held: BTreeMap::new(),
             last_token: None,
             calls: BTreeMap::new(),
             signout_epoch: 0,
@@ -475,7 +498,9 @@ impl Core {
                             rt.transitive_from_session = held;
                         }
                     }
-                    self.clear_token_cache();
+                    if !self.rules.signout_failure_keeps_state {
+                        self.clear_token_cache();
+                    }
                     self.call_then_finish(call, Req::RemoveSessions);
                 }
             }
@@ -500,7 +525,7 @@ impl Core {
                             let core = self.clone();
                             self.exec.spawn(async move {
                                 let reply = done.wait().await;
-                                core.finish_touch(call, sid, reply);
+                                core.finish_touch(call, sid, reply).await;
                             });
                         }
                         None => self.settle(call, CallResult::Ok),

@@ -14,7 +14,7 @@ use crate::model::vocab::{
 use crate::sdk::reference::exec::Promise;
 
 use super::transport::{Failure, Reply, Req};
-use super::{Core, Fetch, Fetched, JsJob, Purpose, Slot, TokenOutcome};
+use super::{Core, Fetch, Fetched, JsJob, LoadStatus, Purpose, Slot, TokenOutcome};
 
 pub(super) fn token_result(outcome: &TokenOutcome) -> CallResult {
     match outcome {
@@ -34,13 +34,23 @@ pub(super) enum Next {
 impl Core {
     /// One attempt of `getToken` for `call`: wait for load, answer signed-out, the offline
     /// rule, the cache, join the fetch in flight, or start one.
-    pub(super) fn token_next(self: &Rc<Self>, call: CallId, kind: CallKind, skip: bool) -> Next {
+    pub(super) fn token_next(
+        self: &Rc<Self>,
+        call: CallId,
+        kind: CallKind,
+        skip: bool,
+        bound: &mut Option<SessionId>,
+    ) -> Next {
         if kind != CallKind::ApiCall && !self.is_loaded() {
             return Next::WaitLoad(self.rt.borrow().loaded.clone());
         }
-        let Some(sid) = self.rt.borrow().session().map(|v| v.id) else {
+        let current = self.rt.borrow().session().map(|v| v.id);
+        let Some(sid) = bound.or(current) else {
             return Next::Done(Ok(None));
         };
+        if self.rules.retry_keeps_session {
+            *bound = Some(sid);
+        }
         let now = self.now();
         let offline = self.device.borrow().network == Network::Offline;
         if offline && self.has(Defect::NullOfflineLogout) {
@@ -57,7 +67,10 @@ impl Core {
             return Next::Done(Err(Failure::network()));
         }
         let single_flight = !self.has(Defect::NoSingleFlight);
-        let fresh = self.rt.borrow().cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
+        let cached = self.rt.borrow().cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
+        // clerk-js seeds the cache with every session's last token from each payload
+        // (`#hydrateCache`): a session that is not the current one may be cached too.
+        let fresh = cached.or_else(|| self.seeded_token(sid, current));
         let joinable = |core: &Core| -> Option<Promise<Fetched>> {
             let rt = core.rt.borrow();
             rt.fetch.as_ref().filter(|f| f.sid == sid && single_flight).map(|f| f.done.clone())
@@ -72,7 +85,9 @@ impl Core {
                         if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
                             return Next::Done(Ok(Some(token)));
                         }
-                        self.clear_token_cache();
+                        if cached.is_some() {
+                            self.clear_token_cache();
+                        }
                     }
                 }
             }
@@ -100,17 +115,28 @@ impl Core {
         let request = self.token_request(sid, skip, false);
         let req = self.send(
             request,
-            Purpose::TokenFetch { done: done.clone(), background: false },
+            Purpose::TokenFetch { done: done.clone(), background: false, expired_retry: false },
             Some(call),
         );
         let mut rt = self.rt.borrow_mut();
         rt.fetch = Some(Fetch { req, sid, done: done.clone() });
-        if self.rules.cache == CachePolicy::HitUntil {
+        if self.rules.cache == CachePolicy::HitUntil && rt.cache.is_none_or(|(t, _)| t.sid == sid) {
             // clerk-js stores the pending resolver in the slot at once.
             rt.cache = None;
             rt.cache_gen += 1;
         }
         Next::Await(done)
+    }
+
+    /// The last token the held client payload carries for `sid`, if `sid` is not the current
+    /// session (the current one's is in the cache already).
+    fn seeded_token(&self, sid: SessionId, current: Option<SessionId>) -> Option<TokenInfo> {
+        if current == Some(sid) {
+            return None;
+        }
+        let rt = self.rt.borrow();
+        let client = rt.client.as_ref()?;
+        client.sessions.iter().find(|s| s.id == sid).and_then(|s| s.last_active_token)
     }
 
     pub(super) fn token_request(&self, sid: SessionId, skip: bool, background: bool) -> Req {
@@ -120,7 +146,7 @@ impl Core {
         let carries = (minter && self.rules.carries_last_token)
             || (background && self.has(Defect::StaleTimerLogout));
         let carried = if carries { rt.last_token } else { None };
-        Req::Tokens { sid, carried, force_origin: skip }
+        Req::Tokens { sid, carried, force_origin: skip, expired: None }
     }
 
     pub(super) fn start_background_refresh(self: &Rc<Self>, sid: SessionId) {
@@ -132,7 +158,7 @@ impl Core {
             let request = self.token_request(sid, false, true);
             let req = self.send(
                 request,
-                Purpose::TokenFetch { done: done.clone(), background: true },
+                Purpose::TokenFetch { done: done.clone(), background: true, expired_retry: false },
                 None,
             );
             self.rt.borrow_mut().fetch = Some(Fetch { req, sid, done });
@@ -148,25 +174,45 @@ impl Core {
 
     /// clerk-js's per-token refresh timer, with the headless guard of PR #8303 (a timer that
     /// fires after its token expired does nothing).
+    /// The timer belongs to the cached token, whatever the current session.
     pub(super) fn refresh_timer(self: &Rc<Self>) {
-        let (session, expired) = {
+        let (cached, expired) = {
             let rt = self.rt.borrow();
-            (rt.session(), rt.last_token.is_some_and(|t| t.is_expired_at(self.now())))
+            (rt.cache.map(|(t, _)| t.sid), rt.last_token.is_some_and(|t| t.is_expired_at(self.now())))
         };
-        let Some(v) = session else { return };
+        let Some(sid) = cached else { return };
         if expired && !self.has(Defect::StaleTimerLogout) {
             return;
         }
-        self.start_background_refresh(v.id);
+        self.start_background_refresh(sid);
     }
 
     pub(super) fn fetch_answer(
         self: &Rc<Self>,
         id: RequestId,
         done: Promise<Fetched>,
-        background: bool,
+        (background, expired_retry): (bool, bool),
+        sid: Option<SessionId>,
         reply: Reply,
     ) {
+        let retry = self.expired_token_retry(&reply).filter(|_| !expired_retry);
+        if let (Some(last), Some(sid)) = (retry, sid) {
+            // clerk-js `#createTokenResolver` without the session minter: a 422
+            // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
+            // the same pending promise (callers that joined keep waiting on it).
+            let Req::Tokens { carried, force_origin, .. } = self.token_request(sid, false, background)
+            else {
+                unreachable!("token_request builds a token request")
+            };
+            let req = Req::Tokens { sid, carried, force_origin, expired: Some(last) };
+            let purpose = Purpose::TokenFetch { done, background, expired_retry: true };
+            let new = self.send(req, purpose, None);
+            let mut rt = self.rt.borrow_mut();
+            if let Some(f) = rt.fetch.as_mut().filter(|f| f.req == id) {
+                f.req = new;
+            }
+            return;
+        }
         {
             let mut rt = self.rt.borrow_mut();
             if rt.fetch.as_ref().is_some_and(|f| f.req == id) {
@@ -187,11 +233,39 @@ impl Core {
         done.resolve((outcome, stale));
     }
 
+    /// The last token to send along when a token request's answer calls for the legacy retry
+    /// with `expired_token=`.
+    fn expired_token_retry(&self, reply: &Reply) -> Option<TokenInfo> {
+        let rt = self.rt.borrow();
+        let minter = rt.environment.is_some_and(|e| e.session_minter);
+        let missing = reply.status() == 422
+            && reply.body().and_then(|b| b.error_code()) == Some("missing_expired_token");
+        let applies = self.rules.retries_missing_expired_token && missing && !minter;
+        rt.last_token.filter(|_| applies)
+    }
+
     /// A token came back: cache it if fresher, re-arm timers, update `lastActiveToken`.
     pub(super) fn token_resolved(self: &Rc<Self>, token: TokenInfo) {
+        let signing_out = {
+            let rt = self.rt.borrow();
+            let limbo = self.rules.signout_failure_keeps_state
+                && rt.slot == Slot::Undefined
+                && rt.transitive_from_session
+                && rt.status != LoadStatus::Loading;
+            limbo.then_some(rt.user_signing_out)
+        };
+        if let Some(user) = signing_out {
+            // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
+            // `session === undefined` after a failed sign-out the app reads signed out.
+            let cause = if user { SignOutCause::User } else { SignOutCause::ClientPayload };
+            self.set_slot(Slot::Null, cause);
+        }
         {
             let mut rt = self.rt.borrow_mut();
-            if rt.session().map(|v| v.id) != Some(token.sid) {
+            // A refresh of the cached token's session refreshes its entry even once it is no
+            // longer current (clerk-js's cache is keyed by session, not by the current one).
+            let refreshing = rt.cache.is_some_and(|(t, _)| t.sid == token.sid);
+            if rt.session().map(|v| v.id) != Some(token.sid) && !refreshing {
                 return;
             }
             if rt.last_token.is_none_or(|t| t.serial < token.serial) {
@@ -206,23 +280,32 @@ impl Core {
         let now = self.now();
         let (epoch, remaining) = {
             let mut rt = self.rt.borrow_mut();
-            if rt.cache.is_some_and(|(t, _)| t.serial >= token.serial) {
-                return;
-            }
+            let token = match rt.cache {
+                // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
+                // settles the fresher token wins and its timers are armed again from now (a staler
+                // payload re-arms them). Without those timers a staler token changes nothing.
+                Some((t, _)) if t.serial >= token.serial => {
+                    if !matches!(self.rules.refresh, RefreshPolicy::TimerBeforeExpiry { .. }) {
+                        return;
+                    }
+                    t
+                }
+                _ => token,
+            };
             rt.cache_gen += 1;
             let epoch = rt.cache_gen;
-            let remaining = token.remaining_ms(now);
-            if remaining <= 0 {
+            let Some(timers) = self.rules.token_timers(&token, now) else {
                 rt.cache = None;
                 return;
-            }
+            };
             rt.cache = Some((token, epoch));
-            (epoch, remaining as u64)
+            (epoch, timers)
         };
-        if let RefreshPolicy::TimerBeforeExpiry { lead_ms } = self.rules.refresh {
-            self.schedule_js(now.plus(remaining), JsJob::EvictTimer(epoch));
-            if remaining > lead_ms {
-                self.schedule_js(now.plus(remaining - lead_ms), JsJob::RefreshTimer(epoch));
+        let (evict_ms, refresh_ms) = remaining;
+        if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(epoch));
+            if let Some(refresh_ms) = refresh_ms {
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(epoch));
             }
         }
     }
@@ -257,9 +340,22 @@ impl Core {
         kind: CallKind,
         skip: bool,
     ) -> TokenOutcome {
+        self.token_for(call, kind, skip, None).await
+    }
+
+    /// `getToken` on one session's object: `bound` is the session `setActive` switches to,
+    /// or `None` for the current one (then bound at the first attempt when retries stay on
+    /// their session, [`crate::model::profile::Profile::retry_keeps_session`]).
+    pub(super) async fn token_for(
+        self: &Rc<Self>,
+        call: CallId,
+        kind: CallKind,
+        skip: bool,
+        mut bound: Option<SessionId>,
+    ) -> TokenOutcome {
         let mut retries = 0;
         loop {
-            match self.token_next(call, kind, skip) {
+            match self.token_next(call, kind, skip, &mut bound) {
                 Next::Done(outcome) => return outcome,
                 Next::WaitLoad(loaded) => loaded.wait().await,
                 Next::Await(done) => {
@@ -320,19 +416,5 @@ impl Core {
                 core.settle(call, token_result(&outcome));
             });
         }
-    }
-
-    /// Whether `getToken` for `sid` would answer from the cache (every payload seeds it with
-    /// each session's last token, clerk-js `#hydrateCache`).
-    pub(super) fn token_cached_for(&self, sid: SessionId) -> bool {
-        let (now, min) = (self.now(), self.rules.hit_min_remaining_ms as i64);
-        let fresh = |t: &TokenInfo| t.sid == sid && t.remaining_ms(now) > min;
-        let rt = self.rt.borrow();
-        let seeded = rt.client.as_ref().is_some_and(|c| {
-            c.sessions
-                .iter()
-                .any(|s| s.id == sid && s.last_active_token.as_ref().is_some_and(fresh))
-        });
-        seeded || rt.cache.is_some_and(|(t, _)| fresh(&t))
     }
 }

@@ -20,7 +20,7 @@ use crate::model::vocab::{
 };
 use crate::sdk::reference::exec::Promise;
 
-use super::{Core, Flight, JsJob, Macro, Net, Purpose, Slot};
+use super::{Core, Flight, Held, JsJob, Macro, Net, Purpose, Slot};
 
 /// A FAPI request as the SDK builds it.
 #[derive(Clone, Debug)]
@@ -28,7 +28,13 @@ pub(super) enum Req {
     Environment,
     GetClient,
     SignIn,
-    Tokens { sid: SessionId, carried: Option<TokenInfo>, force_origin: bool },
+    Tokens {
+        sid: SessionId,
+        carried: Option<TokenInfo>,
+        force_origin: bool,
+        /// The legacy retry's `expired_token=` query parameter.
+        expired: Option<TokenInfo>,
+    },
     Touch { sid: SessionId },
     End { sid: SessionId },
     Remove { sid: SessionId },
@@ -79,7 +85,7 @@ impl Req {
                 ("identifier", TEST_USER_IDENTIFIER),
                 ("password", TEST_USER_PASSWORD),
             ]),
-            Req::Tokens { sid, carried, force_origin } => {
+            Req::Tokens { sid, carried, force_origin, expired } => {
                 let force = if *force_origin { "true" } else { "false" };
                 // The session minter's `token=` is a real RS256 JWT. The minter reads it for
                 // one thing only — to refuse an origin token that has expired — so a live one
@@ -91,7 +97,11 @@ impl Req {
                 if let Some(jwt) = &jwt {
                     fields.push(("token", jwt));
                 }
-                HttpRequest::post(&session(sid, "tokens")).form(&fields)
+                let http = HttpRequest::post(&session(sid, "tokens")).form(&fields);
+                match expired {
+                    Some(t) => http.query("expired_token", &fapi.token(*t).jwt()),
+                    None => http,
+                }
             }
             Req::Touch { sid } => HttpRequest::post(&session(sid, "touch")).form(&[]),
             Req::End { sid } => HttpRequest::post(&session(sid, "end")).form(&[]),
@@ -210,7 +220,7 @@ impl Core {
         };
         self.flights
             .borrow_mut()
-            .insert(id, Flight { endpoint, token, purpose, runtime, signout_epoch });
+            .insert(id, Flight { endpoint, sid: req.sid(), token, purpose, runtime, signout_epoch });
         if self.device.borrow().network == Network::Offline {
             // The request never leaves the device.
             self.log(Happening::RequestDone {
@@ -273,10 +283,22 @@ impl Core {
             // The documented contract does not reload the client on a 401 while the user signs
             // out: that reload would find the session being removed and sign them back in.
             let leaving = self.rules.ignores_stale_payloads && self.rt.borrow().user_signing_out;
-            if response.status == 401
-                && !matches!(flight.purpose, Purpose::Unauthenticated)
-                && !leaving
-            {
+            let unauthenticated = matches!(flight.purpose, Purpose::Unauthenticated { .. });
+            if response.status == 401 && !unauthenticated && !leaving {
+                if self.rules.awaits_unauthenticated {
+                    let held = Held {
+                        sid: flight.sid,
+                        purpose: flight.purpose,
+                        reply,
+                        signout_epoch: flight.signout_epoch,
+                    };
+                    match self.hold_for_unauthenticated(id, held) {
+                        Ok(()) => return,
+                        Err(held) => {
+                            return self.dispatch(id, held.sid, held.purpose, held.reply, held.signout_epoch);
+                        }
+                    }
+                }
                 self.handle_unauthenticated();
             }
             let piggyback = !flight.endpoint.is_get() && reply.is_ok();
@@ -284,13 +306,25 @@ impl Core {
                 self.apply_client(view, flight.signout_epoch);
             }
         }
-        match flight.purpose {
+        self.dispatch(id, flight.sid, flight.purpose, reply, flight.signout_epoch);
+    }
+
+    /// What an answer does for the purpose its request was sent for.
+    pub(super) fn dispatch(
+        self: &Rc<Self>,
+        id: RequestId,
+        sid: Option<SessionId>,
+        purpose: Purpose,
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
+        match purpose {
             Purpose::Load { client, attempt, tries } => {
                 self.load_answer(client, attempt, tries, reply)
             }
             Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
-            Purpose::TokenFetch { done, background } => {
-                self.fetch_answer(id, done, background, reply)
+            Purpose::TokenFetch { done, background, expired_retry } => {
+                self.fetch_answer(id, done, (background, expired_retry), sid, reply)
             }
             Purpose::Background => {
                 {
@@ -306,22 +340,14 @@ impl Core {
                     self.set_slot(Slot::Null, SignOutCause::Unauthorized);
                 }
             }
-            Purpose::Unauthenticated | Purpose::NativeSync => {
-                let unauthenticated = matches!(flight.purpose, Purpose::Unauthenticated);
-                if unauthenticated {
-                    self.rt.borrow_mut().unauth = None;
-                }
-                let status = reply.status();
-                if reply.is_ok() {
-                    if let Some(view) = reply.client() {
-                        self.apply_client(view, flight.signout_epoch);
-                    }
-                } else if unauthenticated
-                    // clerk.ts: `[403,500].includes(e.status)`; anything else is rethrown.
-                    && (status == 403 || status == 500)
-                    && self.rules.unauth_reload_error_signs_out
+            Purpose::Unauthenticated { tries, held } => {
+                self.unauthenticated_answer(id, tries, held, reply, signout_epoch)
+            }
+            Purpose::NativeSync => {
+                if reply.is_ok()
+                    && let Some(view) = reply.client()
                 {
-                    self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                    self.apply_client(view, signout_epoch);
                 }
             }
             Purpose::Native => {}
