@@ -1,8 +1,9 @@
 //! The gate's verdicts as JUnit XML, the format every CI system shows as a test report.
 //!
 //! One test suite per part of the gate (`scenarios`, `fuzz`) and one per snapshot review:
-//! a case is a scenario variant or a generated case; `fail` is a failure with the reason and
-//! the replay command, `skipped` is skipped, `expected` passes with the findings that
+//! a case is a scenario variant or a generated case; `fail` is a failure with the reason, the
+//! scenario file and seed, and every command that reruns it (shell-quoted, runnable as
+//! printed), `skipped` is skipped, `expected` passes with the findings that
 //! accepted it in its output; an unreviewed snapshot is a failure of the `snapshots` suite
 //! with the diff.
 
@@ -21,7 +22,7 @@ pub fn render(label: &str, reports: &[CaseReport]) -> String {
                 Verdict::Fail(why) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(why.lines().next().unwrap_or_default().to_string());
-                    s.set_description(format!("{why}\nreplay: {}", r.replay));
+                    s.set_description(format!("{why}\n{}", rerun_lines(r)));
                     s
                 }
                 Verdict::Skipped(why) => {
@@ -33,8 +34,19 @@ pub fn render(label: &str, reports: &[CaseReport]) -> String {
             let mut case = TestCase::new(r.variant.clone(), status);
             case.set_classname(format!("{label}.{}", r.scenario));
             case.set_time(r.wall);
+            let mut out = Vec::new();
+            if r.profile() != r.named_profile {
+                out.push(format!(
+                    "ran under profile {} (the case names {})",
+                    r.profile(),
+                    r.named_profile
+                ));
+            }
             if let Verdict::Expected(ids) = &r.verdict {
-                case.set_system_out(format!("accepted by findings: {}", ids.join(", ")));
+                out.push(format!("accepted by findings: {}", ids.join(", ")));
+            }
+            if !out.is_empty() {
+                case.set_system_out(out.join("\n"));
             }
             ts.add_test_case(case);
         }
@@ -66,4 +78,17 @@ pub fn render(label: &str, reports: &[CaseReport]) -> String {
         report.add_test_suite(snapshots);
     }
     report.to_string().expect("a JUnit report of plain strings always serialises")
+}
+
+/// The file, seed and commands of a failing case, one per line.
+pub fn rerun_lines(r: &CaseReport) -> String {
+    let mut lines = Vec::new();
+    let file = r.file.as_deref().unwrap_or("(generated)");
+    let seed = r.seed.map(crate::sim::format_seed).unwrap_or_else(|| "none".to_string());
+    lines.push(format!("file: {file}  seed: {seed}  profile: {}", r.profile()));
+    lines.push(format!("replay: {}", r.replay));
+    for (what, command) in &r.more {
+        lines.push(format!("{what}: {command}"));
+    }
+    lines.join("\n")
 }

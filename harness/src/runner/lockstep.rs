@@ -204,10 +204,21 @@ pub fn run_external(
     events: &[Event],
     seed: Option<u64>,
 ) -> LockstepOutcome {
+    run_external_at(setup, command, events, seed, Fidelity::Observable)
+}
+
+/// [`run_external`] at a chosen [`Fidelity`] (the gate's conformance level).
+pub fn run_external_at(
+    setup: Setup,
+    command: &AdapterCommand,
+    events: &[Event],
+    seed: Option<u64>,
+    fidelity: Fidelity,
+) -> LockstepOutcome {
     let rt = ExternalSdk::runtime();
     let mut sdk = ExternalSdk::new(setup, command.clone());
     let (sdk_trace, model_trace, divergence, broken) =
-        rt.block_on(run_lockstep_with(setup, &mut sdk, events, seed, Fidelity::Observable));
+        rt.block_on(run_lockstep_with(setup, &mut sdk, events, seed, fidelity));
     drop(sdk);
     let outcome = judge(sdk_trace, |twin| run_external_sdk(setup, command, twin, seed).0);
     conclude(setup, broken, divergence, outcome, model_trace)

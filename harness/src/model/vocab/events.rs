@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use super::{AppPath, AppState, Network, TaskKey};
 
 /// A FAPI endpoint, as the request log and fault targeting name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// `GET /v1/environment`
@@ -69,7 +81,7 @@ impl Endpoint {
 }
 
 /// A scripted server fault (DESIGN.md §7.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FaultKind {
     /// Answer with this 5xx status without touching server state.
@@ -104,7 +116,7 @@ impl FaultKind {
 }
 
 /// A fault for the next `count` FAPI requests (optionally only those to one endpoint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultSpec {
     pub kind: FaultKind,
     pub count: u32,
@@ -115,7 +127,7 @@ pub struct FaultSpec {
 /// One input to the world (DESIGN.md §5). Events that start work (`get_token`, `api_call`,
 /// `sign_in`, …) return at once; the work settles later, so several calls issued at the same
 /// instant are in flight together.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
     /// Let virtual time pass; timers and responses fire in order.

@@ -7,7 +7,19 @@ use super::{AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, TokenIn
 use crate::model::time::VTime;
 
 /// The kinds of work that are started by an event and settle later.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     /// `clerk.load()` after a cold start or JS reload.
@@ -98,7 +110,7 @@ impl StorageKey {
 }
 
 /// Why an SDK dropped its signed-in state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignOutCause {
     /// The user asked: sign_out, session_end, session_remove.
