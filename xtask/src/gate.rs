@@ -31,7 +31,12 @@ use session_harness::gate::{
 };
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
-use session_harness::sdk::external::{AdapterCommand, probe_hello};
+use session_harness::sdk::external::command::HELLO_TIMEOUT_ENV;
+use session_harness::sdk::external::{AdapterCommand, Timeouts, probe_hello};
+
+/// The hello limit of the gate's first probe of a `cmd:` adapter, unless
+/// `SESSION_HARNESS_ADAPTER_HELLO_TIMEOUT_MS` sets one.
+const HELLO_PROBE_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
 use session_harness::sim::{format_seed, parse_seed};
 
 #[derive(clap::Args)]
@@ -141,9 +146,18 @@ fn subject(spec: &SdkSpec, root: &Path, level: Option<Conformance>) -> Result<Bo
 /// The label a `cmd:` adapter announces in its hello (`sdk@version`). Fails at once, before
 /// any case runs, when the adapter gives no hello, a malformed one, or no label.
 pub fn cmd_label(command: &AdapterCommand) -> Result<String> {
-    let hello = probe_hello(command).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| {
-        format!("the adapter's hello (L0), before any case runs: `{}`", command.display())
-    })?;
+    // The probe waits less than a case would unless the limit is set: a `cmd:` adapter
+    // prints its hello before loading anything heavy, and a missing one should cost seconds.
+    let probe = if std::env::var_os(HELLO_TIMEOUT_ENV).is_some() {
+        command.clone()
+    } else {
+        let hello = HELLO_PROBE_DEFAULT.min(command.timeouts.hello);
+        command.clone().with_timeouts(Timeouts { hello, ..command.timeouts })
+    };
+    let (hello, _) =
+        probe_hello(&probe).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| {
+            format!("the adapter's hello (L0), before any case runs: `{}`", command.display())
+        })?;
     hello.label().map_err(anyhow::Error::msg)
 }
 
@@ -218,7 +232,7 @@ fn pinned_clerk_js(root: &Path) -> Result<String> {
 }
 
 /// The folder whose `node_modules` holds `@clerk/clerk-js@version`, installing it if needed.
-fn clerk_js_install(root: &Path, version: &str) -> Result<PathBuf> {
+pub fn clerk_js_install(root: &Path, version: &str) -> Result<PathBuf> {
     let adapter = root.join("adapters/clerk-js");
     if pinned_clerk_js(root)? == version {
         if !adapter.join("node_modules/@clerk/clerk-js/package.json").exists() {

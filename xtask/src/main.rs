@@ -5,6 +5,7 @@
 // reaches a trace, so the workspace's clock guard (clippy.toml) does not apply here.
 #![allow(clippy::disallowed_methods)]
 
+mod adapter_check;
 mod bench;
 mod bench_clerk_js;
 mod bench_fapi;
@@ -67,6 +68,9 @@ enum Command {
     Mutants(mutants::Args),
     /// Speed figures (model steps per second, …); `--json` prints one JSON object.
     Bench(bench::Args),
+    /// Conformance level L0 for an adapter in seconds: its hello (fails fast when there is
+    /// none), then a short session with every line checked against the protocol schema.
+    AdapterCheck(adapter_check::Args),
 }
 
 fn main() {
@@ -84,6 +88,7 @@ fn main() {
         Command::Schema(args) => schema::run(args),
         Command::Timeline(args) => timeline::run(args),
         Command::Report(args) => report::run(args),
+        Command::AdapterCheck(args) => adapter_check::run(args),
     };
     match result {
         Ok(true) => {}

@@ -3,6 +3,12 @@
 //! for a generated case, and `--export` writes that case out as a scenario under
 //! `scenarios/regressions/` that replays without the generator.
 //!
+//! `--sdk SPEC` with a FILE replays every variant on that SDK (the reference SDK, clerk-js,
+//! or any `cmd:` adapter) in lockstep with the model, under the variant's profile or the one
+//! `--profile` names, and prints the SDK's steps side by side with the model's wherever they
+//! differ, in the scenario vocabulary (`gate::side_by_side`). It fails when the SDK diverges
+//! from the model or breaks an invariant (findings are the gate's business, not replay's).
+//!
 //! `--log` prints, instead of the step table, the full log of the run stamped with virtual
 //! time: one line per event, per happening, per observation and per broken invariant
 //! (`t=00:01:02.345 step 7 request_sent r3 → /v1/client/sessions/sess_1/tokens …`). The model
@@ -14,6 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
 use session_harness::model::vocab::Defect;
 use session_harness::runner::lockstep;
 use session_harness::runner::spec::SdkSpec;
@@ -28,7 +35,8 @@ pub struct Args {
     /// Replay a generated case instead: its seed, as printed (`0x…`) or decimal.
     #[arg(long, conflicts_with = "file", requires = "profile")]
     seed: Option<String>,
-    /// The profile of the generated case: documented or clerk-js-6.
+    /// With --seed: the profile of the generated case (documented or clerk-js-6). With a
+    /// FILE and --sdk: the profile every variant runs under (default: the variant's own).
     #[arg(long)]
     profile: Option<String>,
     /// Longest generated trace (as the fuzz campaign that found the seed used).
@@ -40,8 +48,9 @@ pub struct Args {
     /// List every happening under its step.
     #[arg(long)]
     details: bool,
-    /// With --seed: the system to replay on: model, reference or reference+DEFECT.
-    #[arg(long, default_value = "model", requires = "seed")]
+    /// The system to replay on: model (default), reference, reference+DEFECT, and with a
+    /// FILE also clerk-js@VERSION or cmd:COMMAND (in lockstep, side by side with the model).
+    #[arg(long, default_value = "model")]
     sdk: SdkSpec,
     /// With --seed: write the case out under scenarios/regressions/ (atomically).
     #[arg(long, requires = "seed")]
@@ -147,7 +156,9 @@ pub fn run(args: Args) -> Result<bool> {
 
 fn replay_file(file: &Path, args: &Args) -> Result<bool> {
     let display = file.to_string_lossy().to_string();
-    let scenario = scenario::load(file, &display)?;
+    // A path relative to the repository root works from anywhere in it, as the gate prints it.
+    let file = if file.exists() { file.to_path_buf() } else { workspace_root().join(file) };
+    let scenario = scenario::load(&file, &display)?;
     if let Some(only) = &args.variant
         && !scenario.variants.iter().any(|v| &v.name == only)
     {
@@ -156,6 +167,9 @@ fn replay_file(file: &Path, args: &Args) -> Result<bool> {
     }
     println!("scenario {} ({})", scenario.name, display);
     println!("  {}", scenario.description.trim());
+    if args.sdk != SdkSpec::Model {
+        return replay_file_on_sdk(&scenario, args);
+    }
     let mut all_ok = true;
     for variant in &scenario.variants {
         if args.variant.as_ref().is_some_and(|only| only != &variant.name) {
@@ -247,4 +261,90 @@ fn replay_seed(seed_text: &str, args: &Args) -> Result<bool> {
         println!("exported: {relative}\n  replay: cargo xtask replay {relative}");
     }
     Ok(runner::only_known_deviations(profile, &outcome.report))
+}
+
+/// Every variant of `scenario` on the SDK `--sdk` names, in lockstep with the model, the SDK's
+/// steps beside the model's. Passes when no variant diverges, breaks or violates anything.
+fn replay_file_on_sdk(scenario: &scenario::Scenario, args: &Args) -> Result<bool> {
+    use session_harness::gate::{Conformance, ExternalSubject, Subject};
+    use session_harness::sdk::external::AdapterCommand;
+
+    let root = workspace_root();
+    let profile = match &args.profile {
+        None => None,
+        Some(text) => Some(ProfileId::parse(text).with_context(|| {
+            format!("unknown profile `{text}`; accepted: documented, clerk-js-6")
+        })?),
+    };
+    let external: Option<ExternalSubject> = match &args.sdk {
+        SdkSpec::ClerkJs { version } => {
+            let dir = crate::gate::clerk_js_install(&root, version)?;
+            let command = AdapterCommand::clerk_js(&root, &dir, version);
+            Some(ExternalSubject::new(
+                &format!("clerk-js@{version}"),
+                command,
+                Conformance::CLERK_JS,
+            ))
+        }
+        SdkSpec::Command { command } => {
+            let command = AdapterCommand::cmd(&root, command);
+            let label = crate::gate::cmd_label(&command)?;
+            Some(ExternalSubject::new(&label, command, Conformance::THIRD_PARTY))
+        }
+        _ => None,
+    };
+    let mut all_ok = true;
+    for variant in &scenario.variants {
+        if args.variant.as_ref().is_some_and(|only| only != &variant.name) {
+            continue;
+        }
+        let setup = Setup { profile: profile.unwrap_or(variant.setup.profile), ..variant.setup };
+        let outcome = match (&args.sdk, &external) {
+            (SdkSpec::Reference { defects }, _) => {
+                let mut all = defects.clone();
+                all.extend(variant.defects.iter().copied().filter(|d| !defects.contains(d)));
+                lockstep::run_reference(setup, &all, &scenario.events, scenario.seed)
+            }
+            (_, Some(subject)) if variant.defects.is_empty() => {
+                subject.run(setup, &scenario.events, scenario.seed)
+            }
+            (_, Some(subject)) => {
+                println!(
+                    "\n== variant `{}`: skipped (its defects switch on bugs of the reference SDK, \
+                     not of {})",
+                    variant.name,
+                    subject.label()
+                );
+                continue;
+            }
+            _ => bail!("`--sdk {}` cannot replay a scenario", args.sdk),
+        };
+        println!(
+            "\n== variant `{}` on {} under {} ({}), in lockstep with the model",
+            variant.name,
+            outcome.sdk.sdk,
+            setup.profile,
+            setup.platform.as_str()
+        );
+        if setup.profile != variant.setup.profile {
+            println!(
+                "   the variant names {}; it ran under {}",
+                variant.setup.profile, setup.profile
+            );
+        }
+        print!("{}", session_harness::gate::side_by_side(&outcome));
+        if let Some(d) = outcome.divergence() {
+            println!("DIVERGENCE {d}");
+        }
+        for v in &outcome.report.violations {
+            println!("{v}");
+        }
+        let ok = match &outcome.verdict {
+            lockstep::Verdict::Passed => external.is_none() || outcome.report.violations.is_empty(),
+            _ => false,
+        };
+        println!("{}", if ok { "passed" } else { "FAILED" });
+        all_ok &= ok;
+    }
+    Ok(all_ok)
 }

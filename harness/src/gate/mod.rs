@@ -310,6 +310,9 @@ pub fn judge_at(
         return Verdict::Pass;
     }
     let mut accepted = Vec::new();
+    // Every breakage no finding accepts is named, not only the first: a divergence and the
+    // invariant the same bug breaks are both news to the SDK's author.
+    let mut failures = Vec::new();
     for b in &breakages {
         match findings.accepting(label, scenario, variant, b) {
             Some(f) => {
@@ -322,13 +325,16 @@ pub fn judge_at(
                     (Breakage::Divergence(_), Lockstep::Diverged(d)) => d.to_string(),
                     _ => vs_text(outcome, b).unwrap_or_else(|| b.to_string()),
                 };
-                return Verdict::Fail(format!(
+                failures.push(format!(
                     "{why}\n  no finding in {} accepts {b} for {label} in {scenario} \
                      [{variant}] (profile {profile})",
                     findings.file()
                 ));
             }
         }
+    }
+    if !failures.is_empty() {
+        return Verdict::Fail(failures.join("\n"));
     }
     Verdict::Expected(accepted)
 }
@@ -717,4 +723,82 @@ pub fn level_table(
 fn fails_with(findings: &Findings, r: &CaseReport, pick: impl Fn(&Breakage) -> bool) -> bool {
     let label = r.outcome.sdk.sdk.as_str();
     unaccepted(findings, label, r, &r.outcome, false, true).iter().any(pick)
+}
+
+/// The SDK's steps beside the model's, in the scenario vocabulary (`route=sign_in
+/// loaded=true signed_in=false session=none`): every step shows what the SDK showed, and
+/// where the model showed something else (view, open calls, device or server) the model's
+/// row follows, marked with what differs. Broken invariants are named on their step.
+pub fn side_by_side(outcome: &LockstepOutcome) -> String {
+    use crate::model::time::format_clock;
+    use crate::trace::words;
+
+    let mut out =
+        format!("{:>4}  {:>14}  {:<26}  {:<5}  what it shows\n", "#", "t", "event", "who");
+    for (i, step) in outcome.sdk.steps.iter().enumerate() {
+        let o = &step.obs;
+        let shows = |o: &crate::model::Observation| {
+            format!("{} open_calls={}", words::view(&o.view), o.open_calls)
+        };
+        let broken: Vec<&str> = outcome
+            .report
+            .violations
+            .iter()
+            .filter(|v| v.step == step.index)
+            .map(|v| v.invariant.as_str())
+            .collect();
+        let marks = if broken.is_empty() {
+            String::new()
+        } else {
+            format!("  BROKEN {}", broken.join(", "))
+        };
+        out.push_str(&format!(
+            "{:>4}  {:>14}  {:<26}  {:<5}  {}{marks}\n",
+            step.index,
+            format_clock(step.at.ms()),
+            step.event.to_string(),
+            "sdk",
+            shows(o)
+        ));
+        let Some(m) = outcome.model.steps.get(i).map(|s| &s.obs) else { continue };
+        let mut differ = Vec::new();
+        if m.view != o.view {
+            differ.push("view");
+        }
+        if m.open_calls != o.open_calls {
+            differ.push("open_calls");
+        }
+        if m.device != o.device {
+            differ.push("device");
+        }
+        if m.server != o.server {
+            differ.push("server");
+        }
+        if differ.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("{:>4}  {:>14}  {:<26}  {:<5}  {}\n", "", "", "", "model", shows(m)));
+        for part in differ.iter().filter(|p| matches!(**p, "device" | "server")) {
+            let (mine, theirs) = match *part {
+                "device" => (words::device(&o.device), words::device(&m.device)),
+                _ => (words::server(&o.server), words::server(&m.server)),
+            };
+            out.push_str(&format!(
+                "{:>4}  {:>14}  {:<26}  {:<5}  {part}: sdk {mine}; model {theirs}\n",
+                "", "", "", ""
+            ));
+        }
+        out.push_str(&format!(
+            "{:>4}  {:>14}  {:<26}  {:<5}  ^ differs in {}\n",
+            "",
+            "",
+            "",
+            "",
+            differ.join(", ")
+        ));
+    }
+    if let Lockstep::Broken(e) = &outcome.verdict {
+        out.push_str(&format!("broken after step {}: {e}\n", outcome.sdk.steps.len()));
+    }
+    out
 }

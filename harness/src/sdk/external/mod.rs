@@ -669,11 +669,12 @@ impl ExternalSdk {
     }
 }
 
-/// Starts the adapter, reads its hello line and ends the process: the first rule of L0.
+/// Starts the adapter, reads its hello line (parsed, and as written) and ends the process:
+/// the first rule of L0.
 /// The gate and `cargo xtask adapter-check` call it once before anything else, so an adapter
 /// with no hello (or one it never flushed) fails once, within the hello timeout, not once per
 /// case.
-pub fn probe_hello(command: &AdapterCommand) -> Result<Hello, PortError> {
+pub fn probe_hello(command: &AdapterCommand) -> Result<(Hello, String), PortError> {
     let rt = ExternalSdk::runtime();
     let sdk = ExternalSdk::new(
         Setup::new(Platform::Ios, crate::model::profile::ProfileId::Documented),
@@ -681,7 +682,7 @@ pub fn probe_hello(command: &AdapterCommand) -> Result<Hello, PortError> {
     );
     rt.block_on(async {
         let mut process = Process::spawn(command).map_err(|e| sdk.err_crashed(e))?;
-        let (hello, _) = sdk.read_hello(&mut process).await?;
+        let hello = sdk.read_hello(&mut process).await?;
         // An adapter ends at the end of its input; the drop kills what does not.
         process.close_stdin();
         let _ = process.wait_exit(command.timeouts.shutdown).await;

@@ -372,7 +372,17 @@ pub fn json_schema() -> String {
         generator.subschema_for::<Request>(),
         generator.subschema_for::<Reply>(),
     ];
-    let defs = generator.take_definitions(true);
+    let mut defs = generator.take_definitions(true);
+    // `obs` and `error` are left out when they do not apply, never sent as null: written
+    // as plain references, a malformed observation is reported field by field
+    // (`/obs/view/route`), not as one "matches none of anyOf" at `/obs`.
+    for (field, def) in [("obs", "AdapterObs"), ("error", "AdapterError")] {
+        if let Some(property) =
+            defs.get_mut("Reply").and_then(|r| r.pointer_mut(&format!("/properties/{field}")))
+        {
+            *property = serde_json::json!({ "$ref": format!("#/$defs/{def}") });
+        }
+    }
     let value = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "adapter-protocol.schema.json",
