@@ -29,6 +29,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use session_harness::gate::{
     self, CaseReport, Conformance, ExternalSubject, Findings, Plan, SnapshotCheck, Subject, Suite,
 };
+use session_harness::runner::lockstep::Fidelity;
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
 use session_harness::sdk::external::command::HELLO_TIMEOUT_ENV;
@@ -90,13 +91,17 @@ pub struct Args {
     /// Where `--compare` writes its report.
     #[arg(long, requires = "compare")]
     report: Option<PathBuf>,
+    /// The lockstep fidelity the SDK is held to: `observable`, `requests` or `exact`
+    /// (default: what the adapter's hello declares; `observable` if it declares none).
+    #[arg(long)]
+    fidelity: Option<Fidelity>,
     /// The scenarios to run: the library (default, snapshots reviewed), or another folder or
     /// one file, e.g. a failure the gate exported (no snapshot review).
     #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
 }
 
@@ -105,14 +110,27 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The subject a spec names, installing what it needs (and, for a `cmd:` SDK, asking its
-/// hello for its label).
-fn subject(spec: &SdkSpec, root: &Path, level: Option<Conformance>) -> Result<Box<dyn Subject>> {
+/// hello for its label). An external SDK is held to `level` (default: its own, see the
+/// module doc) and its lockstep compares at `fidelity`, or at the one its adapter declares
+/// (`fuzz` uses this too).
+pub(crate) fn subject(
+    spec: &SdkSpec,
+    root: &Path,
+    level: Option<Conformance>,
+    fidelity: Option<Fidelity>,
+) -> Result<Box<dyn Subject>> {
     match spec {
         SdkSpec::Model => bail!(
             "`model` is the oracle the gate compares against; gate an SDK: `reference`, \
              `reference+DEFECT`, `clerk-js@VERSION` or `cmd:COMMAND`"
         ),
         SdkSpec::Reference { defects } => {
+            if fidelity.is_some() {
+                bail!(
+                    "--fidelity applies to external SDKs; the reference SDK is always held to \
+                     `exact`"
+                );
+            }
             if level.is_some() {
                 bail!(
                     "the reference SDK is held to exact lockstep with the model under every \
@@ -125,20 +143,14 @@ fn subject(spec: &SdkSpec, root: &Path, level: Option<Conformance>) -> Result<Bo
             let dir = clerk_js_install(root, version)?;
             let command = AdapterCommand::clerk_js(root, &dir, version);
             let label = format!("clerk-js@{version}");
-            Ok(Box::new(ExternalSubject::new(
-                &label,
-                command,
-                level.unwrap_or(Conformance::CLERK_JS),
-            )))
+            let conformance = level.unwrap_or(Conformance::CLERK_JS);
+            Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
         }
         SdkSpec::Command { command } => {
             let command = AdapterCommand::cmd(root, command);
             let label = cmd_label(&command)?;
-            Ok(Box::new(ExternalSubject::new(
-                &label,
-                command,
-                level.unwrap_or(Conformance::THIRD_PARTY),
-            )))
+            let conformance = level.unwrap_or(Conformance::THIRD_PARTY);
+            Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
         }
     }
 }
@@ -176,6 +188,7 @@ fn from_root(root: &Path, path: &Path) -> PathBuf {
 pub struct Commands {
     sdk: String,
     level: Option<String>,
+    fidelity: Option<String>,
     findings: Option<String>,
     snapshots: Option<String>,
 }
@@ -186,6 +199,7 @@ impl Commands {
         let mut args = vec!["cargo", "xtask", "gate", "--sdk", self.sdk.as_str()];
         for (flag, value) in [
             ("--level", &self.level),
+            ("--fidelity", &self.fidelity),
             ("--findings", &self.findings),
             ("--snapshots", &self.snapshots),
         ] {
@@ -307,20 +321,22 @@ pub fn run(args: Args) -> Result<bool> {
     let spec = SdkSpec::parse(&sdk_text)?;
     let level = args.level.as_deref().map(Conformance::parse).transpose()?;
     println!("seed: {}", format_seed(args.seed));
-    let subject = subject(&spec, &root, level)?;
+    let subject = subject(&spec, &root, level, args.fidelity)?;
     let label = subject.label();
     let conformance = subject.conformance();
     let commands = Commands {
         sdk: sdk_text.clone(),
         level: conformance.map(|c| c.text()),
+        fidelity: args.fidelity.map(|f| f.to_string()),
         findings: args.findings.as_ref().map(|p| p.display().to_string()),
         snapshots: args.snapshots.as_ref().map(|p| p.display().to_string()),
     };
     if let Some(c) = &conformance {
-        println!("sdk: {label}  conformance: {c}  findings: {findings_shown}");
-        for note in gate::external::notes(c) {
-            println!("note: {note}");
-        }
+        println!(
+            "sdk: {label}  conformance: {c}  fidelity: {}  findings: {findings_shown}",
+            args.fidelity
+                .map_or("as the level and the adapter's hello say".to_string(), |f| f.to_string())
+        );
     }
 
     let scenarios_dir = from_root(&root, &args.scenarios);

@@ -15,6 +15,7 @@ mod counts;
 mod defects;
 mod determinism;
 mod fuzz;
+mod fuzz_external;
 mod gate;
 mod mutants;
 mod replay;

@@ -6,12 +6,12 @@
 //! ran under another profile than it names). With L1 alone there is no model to agree with:
 //! each variant runs under the profile it names, and only the invariants judge the trace.
 
-use super::level::Conformance;
-use super::{Subject, level};
+use super::Subject;
+use super::level::{Conformance, Level};
 use crate::model::profile::ProfileId;
 use crate::model::settings::Setup;
 use crate::model::vocab::Event;
-use crate::runner::lockstep::{self, LockstepOutcome, Verdict};
+use crate::runner::lockstep::{self, Fidelity, LockstepOutcome, Verdict};
 use crate::sdk::external::AdapterCommand;
 
 /// An external SDK, labelled, with the levels it is held to.
@@ -21,6 +21,9 @@ pub struct ExternalSubject {
     pub label: String,
     pub command: AdapterCommand,
     pub conformance: Conformance,
+    /// `--fidelity`: the lockstep compares at this; `None`: L3's `requests`, else what the
+    /// adapter's hello declares (`observable` when it declares none).
+    pub fidelity: Option<Fidelity>,
 }
 
 impl ExternalSubject {
@@ -28,7 +31,13 @@ impl ExternalSubject {
     /// its command line.
     pub fn new(label: &str, command: AdapterCommand, conformance: Conformance) -> ExternalSubject {
         let command = AdapterCommand { label: label.to_string(), ..command };
-        ExternalSubject { label: label.to_string(), command, conformance }
+        ExternalSubject { label: label.to_string(), command, conformance, fidelity: None }
+    }
+
+    /// The same subject with its lockstep forced to `fidelity` (when given).
+    pub fn at(mut self, fidelity: Option<Fidelity>) -> ExternalSubject {
+        self.fidelity = fidelity;
+        self
     }
 }
 
@@ -56,12 +65,12 @@ impl Subject for ExternalSubject {
     }
 
     fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome {
-        match self.conformance.fidelity() {
-            Some(fidelity) => {
-                lockstep::run_external_at(setup, &self.command, events, seed, fidelity)
-            }
-            None => run_alone(setup, &self.command, events, seed),
-        }
+        let fidelity = match self.conformance.lockstep {
+            None => return run_alone(setup, &self.command, events, seed),
+            Some((_, Level::L3)) => Some(self.fidelity.unwrap_or(Fidelity::Requests)),
+            Some(_) => self.fidelity,
+        };
+        lockstep::run_external_at(setup, &self.command, events, seed, fidelity)
     }
 }
 
@@ -84,16 +93,4 @@ pub fn run_alone(
         None => Verdict::Violated(outcome.report.violations.clone()),
     };
     LockstepOutcome { verdict, sdk: outcome.trace, model, report: outcome.report }
-}
-
-/// The note the gate prints about the levels it holds an SDK to (L3 in a build without
-/// request-level lockstep says so).
-pub fn notes(conformance: &Conformance) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if conformance.levels().contains(&level::Level::L3)
-        && let Some(note) = level::request_level_note()
-    {
-        out.push(note);
-    }
-    out
 }

@@ -11,7 +11,8 @@
 //!   model's request by request.
 //!
 //! A gate holds an SDK to a [`Conformance`]: L0 always, plus any of the others, written
-//! `L1+L2-documented` on the command line. The default for a third-party SDK is
+//! `L1+L2-documented` on the command line. `--fidelity` (or an adapter's hello) can make
+//! the lockstep of L2 stricter; L3 is at least `requests`. The default for a third-party SDK is
 //! `L1+L2-documented`; clerk-js keeps `L1+L2-clerk-js-6` (its current strictness), the
 //! reference SDK is held to exact lockstep with every profile.
 
@@ -129,7 +130,8 @@ impl Conformance {
         out
     }
 
-    /// How closely the lockstep level compares (L2: observable; L3: request level).
+    /// How closely the lockstep level compares (L2: observable; L3: request level). The gate
+    /// may compare more closely still: `--fidelity`, or what an adapter's hello declares.
     pub fn fidelity(&self) -> Option<Fidelity> {
         self.lockstep.map(|(_, level)| match level {
             Level::L3 => request_fidelity(),
@@ -166,21 +168,9 @@ impl std::fmt::Display for Conformance {
     }
 }
 
-/// The fidelity L3 compares at: request by request.
+/// The fidelity L3 compares at: request by request (`Fidelity::Requests`).
 pub fn request_fidelity() -> Fidelity {
-    REQUEST_FIDELITY
-}
-
-/// Request-level lockstep is not in this build: L3 compares at observable fidelity, and the
-/// gate says so ([`request_level_note`]).
-const REQUEST_FIDELITY: Fidelity = Fidelity::Observable;
-
-/// What the gate prints when L3 is asked for in a build without request-level lockstep.
-pub fn request_level_note() -> Option<&'static str> {
-    (REQUEST_FIDELITY == Fidelity::Observable).then_some(
-        "L3: request-level lockstep is not available in this build; L3 compares at observable \
-         fidelity (as L2 against clerk-js-6)",
-    )
+    Fidelity::Requests
 }
 
 #[cfg(test)]

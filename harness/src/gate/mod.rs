@@ -20,6 +20,7 @@ pub mod external;
 pub mod findings;
 pub mod junit;
 pub mod level;
+pub mod mechanism;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -314,7 +315,7 @@ pub fn judge_at(
     // invariant the same bug breaks are both news to the SDK's author.
     let mut failures = Vec::new();
     for b in &breakages {
-        match findings.accepting(label, scenario, variant, b) {
+        match findings.accepting(label, scenario, variant, b, outcome) {
             Some(f) => {
                 if !accepted.contains(&f.id) {
                     accepted.push(f.id.clone());
@@ -364,7 +365,7 @@ fn unaccepted(
         Suite::Scenarios => report.scenario.as_str(),
         Suite::Fuzz => "fuzz",
     };
-    out.retain(|b| findings.accepting(label, scenario, &report.variant, b).is_none());
+    out.retain(|b| findings.accepting(label, scenario, &report.variant, b, outcome).is_none());
     out
 }
 

@@ -142,6 +142,8 @@ pub struct ExternalSdk {
     hello: Option<String>,
     /// Every line exchanged, when recording (`cargo xtask adapter-check`, schema tests).
     transcript: Option<Vec<Transcribed>>,
+    /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
+    fidelity: Option<&'static str>,
 }
 
 /// One line of an adapter's conversation, as recorded by [`ExternalSdk::record_transcript`].
@@ -184,6 +186,7 @@ impl ExternalSdk {
             steps: 0,
             hello: None,
             transcript: None,
+            fidelity: None,
         }
     }
 
@@ -227,6 +230,12 @@ impl ExternalSdk {
     /// What the adapter's hello said about its SDK, once a process has started.
     pub fn sdk_description(&self) -> Option<&str> {
         self.hello.as_deref()
+    }
+
+    /// The lockstep fidelity the adapter's hello declared (`observable`, `requests`,
+    /// `exact`), once a process has started; `None` when it declared none.
+    pub fn declared_fidelity(&self) -> Option<&'static str> {
+        self.fidelity
     }
 
     /// The adapter process's id while one runs.
@@ -382,6 +391,10 @@ impl ExternalSdk {
             hello.version.as_deref().unwrap_or("(version not given)"),
             hello.entry.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         ));
+        self.fidelity = hello
+            .fidelity
+            .as_deref()
+            .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
         self.runs += 1;
         let run = self.runs;
         self.running = Some(Running { process, run, next_id: 1, sdk: self.command.label.clone() });
@@ -448,6 +461,12 @@ impl ExternalSdk {
             return Err(self.err_garbled(format!(
                 "the adapter speaks protocol {}, the harness speaks {PROTOCOL}",
                 hello.protocol
+            )));
+        }
+        if let Some(f) = hello.fidelity.as_deref().filter(|f| !protocol::FIDELITIES.contains(f)) {
+            return Err(self.err_garbled(format!(
+                "the hello line declares fidelity `{f}`; accepted: {}",
+                protocol::FIDELITIES.join(", ")
             )));
         }
         Ok((hello, text))

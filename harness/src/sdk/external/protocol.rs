@@ -50,7 +50,14 @@ pub struct Hello {
     /// The SDK's entry point, for people (`dist/clerk.native.js`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
+    /// The lockstep fidelity the SDK declares it is held to (one of [`FIDELITIES`]);
+    /// absent: `observable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<String>,
 }
+
+/// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
+pub const FIDELITIES: [&str; 3] = ["observable", "requests", "exact"];
 
 /// Longest SDK label a hello may announce (`sdk@version`).
 pub const LABEL_CHARS_MAX: usize = 100;
@@ -63,13 +70,16 @@ impl Hello {
             let value = value.as_deref().map(str::trim).unwrap_or_default();
             if value.is_empty() {
                 return Err(format!(
-                    "the hello line names no `{name}`; the gate labels a `cmd:` SDK                      `sdk@version` from its hello, e.g. {{\"hello\": \"{HELLO}\", \"protocol\":                      {PROTOCOL}, \"sdk\": \"my-sdk\", \"version\": \"1.2.0\"}}"
+                    "the hello line names no `{name}`; the gate labels a `cmd:` SDK \
+                     `sdk@version` from its hello, e.g. {{\"hello\": \"{HELLO}\", \"protocol\": \
+                     {PROTOCOL}, \"sdk\": \"my-sdk\", \"version\": \"1.2.0\"}}"
                 ));
             }
             let bad = value.chars().find(|c| !(c.is_ascii_alphanumeric() || "@._+-/".contains(*c)));
             if let Some(c) = bad {
                 return Err(format!(
-                    "the hello's `{name}` {value:?} has {c:?}; accepted: letters, digits and                      `@ . _ + - /`"
+                    "the hello's `{name}` {value:?} has {c:?}; accepted: letters, digits and \
+                     `@ . _ + - /`"
                 ));
             }
             Ok(value.to_string())
