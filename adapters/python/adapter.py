@@ -5,6 +5,11 @@ One process is one app process. The harness writes one JSON request per line on 
 reads one reply per line on stdout; stderr is free-form logging. Standard library only.
 
     python3 adapters/python/adapter.py [--bug parallel-get-token] [--bug offline-signs-out]
+                                       [--crash-after N]
+
+`--bug` switches on a classic bug the gate must catch; `--crash-after N` exits with status 3
+on the N-th request without answering (the harness's tests use it: a crash is never offered
+for acceptance).
 
 Copy this folder to start an adapter for your own SDK: keep the loop (hello, start, step,
 shutdown, the observation), replace session_sdk.py with calls into your SDK, and keep every
@@ -117,7 +122,9 @@ def error(request, kind, message):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bug", action="append", default=[], choices=BUGS)
+    parser.add_argument("--crash-after", type=int, default=0, metavar="N")
     args = parser.parse_args()
+    requests = 0
     write(dict(hello="session-harness-adapter", protocol=1, sdk=SDK_NAME, version=SDK_VERSION,
                entry="adapters/python/session_sdk.py"))
     adapter = Adapter(args.bug)
@@ -129,6 +136,10 @@ def main():
         except ValueError as e:
             write(error({}, "bad_request", f"not JSON: {e}"))
             continue
+        requests += 1
+        if requests == args.crash_after:
+            sys.stderr.write(f"crashing at request {requests} (--crash-after)\n")
+            sys.exit(3)
         try:
             reply = adapter.handle(request)
         except Exception as e:  # the adapter's own failure: say so, with the stack on stderr
