@@ -3,7 +3,8 @@
 //! A block is recognised by what it is: a scenario (`schema_version:`) is parsed and every
 //! variant run, and must meet its own expectations; a dev-server settings file
 //! (`session_token_ttl:`) must load as `cargo xtask serve --settings` loads it; a CI matrix
-//! (`jobs:`) must be YAML whose `cargo xtask` commands are real commands. A block of any
+//! (`jobs:`) must be YAML whose `cargo xtask` commands are real commands; an entry of a
+//! findings file (`- id:`) must parse as `findings.yaml` does. A block of any
 //! other kind fails this test until a rule for it is added here, so no example goes
 //! unchecked.
 
@@ -100,6 +101,12 @@ fn check_block(block: &Block) -> Result<&'static str, String> {
         if failures.is_empty() { Ok("scenario") } else { Err(failures.join("\n")) }
     } else if text.contains("session_token_ttl:") {
         parse_settings(&block.place, text).map(|_| "settings").map_err(|e| e.to_string())
+    } else if text.trim_start().starts_with("- id:") && text.contains("\n    sdk:") {
+        // One entry of a findings file (docs/findings.md): it must parse as findings.yaml does.
+        let file = format!("findings:\n{text}");
+        session_harness::gate::Findings::parse(&block.place, &file)
+            .map(|_| "finding")
+            .map_err(|e| e.to_string())
     } else if text.contains("jobs:") {
         let value: serde_json::Value =
             serde_saphyr::from_str(text).map_err(|e| format!("not YAML: {e}"))?;

@@ -370,11 +370,7 @@ fn signout_settles_catches_an_app_left_loading_with_its_credential() {
             *view = loading.clone();
         }
         if let Happening::SignedOut { .. } = h {
-            *h = Happening::TimerFired {
-                at: h.at(),
-                timer: TimerKind::Retry,
-                due: h.at(),
-            };
+            *h = Happening::TimerFired { at: h.at(), timer: TimerKind::Retry, due: h.at() };
         }
     }
     trace.steps[step].obs.view = loading;

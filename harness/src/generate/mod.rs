@@ -214,7 +214,9 @@ const ALL_TEMPLATES: [Template; 27] = [
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
     let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
-        Template::AdvanceShort => Event::Advance { ms: log_uniform_capped_ms(param, SHORT_EXPONENTS) },
+        Template::AdvanceShort => {
+            Event::Advance { ms: log_uniform_capped_ms(param, SHORT_EXPONENTS) }
+        }
         Template::AdvanceLong => Event::Advance { ms: log_uniform_capped_ms(param, exponents) },
         Template::ColdStart => Event::ColdStart,
         Template::Kill => Event::Kill,

@@ -173,7 +173,8 @@ impl World {
             }
             JsJob::UnauthRetry { tries, held } => {
                 self.timer_fired(TimerKind::Retry, due);
-                let req = self.send(FapiRequest::GetClient, Purpose::Unauthenticated { tries, held });
+                let req =
+                    self.send(FapiRequest::GetClient, Purpose::Unauthenticated { tries, held });
                 if held.is_none() {
                     self.js.unauth = Some(req);
                 }

@@ -136,16 +136,38 @@ struct Held {
 #[derive(Clone, Debug)]
 enum JsJob {
     Deliver(RequestId, Reply),
-    BackendReply { call: CallId, status: u16 },
-    RefreshTimer { epoch: u32 },
-    EvictTimer { epoch: u32 },
-    RecurringRefresh { epoch: u32 },
-    CallRetry { call: CallId },
-    GetRetry { client: bool, attempt: u32, tries: u32 },
+    BackendReply {
+        call: CallId,
+        status: u16,
+    },
+    RefreshTimer {
+        epoch: u32,
+    },
+    EvictTimer {
+        epoch: u32,
+    },
+    RecurringRefresh {
+        epoch: u32,
+    },
+    CallRetry {
+        call: CallId,
+    },
+    GetRetry {
+        client: bool,
+        attempt: u32,
+        tries: u32,
+    },
     /// The next try of `handleUnauthenticated`'s `GET /client` after a network error.
-    UnauthRetry { tries: u32, held: Option<RequestId> },
-    LoadRetry { attempt: u32 },
-    ResourceReload { n: u32 },
+    UnauthRetry {
+        tries: u32,
+        held: Option<RequestId>,
+    },
+    LoadRetry {
+        attempt: u32,
+    },
+    ResourceReload {
+        n: u32,
+    },
 }
 
 #[derive(Clone, Debug)]

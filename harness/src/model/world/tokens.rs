@@ -6,8 +6,8 @@ use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
-    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, SignOutCause, StorageKey,
-    TokenInfo,
+    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, SignOutCause,
+    StorageKey, TokenInfo,
 };
 
 use super::{Failure, JsJob, LoadStatus, Purpose, Reply, Slot, TokenOutcome, World};
@@ -96,9 +96,11 @@ impl World {
             return self.join_fetch(req, call);
         }
         let request = self.token_request(sid, skip_cache);
-        let req = self.send(request, Purpose::TokenFetch { waiters: vec![call], expired_retry: false });
+        let req =
+            self.send(request, Purpose::TokenFetch { waiters: vec![call], expired_retry: false });
         self.js.fetch = Some((req, sid));
-        if self.rules.cache == CachePolicy::HitUntil && self.js.cache.is_none_or(|(t, _)| t.sid == sid)
+        if self.rules.cache == CachePolicy::HitUntil
+            && self.js.cache.is_none_or(|(t, _)| t.sid == sid)
         {
             // clerk-js stores the pending resolver in the slot at once.
             self.js.cache = None;
@@ -129,7 +131,8 @@ impl World {
             _ => {
                 // A background refresh (documented profile) becomes joinable: convert it.
                 if let Some(flight) = self.flights.get_mut(&req) {
-                    flight.purpose = Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
+                    flight.purpose =
+                        Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
                     if let Some(bg) = self.js.bg.filter(|b| b.0 == req) {
                         self.js.bg = None;
                         self.js.fetch = Some(bg);
@@ -152,7 +155,8 @@ impl World {
                 return;
             }
             let request = self.token_request(sid, false);
-            let req = self.send(request, Purpose::TokenFetch { waiters: Vec::new(), expired_retry: false });
+            let req = self
+                .send(request, Purpose::TokenFetch { waiters: Vec::new(), expired_retry: false });
             self.js.fetch = Some((req, sid));
         } else {
             if self.js.bg.is_some() {
@@ -223,7 +227,10 @@ impl World {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
         let missing = matches!(reply, Reply::Answer(a)
             if a.status == 422 && a.error_code() == Some("missing_expired_token"));
-        self.rules.retries_missing_expired_token && missing && !minter && self.js.last_token.is_some()
+        self.rules.retries_missing_expired_token
+            && missing
+            && !minter
+            && self.js.last_token.is_some()
     }
 
     /// A token came back: cache it if it is fresher, re-arm timers, update `lastActiveToken`.

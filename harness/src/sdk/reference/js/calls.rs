@@ -170,7 +170,9 @@ impl Core {
             return;
         }
         let answered = matches!(reply, Reply::Answer(_));
-        if self.rules.set_active_awaits_token && answered && (reply.is_ok() || reply.status() == 401)
+        if self.rules.set_active_awaits_token
+            && answered
+            && (reply.is_ok() || reply.status() == 401)
         {
             if reply.status() == 401 {
                 // `#touchCurrentSession`'s catch: `this.handleUnauthenticated()`, not awaited

@@ -91,8 +91,7 @@ impl Core {
             }
         }
         let status = reply.status();
-        let rethrown = if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max
-        {
+        let rethrown = if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
             let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
             self.schedule_js(at, JsJob::UnauthRetry { tries: tries + 1, held });
             if held.is_none() {

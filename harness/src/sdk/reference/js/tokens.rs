@@ -178,7 +178,10 @@ impl Core {
     pub(super) fn refresh_timer(self: &Rc<Self>) {
         let (cached, expired) = {
             let rt = self.rt.borrow();
-            (rt.cache.map(|(t, _)| t.sid), rt.last_token.is_some_and(|t| t.is_expired_at(self.now())))
+            (
+                rt.cache.map(|(t, _)| t.sid),
+                rt.last_token.is_some_and(|t| t.is_expired_at(self.now())),
+            )
         };
         let Some(sid) = cached else { return };
         if expired && !self.has(Defect::StaleTimerLogout) {
@@ -200,7 +203,8 @@ impl Core {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
-            let Req::Tokens { carried, force_origin, .. } = self.token_request(sid, false, background)
+            let Req::Tokens { carried, force_origin, .. } =
+                self.token_request(sid, false, background)
             else {
                 unreachable!("token_request builds a token request")
             };

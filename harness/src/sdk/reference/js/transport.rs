@@ -35,11 +35,20 @@ pub(super) enum Req {
         /// The legacy retry's `expired_token=` query parameter.
         expired: Option<TokenInfo>,
     },
-    Touch { sid: SessionId },
-    End { sid: SessionId },
-    Remove { sid: SessionId },
+    Touch {
+        sid: SessionId,
+    },
+    End {
+        sid: SessionId,
+    },
+    Remove {
+        sid: SessionId,
+    },
     RemoveSessions,
-    ResolveTask { sid: SessionId, task: TaskKey },
+    ResolveTask {
+        sid: SessionId,
+        task: TaskKey,
+    },
 }
 
 impl Req {
@@ -218,9 +227,10 @@ impl Core {
             let rt = self.rt.borrow();
             (rt.id, rt.signout_epoch)
         };
-        self.flights
-            .borrow_mut()
-            .insert(id, Flight { endpoint, sid: req.sid(), token, purpose, runtime, signout_epoch });
+        self.flights.borrow_mut().insert(
+            id,
+            Flight { endpoint, sid: req.sid(), token, purpose, runtime, signout_epoch },
+        );
         if self.device.borrow().network == Network::Offline {
             // The request never leaves the device.
             self.log(Happening::RequestDone {
@@ -295,7 +305,13 @@ impl Core {
                     match self.hold_for_unauthenticated(id, held) {
                         Ok(()) => return,
                         Err(held) => {
-                            return self.dispatch(id, held.sid, held.purpose, held.reply, held.signout_epoch);
+                            return self.dispatch(
+                                id,
+                                held.sid,
+                                held.purpose,
+                                held.reply,
+                                held.signout_epoch,
+                            );
                         }
                     }
                 }
