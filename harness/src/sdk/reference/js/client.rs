@@ -114,7 +114,7 @@ impl Core {
         let held = held.and_then(|h| self.rt.borrow_mut().held.remove(&h).map(|held| (h, held)));
         if let Some((held_id, held)) = held {
             let reply = rethrown.unwrap_or(held.reply);
-            self.dispatch(held_id, held.sid, held.purpose, reply, held.signout_epoch);
+            self.dispatch(held_id, held.about, held.purpose, reply, held.signout_epoch);
         }
     }
 

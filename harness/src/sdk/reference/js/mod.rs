@@ -89,16 +89,22 @@ enum Purpose {
 /// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
 /// awaits it before its caller sees the error).
 struct Held {
-    sid: Option<SessionId>,
+    about: About,
     purpose: Purpose,
     reply: Reply,
     signout_epoch: u32,
 }
 
+/// What a request is about: its session (token, touch, end, …) and the call that sent it.
+#[derive(Clone, Copy)]
+struct About {
+    sid: Option<SessionId>,
+    call: Option<CallId>,
+}
+
 struct Flight {
     endpoint: Endpoint,
-    /// The session the request is about (token, touch, end, …).
-    sid: Option<SessionId>,
+    about: About,
     token: Option<ClientToken>,
     purpose: Purpose,
     runtime: u32,
