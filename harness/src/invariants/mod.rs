@@ -761,7 +761,10 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
             }
             match h {
                 Happening::Rendered { view: v, .. } => view = v.clone(),
-                Happening::CallSettled { at, call, kind: CallKind::SignOut, .. } => {
+                // A sign-out cut short by a kill or JS reload settled nothing.
+                Happening::CallSettled { at, call, kind: CallKind::SignOut, result }
+                    if *result != CallResult::Killed =>
+                {
                     pending = Some((*at, *call));
                 }
                 _ => {}
