@@ -73,8 +73,13 @@ impl World {
                 Some(Payload::Client(view)) => Some(view),
                 _ => None,
             };
-            self.read_storage(StorageKey::CachedEnvironment);
-            self.js.env = Some(self.server.environment());
+            // The cached environment, if one was stored (the instance's settings do not change
+            // during a run, so what was stored is the server's environment); none otherwise.
+            let stored = matches!(
+                self.read_storage(StorageKey::CachedEnvironment),
+                Some(Payload::Environment)
+            );
+            self.js.env = stored.then(|| self.server.environment());
             match cached {
                 Some(view) => self.apply_client(&view, self.js.signout_epoch),
                 None => self.js.slot = Slot::Null,
