@@ -41,14 +41,26 @@ impl World {
         Some(view)
     }
 
-    pub(super) fn load_answer(&mut self, client: bool, attempt: u32, tries: u32, reply: Reply) {
+    pub(super) fn load_answer(
+        &mut self,
+        (client, attempt, tries): (bool, u32, u32),
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
             return;
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
                 if let Some(view) = self.take_load_part(client, a) {
-                    self.apply_client(&view, self.js.signout_epoch);
+                    if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch
+                    {
+                        // The user signed out while the load was in flight: its client is
+                        // from before the sign-out, so the app loads signed out.
+                        self.js.slot = Slot::Null;
+                    } else {
+                        self.apply_client(&view, self.js.signout_epoch);
+                    }
                     self.finish_load(LoadStatus::Ready, CallResult::Ok);
                 }
             }

@@ -230,6 +230,11 @@ impl Core {
         }
         if matches!(next, Slot::Some(_)) && changed {
             self.arm_recurring();
+            if self.rules.ignores_stale_payloads {
+                // A payload from a request sent before this session became current cannot
+                // speak for it: it is stale, like one from before a sign-out.
+                self.rt.borrow_mut().signout_epoch += 1;
+            }
         }
         self.rt.borrow_mut().preferred = None;
         if !loading {
