@@ -23,16 +23,26 @@
 //! deviations of the profile ([`super::KNOWN_DEVIATIONS`]) do not fail the run.
 //!
 //! **Fidelity.** The reference SDK is held to [`Fidelity::Exact`]: everything above. A real
-//! SDK under an adapter ([`run_external`]) is held to [`Fidelity::Observable`]: the view,
-//! `open_calls`, the device and the server, and not the happenings nor `in_flight` — clerk-js
-//! has internal retries, request orders and bookkeeping the model does not spell out request
-//! by request, and none of it is what a user or the server sees. Its own trace is still
-//! judged by every invariant, so what it does inside a step is checked, not compared.
+//! SDK under an adapter ([`run_external`]) is held to the fidelity its adapter declares in
+//! its hello, or one the caller forces ([`run_external_at`]):
+//! - [`Fidelity::Observable`] (the default): the view, `open_calls`, the device and the
+//!   server, and not the happenings nor `in_flight` — what a user or the server sees;
+//! - [`Fidelity::Requests`]: that, plus the FAPI requests of every step (`requests`: each
+//!   send with its endpoint, session and purpose, each answer, at its instant and in send
+//!   order, so retry timing shows) and the storage writes and deletions (`storage`), both
+//!   rendered in the scenario's words (`t=2.050s sent req_3 tokens session=sess_1
+//!   purpose=get_token`). Renders, timers, retry bookkeeping and `in_flight` stay the SDK's
+//!   business. A request's purpose is the kind of the call it serves, remembered across
+//!   steps ([`Comparer`]), or `background`.
+//!
+//! Whatever the fidelity, the SDK's own trace is judged by every invariant, so what it does
+//! inside a step is checked even where it is not compared.
 //!
 //! Entry points: [`run_reference`], [`run_external`]. Generic over any [`SdkPort`]:
 //! [`run_lockstep`], [`run_lockstep_with`]. Scenarios run on an external SDK through
 //! [`ExternalSystem`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -41,7 +51,7 @@ use super::system::{ModelSystem, System, SystemError, defect_list};
 use crate::invariants::{Report, Violation};
 use crate::model::settings::Setup;
 use crate::model::time::{VTime, format_clock};
-use crate::model::vocab::{Defect, Event, Happening};
+use crate::model::vocab::{CallId, CallKind, Defect, Event, Happening};
 use crate::model::{Observation, World};
 use crate::sdk::external::{AdapterCommand, ExternalSdk};
 use crate::sdk::{PortError, ReferenceSdk, SdkPort};
@@ -49,18 +59,57 @@ use crate::trace::{STEPS_MAX, Trace, TraceStep, words};
 
 use super::{Outcome, judge, only_known_deviations};
 
-/// How closely an SDK's observations must match the model's at every step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// How closely an SDK's observations must match the model's at every step. Ordered from the
+/// loosest to the strictest: each level compares everything the one before it does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fidelity {
-    /// Everything: view, happenings (a multiset per instant), open calls, requests in
-    /// flight, device, server. For the reference SDK, which follows the model's rules.
-    #[default]
-    Exact,
     /// What the app and the server show: view, open calls, device, server. For real SDKs,
     /// whose internal request traffic legitimately differs; their happenings are judged by
     /// the invariants instead.
     Observable,
+    /// [`Fidelity::Observable`], plus the FAPI requests each step sends and what became of
+    /// them (endpoint, session, purpose, order within the step, the instant of each send, so
+    /// retry timing too) and the storage writes and deletions: field `requests`, then
+    /// `storage`. For a real SDK whose traffic the model predicts request by request.
+    Requests,
+    /// Everything: view, happenings (a multiset per instant), open calls, requests in
+    /// flight, device, server. For the reference SDK, which follows the model's rules.
+    #[default]
+    Exact,
+}
+
+impl Fidelity {
+    pub const ALL: [Fidelity; 3] = [Fidelity::Observable, Fidelity::Requests, Fidelity::Exact];
+
+    /// The word a command line, an adapter's hello and reports use: `observable`,
+    /// `requests`, `exact`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fidelity::Observable => "observable",
+            Fidelity::Requests => "requests",
+            Fidelity::Exact => "exact",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Fidelity> {
+        Fidelity::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+}
+
+impl fmt::Display for Fidelity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Fidelity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fidelity::parse(s)
+            .ok_or_else(|| format!("unknown fidelity `{s}`; accepted: observable, requests, exact"))
+    }
 }
 
 /// The first step where the model and the SDK showed different things.
@@ -194,23 +243,43 @@ fn conclude(
     LockstepOutcome { verdict, sdk: outcome.trace, model: model_trace, report: outcome.report }
 }
 
-/// Runs `events` on the model and on the SDK behind `command` in lockstep at
-/// [`Fidelity::Observable`], and judges the SDK's trace (the `revoked-like-expired` twin
-/// reruns the SDK from a fresh install). Each run gets its own emulator, storage and
-/// processes, on its own real-time runtime.
+/// Runs `events` on the model and on the SDK behind `command` in lockstep at the fidelity
+/// its adapter declares in its hello ([`Fidelity::Observable`] when it declares none), and
+/// judges the SDK's trace (the `revoked-like-expired` twin reruns the SDK from a fresh
+/// install). Each run gets its own emulator, storage and processes, on its own real-time
+/// runtime.
 pub fn run_external(
     setup: Setup,
     command: &AdapterCommand,
     events: &[Event],
     seed: Option<u64>,
 ) -> LockstepOutcome {
+    run_external_at(setup, command, events, seed, None)
+}
+
+/// [`run_external`] at `fidelity`, or when `None` at the one the adapter's hello declares.
+pub fn run_external_at(
+    setup: Setup,
+    command: &AdapterCommand,
+    events: &[Event],
+    seed: Option<u64>,
+    fidelity: Option<Fidelity>,
+) -> LockstepOutcome {
     let rt = ExternalSdk::runtime();
     let mut sdk = ExternalSdk::new(setup, command.clone());
     let (sdk_trace, model_trace, divergence, broken) =
-        rt.block_on(run_lockstep_with(setup, &mut sdk, events, seed, Fidelity::Observable));
+        rt.block_on(run_lockstep_resolved(setup, &mut sdk, events, seed, |sdk| {
+            fidelity.unwrap_or_else(|| declared_fidelity(sdk))
+        }));
     drop(sdk);
     let outcome = judge(sdk_trace, |twin| run_external_sdk(setup, command, twin, seed).0);
     conclude(setup, broken, divergence, outcome, model_trace)
+}
+
+/// The fidelity an external SDK's hello declared; [`Fidelity::Observable`] before its first
+/// hello or when it declared none.
+pub fn declared_fidelity(sdk: &ExternalSdk) -> Fidelity {
+    sdk.declared_fidelity().and_then(Fidelity::parse).unwrap_or(Fidelity::Observable)
 }
 
 /// Runs `events` on the SDK behind `command` alone: its trace up to the end or to the port
@@ -334,11 +403,24 @@ pub async fn run_lockstep_with<P: SdkPort>(
     seed: Option<u64>,
     fidelity: Fidelity,
 ) -> (Trace, Trace, Option<Divergence>, Option<PortError>) {
+    run_lockstep_resolved(setup, port, events, seed, |_| fidelity).await
+}
+
+/// [`run_lockstep`] at the fidelity `resolve` reads from the port after each step (an
+/// external SDK declares its own in the hello of the process the step started).
+async fn run_lockstep_resolved<P: SdkPort>(
+    setup: Setup,
+    port: &mut P,
+    events: &[Event],
+    seed: Option<u64>,
+    resolve: impl Fn(&P) -> Fidelity,
+) -> (Trace, Trace, Option<Divergence>, Option<PortError>) {
     let mut world = World::new(setup);
     let mut sdk_steps = Vec::with_capacity(events.len());
     let mut model_steps = Vec::with_capacity(events.len());
     let mut divergence = None;
     let mut broken = None;
+    let mut comparer = Comparer::new(Fidelity::Observable);
     for (index, event) in events.iter().enumerate().take(STEPS_MAX) {
         let index = index as u32;
         let (model_at, sdk_at) = (world.now(), port.now());
@@ -350,8 +432,9 @@ pub async fn run_lockstep_with<P: SdkPort>(
                 break;
             }
         };
+        comparer.fidelity = resolve(port);
         if divergence.is_none() {
-            divergence = compare_with(fidelity, index, sdk_at, event, &expected, &observed);
+            divergence = comparer.step(index, sdk_at, event, &expected, &observed);
             if divergence.is_none() && model_at != sdk_at {
                 divergence = Some(Divergence {
                     step: index,
@@ -371,6 +454,118 @@ pub async fn run_lockstep_with<P: SdkPort>(
     (sdk, model, divergence, broken)
 }
 
+/// Compares a run step by step at one [`Fidelity`], remembering across steps what
+/// request-level comparison needs: the purpose of every call started so far, on each side.
+#[derive(Clone, Debug)]
+pub struct Comparer {
+    fidelity: Fidelity,
+    model: Ledger,
+    sdk: Ledger,
+}
+
+impl Comparer {
+    pub fn new(fidelity: Fidelity) -> Comparer {
+        Comparer { fidelity, model: Ledger::default(), sdk: Ledger::default() }
+    }
+
+    /// Compares one step's observations (`None` when they agree), then learns the calls it
+    /// started.
+    pub fn step(
+        &mut self,
+        step: u32,
+        at: VTime,
+        event: &Event,
+        model: &Observation,
+        sdk: &Observation,
+    ) -> Option<Divergence> {
+        self.model.learn(event, &model.happenings);
+        self.sdk.learn(event, &sdk.happenings);
+        compare_at(self.fidelity, (&self.model, &self.sdk), step, at, event, model, sdk)
+    }
+}
+
+/// The purpose of every call started so far on one side of a run: the call's kind in the
+/// scenario's words, `get_token(skip_cache)` for a `get_token skip_cache` step's call.
+#[derive(Clone, Debug, Default)]
+struct Ledger {
+    purposes: BTreeMap<CallId, String>,
+}
+
+impl Ledger {
+    fn learn(&mut self, event: &Event, happenings: &[Happening]) {
+        for h in happenings {
+            if let Happening::CallStarted { call, kind, .. } = h {
+                let mut purpose = words::word(kind);
+                if *kind == CallKind::GetToken
+                    && matches!(event, Event::GetToken { skip_cache: true })
+                {
+                    purpose.push_str("(skip_cache)");
+                }
+                self.purposes.insert(*call, purpose);
+            }
+        }
+    }
+
+    fn purpose(&self, call: Option<CallId>) -> String {
+        match call {
+            None => "background".to_string(),
+            Some(c) => self.purposes.get(&c).cloned().unwrap_or_else(|| c.to_string()),
+        }
+    }
+
+    /// One step's FAPI requests and storage operations in canonical order, rendered
+    /// (`t=… sent req_3 tokens session=sess_1 purpose=get_token`). Between instants the
+    /// order is as it happened; within one instant, answers come first in the order their
+    /// requests were sent, then sends in send order (request ids number sends), then storage
+    /// operations as a multiset (sorted): simultaneous writes have no order a user can see.
+    fn requests(&self, happenings: &[Happening]) -> (Vec<String>, Vec<String>) {
+        let mut requests: Vec<(VTime, u8, u32, String)> = Vec::new();
+        let mut storage: Vec<(VTime, String)> = Vec::new();
+        for h in happenings {
+            match h {
+                Happening::RequestSent { at, req, endpoint, call, sid } => requests.push((
+                    *at,
+                    1,
+                    req.0,
+                    words::request_sent(*req, *endpoint, *sid, &self.purpose(*call)),
+                )),
+                Happening::RequestDone { at, req, endpoint, outcome, .. } => {
+                    requests.push((*at, 0, req.0, words::request_done(*req, *endpoint, outcome)))
+                }
+                Happening::StorageWritten { at, key, credential, .. } => {
+                    storage.push((*at, words::storage_op(*key, Some(*credential))));
+                }
+                Happening::StorageDeleted { at, key } => {
+                    storage.push((*at, words::storage_op(*key, None)));
+                }
+                _ => {}
+            }
+        }
+        requests.sort();
+        storage.sort();
+        (
+            requests.into_iter().map(|(at, _, _, line)| words::at(at.ms(), &line)).collect(),
+            storage.into_iter().map(|(at, line)| words::at(at.ms(), &line)).collect(),
+        )
+    }
+}
+
+/// The first line where two canonical lists differ, with its neighbours, as a divergence
+/// shows it: `[2 of 5] t=… sent req_3 tokens …; t=… answered req_3 tokens 200`.
+fn first_difference(model: &[String], sdk: &[String]) -> Option<(String, String)> {
+    if model == sdk {
+        return None;
+    }
+    let first =
+        model.iter().zip(sdk).position(|(a, b)| a != b).unwrap_or(model.len().min(sdk.len()));
+    let show = |v: &[String]| {
+        let shown: Vec<&str> = v.iter().skip(first).take(3).map(String::as_str).collect();
+        let line = if shown.is_empty() { "(nothing more)".to_string() } else { shown.join("; ") };
+        format!("[{} of {}] {line}", first + 1, v.len())
+    };
+    Some((show(model), show(sdk)))
+}
+
 /// Compares one step's observations at [`Fidelity::Exact`]; `None` when they agree.
 pub fn compare(
     step: u32,
@@ -382,9 +577,24 @@ pub fn compare(
     compare_with(Fidelity::Exact, step, at, event, model, sdk)
 }
 
-/// Compares one step's observations at `fidelity`; `None` when they agree.
+/// Compares one step's observations at `fidelity`; `None` when they agree. At
+/// [`Fidelity::Requests`] a request's purpose is known only for calls started in this step
+/// (others show their call id): a whole run compares through a [`Comparer`].
 pub fn compare_with(
     fidelity: Fidelity,
+    step: u32,
+    at: VTime,
+    event: &Event,
+    model: &Observation,
+    sdk: &Observation,
+) -> Option<Divergence> {
+    let mut comparer = Comparer::new(fidelity);
+    comparer.step(step, at, event, model, sdk)
+}
+
+fn compare_at(
+    fidelity: Fidelity,
+    (model_ledger, sdk_ledger): (&Ledger, &Ledger),
     step: u32,
     at: VTime,
     event: &Event,
@@ -397,6 +607,16 @@ pub fn compare_with(
     };
     if model.view != sdk.view {
         return diverged("view", words::view(&model.view), words::view(&sdk.view));
+    }
+    if fidelity == Fidelity::Requests {
+        let (model_requests, model_storage) = model_ledger.requests(&model.happenings);
+        let (sdk_requests, sdk_storage) = sdk_ledger.requests(&sdk.happenings);
+        if let Some((m, s)) = first_difference(&model_requests, &sdk_requests) {
+            return diverged("requests", m, s);
+        }
+        if let Some((m, s)) = first_difference(&model_storage, &sdk_storage) {
+            return diverged("storage", m, s);
+        }
     }
     if exact && model.happenings != sdk.happenings {
         let (m, s) = (canonical(&model.happenings), canonical(&sdk.happenings));

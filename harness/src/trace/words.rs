@@ -5,7 +5,11 @@
 
 use serde::Serialize;
 
-use crate::model::vocab::{AuthView, DeviceView, ServerView, SessionView};
+use crate::model::time::{format_clock, format_duration};
+use crate::model::vocab::{
+    AuthView, DeviceView, Endpoint, RequestId, RequestOutcome, ServerView, SessionId, SessionView,
+    StorageKey,
+};
 
 /// The name serde gives a unit-like value (`CallKind::GetToken` → `get_token`): the same
 /// snake_case word the scenario format and the JSON traces use.
@@ -66,6 +70,48 @@ pub fn server(s: &ServerView) -> String {
     )
 }
 
+/// A FAPI request as request-level lockstep compares it, in the words of a scenario's
+/// `fault` step and the log: `sent req_3 tokens session=sess_1 purpose=get_token`.
+/// `purpose` is the kind of call it serves (`get_token`, `get_token(skip_cache)`,
+/// `set_active`, …) or `background` for work no call asked for (a refresh timer).
+pub fn request_sent(
+    req: RequestId,
+    endpoint: Endpoint,
+    sid: Option<SessionId>,
+    purpose: &str,
+) -> String {
+    let session = sid.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+    format!("sent {req} {} session={session} purpose={purpose}", endpoint.as_str())
+}
+
+/// A request's outcome: `answered req_3 tokens 200`, `answered req_3 tokens 429
+/// retry_after=45s`, `answered req_3 tokens network_error`, `… network_error(committed)`.
+pub fn request_done(req: RequestId, endpoint: Endpoint, outcome: &RequestOutcome) -> String {
+    let what = match outcome {
+        RequestOutcome::Answered { status, retry_after_ms: Some(ms) } => {
+            format!("{status} retry_after={}", format_duration(*ms))
+        }
+        RequestOutcome::Answered { status, retry_after_ms: None } => status.to_string(),
+        RequestOutcome::NetworkError { committed: false } => "network_error".into(),
+        RequestOutcome::NetworkError { committed: true } => "network_error(committed)".into(),
+    };
+    format!("answered {req} {} {what}", endpoint.as_str())
+}
+
+/// A storage write or deletion as request-level lockstep compares it: `stored client_jwt
+/// credential=true`, `deleted client_jwt`.
+pub fn storage_op(key: StorageKey, written: Option<bool>) -> String {
+    match written {
+        Some(credential) => format!("stored {} credential={credential}", word(&key)),
+        None => format!("deleted {}", word(&key)),
+    }
+}
+
+/// One line of a request-level comparison: `t=00:01:02.345 sent req_3 tokens …`.
+pub fn at(ms: u64, line: &str) -> String {
+    format!("t={} {line}", format_clock(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +128,25 @@ mod tests {
         let d =
             DeviceView { running: true, app_state: AppState::Active, network: Network::Offline };
         assert_eq!(device(&d), "running=true app_state=active network=offline");
+    }
+
+    #[test]
+    fn requests_read_in_the_scenario_words() {
+        let sent = request_sent(RequestId(3), Endpoint::Tokens, Some(SessionId(1)), "get_token");
+        assert_eq!(sent, "sent req_3 tokens session=sess_1 purpose=get_token");
+        let limited = RequestOutcome::Answered { status: 429, retry_after_ms: Some(45_000) };
+        assert!(
+            request_done(RequestId(3), Endpoint::Tokens, &limited).ends_with("429 retry_after=45s")
+        );
+        let dropped = RequestOutcome::NetworkError { committed: true };
+        assert_eq!(
+            request_done(RequestId(4), Endpoint::GetClient, &dropped),
+            "answered req_4 get_client network_error(committed)"
+        );
+        assert_eq!(
+            storage_op(StorageKey::ClientJwt, Some(true)),
+            "stored client_jwt credential=true"
+        );
+        assert_eq!(storage_op(StorageKey::ClientJwt, None), "deleted client_jwt");
     }
 }

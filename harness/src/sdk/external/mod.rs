@@ -141,6 +141,8 @@ pub struct ExternalSdk {
     steps: u32,
     /// What the last hello said: `@clerk/clerk-js 6.40.0 (dist/clerk.native.js)`.
     hello: Option<String>,
+    /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
+    fidelity: Option<&'static str>,
 }
 
 impl ExternalSdk {
@@ -171,6 +173,7 @@ impl ExternalSdk {
             view: AuthView::closed(),
             steps: 0,
             hello: None,
+            fidelity: None,
         }
     }
 
@@ -203,6 +206,12 @@ impl ExternalSdk {
     /// What the adapter's hello said about its SDK, once a process has started.
     pub fn sdk_description(&self) -> Option<&str> {
         self.hello.as_deref()
+    }
+
+    /// The lockstep fidelity the adapter's hello declared (`observable`, `requests`,
+    /// `exact`), once a process has started; `None` when it declared none.
+    pub fn declared_fidelity(&self) -> Option<&'static str> {
+        self.fidelity
     }
 
     /// The adapter process's id while one runs.
@@ -355,6 +364,10 @@ impl ExternalSdk {
             hello.version.as_deref().unwrap_or("(version not given)"),
             hello.entry.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         ));
+        self.fidelity = hello
+            .fidelity
+            .as_deref()
+            .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
         self.runs += 1;
         let run = self.runs;
         self.running = Some(Running { process, run, next_id: 1, sdk: self.command.label.clone() });
@@ -422,6 +435,12 @@ impl ExternalSdk {
             return Err(self.err_garbled(format!(
                 "the adapter speaks protocol {}, the harness speaks {PROTOCOL}",
                 hello.protocol
+            )));
+        }
+        if let Some(f) = hello.fidelity.as_deref().filter(|f| !protocol::FIDELITIES.contains(f)) {
+            return Err(self.err_garbled(format!(
+                "the hello line declares fidelity `{f}`; accepted: {}",
+                protocol::FIDELITIES.join(", ")
             )));
         }
         Ok(hello)

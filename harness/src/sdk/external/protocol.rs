@@ -33,7 +33,14 @@ pub struct Hello {
     pub version: Option<String>,
     #[serde(default)]
     pub entry: Option<String>,
+    /// The lockstep fidelity the SDK declares it is held to (one of [`FIDELITIES`]);
+    /// absent: `observable`.
+    #[serde(default)]
+    pub fidelity: Option<String>,
 }
+
+/// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
+pub const FIDELITIES: [&str; 3] = ["observable", "requests", "exact"];
 
 /// The SDK configuration `start` carries (§3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
