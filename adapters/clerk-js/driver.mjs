@@ -395,7 +395,10 @@ async function handle(line) {
 let shuttingDown = false;
 process.on('unhandledRejection', (e) => process.stderr.write(`unhandled rejection: ${e?.stack ?? e}\n`));
 
-send({ hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/clerk-js', version: located.version, entry: located.entry });
+// The lockstep fidelity clerk-js is held to (docs/adapter-protocol.md §2): `observable` until
+// the model predicts its requests one by one (issue 13); `cargo xtask gate --fidelity
+// requests` compares them already.
+send({ hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/clerk-js', version: located.version, entry: located.entry, fidelity: 'observable' });
 
 // Hand-rolled line splitting: readline would be one more user of the timer globals.
 let buffered = '';

@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail};
 use session_harness::generate::{self, TRACE_STEPS_DEFAULT};
 use session_harness::model::profile::ProfileId;
 use session_harness::model::vocab::Defect;
+use session_harness::runner::lockstep::Fidelity;
 use session_harness::runner::shrink::{self, Shrunk, Target};
 use session_harness::runner::spec::SdkSpec;
 use session_harness::runner::{self, Coverage};
@@ -101,6 +102,10 @@ pub struct Args {
     /// `target/fuzz-failures/<sdk>/` in the workspace).
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    /// For `clerk-js@VERSION` and `cmd:…`: the lockstep fidelity the SDK is held to
+    /// (`observable`, `requests`, `exact`; default: what its adapter declares).
+    #[arg(long)]
+    fidelity: Option<Fidelity>,
 }
 
 /// One unexpected failure, shrunk, with what it takes to replay it.
@@ -152,22 +157,42 @@ pub fn run(args: Args) -> Result<bool> {
     if !(1..=256).contains(&jobs) {
         bail!("--jobs must be in 1..=256, got {jobs}");
     }
+    let range = args.shard.map_or(0..args.cases, |s| s.range(args.cases));
+    let shard_text =
+        args.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_else(|| "1/1".into());
+    let export_dir = args.export.clone().unwrap_or_else(|| default_export_dir(&args.sdk));
     let defects = match &args.sdk {
         SdkSpec::Model => None,
         SdkSpec::Reference { defects } => Some(defects.clone()),
-        other => bail!(
-            "`--sdk {other}` is not available to `fuzz` yet; accepted here: model, reference, \
-             reference+DEFECT"
-        ),
+        SdkSpec::ClerkJs { .. } | SdkSpec::Command { .. } => {
+            let campaign = crate::fuzz_external::Campaign {
+                sdk: args.sdk.clone(),
+                seed: args.seed,
+                cases: args.cases,
+                range,
+                shard_text,
+                steps: args.steps,
+                jobs: args.jobs,
+                json: args.json,
+                export_dir,
+                fidelity: args.fidelity,
+                documented_only: profiles == [ProfileId::Documented],
+            };
+            return crate::fuzz_external::run(campaign, &workspace_root());
+        }
     };
+    if args.fidelity.is_some() {
+        bail!(
+            "--fidelity applies to external SDKs (clerk-js@VERSION, cmd:…); `{}` is compared \
+             exactly",
+            args.sdk
+        );
+    }
     let target = match &defects {
         None => Target::Model,
         Some(d) if d.is_empty() => Target::Lockstep,
         Some(d) => Target::Reference(d),
     };
-    let range = args.shard.map_or(0..args.cases, |s| s.range(args.cases));
-    let shard_text =
-        args.shard.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_else(|| "1/1".into());
     // The seed comes first, before anything can fail.
     eprintln!(
         "seed: {}  sdk: {}  cases {}..{} of {} per profile  shard: {shard_text}  jobs: {jobs}",
@@ -177,7 +202,6 @@ pub fn run(args: Args) -> Result<bool> {
         range.end,
         args.cases
     );
-    let export_dir = args.export.clone().unwrap_or_else(|| default_export_dir(&args.sdk));
     // Temporary files of an earlier campaign that was killed mid-write.
     scenario::files::remove_stale_temporaries(&export_dir)
         .with_context(|| format!("cleaning {}", export_dir.display()))?;

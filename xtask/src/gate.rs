@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use session_harness::gate::{self, CaseReport, Findings, Plan, SnapshotCheck, Subject, Suite};
+use session_harness::runner::lockstep::Fidelity;
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
 use session_harness::sim::{format_seed, parse_seed};
@@ -59,13 +60,17 @@ pub struct Args {
     /// Where `--compare` writes its report.
     #[arg(long, requires = "compare")]
     report: Option<PathBuf>,
+    /// The lockstep fidelity the SDK is held to: `observable`, `requests` or `exact`
+    /// (default: what the adapter's hello declares; `observable` if it declares none).
+    #[arg(long)]
+    fidelity: Option<Fidelity>,
     /// The scenarios to run: the library (default, snapshots reviewed), or another folder or
     /// one file, e.g. a failure the gate exported (no snapshot review).
     #[arg(long, default_value = "scenarios")]
     scenarios: PathBuf,
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
 }
 
@@ -73,8 +78,13 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
 }
 
-/// The subject a spec names, installing what it needs.
-fn subject(spec: &SdkSpec, root: &Path) -> Result<Box<dyn Subject>> {
+/// The subject a spec names, installing what it needs; an external SDK is held to
+/// `fidelity`, or to the one its adapter declares (`fuzz` uses this too).
+pub(crate) fn subject(
+    spec: &SdkSpec,
+    root: &Path,
+    fidelity: Option<Fidelity>,
+) -> Result<Box<dyn Subject>> {
     match spec {
         SdkSpec::Model => bail!(
             "`model` is the oracle the gate compares against; gate an SDK: `reference`, \
@@ -85,9 +95,9 @@ fn subject(spec: &SdkSpec, root: &Path) -> Result<Box<dyn Subject>> {
         }
         SdkSpec::ClerkJs { version } => {
             let dir = clerk_js_install(root, version)?;
-            external::clerk_js(root, &dir, version)
+            external::clerk_js(root, &dir, version, fidelity)
         }
-        SdkSpec::Command { command } => external::command(root, command),
+        SdkSpec::Command { command } => external::command(root, command, fidelity),
     }
 }
 
@@ -173,6 +183,8 @@ mod external {
     struct External {
         label: String,
         command: AdapterCommand,
+        /// Forced by `--fidelity`; `None`: what the adapter's hello declares.
+        fidelity: Option<Fidelity>,
     }
 
     impl Subject for External {
@@ -189,21 +201,32 @@ mod external {
         }
 
         fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome {
-            lockstep::run_external(setup, &self.command, events, seed)
+            lockstep::run_external_at(setup, &self.command, events, seed, self.fidelity)
         }
     }
 
-    pub fn clerk_js(root: &Path, dir: &Path, version: &str) -> Result<Box<dyn Subject>> {
+    pub fn clerk_js(
+        root: &Path,
+        dir: &Path,
+        version: &str,
+        fidelity: Option<Fidelity>,
+    ) -> Result<Box<dyn Subject>> {
         Ok(Box::new(External {
             label: format!("clerk-js@{version}"),
             command: AdapterCommand::clerk_js(root, dir, version),
+            fidelity,
         }))
     }
 
-    pub fn command(root: &Path, command: &str) -> Result<Box<dyn Subject>> {
+    pub fn command(
+        root: &Path,
+        command: &str,
+        fidelity: Option<Fidelity>,
+    ) -> Result<Box<dyn Subject>> {
         Ok(Box::new(External {
             label: "cmd".to_string(),
             command: AdapterCommand::cmd(root, command),
+            fidelity,
         }))
     }
 }
@@ -223,7 +246,10 @@ pub fn run(args: Args) -> Result<bool> {
     let sdk_text = args.sdk.clone().unwrap_or_default();
     let spec = SdkSpec::parse(&sdk_text)?;
     println!("seed: {}", format_seed(args.seed));
-    let subject = subject(&spec, &root)?;
+    if args.fidelity.is_some() && matches!(spec, SdkSpec::Reference { .. }) {
+        bail!("--fidelity applies to external SDKs; the reference SDK is always held to `exact`");
+    }
+    let subject = subject(&spec, &root, args.fidelity)?;
     let label = subject.label();
 
     let scenarios_dir = if args.scenarios.is_absolute() {

@@ -14,6 +14,7 @@ mod counts;
 mod defects;
 mod determinism;
 mod fuzz;
+mod fuzz_external;
 mod gate;
 mod mutants;
 mod replay;

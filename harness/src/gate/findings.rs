@@ -3,13 +3,17 @@
 //!
 //! `findings.yaml` at the repository root is the one list. The gate accepts a failure only
 //! when a finding names its SDK, scenario, variant and exactly what broke (an invariant, or
-//! the observation field of a divergence); anything else still fails. The README's findings
+//! the observation field of a divergence) *and* the SDK's trace shows the finding's
+//! mechanism ([`super::mechanism`]): a different bug breaking the same invariant is refused,
+//! also in generated cases (`fuzz`); anything else still fails. The README's findings
 //! table is rendered from the same list ([`readme_table`]) and a test keeps the two equal, so
 //! a finding cannot be recorded without being shown to users.
 
 use serde::Deserialize;
 
+use super::mechanism::{Mechanism, Pattern};
 use crate::invariants::InvariantId;
+use crate::runner::lockstep::{LockstepOutcome, Verdict as Lockstep};
 
 /// The parsed `findings.yaml`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -39,6 +43,10 @@ pub struct Finding {
     /// `server`, `device`, `open_calls`, `in_flight`, `happenings`, `clock`).
     #[serde(default)]
     pub divergence: Option<String>,
+    /// What it accepts, precisely: the mechanism that marks it in the SDK's trace
+    /// (required; [`super::mechanism`]).
+    #[serde(default)]
+    pub mechanism: Option<Mechanism>,
     /// One line for the README table: what the SDK does.
     pub title: String,
     /// Why this is the real behaviour and not a harness bug: the evidence.
@@ -65,11 +73,28 @@ pub enum FindingsError {
     NoScenario { file: String, id: String },
     #[error("{file}: finding id `{id}` is used twice")]
     DuplicateId { file: String, id: String },
+    #[error(
+        "{file}: finding `{id}` names no mechanism; add `mechanism: {{ what: …, pattern: … }}` \
+         (patterns: overlapping_requests, retry_before_retry_after, answer_after_sign_out, \
+         expired_token_after_suspension, waits_for_failed_load, sequence, divergence)"
+    )]
+    NoMechanism { file: String, id: String },
+    #[error("{file}: finding `{id}`: mechanism: {message}")]
+    BadMechanism { file: String, id: String, message: String },
 }
 
 /// The observation fields a divergence can name.
-pub const DIVERGENCE_FIELDS: [&str; 7] =
-    ["view", "happenings", "open_calls", "in_flight", "device", "server", "clock"];
+pub const DIVERGENCE_FIELDS: [&str; 9] = [
+    "view",
+    "requests",
+    "storage",
+    "happenings",
+    "open_calls",
+    "in_flight",
+    "device",
+    "server",
+    "clock",
+];
 
 /// What failed in one run, in the terms findings use.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,17 +155,34 @@ impl Findings {
                 }
                 _ => return Err(FindingsError::WhatBreaks { file: file.into(), id: f.id.clone() }),
             }
+            let Some(mechanism) = &f.mechanism else {
+                return Err(FindingsError::NoMechanism { file: file.into(), id: f.id.clone() });
+            };
+            let bad = |message: String| FindingsError::BadMechanism {
+                file: file.into(),
+                id: f.id.clone(),
+                message,
+            };
+            mechanism.pattern.check().map_err(bad)?;
+            if matches!(mechanism.pattern, Pattern::Divergence { .. }) && f.divergence.is_none() {
+                return Err(bad(
+                    "a `divergence` pattern needs the finding to name a `divergence` field".into(),
+                ));
+            }
         }
         Ok(findings)
     }
 
-    /// The finding that accepts `breakage` for `sdk` in `scenario`'s `variant`, if any.
+    /// The finding that accepts `breakage` for `sdk` in `scenario`'s `variant`, if any: it
+    /// names all four, and `outcome` (the run that broke it) shows its mechanism up to the
+    /// step where it broke.
     pub fn accepting(
         &self,
         sdk: &str,
         scenario: &str,
         variant: &str,
         breakage: &Breakage,
+        outcome: &LockstepOutcome,
     ) -> Option<&Finding> {
         self.findings.iter().find(|f| {
             sdk_matches(&f.sdk, sdk)
@@ -150,13 +192,15 @@ impl Findings {
                     Breakage::Invariant(id) => f.invariant.as_deref() == Some(id.as_str()),
                     Breakage::Divergence(field) => f.divergence.as_deref() == Some(*field),
                 }
+                && f.shows_mechanism(breakage, outcome)
         })
     }
 
     /// The README's findings table (Markdown), in file order.
     pub fn readme_table(&self) -> String {
         let mut out = String::from(
-            "| finding | SDK | what it does | breaks | shown by |\n|---|---|---|---|---|\n",
+            "| finding | SDK | what it does | breaks | mechanism (what it accepts) | shown by |\n\
+             |---|---|---|---|---|---|\n",
         );
         for f in &self.findings {
             let breaks = match (&f.invariant, &f.divergence) {
@@ -176,16 +220,41 @@ impl Findings {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let mechanism = f.mechanism.as_ref().map(|m| m.what.as_str()).unwrap_or("");
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} |\n",
+                "| `{}` | {} | {} | {} | {} | {} |\n",
                 f.id,
                 f.sdk,
                 f.title.replace('|', "\\|"),
                 breaks,
+                mechanism.replace('|', "\\|"),
                 shown
             ));
         }
         out
+    }
+}
+
+impl Finding {
+    /// Whether `outcome` shows this finding's mechanism up to the step where `breakage`
+    /// happened: the first violation of the invariant, or the divergence.
+    pub fn shows_mechanism(&self, breakage: &Breakage, outcome: &LockstepOutcome) -> bool {
+        let Some(mechanism) = &self.mechanism else { return false };
+        let divergence = match &outcome.verdict {
+            Lockstep::Diverged(d) => Some(d),
+            _ => None,
+        };
+        let upto = match breakage {
+            Breakage::Invariant(id) => outcome
+                .report
+                .violations
+                .iter()
+                .filter(|v| v.invariant == *id)
+                .map(|v| v.step)
+                .min(),
+            Breakage::Divergence(_) => divergence.map(|d| d.step),
+        };
+        upto.is_some_and(|step| mechanism.pattern.matches(&outcome.sdk, step, divergence))
     }
 }
 
@@ -200,22 +269,19 @@ mod tests {
     use super::*;
 
     const ONE: &str = "findings:\n  - id: a\n    sdk: clerk-js@6\n    scenarios: [errors/x]\n    \
-                       invariant: retry-discipline\n    title: t\n    reason: r\n";
+                       invariant: retry-discipline\n    mechanism:\n      what: w\n      \
+                       pattern: { retry_before_retry_after: { endpoint: tokens } }\n    \
+                       title: t\n    reason: r\n";
 
     #[test]
-    fn a_finding_accepts_only_what_it_names() {
+    fn sdk_patterns_cover_whole_version_components_only() {
+        assert!(sdk_matches("clerk-js@6", "clerk-js@6.40.0"));
+        assert!(sdk_matches("clerk-js@6.40.0", "clerk-js@6.40.0"));
+        assert!(!sdk_matches("clerk-js@6", "clerk-js@60.1.0"));
+        assert!(!sdk_matches("clerk-js@6", "clerk-js@5.128.0"));
         let f = Findings::parse("findings.yaml", ONE).unwrap();
-        let retry = Breakage::Invariant(InvariantId::parse("retry-discipline").unwrap());
-        let other = Breakage::Invariant(InvariantId::parse("calls-settle").unwrap());
-        assert!(f.accepting("clerk-js@6.40.0", "errors/x", "default", &retry).is_some());
-        assert!(f.accepting("clerk-js@60.1.0", "errors/x", "default", &retry).is_none());
-        assert!(f.accepting("clerk-js@5.128.0", "errors/x", "default", &retry).is_none());
-        assert!(f.accepting("clerk-js@6.40.0", "errors/y", "default", &retry).is_none());
-        assert!(f.accepting("clerk-js@6.40.0", "errors/x", "default", &other).is_none());
-        assert!(
-            f.accepting("clerk-js@6.40.0", "errors/x", "v", &Breakage::Divergence("view"))
-                .is_none()
-        );
+        assert_eq!(f.findings[0].mechanism.as_ref().map(|m| m.what.as_str()), Some("w"));
+        assert!(f.readme_table().contains("| `retry-discipline` | w |"), "{}", f.readme_table());
     }
 
     #[test]
@@ -235,5 +301,20 @@ mod tests {
         let unknown_key = ONE.replace("    title", "    titel: x\n    title");
         let e = Findings::parse("findings.yaml", &unknown_key).unwrap_err().to_string();
         assert!(e.contains("titel"), "{e}");
+        let sequence = ONE.replace(
+            "{ retry_before_retry_after: { endpoint: tokens } }",
+            "{ sequence: [ { what: request_gone } ] }",
+        );
+        let e = Findings::parse("findings.yaml", &sequence).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown happening `request_gone`") && e.contains("request_done"),
+            "{e}"
+        );
+        let text = ONE.replace(
+            "{ retry_before_retry_after: { endpoint: tokens } }",
+            "{ divergence: { sdk: x } }",
+        );
+        let e = Findings::parse("findings.yaml", &text).unwrap_err().to_string();
+        assert!(e.contains("needs the finding to name a `divergence` field"), "{e}");
     }
 }

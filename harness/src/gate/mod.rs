@@ -18,6 +18,7 @@
 
 pub mod findings;
 pub mod junit;
+pub mod mechanism;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -249,7 +250,7 @@ pub fn judge(
     }
     let mut accepted = Vec::new();
     for b in &breakages {
-        match findings.accepting(label, scenario, variant, b) {
+        match findings.accepting(label, scenario, variant, b, outcome) {
             Some(f) => {
                 if !accepted.contains(&f.id) {
                     accepted.push(f.id.clone());
@@ -294,7 +295,7 @@ fn unaccepted(
         Suite::Scenarios => report.scenario.as_str(),
         Suite::Fuzz => "fuzz",
     };
-    out.retain(|b| findings.accepting(label, scenario, &report.variant, b).is_none());
+    out.retain(|b| findings.accepting(label, scenario, &report.variant, b, outcome).is_none());
     out
 }
 

@@ -550,6 +550,25 @@ impl Ledger {
     }
 }
 
+/// The purpose of every call a trace started (`get_token`, `get_token(skip_cache)`, …), as
+/// request-level lockstep names it; a request serving no call has purpose `background`
+/// ([`purpose_of`]). Findings match their mechanism with it.
+pub fn call_purposes(trace: &Trace) -> BTreeMap<CallId, String> {
+    let mut ledger = Ledger::default();
+    for step in &trace.steps {
+        ledger.learn(&step.event, &step.obs.happenings);
+    }
+    ledger.purposes
+}
+
+/// The purpose of a request serving `call`, given [`call_purposes`].
+pub fn purpose_of(purposes: &BTreeMap<CallId, String>, call: Option<CallId>) -> String {
+    match call {
+        None => "background".to_string(),
+        Some(c) => purposes.get(&c).cloned().unwrap_or_else(|| c.to_string()),
+    }
+}
+
 /// The first line where two canonical lists differ, with its neighbours, as a divergence
 /// shows it: `[2 of 5] t=… sent req_3 tokens …; t=… answered req_3 tokens 200`.
 fn first_difference(model: &[String], sdk: &[String]) -> Option<(String, String)> {

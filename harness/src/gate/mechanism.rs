@@ -1,0 +1,406 @@
+//! What a finding accepts, precisely: the *mechanism* that breaks its invariant, as a
+//! pattern over the SDK's own trace (issue 13 item 4).
+//!
+//! An invariant can be broken by many bugs. A finding records one of them, so it accepts a
+//! violation only when the trace shows that finding's mechanism up to the step where the
+//! invariant broke (for a divergence: up to the diverging step). A different bug that breaks
+//! the same invariant — even in a generated case, where the finding's scope is `fuzz` — is
+//! not accepted and fails the gate.
+//!
+//! The patterns, in `findings.yaml` under `mechanism: { what: …, pattern: … }`:
+//! - `overlapping_requests: { endpoint, purposes }`: two requests to `endpoint` for one
+//!   session in flight at once, at least one of them sent for one of `purposes` (empty: any);
+//! - `retry_before_retry_after: { endpoint }`: a 429 with `Retry-After` R, then a request to
+//!   the same endpoint for the same session sent less than R later;
+//! - `answer_after_sign_out: {}`: an answer to a request sent before a `sign_out` call
+//!   settled arrives after it, and a credential is stored again;
+//! - `expired_token_after_suspension: { kind }`: a `kind` call open while the app went to the
+//!   background settles with a token that has expired;
+//! - `waits_for_failed_load: { kind }`: a `kind` call is open when a `load` call settles
+//!   with an error, or starts after it (before any load succeeds);
+//! - `sequence: [ {what, …}, … ]`: these happenings, in this order (each matches on the
+//!   fields it names: `endpoint`, `status`, `network_error`, `kind`, `result`, `cause`,
+//!   `key`, `credential`, `purpose`);
+//! - `divergence: { model, sdk }`: the divergence's rendering (the scenario's words) contains
+//!   these texts — for findings that name a `divergence` field.
+//!
+//! The words are the scenario format's (`tokens`, `get_client`, `get_token(skip_cache)`,
+//! `background`, `unauthorized`), so a pattern reads like the trace it matches.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::model::vocab::{
+    AppState, CallKind, CallResult, Endpoint, Event, Happening, RequestId, RequestOutcome,
+    SessionId, SignOutCause, StorageKey,
+};
+use crate::runner::lockstep::{Divergence, call_purposes, purpose_of};
+use crate::trace::Trace;
+
+/// A finding's mechanism: one line for people, and the pattern that marks it in a trace.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mechanism {
+    /// What happens, for the README table: "two POST /tokens for one session in flight at
+    /// once, one of them a skipCache call or a refresh".
+    pub what: String,
+    pub pattern: Pattern,
+}
+
+/// A pattern over the SDK's trace (see the module doc).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pattern {
+    OverlappingRequests {
+        endpoint: Endpoint,
+        #[serde(default)]
+        purposes: Vec<String>,
+    },
+    RetryBeforeRetryAfter {
+        endpoint: Endpoint,
+    },
+    AnswerAfterSignOut {},
+    ExpiredTokenAfterSuspension {
+        kind: CallKind,
+    },
+    WaitsForFailedLoad {
+        kind: CallKind,
+    },
+    Sequence(Vec<HappeningPattern>),
+    Divergence {
+        #[serde(default)]
+        model: Option<String>,
+        #[serde(default)]
+        sdk: Option<String>,
+    },
+}
+
+/// One happening a `sequence` looks for: its kind (`what`, the trace's word) and any fields
+/// it must have.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HappeningPattern {
+    pub what: String,
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
+    /// An HTTP status: a request's answer, a call's error, a backend answer.
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub network_error: Option<bool>,
+    #[serde(default)]
+    pub kind: Option<CallKind>,
+    /// A call's result: `token`, `null`, `ok`, `error`, `killed`.
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub cause: Option<SignOutCause>,
+    #[serde(default)]
+    pub key: Option<StorageKey>,
+    #[serde(default)]
+    pub credential: Option<bool>,
+    /// A request's purpose (`request_sent` only).
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// The happening kinds a `sequence` can name (the trace's `what`).
+pub const HAPPENING_WORDS: [&str; 12] = [
+    "rendered",
+    "call_started",
+    "call_settled",
+    "request_sent",
+    "request_done",
+    "backend_hit",
+    "retry_scheduled",
+    "storage_written",
+    "storage_read",
+    "storage_deleted",
+    "signed_out",
+    "timer_fired",
+];
+
+/// The call results a `sequence` can name.
+pub const RESULT_WORDS: [&str; 5] = ["token", "null", "ok", "error", "killed"];
+
+impl Pattern {
+    /// Why the pattern cannot be used, if it cannot: an unknown word, an empty sequence.
+    pub fn check(&self) -> Result<(), String> {
+        if let Pattern::Sequence(items) = self {
+            if items.is_empty() {
+                return Err("`sequence` names no happening".into());
+            }
+            for p in items {
+                if !HAPPENING_WORDS.contains(&p.what.as_str()) {
+                    return Err(format!(
+                        "unknown happening `{}`; accepted: {}",
+                        p.what,
+                        HAPPENING_WORDS.join(", ")
+                    ));
+                }
+                if let Some(r) = p.result.as_deref().filter(|r| !RESULT_WORDS.contains(r)) {
+                    return Err(format!(
+                        "unknown call result `{r}`; accepted: {}",
+                        RESULT_WORDS.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Pattern::Divergence { model: None, sdk: None } = self {
+            return Err("`divergence` needs a `model` or an `sdk` text to look for".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the SDK's `trace`, up to and including step `upto`, shows the mechanism.
+    /// `divergence` is the run's first divergence, if any.
+    pub fn matches(&self, trace: &Trace, upto: u32, divergence: Option<&Divergence>) -> bool {
+        let steps = || trace.steps.iter().take_while(|s| s.index <= upto);
+        let happenings = || steps().flat_map(|s| s.obs.happenings.iter());
+        match self {
+            Pattern::OverlappingRequests { endpoint, purposes } => {
+                let calls = call_purposes(trace);
+                let wanted = |p: &str| purposes.is_empty() || purposes.iter().any(|w| w == p);
+                let mut open: BTreeMap<RequestId, (Option<SessionId>, String)> = BTreeMap::new();
+                for h in happenings() {
+                    match h {
+                        Happening::RequestSent { req, endpoint: e, call, sid, .. }
+                            if e == endpoint =>
+                        {
+                            let purpose = purpose_of(&calls, *call);
+                            if open
+                                .values()
+                                .any(|(s, p)| s == sid && (wanted(p) || wanted(&purpose)))
+                            {
+                                return true;
+                            }
+                            open.insert(*req, (*sid, purpose));
+                        }
+                        Happening::RequestDone { req, .. } => {
+                            open.remove(req);
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::RetryBeforeRetryAfter { endpoint } => {
+                let mut sessions: BTreeMap<RequestId, Option<SessionId>> = BTreeMap::new();
+                let mut not_before: BTreeMap<Option<SessionId>, u64> = BTreeMap::new();
+                for h in happenings() {
+                    match h {
+                        Happening::RequestSent { at, req, endpoint: e, sid, .. }
+                            if e == endpoint =>
+                        {
+                            if not_before.remove(sid).is_some_and(|due| at.ms() < due) {
+                                return true;
+                            }
+                            sessions.insert(*req, *sid);
+                        }
+                        Happening::RequestDone {
+                            at,
+                            req,
+                            outcome:
+                                RequestOutcome::Answered { status: 429, retry_after_ms: Some(wait) },
+                            ..
+                        } => {
+                            if let Some(sid) = sessions.get(req) {
+                                not_before.insert(*sid, at.ms().saturating_add(*wait));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::AnswerAfterSignOut {} => {
+                let mut sent_at: BTreeMap<RequestId, u64> = BTreeMap::new();
+                let mut signed_out_at: Option<u64> = None;
+                let mut late_answer = false;
+                for h in happenings() {
+                    match h {
+                        Happening::RequestSent { at, req, .. } => {
+                            sent_at.insert(*req, at.ms());
+                        }
+                        Happening::CallSettled {
+                            at,
+                            kind: CallKind::SignOut,
+                            result: CallResult::Ok,
+                            ..
+                        } => {
+                            signed_out_at = Some(at.ms());
+                            late_answer = false;
+                        }
+                        Happening::RequestDone {
+                            req,
+                            outcome: RequestOutcome::Answered { status, .. },
+                            ..
+                        } if (200..300).contains(status) => {
+                            if let Some(out) = signed_out_at
+                                && sent_at.get(req).is_some_and(|sent| *sent < out)
+                            {
+                                late_answer = true;
+                            }
+                        }
+                        Happening::StorageWritten { credential: true, .. } if late_answer => {
+                            return true;
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::ExpiredTokenAfterSuspension { kind } => {
+                // Calls of `kind` open, and whether the app went to the background since.
+                let mut open: BTreeMap<u32, bool> = BTreeMap::new();
+                for step in steps() {
+                    if matches!(step.event, Event::AppState { state: AppState::Background }) {
+                        open.values_mut().for_each(|suspended| *suspended = true);
+                    }
+                    for h in &step.obs.happenings {
+                        match h {
+                            Happening::CallStarted { call, kind: k, .. } if k == kind => {
+                                open.insert(call.0, false);
+                            }
+                            Happening::CallSettled { at, call, result, .. } => {
+                                let suspended = open.remove(&call.0).unwrap_or(false);
+                                if suspended
+                                    && let CallResult::Token { token } = result
+                                    && token.is_expired_at(*at)
+                                {
+                                    return true;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                false
+            }
+            Pattern::WaitsForFailedLoad { kind } => {
+                let mut open = std::collections::BTreeSet::new();
+                let mut failed = false;
+                for h in happenings() {
+                    match h {
+                        Happening::CallStarted { call, kind: k, .. } if k == kind => {
+                            if failed {
+                                return true;
+                            }
+                            open.insert(*call);
+                        }
+                        Happening::CallSettled { kind: CallKind::Load, result, .. } => {
+                            failed = matches!(result, CallResult::Error { .. });
+                            if failed && !open.is_empty() {
+                                return true;
+                            }
+                        }
+                        Happening::CallSettled { call, .. } => {
+                            open.remove(call);
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::Sequence(items) => {
+                let calls = call_purposes(trace);
+                let mut want = items.iter().peekable();
+                for h in happenings() {
+                    let Some(p) = want.peek() else { break };
+                    if p.matches(h, &calls) {
+                        want.next();
+                    }
+                }
+                want.peek().is_none()
+            }
+            Pattern::Divergence { model, sdk } => divergence.is_some_and(|d| {
+                model.as_deref().is_none_or(|m| d.model.contains(m))
+                    && sdk.as_deref().is_none_or(|s| d.sdk.contains(s))
+            }),
+        }
+    }
+}
+
+impl HappeningPattern {
+    fn matches(
+        &self,
+        h: &Happening,
+        calls: &BTreeMap<crate::model::vocab::CallId, String>,
+    ) -> bool {
+        let json = serde_json::to_value(h).expect("happenings always serialise");
+        if json.get("what").and_then(|w| w.as_str()) != Some(self.what.as_str()) {
+            return false;
+        }
+        let (endpoint, status, network_error, kind, result, cause, key, credential, purpose) =
+            fields(h, calls);
+        let same = |want: Option<String>, got: Option<String>| want.is_none() || want == got;
+        same(self.endpoint.map(|e| e.as_str().to_string()), endpoint.map(|e| e.as_str().into()))
+            && (self.status.is_none() || self.status == status)
+            && (self.network_error.is_none() || self.network_error == network_error)
+            && (self.kind.is_none() || self.kind == kind)
+            && same(self.result.clone(), result)
+            && (self.cause.is_none() || self.cause == cause)
+            && (self.key.is_none() || self.key == key)
+            && (self.credential.is_none() || self.credential == credential)
+            && same(self.purpose.clone(), purpose)
+    }
+}
+
+/// The fields a [`HappeningPattern`] can look at, as `h` has them.
+#[allow(clippy::type_complexity)]
+fn fields(
+    h: &Happening,
+    calls: &BTreeMap<crate::model::vocab::CallId, String>,
+) -> (
+    Option<Endpoint>,
+    Option<u16>,
+    Option<bool>,
+    Option<CallKind>,
+    Option<String>,
+    Option<SignOutCause>,
+    Option<StorageKey>,
+    Option<bool>,
+    Option<String>,
+) {
+    let mut out = (None, None, None, None, None, None, None, None, None);
+    match h {
+        Happening::RequestSent { endpoint, call, .. } => {
+            out.0 = Some(*endpoint);
+            out.8 = Some(purpose_of(calls, *call));
+        }
+        Happening::RequestDone { endpoint, outcome, .. } => {
+            out.0 = Some(*endpoint);
+            out.1 = outcome.status();
+            out.2 = Some(matches!(outcome, RequestOutcome::NetworkError { .. }));
+        }
+        Happening::CallStarted { kind, .. } => out.3 = Some(*kind),
+        Happening::CallSettled { kind, result, .. } => {
+            out.3 = Some(*kind);
+            out.4 = Some(
+                match result {
+                    CallResult::Token { .. } => "token",
+                    CallResult::Null => "null",
+                    CallResult::Ok => "ok",
+                    CallResult::Error { .. } => "error",
+                    CallResult::Killed => "killed",
+                }
+                .to_string(),
+            );
+            if let CallResult::Error { status, .. } = result {
+                out.1 = Some(*status);
+            }
+        }
+        Happening::BackendHit { status, .. } => out.1 = Some(*status),
+        Happening::SignedOut { cause, .. } => out.5 = Some(*cause),
+        Happening::StorageWritten { key, credential, .. } => {
+            out.6 = Some(*key);
+            out.7 = Some(*credential);
+        }
+        Happening::StorageRead { key, .. } | Happening::StorageDeleted { key, .. } => {
+            out.6 = Some(*key)
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,124 @@
+//! Findings scoped to their mechanism (issue 13 item 4): a finding accepts a broken
+//! invariant only when the SDK's trace shows the finding's mechanism, so a different bug that
+//! breaks the same invariant is refused — also under `fuzz` scope.
+//!
+//! Each pair runs on the reference SDK: the `clerk-js-6` profile reproduces the real
+//! clerk-js mechanisms (its known deviations), and a defect of the catalogue breaks the same
+//! invariant another way. Both are judged against the committed `findings.yaml` as if they
+//! came from `clerk-js@6.40.0`'s fuzz campaign.
+
+use std::path::{Path, PathBuf};
+
+use session_harness::gate::{Breakage, Findings};
+use session_harness::invariants::InvariantId;
+use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
+use session_harness::model::vocab::{Defect, Event};
+use session_harness::runner::lockstep::{LockstepOutcome, run_reference};
+use session_harness::scenario;
+
+const LABEL: &str = "clerk-js@6.40.0";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("harness/ has a parent").to_path_buf()
+}
+
+fn findings() -> Findings {
+    let text = std::fs::read_to_string(root().join("findings.yaml")).expect("findings.yaml");
+    Findings::parse("findings.yaml", &text).expect("findings.yaml parses")
+}
+
+/// The events and `profile` setup of a library scenario.
+fn scenario(name: &str, profile: ProfileId) -> (Setup, Vec<Event>) {
+    let file = format!("scenarios/{name}.yaml");
+    let sc = scenario::load(&root().join(&file), &file).expect("the scenario loads");
+    (Setup { profile, ..sc.variants[0].setup }, sc.events)
+}
+
+/// Which finding (if any) accepts `invariant` broken in `outcome`, as a fuzz case.
+fn accepted_by(outcome: &LockstepOutcome, invariant: &str) -> Option<String> {
+    let id = InvariantId::parse(invariant).expect("a known invariant");
+    assert!(
+        outcome.report.violations.iter().any(|v| v.invariant == id),
+        "the run must break `{invariant}` for the test to mean anything:\n{}",
+        outcome.summary()
+    );
+    findings()
+        .accepting(LABEL, "fuzz", "case 0", &Breakage::Invariant(id), outcome)
+        .map(|f| f.id.clone())
+}
+
+#[test]
+fn parallel_skip_cache_requests_are_accepted_and_parallel_plain_get_tokens_are_not() {
+    // clerk-js's mechanism: three getToken({ skipCache }) calls, three POST /tokens at once.
+    let (setup, events) = scenario("profiles/concurrent-skip-cache", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&real, "single-flight-refresh").as_deref(),
+        Some("clerk-js-parallel-token-requests")
+    );
+    // The look-alike: plain getToken() callers once the network is back and the token has
+    // expired offline, each starting its own
+    // fetch (a cache that does not share in-flight fetches: defect `no-single-flight`). Same
+    // invariant, same endpoint, a different bug: clerk-js shares a plain getToken's fetch.
+    let look_alike = scenario::parse(
+        "look-alike.yaml",
+        "schema_version: 1\nname: look-alike\ndescription: d\nsetup: { platform: ios, profile: documented }\n\
+         steps:\n  - cold_start: {}\n  - advance: 1s\n  - sign_in: {}\n  - advance: 5s\n\
+         \x20 - network: offline\n  - advance: 2m\n  - network: online\n  - concurrently:\n      - get_token: {}\n\
+         \x20     - get_token: {}\n  - advance: 2s\n",
+    )
+    .expect("the look-alike parses");
+    let setup = look_alike.variants[0].setup;
+    let look_alike = run_reference(setup, &[Defect::NoSingleFlight], &look_alike.events, None);
+    assert_eq!(accepted_by(&look_alike, "single-flight-refresh"), None);
+}
+
+#[test]
+fn a_sign_out_after_a_500_reload_is_accepted_and_a_stale_timer_sign_out_is_not() {
+    let (setup, events) = scenario("profiles/unauthorized-then-client-5xx", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&real, "transient-never-signs-out").as_deref(),
+        Some("clerk-js-500-on-reload-signs-out")
+    );
+    // The look-alike: `transient-never-signs-out` broken by a 401 on a stale timer's token
+    // (PR #8303), with no 500 on the client reload.
+    let (setup, events) = scenario("defects/stale-timer-logout", ProfileId::Documented);
+    let look_alike = run_reference(setup, &[Defect::StaleTimerLogout], &events, None);
+    assert_eq!(accepted_by(&look_alike, "transient-never-signs-out"), None);
+}
+
+#[test]
+fn every_finding_names_its_mechanism_and_a_finding_without_one_is_refused() {
+    let findings = findings();
+    assert!(!findings.findings.is_empty());
+    for f in &findings.findings {
+        let m = f.mechanism.as_ref().unwrap_or_else(|| panic!("`{}` names no mechanism", f.id));
+        assert!(!m.what.trim().is_empty(), "`{}` says nothing of its mechanism", f.id);
+    }
+    let text = std::fs::read_to_string(root().join("findings.yaml")).expect("findings.yaml");
+    // Drop every mechanism: the file is refused, naming the first finding and the patterns.
+    let stripped: String = {
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in text.lines() {
+            if line.starts_with("    mechanism:") {
+                skipping = true;
+                continue;
+            }
+            if skipping && line.starts_with("      ") {
+                continue;
+            }
+            skipping = false;
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    };
+    let e = Findings::parse("findings.yaml", &stripped).unwrap_err().to_string();
+    assert!(e.contains("names no mechanism") && e.contains("overlapping_requests"), "{e}");
+    let bad = text.replacen("        retry_before_retry_after:", "        retry_before_retry:", 1);
+    let e = Findings::parse("findings.yaml", &bad).unwrap_err().to_string();
+    assert!(e.contains("retry_before_retry"), "{e}");
+}
