@@ -64,6 +64,7 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
         if !ids.contains(&id) {
             yaml.push_str(&format!(
                 "  - id: {id}\n    sdk: clerk-js@6\n    scenarios: [{}]\n    invariant: {}\n    \
+                 mechanism: {{ what: w, pattern: {{ sequence: [ {{ what: call_started }} ] }} }}\n    \
                  title: t\n    reason: r\n",
                 deviating.scenario,
                 v.invariant.as_str()
@@ -100,9 +101,15 @@ fn the_reference_sdk_passes_and_a_defective_one_fails_unless_a_finding_names_the
     let findings_for = |entries: &[(String, String)]| {
         let mut yaml = String::from("findings:\n");
         for (i, (kind, what)) in entries.iter().enumerate() {
+            // A mechanism every such run shows (docs/findings.md): this test is about names.
+            let pattern = if kind == "divergence" {
+                "{ divergence: { sdk: \"\" } }"
+            } else {
+                "{ sequence: [ { what: call_started } ] }"
+            };
             yaml.push_str(&format!(
                 "  - id: f{i}\n    sdk: {label}\n    scenarios: [{}]\n    {kind}: {what}\n    \
-                 title: t\n    reason: r\n",
+                 mechanism: {{ what: w, pattern: {pattern} }}\n    title: t\n    reason: r\n",
                 first.scenario
             ));
         }
