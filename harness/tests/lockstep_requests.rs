@@ -73,3 +73,23 @@ fn fidelities_parse_from_their_words_and_order_loosest_first() {
     let e = "request".parse::<Fidelity>().unwrap_err();
     assert!(e.contains("observable, requests, exact"), "{e}");
 }
+
+#[test]
+fn a_hello_declaring_an_unknown_fidelity_is_garbled_naming_the_accepted_ones() {
+    use session_harness::model::profile::ProfileId;
+    use session_harness::model::settings::Setup;
+    use session_harness::model::vocab::{Event, Platform};
+    use session_harness::sdk::external::{AdapterCommand, ExternalSdk, repo_root};
+    use session_harness::sdk::{PortError, SdkPort};
+
+    let hello = r#"{"hello":"session-harness-adapter","protocol":1,"fidelity":"loose"}"#;
+    let command = AdapterCommand::cmd(&repo_root(), &format!("echo '{hello}'; sleep 5"));
+    let rt = ExternalSdk::runtime();
+    let mut sdk = ExternalSdk::new(Setup::new(Platform::Ios, ProfileId::ClerkJs6), command);
+    let e = rt.block_on(sdk.step(&Event::ColdStart)).expect_err("the hello is refused");
+    let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
+    assert!(
+        detail.contains("declares fidelity `loose`; accepted: observable, requests, exact"),
+        "{detail}"
+    );
+}
