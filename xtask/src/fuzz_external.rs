@@ -211,8 +211,23 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                         }
                         bar.set_message(format!("{v} failing"));
                     }
-                    judged.lock().expect("no panics under lock").insert(index, j);
+                    let done = {
+                        let mut all = judged.lock().expect("no panics under lock");
+                        all.insert(index, j);
+                        all.len() as u64
+                    };
                     bar.inc(1);
+                    // A real SDK takes seconds a case: off a terminal (CI, a log file), where
+                    // the bar is hidden, say how far it got every tenth of the campaign.
+                    if bar.is_hidden()
+                        && (done * 10 / total.max(1)) > ((done - 1) * 10 / total.max(1))
+                    {
+                        eprintln!(
+                            "{done}/{total} cases, {} failing, {:.0}s",
+                            failing.load(Ordering::Relaxed),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
                 }
             });
         }
