@@ -114,7 +114,14 @@ fn a_late_answer_after_an_offline_sign_out_writes_the_credential_back() {
         Event::SignOut,
         advance(SECOND_MS),
     ]);
-    check(InvariantId::SignoutIsFinal, ios, &events);
+    // With the resource cache the offline sign-out's network error is swallowed: signed out
+    // locally (without it, the sign-out fails and the app stays loading, signout-settles).
+    let setup = |p| {
+        let mut s = ios(p);
+        s.sdk.resource_cache = true;
+        s
+    };
+    check(InvariantId::SignoutIsFinal, setup, &events);
 }
 
 #[test]
@@ -128,6 +135,25 @@ fn a_pending_session_ended_in_the_background_is_never_noticed() {
         advance(5 * MINUTE_MS),
     ]);
     check(InvariantId::TerminalIsFinal, ios, &events);
+}
+
+#[test]
+fn a_failed_sign_out_leaves_the_app_loading_with_its_credential() {
+    let mut events = signed_in(None);
+    events.extend([
+        fault(FaultKind::ServerError { status: 503 }, Some(Endpoint::RemoveSessions)),
+        Event::SignOut,
+        advance(SECOND_MS),
+    ]);
+    check(InvariantId::SignoutSettles, ios, &events);
+}
+
+#[test]
+fn a_refresh_after_a_failed_sign_out_signs_out_while_loading() {
+    let mut events = signed_in(None);
+    events.extend([Event::Network { state: Network::Offline }, Event::SignOut, advance(SECOND_MS)]);
+    events.extend([Event::Network { state: Network::Online }, advance(MINUTE_MS)]);
+    check(InvariantId::NothingDestructiveWhileLoading, ios, &events);
 }
 
 #[test]

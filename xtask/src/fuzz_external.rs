@@ -11,8 +11,9 @@
 //! two on a two-core machine), each starting its own adapter processes; results are reported
 //! in index order, so the same seed gives the same cases and the same verdicts.
 //!
-//! Every failing case is shrunk on the same SDK (`gate::shrink`, the hunt's shrinker with
-//! the external budget) and written the moment it is found, atomically, as a scenario under
+//! Every failing case is shrunk on the same SDK (the hunt's shrinker, keeping only smaller
+//! cases that fail in the same class, within a deterministic budget that counts each run and
+//! the virtual time it spans: see [`SHRINK_COST_MAX`]) and written the moment it is found, atomically, as a scenario under
 //! `target/fuzz-failures/<sdk>/` (or `--export DIR`) that `cargo xtask gate --sdk SPEC
 //! --scenarios FILE --cases 0` replays. The summary classifies every case that did not pass.
 
@@ -26,9 +27,11 @@ use anyhow::{Context, Result, bail};
 use session_harness::gate::{self, Breakage, CaseReport, Findings, Suite, Verdict};
 use session_harness::generate;
 use session_harness::model::profile::ProfileId;
-use session_harness::runner::lockstep::{Fidelity, Verdict as Lockstep};
+use session_harness::model::vocab::Event;
+use session_harness::runner::lockstep::{Fidelity, LockstepOutcome, Verdict as Lockstep};
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
+use session_harness::sdk::hunt;
 use session_harness::sim::{case_seed, format_seed};
 
 /// What the campaign was asked for (the `fuzz` arguments that apply to an external SDK).
@@ -64,17 +67,26 @@ struct Judged {
 
 /// How a verdict is counted: what broke first, in the vocabulary of findings.
 fn classify(findings: &Findings, label: &str, report: &CaseReport) -> String {
-    match &report.verdict {
+    classify_run(findings, label, &report.variant, &report.verdict, &report.outcome)
+}
+
+fn classify_run(
+    findings: &Findings,
+    label: &str,
+    variant: &str,
+    verdict: &Verdict,
+    outcome: &LockstepOutcome,
+) -> String {
+    match verdict {
         Verdict::Pass => "pass".to_string(),
         Verdict::Expected(ids) => format!("accepted by {}", ids.join(" + ")),
         Verdict::Skipped(why) => format!("skipped: {why}"),
-        Verdict::Fail(_) => match &report.outcome.verdict {
+        Verdict::Fail(_) => match &outcome.verdict {
             Lockstep::Diverged(d) => format!("divergence in {}", d.field),
             Lockstep::Broken(_) => "broken adapter".to_string(),
             _ => {
                 // The invariants no finding accepts (the verdict's reason names the first).
-                let mut ids: Vec<&str> = report
-                    .outcome
+                let mut ids: Vec<&str> = outcome
                     .report
                     .violations
                     .iter()
@@ -83,9 +95,9 @@ fn classify(findings: &Findings, label: &str, report: &CaseReport) -> String {
                             .accepting(
                                 label,
                                 "fuzz",
-                                &report.variant,
+                                variant,
                                 &Breakage::Invariant(v.invariant),
-                                &report.outcome,
+                                outcome,
                             )
                             .is_none()
                     })
@@ -128,7 +140,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
         &std::fs::read_to_string(&findings_path)
             .with_context(|| format!("reading {}", findings_path.display()))?,
     )?;
-    let subject = crate::gate::subject(&c.sdk, root, None, c.fidelity)?;
+    let subject = crate::gate::subject(&c.sdk, root, c.fidelity)?;
     let label = subject.label();
     scenario::files::remove_stale_temporaries(&c.export_dir)
         .with_context(|| format!("cleaning {}", c.export_dir.display()))?;
@@ -169,10 +181,6 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                         snapshot: None,
                         snapshot_check: None,
                         replay: found.clone(),
-                        named_profile: profile,
-                        file: None,
-                        seed: Some(seed),
-                        more: Vec::new(),
                         outcome,
                         events,
                     };
@@ -181,7 +189,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                         index,
                         case_seed: seed,
                         verdict: report.verdict.clone(),
-                        class,
+                        class: class.clone(),
                         why: report.verdict_text().lines().next().unwrap_or_default().to_string(),
                         exported: None,
                         shrunk_steps: None,
@@ -190,12 +198,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                     if report.verdict.is_fail() {
                         let v = failing.fetch_add(1, Ordering::Relaxed) + 1;
                         bar.set_message(format!("{v} failing, shrinking"));
-                        let shrunk = gate::shrink(
-                            subject.as_ref(),
-                            &findings,
-                            &report,
-                            gate::SHRINK_TRIES_EXTERNAL_MAX,
-                        );
+                        let shrunk = shrink(subject.as_ref(), &findings, &label, &report, &class);
                         let exported = gate::export_found(&shrunk, &found, report.events.len());
                         let file = exported.name.trim_start_matches("regressions/");
                         let path = c.export_dir.join(format!("{file}.yaml"));
@@ -325,6 +328,71 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
         if failed == 0 { crate::term::pass("pass") } else { crate::term::fail("FAIL") }
     );
     Ok(failed == 0)
+}
+
+/// What shrinking one failure may cost, in runs of a short case: each candidate costs one,
+/// plus one per [`SHRINK_VIRTUAL_MS_PER_UNIT`] of virtual time it spans (a real SDK's wall
+/// time grows with the virtual time it lives through: an hour in the foreground is a hundred
+/// refresh round trips). A deterministic bound: the same case shrinks the same way anywhere.
+const SHRINK_COST_MAX: u64 = 60;
+const SHRINK_VIRTUAL_MS_PER_UNIT: u64 = 30 * 60 * 1000;
+
+fn shrink_cost(events: &[Event]) -> u64 {
+    let virtual_ms: u64 = events
+        .iter()
+        .map(|e| match e {
+            Event::Advance { ms } => *ms,
+            _ => 0,
+        })
+        .fold(0, u64::saturating_add);
+    1 + virtual_ms / SHRINK_VIRTUAL_MS_PER_UNIT
+}
+
+/// Shrinks a failing case (the hunt's shrinker, at most the gate's external tries and
+/// [`SHRINK_COST_MAX`]) to a smaller one that fails the same way: same class (the same
+/// divergence field, or the same invariants no finding accepts). Returns the shrunk case's
+/// report, or the case as it is when nothing smaller fails so.
+fn shrink(
+    subject: &dyn gate::Subject,
+    findings: &Findings,
+    label: &str,
+    report: &CaseReport,
+    class: &str,
+) -> CaseReport {
+    let setup = report.outcome.sdk.setup;
+    let seed = report.outcome.sdk.seed;
+    let spent = std::cell::Cell::new(0u64);
+    let shrunk = hunt::shrink(&report.events, gate::SHRINK_TRIES_EXTERNAL_MAX, |candidate| {
+        let cost = shrink_cost(candidate);
+        if spent.get() + cost > SHRINK_COST_MAX {
+            return false;
+        }
+        spent.set(spent.get() + cost);
+        let outcome = subject.run(setup, candidate, seed);
+        let verdict = gate::judge(
+            findings,
+            label,
+            "fuzz",
+            &report.variant,
+            &outcome,
+            subject.accepts_known_deviations(),
+        );
+        verdict.is_fail()
+            && classify_run(findings, label, &report.variant, &verdict, &outcome) == class
+    });
+    if shrunk.len() == report.events.len() {
+        return report.clone();
+    }
+    let outcome = subject.run(setup, &shrunk, seed);
+    let verdict = gate::judge(
+        findings,
+        label,
+        "fuzz",
+        &report.variant,
+        &outcome,
+        subject.accepts_known_deviations(),
+    );
+    CaseReport { verdict, outcome, events: shrunk, ..report.clone() }
 }
 
 /// The command that reruns case `index` of the campaign as it was found: a one-case shard.

@@ -13,7 +13,8 @@
 //! - `retry_before_retry_after: { endpoint }`: a 429 with `Retry-After` R, then a request to
 //!   the same endpoint for the same session sent less than R later;
 //! - `answer_after_sign_out: {}`: an answer to a request sent before a `sign_out` call
-//!   settled arrives after it, and a credential is stored again;
+//!   settled arrives after it, and then a credential is stored again or the app renders
+//!   signed in;
 //! - `expired_token_after_suspension: { kind }`: a `kind` call open while the app went to the
 //!   background settles with a token that has expired;
 //! - `waits_for_failed_load: { kind }`: a `kind` call is open when a `load` call settles
@@ -244,6 +245,11 @@ impl Pattern {
                             }
                         }
                         Happening::StorageWritten { credential: true, .. } if late_answer => {
+                            return true;
+                        }
+                        Happening::Rendered { view, .. }
+                            if late_answer && view.is_signed_in == Some(true) =>
+                        {
                             return true;
                         }
                         _ => {}

@@ -8,7 +8,7 @@
 //! `revoked-like-expired` is metamorphic: it compares a trace with its twin in which every
 //! `revoke` became `expire_now` ([`check_revoked_like_expired`]); the runner builds the twin.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::profile::RefreshPolicy;
 use crate::model::time::{SECOND_MS, VTime, format_clock};
@@ -724,27 +724,24 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
 /// (an SDK may render its final state just before or just after it settles the call).
 fn signout_settles(trace: &Trace, r: &mut Report) {
     let mut view = AuthView::closed();
+    // Sign-outs started on a loaded app.
+    let mut judged: BTreeSet<CallId> = BTreeSet::new();
     for step in &trace.steps {
         // (settled at, call) waiting for the end of its instant.
         let mut pending: Option<(VTime, CallId)> = None;
         let judge = |r: &mut Report, view: &AuthView, call: CallId, at: VTime| {
             r.exercise(InvariantId::SignoutSettles, 1);
-            let server_active = |v: &AuthView| {
-                v.session.is_some_and(|s| {
-                    step.obs.server.status_of(s.id).is_some_and(|st| st.is_signed_in())
-                })
-            };
-            let ok = match view.is_signed_in {
-                Some(false) => true,
-                Some(true) => server_active(view),
-                None => !step.obs.device.running || !step.obs.server.persisted_credential_valid,
-            };
+            // Signed out or signed in are both answers; loading is not, unless nothing
+            // stored would bring the session back (or the app is gone).
+            let ok = view.is_signed_in.is_some()
+                || !step.obs.device.running
+                || !step.obs.server.persisted_credential_valid;
             if !ok {
                 r.violate(
                     InvariantId::SignoutSettles,
                     step.index,
                     at,
-                    format!("{call} sign_out leaves the app signed out, or signed in on an active session"),
+                    format!("{call} sign_out leaves the app signed out locally, or signed in"),
                     format!(
                         "{} with a stored credential that restores the session",
                         view_text(view)
@@ -761,7 +758,16 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
             }
             match h {
                 Happening::Rendered { view: v, .. } => view = v.clone(),
-                Happening::CallSettled { at, call, kind: CallKind::SignOut, .. } => {
+                // A sign-out asked for before the app had loaded leaves it loading because the
+                // load has not finished: that is the load's to settle (calls-settle,
+                // restore-after-cold-start), not the sign-out's.
+                Happening::CallStarted { call, kind: CallKind::SignOut, .. } if view.is_loaded => {
+                    judged.insert(*call);
+                }
+                // A sign-out cut short by a kill or JS reload settled nothing.
+                Happening::CallSettled { at, call, kind: CallKind::SignOut, result }
+                    if *result != CallResult::Killed && judged.remove(call) =>
+                {
                     pending = Some((*at, *call));
                 }
                 _ => {}

@@ -139,7 +139,9 @@ pub struct Profile {
     /// if it expired (Expo `useAuth` wrapper).
     pub offline_returns_stale: bool,
     /// Whether a client payload from a request sent before the latest sign-out is ignored
-    /// (clerk-js applies every payload it receives, so a slow reload can sign a user back in).
+    /// (clerk-js applies every payload it receives, so a slow reload can sign a user back in);
+    /// with it, a `setActive` asked for while the user signs out does nothing (the article is
+    /// silent; nothing may bring the session back before the sign-out settles).
     pub ignores_stale_payloads: bool,
     /// Whether `handleUnauthenticated`'s `GET /client` answering 403 or 500 signs out
     /// (clerk.ts: "If /client answers 403 or 500, it calls setActive(null). Other errors are

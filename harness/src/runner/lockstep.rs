@@ -28,8 +28,9 @@
 //! - [`Fidelity::Observable`] (the default): the view, `open_calls`, the device and the
 //!   server, and not the happenings nor `in_flight` — what a user or the server sees;
 //! - [`Fidelity::Requests`]: that, plus the FAPI requests of every step (`requests`: each
-//!   send with its endpoint, session and purpose, each answer, at its instant and in send
-//!   order, so retry timing shows) and the storage writes and deletions (`storage`), both
+//!   send with its endpoint, session and purpose, each answer the running process got, at
+//!   its instant and in send order, so retry timing shows) and the storage writes and
+//!   deletions by key (`storage`), both
 //!   rendered in the scenario's words (`t=2.050s sent req_3 tokens session=sess_1
 //!   purpose=get_token`). Renders, timers, retry bookkeeping and `in_flight` stay the SDK's
 //!   business. A request's purpose is the kind of the call it serves, remembered across
@@ -486,14 +487,24 @@ impl Comparer {
 
 /// The purpose of every call started so far on one side of a run: the call's kind in the
 /// scenario's words, `get_token(skip_cache)` for a `get_token skip_cache` step's call.
+/// Also the requests the running JS runtime sent: an answer to a request a dead process sent
+/// reaches no SDK (a real adapter cannot report it; the model logs the server's answer), so
+/// request-level lockstep leaves it out on both sides.
 #[derive(Clone, Debug, Default)]
 struct Ledger {
     purposes: BTreeMap<CallId, String>,
+    live: std::collections::BTreeSet<crate::model::vocab::RequestId>,
 }
 
 impl Ledger {
     fn learn(&mut self, event: &Event, happenings: &[Happening]) {
+        if matches!(event, Event::Kill | Event::ColdStart | Event::JsReload | Event::Reinstall) {
+            self.live.clear();
+        }
         for h in happenings {
+            if let Happening::RequestSent { req, .. } = h {
+                self.live.insert(*req);
+            }
             if let Happening::CallStarted { call, kind, .. } = h {
                 let mut purpose = words::word(kind);
                 if *kind == CallKind::GetToken
@@ -532,11 +543,13 @@ impl Ledger {
                 Happening::RequestDone { at, req, endpoint, outcome, .. } => {
                     requests.push((*at, 0, req.0, words::request_done(*req, *endpoint, outcome)))
                 }
-                Happening::StorageWritten { at, key, credential, .. } => {
-                    storage.push((*at, words::storage_op(*key, Some(*credential))));
+                // Which key, not whether it would restore a session: an adapter's writes are
+                // annotated against the server as it is at the end of the step.
+                Happening::StorageWritten { at, key, .. } => {
+                    storage.push((*at, words::storage_op(*key, true)));
                 }
                 Happening::StorageDeleted { at, key } => {
-                    storage.push((*at, words::storage_op(*key, None)));
+                    storage.push((*at, words::storage_op(*key, false)));
                 }
                 _ => {}
             }

@@ -68,7 +68,7 @@ invariants! {
     ReturnToPreserved = "return-to-preserved":
         "after re-authentication the user lands where they were when the session ended",
     SignoutSettles = "signout-settles":
-        "when a sign-out call settles the app is signed out locally, or signed in with its session still active on the server; never left loading with a credential that restores the session",
+        "when a sign-out call settles the app is signed out locally, or signed in; never left loading with a stored credential that still restores the session",
 }
 
 impl fmt::Display for InvariantId {

@@ -98,13 +98,10 @@ pub fn request_done(req: RequestId, endpoint: Endpoint, outcome: &RequestOutcome
     format!("answered {req} {} {what}", endpoint.as_str())
 }
 
-/// A storage write or deletion as request-level lockstep compares it: `stored client_jwt
-/// credential=true`, `deleted client_jwt`.
-pub fn storage_op(key: StorageKey, written: Option<bool>) -> String {
-    match written {
-        Some(credential) => format!("stored {} credential={credential}", word(&key)),
-        None => format!("deleted {}", word(&key)),
-    }
+/// A storage write or deletion as request-level lockstep compares it: `stored client_jwt`,
+/// `deleted client_jwt`.
+pub fn storage_op(key: StorageKey, written: bool) -> String {
+    if written { format!("stored {}", word(&key)) } else { format!("deleted {}", word(&key)) }
 }
 
 /// One line of a request-level comparison: `t=00:01:02.345 sent req_3 tokens …`.
@@ -143,10 +140,7 @@ mod tests {
             request_done(RequestId(4), Endpoint::GetClient, &dropped),
             "answered req_4 get_client network_error(committed)"
         );
-        assert_eq!(
-            storage_op(StorageKey::ClientJwt, Some(true)),
-            "stored client_jwt credential=true"
-        );
-        assert_eq!(storage_op(StorageKey::ClientJwt, None), "deleted client_jwt");
+        assert_eq!(storage_op(StorageKey::ClientJwt, true), "stored client_jwt");
+        assert_eq!(storage_op(StorageKey::ClientJwt, false), "deleted client_jwt");
     }
 }

@@ -38,6 +38,7 @@ impl World {
                 api: ApiStage::Token,
                 target: None,
                 bound: None,
+                sent: None,
             },
         );
         self.log.push(Happening::CallStarted { at: self.now, call: id, kind });
@@ -172,6 +173,17 @@ impl World {
                 Err(f) => self.settle(call, CallResult::Error { status: f.status, code: f.code }),
             },
             ApiStage::Refreshing => {
+                if self.rules.single_flight_all
+                    && !self.js.shell.refetched
+                    && let Ok(Some(token)) = &outcome
+                    && token.serial <= self.js.shell.refused
+                {
+                    self.js.shell.refetched = true;
+                    // The refresh joined a fetch sent before the 401 and brought back a token
+                    // no fresher than one the backend refused: fetch again (a single-flight
+                    // SDK shares fetches, so a skipCache refresh can be older than its 401).
+                    return self.token_begin(call);
+                }
                 self.js.shell.refreshing = None;
                 let queue = std::mem::take(&mut self.js.shell.queue);
                 match outcome {
@@ -206,6 +218,7 @@ impl World {
             return;
         };
         c.api = ApiStage::Backend { attempt };
+        c.sent = token.map(|t| t.serial);
         let now = self.now;
         if self.device.network == Network::Offline {
             self.schedule_js(now, JsJob::BackendReply { call, status: 0 });
@@ -247,6 +260,15 @@ impl World {
         match status {
             200..=299 => self.settle(call, CallResult::Ok),
             401 if attempt == 1 => {
+                let refused = c.sent.unwrap_or(0);
+                if self.js.shell.refreshing.is_none() {
+                    self.js.shell.refused = 0;
+                    self.js.shell.refetched = false;
+                }
+                self.js.shell.refused = self.js.shell.refused.max(refused);
+                let Some(c) = self.js.calls.get_mut(&call) else {
+                    return;
+                };
                 if self.js.shell.refreshing.is_some() {
                     c.api = ApiStage::Queued;
                     self.js.shell.queue.push(call);

@@ -201,6 +201,11 @@ impl World {
         }
         if now_signed_in && changed_session {
             self.arm_recurring();
+            if self.rules.ignores_stale_payloads {
+                // A payload from a request sent before this session became current cannot
+                // speak for it: it is stale, like one from before a sign-out.
+                self.js.signout_epoch += 1;
+            }
         }
         self.js.preferred = None;
         if self.js.status != LoadStatus::Loading {

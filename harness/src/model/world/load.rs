@@ -41,14 +41,26 @@ impl World {
         Some(view)
     }
 
-    pub(super) fn load_answer(&mut self, client: bool, attempt: u32, tries: u32, reply: Reply) {
+    pub(super) fn load_answer(
+        &mut self,
+        (client, attempt, tries): (bool, u32, u32),
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
             return;
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
                 if let Some(view) = self.take_load_part(client, a) {
-                    self.apply_client(&view, self.js.signout_epoch);
+                    if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch
+                    {
+                        // The user signed out while the load was in flight: its client is
+                        // from before the sign-out, so the app loads signed out.
+                        self.js.slot = Slot::Null;
+                    } else {
+                        self.apply_client(&view, self.js.signout_epoch);
+                    }
                     self.finish_load(LoadStatus::Ready, CallResult::Ok);
                 }
             }
@@ -73,8 +85,13 @@ impl World {
                 Some(Payload::Client(view)) => Some(view),
                 _ => None,
             };
-            self.read_storage(StorageKey::CachedEnvironment);
-            self.js.env = Some(self.server.environment());
+            // The cached environment, if one was stored (the instance's settings do not change
+            // during a run, so what was stored is the server's environment); none otherwise.
+            let stored = matches!(
+                self.read_storage(StorageKey::CachedEnvironment),
+                Some(Payload::Environment)
+            );
+            self.js.env = stored.then(|| self.server.environment());
             match cached {
                 Some(view) => self.apply_client(&view, self.js.signout_epoch),
                 None => self.js.slot = Slot::Null,

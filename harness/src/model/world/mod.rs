@@ -116,7 +116,8 @@ struct Flight {
     purpose: Purpose,
     js: u32,
     fault: Option<FaultKind>,
-    /// The sign-out epoch when sent: a payload from before a sign-out is stale.
+    /// The sign-out epoch when sent: a payload from before a sign-out (or, documented, from
+    /// before the current session became current) is stale.
     signout_epoch: u32,
     /// What the server answered: it applies a request the instant it is sent, as the FAPI
     /// emulator does (both of its ways in), and the answer travels back for the latency.
@@ -219,6 +220,8 @@ struct Call {
     /// The session `getToken`'s first attempt used, when retries stay bound to it
     /// ([`Profile::retry_keeps_session`]).
     bound: Option<SessionId>,
+    /// The serial of the token the API call's last backend request carried.
+    sent: Option<u64>,
 }
 
 /// The JS runtime's state: everything lost on kill or JS reload.
@@ -265,6 +268,12 @@ struct Shell {
     /// The API wrapper's single refresh after a 401 (`isRefreshing`) and its queue.
     refreshing: Option<CallId>,
     queue: Vec<CallId>,
+    /// The freshest token (serial) a backend refused during this refresh: a refresh that
+    /// joined a fetch sent before the 401 may bring back a token no fresher.
+    refused: u64,
+    /// Whether this refresh already fetched again for that reason (once is enough: a fetch
+    /// sent after the 401 is fresher, and an offline cache hit would loop).
+    refetched: bool,
 }
 
 impl Js {
@@ -299,6 +308,8 @@ impl Js {
                 return_to: None,
                 refreshing: None,
                 queue: Vec::new(),
+                refused: 0,
+                refetched: false,
             },
         }
     }
@@ -549,6 +560,11 @@ impl World {
             Event::SetActive => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::SetActive);
+                    if self.rules.ignores_stale_payloads && self.js.user_signing_out {
+                        // The documented contract: nothing may bring the session back while
+                        // the user signs out, so a switch asked for meanwhile does nothing.
+                        return self.settle(call, CallResult::Ok);
+                    }
                     let current = match self.js.slot {
                         Slot::Some(v) => Some(v.id),
                         _ => None,

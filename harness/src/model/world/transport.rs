@@ -166,7 +166,7 @@ impl World {
     ) {
         match purpose {
             Purpose::Load { client, attempt, tries } => {
-                self.load_answer(client, attempt, tries, reply)
+                self.load_answer((client, attempt, tries), reply, signout_epoch)
             }
             Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
             Purpose::TokenFetch { waiters, expired_retry } => {

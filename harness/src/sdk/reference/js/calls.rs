@@ -110,13 +110,32 @@ impl Core {
                 return self.settle(call, result);
             }
             let leader = self.rt.borrow().shell.refreshing.clone();
+            {
+                let refused = token.map_or(0, |t| t.serial);
+                let mut rt = self.rt.borrow_mut();
+                if leader.is_none() {
+                    rt.shell.refused = 0;
+                }
+                rt.shell.refused = rt.shell.refused.max(refused);
+            }
             let outcome = match leader {
                 Some(queue) => queue.wait().await,
                 None => {
                     let queue = Promise::new();
                     self.rt.borrow_mut().shell.refreshing = Some(queue.clone());
                     // `retry-401-loop`: no `_retry` flag and a plain `getToken()` (a cache hit).
-                    let outcome = self.token(call, CallKind::ApiCall, !looping).await;
+                    let mut outcome = self.token(call, CallKind::ApiCall, !looping).await;
+                    // The refresh joined a fetch sent before the 401 and brought back a token
+                    // no fresher than one the backend refused: fetch again (a single-flight
+                    // SDK shares fetches, so a skipCache refresh can be older than its 401).
+                    // Once is enough: a fetch sent after the 401 is fresher, and an offline
+                    // cache hit would loop.
+                    if self.rules.single_flight_all
+                        && !looping
+                        && matches!(&outcome, Ok(Some(t)) if t.serial <= self.rt.borrow().shell.refused)
+                    {
+                        outcome = self.token(call, CallKind::ApiCall, true).await;
+                    }
                     self.rt.borrow_mut().shell.refreshing = None;
                     // `retry-401-loop`: a refresh that yields no token never releases the queue.
                     if !looping || matches!(outcome, Ok(Some(_))) {

@@ -113,7 +113,7 @@ impl Core {
         let held = held.and_then(|h| self.rt.borrow_mut().held.remove(&h).map(|held| (h, held)));
         if let Some((held_id, held)) = held {
             let reply = rethrown.unwrap_or(held.reply);
-            self.dispatch(held_id, held.sid, held.purpose, reply, held.signout_epoch);
+            self.dispatch(held_id, held.about, held.purpose, reply, held.signout_epoch);
         }
     }
 
@@ -229,6 +229,11 @@ impl Core {
         }
         if matches!(next, Slot::Some(_)) && changed {
             self.arm_recurring();
+            if self.rules.ignores_stale_payloads {
+                // A payload from a request sent before this session became current cannot
+                // speak for it: it is stale, like one from before a sign-out.
+                self.rt.borrow_mut().signout_epoch += 1;
+            }
         }
         self.rt.borrow_mut().preferred = None;
         if !loading {

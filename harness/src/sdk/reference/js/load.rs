@@ -68,23 +68,33 @@ impl Core {
 
     /// Takes one half of a load's (or reload's) answer; once both halves are in, applies the
     /// environment and the client. Returns whether it did.
-    pub(super) fn apply_part(self: &Rc<Self>, client: bool, reply: &Reply) -> bool {
+    pub(super) fn apply_part(
+        self: &Rc<Self>,
+        client: bool,
+        reply: &Reply,
+        sent_epoch: Option<u32>,
+    ) -> bool {
         let Some((environment, view)) = self.take_part(client, reply) else {
             return false;
         };
         self.rt.borrow_mut().environment = Some(environment);
         self.write_stored_environment(environment);
         let epoch = self.rt.borrow().signout_epoch;
-        self.apply_client(&view, epoch);
+        if self.rules.ignores_stale_payloads && sent_epoch.is_some_and(|e| e != epoch) {
+            // The user signed out while the load was in flight: its client is from before
+            // the sign-out, so the app loads signed out.
+            self.rt.borrow_mut().slot = Slot::Null;
+        } else {
+            self.apply_client(&view, epoch);
+        }
         true
     }
 
     pub(super) fn load_answer(
         self: &Rc<Self>,
-        client: bool,
-        attempt: u32,
-        tries: u32,
+        (client, attempt, tries): (bool, u32, u32),
         reply: Reply,
+        signout_epoch: u32,
     ) {
         {
             let rt = self.rt.borrow();
@@ -93,7 +103,7 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if self.apply_part(client, &reply) {
+            if self.apply_part(client, &reply, Some(signout_epoch)) {
                 self.load_complete();
             }
         } else if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
@@ -203,7 +213,7 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if self.apply_part(client, &reply) {
+            if self.apply_part(client, &reply, None) {
                 self.rt.borrow_mut().status = LoadStatus::Ready;
             }
         } else {

@@ -89,16 +89,22 @@ enum Purpose {
 /// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
 /// awaits it before its caller sees the error).
 struct Held {
-    sid: Option<SessionId>,
+    about: About,
     purpose: Purpose,
     reply: Reply,
     signout_epoch: u32,
 }
 
+/// What a request is about: its session (token, touch, end, …) and the call that sent it.
+#[derive(Clone, Copy)]
+struct About {
+    sid: Option<SessionId>,
+    call: Option<CallId>,
+}
+
 struct Flight {
     endpoint: Endpoint,
-    /// The session the request is about (token, touch, end, …).
-    sid: Option<SessionId>,
+    about: About,
     token: Option<ClientToken>,
     purpose: Purpose,
     runtime: u32,
@@ -183,6 +189,9 @@ struct Shell {
     /// `no-foreground-refresh`: the Authorization header the app had when it went to the
     /// background, which nothing replaced on return; the next API call sends it as is.
     resume_header: Option<TokenInfo>,
+    /// The freshest token (serial) a backend refused during this refresh: a refresh that
+    /// joined a fetch sent before the 401 may bring back a token no fresher.
+    refused: u64,
 }
 
 /// One JS runtime: everything lost on kill or JS reload.
@@ -252,6 +261,7 @@ impl Runtime {
                 return_to: None,
                 refreshing: None,
                 resume_header: None,
+                refused: 0,
             },
         }
     }
@@ -507,6 +517,11 @@ impl Core {
             Event::SetActive => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::SetActive);
+                    if self.rules.ignores_stale_payloads && self.rt.borrow().user_signing_out {
+                        // The documented contract: nothing may bring the session back while
+                        // the user signs out, so a switch asked for meanwhile does nothing.
+                        return self.settle(call, CallResult::Ok);
+                    }
                     let target = {
                         let rt = self.rt.borrow();
                         let current = rt.session().map(|v| v.id);

@@ -14,7 +14,7 @@ use crate::model::vocab::{
 use crate::sdk::reference::exec::Promise;
 
 use super::transport::{Failure, Reply, Req};
-use super::{Core, Fetch, Fetched, JsJob, LoadStatus, Purpose, Slot, TokenOutcome};
+use super::{About, Core, Fetch, Fetched, JsJob, LoadStatus, Purpose, Slot, TokenOutcome};
 
 pub(super) fn token_result(outcome: &TokenOutcome) -> CallResult {
     match outcome {
@@ -195,11 +195,11 @@ impl Core {
         id: RequestId,
         done: Promise<Fetched>,
         (background, expired_retry): (bool, bool),
-        sid: Option<SessionId>,
+        about: About,
         reply: Reply,
     ) {
         let retry = self.expired_token_retry(&reply).filter(|_| !expired_retry);
-        if let (Some(last), Some(sid)) = (retry, sid) {
+        if let (Some(last), Some(sid)) = (retry, about.sid) {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
@@ -210,7 +210,7 @@ impl Core {
             };
             let req = Req::Tokens { sid, carried, force_origin, expired: Some(last) };
             let purpose = Purpose::TokenFetch { done, background, expired_retry: true };
-            let new = self.send(req, purpose, None);
+            let new = self.send(req, purpose, about.call);
             let mut rt = self.rt.borrow_mut();
             if let Some(f) = rt.fetch.as_mut().filter(|f| f.req == id) {
                 f.req = new;

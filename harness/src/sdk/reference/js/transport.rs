@@ -20,7 +20,7 @@ use crate::model::vocab::{
 };
 use crate::sdk::reference::exec::Promise;
 
-use super::{Core, Flight, Held, JsJob, Macro, Net, Purpose, Slot};
+use super::{About, Core, Flight, Held, JsJob, Macro, Net, Purpose, Slot};
 
 /// A FAPI request as the SDK builds it.
 #[derive(Clone, Debug)]
@@ -35,20 +35,11 @@ pub(super) enum Req {
         /// The legacy retry's `expired_token=` query parameter.
         expired: Option<TokenInfo>,
     },
-    Touch {
-        sid: SessionId,
-    },
-    End {
-        sid: SessionId,
-    },
-    Remove {
-        sid: SessionId,
-    },
+    Touch { sid: SessionId },
+    End { sid: SessionId },
+    Remove { sid: SessionId },
     RemoveSessions,
-    ResolveTask {
-        sid: SessionId,
-        task: TaskKey,
-    },
+    ResolveTask { sid: SessionId, task: TaskKey },
 }
 
 impl Req {
@@ -222,15 +213,15 @@ impl Core {
         self.next_request.set(id.0 + 1);
         let now = self.now();
         let endpoint = req.endpoint();
-        self.log(Happening::RequestSent { at: now, req: id, endpoint, call, sid: req.sid() });
+        let about = About { sid: req.sid(), call };
+        self.log(Happening::RequestSent { at: now, req: id, endpoint, call, sid: about.sid });
         let (runtime, signout_epoch) = {
             let rt = self.rt.borrow();
             (rt.id, rt.signout_epoch)
         };
-        self.flights.borrow_mut().insert(
-            id,
-            Flight { endpoint, sid: req.sid(), token, purpose, runtime, signout_epoch },
-        );
+        self.flights
+            .borrow_mut()
+            .insert(id, Flight { endpoint, about, token, purpose, runtime, signout_epoch });
         if self.device.borrow().network == Network::Offline {
             // The request never leaves the device.
             self.log(Happening::RequestDone {
@@ -297,7 +288,7 @@ impl Core {
             if response.status == 401 && !unauthenticated && !leaving {
                 if self.rules.awaits_unauthenticated {
                     let held = Held {
-                        sid: flight.sid,
+                        about: flight.about,
                         purpose: flight.purpose,
                         reply,
                         signout_epoch: flight.signout_epoch,
@@ -305,13 +296,7 @@ impl Core {
                     match self.hold_for_unauthenticated(id, held) {
                         Ok(()) => return,
                         Err(held) => {
-                            return self.dispatch(
-                                id,
-                                held.sid,
-                                held.purpose,
-                                held.reply,
-                                held.signout_epoch,
-                            );
+                            return self.dispatch(id, held.about, held.purpose, held.reply, held.signout_epoch);
                         }
                     }
                 }
@@ -322,25 +307,25 @@ impl Core {
                 self.apply_client(view, flight.signout_epoch);
             }
         }
-        self.dispatch(id, flight.sid, flight.purpose, reply, flight.signout_epoch);
+        self.dispatch(id, flight.about, flight.purpose, reply, flight.signout_epoch);
     }
 
     /// What an answer does for the purpose its request was sent for.
     pub(super) fn dispatch(
         self: &Rc<Self>,
         id: RequestId,
-        sid: Option<SessionId>,
+        about: About,
         purpose: Purpose,
         reply: Reply,
         signout_epoch: u32,
     ) {
         match purpose {
             Purpose::Load { client, attempt, tries } => {
-                self.load_answer(client, attempt, tries, reply)
+                self.load_answer((client, attempt, tries), reply, signout_epoch)
             }
             Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
             Purpose::TokenFetch { done, background, expired_retry } => {
-                self.fetch_answer(id, done, (background, expired_retry), sid, reply)
+                self.fetch_answer(id, done, (background, expired_retry), about, reply)
             }
             Purpose::Background => {
                 {
