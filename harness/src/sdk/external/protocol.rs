@@ -4,7 +4,12 @@
 //!
 //! Parsing is tolerant of extra fields (an adapter may report more than version 1 asks) and
 //! strict about the fields version 1 names: a missing or mistyped one is a `garbled` reply.
+//!
+//! The JSON Schema of every message (`schema/adapter-protocol.schema.json`, [`json_schema`])
+//! is generated from these types with schemars, the requests the harness writes included
+//! ([`Request`]: the harness serialises exactly these), and a test keeps it current.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::settings::{Setup, TokenCacheKind};
@@ -19,32 +24,133 @@ pub const PROTOCOL: u64 = 1;
 /// What the hello line must say in its `hello` field.
 pub const HELLO: &str = "session-harness-adapter";
 
+/// What a missing hello usually means, said wherever one is missed.
+pub const FLUSH_HINT: &str = "an adapter that wrote its hello but never flushed stdout looks \
+     like this: flush after every line (Python: print(..., flush=True) or sys.stdout.flush(); \
+     C: fflush(stdout); Node: process.stdout.write is unbuffered)";
+
 /// Longest line an adapter may write: 1 MiB, newline excluded.
 pub const LINE_BYTES_MAX: usize = 1 << 20;
 
-/// The adapter's first line.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// The adapter's first line: `{"hello": "session-harness-adapter", "protocol": 1, "sdk":
+/// "py-session-sdk", "version": "0.1.0"}`. `sdk@version` labels a `cmd:` SDK in the gate's
+/// snapshot folders, JUnit class names and findings.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub struct Hello {
+    /// Always `session-harness-adapter`.
     pub hello: String,
+    /// The protocol version the adapter speaks: 1.
     pub protocol: u64,
-    #[serde(default)]
+    /// The SDK's name (`py-session-sdk`, `@clerk/clerk-js`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<String>,
-    #[serde(default)]
+    /// The SDK's version (`0.1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    #[serde(default)]
+    /// The SDK's entry point, for people (`dist/clerk.native.js`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
     /// The lockstep fidelity the SDK declares it is held to (one of [`FIDELITIES`]);
     /// absent: `observable`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<String>,
 }
 
 /// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
 pub const FIDELITIES: [&str; 3] = ["observable", "requests", "exact"];
 
+/// Longest SDK label a hello may announce (`sdk@version`).
+pub const LABEL_CHARS_MAX: usize = 100;
+
+impl Hello {
+    /// `sdk@version`, the label the gate files this SDK under. `Err` names what is missing
+    /// or not accepted: both fields are needed, letters, digits and `@ . _ + - /` only.
+    pub fn label(&self) -> Result<String, String> {
+        let field = |name: &str, value: &Option<String>| -> Result<String, String> {
+            let value = value.as_deref().map(str::trim).unwrap_or_default();
+            if value.is_empty() {
+                return Err(format!(
+                    "the hello line names no `{name}`; the gate labels a `cmd:` SDK \
+                     `sdk@version` from its hello, e.g. {{\"hello\": \"{HELLO}\", \"protocol\": \
+                     {PROTOCOL}, \"sdk\": \"my-sdk\", \"version\": \"1.2.0\"}}"
+                ));
+            }
+            let bad = value.chars().find(|c| !(c.is_ascii_alphanumeric() || "@._+-/".contains(*c)));
+            if let Some(c) = bad {
+                return Err(format!(
+                    "the hello's `{name}` {value:?} has {c:?}; accepted: letters, digits and \
+                     `@ . _ + - /`"
+                ));
+            }
+            Ok(value.to_string())
+        };
+        let label = format!("{}@{}", field("sdk", &self.sdk)?, field("version", &self.version)?);
+        if label.len() > LABEL_CHARS_MAX || label.contains("..") {
+            return Err(format!(
+                "the label `{label}` from the hello is over {LABEL_CHARS_MAX} characters or \
+                 contains `..`"
+            ));
+        }
+        Ok(label)
+    }
+}
+
+/// A request the harness writes (§3), tagged by `cmd`. Every request carries `"v": 1` and
+/// its `id` (1, 2, 3, … within a process).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// The first request of every process: create the SDK, start loading, answer once idle.
+    Start {
+        v: u64,
+        id: u64,
+        /// The virtual instant, ms since the harness epoch (2026-01-01).
+        now_ms: u64,
+        /// The harness's process counter, the `<run>` of request tags (§5).
+        run: u32,
+        /// The first free call id; the `load` call takes it.
+        call_base: u32,
+        fapi_url: String,
+        backend_url: String,
+        publishable_key: String,
+        /// `ios` or `android`.
+        platform: String,
+        settings: StartSettings,
+        /// Everything persisted: key → the whole string.
+        storage: std::collections::BTreeMap<String, String>,
+        /// `active`, `inactive` or `background`.
+        app_state: String,
+        /// `online` or `offline`.
+        network: String,
+    },
+    /// One event, in the JSON form of the harness's traces (`{"event": "get_token",
+    /// "skip_cache": true}`).
+    Step { v: u64, id: u64, event: crate::model::vocab::Event, call_base: u32 },
+    /// Answer `{"id": …, "ok": true}` and exit with status 0 within 2 s.
+    Shutdown { v: u64, id: u64 },
+}
+
+impl Request {
+    /// The same request with the `id` the process's counter gives it.
+    pub fn with_id(mut self, id: u64) -> Request {
+        match &mut self {
+            Request::Start { id: slot, .. }
+            | Request::Step { id: slot, .. }
+            | Request::Shutdown { id: slot, .. } => *slot = id,
+        }
+        self
+    }
+
+    /// The request as one line of JSON (no newline).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("requests always serialise")
+    }
+}
+
 /// The SDK configuration `start` carries (§3).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct StartSettings {
+    /// `secure_store` (persist the client token) or `memory` (keep it in the process).
     pub token_cache: &'static str,
     pub resource_cache: bool,
     pub treat_pending_as_signed_out: bool,
@@ -67,13 +173,17 @@ impl StartSettings {
     }
 }
 
-/// A reply, before its shape is checked against the request.
-#[derive(Clone, Debug, Deserialize)]
+/// A reply, before its shape is checked against the request: `{"id": 2, "ok": true, "obs":
+/// {…}, "next_call": 5}` (`start` and `step`: `obs` and `next_call` are required), `{"id": 9,
+/// "ok": true}` (`shutdown`), or `{"id": 2, "ok": false, "error": {…}}`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct Reply {
+    /// The request's `id`.
     pub id: u64,
     pub ok: bool,
     #[serde(default)]
     pub obs: Option<AdapterObs>,
+    /// The next free call id after this request.
     #[serde(default)]
     pub next_call: Option<u32>,
     #[serde(default)]
@@ -81,15 +191,16 @@ pub struct Reply {
 }
 
 /// `{"kind": "unsupported" | "bad_request" | "internal", "message": "…"}`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AdapterError {
+    /// `unsupported`, `bad_request` or `internal`.
     pub kind: String,
     #[serde(default)]
     pub message: String,
 }
 
 /// The observation of a reply (§6).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AdapterObs {
     pub now_ms: u64,
     pub view: AdapterView,
@@ -100,7 +211,7 @@ pub struct AdapterObs {
 }
 
 /// A session id as an adapter writes it: the FAPI's `"sess_1"`, or a bare number.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum IdText {
     Number(u32),
@@ -116,7 +227,7 @@ impl IdText {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AdapterSession {
     pub id: IdText,
     pub status: SessionStatus,
@@ -126,7 +237,7 @@ pub struct AdapterSession {
 
 /// `AuthView` as an adapter writes it (§7): the route in the harness's form, the session id
 /// as the FAPI names it.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 pub struct AdapterView {
     pub route: Route,
     pub is_loaded: bool,
@@ -159,7 +270,7 @@ impl AdapterView {
 }
 
 /// How a call ended, as an adapter reports it: tokens as the JWT the SDK returned.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "result")]
 pub enum AdapterResult {
     Token { jwt: String },
@@ -169,7 +280,7 @@ pub enum AdapterResult {
 }
 
 /// One happening as an adapter reports it (§6's table).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "what")]
 pub enum AdapterHappening {
     Rendered {
@@ -238,6 +349,73 @@ pub enum AdapterHappening {
         #[serde(default)]
         server_revoke: bool,
     },
+}
+
+/// Which message a schema definition describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// The adapter's first line.
+    Hello,
+    /// A line the harness writes.
+    Request,
+    /// A line the adapter writes after its hello.
+    Reply,
+}
+
+impl Message {
+    pub fn name(self) -> &'static str {
+        match self {
+            Message::Hello => "Hello",
+            Message::Request => "Request",
+            Message::Reply => "Reply",
+        }
+    }
+}
+
+/// The JSON Schema of every protocol message (`schema/adapter-protocol.schema.json`): the
+/// three messages under `$defs` (`Hello`, `Request`, `Reply`), and the document itself
+/// accepts any one of them. Generated from the types above; `cargo xtask schema` writes it.
+pub fn json_schema() -> String {
+    let mut generator = schemars::SchemaGenerator::default();
+    let refs = [
+        generator.subschema_for::<Hello>(),
+        generator.subschema_for::<Request>(),
+        generator.subschema_for::<Reply>(),
+    ];
+    let mut defs = generator.take_definitions(true);
+    // `obs` and `error` are left out when they do not apply, never sent as null: written
+    // as plain references, a malformed observation is reported field by field
+    // (`/obs/view/route`), not as one "matches none of anyOf" at `/obs`.
+    for (field, def) in [("obs", "AdapterObs"), ("error", "AdapterError")] {
+        if let Some(property) =
+            defs.get_mut("Reply").and_then(|r| r.pointer_mut(&format!("/properties/{field}")))
+        {
+            *property = serde_json::json!({ "$ref": format!("#/$defs/{def}") });
+        }
+    }
+    let value = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "adapter-protocol.schema.json",
+        "title": format!("session-harness adapter protocol, version {PROTOCOL}"),
+        "description": "One JSON object per line (docs/adapter-protocol.md). The adapter writes                         a Hello line, then one Reply per Request the harness writes.",
+        "anyOf": refs,
+        "$defs": defs,
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON Schema always serialises");
+    text.push('\n');
+    text
+}
+
+/// The schema of one message, as a document a validator compiles (`$ref` into the full
+/// document's `$defs`).
+pub fn message_schema(message: Message) -> serde_json::Value {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&json_schema()).expect("the generated schema is JSON");
+    doc["anyOf"] = serde_json::Value::Null;
+    let map = doc.as_object_mut().expect("the schema is an object");
+    map.remove("anyOf");
+    map.insert("$ref".into(), serde_json::json!(format!("#/$defs/{}", message.name())));
+    doc
 }
 
 /// The `app_state` and `network` words of `start`.
