@@ -140,7 +140,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
         &std::fs::read_to_string(&findings_path)
             .with_context(|| format!("reading {}", findings_path.display()))?,
     )?;
-    let subject = crate::gate::subject(&c.sdk, root, c.fidelity)?;
+    let subject = crate::gate::subject(&c.sdk, root, None, c.fidelity)?;
     let label = subject.label();
     scenario::files::remove_stale_temporaries(&c.export_dir)
         .with_context(|| format!("cleaning {}", c.export_dir.display()))?;
@@ -181,6 +181,10 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                         snapshot: None,
                         snapshot_check: None,
                         replay: found.clone(),
+                        named_profile: profile,
+                        file: None,
+                        seed: Some(seed),
+                        more: Vec::new(),
                         outcome,
                         events,
                     };

@@ -7,6 +7,14 @@
 //! generated case as a scenario file, and exits non-zero on any failure or unreviewed
 //! snapshot. `--accept` records the new snapshots (and removes stale ones) after review.
 //!
+//! Conformance levels (`--level`, `session_harness::gate::level`): an external SDK is held
+//! to L0 (protocol) and, by default, L1 + L2 against a contract: `clerk-js-6` for clerk-js
+//! (its long-standing strictness), `documented` for a `cmd:` SDK. A `cmd:` SDK is labelled by
+//! the `sdk@version` its adapter's hello announces (probed once, first: an adapter with no
+//! hello fails the gate at once, with the hint about flushing stdout), and keeps its
+//! findings and snapshots wherever `--findings FILE` and `--snapshots DIR` say. Every command
+//! printed (replay, rerun, accept) is shell-quoted and runs as printed.
+//!
 //! `clerk-js@VERSION` uses the pinned install in `adapters/clerk-js/` when the version is the
 //! pinned one, and otherwise installs that version with npm into a scratch folder under
 //! `target/gate/`, next to the same driver. The library does the running and judging
@@ -18,10 +26,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use session_harness::gate::{self, CaseReport, Findings, Plan, SnapshotCheck, Subject, Suite};
+use session_harness::gate::{
+    self, CaseReport, Conformance, ExternalSubject, Findings, Plan, SnapshotCheck, Subject, Suite,
+};
 use session_harness::runner::lockstep::Fidelity;
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
+use session_harness::sdk::external::command::HELLO_TIMEOUT_ENV;
+use session_harness::sdk::external::{AdapterCommand, Timeouts, probe_hello};
+
+/// The hello limit of the gate's first probe of a `cmd:` adapter, unless
+/// `SESSION_HARNESS_ADAPTER_HELLO_TIMEOUT_MS` sets one.
+const HELLO_PROBE_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
 use session_harness::sim::{format_seed, parse_seed};
 
 #[derive(clap::Args)]
@@ -29,9 +45,21 @@ pub struct Args {
     /// The SDK: `reference`, `reference+DEFECT`, `clerk-js@VERSION` or `cmd:COMMAND`.
     #[arg(long, required_unless_present = "findings_table")]
     sdk: Option<String>,
-    /// Print the README's findings table rendered from findings.yaml, and exit.
+    /// Print the README's findings table rendered from the findings file, and exit.
     #[arg(long)]
     findings_table: bool,
+    /// The levels an external SDK is held to: L0, L1, L2-documented, L2-clerk-js-6, L3,
+    /// joined with `+`. Default: L1+L2-clerk-js-6 for clerk-js, L1+L2-documented for `cmd:`.
+    #[arg(long)]
+    level: Option<String>,
+    /// The findings file that accepts this SDK's known failures (default: findings.yaml);
+    /// relative paths are from the repository root.
+    #[arg(long)]
+    findings: Option<PathBuf>,
+    /// The folder holding this SDK's snapshot folder `<DIR>/<label>/` (default: snapshots/sdk);
+    /// relative paths are from the repository root.
+    #[arg(long)]
+    snapshots: Option<PathBuf>,
     /// Generated cases per profile in the fuzz campaign.
     #[arg(long, default_value_t = 24, value_parser = crate::counts::parse_cases)]
     cases: u64,
@@ -45,8 +73,11 @@ pub struct Args {
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
     /// Only scenarios whose name starts with this (no fuzz campaign, no stale-snapshot check).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fuzz_only")]
     only: Option<String>,
+    /// Only the fuzz campaign: no scenario runs, no snapshot review.
+    #[arg(long)]
+    fuzz_only: bool,
     /// Write the verdicts as JUnit XML to this file.
     #[arg(long)]
     junit: Option<PathBuf>,
@@ -78,11 +109,14 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask/ has a parent").into()
 }
 
-/// The subject a spec names, installing what it needs; an external SDK is held to
-/// `fidelity`, or to the one its adapter declares (`fuzz` uses this too).
+/// The subject a spec names, installing what it needs (and, for a `cmd:` SDK, asking its
+/// hello for its label). An external SDK is held to `level` (default: its own, see the
+/// module doc) and its lockstep compares at `fidelity`, or at the one its adapter declares
+/// (`fuzz` uses this too).
 pub(crate) fn subject(
     spec: &SdkSpec,
     root: &Path,
+    level: Option<Conformance>,
     fidelity: Option<Fidelity>,
 ) -> Result<Box<dyn Subject>> {
     match spec {
@@ -91,14 +125,111 @@ pub(crate) fn subject(
              `reference+DEFECT`, `clerk-js@VERSION` or `cmd:COMMAND`"
         ),
         SdkSpec::Reference { defects } => {
+            if fidelity.is_some() {
+                bail!(
+                    "--fidelity applies to external SDKs; the reference SDK is always held to \
+                     `exact`"
+                );
+            }
+            if level.is_some() {
+                bail!(
+                    "the reference SDK is held to exact lockstep with the model under every \
+                     profile; --level applies to external SDKs (clerk-js@VERSION, cmd:COMMAND)"
+                );
+            }
             Ok(Box::new(gate::ReferenceSubject { defects: defects.clone() }))
         }
         SdkSpec::ClerkJs { version } => {
             let dir = clerk_js_install(root, version)?;
-            external::clerk_js(root, &dir, version, fidelity)
+            let command = AdapterCommand::clerk_js(root, &dir, version);
+            let label = format!("clerk-js@{version}");
+            let conformance = level.unwrap_or(Conformance::CLERK_JS);
+            Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
         }
-        SdkSpec::Command { command } => external::command(root, command, fidelity),
+        SdkSpec::Command { command } => {
+            let command = AdapterCommand::cmd(root, command);
+            let label = cmd_label(&command)?;
+            let conformance = level.unwrap_or(Conformance::THIRD_PARTY);
+            Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
+        }
     }
+}
+
+/// The label a `cmd:` adapter announces in its hello (`sdk@version`). Fails at once, before
+/// any case runs, when the adapter gives no hello, a malformed one, or no label.
+pub fn cmd_label(command: &AdapterCommand) -> Result<String> {
+    // The probe waits less than a case would unless the limit is set: a `cmd:` adapter
+    // prints its hello before loading anything heavy, and a missing one should cost seconds.
+    let probe = if std::env::var_os(HELLO_TIMEOUT_ENV).is_some() {
+        command.clone()
+    } else {
+        let hello = HELLO_PROBE_DEFAULT.min(command.timeouts.hello);
+        command.clone().with_timeouts(Timeouts { hello, ..command.timeouts })
+    };
+    let (hello, _) =
+        probe_hello(&probe).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| {
+            format!("the adapter's hello (L0), before any case runs: `{}`", command.display())
+        })?;
+    hello.label().map_err(anyhow::Error::msg)
+}
+
+/// The folder name of a label: `/` (a scoped package name) becomes `__`.
+pub fn label_folder(label: &str) -> String {
+    label.replace('/', "__")
+}
+
+/// A path the user gave, relative to the repository root unless absolute.
+fn from_root(root: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { root.join(path) }
+}
+
+/// The commands the gate prints, shell-quoted: they run as printed (from anywhere in the
+/// repository: every path in them is relative to its root, as the gate resolves them).
+pub struct Commands {
+    sdk: String,
+    level: Option<String>,
+    fidelity: Option<String>,
+    findings: Option<String>,
+    snapshots: Option<String>,
+}
+
+impl Commands {
+    /// `cargo xtask gate --sdk … [--level …] [--findings …] [--snapshots …] EXTRA…`.
+    pub fn gate(&self, extra: &[&str]) -> String {
+        let mut args = vec!["cargo", "xtask", "gate", "--sdk", self.sdk.as_str()];
+        for (flag, value) in [
+            ("--level", &self.level),
+            ("--fidelity", &self.fidelity),
+            ("--findings", &self.findings),
+            ("--snapshots", &self.snapshots),
+        ] {
+            if let Some(v) = value {
+                args.extend([flag, v.as_str()]);
+            }
+        }
+        args.extend(extra);
+        quote(&args)
+    }
+
+    /// `cargo xtask replay FILE [--variant V] --sdk … --profile P`.
+    pub fn replay(&self, file: &str, variant: Option<&str>, profile: &str) -> String {
+        let mut args = vec!["cargo", "xtask", "replay", file];
+        if let Some(v) = variant {
+            args.extend(["--variant", v]);
+        }
+        args.extend(["--sdk", self.sdk.as_str(), "--profile", profile]);
+        quote(&args)
+    }
+}
+
+/// Words joined into one shell command line, each quoted where the shell needs it.
+pub fn quote(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            shlex::try_quote(a).map(|q| q.into_owned()).unwrap_or_else(|_| a.replace('\0', ""))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The version `adapters/clerk-js/package.json` pins.
@@ -115,7 +246,7 @@ fn pinned_clerk_js(root: &Path) -> Result<String> {
 }
 
 /// The folder whose `node_modules` holds `@clerk/clerk-js@version`, installing it if needed.
-fn clerk_js_install(root: &Path, version: &str) -> Result<PathBuf> {
+pub fn clerk_js_install(root: &Path, version: &str) -> Result<PathBuf> {
     let adapter = root.join("adapters/clerk-js");
     if pinned_clerk_js(root)? == version {
         if !adapter.join("node_modules/@clerk/clerk-js/package.json").exists() {
@@ -169,75 +300,18 @@ fn npm(dir: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Subjects behind the adapter protocol.
-mod external {
-    use super::*;
-    use session_harness::model::profile::ProfileId;
-    use session_harness::model::settings::Setup;
-    use session_harness::model::vocab::Event;
-    use session_harness::runner::lockstep::{self, LockstepOutcome};
-    use session_harness::sdk::external::AdapterCommand;
-
-    /// An external SDK: every case runs under `clerk-js-6`, the profile that describes the
-    /// real clerk-js, so the model it is compared with is the one the SDK should match.
-    struct External {
-        label: String,
-        command: AdapterCommand,
-        /// Forced by `--fidelity`; `None`: what the adapter's hello declares.
-        fidelity: Option<Fidelity>,
-    }
-
-    impl Subject for External {
-        fn label(&self) -> String {
-            self.label.clone()
-        }
-
-        fn setup(&self, scenario: Setup) -> Setup {
-            Setup { profile: ProfileId::ClerkJs6, ..scenario }
-        }
-
-        fn profiles(&self) -> Vec<ProfileId> {
-            vec![ProfileId::ClerkJs6]
-        }
-
-        fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome {
-            lockstep::run_external_at(setup, &self.command, events, seed, self.fidelity)
-        }
-    }
-
-    pub fn clerk_js(
-        root: &Path,
-        dir: &Path,
-        version: &str,
-        fidelity: Option<Fidelity>,
-    ) -> Result<Box<dyn Subject>> {
-        Ok(Box::new(External {
-            label: format!("clerk-js@{version}"),
-            command: AdapterCommand::clerk_js(root, dir, version),
-            fidelity,
-        }))
-    }
-
-    pub fn command(
-        root: &Path,
-        command: &str,
-        fidelity: Option<Fidelity>,
-    ) -> Result<Box<dyn Subject>> {
-        Ok(Box::new(External {
-            label: "cmd".to_string(),
-            command: AdapterCommand::cmd(root, command),
-            fidelity,
-        }))
-    }
-}
-
 pub fn run(args: Args) -> Result<bool> {
     let root = workspace_root();
-    let findings_path = root.join("findings.yaml");
+    let findings_shown = args
+        .findings
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "findings.yaml".to_string());
+    let findings_path = from_root(&root, Path::new(&findings_shown));
     let findings = Findings::parse(
-        "findings.yaml",
+        &findings_shown,
         &std::fs::read_to_string(&findings_path)
-            .with_context(|| format!("reading {}", findings_path.display()))?,
+            .with_context(|| format!("reading the findings file {}", findings_path.display()))?,
     )?;
     if args.findings_table {
         print!("{}", findings.readme_table());
@@ -245,20 +319,29 @@ pub fn run(args: Args) -> Result<bool> {
     }
     let sdk_text = args.sdk.clone().unwrap_or_default();
     let spec = SdkSpec::parse(&sdk_text)?;
+    let level = args.level.as_deref().map(Conformance::parse).transpose()?;
     println!("seed: {}", format_seed(args.seed));
-    if args.fidelity.is_some() && matches!(spec, SdkSpec::Reference { .. }) {
-        bail!("--fidelity applies to external SDKs; the reference SDK is always held to `exact`");
-    }
-    let subject = subject(&spec, &root, args.fidelity)?;
+    let subject = subject(&spec, &root, level, args.fidelity)?;
     let label = subject.label();
-
-    let scenarios_dir = if args.scenarios.is_absolute() {
-        args.scenarios.clone()
-    } else {
-        root.join(&args.scenarios)
+    let conformance = subject.conformance();
+    let commands = Commands {
+        sdk: sdk_text.clone(),
+        level: conformance.map(|c| c.text()),
+        fidelity: args.fidelity.map(|f| f.to_string()),
+        findings: args.findings.as_ref().map(|p| p.display().to_string()),
+        snapshots: args.snapshots.as_ref().map(|p| p.display().to_string()),
     };
+    if let Some(c) = &conformance {
+        println!(
+            "sdk: {label}  conformance: {c}  fidelity: {}  findings: {findings_shown}",
+            args.fidelity
+                .map_or("as the level and the adapter's hello say".to_string(), |f| f.to_string())
+        );
+    }
+
+    let scenarios_dir = from_root(&root, &args.scenarios);
     // Snapshots belong to the library; other scenarios (exported failures) are only judged.
-    let library = scenarios_dir == root.join("scenarios");
+    let library = scenarios_dir == root.join("scenarios") && !args.fuzz_only;
     if args.accept && !library {
         bail!("--accept records snapshots of the scenario library only; drop --scenarios");
     }
@@ -272,11 +355,11 @@ pub fn run(args: Args) -> Result<bool> {
     for path in paths {
         let display = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().to_string();
         let sc = scenario::load(&path, &display)?;
-        if args.only.as_deref().is_none_or(|p| sc.name.starts_with(p)) {
+        if args.only.as_deref().is_none_or(|p| sc.name.starts_with(p)) && !args.fuzz_only {
             scenarios.push(sc);
         }
     }
-    if scenarios.is_empty() {
+    if scenarios.is_empty() && !args.fuzz_only {
         bail!("no scenario matches `--only {}`", args.only.as_deref().unwrap_or(""));
     }
     let cases = if args.only.is_some() { 0 } else { args.cases };
@@ -306,23 +389,39 @@ pub fn run(args: Args) -> Result<bool> {
     bar.finish_and_clear();
     let wall = started.elapsed();
 
-    if !library {
-        for r in reports.iter_mut().filter(|r| r.suite == Suite::Scenarios) {
-            if let Some(sc) = scenarios.iter().find(|s| s.name == r.scenario) {
-                r.replay =
-                    format!("cargo xtask gate --sdk {sdk_text} --scenarios {} --cases 0", sc.file);
-            }
+    // The commands that rerun each scenario case, for the SDK as the user named it.
+    for r in reports.iter_mut().filter(|r| r.suite == Suite::Scenarios) {
+        let Some(file) = r.file.clone() else { continue };
+        let rerun = if library {
+            commands.gate(&["--only", &r.scenario])
+        } else {
+            commands.gate(&["--scenarios", &file, "--cases", "0"])
+        };
+        if conformance.is_some() {
+            r.replay = commands.replay(&file, Some(&r.variant), r.profile().as_str());
+            r.more.push(("rerun".to_string(), rerun));
+        } else if !library {
+            r.replay = rerun;
         }
     }
 
-    // Snapshots: compare, and record with --accept.
-    let snap_dir = root.join("snapshots/sdk").join(&label);
+    // Snapshots: compare, and record with --accept. A case whose adapter broke is not
+    // compared (its trace stops short) and never recorded.
+    let snap_base = args
+        .snapshots
+        .as_ref()
+        .map(|p| from_root(&root, p))
+        .unwrap_or_else(|| root.join("snapshots/sdk"));
+    let snap_dir = snap_base.join(label_folder(&label));
     let mut expected_files = std::collections::BTreeSet::new();
     for r in reports.iter_mut().filter(|r| library && r.suite == Suite::Scenarios) {
         let Some(text) = &r.snapshot else { continue };
         let name = gate::snapshot_file_name(&r.scenario, &r.variant);
         let path = snap_dir.join(&name);
         expected_files.insert(name);
+        if r.broken() {
+            continue;
+        }
         let committed = std::fs::read_to_string(&path).ok();
         let check = SnapshotCheck::of(committed.as_deref(), text);
         if args.accept && check != SnapshotCheck::Same {
@@ -345,50 +444,68 @@ pub fn run(args: Args) -> Result<bool> {
         }
     }
 
+    // Failing generated cases: shrunk, exported, and their commands attached before anything
+    // is printed or written, so the report and JUnit show the same lines.
+    for r in reports.iter_mut().filter(|r| r.verdict.is_fail() && r.suite == Suite::Fuzz) {
+        // A broken adapter (L0) is exported as found: shrinking would restart it per try.
+        let tries = if subject.replays_by_seed() {
+            session_harness::runner::shrink::SHRINK_TRIES_MAX
+        } else if r.broken() {
+            0
+        } else {
+            gate::SHRINK_TRIES_EXTERNAL_MAX
+        };
+        let shrunk = gate::shrink(subject.as_ref(), &findings, r, tries);
+        let index = r.variant.trim_start_matches("case ");
+        let cases_to_reach = index.parse::<u64>().map_or(0, |i| i + 1).to_string();
+        let found = if subject.replays_by_seed() {
+            r.replay.clone()
+        } else {
+            commands.gate(&[
+                "--seed",
+                &format_seed(args.seed),
+                "--cases",
+                &cases_to_reach,
+                "--steps",
+                &args.steps.to_string(),
+                "--fuzz-only",
+            ])
+        };
+        let exported = gate::export_found(&shrunk, &found, r.events.len());
+        let path = root
+            .join("target/gate")
+            .join(label_folder(&label))
+            .join("failures")
+            .join(format!("{}.yaml", exported.name.trim_start_matches("regressions/")));
+        scenario::write_atomic(&path, &exported.yaml)?;
+        let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
+        r.more.push((
+            "shrunk".to_string(),
+            format!("{} steps (found with {})", shrunk.events.len(), r.events.len()),
+        ));
+        r.more.push(("exported".to_string(), shown.clone()));
+        let rerun = commands.gate(&["--scenarios", &shown, "--cases", "0"]);
+        if subject.replays_by_seed() {
+            r.more.push(("rerun".to_string(), rerun));
+        } else {
+            r.replay = commands.replay(&shown, None, r.profile().as_str());
+            r.more.push(("rerun".to_string(), rerun));
+            r.more.push(("found by".to_string(), found));
+        }
+    }
+
     print!("{}", gate::table(&label, &reports));
+    if let Some(c) = &conformance {
+        print!("{}", gate::level_table(c, &findings, &reports));
+    }
     for r in reports.iter().filter(|r| r.verdict.is_fail()) {
         println!(
-            "\nFAIL {} [{}]\n  {}",
+            "\nFAIL {} {}\n  {}\n  {}",
             r.scenario,
-            r.variant,
-            r.verdict_text().replace('\n', "\n  ")
+            r.variant_label(),
+            r.verdict_text().replace('\n', "\n  "),
+            gate::junit::rerun_lines(r).replace('\n', "\n  ")
         );
-        if r.suite != Suite::Fuzz || subject.replays_by_seed() {
-            println!("  replay: {}", r.replay);
-        }
-        if r.suite == Suite::Fuzz {
-            // Shrunk before it is exported (the hunt's shrinker), on the same SDK.
-            let tries = if subject.replays_by_seed() {
-                session_harness::runner::shrink::SHRINK_TRIES_MAX
-            } else {
-                gate::SHRINK_TRIES_EXTERNAL_MAX
-            };
-            let shrunk = gate::shrink(subject.as_ref(), &findings, r, tries);
-            let index = r.variant.trim_start_matches("case ");
-            let found = if subject.replays_by_seed() {
-                r.replay.clone()
-            } else {
-                format!(
-                    "cargo xtask gate --sdk {sdk_text} --seed {} --cases {} --steps {}  ({}, {})",
-                    format_seed(args.seed),
-                    index.parse::<u64>().map_or(0, |i| i + 1),
-                    args.steps,
-                    r.scenario,
-                    r.variant
-                )
-            };
-            let exported = gate::export_found(&shrunk, &found, r.events.len());
-            println!("  shrunk: {} steps (found with {})", shrunk.events.len(), r.events.len());
-            let path = root
-                .join("target/gate")
-                .join(&label)
-                .join("failures")
-                .join(format!("{}.yaml", exported.name.trim_start_matches("regressions/")));
-            scenario::write_atomic(&path, &exported.yaml)?;
-            let shown = path.strip_prefix(&root).unwrap_or(&path).display().to_string();
-            println!("  exported: {shown}");
-            println!("  rerun:    cargo xtask gate --sdk {sdk_text} --scenarios {shown} --cases 0");
-        }
     }
     for r in &reports {
         if let Some(SnapshotCheck::Changed(diff)) = &r.snapshot_check {
@@ -422,12 +539,13 @@ pub fn run(args: Args) -> Result<bool> {
         reports.len(),
         if pass { String::new() } else { format!(": {blocked} blocking, {} stale", stale.len()) }
     );
-    if !pass
-        && reports.iter().any(|r| {
-            matches!(r.snapshot_check, Some(SnapshotCheck::New | SnapshotCheck::Changed(_)))
-        })
-    {
-        println!("review the diff, then record it: cargo xtask gate --sdk {} --accept", sdk_text);
+    // Recording is suggested only for behaviour that ran to its end: a crash, a hang or
+    // garbage is fixed in the adapter, never accepted.
+    let reviewable = reports
+        .iter()
+        .any(|r| matches!(r.snapshot_check, Some(SnapshotCheck::New | SnapshotCheck::Changed(_))));
+    if !pass && (reviewable || !stale.is_empty()) {
+        println!("review the diff, then record it: {}", commands.gate(&["--accept"]));
     }
     Ok(pass)
 }

@@ -8,6 +8,10 @@
 //! also in generated cases (`fuzz`); anything else still fails. The README's findings
 //! table is rendered from the same list ([`readme_table`]) and a test keeps the two equal, so
 //! a finding cannot be recorded without being shown to users.
+//!
+//! A third-party SDK keeps its own list outside the harness (`cargo xtask gate --findings
+//! FILE`), in the same format, naming its SDK by the `sdk@version` label its adapter's hello
+//! announces; [`Findings::parse`] records which file a list came from, so a failure names it.
 
 use serde::Deserialize;
 
@@ -20,6 +24,9 @@ use crate::runner::lockstep::{LockstepOutcome, Verdict as Lockstep};
 #[serde(deny_unknown_fields)]
 pub struct Findings {
     pub findings: Vec<Finding>,
+    /// The file the list was read from, as the user named it (`findings.yaml`).
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
 /// One recorded behaviour of a real SDK.
@@ -118,8 +125,9 @@ impl Findings {
         let options = serde_saphyr::options! {
             duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         };
-        let findings: Findings = serde_saphyr::from_str_with_options(text, options)
+        let mut findings: Findings = serde_saphyr::from_str_with_options(text, options)
             .map_err(|e| FindingsError::Yaml { file: file.to_string(), message: e.to_string() })?;
+        findings.source = Some(file.to_string());
         let mut seen = std::collections::BTreeSet::new();
         for f in &findings.findings {
             if !seen.insert(f.id.as_str()) {
@@ -171,6 +179,11 @@ impl Findings {
             }
         }
         Ok(findings)
+    }
+
+    /// The file the list came from, for messages (`findings.yaml` when built in code).
+    pub fn file(&self) -> &str {
+        self.source.as_deref().unwrap_or("findings.yaml")
     }
 
     /// The finding that accepts `breakage` for `sdk` in `scenario`'s `variant`, if any: it

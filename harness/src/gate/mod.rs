@@ -16,8 +16,10 @@
 //! in behaviour is reviewed before it lands ([`SnapshotCheck`]). This module runs and
 //! judges; reading and writing files is the caller's (`xtask/src/gate.rs`).
 
+pub mod external;
 pub mod findings;
 pub mod junit;
+pub mod level;
 pub mod mechanism;
 
 use std::collections::BTreeMap;
@@ -33,7 +35,9 @@ use crate::runner::lockstep::{self, LockstepOutcome, Verdict as Lockstep};
 use crate::scenario::{Scenario, VariantRun};
 use crate::sdk::PortError;
 
+pub use external::ExternalSubject;
 pub use findings::{Breakage, Finding, Findings};
+pub use level::{Conformance, Level};
 
 /// An SDK the gate can judge.
 pub trait Subject: Sync {
@@ -65,6 +69,17 @@ pub trait Subject: Sync {
     /// external SDK the gate exports the case as a scenario and prints how to rerun it.
     fn replays_by_seed(&self) -> bool {
         false
+    }
+
+    /// The levels it is held to; `None`: exact lockstep with the model under every profile
+    /// (the reference SDK, which implements the model's rules).
+    fn conformance(&self) -> Option<Conformance> {
+        None
+    }
+
+    /// Whether the invariants judge its trace (L1; always, unless a conformance leaves L1 out).
+    fn judges_invariants(&self) -> bool {
+        self.conformance().is_none_or(|c| c.invariants)
     }
 
     /// Runs `events` in lockstep with the model.
@@ -193,6 +208,15 @@ pub struct CaseReport {
     pub snapshot_check: Option<SnapshotCheck>,
     /// The command that reruns this case.
     pub replay: String,
+    /// The profile the scenario variant (or generated case) names; the run's own profile is
+    /// `outcome.sdk.setup.profile` (they differ when a contract forces one).
+    pub named_profile: ProfileId,
+    /// The scenario file (scenario cases) and the seed the case ran with.
+    pub file: Option<String>,
+    pub seed: Option<u64>,
+    /// Further commands for this case (the gate's rerun, the exported file), shown after the
+    /// replay line in the report and in JUnit.
+    pub more: Vec<(String, String)>,
     /// The run, for exporting and reporting.
     pub outcome: LockstepOutcome,
     /// Every event of the case (a broken run's trace stops before the step that broke it).
@@ -207,6 +231,30 @@ impl CaseReport {
             Verdict::Expected(ids) => format!("accepted by findings {}", ids.join(", ")),
             Verdict::Fail(why) | Verdict::Skipped(why) => why.clone(),
         }
+    }
+
+    /// The profile the case ran under.
+    pub fn profile(&self) -> ProfileId {
+        self.outcome.sdk.setup.profile
+    }
+
+    /// `[variant]`, with the profile it ran under when that is not the one it names.
+    pub fn variant_label(&self) -> String {
+        if self.profile() == self.named_profile {
+            format!("[{}]", self.variant)
+        } else {
+            format!(
+                "[{}] (names {}, ran under {})",
+                self.variant,
+                self.named_profile,
+                self.profile()
+            )
+        }
+    }
+
+    /// Whether the SDK's adapter broke (crashed, hung, garbled): L0 failed on this case.
+    pub fn broken(&self) -> bool {
+        matches!(&self.outcome.verdict, Lockstep::Broken(e) if !matches!(e, PortError::Unsupported { .. }))
     }
 
     /// Fails the gate: a failing verdict, or a snapshot not reviewed.
@@ -227,6 +275,20 @@ pub fn judge(
     outcome: &LockstepOutcome,
     known_accepted: bool,
 ) -> Verdict {
+    judge_at(findings, label, scenario, variant, outcome, known_accepted, true)
+}
+
+/// [`judge`], with `invariants` false when the conformance leaves L1 out (violations are
+/// then not judged; divergences and a broken adapter still are).
+pub fn judge_at(
+    findings: &Findings,
+    label: &str,
+    scenario: &str,
+    variant: &str,
+    outcome: &LockstepOutcome,
+    known_accepted: bool,
+    invariants: bool,
+) -> Verdict {
     let mut breakages: Vec<Breakage> = match &outcome.verdict {
         Lockstep::Broken(PortError::Unsupported { event, .. }) => {
             return Verdict::Skipped(format!("the SDK does not support `{event}`"));
@@ -238,7 +300,7 @@ pub fn judge(
     // Violations are judged whatever the lockstep said first: past a divergence they still
     // count, and must be accepted too.
     let profile = outcome.sdk.setup.profile;
-    for v in &outcome.report.violations {
+    for v in outcome.report.violations.iter().filter(|_| invariants) {
         let b = Breakage::Invariant(v.invariant);
         let known = known_accepted && crate::runner::is_known(profile, v.invariant);
         if !known && !breakages.contains(&b) {
@@ -249,6 +311,9 @@ pub fn judge(
         return Verdict::Pass;
     }
     let mut accepted = Vec::new();
+    // Every breakage no finding accepts is named, not only the first: a divergence and the
+    // invariant the same bug breaks are both news to the SDK's author.
+    let mut failures = Vec::new();
     for b in &breakages {
         match findings.accepting(label, scenario, variant, b, outcome) {
             Some(f) => {
@@ -261,12 +326,16 @@ pub fn judge(
                     (Breakage::Divergence(_), Lockstep::Diverged(d)) => d.to_string(),
                     _ => vs_text(outcome, b).unwrap_or_else(|| b.to_string()),
                 };
-                return Verdict::Fail(format!(
-                    "{why}\n  no finding in findings.yaml accepts {b} for {label} in \
-                     {scenario} [{variant}]"
+                failures.push(format!(
+                    "{why}\n  no finding in {} accepts {b} for {label} in {scenario} \
+                     [{variant}] (profile {profile})",
+                    findings.file()
                 ));
             }
         }
+    }
+    if !failures.is_empty() {
+        return Verdict::Fail(failures.join("\n"));
     }
     Verdict::Expected(accepted)
 }
@@ -278,13 +347,14 @@ fn unaccepted(
     report: &CaseReport,
     outcome: &LockstepOutcome,
     known_accepted: bool,
+    invariants: bool,
 ) -> Vec<Breakage> {
     let mut out = Vec::new();
     if let Lockstep::Diverged(d) = &outcome.verdict {
         out.push(Breakage::Divergence(d.field));
     }
     let profile = outcome.sdk.setup.profile;
-    for v in &outcome.report.violations {
+    for v in outcome.report.violations.iter().filter(|_| invariants) {
         let b = Breakage::Invariant(v.invariant);
         let known = known_accepted && crate::runner::is_known(profile, v.invariant);
         if !known && !out.contains(&b) {
@@ -315,7 +385,8 @@ pub fn shrink(
 ) -> CaseReport {
     let label = subject.label();
     let known = subject.accepts_known_deviations();
-    let broken = unaccepted(findings, &label, report, &report.outcome, known);
+    let invariants = subject.judges_invariants();
+    let broken = unaccepted(findings, &label, report, &report.outcome, known, invariants);
     if broken.is_empty() || matches!(report.outcome.verdict, Lockstep::Broken(_)) {
         return report.clone();
     }
@@ -324,7 +395,7 @@ pub fn shrink(
     let shrunk = crate::sdk::hunt::shrink(&report.events, tries_max, |candidate| {
         let outcome = subject.run(setup, candidate, seed);
         !matches!(outcome.verdict, Lockstep::Broken(_))
-            && unaccepted(findings, &label, report, &outcome, known)
+            && unaccepted(findings, &label, report, &outcome, known, invariants)
                 .iter()
                 .any(|b| broken.contains(b))
     });
@@ -333,7 +404,8 @@ pub fn shrink(
         Suite::Scenarios => report.scenario.clone(),
         Suite::Fuzz => "fuzz".to_string(),
     };
-    let verdict = judge(findings, &label, &scenario, &report.variant, &outcome, known);
+    let verdict =
+        judge_at(findings, &label, &scenario, &report.variant, &outcome, known, invariants);
     CaseReport { verdict, outcome, events: shrunk, ..report.clone() }
 }
 
@@ -427,6 +499,7 @@ struct Job<'a> {
     events: std::borrow::Cow<'a, [Event]>,
     seed: Option<u64>,
     replay: String,
+    named_profile: ProfileId,
 }
 
 /// What the gate runs.
@@ -466,6 +539,7 @@ pub fn run(
                 events: std::borrow::Cow::Borrowed(&scenario.events),
                 seed: scenario.seed,
                 replay: format!("cargo xtask gate --sdk {label} --only {}", scenario.name),
+                named_profile: variant.setup.profile,
             });
         }
     }
@@ -494,6 +568,7 @@ pub fn run(
                         "cargo xtask gate --sdk {label} --scenarios <the exported file> --cases 0"
                     )
                 },
+                named_profile: profile,
             });
         }
     }
@@ -533,13 +608,14 @@ pub fn run(
                         Suite::Scenarios => job.name.clone(),
                         Suite::Fuzz => "fuzz".to_string(),
                     };
-                    let verdict = judge(
+                    let verdict = judge_at(
                         findings,
                         &label,
                         &scenario_name,
                         &job.variant,
                         &outcome,
                         subject.accepts_known_deviations(),
+                        subject.judges_invariants(),
                     );
                     let snapshot = job
                         .scenario
@@ -554,6 +630,10 @@ pub fn run(
                         snapshot,
                         snapshot_check: None,
                         replay: job.replay.clone(),
+                        named_profile: job.named_profile,
+                        file: job.scenario.map(|sc| sc.file.clone()),
+                        seed: job.seed,
+                        more: Vec::new(),
                         outcome,
                         events: job.events.to_vec(),
                     };
@@ -569,13 +649,14 @@ pub fn run(
 /// The verdict table: one line per case, then the totals.
 pub fn table(label: &str, reports: &[CaseReport]) -> String {
     let mut out = format!("gate: {label}\n");
-    let width = reports.iter().map(|r| r.scenario.len() + r.variant.len() + 3).max().unwrap_or(10);
+    let width =
+        reports.iter().map(|r| r.scenario.len() + r.variant_label().len() + 1).max().unwrap_or(10);
     out.push_str(&format!(
         "{:<width$}  {:<8}  {:<8}  {:>7}  detail\n",
         "case", "verdict", "snapshot", "wall"
     ));
     for r in reports {
-        let name = format!("{} [{}]", r.scenario, r.variant);
+        let name = format!("{} {}", r.scenario, r.variant_label());
         let detail = match &r.verdict {
             Verdict::Pass => String::new(),
             Verdict::Expected(ids) => format!("finding {}", ids.join(", ")),
@@ -601,5 +682,124 @@ pub fn table(label: &str, reports: &[CaseReport]) -> String {
         count(&|r| r.snapshot_check == Some(SnapshotCheck::New)),
         count(&|r| matches!(r.snapshot_check, Some(SnapshotCheck::Changed(_)))),
     ));
+    out
+}
+
+/// How the run stands at each level it holds the SDK to: one line per level, with the cases
+/// that fail it (a case fails L0 when its adapter broke; L1 when an invariant broke that no
+/// finding accepts; L2/L3 when it diverged from the model and no finding accepts it).
+pub fn level_table(
+    conformance: &Conformance,
+    findings: &Findings,
+    reports: &[CaseReport],
+) -> String {
+    let mut out = format!("conformance: {conformance}\n");
+    for level in conformance.levels() {
+        let failing: Vec<&CaseReport> = reports
+            .iter()
+            .filter(|r| match level {
+                Level::L0 => r.broken(),
+                _ if !r.verdict.is_fail() || r.broken() => false,
+                Level::L1 => fails_with(findings, r, |b| matches!(b, Breakage::Invariant(_))),
+                Level::L2 | Level::L3 => {
+                    fails_with(findings, r, |b| matches!(b, Breakage::Divergence(_)))
+                }
+            })
+            .collect();
+        let what = match (level, conformance.contract()) {
+            (Level::L2 | Level::L3, Some(p)) => format!("{} against {p}", level.as_str()),
+            _ => level.as_str().to_string(),
+        };
+        let verdict = if failing.is_empty() {
+            "pass".to_string()
+        } else {
+            format!("FAIL ({} cases)", failing.len())
+        };
+        out.push_str(&format!("  {what:<26} {verdict:<16} {}\n", level.meaning()));
+    }
+    out
+}
+
+/// Whether the case breaks something `pick` selects that no finding accepts.
+fn fails_with(findings: &Findings, r: &CaseReport, pick: impl Fn(&Breakage) -> bool) -> bool {
+    let label = r.outcome.sdk.sdk.as_str();
+    unaccepted(findings, label, r, &r.outcome, false, true).iter().any(pick)
+}
+
+/// The SDK's steps beside the model's, in the scenario vocabulary (`route=sign_in
+/// loaded=true signed_in=false session=none`): every step shows what the SDK showed, and
+/// where the model showed something else (view, open calls, device or server) the model's
+/// row follows, marked with what differs. Broken invariants are named on their step.
+pub fn side_by_side(outcome: &LockstepOutcome) -> String {
+    use crate::model::time::format_clock;
+    use crate::trace::words;
+
+    let mut out =
+        format!("{:>4}  {:>14}  {:<26}  {:<5}  what it shows\n", "#", "t", "event", "who");
+    for (i, step) in outcome.sdk.steps.iter().enumerate() {
+        let o = &step.obs;
+        let shows = |o: &crate::model::Observation| {
+            format!("{} open_calls={}", words::view(&o.view), o.open_calls)
+        };
+        let broken: Vec<&str> = outcome
+            .report
+            .violations
+            .iter()
+            .filter(|v| v.step == step.index)
+            .map(|v| v.invariant.as_str())
+            .collect();
+        let marks = if broken.is_empty() {
+            String::new()
+        } else {
+            format!("  BROKEN {}", broken.join(", "))
+        };
+        out.push_str(&format!(
+            "{:>4}  {:>14}  {:<26}  {:<5}  {}{marks}\n",
+            step.index,
+            format_clock(step.at.ms()),
+            step.event.to_string(),
+            "sdk",
+            shows(o)
+        ));
+        let Some(m) = outcome.model.steps.get(i).map(|s| &s.obs) else { continue };
+        let mut differ = Vec::new();
+        if m.view != o.view {
+            differ.push("view");
+        }
+        if m.open_calls != o.open_calls {
+            differ.push("open_calls");
+        }
+        if m.device != o.device {
+            differ.push("device");
+        }
+        if m.server != o.server {
+            differ.push("server");
+        }
+        if differ.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("{:>4}  {:>14}  {:<26}  {:<5}  {}\n", "", "", "", "model", shows(m)));
+        for part in differ.iter().filter(|p| matches!(**p, "device" | "server")) {
+            let (mine, theirs) = match *part {
+                "device" => (words::device(&o.device), words::device(&m.device)),
+                _ => (words::server(&o.server), words::server(&m.server)),
+            };
+            out.push_str(&format!(
+                "{:>4}  {:>14}  {:<26}  {:<5}  {part}: sdk {mine}; model {theirs}\n",
+                "", "", "", ""
+            ));
+        }
+        out.push_str(&format!(
+            "{:>4}  {:>14}  {:<26}  {:<5}  ^ differs in {}\n",
+            "",
+            "",
+            "",
+            "",
+            differ.join(", ")
+        ));
+    }
+    if let Lockstep::Broken(e) = &outcome.verdict {
+        out.push_str(&format!("broken after step {}: {e}\n", outcome.sdk.steps.len()));
+    }
     out
 }

@@ -56,7 +56,6 @@ mod report;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::json;
 use wiremock::MockServer;
 
 use crate::backend::Backend;
@@ -75,7 +74,7 @@ use crate::sdk::port::{PortError, SdkPort};
 
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, repo_root};
 use process::{Line, Process, ReadError};
-use protocol::{Hello, PROTOCOL, Reply, StartSettings};
+use protocol::{Hello, PROTOCOL, Reply, Request, StartSettings};
 
 /// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
 /// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
@@ -141,8 +140,21 @@ pub struct ExternalSdk {
     steps: u32,
     /// What the last hello said: `@clerk/clerk-js 6.40.0 (dist/clerk.native.js)`.
     hello: Option<String>,
+    /// Every line exchanged, when recording (`cargo xtask adapter-check`, schema tests).
+    transcript: Option<Vec<Transcribed>>,
     /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
     fidelity: Option<&'static str>,
+}
+
+/// One line of an adapter's conversation, as recorded by [`ExternalSdk::record_transcript`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transcribed {
+    /// A request the harness wrote.
+    Sent(String),
+    /// The hello line.
+    Hello(String),
+    /// A reply line.
+    Received(String),
 }
 
 impl ExternalSdk {
@@ -173,8 +185,20 @@ impl ExternalSdk {
             view: AuthView::closed(),
             steps: 0,
             hello: None,
+            transcript: None,
             fidelity: None,
         }
+    }
+
+    /// Records every line exchanged from now on (bounded by the run's own limits: one line
+    /// per request and per reply).
+    pub fn record_transcript(&mut self) {
+        self.transcript.get_or_insert_with(Vec::new);
+    }
+
+    /// The lines recorded since [`ExternalSdk::record_transcript`].
+    pub fn transcript(&self) -> &[Transcribed] {
+        self.transcript.as_deref().unwrap_or_default()
     }
 
     /// The runtime every step must run in: current-thread, real time (never paused).
@@ -357,7 +381,10 @@ impl ExternalSdk {
     /// Starts a process: hello, then `start` with everything persisted.
     async fn launch(&mut self, out: &mut Vec<Happening>) -> Result<(), PortError> {
         let mut process = Process::spawn(&self.command).map_err(|e| self.err_crashed(e))?;
-        let hello = self.read_hello(&mut process).await?;
+        let (hello, line) = self.read_hello(&mut process).await?;
+        if let Some(t) = self.transcript.as_mut() {
+            t.push(Transcribed::Hello(line));
+        }
         self.hello = Some(format!(
             "{} {}{}",
             hello.sdk.as_deref().unwrap_or("an SDK"),
@@ -372,27 +399,26 @@ impl ExternalSdk {
         let run = self.runs;
         self.running = Some(Running { process, run, next_id: 1, sdk: self.command.label.clone() });
         let uri = self.server.as_ref().map(MockServer::uri).unwrap_or_default();
-        let persisted: BTreeMap<&String, &String> = self.storage.iter().collect();
-        let request = json!({
-            "v": 1,
-            "cmd": "start",
-            "now_ms": self.now.ms(),
-            "run": run,
-            "call_base": self.next_call,
-            "fapi_url": uri,
-            "backend_url": format!("{uri}/api"),
-            "publishable_key": self.fapi.publishable_key().encode(),
-            "platform": self.setup.platform.as_str(),
-            "settings": StartSettings::of(&self.setup),
-            "storage": persisted,
-            "app_state": protocol::app_state_word(self.device.app_state),
-            "network": protocol::network_word(self.device.network),
-        });
+        let request = Request::Start {
+            v: PROTOCOL,
+            id: 0,
+            now_ms: self.now.ms(),
+            run,
+            call_base: self.next_call,
+            fapi_url: uri.clone(),
+            backend_url: format!("{uri}/api"),
+            publishable_key: self.fapi.publishable_key().encode(),
+            platform: self.setup.platform.as_str().to_string(),
+            settings: StartSettings::of(&self.setup),
+            storage: self.storage.clone(),
+            app_state: protocol::app_state_word(self.device.app_state).to_string(),
+            network: protocol::network_word(self.device.network).to_string(),
+        };
         let now = self.now;
         self.exchange(request, "start", now, out).await
     }
 
-    async fn read_hello(&self, process: &mut Process) -> Result<Hello, PortError> {
+    async fn read_hello(&self, process: &mut Process) -> Result<(Hello, String), PortError> {
         let limit = self.command.timeouts.hello;
         let line = match process.read(limit).await {
             Err(ReadError::Timeout) => {
@@ -400,7 +426,7 @@ impl ExternalSdk {
                 return Err(PortError::Hung {
                     sdk: self.command.label.clone(),
                     step: self.steps,
-                    event: "the hello line".to_string(),
+                    event: format!("the hello line; {}", protocol::FLUSH_HINT),
                     timeout_ms: limit.as_millis() as u64,
                 });
             }
@@ -443,7 +469,7 @@ impl ExternalSdk {
                 protocol::FIDELITIES.join(", ")
             )));
         }
-        Ok(hello)
+        Ok((hello, text))
     }
 
     /// A crash report: the exit status and the last stderr lines.
@@ -473,12 +499,8 @@ impl ExternalSdk {
             Event::Advance { ms } => self.now.plus(*ms),
             _ => self.now,
         };
-        let request = json!({
-            "v": 1,
-            "cmd": "step",
-            "event": event,
-            "call_base": self.next_call,
-        });
+        let request =
+            Request::Step { v: PROTOCOL, id: 0, event: event.clone(), call_base: self.next_call };
         self.exchange(request, &event.to_string(), target, out).await
     }
 
@@ -486,7 +508,7 @@ impl ExternalSdk {
     /// which must end at `target`.
     async fn exchange(
         &mut self,
-        mut request: serde_json::Value,
+        request: Request,
         what: &str,
         target: VTime,
         out: &mut Vec<Happening>,
@@ -502,8 +524,11 @@ impl ExternalSdk {
         };
         let id = running.next_id;
         running.next_id += 1;
-        request["id"] = json!(id);
-        running.process.send(request.to_string());
+        let line = request.with_id(id).line();
+        if let Some(t) = self.transcript.as_mut() {
+            t.push(Transcribed::Sent(line.clone()));
+        }
+        running.process.send(line);
         let line = running.process.read(limit).await;
         let mut running = self.running.take().expect("checked above");
         let text = match line {
@@ -516,7 +541,12 @@ impl ExternalSdk {
                     timeout_ms: limit.as_millis() as u64,
                 });
             }
-            Ok(Line::Text(text)) => text,
+            Ok(Line::Text(text)) => {
+                if let Some(t) = self.transcript.as_mut() {
+                    t.push(Transcribed::Received(text.clone()));
+                }
+                text
+            }
             Ok(Line::Eof) => {
                 return Err(self
                     .crashed(&mut running.process, &format!("during `{what}` (request id {id})"))
@@ -593,7 +623,7 @@ impl ExternalSdk {
         if let Some(mut running) = self.running.take() {
             let limit = self.command.timeouts.shutdown;
             let id = running.next_id;
-            running.process.send(json!({"v": 1, "id": id, "cmd": "shutdown"}).to_string());
+            running.process.send(Request::Shutdown { v: PROTOCOL, id }.line());
             // The reply, then the exit; whatever happens, the kill below reaps it.
             let _ = running.process.read(limit).await;
             running.process.close_stdin();
@@ -656,6 +686,27 @@ impl ExternalSdk {
             happenings,
         }
     }
+}
+
+/// Starts the adapter, reads its hello line (parsed, and as written) and ends the process:
+/// the first rule of L0.
+/// The gate and `cargo xtask adapter-check` call it once before anything else, so an adapter
+/// with no hello (or one it never flushed) fails once, within the hello timeout, not once per
+/// case.
+pub fn probe_hello(command: &AdapterCommand) -> Result<(Hello, String), PortError> {
+    let rt = ExternalSdk::runtime();
+    let sdk = ExternalSdk::new(
+        Setup::new(Platform::Ios, crate::model::profile::ProfileId::Documented),
+        command.clone(),
+    );
+    rt.block_on(async {
+        let mut process = Process::spawn(command).map_err(|e| sdk.err_crashed(e))?;
+        let hello = sdk.read_hello(&mut process).await?;
+        // An adapter ends at the end of its input; the drop kills what does not.
+        process.close_stdin();
+        let _ = process.wait_exit(command.timeouts.shutdown).await;
+        Ok(hello)
+    })
 }
 
 impl SdkPort for ExternalSdk {
