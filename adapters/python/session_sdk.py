@@ -142,6 +142,7 @@ class Sdk:
         self.preferred = None
         self.path, self.return_to = "/home", None
         self.refreshing, self.queue = None, []
+        self.refused, self.refetched = 0, False  # the freshest token a backend refused
         self.view = None
         self.render()
         self.start_load()
@@ -326,11 +327,11 @@ class Sdk:
         self.send(
             "GET",
             path,
-            lambda a, e, c=client, t=tries: self.load_answer(c, path, attempt, t, a),
+            lambda a, e, c=client, t=tries: self.load_answer(c, path, attempt, t, a, e),
             call=self.load_call,
         )
 
-    def load_answer(self, client, path, attempt, tries, answer):
+    def load_answer(self, client, path, attempt, tries, answer, epoch):
         if attempt != self.load_attempt or self.loaded:
             return
         if self.ok(answer):
@@ -340,7 +341,12 @@ class Sdk:
             else:
                 self.load_parts[0] = body
             if self.load_parts[0] is not None and self.load_parts[1] is not None:
-                self.apply_client(self.load_parts[1], self.signout_epoch)
+                if epoch != self.signout_epoch:
+                    # The user signed out while the load was in flight: its client is from
+                    # before the sign-out, so the app loads signed out.
+                    self.slot = None
+                else:
+                    self.apply_client(self.load_parts[1], self.signout_epoch)
                 self.finish_load({"result": "ok"})
         elif answer is None and tries < GET_TRIES_MAX:
 
@@ -447,6 +453,9 @@ class Sdk:
             self.user_signing_out = False
         if now_in and changed:
             self.arm_recurring()
+            # A payload from a request sent before this session became current cannot speak
+            # for it: it is stale, like one from before a sign-out.
+            self.signout_epoch += 1
         self.preferred = None
         if self.loaded:
             self.render()
@@ -662,6 +671,9 @@ class Sdk:
 
     def set_active(self):
         call = self.start_call("set_active")
+        if self.user_signing_out:
+            # Nothing may bring the session back while the user signs out.
+            return self.settle(call, {"result": "ok"})
         current = self.session_id()
         sessions = (self.client or {}).get("sessions") or []
         other = next(
@@ -723,6 +735,15 @@ class Sdk:
                 return self.settle(call, result_of(outcome))
             return self.send_backend(call, 1, outcome)
         if c["api"] == "refreshing":
+            if (
+                not self.refetched
+                and isinstance(outcome, Token)
+                and outcome.serial <= self.refused
+            ):
+                # The refresh joined a fetch sent before the 401 and brought back a token no
+                # fresher than one the backend refused: fetch once more.
+                self.refetched = True
+                return self.token_begin(call)
             self.refreshing = None
             queue, self.queue = self.queue, []
             for waiting in queue + [call]:
@@ -738,6 +759,7 @@ class Sdk:
         if c is None:
             return
         c["api"], c["attempt"] = "backend", attempt
+        c["sent"] = token.serial if token else None
         sent_at = self.now
         if self.network == "offline":
             return self.at(sent_at, lambda: self.backend_reply(call, 0))
@@ -783,6 +805,9 @@ class Sdk:
         if 200 <= status < 300:
             self.settle(call, {"result": "ok"})
         elif status == 401 and c["attempt"] == 1:
+            if self.refreshing is None:
+                self.refused, self.refetched = 0, False
+            self.refused = max(self.refused, c.get("sent") or 0)
             if self.refreshing is not None:
                 c["api"] = "queued"
                 self.queue.append(call)
