@@ -15,9 +15,11 @@ What it does (the `documented` profile's rules):
 - getToken throws `network_error` at once while offline, retries 5xx, 429 (at least
   Retry-After) and network errors at 3 s x 1.55^n up to 50 s, 8 times, never other 4xx;
 - the client token is kept only when it is the newest one seen; an answer to a request sent
-  before a sign-out is ignored;
+  before a sign-out, or before the current session became current, is ignored (a load in
+  flight across a sign-out loads signed out), and setActive does nothing during a sign-out;
 - the app shell: route guard, returnTo, foreground refresh, and an API wrapper with one
-  shared refresh after a 401 and one retry.
+  shared refresh after a 401 (fetched once more if the fetch it joined predates the 401) and
+  one retry.
 
 Classic bugs, switchable for the gate to catch (`Bugs`):
 - `parallel-get-token`: concurrent getToken calls each send their own token request;
