@@ -540,7 +540,9 @@ impl Ledger {
                     req.0,
                     words::request_sent(*req, *endpoint, *sid, &self.purpose(*call)),
                 )),
-                Happening::RequestDone { at, req, endpoint, outcome, .. } => {
+                Happening::RequestDone { at, req, endpoint, outcome, .. }
+                    if self.live.contains(req) =>
+                {
                     requests.push((*at, 0, req.0, words::request_done(*req, *endpoint, outcome)))
                 }
                 // Which key, not whether it would restore a session: an adapter's writes are
