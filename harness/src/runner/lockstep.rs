@@ -526,24 +526,24 @@ impl Ledger {
 
     /// One step's FAPI requests and storage operations in canonical order, rendered
     /// (`t=… sent req_3 tokens session=sess_1 purpose=get_token`). Between instants the
-    /// order is as it happened; within one instant, answers come first in the order their
-    /// requests were sent, then sends in send order (request ids number sends), then storage
-    /// operations as a multiset (sorted): simultaneous writes have no order a user can see.
+    /// order is as it happened; within one instant, by request in send order (request ids
+    /// number sends), a request's send before its answer; storage operations as a multiset
+    /// (sorted): simultaneous writes have no order a user can see.
     fn requests(&self, happenings: &[Happening]) -> (Vec<String>, Vec<String>) {
-        let mut requests: Vec<(VTime, u8, u32, String)> = Vec::new();
+        let mut requests: Vec<(VTime, u32, u8, String)> = Vec::new();
         let mut storage: Vec<(VTime, String)> = Vec::new();
         for h in happenings {
             match h {
                 Happening::RequestSent { at, req, endpoint, call, sid } => requests.push((
                     *at,
-                    1,
                     req.0,
+                    0,
                     words::request_sent(*req, *endpoint, *sid, &self.purpose(*call)),
                 )),
                 Happening::RequestDone { at, req, endpoint, outcome, .. }
                     if self.live.contains(req) =>
                 {
-                    requests.push((*at, 0, req.0, words::request_done(*req, *endpoint, outcome)))
+                    requests.push((*at, req.0, 1, words::request_done(*req, *endpoint, outcome)))
                 }
                 // Which key, not whether it would restore a session: an adapter's writes are
                 // annotated against the server as it is at the end of the step.
