@@ -99,10 +99,6 @@ fn check_block(block: &Block) -> Result<&'static str, String> {
             failures.extend(run.failures.iter().map(|f| format!("[{}]: {f}", variant.name)));
         }
         if failures.is_empty() { Ok("scenario") } else { Err(failures.join("\n")) }
-    } else if text.starts_with("findings:") {
-        session_harness::gate::Findings::parse(&block.place, text)
-            .map(|_| "findings")
-            .map_err(|e| e.to_string())
     } else if text.contains("session_token_ttl:") {
         parse_settings(&block.place, text).map(|_| "settings").map_err(|e| e.to_string())
     } else if text.trim_start().starts_with("- id:") && text.contains("\n    sdk:") {
