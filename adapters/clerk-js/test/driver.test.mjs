@@ -48,6 +48,7 @@ test('hello, start, loaded signed out, sign-in, a token minted at the virtual in
       sdk: '@clerk/clerk-js',
       version: '6.40.0',
       entry: 'dist/clerk.native.js',
+      fidelity: 'observable',
     });
 
     const started = await driver.start(server);
