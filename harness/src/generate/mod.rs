@@ -11,7 +11,8 @@
 //! - short waits (`advance`, weight 10 in every state): 1 ms to 2¹⁷ ms (~131 s);
 //! - long waits (weight 3, 4 in the background): 1 ms to 2²² ms (~70 min) while the app is in
 //!   the foreground, 1 ms to 2³¹ ms (~25 days) while it is backgrounded or not running;
-//! so about one foreground wait in ten outlasts a token (60 s), and only long waits in the
+//!
+//! So about one foreground wait in ten outlasts a token (60 s), and only long waits in the
 //! background reach days.
 
 use proptest::prelude::*;

@@ -91,14 +91,17 @@ impl World {
                     Reply::NetworkError => Failure::network(),
                 };
                 match kind {
-                    CallKind::SignOut if self.rules.signout_failure_keeps_state => {
-                        if failure.status == 0 && self.setup.sdk.resource_cache {
-                            // Swallowed `network_error`: signed out locally, credential kept.
-                            self.set_slot(Slot::Null, SignOutCause::User);
-                            return self.settle(call, CallResult::Ok);
-                        }
-                        // Rethrown: still `undefined`, nothing cleared.
+                    CallKind::SignOut
+                        if self.rules.signout_failure_keeps_state
+                            && failure.status == 0
+                            && self.setup.sdk.resource_cache =>
+                    {
+                        // Swallowed `network_error`: signed out locally, credential kept.
+                        self.set_slot(Slot::Null, SignOutCause::User);
+                        return self.settle(call, CallResult::Ok);
                     }
+                    // Rethrown: still `undefined`, nothing cleared.
+                    CallKind::SignOut if self.rules.signout_failure_keeps_state => {}
                     CallKind::SignOut => {
                         // Signed out locally whatever the server said; a credential the server
                         // may still honour is wiped so it cannot restore the session later.

@@ -53,8 +53,7 @@ impl World {
         match reply {
             Reply::Answer(a) if a.is_ok() => {
                 if let Some(view) = self.take_load_part(client, a) {
-                    if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch
-                    {
+                    if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch {
                         // The user signed out while the load was in flight: its client is
                         // from before the sign-out, so the app loads signed out.
                         self.js.slot = Slot::Null;

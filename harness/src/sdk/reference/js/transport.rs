@@ -35,11 +35,20 @@ pub(super) enum Req {
         /// The legacy retry's `expired_token=` query parameter.
         expired: Option<TokenInfo>,
     },
-    Touch { sid: SessionId },
-    End { sid: SessionId },
-    Remove { sid: SessionId },
+    Touch {
+        sid: SessionId,
+    },
+    End {
+        sid: SessionId,
+    },
+    Remove {
+        sid: SessionId,
+    },
     RemoveSessions,
-    ResolveTask { sid: SessionId, task: TaskKey },
+    ResolveTask {
+        sid: SessionId,
+        task: TaskKey,
+    },
 }
 
 impl Req {
@@ -296,7 +305,13 @@ impl Core {
                     match self.hold_for_unauthenticated(id, held) {
                         Ok(()) => return,
                         Err(held) => {
-                            return self.dispatch(id, held.about, held.purpose, held.reply, held.signout_epoch);
+                            return self.dispatch(
+                                id,
+                                held.about,
+                                held.purpose,
+                                held.reply,
+                                held.signout_epoch,
+                            );
                         }
                     }
                 }
