@@ -616,17 +616,11 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
                 // a 401 may await (clerk-js `_baseFetch`). If it fails, that failure is
                 // rethrown to the caller in place of its 401, so its retry is judged by it.
                 // 403 and 500 end in `setActive(null)`: the caller then sees its own 401.
-                let failed = match outcome {
-                    RequestOutcome::Answered { status, .. } => {
-                        *status >= 400 && *status != 403 && *status != 500
-                    }
-                    RequestOutcome::NetworkError { .. } => true,
-                };
                 let status = match outcome {
                     RequestOutcome::Answered { status, .. } => *status,
                     RequestOutcome::NetworkError { .. } => 0,
                 };
-                if failed {
+                if status == 0 || (status >= 400 && status != 403 && status != 500) {
                     for seen in last_status.values_mut().filter(|(s, _, _)| *s == 401) {
                         *seen = (status, None, *at);
                     }

@@ -75,8 +75,9 @@ impl World {
             }
             other => Some(other.clone()),
         };
-        if let Some(h) = held.and_then(|h| self.js.held.remove(&h).map(|held| (h, held))) {
-            let (held_id, held) = h;
+        if let Some(held_id) = held
+            && let Some(held) = self.js.held.remove(&held_id)
+        {
             let reply = rethrown.unwrap_or(held.reply);
             self.dispatch(held_id, held.purpose, &held.request, reply, held.signout_epoch);
         }

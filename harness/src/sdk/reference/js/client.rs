@@ -110,8 +110,8 @@ impl Core {
         } else {
             Some(reply)
         };
-        let held = held.and_then(|h| self.rt.borrow_mut().held.remove(&h).map(|held| (h, held)));
-        if let Some((held_id, held)) = held {
+        let taken = held.and_then(|h| self.rt.borrow_mut().held.remove(&h));
+        if let (Some(held_id), Some(held)) = (held, taken) {
             let reply = rethrown.unwrap_or(held.reply);
             self.dispatch(held_id, held.about, held.purpose, reply, held.signout_epoch);
         }

@@ -203,12 +203,10 @@ impl Core {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
-            let Req::Tokens { carried, force_origin, .. } =
-                self.token_request(sid, false, background)
-            else {
-                unreachable!("token_request builds a token request")
-            };
-            let req = Req::Tokens { sid, carried, force_origin, expired: Some(last) };
+            let mut req = self.token_request(sid, false, background);
+            if let Req::Tokens { expired, .. } = &mut req {
+                *expired = Some(last);
+            }
             let purpose = Purpose::TokenFetch { done, background, expired_retry: true };
             let new = self.send(req, purpose, about.call);
             let mut rt = self.rt.borrow_mut();
