@@ -216,6 +216,17 @@ pub struct Profile {
     /// (scenarios/profiles/sign-out-fails.yaml). Otherwise (the article: signed out locally
     /// whatever the server said) the app signs out and wipes the credential.
     pub signout_failure_keeps_state: bool,
+    /// Whether every session keeps its own cached token, pending fetch, background refresh and
+    /// refresh timer, current or not, and a change of the current session leaves them all in
+    /// place (clerk-js `SessionTokenCache` is keyed by tokenId = session id; every `Session`
+    /// built from a client payload seeds it with its `last_active_token` (`#hydrateCache`);
+    /// only `end()`, `remove()`, a successful `removeSessions()`/`destroy()` and `clearCache()`
+    /// call `SessionTokenCache.clear()`; each session's `lastActiveToken` is its own). So a
+    /// payload that signs a session out leaves its refresh timer running, and the timer posts
+    /// `/tokens` for it once more. Otherwise (the article's one token: it is silent on other
+    /// sessions, and the documented contract keeps the current session's token only) a
+    /// change of session drops the cached token.
+    pub per_session_cache: bool,
 }
 
 /// The article's contract.
@@ -257,6 +268,7 @@ pub const DOCUMENTED: Profile = Profile {
     awaits_unauthenticated: false,
     retries_missing_expired_token: false,
     signout_failure_keeps_state: false,
+    per_session_cache: false,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -299,6 +311,7 @@ pub const CLERK_JS_6: Profile = Profile {
     awaits_unauthenticated: true,
     retries_missing_expired_token: true,
     signout_failure_keeps_state: true,
+    per_session_cache: true,
 };
 
 impl Profile {
@@ -478,6 +491,11 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "a request answered 401",
         documented: "the caller sees the 401 at once; one client reload in the background",
         clerk_js_6: "the caller waits for its own GET /client reload (retried on network errors)",
+    },
+    ProfileDifference {
+        topic: "sessions other than the current one",
+        documented: "no cached token; a change of session drops the cached token",
+        clerk_js_6: "each session its own cached token and refresh timer, kept across changes",
     },
 ];
 

@@ -134,6 +134,10 @@ impl World {
                 self.send(FapiRequest::Touch { sid }, Purpose::Call(call));
             }
             (CallKind::SignOut, _) => {
+                if self.rules.per_session_cache {
+                    // `removeSessions()` clears the whole token cache once it succeeds.
+                    self.clear_token_cache();
+                }
                 self.set_slot(Slot::Null, SignOutCause::User);
                 self.settle(call, CallResult::Ok);
             }
@@ -154,7 +158,7 @@ impl World {
                     && self.activate(sid)
                     && let Some(token) = token
                 {
-                    self.token_resolved(token);
+                    self.token_resolved(token, true);
                 }
                 self.settle(call, CallResult::Ok);
             }

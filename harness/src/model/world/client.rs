@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, FapiRequest};
-use crate::model::vocab::{AppPath, Happening, RequestId, SessionId, SessionView, SignOutCause};
+use crate::model::vocab::{
+    AppPath, Happening, RequestId, SessionId, SessionView, SignOutCause, TokenInfo,
+};
 
 use super::{Held, JsJob, LoadStatus, Purpose, Reply, Slot, World};
 
@@ -130,13 +132,19 @@ impl World {
         } else {
             self.set_slot(next, cause);
         }
-        if let Some(token) = token {
-            // Every client payload re-seeds the cache (clerk-js `#hydrateCache`).
-            if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
-                self.js.last_token = Some(token);
-            }
+        // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's
+        // last token with per-session caches, else the chosen session's. Only a signed-in
+        // session carries one on the wire (fapi/encode.rs).
+        let seeds: Vec<TokenInfo> = if self.rules.per_session_cache {
+            let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
+            signed_in.filter_map(|s| s.last_active_token).collect()
+        } else {
+            token.into_iter().collect()
+        };
+        for token in seeds {
+            self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
-                self.js.fetch = None;
+                self.js.fetch.remove(&token.sid);
             }
             self.set_cached(token);
         }
@@ -157,9 +165,7 @@ impl World {
             if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
         self.set_slot(next, cause);
         if let Some(token) = s.last_active_token {
-            if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
-                self.js.last_token = Some(token);
-            }
+            self.note_last_token(token);
             self.set_cached(token);
         }
         self.persist_resources();
@@ -178,16 +184,14 @@ impl World {
             (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
             _ => was_signed_in != now_signed_in,
         };
-        // After a failed clerk-js sign-out a payload ends the transitive state, but the token
-        // cache is not the session's: its entry and refresh timer live on.
-        let keeps_cache = self.rules.signout_failure_keeps_state
-            && before == Slot::Undefined
-            && next == Slot::Null
-            && cause != SignOutCause::User;
         self.js.slot = next;
-        if changed_session && !keeps_cache {
-            self.clear_token_cache();
-            self.js.last_token = None;
+        if changed_session {
+            // Per-session caches are not the current session's: every entry and refresh
+            // timer lives on (clerk-js clears them only on end, remove or sign-out).
+            if !self.rules.per_session_cache {
+                self.clear_token_cache();
+                self.js.last_token.clear();
+            }
             self.js.recurring_gen += 1;
         }
         if was_signed_in && matches!(next, Slot::Null) {

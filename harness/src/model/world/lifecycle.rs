@@ -136,16 +136,16 @@ impl World {
             JsJob::Deliver(req, reply) => self.deliver(req, reply),
             JsJob::BackendReply { call, status } => self.api_backend_reply(call, status),
             // A timer whose cache entry was replaced was cleared in clerk-js: it never fires.
-            JsJob::RefreshTimer { epoch } => {
-                if epoch == self.js.cache_gen {
+            JsJob::RefreshTimer { sid, epoch } => {
+                if self.js.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
                     self.timer_fired(TimerKind::TokenRefresh, due);
-                    self.refresh_timer();
+                    self.refresh_timer(sid);
                 }
             }
-            JsJob::EvictTimer { epoch } => {
-                if epoch == self.js.cache_gen {
+            JsJob::EvictTimer { sid, epoch } => {
+                if self.js.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
                     self.timer_fired(TimerKind::TokenEvict, due);
-                    self.js.cache = None;
+                    self.js.cache.remove(&sid);
                 }
             }
             JsJob::RecurringRefresh { epoch } => {

@@ -141,10 +141,14 @@ enum JsJob {
         call: CallId,
         status: u16,
     },
+    /// A cached token's refresh and eviction timers: `epoch` tells a cleared entry's
+    /// timers (which never fire) from the live ones.
     RefreshTimer {
+        sid: SessionId,
         epoch: u32,
     },
     EvictTimer {
+        sid: SessionId,
         epoch: u32,
     },
     RecurringRefresh {
@@ -238,17 +242,20 @@ struct Js {
     client: Option<Arc<ClientView>>,
     /// Memory token cache (`MemoryTokenCache`) when there is no secure store.
     memory_token: Option<ClientToken>,
-    cache: Option<(TokenInfo, u32)>,
+    /// The token cache by session, each entry with the epoch its timers carry (one entry
+    /// at most unless [`Profile::per_session_cache`]).
+    cache: BTreeMap<SessionId, (TokenInfo, u32)>,
     cache_gen: u32,
     recurring_gen: u32,
-    /// The joinable token fetch in flight, and the session it is for.
-    fetch: Option<(RequestId, SessionId)>,
-    /// clerk-js's background refresh in flight.
-    bg: Option<(RequestId, SessionId)>,
+    /// The joinable token fetch in flight, by the session it is for.
+    fetch: BTreeMap<SessionId, RequestId>,
+    /// Background refreshes in flight (clerk-js `#backgroundRefreshInProgress`).
+    bg: BTreeMap<SessionId, RequestId>,
     unauth: Option<RequestId>,
     /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
     held: BTreeMap<RequestId, Held>,
-    last_token: Option<TokenInfo>,
+    /// Each session's `lastActiveToken`.
+    last_token: BTreeMap<SessionId, TokenInfo>,
     calls: BTreeMap<CallId, Call>,
     load_waiters: Vec<CallId>,
     signout_epoch: u32,
@@ -289,14 +296,14 @@ impl Js {
             slot: Slot::Undefined,
             client: None,
             memory_token: None,
-            cache: None,
+            cache: BTreeMap::new(),
             cache_gen: 0,
             recurring_gen: 0,
-            fetch: None,
-            bg: None,
+            fetch: BTreeMap::new(),
+            bg: BTreeMap::new(),
             unauth: None,
             held: BTreeMap::new(),
-            last_token: None,
+            last_token: BTreeMap::new(),
             calls: BTreeMap::new(),
             load_waiters: Vec::new(),
             signout_epoch: 0,

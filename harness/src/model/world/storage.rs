@@ -89,8 +89,12 @@ impl World {
             self.write_storage(StorageKey::CachedClient, Payload::Client(view), credential);
             self.write_storage(StorageKey::CachedEnvironment, Payload::Environment, false);
         }
-        match (self.js.slot, self.js.last_token) {
-            (Slot::Some(v), Some(token)) if token.sid == v.id => {
+        let last = match self.js.slot {
+            Slot::Some(v) => self.js.last_token.get(&v.id).copied(),
+            _ => None,
+        };
+        match (self.js.slot, last) {
+            (Slot::Some(_), Some(token)) => {
                 self.write_storage(StorageKey::CachedSessionJwt, Payload::SessionJwt(token), true);
             }
             (Slot::Null, _) => self.delete_storage(StorageKey::CachedSessionJwt),

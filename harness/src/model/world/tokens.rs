@@ -49,34 +49,32 @@ impl World {
             && self.rules.offline == OfflinePolicy::ThrowOrCached
         {
             if self.setup.sdk.resource_cache
-                && let Some((token, _)) = self.js.cache.filter(|(t, _)| !t.is_expired_at(now))
+                && let Some(token) =
+                    self.js.cache.get(&sid).map(|e| e.0).filter(|t| !t.is_expired_at(now))
             {
                 return self.token_done(call, Ok(Some(token)));
             }
             return self.token_done(call, Err(Failure::network()));
         }
-        let cached = self.js.cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
-        // clerk-js seeds the cache with every session's last token from each payload
-        // (`#hydrateCache`): a session that is not the current one may be cached too.
-        let fresh = cached.or_else(|| self.seeded_token(sid));
+        let cached = self.js.cache.get(&sid).map(|e| e.0);
         match self.rules.cache {
             CachePolicy::HitUntil => {
                 if !skip_cache {
-                    if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
+                    if let Some(&req) = self.js.fetch.get(&sid) {
                         return self.join_fetch(req, call);
                     }
-                    if let Some(token) = fresh {
+                    if let Some(token) = cached {
                         if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
                             return self.token_done(call, Ok(Some(token)));
                         }
-                        if cached.is_some() {
-                            self.clear_token_cache();
-                        }
+                        // clerk-js `get()` deletes an entry this close to expiry, and its
+                        // timers; other sessions' entries stay.
+                        self.js.cache.remove(&sid);
                     }
                 }
             }
             CachePolicy::StaleWhileRevalidate => {
-                if !skip_cache && let Some(token) = fresh {
+                if !skip_cache && let Some(token) = cached {
                     let remaining = token.remaining_ms(now);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
@@ -85,37 +83,24 @@ impl World {
                         return self.token_done(call, Ok(Some(token)));
                     }
                 }
-                if let Some((req, _)) = self.js.fetch.filter(|f| f.1 == sid) {
+                if let Some(&req) = self.js.fetch.get(&sid) {
                     return self.join_fetch(req, call);
                 }
             }
         }
         if self.rules.single_flight_all
-            && let Some((req, _)) = self.js.fetch.or(self.js.bg).filter(|f| f.1 == sid)
+            && let Some(&req) = self.js.fetch.get(&sid).or(self.js.bg.get(&sid))
         {
             return self.join_fetch(req, call);
         }
         let request = self.token_request(sid, skip_cache);
         let req =
             self.send(request, Purpose::TokenFetch { waiters: vec![call], expired_retry: false });
-        self.js.fetch = Some((req, sid));
-        if self.rules.cache == CachePolicy::HitUntil
-            && self.js.cache.is_none_or(|(t, _)| t.sid == sid)
-        {
-            // clerk-js stores the pending resolver in the slot at once.
-            self.js.cache = None;
-            self.js.cache_gen += 1;
+        self.js.fetch.insert(sid, req);
+        if self.rules.cache == CachePolicy::HitUntil {
+            // clerk-js stores the pending resolver in the session's slot at once.
+            self.js.cache.remove(&sid);
         }
-    }
-
-    /// The last token the held client payload carries for `sid`, if `sid` is not the current
-    /// session (the current one's is in the cache already).
-    fn seeded_token(&self, sid: SessionId) -> Option<TokenInfo> {
-        if matches!(self.js.slot, Slot::Some(v) if v.id == sid) {
-            return None;
-        }
-        let client = self.js.client.as_ref()?;
-        client.sessions.iter().find(|s| s.id == sid).and_then(|s| s.last_active_token)
     }
 
     pub(super) fn join_fetch(&mut self, req: RequestId, call: CallId) {
@@ -133,9 +118,9 @@ impl World {
                 if let Some(flight) = self.flights.get_mut(&req) {
                     flight.purpose =
                         Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
-                    if let Some(bg) = self.js.bg.filter(|b| b.0 == req) {
-                        self.js.bg = None;
-                        self.js.fetch = Some(bg);
+                    if let Some(sid) = self.js.bg.iter().find(|b| *b.1 == req).map(|b| *b.0) {
+                        self.js.bg.remove(&sid);
+                        self.js.fetch.insert(sid, req);
                     }
                 }
             }
@@ -144,38 +129,39 @@ impl World {
 
     pub(super) fn token_request(&self, sid: SessionId, skip_cache: bool) -> FapiRequest {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
-        let carried =
-            if minter && self.rules.carries_last_token { self.js.last_token } else { None };
+        let last = self.js.last_token.get(&sid).copied();
+        let carried = if minter && self.rules.carries_last_token { last } else { None };
         FapiRequest::Tokens { sid, carried, force_origin: skip_cache }
     }
 
     pub(super) fn start_background_refresh(&mut self, sid: SessionId) {
         if self.rules.single_flight_all {
-            if self.js.fetch.or(self.js.bg).is_some_and(|f| f.1 == sid) {
+            if self.js.fetch.contains_key(&sid) || self.js.bg.contains_key(&sid) {
                 return;
             }
             let request = self.token_request(sid, false);
             let req = self
                 .send(request, Purpose::TokenFetch { waiters: Vec::new(), expired_retry: false });
-            self.js.fetch = Some((req, sid));
+            self.js.fetch.insert(sid, req);
         } else {
-            if self.js.bg.is_some() {
+            // One background refresh per session (clerk-js `#backgroundRefreshInProgress`).
+            if self.js.bg.contains_key(&sid) {
                 return;
             }
             let request = self.token_request(sid, false);
             let req = self.send(request, Purpose::BackgroundRefresh);
-            self.js.bg = Some((req, sid));
+            self.js.bg.insert(sid, req);
         }
     }
 
-    /// clerk-js's per-token refresh timer, with the headless guard of PR #8303.
-    /// The timer belongs to the cached token, whatever the current session.
-    pub(super) fn refresh_timer(&mut self) {
-        let Some((token, _)) = self.js.cache else { return };
-        if self.js.last_token.is_some_and(|t| t.is_expired_at(self.now)) {
+    /// clerk-js's per-token refresh timer of `sid`'s cached token, with the headless guard
+    /// of PR #8303 on that session's own `lastActiveToken`. The timer belongs to the cached
+    /// token, whatever the current session.
+    pub(super) fn refresh_timer(&mut self, sid: SessionId) {
+        if self.js.last_token.get(&sid).is_some_and(|t| t.is_expired_at(self.now)) {
             return;
         }
-        self.start_background_refresh(token.sid);
+        self.start_background_refresh(sid);
     }
 
     pub(super) fn fetch_answer(
@@ -187,20 +173,23 @@ impl World {
     ) {
         if !expired_retry
             && let Some(sid) = request.sid()
-            && self.expired_token_retry(&reply)
+            && self.expired_token_retry(sid, &reply)
         {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
             let purpose = Purpose::TokenFetch { waiters, expired_retry: true };
             let req = self.send(self.token_request(sid, false), purpose);
-            if self.js.fetch.is_some_and(|f| f.0 == id) {
-                self.js.fetch = Some((req, sid));
+            if self.js.fetch.get(&sid) == Some(&id) {
+                self.js.fetch.insert(sid, req);
             }
             return;
         }
-        if self.js.fetch.is_some_and(|f| f.0 == id) {
-            self.js.fetch = None;
+        // Whether the pending resolver is still its session's cache entry (clerk-js resolves
+        // into the key only while it holds an entry).
+        let pending = request.sid().is_some_and(|sid| self.js.fetch.get(&sid) == Some(&id));
+        if pending && let Some(sid) = request.sid() {
+            self.js.fetch.remove(&sid);
         }
         let outcome: TokenOutcome = match &reply {
             Reply::Answer(a) => match a.body {
@@ -210,7 +199,7 @@ impl World {
             Reply::NetworkError => Err(Failure::network()),
         };
         if let Ok(Some(token)) = outcome {
-            self.token_resolved(token);
+            self.token_resolved(token, pending);
         }
         let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now));
         for call in waiters {
@@ -223,18 +212,20 @@ impl World {
     }
 
     /// Whether a token request's answer calls for the legacy retry with `expired_token=`.
-    fn expired_token_retry(&self, reply: &Reply) -> bool {
+    fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> bool {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
         let missing = matches!(reply, Reply::Answer(a)
             if a.status == 422 && a.error_code() == Some("missing_expired_token"));
         self.rules.retries_missing_expired_token
             && missing
             && !minter
-            && self.js.last_token.is_some()
+            && self.js.last_token.contains_key(&sid)
     }
 
     /// A token came back: cache it if it is fresher, re-arm timers, update `lastActiveToken`.
-    pub(super) fn token_resolved(&mut self, token: TokenInfo) {
+    /// `keyed`: the request that brought it still holds its session's cache entry (a pending
+    /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
+    pub(super) fn token_resolved(&mut self, token: TokenInfo, keyed: bool) {
         if self.rules.signout_failure_keeps_state
             && self.js.slot == Slot::Undefined
             && self.js.transitive_from_session
@@ -255,19 +246,40 @@ impl World {
         };
         // A refresh of the cached token's session refreshes its entry even once it is no
         // longer current (clerk-js's cache is keyed by session, not by the current one).
-        let refreshing = self.js.cache.is_some_and(|(t, _)| t.sid == token.sid);
-        if current != Some(token.sid) && !refreshing {
-            return;
-        }
-        if self.js.last_token.is_none_or(|t| t.serial < token.serial) {
-            self.js.last_token = Some(token);
+        let refreshing = self.js.cache.contains_key(&token.sid);
+        if self.rules.per_session_cache {
+            // `#dispatchTokenEvents` updates the session's own `lastActiveToken` whatever
+            // the cache holds; the cache takes the token only into an entry it still has.
+            self.note_last_token(token);
+            if !keyed && !refreshing {
+                return;
+            }
+        } else {
+            if current != Some(token.sid) && !refreshing {
+                return;
+            }
+            self.note_last_token(token);
         }
         self.set_cached(token);
         self.persist_resources();
     }
 
+    /// The token becomes its session's `lastActiveToken` if it is fresher.
+    pub(super) fn note_last_token(&mut self, token: TokenInfo) {
+        let last = self.js.last_token.entry(token.sid).or_insert(token);
+        if last.serial < token.serial {
+            *last = token;
+        }
+    }
+
     pub(super) fn set_cached(&mut self, token: TokenInfo) {
-        let token = match self.js.cache {
+        // One slot unless per session: the entry to compare with may be another session's.
+        let existing = if self.rules.per_session_cache {
+            self.js.cache.get(&token.sid).copied()
+        } else {
+            self.js.cache.values().next().copied()
+        };
+        let token = match existing {
             // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
             // settles the fresher token wins and its timers are armed again from now (a staler
             // payload re-arms them). Without those timers a staler token changes nothing.
@@ -281,27 +293,34 @@ impl World {
         };
         self.js.cache_gen += 1;
         let epoch = self.js.cache_gen;
+        let sid = token.sid;
         let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.now) else {
-            self.js.cache = None;
+            if !self.rules.per_session_cache {
+                self.js.cache.clear();
+            }
+            self.js.cache.remove(&sid);
             return;
         };
-        self.js.cache = Some((token, epoch));
+        if !self.rules.per_session_cache {
+            // One slot: a token of another session replaces the entry.
+            self.js.cache.clear();
+        }
+        self.js.cache.insert(sid, (token, epoch));
         if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
             let now = self.now;
-            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer { epoch });
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer { sid, epoch });
             if let Some(refresh_ms) = refresh_ms {
-                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer { epoch });
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer { sid, epoch });
             }
         }
     }
 
-    /// Drops the cached token. clerk-js's `clear()` also forgets the pending fetch (its
-    /// next caller starts another); a single-flight SDK keeps joining the one in flight.
+    /// Drops every cached token. clerk-js's `clear()` also forgets the pending fetches (their
+    /// next callers start others); a single-flight SDK keeps joining the ones in flight.
     pub(super) fn clear_token_cache(&mut self) {
-        self.js.cache = None;
-        self.js.cache_gen += 1;
+        self.js.cache.clear();
         if !self.rules.single_flight_all {
-            self.js.fetch = None;
+            self.js.fetch.clear();
         }
     }
 

@@ -173,13 +173,11 @@ impl World {
                 self.fetch_answer(id, request, (waiters, expired_retry), reply)
             }
             Purpose::BackgroundRefresh => {
-                if self.js.bg.is_some_and(|b| b.0 == id) {
-                    self.js.bg = None;
-                }
+                self.js.bg.retain(|_, req| *req != id);
                 if let Reply::Answer(a) = &reply
                     && let ReplyBody::Token(token) = a.body
                 {
-                    self.token_resolved(token);
+                    self.token_resolved(token, true);
                 }
             }
             Purpose::Unauthenticated { tries, held } => {

@@ -204,7 +204,7 @@ impl Core {
                     if self.activate(sid)
                         && let Some(token) = token
                     {
-                        self.token_resolved(token);
+                        self.token_resolved(token, true);
                     }
                     self.settle(call, CallResult::Ok);
                 }
@@ -224,6 +224,10 @@ impl Core {
         };
         if reply.is_ok() {
             if kind == CallKind::SignOut {
+                if self.rules.per_session_cache {
+                    // `removeSessions()` clears the whole token cache once it succeeds.
+                    self.clear_token_cache();
+                }
                 self.set_slot(Slot::Null, SignOutCause::User);
             }
             return self.settle(call, CallResult::Ok);

@@ -8,6 +8,7 @@ use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, SessionSnap};
 use crate::model::vocab::{
     AppPath, Defect, Happening, RequestId, SessionId, SessionStatus, SessionView, SignOutCause,
+    TokenInfo,
 };
 
 use super::transport::{Reply, Req};
@@ -171,16 +172,19 @@ impl Core {
         } else {
             self.set_slot(next, cause);
         }
-        if let Some(token) = token {
-            // Every client payload re-seeds the cache (clerk-js `#hydrateCache`).
-            {
-                let mut rt = self.rt.borrow_mut();
-                if rt.last_token.is_none_or(|t| t.serial < token.serial) {
-                    rt.last_token = Some(token);
-                }
-                if self.rules.cache == CachePolicy::HitUntil {
-                    rt.fetch = None;
-                }
+        // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's
+        // last token with per-session caches, else the chosen session's. Only a signed-in
+        // session carries one on the wire (fapi/encode.rs).
+        let seeds: Vec<TokenInfo> = if self.rules.per_session_cache {
+            let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
+            signed_in.filter_map(|s| s.last_active_token).collect()
+        } else {
+            token.into_iter().collect()
+        };
+        for token in seeds {
+            self.note_last_token(token);
+            if self.rules.cache == CachePolicy::HitUntil {
+                self.rt.borrow_mut().fetch.remove(&token.sid);
             }
             self.set_cached(token);
         }
@@ -201,20 +205,17 @@ impl Core {
                 (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
                 _ => was_signed_in != now_signed_in,
             };
-            // After a failed clerk-js sign-out a payload ends the transitive state, but the
-            // token cache is not the session's: its entry and refresh timer live on.
-            let keeps_cache = self.rules.signout_failure_keeps_state
-                && before == Slot::Undefined
-                && next == Slot::Null
-                && cause != SignOutCause::User;
             rt.slot = next;
-            (was_signed_in, changed && !keeps_cache, rt.status == LoadStatus::Loading)
+            (was_signed_in, changed, rt.status == LoadStatus::Loading)
         };
         if changed {
-            self.clear_token_cache();
-            let mut rt = self.rt.borrow_mut();
-            rt.last_token = None;
-            rt.recurring_gen += 1;
+            // Per-session caches are not the current session's: every entry and refresh
+            // timer lives on (clerk-js clears them only on end, remove or sign-out).
+            if !self.rules.per_session_cache {
+                self.clear_token_cache();
+                self.rt.borrow_mut().last_token.clear();
+            }
+            self.rt.borrow_mut().recurring_gen += 1;
         }
         if was_signed_in && next == Slot::Null {
             self.log(Happening::SignedOut { at: self.now(), cause, server_revoke: false });
@@ -260,12 +261,7 @@ impl Core {
             Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
         self.set_slot(next, cause);
         if let Some(token) = s.last_active_token {
-            {
-                let mut rt = self.rt.borrow_mut();
-                if rt.last_token.is_none_or(|t| t.serial < token.serial) {
-                    rt.last_token = Some(token);
-                }
-            }
+            self.note_last_token(token);
             self.set_cached(token);
         }
         self.persist_resources();

@@ -186,16 +186,17 @@ impl Core {
                 promise.resolve(());
             }
             // A timer whose cache entry was replaced was cleared: it never fires.
-            JsJob::RefreshTimer(epoch) => {
-                if epoch == self.rt.borrow().cache_gen {
+            JsJob::RefreshTimer(sid, epoch) => {
+                let live = self.rt.borrow().cache.get(&sid).is_some_and(|e| e.1 == epoch);
+                if live {
                     self.timer_fired(TimerKind::TokenRefresh, due);
-                    self.refresh_timer();
+                    self.refresh_timer(sid);
                 }
             }
-            JsJob::EvictTimer(epoch) => {
+            JsJob::EvictTimer(sid, epoch) => {
                 let mut rt = self.rt.borrow_mut();
-                if epoch == rt.cache_gen {
-                    rt.cache = None;
+                if rt.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
+                    rt.cache.remove(&sid);
                     drop(rt);
                     self.timer_fired(TimerKind::TokenEvict, due);
                 }
@@ -341,7 +342,8 @@ impl Core {
             }
             if self.has(Defect::NoForegroundRefresh) {
                 let mut rt = self.rt.borrow_mut();
-                rt.shell.resume_header = rt.last_token.filter(|_| rt.session().is_some());
+                let last = rt.session().and_then(|v| rt.last_token.get(&v.id).copied());
+                rt.shell.resume_header = last;
             } else {
                 self.foreground_refresh();
             }

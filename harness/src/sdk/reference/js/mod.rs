@@ -140,8 +140,10 @@ enum JsJob {
     BackendReply(Promise<u16>, u16),
     /// A `setTimeout` an async flow awaits.
     Wake(TimerKind, Promise<()>),
-    RefreshTimer(u32),
-    EvictTimer(u32),
+    /// A cached token's timers: the session and the entry's epoch (a cleared entry's timers
+    /// never fire).
+    RefreshTimer(SessionId, u32),
+    EvictTimer(SessionId, u32),
     RecurringRefresh(u32),
     GetRetry {
         client: bool,
@@ -176,7 +178,6 @@ enum Slot {
 
 struct Fetch {
     req: RequestId,
-    sid: SessionId,
     done: Promise<Fetched>,
 }
 
@@ -207,15 +208,20 @@ struct Runtime {
     slot: Slot,
     client: Option<Arc<ClientView>>,
     memory_token: Option<ClientToken>,
-    cache: Option<(TokenInfo, u32)>,
+    /// The token cache by session, each entry with its timers' epoch (one entry at most
+    /// unless per session).
+    cache: BTreeMap<SessionId, (TokenInfo, u32)>,
     cache_gen: u32,
     recurring_gen: u32,
-    fetch: Option<Fetch>,
-    bg: Option<(RequestId, SessionId)>,
+    /// The joinable token fetch in flight, by session.
+    fetch: BTreeMap<SessionId, Fetch>,
+    /// Background refreshes in flight, by session.
+    bg: BTreeMap<SessionId, RequestId>,
     unauth: Option<RequestId>,
     /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
     held: BTreeMap<RequestId, Held>,
-    last_token: Option<TokenInfo>,
+    /// Each session's `lastActiveToken`.
+    last_token: BTreeMap<SessionId, TokenInfo>,
     calls: BTreeMap<CallId, CallKind>,
     signout_epoch: u32,
     user_signing_out: bool,
@@ -241,14 +247,14 @@ impl Runtime {
             slot: Slot::Undefined,
             client: None,
             memory_token: None,
-            cache: None,
+            cache: BTreeMap::new(),
             cache_gen: 0,
             recurring_gen: 0,
-            fetch: None,
-            bg: None,
+            fetch: BTreeMap::new(),
+            bg: BTreeMap::new(),
             unauth: None,
             held: BTreeMap::new(),
-            last_token: None,
+            last_token: BTreeMap::new(),
             calls: BTreeMap::new(),
             signout_epoch: 0,
             user_signing_out: false,

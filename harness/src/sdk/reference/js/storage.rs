@@ -114,14 +114,15 @@ impl Core {
         }
         let (client, slot, last) = {
             let rt = self.rt.borrow();
-            (rt.client.clone(), rt.slot, rt.last_token)
+            let last = rt.session().and_then(|v| rt.last_token.get(&v.id).copied());
+            (rt.client.clone(), rt.slot, last)
         };
         if let Some(view) = client {
             self.write_storage(StorageKey::CachedClient, Payload::Client(view));
             self.write_storage(StorageKey::CachedEnvironment, Payload::Environment);
         }
         match (slot, last) {
-            (Slot::Some(v), Some(token)) if token.sid == v.id => {
+            (Slot::Some(_), Some(token)) => {
                 self.write_storage(StorageKey::CachedSessionJwt, Payload::SessionJwt(token));
             }
             (Slot::Null, _) => self.delete_storage(StorageKey::CachedSessionJwt),

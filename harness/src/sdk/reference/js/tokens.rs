@@ -58,7 +58,8 @@ impl Core {
             return Next::Done(Ok(None));
         }
         if offline && self.rules.offline == OfflinePolicy::ThrowOrCached {
-            let cached = self.rt.borrow().cache.map(|c| c.0).filter(|t| !t.is_expired_at(now));
+            let cached =
+                self.rt.borrow().cache.get(&sid).map(|c| c.0).filter(|t| !t.is_expired_at(now));
             if self.setup.sdk.resource_cache
                 && let Some(token) = cached
             {
@@ -67,13 +68,10 @@ impl Core {
             return Next::Done(Err(Failure::network()));
         }
         let single_flight = !self.has(Defect::NoSingleFlight);
-        let cached = self.rt.borrow().cache.filter(|(t, _)| t.sid == sid).map(|(t, _)| t);
-        // clerk-js seeds the cache with every session's last token from each payload
-        // (`#hydrateCache`): a session that is not the current one may be cached too.
-        let fresh = cached.or_else(|| self.seeded_token(sid, current));
+        let cached = self.rt.borrow().cache.get(&sid).map(|c| c.0);
         let joinable = |core: &Core| -> Option<Promise<Fetched>> {
             let rt = core.rt.borrow();
-            rt.fetch.as_ref().filter(|f| f.sid == sid && single_flight).map(|f| f.done.clone())
+            rt.fetch.get(&sid).filter(|_| single_flight).map(|f| f.done.clone())
         };
         match self.rules.cache {
             CachePolicy::HitUntil => {
@@ -81,18 +79,18 @@ impl Core {
                     if let Some(done) = joinable(self) {
                         return Next::Await(done);
                     }
-                    if let Some(token) = fresh {
+                    if let Some(token) = cached {
                         if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
                             return Next::Done(Ok(Some(token)));
                         }
-                        if cached.is_some() {
-                            self.clear_token_cache();
-                        }
+                        // clerk-js `get()` deletes an entry this close to expiry, and its
+                        // timers; other sessions' entries stay.
+                        self.rt.borrow_mut().cache.remove(&sid);
                     }
                 }
             }
             CachePolicy::StaleWhileRevalidate => {
-                if !skip && let Some(token) = fresh {
+                if !skip && let Some(token) = cached {
                     let remaining = token.remaining_ms(now);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
@@ -119,24 +117,12 @@ impl Core {
             Some(call),
         );
         let mut rt = self.rt.borrow_mut();
-        rt.fetch = Some(Fetch { req, sid, done: done.clone() });
-        if self.rules.cache == CachePolicy::HitUntil && rt.cache.is_none_or(|(t, _)| t.sid == sid) {
-            // clerk-js stores the pending resolver in the slot at once.
-            rt.cache = None;
-            rt.cache_gen += 1;
+        rt.fetch.insert(sid, Fetch { req, done: done.clone() });
+        if self.rules.cache == CachePolicy::HitUntil {
+            // clerk-js stores the pending resolver in the session's slot at once.
+            rt.cache.remove(&sid);
         }
         Next::Await(done)
-    }
-
-    /// The last token the held client payload carries for `sid`, if `sid` is not the current
-    /// session (the current one's is in the cache already).
-    fn seeded_token(&self, sid: SessionId, current: Option<SessionId>) -> Option<TokenInfo> {
-        if current == Some(sid) {
-            return None;
-        }
-        let rt = self.rt.borrow();
-        let client = rt.client.as_ref()?;
-        client.sessions.iter().find(|s| s.id == sid).and_then(|s| s.last_active_token)
     }
 
     pub(super) fn token_request(&self, sid: SessionId, skip: bool, background: bool) -> Req {
@@ -145,13 +131,13 @@ impl Core {
         // `stale-timer-logout`: the pre-#8303 refresh always sends its last token along.
         let carries = (minter && self.rules.carries_last_token)
             || (background && self.has(Defect::StaleTimerLogout));
-        let carried = if carries { rt.last_token } else { None };
+        let carried = if carries { rt.last_token.get(&sid).copied() } else { None };
         Req::Tokens { sid, carried, force_origin: skip, expired: None }
     }
 
     pub(super) fn start_background_refresh(self: &Rc<Self>, sid: SessionId) {
         if self.rules.single_flight_all {
-            if self.rt.borrow().fetch.as_ref().is_some_and(|f| f.sid == sid) {
+            if self.rt.borrow().fetch.contains_key(&sid) {
                 return;
             }
             let done = Promise::new();
@@ -161,29 +147,25 @@ impl Core {
                 Purpose::TokenFetch { done: done.clone(), background: true, expired_retry: false },
                 None,
             );
-            self.rt.borrow_mut().fetch = Some(Fetch { req, sid, done });
+            self.rt.borrow_mut().fetch.insert(sid, Fetch { req, done });
         } else {
-            if self.rt.borrow().bg.is_some() {
+            // One background refresh per session (clerk-js `#backgroundRefreshInProgress`).
+            if self.rt.borrow().bg.contains_key(&sid) {
                 return;
             }
             let request = self.token_request(sid, false, true);
             let req = self.send(request, Purpose::Background, None);
-            self.rt.borrow_mut().bg = Some((req, sid));
+            self.rt.borrow_mut().bg.insert(sid, req);
         }
     }
 
-    /// clerk-js's per-token refresh timer, with the headless guard of PR #8303 (a timer that
-    /// fires after its token expired does nothing).
-    /// The timer belongs to the cached token, whatever the current session.
-    pub(super) fn refresh_timer(self: &Rc<Self>) {
-        let (cached, expired) = {
-            let rt = self.rt.borrow();
-            (
-                rt.cache.map(|(t, _)| t.sid),
-                rt.last_token.is_some_and(|t| t.is_expired_at(self.now())),
-            )
-        };
-        let Some(sid) = cached else { return };
+    /// clerk-js's per-token refresh timer of `sid`'s cached token, with the headless guard of
+    /// PR #8303 on that session's own `lastActiveToken` (a timer that fires after its token
+    /// expired does nothing). The timer belongs to the cached token, whatever the current
+    /// session.
+    pub(super) fn refresh_timer(self: &Rc<Self>, sid: SessionId) {
+        let expired =
+            self.rt.borrow().last_token.get(&sid).is_some_and(|t| t.is_expired_at(self.now()));
         if expired && !self.has(Defect::StaleTimerLogout) {
             return;
         }
@@ -198,7 +180,8 @@ impl Core {
         about: About,
         reply: Reply,
     ) {
-        let retry = self.expired_token_retry(&reply).filter(|_| !expired_retry);
+        let retry = about.sid.and_then(|sid| self.expired_token_retry(sid, &reply));
+        let retry = retry.filter(|_| !expired_retry);
         if let (Some(last), Some(sid)) = (retry, about.sid) {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
@@ -210,23 +193,24 @@ impl Core {
             let purpose = Purpose::TokenFetch { done, background, expired_retry: true };
             let new = self.send(req, purpose, about.call);
             let mut rt = self.rt.borrow_mut();
-            if let Some(f) = rt.fetch.as_mut().filter(|f| f.req == id) {
+            if let Some(f) = rt.fetch.get_mut(&sid).filter(|f| f.req == id) {
                 f.req = new;
             }
             return;
         }
-        {
+        // Whether the pending resolver is still its session's cache entry (clerk-js resolves
+        // into the key only while it holds an entry).
+        let pending = {
             let mut rt = self.rt.borrow_mut();
-            if rt.fetch.as_ref().is_some_and(|f| f.req == id) {
-                rt.fetch = None;
-            }
-        }
+            let sid = about.sid.filter(|sid| rt.fetch.get(sid).is_some_and(|f| f.req == id));
+            sid.and_then(|sid| rt.fetch.remove(&sid)).is_some()
+        };
         let outcome: TokenOutcome = match reply.body() {
             Some(FapiReply { body: ReplyBody::Token(token), .. }) => Ok(Some(*token)),
             _ => Err(reply.failure()),
         };
         if let Ok(Some(token)) = outcome {
-            self.token_resolved(token);
+            self.token_resolved(token, pending);
         }
         if background && reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
             self.set_slot(Slot::Null, SignOutCause::Unauthorized);
@@ -237,17 +221,19 @@ impl Core {
 
     /// The last token to send along when a token request's answer calls for the legacy retry
     /// with `expired_token=`.
-    fn expired_token_retry(&self, reply: &Reply) -> Option<TokenInfo> {
+    fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> Option<TokenInfo> {
         let rt = self.rt.borrow();
         let minter = rt.environment.is_some_and(|e| e.session_minter);
         let missing = reply.status() == 422
             && reply.body().and_then(|b| b.error_code()) == Some("missing_expired_token");
         let applies = self.rules.retries_missing_expired_token && missing && !minter;
-        rt.last_token.filter(|_| applies)
+        rt.last_token.get(&sid).copied().filter(|_| applies)
     }
 
     /// A token came back: cache it if fresher, re-arm timers, update `lastActiveToken`.
-    pub(super) fn token_resolved(self: &Rc<Self>, token: TokenInfo) {
+    /// `keyed`: the request that brought it still holds its session's cache entry (a pending
+    /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
+    pub(super) fn token_resolved(self: &Rc<Self>, token: TokenInfo, keyed: bool) {
         let signing_out = {
             let rt = self.rt.borrow();
             let limbo = self.rules.signout_failure_keeps_state
@@ -262,27 +248,49 @@ impl Core {
             let cause = if user { SignOutCause::User } else { SignOutCause::ClientPayload };
             self.set_slot(Slot::Null, cause);
         }
-        {
-            let mut rt = self.rt.borrow_mut();
-            // A refresh of the cached token's session refreshes its entry even once it is no
-            // longer current (clerk-js's cache is keyed by session, not by the current one).
-            let refreshing = rt.cache.is_some_and(|(t, _)| t.sid == token.sid);
-            if rt.session().map(|v| v.id) != Some(token.sid) && !refreshing {
+        // A refresh of the cached token's session refreshes its entry even once it is no
+        // longer current (clerk-js's cache is keyed by session, not by the current one).
+        let (current, refreshing) = {
+            let rt = self.rt.borrow();
+            (rt.session().map(|v| v.id), rt.cache.contains_key(&token.sid))
+        };
+        if self.rules.per_session_cache {
+            // `#dispatchTokenEvents` updates the session's own `lastActiveToken` whatever
+            // the cache holds; the cache takes the token only into an entry it still has.
+            self.note_last_token(token);
+            if !keyed && !refreshing {
                 return;
             }
-            if rt.last_token.is_none_or(|t| t.serial < token.serial) {
-                rt.last_token = Some(token);
+        } else {
+            if current != Some(token.sid) && !refreshing {
+                return;
             }
+            self.note_last_token(token);
         }
         self.set_cached(token);
         self.persist_resources();
     }
 
+    /// The token becomes its session's `lastActiveToken` if it is fresher.
+    pub(super) fn note_last_token(&self, token: TokenInfo) {
+        let mut rt = self.rt.borrow_mut();
+        let last = rt.last_token.entry(token.sid).or_insert(token);
+        if last.serial < token.serial {
+            *last = token;
+        }
+    }
+
     pub(super) fn set_cached(&self, token: TokenInfo) {
         let now = self.now();
-        let (epoch, remaining) = {
+        let remaining = {
             let mut rt = self.rt.borrow_mut();
-            let token = match rt.cache {
+            // One slot unless per session: the entry to compare with may be another session's.
+            let existing = if self.rules.per_session_cache {
+                rt.cache.get(&token.sid).copied()
+            } else {
+                rt.cache.values().next().copied()
+            };
+            let token = match existing {
                 // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
                 // settles the fresher token wins and its timers are armed again from now (a staler
                 // payload re-arms them). Without those timers a staler token changes nothing.
@@ -296,30 +304,34 @@ impl Core {
             };
             rt.cache_gen += 1;
             let epoch = rt.cache_gen;
+            let sid = token.sid;
+            if !self.rules.per_session_cache {
+                // One slot: a token of another session replaces the entry.
+                rt.cache.clear();
+            }
             let Some(timers) = self.rules.token_timers(&token, now) else {
-                rt.cache = None;
+                rt.cache.remove(&sid);
                 return;
             };
-            rt.cache = Some((token, epoch));
-            (epoch, timers)
+            rt.cache.insert(sid, (token, epoch));
+            (sid, epoch, timers)
         };
-        let (evict_ms, refresh_ms) = remaining;
+        let (sid, epoch, (evict_ms, refresh_ms)) = remaining;
         if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
-            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(epoch));
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(sid, epoch));
             if let Some(refresh_ms) = refresh_ms {
-                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(epoch));
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(sid, epoch));
             }
         }
     }
 
-    /// Drops the cached token. clerk-js's `clear()` also forgets the pending fetch (its next
-    /// caller starts another); a single-flight SDK keeps joining the one in flight.
+    /// Drops every cached token. clerk-js's `clear()` also forgets the pending fetches (their
+    /// next callers start others); a single-flight SDK keeps joining the ones in flight.
     pub(super) fn clear_token_cache(&self) {
         let mut rt = self.rt.borrow_mut();
-        rt.cache = None;
-        rt.cache_gen += 1;
+        rt.cache.clear();
         if !self.rules.single_flight_all {
-            rt.fetch = None;
+            rt.fetch.clear();
         }
     }
 

@@ -345,12 +345,10 @@ impl Core {
             Purpose::Background => {
                 {
                     let mut rt = self.rt.borrow_mut();
-                    if rt.bg.is_some_and(|b| b.0 == id) {
-                        rt.bg = None;
-                    }
+                    rt.bg.retain(|_, req| *req != id);
                 }
                 if let Some(FapiReply { body: ReplyBody::Token(token), .. }) = reply.body() {
-                    self.token_resolved(*token);
+                    self.token_resolved(*token, true);
                 } else if reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
                     // Pre-#8303: the refresh's 401 is taken as the end of the session.
                     self.set_slot(Slot::Null, SignOutCause::Unauthorized);
