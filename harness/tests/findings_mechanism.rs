@@ -122,3 +122,21 @@ fn every_finding_names_its_mechanism_and_a_finding_without_one_is_refused() {
     let e = Findings::parse("findings.yaml", &bad).unwrap_err().to_string();
     assert!(e.contains("retry_before_retry"), "{e}");
 }
+
+#[test]
+fn a_terminal_session_nothing_asked_about_is_accepted_and_an_ignored_401_is_not() {
+    // clerk-js's mechanism: the foreground refresh failed for good, the late timer is skipped
+    // (expired token), so nothing asks the server after the revoke.
+    let (setup, events) = scenario("profiles/terminal-unnoticed", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&real, "terminal-is-final").as_deref(),
+        Some("clerk-js-terminal-unnoticed-on-native")
+    );
+    // The look-alike: the SDK asks, hears the 401 and the reloaded client says `revoked`,
+    // and keeps the session anyway (defect `revoked-ignored`). Same invariant, a different
+    // bug: clerk-js signs out once it hears.
+    let (setup, events) = scenario("defects/revoked-ignored", ProfileId::Documented);
+    let look_alike = run_reference(setup, &[Defect::RevokedIgnored], &events, None);
+    assert_eq!(accepted_by(&look_alike, "terminal-is-final"), None);
+}

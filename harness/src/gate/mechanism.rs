@@ -19,6 +19,9 @@
 //!   background settles with a token that has expired;
 //! - `waits_for_failed_load: { kind }`: a `kind` call is open when a `load` call settles
 //!   with an error, or starts after it (before any load succeeds);
+//! - `terminal_unheard: {}`: the session the app shows is terminal on the server, and from
+//!   that step on no answer told the SDK so: no request answered 401 and no `get_client`
+//!   answered 2xx (an SDK that never asks; one that hears and keeps the session is not it);
 //! - `sequence: [ {what, …}, … ]`: these happenings, in this order (each matches on the
 //!   fields it names: `endpoint`, `status`, `network_error`, `kind`, `result`, `cause`,
 //!   `key`, `credential`, `purpose`);
@@ -68,6 +71,7 @@ pub enum Pattern {
     WaitsForFailedLoad {
         kind: CallKind,
     },
+    TerminalUnheard {},
     Sequence(Vec<HappeningPattern>),
     Divergence {
         #[serde(default)]
@@ -308,6 +312,36 @@ impl Pattern {
                     }
                 }
                 false
+            }
+            Pattern::TerminalUnheard {} => {
+                // The shown session once it is terminal on the server, and whether an answer
+                // has told the SDK since.
+                let mut watch: Option<(SessionId, bool)> = None;
+                for step in steps() {
+                    let obs = &step.obs;
+                    let shown = obs.view.session.map(|v| v.id);
+                    if watch.is_some_and(|(sid, _)| shown != Some(sid)) {
+                        watch = None;
+                    }
+                    if watch.is_none()
+                        && let Some(sid) = shown
+                        && obs.server.status_of(sid).is_some_and(|s| s.is_terminal())
+                    {
+                        watch = Some((sid, false));
+                    }
+                    if let Some((_, heard)) = &mut watch {
+                        *heard |= obs.happenings.iter().any(|h| {
+                            matches!(h, Happening::RequestDone {
+                                endpoint,
+                                outcome: RequestOutcome::Answered { status, .. },
+                                ..
+                            } if *status == 401
+                                || (*endpoint == Endpoint::GetClient
+                                    && (200..300).contains(status)))
+                        });
+                    }
+                }
+                watch.is_some_and(|(_, heard)| !heard)
             }
             Pattern::Sequence(items) => {
                 let calls = call_purposes(trace);
