@@ -780,7 +780,7 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
     let mut open_sign_ins: BTreeMap<CallId, ()> = BTreeMap::new();
     // User sign-out calls in flight, and whether the user started a sign-in meanwhile: a
     // credential from that sign-in (even one that failed half-way) is the user's own doing.
-    let mut open_sign_outs: BTreeMap<CallId, ()> = BTreeMap::new();
+    let mut open_sign_outs: BTreeMap<CallId, CallKind> = BTreeMap::new();
     let mut signed_in_meanwhile = false;
     for step in &trace.steps {
         let mut check_credential = false;
@@ -788,7 +788,14 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
             match h {
                 Happening::SignedOut { cause: SignOutCause::User, .. } => {
                     r.exercise(InvariantId::SignoutIsFinal, 1);
-                    signed_out = open_sign_ins.is_empty() && !signed_in_meanwhile;
+                    // Ending one session (`end`/`remove`) of a multi-session client that keeps
+                    // another signed in is no sign-out of the app: the other session may be
+                    // restored and shown (a terminal session shown again is terminal-is-final's).
+                    let one_session = !open_sign_outs.is_empty()
+                        && open_sign_outs.values().all(|k| *k != CallKind::SignOut);
+                    let others_kept = one_session
+                        && step.obs.server.sessions.iter().any(|(_, s)| s.is_signed_in());
+                    signed_out = open_sign_ins.is_empty() && !signed_in_meanwhile && !others_kept;
                     check_credential = signed_out;
                 }
                 Happening::CallStarted { call, kind: CallKind::SignIn, .. } => {
@@ -797,7 +804,7 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                     signed_out = false;
                 }
                 Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
-                    open_sign_outs.insert(*call, ());
+                    open_sign_outs.insert(*call, *kind);
                 }
                 Happening::CallSettled { call, .. } => {
                     open_sign_ins.remove(call);

@@ -62,7 +62,7 @@ invariants! {
     RetryDiscipline = "retry-discipline":
         "a 401 is retried at most once, with a fresh token; no retry on other 4xx; 429 waits at least `Retry-After`",
     SignoutIsFinal = "signout-is-final":
-        "after sign-out no credential is persisted and no late response writes one back",
+        "after sign-out no credential is persisted and no late response writes one back (ending one session of a multi-session client may keep the others)",
     StorageRoundTrips = "storage-round-trips":
         "what the SDK persists reads back whole after a cold start",
     ReturnToPreserved = "return-to-preserved":

@@ -127,9 +127,12 @@ impl World {
         let token = chosen.and_then(|s| s.last_active_token);
         let cause =
             if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        // clerk-js `updateClient` adjusts a held session only (`if (this.session)`): in the
+        // middle of a sign-out or a switch (`undefined`, loaded) a payload changes nothing.
+        let transitive = held_client && self.js.slot == Slot::Undefined;
         if self.js.status == LoadStatus::Loading && next == Slot::Null {
             self.js.slot = Slot::Null;
-        } else {
+        } else if !transitive || self.js.status == LoadStatus::Loading {
             self.set_slot(next, cause);
         }
         // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's

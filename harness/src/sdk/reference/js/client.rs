@@ -130,10 +130,13 @@ impl Core {
             return;
         }
         let view = Arc::new(view.clone());
-        let (next, token, cause, loading) = {
+        let (next, token, cause, loading, transitive) = {
             let mut rt = self.rt.borrow_mut();
             // clerk-js selects a session from a payload only while it holds no client yet.
             let held_client = self.rules.payload_selects_initially_only && rt.client.is_some();
+            // clerk-js `updateClient` adjusts a held session only (`if (this.session)`): in the
+            // middle of a sign-out or a switch (`undefined`, loaded) a payload changes nothing.
+            let transitive = held_client && rt.slot == Slot::Undefined;
             rt.client = Some(view.clone());
             let current = rt.session().map(|v| v.id);
             // clerk-js `updateClient` looks the held session up by id only
@@ -165,11 +168,12 @@ impl Core {
                 chosen.and_then(|s| s.last_active_token),
                 cause,
                 rt.status == LoadStatus::Loading,
+                transitive,
             )
         };
         if loading && next == Slot::Null {
             self.rt.borrow_mut().slot = Slot::Null;
-        } else {
+        } else if !transitive || loading {
             self.set_slot(next, cause);
         }
         // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's
