@@ -140,3 +140,28 @@ fn a_terminal_session_nothing_asked_about_is_accepted_and_an_ignored_401_is_not(
     let look_alike = run_reference(setup, &[Defect::RevokedIgnored], &events, None);
     assert_eq!(accepted_by(&look_alike, "terminal-is-final"), None);
 }
+
+#[test]
+fn a_second_fetch_after_a_cache_clear_is_accepted_and_a_fetch_that_does_not_join_is_not() {
+    // clerk-js's mechanism: `remove()` clears the cache under a pending fetch, and the next
+    // API call's getToken starts a second one.
+    let (setup, events) = scenario("profiles/cache-clear-forgets-fetch", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&real, "single-flight-refresh").as_deref(),
+        Some("clerk-js-cache-clear-forgets-pending-fetch")
+    );
+    // The look-alike: the same overlap with no clearing call between (defect
+    // `no-single-flight`: two API calls each fetch their own token). Refused.
+    let look_alike = scenario::parse(
+        "look-alike.yaml",
+        "schema_version: 1\nname: look-alike\ndescription: d\nsetup: { platform: ios, profile: documented }\n\
+         steps:\n  - cold_start: {}\n  - advance: 1s\n  - sign_in: {}\n  - advance: 5s\n\
+         \x20 - network: offline\n  - advance: 2m\n  - network: online\n  - concurrently:\n      - api_call: { path: /settings }\n\
+         \x20     - api_call: { path: /settings }\n  - advance: 2s\n",
+    )
+    .expect("the look-alike parses");
+    let setup = look_alike.variants[0].setup;
+    let look_alike = run_reference(setup, &[Defect::NoSingleFlight], &look_alike.events, None);
+    assert_eq!(accepted_by(&look_alike, "single-flight-refresh"), None);
+}

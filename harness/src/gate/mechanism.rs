@@ -8,8 +8,10 @@
 //! not accepted and fails the gate.
 //!
 //! The patterns, in `findings.yaml` under `mechanism: { what: …, pattern: … }`:
-//! - `overlapping_requests: { endpoint, purposes }`: two requests to `endpoint` for one
-//!   session in flight at once, at least one of them sent for one of `purposes` (empty: any);
+//! - `overlapping_requests: { endpoint, purposes, cleared_by }`: two requests to `endpoint`
+//!   for one session in flight at once, at least one of them sent for one of `purposes`
+//!   (empty: any); with `cleared_by` (call kinds), only when a call of one of those kinds
+//!   started while the first was in flight (a token cache cleared under a pending fetch);
 //! - `retry_before_retry_after: { endpoint }`: a 429 with `Retry-After` R, then a request to
 //!   the same endpoint for the same session sent less than R later;
 //! - `answer_after_sign_out: {}`: an answer to a request sent before a `sign_out` call
@@ -60,6 +62,8 @@ pub enum Pattern {
         endpoint: Endpoint,
         #[serde(default)]
         purposes: Vec<String>,
+        #[serde(default)]
+        cleared_by: Vec<CallKind>,
     },
     RetryBeforeRetryAfter {
         endpoint: Endpoint,
@@ -164,23 +168,30 @@ impl Pattern {
         let steps = || trace.steps.iter().take_while(|s| s.index <= upto);
         let happenings = || steps().flat_map(|s| s.obs.happenings.iter());
         match self {
-            Pattern::OverlappingRequests { endpoint, purposes } => {
+            Pattern::OverlappingRequests { endpoint, purposes, cleared_by } => {
                 let calls = call_purposes(trace);
                 let wanted = |p: &str| purposes.is_empty() || purposes.iter().any(|w| w == p);
-                let mut open: BTreeMap<RequestId, (Option<SessionId>, String)> = BTreeMap::new();
+                // Requests in flight: session, purpose, and whether a clearing call started
+                // since they were sent.
+                let mut open: BTreeMap<RequestId, (Option<SessionId>, String, bool)> =
+                    BTreeMap::new();
                 for h in happenings() {
                     match h {
                         Happening::RequestSent { req, endpoint: e, call, sid, .. }
                             if e == endpoint =>
                         {
                             let purpose = purpose_of(&calls, *call);
-                            if open
-                                .values()
-                                .any(|(s, p)| s == sid && (wanted(p) || wanted(&purpose)))
-                            {
+                            if open.values().any(|(s, p, cleared)| {
+                                s == sid
+                                    && (wanted(p) || wanted(&purpose))
+                                    && (cleared_by.is_empty() || *cleared)
+                            }) {
                                 return true;
                             }
-                            open.insert(*req, (*sid, purpose));
+                            open.insert(*req, (*sid, purpose, false));
+                        }
+                        Happening::CallStarted { kind, .. } if cleared_by.contains(kind) => {
+                            open.values_mut().for_each(|o| o.2 = true);
                         }
                         Happening::RequestDone { req, .. } => {
                             open.remove(req);
