@@ -165,3 +165,24 @@ fn a_second_fetch_after_a_cache_clear_is_accepted_and_a_fetch_that_does_not_join
     let look_alike = run_reference(setup, &[Defect::NoSingleFlight], &look_alike.events, None);
     assert_eq!(accepted_by(&look_alike, "single-flight-refresh"), None);
 }
+
+#[test]
+fn the_api_wrappers_refresh_after_a_401_beside_a_plain_fetch_is_accepted() {
+    // Found by the clerk-js@6.40.0 campaign (seed 0x8abe5510, case 119): `remove()` empties
+    // the cache, one API call fetches a token, and another's backend answers 401, so the
+    // wrapper's getToken({ skipCache: true }) goes out beside it.
+    let case = scenario::parse(
+        "api-refresh.yaml",
+        "schema_version: 1\nname: api-refresh\ndescription: d\n\
+         setup: { platform: android, profile: clerk-js-6, instance: { multi_session: true } }\n\
+         steps:\n  - cold_start: {}\n  - advance: 5ms\n  - sign_in: {}\n  - advance: 26s495ms\n\
+         \x20 - api_call: { path: /orders/42 }\n  - session_remove: {}\n  - advance: 2ms\n\
+         \x20 - api_call: { path: /home }\n  - advance: 5s\n",
+    )
+    .expect("the case parses");
+    let outcome = run_reference(case.variants[0].setup, &[], &case.events, None);
+    assert_eq!(
+        accepted_by(&outcome, "single-flight-refresh").as_deref(),
+        Some("clerk-js-parallel-token-requests")
+    );
+}

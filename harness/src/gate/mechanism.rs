@@ -10,7 +10,8 @@
 //! The patterns, in `findings.yaml` under `mechanism: { what: …, pattern: … }`:
 //! - `overlapping_requests: { endpoint, purposes, cleared_by }`: two requests to `endpoint`
 //!   for one session in flight at once, at least one of them sent for one of `purposes`
-//!   (empty: any); with `cleared_by` (call kinds), only when a call of one of those kinds
+//!   (empty: any; `api_call(refresh)` is an API call's token request after its backend
+//!   answered 401); with `cleared_by` (call kinds), only when a call of one of those kinds
 //!   started while the first was in flight (a token cache cleared under a pending fetch);
 //! - `retry_before_retry_after: { endpoint }`: a 429 with `Retry-After` R, then a request to
 //!   the same endpoint for the same session sent less than R later;
@@ -175,12 +176,21 @@ impl Pattern {
                 // since they were sent.
                 let mut open: BTreeMap<RequestId, (Option<SessionId>, String, bool)> =
                     BTreeMap::new();
+                // API calls whose backend answered 401: their next token request is the API
+                // wrapper's `getToken({ skipCache: true })` refresh, `api_call(refresh)`.
+                let mut refreshing = std::collections::BTreeSet::new();
                 for h in happenings() {
                     match h {
+                        Happening::BackendHit { call, status: 401, .. } => {
+                            refreshing.insert(*call);
+                        }
                         Happening::RequestSent { req, endpoint: e, call, sid, .. }
                             if e == endpoint =>
                         {
-                            let purpose = purpose_of(&calls, *call);
+                            let mut purpose = purpose_of(&calls, *call);
+                            if call.is_some_and(|c| refreshing.contains(&c)) {
+                                purpose.push_str("(refresh)");
+                            }
                             if open.values().any(|(s, p, cleared)| {
                                 s == sid
                                     && (wanted(p) || wanted(&purpose))

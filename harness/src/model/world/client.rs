@@ -175,6 +175,12 @@ impl World {
         true
     }
 
+    /// Why the session ends now, as the app shell tells it: the user's leaving while a call of
+    /// theirs that asked for it is open (another that settled first ends it), else a payload.
+    pub(super) fn leaving_cause(&self) -> SignOutCause {
+        if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload }
+    }
+
     pub(super) fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
         let before = self.js.slot;
         let was_signed_in = matches!(before, Slot::Some(_))

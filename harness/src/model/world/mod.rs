@@ -555,8 +555,12 @@ impl World {
                     if held || self.rules.signout_always_transitive {
                         // The transitive state: `undefined` until the server answers (clerk-js
                         // enters it even with no session held).
+                        // A second sign-out while the first is in flight keeps what the first
+                        // left from (the app shell remembers a held session until it settles).
+                        let was =
+                            self.js.slot == Slot::Undefined && self.js.transitive_from_session;
                         self.js.slot = Slot::Undefined;
-                        self.js.transitive_from_session = held;
+                        self.js.transitive_from_session = held || was;
                     }
                     if !self.rules.signout_failure_keeps_state {
                         self.clear_token_cache();

@@ -195,6 +195,16 @@ impl Core {
         self.persist_resources();
     }
 
+    /// Why the session ends now, as the app shell tells it: the user's leaving while a call of
+    /// theirs that asked for it is open (another that settled first ends it), else a payload.
+    pub(super) fn leaving_cause(&self) -> SignOutCause {
+        if self.rt.borrow().user_signing_out {
+            SignOutCause::User
+        } else {
+            SignOutCause::ClientPayload
+        }
+    }
+
     pub(super) fn set_slot(self: &Rc<Self>, next: Slot, cause: SignOutCause) {
         let (was_signed_in, changed, loading) = {
             let mut rt = self.rt.borrow_mut();

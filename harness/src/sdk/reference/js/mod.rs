@@ -510,8 +510,11 @@ impl Core {
                         if held || self.rules.signout_always_transitive {
                             // The transitive state: `undefined` until the server answers
                             // (clerk-js enters it even with no session held).
+                            // A second sign-out while the first is in flight keeps what the
+                            // first left from (the app shell remembers a held session).
+                            let was = rt.slot == Slot::Undefined && rt.transitive_from_session;
                             rt.slot = Slot::Undefined;
-                            rt.transitive_from_session = held;
+                            rt.transitive_from_session = held || was;
                         }
                     }
                     if !self.rules.signout_failure_keeps_state {
