@@ -5,7 +5,7 @@
 use crate::model::server::{FapiRequest, ReplyBody, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD};
 use crate::model::time::VTime;
 use crate::model::vocab::{
-    CallId, CallKind, CallResult, Happening, Network, StorageKey, TokenInfo,
+    CallId, CallKind, CallResult, Happening, Network, SignOutCause, StorageKey, TokenInfo,
 };
 
 use super::{ApiStage, Call, Failure, Job, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
@@ -110,7 +110,7 @@ impl World {
                         self.delete_storage(StorageKey::CachedSessionJwt);
                         self.js.memory_token = None;
                         self.js.client = None;
-                        self.set_slot(Slot::Null, self.leaving_cause());
+                        self.set_slot(Slot::Null, SignOutCause::User);
                     }
                     CallKind::SessionEnd | CallKind::SessionRemove => {
                         self.js.user_signing_out = false;
@@ -138,7 +138,7 @@ impl World {
                     // `removeSessions()` clears the whole token cache once it succeeds.
                     self.clear_token_cache();
                 }
-                self.set_slot(Slot::Null, self.leaving_cause());
+                self.set_slot(Slot::Null, self.signed_out_cause());
                 self.settle(call, CallResult::Ok);
             }
             _ => {

@@ -181,6 +181,13 @@ impl World {
         if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload }
     }
 
+    /// Why a successful `signOut()` ends the session: clerk-js ends it through its listener
+    /// (`undefined`, then `null`), so the shell names the cause; the documented sign-out is
+    /// the user's own act.
+    pub(super) fn signed_out_cause(&self) -> SignOutCause {
+        if self.rules.signout_always_transitive { self.leaving_cause() } else { SignOutCause::User }
+    }
+
     pub(super) fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
         let before = self.js.slot;
         let was_signed_in = matches!(before, Slot::Some(_))

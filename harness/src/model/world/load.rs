@@ -142,14 +142,22 @@ impl World {
         }
     }
 
-    pub(super) fn reload_answer(&mut self, client: bool, attempt: u32, reply: Reply) {
+    /// The resource cache's recovery reload answered. Its client speaks only if it was sent
+    /// under the current sign-out epoch (documented: a reload sent before a sign-in or
+    /// sign-out is stale).
+    pub(super) fn reload_answer(
+        &mut self,
+        (client, attempt): (bool, u32),
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Degraded {
             return;
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
                 if let Some(view) = self.take_load_part(client, a) {
-                    self.apply_client(&view, self.js.signout_epoch);
+                    self.apply_client(&view, signout_epoch);
                     self.js.status = LoadStatus::Ready;
                 }
             }

@@ -168,7 +168,9 @@ impl World {
             Purpose::Load { client, attempt, tries } => {
                 self.load_answer((client, attempt, tries), reply, signout_epoch)
             }
-            Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
+            Purpose::Reload { client, attempt } => {
+                self.reload_answer((client, attempt), reply, signout_epoch)
+            }
             Purpose::TokenFetch { waiters, expired_retry } => {
                 self.fetch_answer(id, request, (waiters, expired_retry), reply)
             }

@@ -228,7 +228,7 @@ impl Core {
                     // `removeSessions()` clears the whole token cache once it succeeds.
                     self.clear_token_cache();
                 }
-                self.set_slot(Slot::Null, self.leaving_cause());
+                self.set_slot(Slot::Null, self.signed_out_cause());
             }
             return self.settle(call, CallResult::Ok);
         }
@@ -255,7 +255,7 @@ impl Core {
                     rt.memory_token = None;
                     rt.client = None;
                 }
-                self.set_slot(Slot::Null, self.leaving_cause());
+                self.set_slot(Slot::Null, SignOutCause::User);
             }
             CallKind::SessionEnd | CallKind::SessionRemove => {
                 self.rt.borrow_mut().user_signing_out = false;

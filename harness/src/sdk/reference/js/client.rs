@@ -205,6 +205,13 @@ impl Core {
         }
     }
 
+    /// Why a successful `signOut()` ends the session: clerk-js ends it through its listener
+    /// (`undefined`, then `null`), so the shell names the cause; the documented sign-out is
+    /// the user's own act.
+    pub(super) fn signed_out_cause(&self) -> SignOutCause {
+        if self.rules.signout_always_transitive { self.leaving_cause() } else { SignOutCause::User }
+    }
+
     pub(super) fn set_slot(self: &Rc<Self>, next: Slot, cause: SignOutCause) {
         let (was_signed_in, changed, loading) = {
             let mut rt = self.rt.borrow_mut();

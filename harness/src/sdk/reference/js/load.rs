@@ -72,7 +72,7 @@ impl Core {
         self: &Rc<Self>,
         client: bool,
         reply: &Reply,
-        sent_epoch: Option<u32>,
+        sent_epoch: u32,
     ) -> bool {
         let Some((environment, view)) = self.take_part(client, reply) else {
             return false;
@@ -80,7 +80,7 @@ impl Core {
         self.rt.borrow_mut().environment = Some(environment);
         self.write_stored_environment(environment);
         let epoch = self.rt.borrow().signout_epoch;
-        if self.rules.ignores_stale_payloads && sent_epoch.is_some_and(|e| e != epoch) {
+        if self.rules.ignores_stale_payloads && sent_epoch != epoch {
             // The user signed out while the load was in flight: its client is from before
             // the sign-out, so the app loads signed out.
             self.rt.borrow_mut().slot = Slot::Null;
@@ -103,7 +103,7 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if self.apply_part(client, &reply, Some(signout_epoch)) {
+            if self.apply_part(client, &reply, signout_epoch) {
                 self.load_complete();
             }
         } else if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
@@ -205,7 +205,15 @@ impl Core {
         loaded.resolve(());
     }
 
-    pub(super) fn reload_answer(self: &Rc<Self>, client: bool, attempt: u32, reply: Reply) {
+    /// The resource cache's recovery reload answered. Its client speaks only if it was sent
+    /// under the current sign-out epoch (documented: a reload sent before a sign-in or
+    /// sign-out is stale).
+    pub(super) fn reload_answer(
+        self: &Rc<Self>,
+        (client, attempt): (bool, u32),
+        reply: Reply,
+        signout_epoch: u32,
+    ) {
         {
             let rt = self.rt.borrow();
             if attempt != rt.load_attempt || rt.status != LoadStatus::Degraded {
@@ -213,7 +221,10 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if self.apply_part(client, &reply, None) {
+            if let Some((environment, view)) = self.take_part(client, &reply) {
+                self.rt.borrow_mut().environment = Some(environment);
+                self.write_stored_environment(environment);
+                self.apply_client(&view, signout_epoch);
                 self.rt.borrow_mut().status = LoadStatus::Ready;
             }
         } else {

@@ -338,7 +338,9 @@ impl Core {
             Purpose::Load { client, attempt, tries } => {
                 self.load_answer((client, attempt, tries), reply, signout_epoch)
             }
-            Purpose::Reload { client, attempt } => self.reload_answer(client, attempt, reply),
+            Purpose::Reload { client, attempt } => {
+                self.reload_answer((client, attempt), reply, signout_epoch)
+            }
             Purpose::TokenFetch { done, background, expired_retry } => {
                 self.fetch_answer(id, done, (background, expired_retry), about, reply)
             }
