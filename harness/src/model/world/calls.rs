@@ -76,6 +76,18 @@ impl World {
             let Some(sid) = target else {
                 return self.settle(call, CallResult::Ok);
             };
+            let signed_in =
+                self.js.client.as_ref().is_some_and(|c| {
+                    c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in())
+                });
+            if !signed_in {
+                // `c = this.#e4(c?.id, e)`: after the touch the session is looked up again
+                // among the client's signed-in sessions. One that ended meanwhile (an end or
+                // remove answered first) is gone, so no token is fetched and `#eX(null)`
+                // leaves no session (measured on clerk-js@6.40.0: no POST /tokens).
+                self.set_slot(Slot::Null, self.leaving_cause());
+                return self.settle(call, CallResult::Ok);
+            }
             // `await session.getToken()`, bound to the session being switched to.
             if let Some(c) = self.js.calls.get_mut(&call) {
                 c.bound = Some(sid);

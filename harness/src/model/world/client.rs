@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, FapiRequest};
 use crate::model::vocab::{
-    AppPath, Happening, RequestId, SessionId, SessionView, SignOutCause, TokenInfo,
+    AppPath, CallKind, Happening, RequestId, SessionId, SessionView, SignOutCause, TokenInfo,
 };
 
 use super::{Held, JsJob, LoadStatus, Purpose, Reply, Slot, World};
@@ -125,8 +125,7 @@ impl World {
             None => Slot::Null,
         };
         let token = chosen.and_then(|s| s.last_active_token);
-        let cause =
-            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        let cause = self.leaving_cause();
         // clerk-js `updateClient` adjusts a held session only (`if (this.session)`): in the
         // middle of a sign-out or a switch (`undefined`, loaded) a payload changes nothing.
         let transitive = held_client && self.js.slot == Slot::Undefined;
@@ -164,8 +163,7 @@ impl World {
         };
         let next =
             Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
-        let cause =
-            if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+        let cause = self.leaving_cause();
         self.set_slot(next, cause);
         if let Some(token) = s.last_active_token {
             self.note_last_token(token);
@@ -176,9 +174,14 @@ impl World {
     }
 
     /// Why the session ends now, as the app shell tells it: the user's leaving while a call of
-    /// theirs that asked for it is open (another that settled first ends it), else a payload.
+    /// theirs that asked for it (sign-out, end, remove) is open, else a payload. Any such call
+    /// counts, not only the last one, so answers that arrive together cannot reorder the cause.
     pub(super) fn leaving_cause(&self) -> SignOutCause {
-        if self.js.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload }
+        let leaving = self.js.user_signing_out
+            || self.js.calls.values().any(|c| {
+                matches!(c.kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
+            });
+        if leaving { SignOutCause::User } else { SignOutCause::ClientPayload }
     }
 
     /// Why a successful `signOut()` ends the session: clerk-js ends it through its listener

@@ -6,8 +6,7 @@ use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
-    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, SignOutCause,
-    StorageKey, TokenInfo,
+    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
 };
 
 use super::{Failure, JsJob, LoadStatus, Purpose, Reply, Slot, TokenOutcome, World};
@@ -233,12 +232,7 @@ impl World {
         {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
             // `session === undefined` after a failed sign-out the app reads signed out.
-            let cause = if self.js.user_signing_out {
-                SignOutCause::User
-            } else {
-                SignOutCause::ClientPayload
-            };
-            self.set_slot(Slot::Null, cause);
+            self.set_slot(Slot::Null, self.leaving_cause());
         }
         let current = match self.js.slot {
             Slot::Some(v) => Some(v.id),

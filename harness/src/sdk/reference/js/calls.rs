@@ -198,6 +198,17 @@ impl Core {
                 // (its own awaited reload already ran in `_baseFetch`).
                 self.handle_unauthenticated();
             }
+            let signed_in = self.rt.borrow().client.as_ref().is_some_and(|c| {
+                c.sessions.iter().any(|s| s.id == sid && self.counts_signed_in(s.status))
+            });
+            if !signed_in {
+                // `c = this.#e4(c?.id, e)`: after the touch the session is looked up again
+                // among the client's signed-in sessions. One that ended meanwhile (an end or
+                // remove answered first) is gone, so no token is fetched and `#eX(null)`
+                // leaves no session (measured on clerk-js@6.40.0: no POST /tokens).
+                self.set_slot(Slot::Null, self.leaving_cause());
+                return self.settle(call, CallResult::Ok);
+            }
             let kind = self.rt.borrow().calls.get(&call).copied().unwrap_or(CallKind::SetActive);
             match self.token_for(call, kind, false, Some(sid)).await {
                 Ok(token) => {

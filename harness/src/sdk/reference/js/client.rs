@@ -161,8 +161,7 @@ impl Core {
                 }),
                 None => Slot::Null,
             };
-            let cause =
-                if rt.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+            let cause = rt.leaving_cause();
             (
                 next,
                 chosen.and_then(|s| s.last_active_token),
@@ -196,13 +195,10 @@ impl Core {
     }
 
     /// Why the session ends now, as the app shell tells it: the user's leaving while a call of
-    /// theirs that asked for it is open (another that settled first ends it), else a payload.
+    /// theirs that asked for it (sign-out, end, remove) is open, else a payload. Any such call
+    /// counts, not only the last one, so answers that arrive together cannot reorder the cause.
     pub(super) fn leaving_cause(&self) -> SignOutCause {
-        if self.rt.borrow().user_signing_out {
-            SignOutCause::User
-        } else {
-            SignOutCause::ClientPayload
-        }
+        self.rt.borrow().leaving_cause()
     }
 
     /// Why a successful `signOut()` ends the session: clerk-js ends it through its listener
@@ -271,8 +267,7 @@ impl Core {
             let found = rt.client.as_ref().and_then(|c| {
                 c.sessions.iter().find(|s| s.id == sid && self.counts_signed_in(s.status)).cloned()
             });
-            let cause =
-                if rt.user_signing_out { SignOutCause::User } else { SignOutCause::ClientPayload };
+            let cause = rt.leaving_cause();
             (found, cause)
         };
         let Some(s) = found else {

@@ -47,7 +47,7 @@ use crate::model::settings::Setup;
 use crate::model::time::VTime;
 use crate::model::vocab::{
     AppPath, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening, Platform,
-    RequestId, SessionId, SessionView, TimerKind, TokenInfo,
+    RequestId, SessionId, SessionView, SignOutCause, TimerKind, TokenInfo,
 };
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
@@ -202,7 +202,9 @@ struct Runtime {
     load_call: Option<CallId>,
     load_attempt: u32,
     load_retries: u32,
-    parts: (Option<EnvironmentView>, Option<ClientView>),
+    /// The load's two answers so far; the client with the sign-out epoch its GET was sent
+    /// under (a retried environment GET may be sent later, and must not vouch for it).
+    parts: (Option<EnvironmentView>, Option<(ClientView, u32)>),
     environment: Option<EnvironmentView>,
     loaded: Promise<()>,
     slot: Slot,
@@ -231,6 +233,18 @@ struct Runtime {
     /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
     load_done_pending: bool,
     shell: Shell,
+}
+
+impl Runtime {
+    /// The app shell's cause for a sign-out now: the user's, while a sign-out, end or remove
+    /// of theirs is open; else the client payload's.
+    fn leaving_cause(&self) -> SignOutCause {
+        let leaving = self.user_signing_out
+            || self.calls.values().any(|k| {
+                matches!(k, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
+            });
+        if leaving { SignOutCause::User } else { SignOutCause::ClientPayload }
+    }
 }
 
 impl Runtime {

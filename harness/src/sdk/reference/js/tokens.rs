@@ -240,12 +240,11 @@ impl Core {
                 && rt.slot == Slot::Undefined
                 && rt.transitive_from_session
                 && rt.status != LoadStatus::Loading;
-            limbo.then_some(rt.user_signing_out)
+            limbo.then(|| rt.leaving_cause())
         };
-        if let Some(user) = signing_out {
+        if let Some(cause) = signing_out {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
             // `session === undefined` after a failed sign-out the app reads signed out.
-            let cause = if user { SignOutCause::User } else { SignOutCause::ClientPayload };
             self.set_slot(Slot::Null, cause);
         }
         // A refresh of the cached token's session refreshes its entry even once it is no
