@@ -199,6 +199,13 @@ pub struct Profile {
     /// failure instead). Otherwise (the article is silent; the documented contract keeps the
     /// simpler rule) one reload runs in the background and the caller sees its 401 at once.
     pub awaits_unauthenticated: bool,
+    /// Whether a token request answered 404 (the client does not know the session: the
+    /// server replaced the client the device holds) reloads the client as a 401 does, so the
+    /// app learns the session is gone. clerk-js reloads on a 401 only (`_baseFetch`); the
+    /// article is silent, and the documented contract must reach sign-in within a refresh
+    /// cycle once its session is terminal (found by the reference campaign, seed 0x61915057:
+    /// a sign-out killed in flight, then a cold start on the resource cache's client).
+    pub token_not_found_reloads: bool,
     /// Whether a token request answered 422 `missing_expired_token` is sent once more with
     /// `expired_token=<last session token>` when the instance has no session minter and a
     /// last token exists (clerk-js `Session.#createTokenResolver`: `.catch(e => { if
@@ -266,6 +273,7 @@ pub const DOCUMENTED: Profile = Profile {
     retry_keeps_session: false,
     signout_always_transitive: false,
     awaits_unauthenticated: false,
+    token_not_found_reloads: true,
     retries_missing_expired_token: false,
     signout_failure_keeps_state: false,
     per_session_cache: false,
@@ -309,6 +317,7 @@ pub const CLERK_JS_6: Profile = Profile {
     retry_keeps_session: true,
     signout_always_transitive: true,
     awaits_unauthenticated: true,
+    token_not_found_reloads: false,
     retries_missing_expired_token: true,
     signout_failure_keeps_state: true,
     per_session_cache: true,
@@ -496,6 +505,11 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "sessions other than the current one",
         documented: "no cached token; a change of session drops the cached token",
         clerk_js_6: "each session its own cached token and refresh timer, kept across changes",
+    },
+    ProfileDifference {
+        topic: "a token request answered 404",
+        documented: "the client is reloaded, as after a 401",
+        clerk_js_6: "the fetch fails; nothing is reloaded",
     },
 ];
 

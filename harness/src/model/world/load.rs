@@ -30,15 +30,22 @@ impl World {
 
     /// Records one half of `Promise.all([environment, client])`; once both are in, keeps the
     /// environment and returns the client to apply.
-    pub(super) fn take_load_part(&mut self, client: bool, answer: FapiReply) -> Option<ClientView> {
+    /// Takes one half of a load's (or reload's) answer, sent under `epoch`; once both halves
+    /// are in, sets the environment and returns the client with its own GET's epoch.
+    pub(super) fn take_load_part(
+        &mut self,
+        client: bool,
+        answer: FapiReply,
+        epoch: u32,
+    ) -> Option<(ClientView, u32)> {
         if client {
-            self.js.load_parts.1 = answer.client;
+            self.js.load_parts.1 = answer.client.map(|view| (view, epoch));
         } else if let ReplyBody::Environment(env) = answer.body {
             self.js.load_parts.0 = Some(env);
         }
-        let (Some(env), Some(view)) = self.js.load_parts.clone() else { return None };
+        let (Some(env), Some(part)) = self.js.load_parts.clone() else { return None };
         self.js.env = Some(env);
-        Some(view)
+        Some(part)
     }
 
     pub(super) fn load_answer(
@@ -52,8 +59,8 @@ impl World {
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if let Some(view) = self.take_load_part(client, a) {
-                    if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch {
+                if let Some((view, client_epoch)) = self.take_load_part(client, a, signout_epoch) {
+                    if self.rules.ignores_stale_payloads && client_epoch != self.js.signout_epoch {
                         // The user signed out while the load was in flight: its client is
                         // from before the sign-out, so the app loads signed out.
                         self.js.slot = Slot::Null;
@@ -156,8 +163,8 @@ impl World {
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if let Some(view) = self.take_load_part(client, a) {
-                    self.apply_client(&view, signout_epoch);
+                if let Some((view, client_epoch)) = self.take_load_part(client, a, signout_epoch) {
+                    self.apply_client(&view, client_epoch);
                     self.js.status = LoadStatus::Ready;
                 }
             }

@@ -236,7 +236,9 @@ struct Js {
     load_call: Option<CallId>,
     load_attempt: u32,
     load_retries: u32,
-    load_parts: (Option<EnvironmentView>, Option<ClientView>),
+    /// The load's two answers so far; the client with the sign-out epoch its GET was sent
+    /// under (a retried environment GET may be sent later, and must not vouch for it).
+    load_parts: (Option<EnvironmentView>, Option<(ClientView, u32)>),
     env: Option<EnvironmentView>,
     slot: Slot,
     client: Option<Arc<ClientView>>,

@@ -87,7 +87,11 @@ impl World {
         if let Some(view) = self.js.client.clone() {
             let credential = view.selected_session().is_some();
             self.write_storage(StorageKey::CachedClient, Payload::Client(view), credential);
-            self.write_storage(StorageKey::CachedEnvironment, Payload::Environment, false);
+            // Only an environment the SDK holds is cached (after a failed first load it holds
+            // none, and a later degraded start must not find one).
+            if self.js.env.is_some() {
+                self.write_storage(StorageKey::CachedEnvironment, Payload::Environment, false);
+            }
         }
         let last = match self.js.slot {
             Slot::Some(v) => self.js.last_token.get(&v.id).copied(),

@@ -147,6 +147,11 @@ impl World {
                     self.handle_unauthenticated();
                 }
             }
+            let tokens = matches!(flight.request, FapiRequest::Tokens { .. });
+            if answer.status == 404 && tokens && self.rules.token_not_found_reloads && !leaving {
+                // The client the device holds does not know the session: reload it.
+                self.handle_unauthenticated();
+            }
             let piggyback = !flight.request.endpoint().is_get() && answer.is_ok();
             if piggyback && let Some(view) = &answer.client {
                 self.apply_client(view, flight.signout_epoch);

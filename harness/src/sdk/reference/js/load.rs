@@ -49,19 +49,22 @@ impl Core {
     }
 
     /// Stores one half of `Promise.all([environment, client])`; returns both once complete.
+    /// Takes one half of a load's (or reload's) answer, sent under `epoch`; once both halves
+    /// are in, returns the environment and the client with its own GET's epoch.
     pub(super) fn take_part(
         &self,
         client: bool,
         reply: &Reply,
-    ) -> Option<(EnvironmentView, ClientView)> {
+        epoch: u32,
+    ) -> Option<(EnvironmentView, ClientView, u32)> {
         let mut rt = self.rt.borrow_mut();
         if client {
-            rt.parts.1 = reply.client().cloned();
+            rt.parts.1 = reply.client().cloned().map(|view| (view, epoch));
         } else if let Some(FapiReply { body: ReplyBody::Environment(e), .. }) = reply.body() {
             rt.parts.0 = Some(*e);
         }
         match &rt.parts {
-            (Some(e), Some(c)) => Some((*e, c.clone())),
+            (Some(e), Some((c, client_epoch))) => Some((*e, c.clone(), *client_epoch)),
             _ => None,
         }
     }
@@ -74,13 +77,14 @@ impl Core {
         reply: &Reply,
         sent_epoch: u32,
     ) -> bool {
-        let Some((environment, view)) = self.take_part(client, reply) else {
+        let Some((environment, view, client_epoch)) = self.take_part(client, reply, sent_epoch)
+        else {
             return false;
         };
         self.rt.borrow_mut().environment = Some(environment);
         self.write_stored_environment(environment);
         let epoch = self.rt.borrow().signout_epoch;
-        if self.rules.ignores_stale_payloads && sent_epoch != epoch {
+        if self.rules.ignores_stale_payloads && client_epoch != epoch {
             // The user signed out while the load was in flight: its client is from before
             // the sign-out, so the app loads signed out.
             self.rt.borrow_mut().slot = Slot::Null;
@@ -221,10 +225,12 @@ impl Core {
             }
         }
         if reply.is_ok() {
-            if let Some((environment, view)) = self.take_part(client, &reply) {
+            if let Some((environment, view, client_epoch)) =
+                self.take_part(client, &reply, signout_epoch)
+            {
                 self.rt.borrow_mut().environment = Some(environment);
                 self.write_stored_environment(environment);
-                self.apply_client(&view, signout_epoch);
+                self.apply_client(&view, client_epoch);
                 self.rt.borrow_mut().status = LoadStatus::Ready;
             }
         } else {

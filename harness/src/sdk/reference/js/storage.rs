@@ -112,14 +112,19 @@ impl Core {
         if !self.setup.sdk.resource_cache || !self.is_loaded() {
             return;
         }
-        let (client, slot, last) = {
+        let (client, environment, slot, last) = {
             let rt = self.rt.borrow();
             let last = rt.session().and_then(|v| rt.last_token.get(&v.id).copied());
-            (rt.client.clone(), rt.slot, last)
+            (rt.client.clone(), rt.environment, rt.slot, last)
         };
         if let Some(view) = client {
             self.write_storage(StorageKey::CachedClient, Payload::Client(view));
-            self.write_storage(StorageKey::CachedEnvironment, Payload::Environment);
+            // Only an environment the SDK holds is cached (after a failed first load it holds
+            // none, and a later degraded start must not find one).
+            if let Some(environment) = environment {
+                self.write_storage(StorageKey::CachedEnvironment, Payload::Environment);
+                self.write_stored_environment(environment);
+            }
         }
         match (slot, last) {
             (Slot::Some(_), Some(token)) => {

@@ -317,6 +317,11 @@ impl Core {
                 }
                 self.handle_unauthenticated();
             }
+            let tokens = flight.endpoint == Endpoint::Tokens;
+            if response.status == 404 && tokens && self.rules.token_not_found_reloads && !leaving {
+                // The client the device holds does not know the session: reload it.
+                self.handle_unauthenticated();
+            }
             let piggyback = !flight.endpoint.is_get() && reply.is_ok();
             if piggyback && let Some(view) = reply.client() {
                 self.apply_client(view, flight.signout_epoch);
