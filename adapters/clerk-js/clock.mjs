@@ -31,9 +31,13 @@ const realSetImmediate = globalThis.setImmediate;
 const turn = () => new Promise((resolve) => realSetImmediate(resolve));
 
 export class VirtualClock {
-  /** Installs the fake clock at `nowMs` (virtual ms since the Unix epoch). */
-  constructor(nowMs) {
-    this.clock = FakeTimers.withGlobal(globalThis).install({
+  /**
+   * Installs the fake clock at `nowMs` (virtual ms since the Unix epoch) on `realm`, the
+   * global object of the launch's realm (its own Date; the host's real timers stay real).
+   */
+  constructor(nowMs, realm) {
+    this.realm = realm;
+    this.clock = FakeTimers.withGlobal(realm).install({
       now: nowMs,
       toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'],
       loopLimit: 1_000_000,
@@ -93,7 +97,7 @@ export class VirtualClock {
    * adds 1 ms to a zero delay asked for inside a firing timer; the due instant is set back.
    */
   jsAt(at, fn) {
-    const handle = globalThis.setTimeout(fn, Math.max(0, at - this.clock.now));
+    const handle = this.realm.setTimeout(fn, Math.max(0, at - this.clock.now));
     const timer = this.clock.timers.get(Number(handle));
     if (timer && timer.callAt !== at) {
       this.heap().remove(timer);
@@ -190,10 +194,10 @@ export class VirtualClock {
 
   /** Fails loudly when the pinned fake-timers internals this file relies on are missing. */
   check() {
-    const probe = globalThis.setTimeout(() => {}, 1);
+    const probe = this.realm.setTimeout(() => {}, 1);
     const timer = this.clock.timers?.get?.(Number(probe));
     const heap = this.heap();
-    globalThis.clearTimeout(probe);
+    this.realm.clearTimeout(probe);
     if (!timer || !heap || typeof heap.remove !== 'function' || typeof heap.push !== 'function') {
       throw new Error(
         '@sinonjs/fake-timers internals changed (clock.timers Map, clock.timerHeap remove/push/peek); ' +

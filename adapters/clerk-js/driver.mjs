@@ -1,8 +1,12 @@
 // driver.mjs: the session-harness adapter for the real @clerk/clerk-js (docs/adapter-protocol.md,
-// protocol version 1; driver specifics in its §9). One process is one app process. Owns the
-// protocol side: the hello line, the JSON-lines loop (one request at a time, exactly one
-// reply each, nothing else on stdout), `start`/`step`/`shutdown`, error kinds, loading the
-// clerk-js build the environment names, and wiring it as @clerk/expo does on native.
+// protocol version 2; driver specifics in its §9). One process hosts one app process at a
+// time, launch after launch: each `start` runs clerk-js in a fresh realm (a new `vm` context
+// with its own built-ins, globals, fake clock and module registry), and `end` drops it, so a
+// launch costs a hand-over, not a Node start. Owns the protocol side: the hello line, the
+// JSON-lines loop (one request at a time, exactly one reply each, nothing else on stdout),
+// `start`/`step`/`end`/`shutdown`, error kinds, loading the clerk-js build the environment
+// names (compiled once per process, evaluated afresh per launch), and wiring it as
+// @clerk/expo does on native.
 //
 // Run:  node --conditions=react-native adapters/clerk-js/driver.mjs
 // Env:  SESSION_HARNESS_CLERK_JS_DIR  folder whose node_modules holds the clerk-js to run
@@ -12,6 +16,7 @@
 
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
+import vm from 'node:vm';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Console } from 'node:console';
@@ -21,7 +26,9 @@ import { VirtualClock } from './clock.mjs';
 import { Network } from './fetch.mjs';
 import { AppShell } from './app-shell.mjs';
 
-const PROTOCOL = 1;
+const PROTOCOL = 2;
+/** Request versions this driver reads: version 1 requests are a subset of version 2's. */
+const VERSIONS = [1, 2];
 /** Longest request line accepted (§2). */
 const LINE_BYTES_MAX = 1024 * 1024;
 /** The harness epoch (harness/src/model/time.rs EPOCH_UNIX_MS): virtual ms 0 in Unix ms. */
@@ -93,6 +100,34 @@ function locateClerk() {
 
 const located = locateClerk();
 
+// The bundle is compiled once per adapter process (V8 shares the compiled code between
+// realms) and evaluated afresh in each launch's realm: every launch gets clerk-js's module
+// registry, singletons and caches new, as a new app process would. Both builds are
+// self-contained UMD bundles; `require` is handed in for any that is not.
+const bundle = new vm.Script(readFileSync(located.entryPath, 'utf8'), { filename: located.entryPath });
+
+/**
+ * A fresh realm for one launch: a `vm` context with its own built-ins (Object, Promise, Date,
+ * Math, Error …), given the host's platform globals (URL, Headers, Request, Response, Buffer,
+ * TextEncoder, crypto, setImmediate, queueMicrotask, process …) that Node provides and React
+ * Native's polyfills stand for. Nothing of an earlier launch is reachable from it.
+ */
+function freshRealm() {
+  const context = vm.createContext({});
+  const realm = vm.runInContext('globalThis', context);
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    // The realm's own built-ins stay its own; `BroadcastChannel` is absent on React Native
+    // (and in Node it would keep the process alive); `global` is the realm itself.
+    if (name in realm || name === 'BroadcastChannel' || name === 'global') continue;
+    const value = globalThis[name];
+    Object.defineProperty(realm, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+  // V8 gives every context a console of its own that prints nowhere: clerk-js's goes to stderr.
+  realm.console = console;
+  realm.global = realm;
+  return { context, realm };
+}
+
 // ------------------------------------------------------------------------ the protocol
 
 class ProtocolError extends Error {
@@ -123,7 +158,7 @@ function oneOf(value, accepted, where) {
 
 /** Creates the app: clock, globals, clerk-js, hooks, shell; starts `load()`. */
 async function start(request) {
-  if (app) throw badRequest('`start` was already sent: one per process');
+  if (app) throw badRequest('`start` was already sent: one per launch (`end` ends it)');
   const nowMs = field(request, 'now_ms', 'integer', 'start');
   const run = field(request, 'run', 'integer', 'start');
   const callBase = field(request, 'call_base', 'integer', 'start');
@@ -145,29 +180,30 @@ async function start(request) {
     if (typeof value !== 'string') throw badRequest(`start \`storage.${key}\`: values are strings, got ${JSON.stringify(value)}`);
   }
 
+  // A fresh realm, and what React Native provides and Node lacks, and the reverse
+  // (reference §5), in it alone.
+  const { context, realm } = freshRealm();
+  realm.window = realm;
+  Object.defineProperty(realm, 'navigator', {
+    value: { product: 'ReactNative', userAgent: 'session-harness-clerk-js-driver' },
+    configurable: true,
+    writable: true,
+  });
+  // clerk-js draws randomness only for retry jitter (delay × (1 + random)) on these paths,
+  // and for ids nothing reads here: 0 pins the jitter to its lower bound, as the model's
+  // schedule has it, and makes runs reproducible.
+  realm.Math.random = () => 0;
+
   // Virtual ms since the harness epoch (what the emulator's header and the happenings speak)
   // or, if the harness sends one, a Unix-ms instant: Date.now() agrees with the emulator's
   // token times either way (see §9).
   const offset = nowMs >= EPOCH_UNIX_MS ? 0 : EPOCH_UNIX_MS;
-  const clock = new VirtualClock(nowMs + offset);
+  const clock = new VirtualClock(nowMs + offset, realm);
   clock.check();
   const virtual = () => clock.now() - offset;
 
   let happenings = [];
   const report = (what, fields) => happenings.push({ what, at: virtual(), ...fields });
-
-  // What React Native provides and Node lacks, and the reverse (reference §5).
-  globalThis.window = globalThis;
-  Object.defineProperty(globalThis, 'navigator', {
-    value: { product: 'ReactNative', userAgent: 'session-harness-clerk-js-driver' },
-    configurable: true,
-    writable: true,
-  });
-  delete globalThis.BroadcastChannel;
-  // clerk-js draws randomness only for retry jitter (delay × (1 + random)) on these paths,
-  // and for ids nothing reads here: 0 pins the jitter to its lower bound, as the model's
-  // schedule has it, and makes runs reproducible.
-  Math.random = () => 0;
 
   const als = new AsyncLocalStorage();
   let shell = null;
@@ -182,12 +218,23 @@ async function start(request) {
     },
     headerTime: (unixMs) => unixMs - EPOCH_UNIX_MS,
     reportedTime: (unixMs) => unixMs - offset,
+    // clerk-js tells a network failure by its type: the realm's own TypeError.
+    networkError: () => new realm.TypeError('Network request failed'),
   });
   net.offline = network === 'offline';
-  globalThis.fetch = net.fetch;
+  realm.fetch = net.fetch;
 
-  // Loaded only now: the fake clock must be in place before clerk-js reads the timer globals.
-  const { Clerk } = located.require(located.entryPath);
+  // Evaluated only now, in the realm: the fake clock must be in place before clerk-js reads
+  // the timer globals.
+  const module = { exports: {} };
+  realm.module = module;
+  realm.exports = module.exports;
+  realm.require = located.require;
+  bundle.runInContext(context);
+  delete realm.module;
+  delete realm.exports;
+  delete realm.require;
+  const { Clerk } = module.exports;
   const clerk = new Clerk(publishableKey, { proxyUrl: fapiUrl.replace(/\/+$/, '') });
 
   // `handleUnauthenticated()` (the client reload after a 401) serves no call of the app's:
@@ -295,6 +342,18 @@ async function start(request) {
   return settleAndObserve(virtual());
 }
 
+/**
+ * Ends the running launch (protocol 2): its fake clock (every pending timer with it), its
+ * sockets and its realm are dropped, nothing of it is reachable any more, and the next
+ * `start` begins a new app process from nothing but what the harness hands it.
+ */
+function end() {
+  if (!app) throw badRequest('`end` before `start`: there is no launch to end');
+  app.clock.uninstall();
+  app.net.close();
+  app = null;
+}
+
 /** Runs the clock to `target` (virtual ms), renders after every job, and observes. */
 async function settleAndObserve(target) {
   const { clock, shell, net, virtual, offset } = app;
@@ -367,19 +426,22 @@ async function handle(line) {
   const id = request && typeof request === 'object' && !Array.isArray(request) ? request.id : undefined;
   try {
     if (!request || typeof request !== 'object' || Array.isArray(request)) throw badRequest('a request is a JSON object');
-    if (request.v !== PROTOCOL) throw badRequest(`\`v\` is ${JSON.stringify(request.v)}; this adapter speaks protocol ${PROTOCOL}`);
+    if (!VERSIONS.includes(request.v)) throw badRequest(`\`v\` is ${JSON.stringify(request.v)}; this adapter reads protocol ${VERSIONS.join(' and ')}`);
     if (!Number.isSafeInteger(id) || id < 1) throw badRequest(`\`id\` must be a whole number ≥ 1, got ${JSON.stringify(id)}`);
     switch (request.cmd) {
       case 'start':
         return send({ id, ok: true, ...(await start(request)) });
       case 'step':
         return send({ id, ok: true, ...(await step(request)) });
+      case 'end':
+        end();
+        return send({ id, ok: true });
       case 'shutdown':
         writeProtocol(`${JSON.stringify({ id, ok: true })}\n`, () => process.exit(0));
         shuttingDown = true;
         return undefined;
       default:
-        throw badRequest(`unknown \`cmd\` ${JSON.stringify(request.cmd)}; accepted: start, step, shutdown`);
+        throw badRequest(`unknown \`cmd\` ${JSON.stringify(request.cmd)}; accepted: start, step, end, shutdown`);
     }
   } catch (e) {
     const kind = e instanceof ProtocolError ? e.kind : 'internal';

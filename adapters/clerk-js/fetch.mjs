@@ -20,16 +20,12 @@ export const VIRTUAL_TIME_HEADER = 'x-harness-virtual-time';
 export const REQUEST_TAG_HEADER = 'x-harness-request';
 export const LATENCY_HEADER = 'x-harness-latency-ms';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-
-/** React Native's fetch error for an unreachable network. */
-const networkError = () => new TypeError('Network request failed');
-
 /**
  * One real HTTP exchange: resolves `{status, statusText, headers: [[name, value]…], body}`,
- * or rejects on a transport failure (a dropped connection).
+ * or rejects on a transport failure (a dropped connection). `agent` is the launch's own:
+ * no socket outlives the launch that opened it.
  */
-function exchange(url, method, headers, body) {
+function exchange(agent, url, method, headers, body) {
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method, headers, agent }, (response) => {
       const chunks = [];
@@ -85,8 +81,12 @@ export class Network {
    * @param {(unixMs: number) => number} o.headerTime an instant of the fake clock as the
    *   emulator's `x-harness-virtual-time` counts it (ms since the harness epoch)
    * @param {(unixMs: number) => number} o.reportedTime the same instant as happenings count it
+   * @param {() => Error} o.networkError React Native's fetch error for an unreachable network
+   *   (`TypeError("Network request failed")`), made in the SDK's realm
    */
-  constructor({ clock, run, settings, report, currentCall, onDelivered, headerTime, reportedTime }) {
+  constructor({ clock, run, settings, report, currentCall, onDelivered, headerTime, reportedTime, networkError }) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    this.networkError = networkError;
     this.headerTime = headerTime;
     this.reportedTime = reportedTime;
     this.clock = clock;
@@ -99,6 +99,11 @@ export class Network {
     this.nextReq = 1;
     /** FAPI requests sent and not yet handed to JS, and backend requests not yet arrived. */
     this.inFlight = 0;
+  }
+
+  /** Closes the launch's sockets (the launch has ended). */
+  close() {
+    this.agent.destroy();
   }
 
   tag(req) {
@@ -130,7 +135,7 @@ export class Network {
       if (this.offline) {
         // Never leaves the device: fails at once (a JS job at this instant).
         this.report('request_done', { req, network_error: true });
-        this.clock.jsAt(now, () => deliver(networkError(), true));
+        this.clock.jsAt(now, () => deliver(this.networkError(), true));
         return;
       }
       const headers = {};
@@ -139,7 +144,7 @@ export class Network {
       headers[REQUEST_TAG_HEADER] = this.tag(req);
       const real = request
         .arrayBuffer()
-        .then((bytes) => exchange(request.url, request.method, headers, Buffer.from(bytes)));
+        .then((bytes) => exchange(this.agent, request.url, request.method, headers, Buffer.from(bytes)));
       this.clock.trackIo(real);
       real.then(
         (answer) => {
@@ -160,7 +165,7 @@ export class Network {
           this.clock.netAt(now + this.settings.fapi_latency_ms, req, () => {
             this.report('request_done', { req, network_error: true });
             const arrived = this.clock.now();
-            this.clock.jsAt(arrived, () => deliver(networkError(), true));
+            this.clock.jsAt(arrived, () => deliver(this.networkError(), true));
           });
         },
       );
@@ -188,7 +193,7 @@ export class Network {
           [REQUEST_TAG_HEADER]: this.tag(req),
         };
         if (jwt) headers.authorization = `Bearer ${jwt}`;
-        const real = exchange(url, 'GET', headers, null);
+        const real = exchange(this.agent, url, 'GET', headers, null);
         this.clock.trackIo(real);
         real.then(
           (answer) => {

@@ -109,7 +109,7 @@ fn an_answer_to_another_id_is_garbled_naming_both() {
 fn another_protocol_is_garbled_naming_both_versions() {
     let (e, _, _) = first_error(broken("wrong-protocol", GENEROUS), &[Event::ColdStart]);
     let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
-    assert!(detail.contains("speaks protocol 2, the harness speaks 1"), "{detail}");
+    assert!(detail.contains("speaks protocol 3, the harness speaks 1 and 2"), "{detail}");
 }
 
 #[test]

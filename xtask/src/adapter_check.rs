@@ -171,11 +171,11 @@ pub fn run(args: Args) -> Result<bool> {
                     protocol::HELLO
                 ));
             }
-            if hello.protocol != protocol::PROTOCOL {
+            if !protocol::PROTOCOLS.contains(&hello.protocol) {
                 failures.push(format!(
                     "`/protocol`: the adapter speaks {}, the harness speaks {}",
                     hello.protocol,
-                    protocol::PROTOCOL
+                    protocol::protocols_text()
                 ));
             }
             match hello.label() {

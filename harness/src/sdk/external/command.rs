@@ -18,6 +18,16 @@ pub const TIMEOUT_ENV: &str = "SESSION_HARNESS_ADAPTER_TIMEOUT_MS";
 /// The environment variable that overrides the hello timeout, in wall milliseconds.
 pub const HELLO_TIMEOUT_ENV: &str = "SESSION_HARNESS_ADAPTER_HELLO_TIMEOUT_MS";
 
+/// The environment variable that sets how many warm processes of one version 2 adapter wait
+/// between launches ([`AdapterCommand::pool`]; 0: a new process for every launch).
+pub const POOL_ENV: &str = "SESSION_HARNESS_ADAPTER_POOL";
+
+/// Warm processes of one command kept by default: one per gate worker (`--jobs` is at most 4).
+pub const POOL_DEFAULT: usize = 4;
+
+/// The most warm processes of one command [`POOL_ENV`] may ask for.
+pub const POOL_MAX: usize = 64;
+
 /// The environment variable naming the folder whose `node_modules` holds the clerk-js to run.
 pub const CLERK_JS_DIR_ENV: &str = "SESSION_HARNESS_CLERK_JS_DIR";
 
@@ -71,6 +81,19 @@ pub struct AdapterCommand {
     /// What traces, snapshots and errors call the SDK: `clerk-js@6.40.0`, `cmd:…`.
     pub label: String,
     pub timeouts: Timeouts,
+    /// How many warm processes of this command may wait between launches (version 2
+    /// adapters only, `pool.rs`); 0 starts a new process for every launch.
+    pub pool: usize,
+}
+
+/// [`POOL_ENV`] when set to a whole number up to [`POOL_MAX`], else [`POOL_DEFAULT`]
+/// (anything else is ignored rather than guessed at, as the timeouts are).
+fn pool_from_env() -> usize {
+    std::env::var(POOL_ENV)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .filter(|n| *n <= POOL_MAX)
+        .unwrap_or(POOL_DEFAULT)
 }
 
 impl AdapterCommand {
@@ -86,6 +109,7 @@ impl AdapterCommand {
             env: vec![(CLERK_JS_DIR_ENV.to_string(), clerk_js_dir.display().to_string())],
             label: format!("clerk-js@{version}"),
             timeouts: Timeouts::from_env(),
+            pool: pool_from_env(),
         }
     }
 
@@ -107,12 +131,19 @@ impl AdapterCommand {
             env: Vec::new(),
             label: format!("cmd:{command}"),
             timeouts: Timeouts::from_env(),
+            pool: pool_from_env(),
         }
     }
 
     /// The same command with other timeouts (tests make them short).
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> AdapterCommand {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// The same command with at most `pool` warm processes between launches (0: none).
+    pub fn with_pool(mut self, pool: usize) -> AdapterCommand {
+        self.pool = pool;
         self
     }
 

@@ -49,6 +49,7 @@
 //! the process is killed.
 
 pub mod command;
+mod pool;
 pub mod process;
 pub mod protocol;
 mod report;
@@ -74,7 +75,7 @@ use crate::sdk::port::{PortError, SdkPort};
 
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, repo_root};
 use process::{Line, Process, ReadError};
-use protocol::{Hello, PROTOCOL, Reply, Request, StartSettings};
+use protocol::{Hello, PROTOCOL, PROTOCOLS, Reply, Request, StartSettings};
 
 /// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
 /// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
@@ -107,6 +108,18 @@ struct Running {
     /// The next request id of this process.
     next_id: u64,
     sdk: String,
+    /// Its hello, parsed and as written: a version 2 process goes back to the pool with it.
+    hello: Hello,
+    hello_line: String,
+}
+
+impl Running {
+    /// Whether the launch can end with `end` and the process wait for the next one: a
+    /// version 2 adapter, a pool that takes processes, and no transcript being recorded (a
+    /// transcript shows every launch's hello, so each launch there is a new process).
+    fn reusable(&self, command: &AdapterCommand, recording: bool) -> bool {
+        self.hello.protocol >= 2 && command.pool > 0 && !recording
+    }
 }
 
 /// One installed app whose SDK runs in an adapter process.
@@ -378,13 +391,20 @@ impl ExternalSdk {
         Ok(())
     }
 
-    /// Starts a process: hello, then `start` with everything persisted.
+    /// Starts a launch: a warm process from the pool (version 2 adapters) or a new one and
+    /// its hello, then `start` with everything persisted.
     async fn launch(&mut self, out: &mut Vec<Happening>) -> Result<(), PortError> {
-        let mut process = Process::spawn(&self.command).map_err(|e| self.err_crashed(e))?;
-        let (hello, line) = self.read_hello(&mut process).await?;
-        if let Some(t) = self.transcript.as_mut() {
-            t.push(Transcribed::Hello(line));
-        }
+        let (process, hello, line, next_id) = match self.warm_process().await {
+            Some(idle) => (idle.process, idle.hello, idle.hello_line, idle.next_id),
+            None => {
+                let mut process = Process::spawn(&self.command).map_err(|e| self.err_crashed(e))?;
+                let (hello, line) = self.read_hello(&mut process).await?;
+                if let Some(t) = self.transcript.as_mut() {
+                    t.push(Transcribed::Hello(line.clone()));
+                }
+                (process, hello, line, 1)
+            }
+        };
         self.hello = Some(format!(
             "{} {}{}",
             hello.sdk.as_deref().unwrap_or("an SDK"),
@@ -397,10 +417,17 @@ impl ExternalSdk {
             .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
         self.runs += 1;
         let run = self.runs;
-        self.running = Some(Running { process, run, next_id: 1, sdk: self.command.label.clone() });
+        self.running = Some(Running {
+            process,
+            run,
+            next_id,
+            sdk: self.command.label.clone(),
+            hello,
+            hello_line: line,
+        });
         let uri = self.server.as_ref().map(MockServer::uri).unwrap_or_default();
         let request = Request::Start {
-            v: PROTOCOL,
+            v: 0,
             id: 0,
             now_ms: self.now.ms(),
             run,
@@ -457,10 +484,11 @@ impl ExternalSdk {
                 protocol::HELLO
             )));
         }
-        if hello.protocol != PROTOCOL {
+        if !PROTOCOLS.contains(&hello.protocol) {
             return Err(self.err_garbled(format!(
-                "the adapter speaks protocol {}, the harness speaks {PROTOCOL}",
-                hello.protocol
+                "the adapter speaks protocol {}, the harness speaks {}",
+                hello.protocol,
+                protocol::protocols_text()
             )));
         }
         if let Some(f) = hello.fidelity.as_deref().filter(|f| !protocol::FIDELITIES.contains(f)) {
@@ -500,7 +528,7 @@ impl ExternalSdk {
             _ => self.now,
         };
         let request =
-            Request::Step { v: PROTOCOL, id: 0, event: event.clone(), call_base: self.next_call };
+            Request::Step { v: 0, id: 0, event: event.clone(), call_base: self.next_call };
         self.exchange(request, &event.to_string(), target, out).await
     }
 
@@ -524,7 +552,7 @@ impl ExternalSdk {
         };
         let id = running.next_id;
         running.next_id += 1;
-        let line = request.with_id(id).line();
+        let line = request.stamped(running.hello.protocol, id).line();
         if let Some(t) = self.transcript.as_mut() {
             t.push(Transcribed::Sent(line.clone()));
         }
@@ -620,17 +648,9 @@ impl ExternalSdk {
     /// with it (`killed`), as in the model. Never fails: a process that misbehaves on its
     /// way out is killed.
     async fn end_process(&mut self, out: &mut Vec<Happening>) {
-        if let Some(mut running) = self.running.take() {
-            let limit = self.command.timeouts.shutdown;
-            let id = running.next_id;
-            running.process.send(Request::Shutdown { v: PROTOCOL, id }.line());
-            // The reply, then the exit; whatever happens, the kill below reaps it.
-            let _ = running.process.read(limit).await;
-            running.process.close_stdin();
-            if running.process.wait_exit(limit).await.is_none() {
-                running.process.kill();
-            }
+        if let Some(running) = self.running.take() {
             let run = running.run;
+            self.let_go(running).await;
             self.sent.retain(|(r, _), _| *r != run);
         }
         for (call, kind) in std::mem::take(&mut self.open_calls) {
@@ -644,6 +664,77 @@ impl ExternalSdk {
         self.in_flight = 0;
         self.reported_open_calls = 0;
         self.memory_token = None;
+    }
+
+    /// Ends a launch. A version 2 process is sent `end` and handed to the pool at once (its
+    /// reply is read by whoever takes it, `pool.rs`); any other is sent `shutdown`, given a
+    /// bounded wait, then killed. Never fails.
+    async fn let_go(&self, running: Running) {
+        let Some(mut running) = self.hand_over(running) else { return };
+        let limit = self.command.timeouts.shutdown;
+        let id = running.next_id;
+        running
+            .process
+            .send(Request::Shutdown { v: 0, id: 0 }.stamped(running.hello.protocol, id).line());
+        // The reply, then the exit; whatever happens, the kill below reaps it.
+        let _ = running.process.read(limit).await;
+        running.process.close_stdin();
+        if running.process.wait_exit(limit).await.is_none() {
+            running.process.kill();
+        }
+    }
+
+    /// Sends `end` to a reusable process and gives it to the pool; hands back a process that
+    /// is not reusable or finds the pool full.
+    fn hand_over(&self, mut running: Running) -> Option<Running> {
+        if !running.reusable(&self.command, self.transcript.is_some()) {
+            return Some(running);
+        }
+        let end_id = running.next_id;
+        running
+            .process
+            .send(Request::End { v: 0, id: 0 }.stamped(running.hello.protocol, end_id).line());
+        let idle = pool::Idle {
+            process: running.process,
+            hello: running.hello,
+            hello_line: running.hello_line,
+            end_id,
+            next_id: end_id + 1,
+        };
+        match pool::give(&self.command, idle) {
+            Ok(()) => None,
+            Err(idle) => Some(Running {
+                process: idle.process,
+                run: running.run,
+                next_id: idle.next_id,
+                sdk: running.sdk,
+                hello: idle.hello,
+                hello_line: idle.hello_line,
+            }),
+        }
+    }
+
+    /// A warm process from the pool whose last launch ended well (`{"id": …, "ok": true}` to
+    /// its `end`, within the shutdown timeout); one that answers anything else is killed and
+    /// the next is tried. `None`: start a new one.
+    async fn warm_process(&self) -> Option<pool::Idle> {
+        if self.transcript.is_some() {
+            return None;
+        }
+        while let Some(mut idle) = pool::take(&self.command) {
+            let ended = match idle.process.read(self.command.timeouts.shutdown).await {
+                Ok(Line::Text(text)) => serde_json::from_str::<Reply>(&text)
+                    .is_ok_and(|r| r.id == idle.end_id && r.ok && r.error.is_none()),
+                _ => false,
+            };
+            if ended {
+                // What an earlier launch logged is not this launch's story.
+                idle.process.clear_stderr();
+                return Some(idle);
+            }
+            idle.process.kill();
+        }
+        None
     }
 
     /// Records a render if the view changed.
@@ -707,6 +798,17 @@ pub fn probe_hello(command: &AdapterCommand) -> Result<(Hello, String), PortErro
         let _ = process.wait_exit(command.timeouts.shutdown).await;
         Ok(hello)
     })
+}
+
+impl Drop for ExternalSdk {
+    /// A run that ends with its app running lets go of the process as `kill` would: a
+    /// version 2 process goes back to the pool, any other is killed with its group (a broken
+    /// port never gets here with a process: `apply` drops it first).
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            drop(self.hand_over(running));
+        }
+    }
 }
 
 impl SdkPort for ExternalSdk {

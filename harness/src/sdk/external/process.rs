@@ -237,6 +237,11 @@ impl Process {
         self.stderr_now()
     }
 
+    /// Forgets the stderr lines kept so far (a warm process starting its next launch).
+    pub fn clear_stderr(&self) {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The last stderr lines as they are now.
     pub fn stderr_now(&self) -> String {
         let tail = self.stderr.lock().unwrap_or_else(|e| e.into_inner());

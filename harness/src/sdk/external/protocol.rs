@@ -1,4 +1,4 @@
-//! The adapter protocol's messages (docs/adapter-protocol.md, version 1) as serde types: the
+//! The adapter protocol's messages (docs/adapter-protocol.md, version 2) as serde types: the
 //! hello line, the requests the harness writes, the replies and happenings an adapter
 //! writes back.
 //!
@@ -18,8 +18,19 @@ use crate::model::vocab::{
     SignOutCause, TaskKey,
 };
 
-/// The protocol version this harness speaks.
-pub const PROTOCOL: u64 = 1;
+/// The newest protocol version this harness speaks.
+pub const PROTOCOL: u64 = 2;
+
+/// The versions this harness speaks: an adapter's hello names one, and every request the
+/// harness writes it carries as `v`. Version 2 adds `end` (one process, launch after
+/// launch); a version 1 adapter is one process per launch.
+pub const PROTOCOLS: [u64; 2] = [1, 2];
+
+/// [`PROTOCOLS`] as an error message says them: `1 and 2`.
+pub fn protocols_text() -> String {
+    let words: Vec<String> = PROTOCOLS.iter().map(u64::to_string).collect();
+    words.join(" and ")
+}
 
 /// What the hello line must say in its `hello` field.
 pub const HELLO: &str = "session-harness-adapter";
@@ -39,7 +50,8 @@ pub const LINE_BYTES_MAX: usize = 1 << 20;
 pub struct Hello {
     /// Always `session-harness-adapter`.
     pub hello: String,
-    /// The protocol version the adapter speaks: 1.
+    /// The protocol version the adapter speaks: 1 (one process per launch) or 2 (also `end`:
+    /// launch after launch in one process).
     pub protocol: u64,
     /// The SDK's name (`py-session-sdk`, `@clerk/clerk-js`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,8 +107,8 @@ impl Hello {
     }
 }
 
-/// A request the harness writes (§3), tagged by `cmd`. Every request carries `"v": 1` and
-/// its `id` (1, 2, 3, … within a process).
+/// A request the harness writes (§3), tagged by `cmd`. Every request carries `v`, the
+/// version the adapter's hello named, and its `id` (1, 2, 3, … within a process).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
@@ -128,15 +140,24 @@ pub enum Request {
     Step { v: u64, id: u64, event: crate::model::vocab::Event, call_base: u32 },
     /// Answer `{"id": …, "ok": true}` and exit with status 0 within 2 s.
     Shutdown { v: u64, id: u64 },
+    /// Version 2: end the running launch (the app process) and answer `{"id": …, "ok":
+    /// true}`; the adapter process stays, ready for the next `start`, which must find nothing
+    /// of this launch.
+    End { v: u64, id: u64 },
 }
 
 impl Request {
-    /// The same request with the `id` the process's counter gives it.
-    pub fn with_id(mut self, id: u64) -> Request {
+    /// The same request as version `v` of the protocol (the one the adapter's hello named),
+    /// with the `id` the process's counter gives it.
+    pub fn stamped(mut self, v: u64, id: u64) -> Request {
         match &mut self {
-            Request::Start { id: slot, .. }
-            | Request::Step { id: slot, .. }
-            | Request::Shutdown { id: slot, .. } => *slot = id,
+            Request::Start { v: version, id: slot, .. }
+            | Request::Step { v: version, id: slot, .. }
+            | Request::Shutdown { v: version, id: slot }
+            | Request::End { v: version, id: slot } => {
+                *version = v;
+                *slot = id;
+            }
         }
         self
     }
