@@ -5,11 +5,16 @@
 //! output, only the cost. [`SessionToken`] carries claims and signs on first use of
 //! [`SessionToken::jwt`], so a token that never leaves the process never costs an RSA
 //! operation.
+//!
+//! A signer may also [share](Signer::share_across_runs) its signatures with every other
+//! sharing signer of the same key, issuer and party in this process: runs of the real SDK
+//! each start their own emulator, and the same seed mints the same claims run after run
+//! (the gate's scenarios and its twin reruns, the bench), so they pay for each once.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use jsonwebtoken::{Algorithm, Header};
 
@@ -30,6 +35,21 @@ pub struct Signer {
     // reach a trace.
     cache: Mutex<HashMap<TokenInfo, Arc<str>>>,
     rsa_signatures: AtomicU64,
+    /// Whether signatures are also looked up in, and added to, [`SHARED`].
+    shared: AtomicBool,
+}
+
+/// What a shared signature depends on besides the claims: key id, issuer, party.
+type SharedKey = (String, String, String, TokenInfo);
+
+/// Signatures shared between signers across runs ([`Signer::share_across_runs`]), emptied
+/// at [`SIGN_CACHE_ENTRIES_MAX`] entries like each signer's own. A HashMap is fine: it is only
+/// looked up, never iterated.
+static SHARED: Mutex<Option<HashMap<SharedKey, Arc<str>>>> = Mutex::new(None);
+
+fn shared() -> MutexGuard<'static, Option<HashMap<SharedKey, Arc<str>>>> {
+    // A panic while holding the lock leaves a valid map: recover it.
+    SHARED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl fmt::Debug for Signer {
@@ -50,7 +70,19 @@ impl Signer {
             azp: azp.to_string(),
             cache: Mutex::new(HashMap::new()),
             rsa_signatures: AtomicU64::new(0),
+            shared: AtomicBool::new(false),
         }
+    }
+
+    /// From now on, looks signatures up in the process-wide cache too and adds its own there
+    /// (the same bytes: PKCS#1 v1.5 is deterministic). The real-SDK runs use it; a signer
+    /// that does not share counts exactly the RSA operations its own claims cost.
+    pub fn share_across_runs(&self) {
+        self.shared.store(true, Ordering::Relaxed);
+    }
+
+    fn shared_key(&self, info: &TokenInfo) -> SharedKey {
+        (self.key.kid().to_string(), self.issuer.clone(), self.azp.clone(), *info)
     }
 
     pub fn issuer(&self) -> &str {
@@ -75,8 +107,22 @@ impl Signer {
         if let Some(jwt) = self.lock_cache().get(info) {
             return jwt.clone();
         }
+        let sharing = self.shared.load(Ordering::Relaxed);
+        let found = if sharing {
+            shared().as_ref().and_then(|m| m.get(&self.shared_key(info)).cloned())
+        } else {
+            None
+        };
         // Sign outside the lock: RSA takes milliseconds and other threads may be serving.
-        let jwt: Arc<str> = Arc::from(self.sign_uncached(info));
+        let jwt: Arc<str> = found.unwrap_or_else(|| Arc::from(self.sign_uncached(info)));
+        if sharing {
+            let mut all = shared();
+            let all = all.get_or_insert_with(HashMap::new);
+            if all.len() >= SIGN_CACHE_ENTRIES_MAX {
+                all.clear();
+            }
+            all.insert(self.shared_key(info), jwt.clone());
+        }
         let mut cache = self.lock_cache();
         if cache.len() >= SIGN_CACHE_ENTRIES_MAX {
             cache.clear();

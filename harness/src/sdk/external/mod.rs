@@ -175,6 +175,8 @@ impl ExternalSdk {
     /// first step (the emulator's HTTP server) and the first `cold_start` (the process).
     pub fn new(setup: Setup, command: AdapterCommand) -> ExternalSdk {
         let fapi = Fapi::new(setup.instance);
+        // Every run starts its own emulator; the same claims are signed once per harness.
+        fapi.signer().share_across_runs();
         let backend = Backend::new(&fapi);
         ExternalSdk {
             setup,
@@ -291,7 +293,12 @@ impl ExternalSdk {
         let mut out = Vec::new();
         let result = self.apply_inner(event, &mut out).await;
         if let Err(e) = result {
-            // The port is broken: never leave the process behind.
+            // The port is broken: never leave the process behind. An `unsupported` answer is
+            // the one clean refusal: the process is sound and, if reusable, waits for the
+            // next launch (its `end` drops whatever the refused request left).
+            if let (PortError::Unsupported { .. }, Some(running)) = (&e, self.running.take()) {
+                drop(self.hand_over(running));
+            }
             self.running = None;
             return Err(e);
         }
