@@ -233,3 +233,91 @@ fn a_memory_token_cache_forgets_the_session_with_the_process() {
     assert_eq!(after.view.route, Route::SignIn { return_to: None });
     assert_ne!(after.server.session.map(|s| s.0), Some(session), "a new, empty client");
 }
+
+/// Issue 20: a launch is a hand-over to a warm adapter process (protocol 2's `end`), and the
+/// trace of a seed must not tell which process hosted which launch. One generated case
+/// (waits clamped to ten minutes, so the real SDK runs it in seconds) and a hand-written run
+/// of every process event, each at pool size 0 (a new Node process per launch, as protocol 1)
+/// and twice at pool size 4 (the second run only on processes earlier launches ended): the
+/// trace bytes are identical.
+#[test]
+fn the_same_seed_gives_the_same_trace_bytes_whatever_the_pool_size() {
+    use session_harness::generate;
+    use session_harness::runner::lockstep::run_external_sdk;
+
+    let seed = 0x2020_0001;
+    let case = generate::case_from_seed(ProfileId::ClerkJs6, 24, seed);
+    let generated: Vec<Event> = generate::interpret(&case, None)
+        .events()
+        .into_iter()
+        .map(|e| match e {
+            Event::Advance { ms } => Event::Advance { ms: ms.min(10 * MINUTE_MS) },
+            e => e,
+        })
+        .collect();
+    let relaunches = vec![
+        Event::ColdStart,
+        Event::SignIn { task: None },
+        Event::Advance { ms: 2 * MINUTE_MS },
+        Event::JsReload,
+        Event::Advance { ms: SECOND_MS },
+        Event::Kill,
+        Event::ColdStart,
+        Event::GetToken { skip_cache: true },
+        Event::Reinstall,
+        Event::ColdStart,
+        Event::Advance { ms: SECOND_MS },
+    ];
+    for (setup, events) in
+        [(case.setup, generated), (Setup::new(Platform::Android, ProfileId::ClerkJs6), relaunches)]
+    {
+        let trace = |pool: usize| {
+            let (trace, broken) =
+                run_external_sdk(setup, &clerk_js().with_pool(pool), &events, Some(seed));
+            assert!(broken.is_none(), "pool {pool}: {broken:?}");
+            assert_eq!(trace.steps.len(), events.len(), "pool {pool}: every step ran");
+            trace.to_bytes()
+        };
+        let fresh = trace(0);
+        let warm = trace(4);
+        let warmer = trace(4);
+        assert!(fresh == warm, "pool 0 and pool 4 differ on {events:?}");
+        assert!(fresh == warmer, "a run on warm processes only differs on {events:?}");
+    }
+}
+
+/// The hand-over is real: with a pool, a `kill` then `cold_start` runs the next launch in the
+/// same adapter process (and it still restores only what was persisted, the test above);
+/// without one, in a new process.
+#[test]
+fn a_relaunch_reuses_the_warm_process_only_with_a_pool() {
+    use session_harness::sdk::SdkPort as _;
+    use session_harness::sdk::external::ExternalSdk;
+
+    let pids = |pool: usize| {
+        let rt = ExternalSdk::runtime();
+        let setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+        // Its own pool key: the other tests here run at the same time and would take the
+        // process between the `kill` and the `cold_start`.
+        let mut command = clerk_js().with_pool(pool);
+        command.env.push(("SESSION_HARNESS_TEST_POOL_KEY".into(), "relaunch".into()));
+        let mut sdk = ExternalSdk::new(setup, command);
+        rt.block_on(async {
+            let mut pids = Vec::new();
+            for event in [Event::ColdStart, Event::Kill, Event::ColdStart, Event::JsReload] {
+                sdk.step(&event).await.expect("each step runs");
+                pids.extend(sdk.pid());
+            }
+            pids
+        })
+    };
+    let pooled = pids(4);
+    assert_eq!(pooled.len(), 3, "{pooled:?}");
+    assert!(
+        pooled.iter().all(|p| *p == pooled[0]),
+        "one warm process for every launch: {pooled:?}"
+    );
+    let fresh = pids(0);
+    assert_eq!(fresh.len(), 3, "{fresh:?}");
+    assert!(fresh[0] != fresh[1] && fresh[1] != fresh[2], "a process per launch: {fresh:?}");
+}
