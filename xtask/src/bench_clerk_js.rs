@@ -4,8 +4,9 @@
 //! Both SDKs run the same inputs in lockstep with the model: every defect-free variant of the
 //! scenario library, under the `clerk-js-6` profile (the one the real SDK is compared with).
 //! Throughput is events (scenario steps) per wall second, each SDK end to end — for
-//! clerk-js that includes starting a Node process per launch, the HTTP emulator and the
-//! adapter's pipe. The ratio is the reference SDK's throughput over clerk-js's.
+//! clerk-js that includes every launch (the first starts the Node process, later ones are
+//! hand-overs to it, as in the gate: protocol 2's `end`), the HTTP emulator and the adapter's
+//! pipe. The ratio is the reference SDK's throughput over clerk-js's.
 
 use std::time::Instant;
 

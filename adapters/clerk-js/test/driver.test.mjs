@@ -44,7 +44,7 @@ test('hello, start, loaded signed out, sign-in, a token minted at the virtual in
     const hello = await driver.hello();
     assert.deepEqual(hello, {
       hello: 'session-harness-adapter',
-      protocol: 1,
+      protocol: 2,
       sdk: '@clerk/clerk-js',
       version: '6.40.0',
       entry: 'dist/clerk.native.js',

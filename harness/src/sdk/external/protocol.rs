@@ -112,7 +112,7 @@ impl Hello {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
-    /// The first request of every process: create the SDK, start loading, answer once idle.
+    /// The first request of every launch: create the SDK, start loading, answer once idle.
     Start {
         v: u64,
         id: u64,
