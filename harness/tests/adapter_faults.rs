@@ -2,7 +2,8 @@
 //! (`tests/fixtures/adapters/broken.mjs`, `flood-stderr.sh`): each fault is the right [`PortError`] with a clear
 //! message within a bounded wall time, and leaves no process behind. And the plumbing's happy
 //! path on a minimal conforming adapter (`signed-out.mjs`): start, steps, the request-tag join,
-//! storage carried from `kill` to `cold_start`, one call counter across processes.
+//! storage carried from `kill` to `cold_start`, one call counter across processes; and its
+//! version 2 form, whose processes are reused unless they answer `end` wrongly.
 
 use std::time::Duration;
 
@@ -226,6 +227,47 @@ fn a_conforming_adapter_starts_steps_and_carries_storage_across_processes() {
             "{e}"
         );
     });
+}
+
+/// Protocol 2 (docs/adapter-protocol.md §1): a launch ends with `end` and the next one runs
+/// in the same warm process; an adapter that answers `end` with the wrong id is not trusted
+/// with another launch: each one gets a new process, and the run goes on without an error.
+#[test]
+fn a_version_2_adapter_is_reused_and_a_bad_end_costs_a_new_process() {
+    let launches = |mode: &str| -> Vec<u32> {
+        let command = AdapterCommand::cmd(
+            &repo_root(),
+            &format!("exec node {} {mode}", fixture("signed-out.mjs")),
+        )
+        .with_timeouts(Timeouts { step: GENEROUS, ..Timeouts::default() });
+        let rt = ExternalSdk::runtime();
+        let mut sdk = ExternalSdk::new(setup(), command);
+        rt.block_on(async {
+            let mut pids = Vec::new();
+            for launch in 1..=3 {
+                let obs = sdk.step(&Event::ColdStart).await.expect("start");
+                assert_eq!(obs.view.route, Route::SignIn { return_to: None }, "{mode} {launch}");
+                let rendered =
+                    obs.happenings.iter().filter(|h| matches!(h, Happening::Rendered { .. }));
+                assert_eq!(
+                    rendered.count(),
+                    2,
+                    "{mode} {launch}: loading, then sign-in, from closed"
+                );
+                pids.extend(sdk.pid());
+                sdk.step(&Event::Kill).await.expect("kill");
+            }
+            let launches = sdk.storage().get("__clerk_cache_environment").cloned();
+            assert_eq!(launches.as_deref(), Some("3"), "{mode}: storage carried across launches");
+            pids
+        })
+    };
+    let good = launches("v2");
+    assert_eq!(good.len(), 3);
+    assert!(good.iter().all(|p| *p == good[0]), "one warm process: {good:?}");
+    let bad = launches("v2-bad-end");
+    assert_eq!(bad.len(), 3);
+    assert!(bad[0] != bad[1] && bad[1] != bad[2] && bad[0] != bad[2], "no reuse: {bad:?}");
 }
 
 /// Whether `pid` is gone: no `/proc` entry, or a zombie (dead, waiting for a reaper that a
