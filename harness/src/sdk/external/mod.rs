@@ -13,7 +13,10 @@
 //!   process that sees only what was persisted; `reinstall` keeps it on iOS, clears it on
 //!   Android, as [`Device::reinstall`] does);
 //! - the **process lifecycle**: `cold_start` spawns and sends `start`, `kill` sends
-//!   `shutdown` and reaps, `js_reload` is a new process with the same storage.
+//!   `shutdown` and reaps, `js_reload` is a new launch with the same storage. A version 2
+//!   adapter (the clerk-js driver) hosts launch after launch: `kill` sends it `end` and
+//!   hands the warm process to [`pool`], and the next `cold_start` of the same command, in
+//!   this run or any other, takes it instead of spawning (a launch is a hand-over).
 //!
 //! Events the app cannot see (JS events while the process is dead or suspended in the
 //! background) are not sent at all, as the model ignores them; process and server events are
@@ -46,7 +49,8 @@
 //!
 //! Errors (§8): a crash, a hang, garbage, a wrong id or protocol, or `unsupported` is a
 //! [`PortError`] within a bounded wall time, naming the step, with the last stderr lines;
-//! the process is killed.
+//! the process is killed (after `unsupported`, a clean refusal, a version 2 process is
+//! ended and pooled instead).
 
 pub mod command;
 mod pool;
