@@ -712,17 +712,14 @@ impl ExternalSdk {
             end_id,
             next_id: end_id + 1,
         };
-        match pool::give(&self.command, idle) {
-            Ok(()) => None,
-            Err(idle) => Some(Running {
-                process: idle.process,
-                run: running.run,
-                next_id: idle.next_id,
-                sdk: running.sdk,
-                hello: idle.hello,
-                hello_line: idle.hello_line,
-            }),
-        }
+        pool::give(&self.command, idle).map(|idle| Running {
+            process: idle.process,
+            run: running.run,
+            next_id: idle.next_id,
+            sdk: running.sdk,
+            hello: idle.hello,
+            hello_line: idle.hello_line,
+        })
     }
 
     /// A warm process from the pool whose last launch ended well (`{"id": …, "ok": true}` to

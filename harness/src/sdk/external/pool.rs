@@ -74,14 +74,14 @@ pub fn take(command: &AdapterCommand) -> Option<Idle> {
     Some(idle.remove(at).1)
 }
 
-/// Hands `process` back for a later launch; `Err` gives it back when the pool of its command
-/// is full (the caller shuts it down).
-pub fn give(command: &AdapterCommand, process: Idle) -> Result<(), Idle> {
+/// Keeps `process` for a later launch; gives it back when the pool of its command is full
+/// (the caller shuts it down).
+pub fn give(command: &AdapterCommand, process: Idle) -> Option<Idle> {
     let key = Key::of(command);
     let mut idle = idle();
     if idle.iter().filter(|(k, _)| *k == key).count() >= command.pool {
-        return Err(process);
+        return Some(process);
     }
     idle.push((key, process));
-    Ok(())
+    None
 }
