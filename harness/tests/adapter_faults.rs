@@ -270,6 +270,40 @@ fn a_version_2_adapter_is_reused_and_a_bad_end_costs_a_new_process() {
     assert!(bad[0] != bad[1] && bad[1] != bad[2] && bad[0] != bad[2], "no reuse: {bad:?}");
 }
 
+/// A version 2 `start` refused with `unsupported` begins no launch (docs/adapter-protocol.md
+/// §3), so the harness sends no `end` (which the fixture, like the clerk-js driver, calls a
+/// bad request): the same warm process hosts the next launch, of another run.
+#[test]
+fn a_refused_start_leaves_its_process_warm_for_the_next_launch() {
+    // Its own command line: the pool is shared by every test thread of this binary.
+    let command = AdapterCommand::cmd(
+        &repo_root(),
+        &format!("exec node {} v2 refused-start", fixture("signed-out.mjs")),
+    )
+    .with_timeouts(Timeouts { step: GENEROUS, ..Timeouts::default() });
+    let rt = ExternalSdk::runtime();
+    let pid_in_hello = |sdk: &ExternalSdk| -> u32 {
+        let said = sdk.sdk_description().expect("a hello was read");
+        let pid = said.split("-pid.").nth(1).expect("the v2 fixture names its pid");
+        pid.parse().unwrap_or_else(|e| panic!("{said}: {e}"))
+    };
+
+    let mut refusing = setup();
+    refusing.sdk.resource_cache = true;
+    let mut sdk = ExternalSdk::new(refusing, command.clone());
+    let refused = rt.block_on(sdk.step(&Event::ColdStart)).expect_err("start is refused");
+    assert!(matches!(refused, PortError::Unsupported { .. }), "{refused}");
+    let first = pid_in_hello(&sdk);
+    drop(sdk);
+
+    let mut sdk = ExternalSdk::new(setup(), command);
+    let obs = rt.block_on(sdk.step(&Event::ColdStart)).expect("the next launch starts");
+    assert_eq!(obs.view.route, Route::SignIn { return_to: None });
+    assert_eq!(sdk.pid(), Some(first), "the refused process hosts the next launch");
+    assert_eq!(pid_in_hello(&sdk), first);
+    rt.block_on(sdk.step(&Event::Kill)).expect("kill");
+}
+
 /// Whether `pid` is gone: no `/proc` entry, or a zombie (dead, waiting for a reaper that a
 /// container's init may never be).
 fn is_dead(pid: u32) -> bool {

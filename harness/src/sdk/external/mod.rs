@@ -1,5 +1,5 @@
 //! External SDKs: an [`SdkPort`] over a child process that speaks the adapter protocol
-//! (docs/adapter-protocol.md, version 1) — the real `@clerk/clerk-js` under Node, or any
+//! (docs/adapter-protocol.md, versions 1 and 2) — the real `@clerk/clerk-js` under Node, or any
 //! `cmd:COMMAND` a team writes for its own SDK.
 //!
 //! [`ExternalSdk`] owns everything that is not under test, exactly as the reference SDK's
@@ -50,7 +50,7 @@
 //! Errors (§8): a crash, a hang, garbage, a wrong id or protocol, or `unsupported` is a
 //! [`PortError`] within a bounded wall time, naming the step, with the last stderr lines;
 //! the process is killed (after `unsupported`, a clean refusal, a version 2 process is
-//! ended and pooled instead).
+//! pooled instead: ended with `end` if its launch had begun, as it is if `start` was refused).
 
 pub mod command;
 mod pool;
@@ -115,6 +115,9 @@ struct Running {
     /// Its hello, parsed and as written: a version 2 process goes back to the pool with it.
     hello: Hello,
     hello_line: String,
+    /// Whether the adapter accepted this launch's `start`. A `start` refused with
+    /// `unsupported` began no launch, so there is none to `end` (§3).
+    launched: bool,
 }
 
 impl Running {
@@ -435,6 +438,7 @@ impl ExternalSdk {
             sdk: self.command.label.clone(),
             hello,
             hello_line: line,
+            launched: false,
         });
         let uri = self.server.as_ref().map(MockServer::uri).unwrap_or_default();
         let request = Request::Start {
@@ -453,7 +457,11 @@ impl ExternalSdk {
             network: protocol::network_word(self.device.network).to_string(),
         };
         let now = self.now;
-        self.exchange(request, "start", now, out).await
+        self.exchange(request, "start", now, out).await?;
+        if let Some(running) = self.running.as_mut() {
+            running.launched = true;
+        }
+        Ok(())
     }
 
     async fn read_hello(&self, process: &mut Process) -> Result<(Hello, String), PortError> {
@@ -696,21 +704,28 @@ impl ExternalSdk {
     }
 
     /// Sends `end` to a reusable process and gives it to the pool; hands back a process that
-    /// is not reusable or finds the pool full.
+    /// is not reusable or finds the pool full. A process whose `start` was refused has no
+    /// launch to end: it goes to the pool as it is, waiting for its next `start`.
     fn hand_over(&self, mut running: Running) -> Option<Running> {
         if !running.reusable(&self.command, self.transcript.is_some()) {
             return Some(running);
         }
-        let end_id = running.next_id;
-        running
-            .process
-            .send(Request::End { v: 0, id: 0 }.stamped(running.hello.protocol, end_id).line());
+        let end_id = if running.launched {
+            let id = running.next_id;
+            running
+                .process
+                .send(Request::End { v: 0, id: 0 }.stamped(running.hello.protocol, id).line());
+            Some(id)
+        } else {
+            None
+        };
+        let next_id = running.next_id + u64::from(end_id.is_some());
         let idle = pool::Idle {
             process: running.process,
             hello: running.hello,
             hello_line: running.hello_line,
             end_id,
-            next_id: end_id + 1,
+            next_id,
         };
         pool::give(&self.command, idle).map(|idle| Running {
             process: idle.process,
@@ -719,21 +734,26 @@ impl ExternalSdk {
             sdk: running.sdk,
             hello: idle.hello,
             hello_line: idle.hello_line,
+            launched: running.launched,
         })
     }
 
     /// A warm process from the pool whose last launch ended well (`{"id": …, "ok": true}` to
-    /// its `end`, within the shutdown timeout); one that answers anything else is killed and
-    /// the next is tried. `None`: start a new one.
+    /// its `end`, within the shutdown timeout, or a refused `start` that began none); one that
+    /// answers anything else is killed and the next is tried. `None`: start a new one.
     async fn warm_process(&self) -> Option<pool::Idle> {
         if self.transcript.is_some() {
             return None;
         }
         while let Some(mut idle) = pool::take(&self.command) {
-            let ended = match idle.process.read(self.command.timeouts.shutdown).await {
-                Ok(Line::Text(text)) => serde_json::from_str::<Reply>(&text)
-                    .is_ok_and(|r| r.id == idle.end_id && r.ok && r.error.is_none()),
-                _ => false,
+            let ended = match idle.end_id {
+                // A refused `start`: nothing to end, nothing in the pipe.
+                None => true,
+                Some(end_id) => match idle.process.read(self.command.timeouts.shutdown).await {
+                    Ok(Line::Text(text)) => serde_json::from_str::<Reply>(&text)
+                        .is_ok_and(|r| r.id == end_id && r.ok && r.error.is_none()),
+                    _ => false,
+                },
             };
             if ended {
                 // What an earlier launch logged is not this launch's story.

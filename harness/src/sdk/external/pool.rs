@@ -9,10 +9,11 @@
 //! calls) belongs to the run, not to the process. So the trace of a seed is the same whatever
 //! the pool holds (`harness/tests/adapter_clerk_js.rs` runs one seed at pool sizes 0 and 4).
 //!
-//! Every process here has been sent `end` and its reply is still to be read: whoever takes
-//! it reads that reply first, within the shutdown timeout, and kills a process that does not
-//! answer `{"id": …, "ok": true}` (it then starts a new one: a bad hand-over costs time,
-//! never a wrong result). At most [`AdapterCommand::pool`] processes of one command wait; a
+//! Every process here has been sent `end` and its reply is still to be read (or had its
+//! `start` refused with `unsupported`, which began no launch, and was sent nothing): whoever
+//! takes it reads that reply first, within the shutdown timeout, and kills a process that
+//! does not answer `{"id": …, "ok": true}` (it then starts a new one: a bad hand-over costs
+//! time, never a wrong result). At most [`AdapterCommand::pool`] processes of one command wait; a
 //! process that finds the pool full is shut down. Idle processes hold no timers and no
 //! sockets; they end with the harness, when their stdin closes (§2: an adapter exits at the
 //! end of its input).
@@ -29,8 +30,9 @@ pub struct Idle {
     pub hello: Hello,
     /// The hello line as the adapter wrote it.
     pub hello_line: String,
-    /// The id of the `end` request whose reply is still in the pipe.
-    pub end_id: u64,
+    /// The id of the `end` request whose reply is still in the pipe; `None` when the launch
+    /// never began (its `start` was refused with `unsupported`), so nothing was sent.
+    pub end_id: Option<u64>,
     /// The next request id of this process (ids count on across launches).
     pub next_id: u64,
 }
