@@ -142,6 +142,18 @@ const unsupported = (message) => new ProtocolError('unsupported', message);
 /** The running app: null until `start`. */
 let app = null;
 
+/**
+ * The call scope of the latest launch. Node keeps every enabled AsyncLocalStorage in one list
+ * and visits each of them for every promise created, so a scope left enabled would make every
+ * later launch slower (and keep its launch reachable): a launch's scope is disabled at `end`,
+ * and at the next `start` if that launch never began.
+ */
+let scope = null;
+function retireScope() {
+  scope?.disable();
+  scope = null;
+}
+
 function field(object, name, type, where) {
   const value = object[name];
   const ok = type === 'array' ? Array.isArray(value) : type === 'integer' ? Number.isSafeInteger(value) && value >= 0 : typeof value === type && value !== null;
@@ -205,7 +217,9 @@ async function start(request) {
   let happenings = [];
   const report = (what, fields) => happenings.push({ what, at: virtual(), ...fields });
 
+  retireScope();
   const als = new AsyncLocalStorage();
+  scope = als;
   let shell = null;
   const net = new Network({
     clock,
@@ -344,13 +358,14 @@ async function start(request) {
 
 /**
  * Ends the running launch (protocol 2): its fake clock (every pending timer with it), its
- * sockets and its realm are dropped, nothing of it is reachable any more, and the next
+ * sockets, its call scope and its realm are dropped, nothing of it is reachable any more, and the next
  * `start` begins a new app process from nothing but what the harness hands it.
  */
 function end() {
   if (!app) throw badRequest('`end` before `start`: there is no launch to end');
   app.clock.uninstall();
   app.net.close();
+  retireScope();
   app = null;
 }
 
