@@ -6,7 +6,8 @@
 //! Throughput is events (scenario steps) per wall second, each SDK end to end — for
 //! clerk-js that includes every launch (the first starts the Node process, later ones are
 //! hand-overs to it, as in the gate: protocol 2's `end`), the HTTP emulator and the adapter's
-//! pipe. The ratio is the reference SDK's throughput over clerk-js's.
+//! pipe. The ratio is the reference SDK's throughput over clerk-js's. A run whose adapter
+//! breaks (crash, hang, garbage) fails the bench rather than timing an error path.
 
 use std::time::Instant;
 
@@ -14,8 +15,9 @@ use anyhow::Result;
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::Event;
-use session_harness::runner::lockstep;
+use session_harness::runner::lockstep::{self, Verdict};
 use session_harness::scenario;
+use session_harness::sdk::PortError;
 use session_harness::sdk::external::{AdapterCommand, repo_root};
 
 /// One run's input: setup, events, seed.
@@ -64,6 +66,13 @@ pub fn figures() -> Result<Vec<(&'static str, f64)>> {
     let started = Instant::now();
     for (setup, ev, seed) in &inputs {
         let outcome = lockstep::run_external(*setup, &command, ev, *seed);
+        // A broken port would time its error path, not the SDK: no figure then. A refusal
+        // (`unsupported`, the resource cache) is the SDK's own answer and counts as run.
+        if let Verdict::Broken(e) = &outcome.verdict
+            && !matches!(e, PortError::Unsupported { .. })
+        {
+            anyhow::bail!("clerk-js broke on a bench input ({setup:?}, seed {seed:?}): {e}");
+        }
         std::hint::black_box(&outcome);
     }
     let clerk = events as f64 / started.elapsed().as_secs_f64();
