@@ -73,11 +73,8 @@ function locateExpo() {
   }
   const version = JSON.parse(readFileSync(manifestPath, 'utf8')).version;
   const major = Number.parseInt(version, 10);
-  if (major !== 3) {
-    process.stderr.write(
-      `@clerk/expo ${version} is not supported: the driver runs 3.x (the native module through ` +
-        "TurboModuleRegistry); 4.x needs an `expo` stub and its native client sync (docs/adapter-protocol.md §10)\n",
-    );
+  if (major !== 3 && major !== 4) {
+    process.stderr.write(`@clerk/expo ${version} is not supported: the driver runs 3.x and 4.x\n`);
     process.exit(1);
   }
   const entryPath = require.resolve('@clerk/expo');
@@ -95,6 +92,8 @@ const STUBS = {
   'expo-secure-store': join(here, 'stubs', 'expo-secure-store.cjs'),
   'react-native-url-polyfill/auto': join(here, 'stubs', 'react-native-url-polyfill-auto.cjs'),
   'react-native-url-polyfill/auto.js': join(here, 'stubs', 'react-native-url-polyfill-auto.cjs'),
+  // 4.x reaches the native module through Expo Modules.
+  expo: join(here, 'stubs', 'expo.cjs'),
 };
 const resolveFilename = Module._resolveFilename;
 Module._resolveFilename = function resolveWithStubs(request, ...rest) {
@@ -255,8 +254,9 @@ async function start(request) {
     },
   };
 
-  shell.instrumentLoad();
+  // The loading screen is on before the provider mounts and starts `load()`.
   shell.render();
+  shell.instrumentLoad();
   const element = appTree({ React, expo, AppState: reactNative.AppState, shell, publishableKey, proxyUrl, tokenCache });
   mount({
     React,

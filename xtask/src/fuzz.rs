@@ -164,7 +164,7 @@ pub fn run(args: Args) -> Result<bool> {
     let defects = match &args.sdk {
         SdkSpec::Model => None,
         SdkSpec::Reference { defects } => Some(defects.clone()),
-        SdkSpec::ClerkJs { .. } | SdkSpec::Command { .. } => {
+        SdkSpec::Npm { .. } | SdkSpec::Command { .. } => {
             let campaign = crate::fuzz_external::Campaign {
                 sdk: args.sdk.clone(),
                 seed: args.seed,
@@ -183,7 +183,7 @@ pub fn run(args: Args) -> Result<bool> {
     };
     if args.fidelity.is_some() {
         bail!(
-            "--fidelity applies to external SDKs (clerk-js@VERSION, cmd:…); `{}` is compared \
+            "--fidelity applies to external SDKs (clerk-js@VERSION, clerk-expo@VERSION, cmd:…); `{}` is compared \
              exactly",
             args.sdk
         );

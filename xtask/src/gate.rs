@@ -15,13 +15,13 @@
 //! findings and snapshots wherever `--findings FILE` and `--snapshots DIR` say. Every command
 //! printed (replay, rerun, accept) is shell-quoted and runs as printed.
 //!
-//! `clerk-js@VERSION` uses the pinned install in `adapters/clerk-js/` when the version is the
-//! pinned one, and otherwise installs that version with npm into a scratch folder under
-//! `target/gate/`, next to the same driver. The library does the running and judging
-//! (`session_harness::gate`); this file reads and writes the files.
+//! `clerk-js@VERSION` and `clerk-expo@VERSION` use a pinned install under `adapters/` when
+//! the version is a pinned one, and otherwise install that version with npm into a scratch
+//! folder under `target/gate/`, next to the same driver (`npm_sdk.rs`, one path for both).
+//! The library does the running and judging (`session_harness::gate`); this file reads and
+//! writes the files.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -42,14 +42,16 @@ use session_harness::sim::{format_seed, parse_seed};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The SDK: `reference`, `reference+DEFECT`, `clerk-js@VERSION` or `cmd:COMMAND`.
+    /// The SDK: `reference`, `reference+DEFECT`, `clerk-js@VERSION`, `clerk-expo@VERSION` or
+    /// `cmd:COMMAND`.
     #[arg(long, required_unless_present = "findings_table")]
     sdk: Option<String>,
     /// Print the README's findings table rendered from the findings file, and exit.
     #[arg(long)]
     findings_table: bool,
     /// The levels an external SDK is held to: L0, L1, L2-documented, L2-clerk-js-6, L3,
-    /// joined with `+`. Default: L1+L2-clerk-js-6 for clerk-js, L1+L2-documented for `cmd:`.
+    /// joined with `+`. Default: L1+L2-clerk-js-6 for clerk-js and clerk-expo,
+    /// L1+L2-documented for `cmd:`.
     #[arg(long)]
     level: Option<String>,
     /// The findings file that accepts this SDK's known failures (default: findings.yaml);
@@ -122,7 +124,7 @@ pub(crate) fn subject(
     match spec {
         SdkSpec::Model => bail!(
             "`model` is the oracle the gate compares against; gate an SDK: `reference`, \
-             `reference+DEFECT`, `clerk-js@VERSION` or `cmd:COMMAND`"
+             `reference+DEFECT`, `clerk-js@VERSION`, `clerk-expo@VERSION` or `cmd:COMMAND`"
         ),
         SdkSpec::Reference { defects } => {
             if fidelity.is_some() {
@@ -134,15 +136,17 @@ pub(crate) fn subject(
             if level.is_some() {
                 bail!(
                     "the reference SDK is held to exact lockstep with the model under every \
-                     profile; --level applies to external SDKs (clerk-js@VERSION, cmd:COMMAND)"
+                     profile; --level applies to external SDKs (clerk-js@VERSION, \
+                     clerk-expo@VERSION, cmd:COMMAND)"
                 );
             }
             Ok(Box::new(gate::ReferenceSubject { defects: defects.clone() }))
         }
-        SdkSpec::ClerkJs { version } => {
-            let dir = clerk_js_install(root, version)?;
-            let command = AdapterCommand::clerk_js(root, &dir, version);
-            let label = format!("clerk-js@{version}");
+        SdkSpec::Npm { sdk, version } => {
+            let dir = crate::npm_sdk::install(root, *sdk, version)?;
+            let command = crate::npm_sdk::command(root, *sdk, &dir, version);
+            let label = sdk.label(version);
+            // Both run clerk-js 6 inside: held to its contract by default.
             let conformance = level.unwrap_or(Conformance::CLERK_JS);
             Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
         }
@@ -230,74 +234,6 @@ pub fn quote(args: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The version `adapters/clerk-js/package.json` pins.
-fn pinned_clerk_js(root: &Path) -> Result<String> {
-    let path = root.join("adapters/clerk-js/package.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    json["dependencies"]["@clerk/clerk-js"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("{} pins no @clerk/clerk-js", path.display()))
-}
-
-/// The folder whose `node_modules` holds `@clerk/clerk-js@version`, installing it if needed.
-pub fn clerk_js_install(root: &Path, version: &str) -> Result<PathBuf> {
-    let adapter = root.join("adapters/clerk-js");
-    if pinned_clerk_js(root)? == version {
-        if !adapter.join("node_modules/@clerk/clerk-js/package.json").exists() {
-            eprintln!("installing the pinned adapter dependencies (npm ci) …");
-            npm(&adapter, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
-        }
-        return Ok(adapter);
-    }
-    let scratch = root.join("target/gate").join(format!("clerk-js@{version}"));
-    let installed = scratch.join("node_modules/@clerk/clerk-js/package.json");
-    if installed.exists() {
-        let text = std::fs::read_to_string(&installed)?;
-        let json: serde_json::Value = serde_json::from_str(&text)?;
-        if json["version"].as_str() == Some(version) {
-            return Ok(scratch);
-        }
-    }
-    std::fs::create_dir_all(&scratch)?;
-    // The fake-timer library stays at the adapter's pinned version: only clerk-js changes.
-    let adapter_pkg: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(adapter.join("package.json")).context("adapter package.json")?,
-    )?;
-    let timers = adapter_pkg["dependencies"]["@sinonjs/fake-timers"]
-        .as_str()
-        .context("the adapter pins @sinonjs/fake-timers")?;
-    let manifest = serde_json::json!({
-        "name": "session-harness-gate-scratch",
-        "private": true,
-        "dependencies": { "@clerk/clerk-js": version, "@sinonjs/fake-timers": timers },
-    });
-    scenario::write_atomic(
-        &scratch.join("package.json"),
-        &serde_json::to_string_pretty(&manifest)?,
-    )?;
-    eprintln!("installing @clerk/clerk-js@{version} into {} …", scratch.display());
-    npm(&scratch, &["install", "--ignore-scripts", "--no-audit", "--no-fund"]).with_context(
-        || format!("installing @clerk/clerk-js@{version}: is that a published version?"),
-    )?;
-    Ok(scratch)
-}
-
-fn npm(dir: &Path, args: &[&str]) -> Result<()> {
-    let status = Command::new("npm")
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .context("running npm: is Node.js (20 or later) with npm installed?")?;
-    if !status.success() {
-        bail!("`npm {}` in {} failed ({status})", args.join(" "), dir.display());
-    }
-    Ok(())
 }
 
 pub fn run(args: Args) -> Result<bool> {

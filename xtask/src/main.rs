@@ -18,6 +18,7 @@ mod fuzz;
 mod fuzz_external;
 mod gate;
 mod mutants;
+mod npm_sdk;
 mod replay;
 mod report;
 mod schema;

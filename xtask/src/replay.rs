@@ -277,14 +277,10 @@ fn replay_file_on_sdk(scenario: &scenario::Scenario, args: &Args) -> Result<bool
         })?),
     };
     let external: Option<ExternalSubject> = match &args.sdk {
-        SdkSpec::ClerkJs { version } => {
-            let dir = crate::gate::clerk_js_install(&root, version)?;
-            let command = AdapterCommand::clerk_js(&root, &dir, version);
-            Some(ExternalSubject::new(
-                &format!("clerk-js@{version}"),
-                command,
-                Conformance::CLERK_JS,
-            ))
+        SdkSpec::Npm { sdk, version } => {
+            let dir = crate::npm_sdk::install(&root, *sdk, version)?;
+            let command = crate::npm_sdk::command(&root, *sdk, &dir, version);
+            Some(ExternalSubject::new(&sdk.label(version), command, Conformance::CLERK_JS))
         }
         SdkSpec::Command { command } => {
             let command = AdapterCommand::cmd(&root, command);

@@ -35,9 +35,11 @@ pub struct Findings {
 pub struct Finding {
     /// Short, stable name: `clerk-js-429-ignores-retry-after`.
     pub id: String,
-    /// The SDK label it applies to, or its prefix up to a `.`: `clerk-js@6` covers
-    /// `clerk-js@6.40.0`, `clerk-js@6.40.0` only that version.
-    pub sdk: String,
+    /// The SDK labels it applies to, each one label or its prefix up to a `.`: `clerk-js@6`
+    /// covers `clerk-js@6.40.0`, `clerk-js@6.40.0` only that version. One label or a list
+    /// (`[clerk-js@6, clerk-expo@3]`: the same engine inside two packages).
+    #[serde(deserialize_with = "one_or_many")]
+    pub sdk: Vec<String>,
     /// The scenarios that show it (`errors/rate-limited`), and `fuzz` for generated cases.
     pub scenarios: Vec<String>,
     /// Variants it applies to; empty: every variant of the scenario.
@@ -198,7 +200,7 @@ impl Findings {
         outcome: &LockstepOutcome,
     ) -> Option<&Finding> {
         self.findings.iter().find(|f| {
-            sdk_matches(&f.sdk, sdk)
+            f.sdk.iter().any(|pattern| sdk_matches(pattern, sdk))
                 && f.scenarios.iter().any(|s| s == scenario)
                 && (f.variants.is_empty() || f.variants.iter().any(|v| v == variant))
                 && match breakage {
@@ -237,7 +239,7 @@ impl Findings {
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} | {} | {} |\n",
                 f.id,
-                f.sdk,
+                f.sdk.join(", "),
                 f.title.replace('|', "\\|"),
                 breaks,
                 mechanism.replace('|', "\\|"),
@@ -271,6 +273,26 @@ impl Finding {
     }
 }
 
+/// A finding's `sdk`: one label, or a list of them (an empty list is refused).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let labels = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(label) => vec![label],
+        OneOrMany::Many(labels) => labels,
+    };
+    if labels.is_empty() || labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(serde::de::Error::custom(
+            "`sdk` names one SDK label (`clerk-js@6`) or a non-empty list of them",
+        ));
+    }
+    Ok(labels)
+}
+
 /// `pattern` covers `label` when equal, or when it is a prefix that ends where a version
 /// component ends (`clerk-js@6` covers `clerk-js@6.40.0`, not `clerk-js@60.0.0`).
 pub fn sdk_matches(pattern: &str, label: &str) -> bool {
@@ -295,6 +317,19 @@ mod tests {
         let f = Findings::parse("findings.yaml", ONE).unwrap();
         assert_eq!(f.findings[0].mechanism.as_ref().map(|m| m.what.as_str()), Some("w"));
         assert!(f.readme_table().contains("| `retry-discipline` | w |"), "{}", f.readme_table());
+    }
+
+    #[test]
+    fn sdk_is_one_label_or_a_list() {
+        let many = ONE.replace("sdk: clerk-js@6", "sdk: [clerk-js@6, clerk-expo@3]");
+        let f = Findings::parse("findings.yaml", &many).unwrap();
+        assert_eq!(f.findings[0].sdk, ["clerk-js@6", "clerk-expo@3"]);
+        assert!(f.readme_table().contains("| clerk-js@6, clerk-expo@3 |"), "{}", f.readme_table());
+        let one = Findings::parse("findings.yaml", ONE).unwrap();
+        assert_eq!(one.findings[0].sdk, ["clerk-js@6"]);
+        let empty = ONE.replace("sdk: clerk-js@6", "sdk: []");
+        let e = Findings::parse("findings.yaml", &empty).unwrap_err().to_string();
+        assert!(e.contains("non-empty list"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,13 @@
 //! - `reference`: the embedded reference SDK, defect-free;
 //! - `reference+DEFECT[+DEFECT…]`: the reference SDK with defects switched on;
 //! - `clerk-js@VERSION`: the real `@clerk/clerk-js` through its Node adapter;
+//! - `clerk-expo@VERSION`: the real `@clerk/expo` (its JS layer under React) through its
+//!   Node adapter;
 //! - `cmd:COMMAND`: any adapter speaking the adapter protocol on stdin/stdout.
+//!
+//! The two npm packages are one variant, [`SdkSpec::Npm`], told apart by [`NpmSdk`]: what
+//! differs between them (package name, adapter folder) is data on `NpmSdk`, so parsing,
+//! labels, installs and gating are written once.
 
 use std::fmt;
 
@@ -13,21 +19,63 @@ use crate::model::vocab::Defect;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SdkSpec {
     Model,
-    Reference { defects: Vec<Defect> },
-    ClerkJs { version: String },
-    Command { command: String },
+    Reference {
+        defects: Vec<Defect>,
+    },
+    /// A published npm package at a version, driven by its adapter under `adapters/`.
+    Npm {
+        sdk: NpmSdk,
+        version: String,
+    },
+    Command {
+        command: String,
+    },
+}
+
+/// The npm packages the harness ships an adapter for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpmSdk {
+    /// `@clerk/clerk-js`: `adapters/clerk-js/`.
+    ClerkJs,
+    /// `@clerk/expo`: `adapters/clerk-expo/`.
+    ClerkExpo,
+}
+
+impl NpmSdk {
+    pub const ALL: [NpmSdk; 2] = [NpmSdk::ClerkJs, NpmSdk::ClerkExpo];
+
+    /// The spec's and the label's prefix: `clerk-js`, `clerk-expo`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            NpmSdk::ClerkJs => "clerk-js",
+            NpmSdk::ClerkExpo => "clerk-expo",
+        }
+    }
+
+    /// The npm package name.
+    pub fn package(self) -> &'static str {
+        match self {
+            NpmSdk::ClerkJs => "@clerk/clerk-js",
+            NpmSdk::ClerkExpo => "@clerk/expo",
+        }
+    }
+
+    /// The label traces, snapshots and findings use: `clerk-js@6.40.0`.
+    pub fn label(self, version: &str) -> String {
+        format!("{}@{version}", self.prefix())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     #[error(
         "unknown SDK `{0}`; accepted: `model`, `reference`, `reference+DEFECT`, \
-         `clerk-js@VERSION`, `cmd:COMMAND`"
+         `clerk-js@VERSION`, `clerk-expo@VERSION`, `cmd:COMMAND`"
     )]
     Unknown(String),
     #[error("unknown defect `{defect}` in `{spec}`; known defects: {known}")]
     UnknownDefect { spec: String, defect: String, known: String },
-    #[error("`{0}` names no version; write e.g. `clerk-js@6.40.0`")]
+    #[error("`{0}` names no version; write e.g. `clerk-js@6.40.0` or `clerk-expo@3.2.8`")]
     MissingVersion(String),
     #[error("bad version `{version}` in `{spec}`: use digits, dots and at most one `-tag`")]
     BadVersion { spec: String, version: String },
@@ -58,7 +106,11 @@ impl SdkSpec {
             }
             return Ok(SdkSpec::Reference { defects });
         }
-        if let Some(rest) = text.strip_prefix("clerk-js") {
+        for sdk in NpmSdk::ALL {
+            let Some(rest) = text.strip_prefix(sdk.prefix()) else { continue };
+            if !rest.is_empty() && !rest.starts_with('@') {
+                continue;
+            }
             let version =
                 rest.strip_prefix('@').ok_or_else(|| SpecError::MissingVersion(text.into()))?;
             let valid = !version.is_empty()
@@ -68,7 +120,7 @@ impl SdkSpec {
             if !valid {
                 return Err(SpecError::BadVersion { spec: text.into(), version: version.into() });
             }
-            return Ok(SdkSpec::ClerkJs { version: version.to_string() });
+            return Ok(SdkSpec::Npm { sdk, version: version.to_string() });
         }
         if let Some(command) = text.strip_prefix("cmd:") {
             if command.trim().is_empty() {
@@ -91,7 +143,7 @@ impl fmt::Display for SdkSpec {
                 }
                 Ok(())
             }
-            SdkSpec::ClerkJs { version } => write!(f, "clerk-js@{version}"),
+            SdkSpec::Npm { sdk, version } => f.write_str(&sdk.label(version)),
             SdkSpec::Command { command } => write!(f, "cmd:{command}"),
         }
     }
@@ -118,11 +170,22 @@ mod tests {
             "reference+ios-native-cache-wipe+stale-timer-logout",
             "clerk-js@6.40.0",
             "clerk-js@5.128.0",
+            "clerk-expo@3.2.7",
+            "clerk-expo@3.2.8",
             "cmd:node adapter.js",
         ] {
             let spec = SdkSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(spec.to_string(), text);
         }
+    }
+
+    #[test]
+    fn npm_specs_name_their_package() {
+        let expo = SdkSpec::parse("clerk-expo@3.2.7").expect("a valid spec");
+        assert_eq!(expo, SdkSpec::Npm { sdk: NpmSdk::ClerkExpo, version: "3.2.7".into() });
+        let js = SdkSpec::parse("clerk-js@6.40.0").expect("a valid spec");
+        assert_eq!(js, SdkSpec::Npm { sdk: NpmSdk::ClerkJs, version: "6.40.0".into() });
+        assert_eq!(NpmSdk::ClerkExpo.package(), "@clerk/expo");
     }
 
     #[test]
@@ -132,6 +195,9 @@ mod tests {
             ("reference+nope", "known defects"),
             ("clerk-js", "names no version"),
             ("clerk-js@latest", "bad version"),
+            ("clerk-expo", "names no version"),
+            ("clerk-expo@next", "bad version"),
+            ("clerk-jsx@1.0.0", "accepted"),
             ("cmd:", "needs a command"),
             ("", "accepted"),
         ];

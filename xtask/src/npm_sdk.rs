@@ -1,0 +1,195 @@
+//! The real SDKs published on npm (`clerk-js@VERSION`, `clerk-expo@VERSION`): where each
+//! version's `node_modules` comes from, and the command that starts its adapter. One code
+//! path for both packages; what differs is a row of [`Layout`].
+//!
+//! A version is taken from a committed, pinned install when the adapter has one (`npm ci`
+//! from its lockfile the first time), and otherwise installed with npm into a scratch folder
+//! `target/gate/<label>/` from a manifest that changes only the package's version:
+//!
+//! - `clerk-js`: the pinned install is `adapters/clerk-js/` (its `package.json` names the
+//!   version); the scratch manifest keeps the adapter's `@sinonjs/fake-timers`.
+//! - `clerk-expo`: every folder `adapters/clerk-expo/versions/<VERSION>/` is a pinned install
+//!   (with `legacy-peer-deps=true` in its `.npmrc`, so neither react-native nor expo is
+//!   installed); the scratch manifest is the newest pinned folder's with `@clerk/expo`
+//!   replaced, so React, react-reconciler and fake-timers stay the pinned ones while
+//!   `@clerk/expo`'s own dependencies resolve from its declared ranges.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use session_harness::runner::spec::NpmSdk;
+use session_harness::scenario;
+use session_harness::sdk::external::AdapterCommand;
+use session_harness::sdk::external::command::Timeouts;
+
+/// Where an npm SDK's adapter and pinned installs live.
+struct Layout {
+    /// The adapter folder under the repository root.
+    adapter: &'static str,
+    /// The environment variable that tells the driver which folder's `node_modules` to run.
+    dir_env: &'static str,
+}
+
+fn layout(sdk: NpmSdk) -> Layout {
+    match sdk {
+        NpmSdk::ClerkJs => {
+            Layout { adapter: "adapters/clerk-js", dir_env: "SESSION_HARNESS_CLERK_JS_DIR" }
+        }
+        NpmSdk::ClerkExpo => {
+            Layout { adapter: "adapters/clerk-expo", dir_env: "SESSION_HARNESS_CLERK_EXPO_DIR" }
+        }
+    }
+}
+
+/// The command that runs `sdk`'s driver on the install in `dir`:
+/// `node --conditions=react-native <adapter>/driver.mjs`, labelled `<prefix>@<version>`.
+pub fn command(root: &Path, sdk: NpmSdk, dir: &Path, version: &str) -> AdapterCommand {
+    match sdk {
+        // The clerk-js adapter keeps its own constructor (tests and benches use it).
+        NpmSdk::ClerkJs => AdapterCommand::clerk_js(root, dir, version),
+        NpmSdk::ClerkExpo => {
+            let l = layout(sdk);
+            let driver = root.join(l.adapter).join("driver.mjs");
+            AdapterCommand {
+                program: "node".to_string(),
+                args: vec!["--conditions=react-native".to_string(), driver.display().to_string()],
+                cwd: root.to_path_buf(),
+                env: vec![(l.dir_env.to_string(), dir.display().to_string())],
+                label: sdk.label(version),
+                timeouts: Timeouts::from_env(),
+            }
+        }
+    }
+}
+
+/// The pinned install folders of `sdk` with the version each pins, oldest first.
+pub fn pinned(root: &Path, sdk: NpmSdk) -> Result<Vec<(String, PathBuf)>> {
+    let adapter = root.join(layout(sdk).adapter);
+    let folders = match sdk {
+        NpmSdk::ClerkJs => vec![adapter],
+        NpmSdk::ClerkExpo => {
+            let versions = adapter.join("versions");
+            let mut folders = Vec::new();
+            for entry in std::fs::read_dir(&versions)
+                .with_context(|| format!("reading {}", versions.display()))?
+            {
+                let path = entry?.path();
+                if path.join("package.json").is_file() {
+                    folders.push(path);
+                }
+            }
+            folders
+        }
+    };
+    let mut pins = Vec::new();
+    for folder in folders {
+        pins.push((manifest_version(&folder.join("package.json"), sdk.package())?, folder));
+    }
+    pins.sort_by(|a, b| version_key(&a.0).cmp(&version_key(&b.0)));
+    Ok(pins)
+}
+
+/// The version `manifest` pins for `package` (an exact version: a range is refused).
+fn manifest_version(manifest: &Path, package: &str) -> Result<String> {
+    let json = read_json(manifest)?;
+    let version = json["dependencies"][package]
+        .as_str()
+        .with_context(|| format!("{} pins no {package}", manifest.display()))?;
+    if !version.starts_with(|c: char| c.is_ascii_digit()) {
+        bail!("{} names {package} `{version}`: a pinned install names one exact version", {
+            manifest.display()
+        });
+    }
+    Ok(version.to_string())
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Orders versions numerically by their dotted components (`3.2.10` after `3.2.9`).
+fn version_key(version: &str) -> Vec<u64> {
+    version.split(['.', '-']).map(|part| part.parse().unwrap_or(0)).collect()
+}
+
+/// The folder whose `node_modules` holds `sdk` at `version`, installing it if needed.
+pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
+    let pins = pinned(root, sdk)?;
+    if let Some((_, folder)) = pins.iter().find(|(v, _)| v == version) {
+        let installed = folder.join("node_modules").join(sdk.package()).join("package.json");
+        if !installed.exists() {
+            eprintln!("installing the pinned {} (npm ci in {}) …", sdk.label(version), {
+                folder.display()
+            });
+            npm(folder, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
+        }
+        return Ok(folder.clone());
+    }
+    let scratch = root.join("target/gate").join(sdk.label(version));
+    let installed = scratch.join("node_modules").join(sdk.package()).join("package.json");
+    if installed.exists() && read_json(&installed)?["version"].as_str() == Some(version) {
+        return Ok(scratch);
+    }
+    std::fs::create_dir_all(&scratch)?;
+    // The newest pinned manifest with only the package's version changed: the adapter's own
+    // dependencies (React, the renderer, fake timers) stay what it was written against.
+    let (_, template) = pins.last().context("the adapter pins no version at all")?;
+    let mut manifest = read_json(&template.join("package.json"))?;
+    manifest["name"] = serde_json::json!("session-harness-gate-scratch");
+    manifest["dependencies"][sdk.package()] = serde_json::json!(version);
+    scenario::write_atomic(
+        &scratch.join("package.json"),
+        &serde_json::to_string_pretty(&manifest)?,
+    )?;
+    let npmrc = template.join(".npmrc");
+    if npmrc.is_file() {
+        std::fs::copy(&npmrc, scratch.join(".npmrc"))
+            .with_context(|| format!("copying {}", npmrc.display()))?;
+    }
+    eprintln!("installing {}@{version} into {} …", sdk.package(), scratch.display());
+    npm(&scratch, &["install", "--ignore-scripts", "--no-audit", "--no-fund"]).with_context(
+        || format!("installing {}@{version}: is that a published version?", sdk.package()),
+    )?;
+    Ok(scratch)
+}
+
+fn npm(dir: &Path, args: &[&str]) -> Result<()> {
+    let status = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .context("running npm: is Node.js (20 or later) with npm installed?")?;
+    if !status.success() {
+        bail!("`npm {}` in {} failed ({status})", args.join(" "), dir.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_numerically() {
+        let mut v = vec!["3.2.10", "3.2.8", "3.2.9", "4.0.0"];
+        v.sort_by_key(|a| version_key(a));
+        assert_eq!(v, ["3.2.8", "3.2.9", "3.2.10", "4.0.0"]);
+    }
+
+    #[test]
+    fn every_pinned_clerk_expo_folder_pins_its_own_version() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let pins = pinned(&root, NpmSdk::ClerkExpo).expect("the pinned folders read");
+        let versions: Vec<&str> = pins.iter().map(|(v, _)| v.as_str()).collect();
+        assert!(versions.contains(&"3.2.7") && versions.contains(&"3.2.8"), "{versions:?}");
+        for (version, folder) in &pins {
+            assert!(folder.ends_with(version), "{} pins {version}", folder.display());
+            assert!(folder.join("package-lock.json").is_file(), "{} has no lockfile", {
+                folder.display()
+            });
+        }
+    }
+}
