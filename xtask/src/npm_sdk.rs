@@ -86,7 +86,7 @@ pub fn pinned(root: &Path, sdk: NpmSdk) -> Result<Vec<(String, PathBuf)>> {
     for folder in folders {
         pins.push((manifest_version(&folder.join("package.json"), sdk.package())?, folder));
     }
-    pins.sort_by(|a, b| version_key(&a.0).cmp(&version_key(&b.0)));
+    pins.sort_by_key(|a| version_key(&a.0));
     Ok(pins)
 }
 
