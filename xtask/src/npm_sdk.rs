@@ -180,11 +180,35 @@ mod tests {
     }
 
     #[test]
+    fn both_packages_get_their_own_driver_folder_and_label() {
+        let root = Path::new("repo");
+        let dir = Path::new("repo/adapters/clerk-expo/versions/3.2.7");
+        let expo = command(root, NpmSdk::ClerkExpo, dir, "3.2.7");
+        assert_eq!(expo.label, "clerk-expo@3.2.7");
+        assert_eq!(expo.program, "node");
+        assert_eq!(expo.args[0], "--conditions=react-native");
+        assert!(expo.args[1].ends_with("clerk-expo/driver.mjs"), "{:?}", expo.args);
+        assert_eq!(
+            expo.env,
+            [("SESSION_HARNESS_CLERK_EXPO_DIR".to_string(), dir.display().to_string())]
+        );
+        let js = command(root, NpmSdk::ClerkJs, Path::new("repo/adapters/clerk-js"), "6.40.0");
+        assert_eq!(js.label, "clerk-js@6.40.0");
+        assert!(js.args[1].ends_with("clerk-js/driver.mjs"), "{:?}", js.args);
+        assert_eq!(js.env[0].0, "SESSION_HARNESS_CLERK_JS_DIR");
+    }
+
+    #[test]
     fn every_pinned_clerk_expo_folder_pins_its_own_version() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let pins = pinned(&root, NpmSdk::ClerkExpo).expect("the pinned folders read");
         let versions: Vec<&str> = pins.iter().map(|(v, _)| v.as_str()).collect();
         assert!(versions.contains(&"3.2.7") && versions.contains(&"3.2.8"), "{versions:?}");
+        // Each folder keeps npm from installing react-native or expo (stubs stand in).
+        for (_, folder) in &pins {
+            let npmrc = std::fs::read_to_string(folder.join(".npmrc")).unwrap_or_default();
+            assert!(npmrc.contains("legacy-peer-deps=true"), "{}/.npmrc", folder.display());
+        }
         for (version, folder) in &pins {
             assert!(folder.ends_with(version), "{} pins {version}", folder.display());
             assert!(folder.join("package-lock.json").is_file(), "{} has no lockfile", {
