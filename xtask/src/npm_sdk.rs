@@ -139,6 +139,8 @@ pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
     let (_, template) = pins.last().context("the adapter pins no version at all")?;
     let mut manifest = read_json(&template.join("package.json"))?;
     manifest["name"] = serde_json::json!("session-harness-gate-scratch");
+    manifest["description"] =
+        serde_json::json!(format!("{} installed by cargo xtask gate", sdk.label(version)));
     manifest["dependencies"][sdk.package()] = serde_json::json!(version);
     scenario::write_atomic(
         &scratch.join("package.json"),
