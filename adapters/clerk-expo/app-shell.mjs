@@ -455,9 +455,11 @@ export class AppShell {
 /**
  * The app's React tree over the loaded modules: `App` (ClerkProvider around Shell).
  * `expo` is `@clerk/expo`'s index, `tokenCache` is `@clerk/expo/token-cache`'s (or undefined
- * for `token_cache: memory`: the provider's MemoryTokenCache), `AppState` the stub's.
+ * for `token_cache: memory`: the provider's MemoryTokenCache), `resourceCache`
+ * `@clerk/expo/resource-cache`'s `resourceCache` with `resource_cache: true` (else undefined),
+ * `AppState` the stub's.
  */
-export function appTree({ React, expo, AppState, shell, publishableKey, proxyUrl, tokenCache }) {
+export function appTree({ React, expo, AppState, shell, publishableKey, proxyUrl, tokenCache, resourceCache }) {
   const h = React.createElement;
 
   function Shell() {
@@ -482,6 +484,7 @@ export function appTree({ React, expo, AppState, shell, publishableKey, proxyUrl
   function App() {
     const props = { publishableKey, proxyUrl, telemetry: false };
     if (tokenCache) props.tokenCache = tokenCache;
+    if (resourceCache) props.__experimental_resourceCache = resourceCache;
     return h(expo.ClerkProvider, props, h(Shell));
   }
 

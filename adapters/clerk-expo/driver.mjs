@@ -79,7 +79,10 @@ function locateExpo() {
   }
   const entryPath = require.resolve('@clerk/expo');
   const packageDir = dirname(manifestPath);
-  return { require, version, entryPath, entry: relative(packageDir, entryPath).split('\\').join('/') };
+  // Whether this version ships `@clerk/expo/resource-cache` (an export of its manifest).
+  const exportsMap = JSON.parse(readFileSync(manifestPath, 'utf8')).exports ?? {};
+  const resourceCache = Object.prototype.hasOwnProperty.call(exportsMap, './resource-cache');
+  return { require, version, entryPath, entry: relative(packageDir, entryPath).split('\\').join('/'), resourceCache };
 }
 
 const located = locateExpo();
@@ -149,8 +152,12 @@ async function start(request) {
   const tokenCacheKind = oneOf(settings.token_cache, ['secure_store', 'memory'], 'start `settings.token_cache`');
   const fapiLatency = field(settings, 'fapi_latency_ms', 'integer', 'start `settings`');
   const backendLatency = field(settings, 'backend_latency_ms', 'integer', 'start `settings`');
-  if (settings.resource_cache === true) {
-    throw unsupported('settings.resource_cache: @clerk/expo/resource-cache is not wired in this driver yet');
+  if (settings.resource_cache !== undefined && typeof settings.resource_cache !== 'boolean') {
+    throw badRequest(`start \`settings.resource_cache\` must be a boolean, got ${JSON.stringify(settings.resource_cache)}`);
+  }
+  const withResourceCache = settings.resource_cache === true;
+  if (withResourceCache && !located.resourceCache) {
+    throw unsupported(`settings.resource_cache: @clerk/expo ${located.version} has no @clerk/expo/resource-cache`);
   }
   for (const [key, value] of Object.entries(storage)) {
     if (typeof value !== 'string') throw badRequest(`start \`storage.${key}\`: values are strings, got ${JSON.stringify(value)}`);
@@ -206,12 +213,20 @@ async function start(request) {
   const Reconciler = located.require('react-reconciler');
   const expo = located.require('@clerk/expo');
   const tokenCache = tokenCacheKind === 'secure_store' ? located.require('@clerk/expo/token-cache').tokenCache : undefined;
+  // `@clerk/expo/resource-cache`'s store factory, as an app passes it to ClerkProvider: the
+  // package's own dual-slot chunked store over expo-secure-store, i.e. the harness's storage.
+  const resourceCache = withResourceCache ? located.require('@clerk/expo/resource-cache').resourceCache : undefined;
   const proxyUrl = fapiUrl.replace(/\/+$/, '');
 
   // The module singleton ClerkProvider will render with (the same publishable key, proxy and
   // token cache give back this instance): made first so the `load` call can be numbered and
   // watched before anything renders. Apps call getClerkInstance() outside React the same way.
-  const clerk = expo.getClerkInstance(tokenCache ? { publishableKey, proxyUrl, tokenCache } : { publishableKey, proxyUrl });
+  // The resource cache is wired when the instance is made (createClerkInstance), so it is
+  // passed here as well as to the provider.
+  const instanceOptions = { publishableKey, proxyUrl };
+  if (tokenCache) instanceOptions.tokenCache = tokenCache;
+  if (resourceCache) instanceOptions.__experimental_resourceCache = resourceCache;
+  const clerk = expo.getClerkInstance(instanceOptions);
 
   // `handleUnauthenticated()` (the client reload after a 401) serves no call of the app's:
   // its `GET /client` is reported without one, as the harness model does.
@@ -257,7 +272,7 @@ async function start(request) {
   // The loading screen is on before the provider mounts and starts `load()`.
   shell.render();
   shell.instrumentLoad();
-  const element = appTree({ React, expo, AppState: reactNative.AppState, shell, publishableKey, proxyUrl, tokenCache });
+  const element = appTree({ React, expo, AppState: reactNative.AppState, shell, publishableKey, proxyUrl, tokenCache, resourceCache });
   mount({
     React,
     Reconciler,

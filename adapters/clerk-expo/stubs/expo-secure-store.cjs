@@ -6,6 +6,20 @@
 //! `storage_written` / `storage_deleted` happening and the next process gets it back.
 //! `keychainService` (default `app`) is part of the key on a phone; the token cache never
 //! sets it, so keys are the bare names (`__clerk_client_jwt`), as the harness names them.
+//!
+//! The resource cache (`@clerk/expo/resource-cache`, passed as `__experimental_resourceCache`)
+//! stores each item `<name>_<last 5 of the publishable key>` in two slots of 1024-character
+//! chunks: `<item>-A-chunk-0…`, `<item>-A-metadata` (`{"totalChunks":n}`), `<item>-A-complete`
+//! (`"false"` while writing, then `"true"`), and `<item>-latest` naming the slot a read tries
+//! first. Those physical keys are stored and reported like any other (the harness persists
+//! keys it has no name for silently and hands them back at `start`), so a cold start reads
+//! them through the package's own code. The harness names the item itself
+//! (`__clerk_cache_client`, `__clerk_cache_environment`, `__clerk_cache_session_jwt`), so the
+//! stub also reports the item whole under that name at the moment a reader would see it
+//! change: when `<item>-latest` is written, the value reassembled from the slot it names
+//! (unchanged values are not reported again). The first read of a slot's `-complete` in a
+//! process (the package's `get`) is reported as a read of the named item. These names are the
+//! harness's record, never SecureStore items: `bind` keeps them out of the store it serves.
 
 'use strict';
 
@@ -20,9 +34,68 @@ const WHEN_UNLOCKED_THIS_DEVICE_ONLY = 6;
 
 let backend = null;
 
-/** Called by the driver at `start`: `{ values, report }`. */
+/** The resource cache's items, by the name the harness gives them (docs above). */
+const RESOURCE_CACHE_NAMES = ['__clerk_cache_client', '__clerk_cache_environment', '__clerk_cache_session_jwt'];
+/** `<name>_<key suffix>-latest`, and `<name>_<key suffix>-<slot>-complete`. */
+const LATEST = /^(__clerk_cache_(?:client|environment|session_jwt))_[\w.]+-latest$/;
+const COMPLETE = /^(__clerk_cache_(?:client|environment|session_jwt))_[\w.]+-[AB]-complete$/;
+
+/** The value last reported under each resource-cache name (what the harness holds). */
+let mirrored = new Map();
+/** The first read of a key in a process is what the harness models; later ones repeat it. */
+let reads = new Set();
+
+/**
+ * Called by the driver at `start`: `{ values, report }`. The resource-cache names among
+ * `values` are the harness's record of what was last reported, not SecureStore items: they
+ * leave the store and become the baseline for what counts as a change.
+ */
 function bind(next) {
   backend = next;
+  mirrored = new Map();
+  reads = new Set();
+  for (const name of RESOURCE_CACHE_NAMES) {
+    if (Object.prototype.hasOwnProperty.call(next.values, name)) {
+      mirrored.set(name, next.values[name]);
+      delete next.values[name];
+    }
+  }
+}
+
+/**
+ * The whole value in `slot` of the resource-cache `item` as the package's `getSlot` reads it
+ * (complete, its metadata, every chunk), or null if a read would find none.
+ */
+function readSlot(values, item, slot) {
+  const slotKey = `${item}-${slot}`;
+  if (values[`${slotKey}-complete`] !== 'true') return null;
+  let total;
+  try {
+    total = JSON.parse(values[`${slotKey}-metadata`] ?? 'null')?.totalChunks;
+  } catch {
+    return null;
+  }
+  if (!Number.isSafeInteger(total) || total < 0) return null;
+  const chunks = [];
+  for (let i = 0; i < total; i += 1) {
+    const chunk = values[`${slotKey}-chunk-${i}`];
+    if (!chunk) return null;
+    chunks.push(chunk);
+  }
+  return chunks.join('');
+}
+
+/** After `<item>-latest` changed: the item as a reader now sees it, reported under its name. */
+function reportResourceItem(key) {
+  const match = LATEST.exec(key);
+  if (!match) return;
+  const { values, report } = store();
+  const item = key.slice(0, -'-latest'.length);
+  const latest = values[key];
+  const value = readSlot(values, item, latest) ?? readSlot(values, item, latest === 'A' ? 'B' : 'A');
+  if (value === null || mirrored.get(match[1]) === value) return;
+  mirrored.set(match[1], value);
+  report('storage_written', { key: match[1], value });
 }
 
 function store() {
@@ -36,8 +109,6 @@ function checkKey(key) {
   }
 }
 
-/** The first read of a key in a process is what the harness models; later ones repeat it. */
-const reads = new Set();
 
 async function getItemAsync(key) {
   checkKey(key);
@@ -45,6 +116,11 @@ async function getItemAsync(key) {
   if (!reads.has(key)) {
     reads.add(key);
     report('storage_read', { key });
+  }
+  const complete = COMPLETE.exec(key);
+  if (complete && !reads.has(complete[1])) {
+    reads.add(complete[1]);
+    report('storage_read', { key: complete[1] });
   }
   return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : null;
 }
@@ -57,6 +133,7 @@ async function setItemAsync(key, value) {
   if (values[key] === value) return;
   values[key] = value;
   report('storage_written', { key, value });
+  reportResourceItem(key);
 }
 
 async function deleteItemAsync(key) {

@@ -1,7 +1,8 @@
 //! test/driver.test.mjs: the clerk-expo driver over its stdin/stdout, as the harness drives it,
 //! against the real FAPI emulator and backend (a fresh `cargo xtask serve` per test): the
 //! real @clerk/expo provider loads, signs in, serves getToken and the API wrapper, refreshes
-//! on AppState, restores from the harness's storage in a new process, and gives the same
+//! on AppState, restores from the harness's storage in a new process (from the resource
+//! cache too, offline), and gives the same
 //! bytes for the same events. Every pinned version under versions/ that is installed runs the
 //! first test; the rest run on SESSION_HARNESS_CLERK_EXPO_DIR (default versions/3.2.7).
 //!
@@ -163,15 +164,66 @@ test('kill and cold start: a new process given the persisted client JWT is signe
   });
 });
 
-test('protocol errors: bad requests are named, the resource cache is unsupported for now, shutdown exits 0', async () => {
+/** The settings of a run with `@clerk/expo/resource-cache`. */
+const WITH_RESOURCE_CACHE = { token_cache: 'secure_store', resource_cache: true, treat_pending_as_signed_out: true, fapi_latency_ms: 50, backend_latency_ms: 50 };
+
+/** Applies the storage happenings of `replies` to `storage`, as the harness does. */
+function persist(storage, replies) {
+  for (const reply of replies) {
+    for (const h of reply.obs.happenings) {
+      if (h.what === 'storage_written') storage[h.key] = h.value;
+      if (h.what === 'storage_deleted') delete storage[h.key];
+    }
+  }
+  return storage;
+}
+
+test('the resource cache: its items are stored in slots and reported whole under their harness names; a cold start offline loads signed in from them', async () => {
+  await withDriver(async (driver, server) => {
+    await driver.hello();
+    const replies = [await driver.start(server, { settings: WITH_RESOURCE_CACHE })];
+    replies.push(await driver.step({ event: 'advance', ms: 100 }));
+    replies.push(await driver.step({ event: 'sign_in' }));
+    replies.push(await driver.step({ event: 'advance', ms: 1000 }));
+    const signed = replies.at(-1);
+    assert.equal(signed.obs.view.is_signed_in, true, JSON.stringify(signed));
+    const storage = persist({}, replies);
+    const client = JSON.parse(storage.__clerk_cache_client);
+    assert.ok(client.sessions.some((x) => x.id === signed.obs.view.session.id && x.status === 'active'), storage.__clerk_cache_client);
+    assert.ok(storage.__clerk_cache_environment.length > 0);
+    assert.equal(claims(storage.__clerk_cache_session_jwt).sid, signed.obs.view.session.id);
+    // The package's own layout under the key `<name>_<last 5 of the publishable key>`.
+    const suffix = server.publishableKey.slice(-5);
+    assert.match(storage[`__clerk_cache_client_${suffix}-latest`], /^[AB]$/);
+    await driver.shutdown();
+
+    const again = new Driver();
+    try {
+      await again.hello();
+      again.nextCall = driver.nextCall;
+      const started = await again.start(server, { now_ms: 5000, run: 2, storage, network: 'offline', settings: WITH_RESOURCE_CACHE });
+      const loaded = await again.step({ event: 'advance', ms: 100 });
+      // clerk-js tries the load's GETs once with a resource cache, then loads from it.
+      assert.equal(started.obs.view.is_signed_in, true, JSON.stringify(started));
+      assert.equal(loaded.obs.view.session.id, signed.obs.view.session.id);
+      assert.deepEqual(
+        of(started, 'storage_read').map((h) => h.key).filter((k) => !k.includes('-')),
+        ['__clerk_client_jwt', '__clerk_cache_environment', '__clerk_cache_client'],
+      );
+    } finally {
+      again.kill();
+    }
+  });
+});
+
+test('protocol errors: bad requests are named, shutdown exits 0', async () => {
   await withDriver(async (driver, server) => {
     await driver.hello();
     const early = await driver.request({ cmd: 'step', event: { event: 'get_token' }, call_base: 1 });
     assert.equal(early.error.kind, 'bad_request');
-    const resource = await driver.start(server, {
-      settings: { token_cache: 'secure_store', resource_cache: true, treat_pending_as_signed_out: true, fapi_latency_ms: 50, backend_latency_ms: 50 },
-    });
-    assert.equal(resource.error.kind, 'unsupported');
+    const resource = await driver.start(server, { settings: { ...WITH_RESOURCE_CACHE, resource_cache: 'yes' } });
+    assert.equal(resource.error.kind, 'bad_request');
+    assert.match(resource.error.message, /resource_cache/);
     await driver.start(server);
     assert.equal((await driver.step({ event: 'js_reload' })).error.kind, 'bad_request');
     const unknown = await driver.step({ event: 'teleport' });

@@ -1,13 +1,14 @@
 //! test/stubs.test.mjs: the module stubs and the idleness rule, without a server: what
 //! `react-native` answers (no ClerkExpo native module yet, AppState), what the
-//! expo-secure-store stub reports, and that `drain()` waits for chains of `setImmediate`
+//! expo-secure-store stub reports (the real `@clerk/expo/resource-cache` store over it
+//! included), and that `drain()` waits for chains of `setImmediate`
 //! hops (React's scheduler) before the world counts as idle.
 //!
 //! Run: node --conditions=react-native --test adapters/clerk-expo/test/
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { VirtualClock, trackImmediates } from '../clock.mjs';
@@ -55,6 +56,62 @@ test('expo-secure-store: the harness storage, every change reported, the first r
     { what: 'storage_read', key: 'missing' },
   ]);
   assert.deepEqual(values, {});
+});
+
+test('expo-secure-store under @clerk/expo/resource-cache: physical slots stored, the item reported whole under its harness name once it is the latest, read back in the next process', async () => {
+  const versionDir = process.env.SESSION_HARNESS_CLERK_EXPO_DIR || join(ADAPTER_DIR, 'versions', '3.2.7');
+  const stub = require.resolve('../stubs/expo-secure-store.cjs');
+  const resolveFilename = Module._resolveFilename;
+  Module._resolveFilename = function resolveWithStub(request, ...rest) {
+    return request === 'expo-secure-store' ? stub : resolveFilename.call(this, request, ...rest);
+  };
+  try {
+    const { resourceCache } = createRequire(join(versionDir, 'noop.js'))('@clerk/expo/resource-cache');
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    const item = '__clerk_cache_client_VzdCQ';
+    // Over two chunks of 1024 code points, with a character outside the BMP.
+    const big = `{"sessions":[{"status":"active"}],"pad":"${'x'.repeat(1500)}😀${'y'.repeat(700)}"}`;
+
+    const values = {};
+    const reports = [];
+    secureStore.bind({ values, report: (what, fields) => reports.push({ what, ...fields }) });
+    const cache = resourceCache();
+    await cache.set(item, big);
+    await settle();
+    const named = reports.filter((r) => r.key.startsWith('__clerk_cache_client') && !r.key.startsWith(item));
+    assert.deepEqual(named, [{ what: 'storage_written', key: '__clerk_cache_client', value: big }]);
+    assert.equal(values[`${item}-latest`], 'B');
+    assert.equal(values[`${item}-B-complete`], 'true');
+    assert.equal(JSON.parse(values[`${item}-B-metadata`]).totalChunks, 3);
+    assert.equal('__clerk_cache_client' in values, false, 'the harness name is no SecureStore item');
+    // The same value again (a new slot, the same item): nothing new for the harness name.
+    reports.length = 0;
+    await cache.set(item, big);
+    await settle();
+    assert.equal(values[`${item}-latest`], 'A');
+    assert.deepEqual(reports.filter((r) => r.key === '__clerk_cache_client'), []);
+    // A shorter value: the stale third chunk of its slot is deleted, the item reported.
+    reports.length = 0;
+    await cache.set(item, 'short');
+    await settle();
+    assert.deepEqual(reports.filter((r) => r.key === '__clerk_cache_client'), [{ what: 'storage_written', key: '__clerk_cache_client', value: 'short' }]);
+    assert.ok(reports.some((r) => r.what === 'storage_deleted' && r.key === `${item}-B-chunk-2`));
+
+    // The next process: the harness hands back its storage, the name included.
+    const next = { ...values, __clerk_cache_client: 'short' };
+    const nextReports = [];
+    secureStore.bind({ values: next, report: (what, fields) => nextReports.push({ what, ...fields }) });
+    assert.equal('__clerk_cache_client' in next, false);
+    assert.equal(await resourceCache().get(item), 'short');
+    assert.deepEqual(nextReports.filter((r) => r.key === '__clerk_cache_client'), [{ what: 'storage_read', key: '__clerk_cache_client' }]);
+    // Writing what the harness already holds under the name is no change.
+    const again = resourceCache();
+    await again.set(item, 'short');
+    await settle();
+    assert.deepEqual(nextReports.filter((r) => r.what === 'storage_written' && r.key === '__clerk_cache_client'), []);
+  } finally {
+    Module._resolveFilename = resolveFilename;
+  }
 });
 
 test('drain() counts pending setImmediate work as in flight, as React hops render → commit → effects', async () => {
