@@ -125,6 +125,18 @@ export class AppShell {
     this.report('call_settled', { call, kind, result });
   }
 
+  /**
+   * The user is leaving: the flag of their last leaving call, or any sign-out, end or remove
+   * of theirs still open (answers that arrive together must not reorder the cause).
+   */
+  userLeaving() {
+    if (this.userSigningOut) return true;
+    for (const kind of this.open.values()) {
+      if (kind === 'sign_out' || kind === 'session_end' || kind === 'session_remove') return true;
+    }
+    return false;
+  }
+
   /** Runs `body` (async, returns a result) as `call`; a throw settles it as an error. */
   runCall(call, body) {
     this.als.run(call, () => {
@@ -191,7 +203,7 @@ export class AppShell {
     this.slot = session ? session.id : null;
     if (wasSignedIn && !session) {
       let cause = 'client_payload';
-      if (this.userSigningOut) cause = 'user';
+      if (this.userLeaving()) cause = 'user';
       else if (this.lastDelivered >= 400) cause = 'unauthorized';
       this.report('signed_out', { cause, server_revoke: false });
       if (cause === 'user') {
