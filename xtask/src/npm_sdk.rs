@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use session_harness::runner::spec::NpmSdk;
 use session_harness::scenario;
 use session_harness::sdk::external::AdapterCommand;
-use session_harness::sdk::external::command::Timeouts;
+use session_harness::sdk::external::command::{Timeouts, pool_from_env};
 
 /// Where an npm SDK's adapter and pinned installs live.
 struct Layout {
@@ -58,6 +58,9 @@ pub fn command(root: &Path, sdk: NpmSdk, dir: &Path, version: &str) -> AdapterCo
                 env: vec![(l.dir_env.to_string(), dir.display().to_string())],
                 label: sdk.label(version),
                 timeouts: Timeouts::from_env(),
+                // A version 1 driver (one launch per process) is never pooled; the setting
+                // only matters once it speaks protocol 2.
+                pool: pool_from_env(),
             }
         }
     }

@@ -88,7 +88,7 @@ pub struct AdapterCommand {
 
 /// [`POOL_ENV`] when set to a whole number up to [`POOL_MAX`], else [`POOL_DEFAULT`]
 /// (anything else is ignored rather than guessed at, as the timeouts are).
-fn pool_from_env() -> usize {
+pub fn pool_from_env() -> usize {
     std::env::var(POOL_ENV)
         .ok()
         .and_then(|t| t.trim().parse().ok())

@@ -77,7 +77,7 @@ use crate::model::vocab::{
 use crate::sdk::env;
 use crate::sdk::port::{PortError, SdkPort};
 
-pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, repo_root};
+pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, pool_from_env, repo_root};
 use process::{Line, Process, ReadError};
 use protocol::{Hello, PROTOCOL, PROTOCOLS, Reply, Request, StartSettings};
 
