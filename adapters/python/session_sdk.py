@@ -339,16 +339,19 @@ class Sdk:
         if self.ok(answer):
             body = answer[2]
             if client:
-                self.load_parts[1] = body.get("response") or {"sessions": []}
+                # The client half keeps the sign-out epoch its own GET was sent under: the
+                # load's client is judged by it, not by whichever half answered last.
+                self.load_parts[1] = (body.get("response") or {"sessions": []}, epoch)
             else:
                 self.load_parts[0] = body
             if self.load_parts[0] is not None and self.load_parts[1] is not None:
-                if epoch != self.signout_epoch:
+                view, client_epoch = self.load_parts[1]
+                if client_epoch != self.signout_epoch:
                     # The user signed out while the load was in flight: its client is from
                     # before the sign-out, so the app loads signed out.
                     self.slot = None
                 else:
-                    self.apply_client(self.load_parts[1], self.signout_epoch)
+                    self.apply_client(view, self.signout_epoch)
                 self.finish_load({"result": "ok"})
         elif answer is None and tries < GET_TRIES_MAX:
 
