@@ -186,3 +186,25 @@ fn the_api_wrappers_refresh_after_a_401_beside_a_plain_fetch_is_accepted() {
         Some("clerk-js-parallel-token-requests")
     );
 }
+
+#[test]
+fn a_switch_that_drops_the_session_is_accepted_and_an_empty_client_from_a_refresh_is_not() {
+    // clerk-js's mechanisms: a sign-in's late (older) piggybacked client, and a touch's 401
+    // whose client reload no longer holds setActive's session — each signs the app out while
+    // another session is active on the server.
+    for name in ["profiles/sign-in-payload-drops-session", "profiles/touch-401-drops-session"] {
+        let (setup, events) = scenario(name, ProfileId::ClerkJs6);
+        let real = run_reference(setup, &[], &events, None);
+        assert_eq!(
+            accepted_by(&real, "transient-never-signs-out").as_deref(),
+            Some("clerk-js-switch-drops-session"),
+            "{name}"
+        );
+    }
+    // The look-alike: a foreground refresh with a rotated-out client token gets a new empty
+    // client and stores it (defect `empty-client-clobber`). Same invariant, same sign-out
+    // cause (`client_payload`), but no sign-in or setActive is open: a different bug.
+    let (setup, events) = scenario("defects/empty-client-clobber", ProfileId::Documented);
+    let look_alike = run_reference(setup, &[Defect::EmptyClientClobber], &events, None);
+    assert_eq!(accepted_by(&look_alike, "transient-never-signs-out"), None);
+}

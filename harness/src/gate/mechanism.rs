@@ -25,6 +25,10 @@
 //! - `terminal_unheard: {}`: the session the app shows is terminal on the server, and from
 //!   that step on no answer told the SDK so: no request answered 401 and no `get_client`
 //!   answered 2xx (an SDK that never asks; one that hears and keeps the session is not it);
+//! - `switch_drops_session: { kinds }`: the SDK drops its session for a client payload
+//!   (`signed_out(client_payload)`) right after an answer to a request of an open `kinds`
+//!   call (its sign-in, its touch, or the client reload that call's 401 set off): the call
+//!   that switches sessions is what signs the app out, not a refresh or a stale reload;
 //! - `sequence: [ {what, …}, … ]`: these happenings, in this order (each matches on the
 //!   fields it names: `endpoint`, `status`, `network_error`, `kind`, `result`, `cause`,
 //!   `key`, `credential`, `purpose`);
@@ -77,6 +81,9 @@ pub enum Pattern {
         kind: CallKind,
     },
     TerminalUnheard {},
+    SwitchDropsSession {
+        kinds: Vec<CallKind>,
+    },
     Sequence(Vec<HappeningPattern>),
     Divergence {
         #[serde(default)]
@@ -156,6 +163,11 @@ impl Pattern {
                     ));
                 }
             }
+        }
+        if let Pattern::SwitchDropsSession { kinds } = self
+            && kinds.is_empty()
+        {
+            return Err("`switch_drops_session` names no call kind".into());
         }
         if let Pattern::Divergence { model: None, sdk: None } = self {
             return Err("`divergence` needs a `model` or an `sdk` text to look for".into());
@@ -363,6 +375,52 @@ impl Pattern {
                     }
                 }
                 watch.is_some_and(|(_, heard)| !heard)
+            }
+            Pattern::SwitchDropsSession { kinds } => {
+                // Open calls of `kinds`, the requests sent for them (with the client reload a
+                // 401 to one of them set off), and whose answer came last.
+                let mut open = std::collections::BTreeSet::new();
+                let mut call_of: BTreeMap<RequestId, crate::model::vocab::CallId> =
+                    BTreeMap::new();
+                let mut after_401 = None;
+                let mut last_answer = None;
+                for h in happenings() {
+                    match h {
+                        Happening::CallStarted { call, kind, .. } if kinds.contains(kind) => {
+                            open.insert(*call);
+                        }
+                        Happening::CallSettled { call, .. } => {
+                            open.remove(call);
+                        }
+                        Happening::RequestSent { req, call: Some(call), .. }
+                            if open.contains(call) =>
+                        {
+                            call_of.insert(*req, *call);
+                        }
+                        Happening::RequestSent {
+                            req, endpoint: Endpoint::GetClient, call: None, ..
+                        } => {
+                            if let Some(call) = after_401.take() {
+                                call_of.insert(*req, call);
+                            }
+                        }
+                        Happening::RequestDone { req, outcome, .. } => {
+                            last_answer = call_of.get(req).copied().filter(|c| open.contains(c));
+                            if last_answer.is_some()
+                                && matches!(outcome, RequestOutcome::Answered { status: 401, .. })
+                            {
+                                after_401 = last_answer;
+                            }
+                        }
+                        Happening::SignedOut { cause: SignOutCause::ClientPayload, .. }
+                            if last_answer.is_some() =>
+                        {
+                            return true;
+                        }
+                        _ => {}
+                    }
+                }
+                false
             }
             Pattern::Sequence(items) => {
                 let calls = call_purposes(trace);
