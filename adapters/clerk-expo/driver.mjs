@@ -1,30 +1,45 @@
 //! driver.mjs: the session-harness adapter for the real @clerk/expo (docs/adapter-protocol.md,
-//! protocol version 1; driver specifics in its §10). One process is one app process. Owns the
-//! protocol side (the hello line, the JSON-lines loop, `start`/`step`/`shutdown`, error kinds:
-//! the framing is the clerk-js driver's, copied), choosing the @clerk/expo install the
+//! protocol version 1; driver specifics in its §10). One process is one app process. Owns what
+//! is clerk-expo's own: the hello line, `start`, choosing the @clerk/expo install the
 //! environment names, the module stubs' wiring (a CommonJS resolve hook), the globals React
-//! Native provides, and mounting the app under React.
+//! Native provides, and mounting the app under React. The JSON-lines loop, `step`,
+//! `shutdown`, framing and error kinds are adapters/shared/protocol.mjs (shared with the
+//! clerk-js driver).
 //!
 //! Run:  node --conditions=react-native adapters/clerk-expo/driver.mjs
 //! Env:  SESSION_HARNESS_CLERK_EXPO_DIR  folder whose node_modules holds the @clerk/expo to run,
 //!                                       with React, react-reconciler and fake-timers
 //!                                       (default: versions/3.2.7 next to this file)
 //!
-//! Modules: clock.mjs (virtual time, React's immediates), fetch.mjs (the device's network),
-//! host.mjs (the React renderer), app-shell.mjs (the app as React components), stubs/ (what
-//! React Native, expo-secure-store, the URL polyfill and the ClerkExpo native module are here).
+//! Modules: clock.mjs (virtual time, React's immediates; over ../shared/clock.mjs),
+//! ../shared/fetch.mjs (the device's network), host.mjs (the React renderer), app-shell.mjs
+//! (the app as React components, over ../shared/app-shell.mjs), ../shared/protocol.mjs (the
+//! protocol loop), stubs/ (what React Native, expo-secure-store, the URL polyfill and the
+//! ClerkExpo native module are here). npm packages (React, @clerk/expo, fake-timers) are
+//! resolved from the version folder only, never from adapters/shared/.
 
 import Module, { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Console } from 'node:console';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { VirtualClock, trackImmediates } from './clock.mjs';
-import { Network } from './fetch.mjs';
+import { Network } from '../shared/fetch.mjs';
 import { AppShell, appTree } from './app-shell.mjs';
 import { mount } from './host.mjs';
+import {
+  EPOCH_UNIX_MS,
+  badRequest,
+  checkStorage,
+  epochOffset,
+  happeningsLog,
+  serve,
+  settleAndObserve,
+  startFields,
+  takeStdout,
+  unsupported,
+} from '../shared/protocol.mjs';
 
 // A release build, as an app ships: React's production bundles (@clerk/expo's own `__DEV__`
 // is compiled to false in every published dist).
@@ -34,24 +49,9 @@ globalThis.__DEV__ = false;
 trackImmediates();
 
 const PROTOCOL = 1;
-/** Longest request line accepted (§2). */
-const LINE_BYTES_MAX = 1024 * 1024;
-/** The harness epoch (harness/src/model/time.rs EPOCH_UNIX_MS): virtual ms 0 in Unix ms. */
-const EPOCH_UNIX_MS = 1_767_225_600_000;
-/** Events the harness keeps to itself (§3): never sent to an adapter. */
-const HARNESS_EVENTS = ['cold_start', 'kill', 'js_reload', 'reinstall', 'revoke', 'expire_now', 'abandon_now', 'replace', 'fault'];
 
-// ---------------------------------------------------------------------- stdout is ours
-
-// Only protocol lines go to stdout. Anything else that writes there (a library's console)
-// goes to stderr, which the harness keeps as a log.
-const writeProtocol = process.stdout.write.bind(process.stdout);
-process.stdout.write = process.stderr.write.bind(process.stderr);
-const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr });
-for (const method of ['log', 'info', 'debug', 'warn', 'error', 'trace', 'dir', 'table', 'group', 'groupEnd']) {
-  if (typeof toStderr[method] === 'function') console[method] = toStderr[method].bind(toStderr);
-}
-const send = (object) => writeProtocol(`${JSON.stringify(object)}\n`);
+// Only protocol lines go to stdout (a library's console goes to stderr).
+takeStdout();
 
 // ------------------------------------------------------------------ which @clerk/expo
 
@@ -107,51 +107,16 @@ const stubRequire = createRequire(import.meta.url);
 const reactNative = stubRequire(STUBS['react-native']);
 const secureStore = stubRequire(STUBS['expo-secure-store']);
 
-// ------------------------------------------------------------------------ the protocol
-
-class ProtocolError extends Error {
-  constructor(kind, message) {
-    super(message);
-    this.kind = kind;
-  }
-}
-const badRequest = (message) => new ProtocolError('bad_request', message);
-const unsupported = (message) => new ProtocolError('unsupported', message);
+// ------------------------------------------------------------------------ the launch
 
 /** The running app: null until `start`. */
 let app = null;
 
-function field(object, name, type, where) {
-  const value = object[name];
-  const ok = type === 'array' ? Array.isArray(value) : type === 'integer' ? Number.isSafeInteger(value) && value >= 0 : typeof value === type && value !== null;
-  if (!ok) throw badRequest(`${where}: \`${name}\` must be ${type === 'integer' ? 'a whole number ≥ 0' : `a ${type}`}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function oneOf(value, accepted, where) {
-  if (!accepted.includes(value)) {
-    throw badRequest(`${where}: ${JSON.stringify(value)}; accepted: ${accepted.join(', ')}`);
-  }
-  return value;
-}
-
 /** Creates the app: clock, globals, @clerk/expo, stubs, shell; mounts it (the provider loads). */
 async function start(request) {
   if (app) throw badRequest('`start` was already sent: one per process');
-  const nowMs = field(request, 'now_ms', 'integer', 'start');
-  const run = field(request, 'run', 'integer', 'start');
-  const callBase = field(request, 'call_base', 'integer', 'start');
-  const fapiUrl = field(request, 'fapi_url', 'string', 'start');
-  const backendUrl = field(request, 'backend_url', 'string', 'start');
-  const publishableKey = field(request, 'publishable_key', 'string', 'start');
-  const platform = oneOf(request.platform, ['ios', 'android'], 'start `platform`');
-  const settings = field(request, 'settings', 'object', 'start');
-  const storage = field(request, 'storage', 'object', 'start');
-  const appState = oneOf(request.app_state ?? 'active', ['active', 'inactive', 'background'], 'start `app_state`');
-  const network = oneOf(request.network ?? 'online', ['online', 'offline'], 'start `network`');
-  const tokenCacheKind = oneOf(settings.token_cache, ['secure_store', 'memory'], 'start `settings.token_cache`');
-  const fapiLatency = field(settings, 'fapi_latency_ms', 'integer', 'start `settings`');
-  const backendLatency = field(settings, 'backend_latency_ms', 'integer', 'start `settings`');
+  const { nowMs, run, callBase, fapiUrl, backendUrl, publishableKey, platform, settings, storage, appState, network, tokenCache: tokenCacheKind, fapiLatency, backendLatency } =
+    startFields(request);
   if (settings.resource_cache !== undefined && typeof settings.resource_cache !== 'boolean') {
     throw badRequest(`start \`settings.resource_cache\` must be a boolean, got ${JSON.stringify(settings.resource_cache)}`);
   }
@@ -159,19 +124,15 @@ async function start(request) {
   if (withResourceCache && !located.resourceCache) {
     throw unsupported(`settings.resource_cache: @clerk/expo ${located.version} has no @clerk/expo/resource-cache`);
   }
-  for (const [key, value] of Object.entries(storage)) {
-    if (typeof value !== 'string') throw badRequest(`start \`storage.${key}\`: values are strings, got ${JSON.stringify(value)}`);
-  }
+  checkStorage(storage);
 
-  // Virtual ms since the harness epoch or, if the harness sends one, a Unix-ms instant
-  // (as the clerk-js driver, §9).
-  const offset = nowMs >= EPOCH_UNIX_MS ? 0 : EPOCH_UNIX_MS;
+  // The clock, on the main realm, with the version folder's fake-timers (see epochOffset for
+  // the instants).
+  const offset = epochOffset(nowMs);
   const clock = new VirtualClock(nowMs + offset, located.require('@sinonjs/fake-timers'));
   clock.check();
   const virtual = () => clock.now() - offset;
-
-  let happenings = [];
-  const report = (what, fields) => happenings.push({ what, at: virtual(), ...fields });
+  const { report, take } = happeningsLog(virtual);
 
   // What React Native provides and Node lacks, and the reverse (reference §5, §9).
   globalThis.window = globalThis;
@@ -203,6 +164,8 @@ async function start(request) {
     },
     headerTime: (unixMs) => unixMs - EPOCH_UNIX_MS,
     reportedTime: (unixMs) => unixMs - offset,
+    // React Native's fetch error for an unreachable network; @clerk/expo runs in this realm.
+    networkError: () => new TypeError('Network request failed'),
   });
   net.offline = network === 'offline';
   globalThis.fetch = net.fetch;
@@ -262,11 +225,7 @@ async function start(request) {
     virtual,
     offset,
     fatal: null,
-    take: () => {
-      const taken = happenings;
-      happenings = [];
-      return taken;
-    },
+    take,
   };
 
   // The loading screen is on before the provider mounts and starts `load()`.
@@ -282,137 +241,15 @@ async function start(request) {
       if (kind === 'uncaught' && !app.fatal) app.fatal = new Error(`the app crashed while rendering: ${error?.message ?? error}`);
     },
   });
-  return settleAndObserve(virtual());
+  return settleAndObserve(app, virtual());
 }
-
-/** Runs the clock to `target` (virtual ms), renders after every job, and observes. */
-async function settleAndObserve(target) {
-  const { clock, shell, net, virtual, offset } = app;
-  await clock.runUntil(target + offset, () => shell.render());
-  shell.render();
-  if (app.fatal) throw app.fatal;
-  return {
-    obs: {
-      now_ms: virtual(),
-      view: shell.shownView(),
-      open_calls: shell.open.size,
-      in_flight: net.inFlight,
-      happenings: app.take(),
-    },
-    next_call: shell.nextCall,
-  };
-}
-
-const STEP_EVENTS = {
-  advance: (e) => field(e, 'ms', 'integer', 'advance'),
-  app_state: (e) => oneOf(e.state, ['active', 'inactive', 'background'], 'app_state `state`'),
-  network: (e) => oneOf(e.state, ['online', 'offline'], 'network `state`'),
-  sign_in: (e) => {
-    if (e.task !== undefined && e.task !== null) {
-      oneOf(e.task, ['choose-organization', 'reset-password', 'setup-mfa'], 'sign_in `task`');
-    }
-  },
-  complete_task: () => {},
-  get_token: (e) => {
-    if (e.skip_cache !== undefined && typeof e.skip_cache !== 'boolean') {
-      throw badRequest(`get_token \`skip_cache\` must be a boolean, got ${JSON.stringify(e.skip_cache)}`);
-    }
-  },
-  api_call: (e) => field(e, 'path', 'string', 'api_call'),
-  navigate: (e) => field(e, 'path', 'string', 'navigate'),
-  session_end: () => {},
-  session_remove: () => {},
-  sign_out: () => {},
-  set_active: () => {},
-};
-
-async function step(request) {
-  if (!app) throw badRequest('`step` before `start`: the first request of a process is `start`');
-  const event = field(request, 'event', 'object', 'step');
-  const callBase = field(request, 'call_base', 'integer', 'step');
-  const name = event.event;
-  if (HARNESS_EVENTS.includes(name)) {
-    throw badRequest(`step: \`${name}\` is the harness's own event and is never sent to an adapter (§3)`);
-  }
-  const check = STEP_EVENTS[name];
-  if (!check) {
-    throw badRequest(`step: unknown event ${JSON.stringify(name)}; accepted: ${Object.keys(STEP_EVENTS).join(', ')}`);
-  }
-  check(event);
-  const { shell, net, virtual } = app;
-  shell.nextCall = callBase;
-  let target = virtual();
-  if (name === 'advance') target += event.ms;
-  if (name === 'network') net.offline = event.state === 'offline';
-  await shell.apply(event);
-  return settleAndObserve(target);
-}
-
-async function handle(line) {
-  let request;
-  try {
-    request = JSON.parse(line);
-  } catch (e) {
-    return send({ id: null, ok: false, error: { kind: 'bad_request', message: `not JSON (${e.message}): ${line.slice(0, 200)}` } });
-  }
-  const id = request && typeof request === 'object' && !Array.isArray(request) ? request.id : undefined;
-  try {
-    if (!request || typeof request !== 'object' || Array.isArray(request)) throw badRequest('a request is a JSON object');
-    if (request.v !== PROTOCOL) throw badRequest(`\`v\` is ${JSON.stringify(request.v)}; this adapter speaks protocol ${PROTOCOL}`);
-    if (!Number.isSafeInteger(id) || id < 1) throw badRequest(`\`id\` must be a whole number ≥ 1, got ${JSON.stringify(id)}`);
-    switch (request.cmd) {
-      case 'start':
-        return send({ id, ok: true, ...(await start(request)) });
-      case 'step':
-        return send({ id, ok: true, ...(await step(request)) });
-      case 'shutdown':
-        writeProtocol(`${JSON.stringify({ id, ok: true })}\n`, () => process.exit(0));
-        shuttingDown = true;
-        return undefined;
-      default:
-        throw badRequest(`unknown \`cmd\` ${JSON.stringify(request.cmd)}; accepted: start, step, shutdown`);
-    }
-  } catch (e) {
-    const kind = e instanceof ProtocolError ? e.kind : 'internal';
-    if (kind === 'internal') process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
-    // What the failed request reported is dropped with it.
-    app?.take();
-    return send({ id: id ?? null, ok: false, error: { kind, message: String(e?.message ?? e) } });
-  }
-}
-
-// --------------------------------------------------------------------------- the loop
-
-let shuttingDown = false;
-process.on('unhandledRejection', (e) => process.stderr.write(`unhandled rejection: ${e?.stack ?? e}\n`));
 
 // The lockstep fidelity @clerk/expo is held to (docs/adapter-protocol.md §2): `observable`,
 // as for clerk-js (the engine inside it) until the model predicts requests one by one.
-send({ hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable' });
-
-// Hand-rolled line splitting: readline would be one more user of the timer globals.
-let buffered = '';
-let chain = Promise.resolve();
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buffered += chunk;
-  let newline;
-  while ((newline = buffered.indexOf('\n')) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
-    if (line.trim() === '') continue;
-    chain = chain.then(() => (shuttingDown ? undefined : line.length > LINE_BYTES_MAX ? tooLong(line) : handle(line)));
-  }
-  if (buffered.length > LINE_BYTES_MAX) {
-    const line = buffered;
-    buffered = '';
-    chain = chain.then(() => tooLong(line));
-  }
+serve({
+  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable' },
+  versions: [PROTOCOL],
+  start,
+  end: undefined,
+  app: () => app,
 });
-process.stdin.on('end', () => {
-  chain = chain.then(() => process.exit(0));
-});
-
-function tooLong(line) {
-  send({ id: null, ok: false, error: { kind: 'bad_request', message: `a request line over ${LINE_BYTES_MAX} bytes: ${line.slice(0, 200)}` } });
-}

@@ -1,201 +1,26 @@
-// app-shell.mjs: the article's app around the real clerk-js (docs/adapter-protocol.md §7), the
-// same shell as the harness model (harness/src/model/world/shell.rs) and the reference SDK
-// (harness/src/sdk/reference/js/shell.rs): the route guard and what it renders, returnTo, task
-// routing, the foreground refresh, the protected-API wrapper (one shared refresh after a 401,
-// a queue, one retry), the user's calls and their numbering, and `signed_out` from clerk-js's
-// own listener.
-//
-// Every call body runs inside an AsyncLocalStorage scope holding its call id, so a request
-// clerk-js sends while serving that call (awaits included) is reported with it; timers fire
-// outside any scope, so a background refresh carries no call, as in the model.
+// app-shell.mjs: the article's app around the real clerk-js (docs/adapter-protocol.md §7):
+// adapters/shared/app-shell.mjs (the route guard, returnTo, task routing, the API wrapper, the
+// user's calls, `signed_out`) with what is clerk-js's own. There is no React here: the guard
+// reads the Clerk instance directly (as @clerk/expo's `useAuth()` derives it), `load()` is
+// started as @clerk/expo's provider runs it on native, and an AppState move starts the
+// foreground refresh itself.
 
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AppShell as SharedShell } from '../shared/app-shell.mjs';
 
-/** Where the app lands after sign-in when there is nowhere to return to. */
-const HOME = '/home';
+export { TEST_USER_IDENTIFIER, TEST_USER_PASSWORD, failure } from '../shared/app-shell.mjs';
 
-/** The test user of the emulator (harness/src/model/server/mod.rs TEST_USER_*). */
-export const TEST_USER_IDENTIFIER = 'user@example.test';
-export const TEST_USER_PASSWORD = 'correct-horse-battery-staple';
-
-/** A thrown value as a `call_settled` error result. */
-export function failure(e) {
-  const status = typeof e?.status === 'number' ? e.status : 0;
-  let code = e?.errors?.[0]?.code ?? e?.code;
-  if (typeof code !== 'string' || code === '') {
-    code = status === 0 && /network/i.test(String(e?.message ?? '')) ? 'network_error' : 'unexpected_error';
-  }
-  if (code === 'unexpected_error') {
-    process.stderr.write(`a call failed with a non-Clerk error: ${e?.stack ?? e}\n`);
-  }
-  return { result: 'error', status, code };
-}
-
-export class AppShell {
-  /**
-   * @param {object} o
-   * @param {any} o.clerk the Clerk instance (not loaded yet)
-   * @param {import('./clock.mjs').VirtualClock} o.clock
-   * @param {import('./fetch.mjs').Network} o.network
-   * @param {(what: string, fields: object) => void} o.report
-   * @param {string} o.backendUrl
-   * @param {string} o.platform `ios` or `android`
-   * @param {boolean} o.treatPendingAsSignedOut
-   * @param {AsyncLocalStorage} o.als the call scope (shared with the network)
-   */
-  constructor({ clerk, clock, network, report, backendUrl, platform, treatPendingAsSignedOut, als }) {
-    this.clerk = clerk;
-    this.clock = clock;
-    this.network = network;
-    this.report = report;
-    this.backendUrl = backendUrl.replace(/\/+$/, '');
-    this.platform = platform;
-    this.treatPendingAsSignedOut = treatPendingAsSignedOut;
-    this.als = als;
-
-    this.appState = 'active';
-    this.currentPath = HOME;
-    this.returnTo = null;
-    /** The API wrapper's one refresh after a 401 (`isRefreshing`): its outcome promise. */
-    this.refreshing = null;
-    /** The last rendered view (JSON text) and its isSignedIn; the app starts closed. */
-    this.shownJson = JSON.stringify({ route: { screen: 'closed' }, is_loaded: false, is_signed_in: null, session: null });
-    this.shownSignedIn = null;
-    /** Calls started and not settled: id → kind. */
-    this.open = new Map();
-    this.nextCall = 0;
-    /** The user asked to leave (sign_out, session_end, session_remove) and it is not over. */
-    this.userSigningOut = false;
-    /** The listener's last session: undefined (loading or transitive), null, or an id. */
-    this.slot = undefined;
-    this.transitiveFromSession = false;
-    /** Status of the last FAPI answer handed to JS (0: a network error). */
-    this.lastDelivered = 200;
-    /** Resolves once `load()` has succeeded (useAuth's getToken waits for it). */
-    this.loaded = new Promise((resolve) => {
-      this.markLoaded = resolve;
-    });
-
-    clerk.addListener((resources) => this.onResources(resources));
-  }
-
-  jsRuns() {
-    return this.appState !== 'background';
-  }
-
-  // ------------------------------------------------------------------------------ calls
-
-  startCall(kind) {
-    const call = this.nextCall;
-    this.nextCall += 1;
-    this.open.set(call, kind);
-    this.report('call_started', { call, kind });
-    return call;
-  }
-
-  settle(call, result) {
-    const kind = this.open.get(call);
-    if (kind === undefined) return;
-    this.open.delete(call);
-    // The user's leaving ends with the call that asked for it, whatever it found.
-    if (kind === 'sign_out' || kind === 'session_end' || kind === 'session_remove') {
-      this.userSigningOut = false;
-    }
-    this.report('call_settled', { call, kind, result });
-  }
-
-  /**
-   * The user is leaving: the flag of their last leaving call, or any sign-out, end or remove
-   * of theirs still open (answers that arrive together must not reorder the cause).
-   */
-  userLeaving() {
-    if (this.userSigningOut) return true;
-    for (const kind of this.open.values()) {
-      if (kind === 'sign_out' || kind === 'session_end' || kind === 'session_remove') return true;
-    }
-    return false;
-  }
-
-  /** Runs `body` (async, returns a result) as `call`; a throw settles it as an error. */
-  runCall(call, body) {
-    this.als.run(call, () => {
-      Promise.resolve()
-        .then(body)
-        .then(
-          (result) => this.settle(call, result),
-          (e) => this.settle(call, failure(e)),
-        );
-    });
-  }
-
-  // ----------------------------------------------------------------------- what renders
-
-  view() {
+export class AppShell extends SharedShell {
+  /** The guard over the Clerk instance: loaded once `clerk.loaded` and the session is known. */
+  authView() {
     const clerk = this.clerk;
     const s = clerk.session;
-    const loaded = !!clerk.loaded && s !== undefined;
-    const session = s ? { id: s.id, status: s.status } : null;
-    const task = s?.currentTask?.key ?? s?.tasks?.[0]?.key;
-    if (session && task) session.task = task;
-    const signedIn = loaded
-      ? !!session && (session.status === 'active' || (session.status === 'pending' && !this.treatPendingAsSignedOut))
-      : null;
-    let route;
-    if (!loaded) route = { screen: 'loading' };
-    else if (session?.status === 'pending') route = { screen: 'task', key: task ?? 'choose-organization' };
-    else if (session) route = { screen: 'protected', path: this.currentPath };
-    else route = { screen: 'sign_in', return_to: this.returnTo };
-    return { route, is_loaded: loaded, is_signed_in: signedIn, session };
+    return {
+      loaded: !!clerk.loaded && s !== undefined,
+      s,
+      isSignedIn: (session) =>
+        !!session && (session.status === 'active' || (session.status === 'pending' && !this.treatPendingAsSignedOut)),
+    };
   }
-
-  /** Recomputes what is on screen; reports `rendered` when anything changed. */
-  render() {
-    let view = this.view();
-    let json = JSON.stringify(view);
-    if (json === this.shownJson) return;
-    if (view.is_signed_in === true && this.shownSignedIn !== true && this.returnTo !== null) {
-      this.currentPath = this.returnTo;
-      this.returnTo = null;
-      view = this.view();
-      json = JSON.stringify(view);
-    }
-    this.shownJson = json;
-    this.shownSignedIn = view.is_signed_in;
-    this.report('rendered', { view });
-  }
-
-  shownView() {
-    return JSON.parse(this.shownJson);
-  }
-
-  // ----------------------------------------------------------------- clerk-js's listener
-
-  onResources({ session }) {
-    if (session === undefined) {
-      // The transitive state of signOut/setActive.
-      if (this.slot) this.transitiveFromSession = true;
-      this.slot = undefined;
-      return;
-    }
-    const wasSignedIn = !!this.slot || (this.slot === undefined && this.transitiveFromSession);
-    this.transitiveFromSession = false;
-    this.slot = session ? session.id : null;
-    if (wasSignedIn && !session) {
-      let cause = 'client_payload';
-      if (this.userLeaving()) cause = 'user';
-      else if (this.lastDelivered >= 400) cause = 'unauthorized';
-      this.report('signed_out', { cause, server_revoke: false });
-      if (cause === 'user') {
-        this.returnTo = null;
-        this.currentPath = HOME;
-      } else {
-        this.returnTo = this.currentPath;
-      }
-      this.userSigningOut = false;
-    }
-  }
-
-  // ---------------------------------------------------------------------------- events
 
   /** `load()`, as @clerk/expo's provider runs it on native. */
   load(options) {
@@ -203,92 +28,6 @@ export class AppShell {
     this.runCall(call, async () => {
       await this.clerk.load(options);
       this.markLoaded();
-      return { result: 'ok' };
-    });
-  }
-
-  /** Applies one step event (the synchronous part; the clock runs the rest). */
-  async apply(event) {
-    switch (event.event) {
-      case 'advance':
-      case 'network':
-        return; // handled by the driver (time, offline switch)
-      case 'app_state':
-        return this.setAppState(event.state);
-      case 'navigate':
-        if (this.jsRuns()) this.navigate(event.path);
-        return;
-      case 'sign_in':
-        if (this.jsRuns()) this.signIn();
-        return;
-      case 'complete_task':
-        if (this.jsRuns()) this.completeTask();
-        return;
-      case 'get_token':
-        if (this.jsRuns()) this.getTokenCall(!!event.skip_cache);
-        return;
-      case 'api_call':
-        if (this.jsRuns()) this.apiCall(event.path);
-        return;
-      case 'session_end':
-      case 'session_remove':
-        if (this.jsRuns()) this.endSession(event.event);
-        return;
-      case 'sign_out':
-        if (this.jsRuns()) this.signOut();
-        return;
-      case 'set_active':
-        if (this.jsRuns()) this.setActive();
-        return;
-      default:
-        throw new Error(`unhandled event ${event.event}`);
-    }
-  }
-
-  navigate(path) {
-    switch (this.shownSignedIn) {
-      case true:
-        this.currentPath = path;
-        break;
-      case false:
-        this.returnTo = path;
-        break;
-      default:
-        // A deep link while loading: land there once loaded, or return there after sign-in.
-        this.currentPath = path;
-        this.returnTo = path;
-    }
-  }
-
-  /** Password sign-in of the test user, then `setActive` (a touch) as the sign-in screen does. */
-  signIn() {
-    const call = this.startCall('sign_in');
-    this.runCall(call, async () => {
-      // The sign-in screen exists only once loaded (before, `clerk.client` is unset).
-      await this.loaded;
-      const signIn = await this.clerk.client.signIn.create({
-        identifier: TEST_USER_IDENTIFIER,
-        password: TEST_USER_PASSWORD,
-        strategy: 'password',
-      });
-      if (signIn.status !== 'complete' || !signIn.createdSessionId) {
-        return { result: 'error', status: 0, code: `sign_in_${signIn.status ?? 'incomplete'}` };
-      }
-      await this.clerk.setActive({ session: signIn.createdSessionId });
-      return { result: 'ok' };
-    });
-  }
-
-  /** Resolves the session's first task (the emulator's `tasks/{key}/resolve`). */
-  completeTask() {
-    const call = this.startCall('complete_task');
-    this.runCall(call, async () => {
-      const session = this.clerk.session;
-      const key = session?.currentTask?.key ?? session?.tasks?.[0]?.key;
-      if (!session || !key) return { result: 'ok' };
-      // clerk-js has no public call for it; the resource's own POST goes through the same
-      // FAPI client (hooks, piggybacked client) as every other request.
-      await session._basePost({ path: `/client/sessions/${session.id}/tasks/${key}/resolve`, body: {} });
       return { result: 'ok' };
     });
   }
@@ -309,100 +48,8 @@ export class AppShell {
     });
   }
 
-  /** The article's API wrapper: token, backend, and on 401 one shared refresh and one retry. */
-  apiCall(path) {
-    const call = this.startCall('api_call');
-    const url = `${this.backendUrl}${path.startsWith('/') ? path : `/${path}`}`;
-    this.runCall(call, async () => {
-      const first = await this.sessionToken(false);
-      let status = await this.network.backend(url, { call, attempt: 1, jwt: first });
-      if (status === 401) {
-        let outcome;
-        if (this.refreshing) {
-          outcome = await this.refreshing;
-        } else {
-          this.refreshing = this.sessionToken(true).then(
-            (jwt) => ({ jwt }),
-            (error) => ({ error }),
-          );
-          outcome = await this.refreshing;
-          this.refreshing = null;
-        }
-        if (outcome.error) return failure(outcome.error);
-        if (!outcome.jwt) return { result: 'error', status: 401, code: 'session expired' };
-        status = await this.network.backend(url, { call, attempt: 2, jwt: outcome.jwt });
-      }
-      if (status >= 200 && status < 300) return { result: 'ok' };
-      if (status === 0) return { result: 'error', status: 0, code: 'network_error' };
-      return { result: 'error', status, code: 'api_error' };
-    });
-  }
-
-  endSession(kind) {
-    const call = this.startCall(kind);
-    const session = this.clerk.session;
-    if (!session) {
-      this.settle(call, { result: 'ok' });
-      return;
-    }
-    this.userSigningOut = true;
-    this.runCall(call, async () => {
-      await (kind === 'session_end' ? session.end() : session.remove());
-      return { result: 'ok' };
-    });
-  }
-
-  signOut() {
-    const call = this.startCall('sign_out');
-    this.userSigningOut = true;
-    this.runCall(call, async () => {
-      await this.clerk.signOut();
-      return { result: 'ok' };
-    });
-  }
-
-  /** `setActive` to another signed-in session of the client, else the current one. */
-  setActive() {
-    const call = this.startCall('set_active');
-    const clerk = this.clerk;
-    const current = clerk.session?.id ?? null;
-    const signedIn = clerk.client?.signedInSessions ?? clerk.client?.activeSessions ?? [];
-    const other = signedIn.find((s) => s.id !== current)?.id ?? null;
-    const target = other ?? current;
-    if (!target) {
-      this.settle(call, { result: 'ok' });
-      return;
-    }
-    this.runCall(call, async () => {
-      await clerk.setActive({ session: target });
-      return { result: 'ok' };
-    });
-  }
-
-  /**
-   * AppState changes. Leaving the background runs the held timers and answers first, one
-   * at a time in the order they fell due, then the foreground refresh when signed in.
-   */
-  async setAppState(state) {
-    if (state === 'inactive' && this.platform !== 'ios') return; // iOS only; Android reports nothing
-    const before = this.appState;
-    if (before === state) return;
-    this.appState = state;
-    if (state === 'background') {
-      this.clock.hold();
-      return;
-    }
-    if (before === 'background') {
-      const held = this.clock.resume();
-      for (;;) {
-        await this.clock.drain();
-        if (!this.clock.fireHeld(held)) break;
-        await this.clock.drain();
-        this.render();
-      }
-    }
-    if (state === 'active' && before !== 'active' && this.shownSignedIn === true) {
-      this.getTokenCall(true, 'foreground_refresh');
-    }
+  /** No React Native `AppState` here: the shell starts the foreground refresh itself. */
+  appStateMoved(before, state) {
+    this.foregroundRefresh(before, state);
   }
 }

@@ -2,53 +2,50 @@
 // protocol version 2; driver specifics in its §9). One process hosts one app process at a
 // time, launch after launch: each `start` runs clerk-js in a fresh realm (a new `vm` context
 // with its own built-ins, globals, fake clock and module registry), and `end` drops it, so a
-// launch costs a hand-over, not a Node start. Owns the protocol side: the hello line, the
-// JSON-lines loop (one request at a time, exactly one reply each, nothing else on stdout),
-// `start`/`step`/`end`/`shutdown`, error kinds, loading the clerk-js build the environment
-// names (compiled once per process, evaluated afresh per launch), and wiring it as
-// @clerk/expo does on native.
+// launch costs a hand-over, not a Node start. Owns what is clerk-js's own: the hello line,
+// `start` and `end`, loading the clerk-js build the environment names (compiled once per
+// process, evaluated afresh per launch), and wiring it as @clerk/expo does on native. The
+// JSON-lines loop, `step`, `shutdown`, framing and error kinds are adapters/shared/protocol.mjs.
 //
 // Run:  node --conditions=react-native adapters/clerk-js/driver.mjs
 // Env:  SESSION_HARNESS_CLERK_JS_DIR  folder whose node_modules holds the clerk-js to run
 //                                     (default: this file's folder)
 //
-// Modules: clock.mjs (virtual time), fetch.mjs (the device's network), app-shell.mjs (the app).
+// Modules: clock.mjs (virtual time, over ../shared/clock.mjs), ../shared/fetch.mjs (the
+// device's network), app-shell.mjs (the app, over ../shared/app-shell.mjs),
+// ../shared/protocol.mjs (the protocol loop).
 
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Console } from 'node:console';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { VirtualClock } from './clock.mjs';
-import { Network } from './fetch.mjs';
+import { Network } from '../shared/fetch.mjs';
 import { AppShell } from './app-shell.mjs';
+import {
+  EPOCH_UNIX_MS,
+  badRequest,
+  checkStorage,
+  epochOffset,
+  happeningsLog,
+  serve,
+  settleAndObserve,
+  startFields,
+  takeStdout,
+  unsupported,
+} from '../shared/protocol.mjs';
 
 const PROTOCOL = 2;
 /** Request versions this driver reads: version 1 requests are a subset of version 2's. */
 const VERSIONS = [1, 2];
-/** Longest request line accepted (§2). */
-const LINE_BYTES_MAX = 1024 * 1024;
-/** The harness epoch (harness/src/model/time.rs EPOCH_UNIX_MS): virtual ms 0 in Unix ms. */
-const EPOCH_UNIX_MS = 1_767_225_600_000;
 /** @clerk/expo's key for the client JWT (packages/expo/src/constants.ts). */
 const CLIENT_JWT_KEY = '__clerk_client_jwt';
-/** Events the harness keeps to itself (§3): never sent to an adapter. */
-const HARNESS_EVENTS = ['cold_start', 'kill', 'js_reload', 'reinstall', 'revoke', 'expire_now', 'abandon_now', 'replace', 'fault'];
 
-// ---------------------------------------------------------------------- stdout is ours
-
-// Only protocol lines go to stdout. Anything else that writes there (clerk-js's console,
-// a stray library) goes to stderr, which the harness keeps as a log.
-const writeProtocol = process.stdout.write.bind(process.stdout);
-process.stdout.write = process.stderr.write.bind(process.stderr);
-const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr });
-for (const method of ['log', 'info', 'debug', 'warn', 'error', 'trace', 'dir', 'table', 'group', 'groupEnd']) {
-  if (typeof toStderr[method] === 'function') console[method] = toStderr[method].bind(toStderr);
-}
-const send = (object) => writeProtocol(`${JSON.stringify(object)}\n`);
+// Only protocol lines go to stdout (clerk-js's console goes to stderr).
+takeStdout();
 
 // ------------------------------------------------------------------ which clerk-js build
 
@@ -128,16 +125,7 @@ function freshRealm() {
   return { context, realm };
 }
 
-// ------------------------------------------------------------------------ the protocol
-
-class ProtocolError extends Error {
-  constructor(kind, message) {
-    super(message);
-    this.kind = kind;
-  }
-}
-const badRequest = (message) => new ProtocolError('bad_request', message);
-const unsupported = (message) => new ProtocolError('unsupported', message);
+// ------------------------------------------------------------------------ the launches
 
 /** The running app: null until `start`. */
 let app = null;
@@ -154,43 +142,15 @@ function retireScope() {
   scope = null;
 }
 
-function field(object, name, type, where) {
-  const value = object[name];
-  const ok = type === 'array' ? Array.isArray(value) : type === 'integer' ? Number.isSafeInteger(value) && value >= 0 : typeof value === type && value !== null;
-  if (!ok) throw badRequest(`${where}: \`${name}\` must be ${type === 'integer' ? 'a whole number ≥ 0' : `a ${type}`}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function oneOf(value, accepted, where) {
-  if (!accepted.includes(value)) {
-    throw badRequest(`${where}: ${JSON.stringify(value)}; accepted: ${accepted.join(', ')}`);
-  }
-  return value;
-}
-
 /** Creates the app: clock, globals, clerk-js, hooks, shell; starts `load()`. */
 async function start(request) {
   if (app) throw badRequest('`start` was already sent: one per launch (`end` ends it)');
-  const nowMs = field(request, 'now_ms', 'integer', 'start');
-  const run = field(request, 'run', 'integer', 'start');
-  const callBase = field(request, 'call_base', 'integer', 'start');
-  const fapiUrl = field(request, 'fapi_url', 'string', 'start');
-  const backendUrl = field(request, 'backend_url', 'string', 'start');
-  const publishableKey = field(request, 'publishable_key', 'string', 'start');
-  const platform = oneOf(request.platform, ['ios', 'android'], 'start `platform`');
-  const settings = field(request, 'settings', 'object', 'start');
-  const storage = field(request, 'storage', 'object', 'start');
-  const appState = oneOf(request.app_state ?? 'active', ['active', 'inactive', 'background'], 'start `app_state`');
-  const network = oneOf(request.network ?? 'online', ['online', 'offline'], 'start `network`');
-  const tokenCache = oneOf(settings.token_cache, ['secure_store', 'memory'], 'start `settings.token_cache`');
-  const fapiLatency = field(settings, 'fapi_latency_ms', 'integer', 'start `settings`');
-  const backendLatency = field(settings, 'backend_latency_ms', 'integer', 'start `settings`');
+  const { nowMs, run, callBase, fapiUrl, backendUrl, publishableKey, platform, settings, storage, appState, network, tokenCache, fapiLatency, backendLatency } =
+    startFields(request);
   if (settings.resource_cache === true) {
     throw unsupported("settings.resource_cache: @clerk/expo's experimental resource cache is not wired in this driver");
   }
-  for (const [key, value] of Object.entries(storage)) {
-    if (typeof value !== 'string') throw badRequest(`start \`storage.${key}\`: values are strings, got ${JSON.stringify(value)}`);
-  }
+  checkStorage(storage);
 
   // A fresh realm, and what React Native provides and Node lacks, and the reverse
   // (reference §5), in it alone.
@@ -206,16 +166,12 @@ async function start(request) {
   // schedule has it, and makes runs reproducible.
   realm.Math.random = () => 0;
 
-  // Virtual ms since the harness epoch (what the emulator's header and the happenings speak)
-  // or, if the harness sends one, a Unix-ms instant: Date.now() agrees with the emulator's
-  // token times either way (see §9).
-  const offset = nowMs >= EPOCH_UNIX_MS ? 0 : EPOCH_UNIX_MS;
+  // The launch's clock, on the realm's own Date and timers (see epochOffset for the instants).
+  const offset = epochOffset(nowMs);
   const clock = new VirtualClock(nowMs + offset, realm);
   clock.check();
   const virtual = () => clock.now() - offset;
-
-  let happenings = [];
-  const report = (what, fields) => happenings.push({ what, at: virtual(), ...fields });
+  const { report, take } = happeningsLog(virtual);
 
   retireScope();
   const als = new AsyncLocalStorage();
@@ -338,11 +294,7 @@ async function start(request) {
     shell,
     virtual,
     offset,
-    take: () => {
-      const taken = happenings;
-      happenings = [];
-      return taken;
-    },
+    take,
   };
 
   shell.render();
@@ -353,7 +305,7 @@ async function start(request) {
     telemetry: false,
     experimental: { runtimeEnvironment: 'headless' },
   });
-  return settleAndObserve(virtual());
+  return settleAndObserve(app, virtual());
 }
 
 /**
@@ -369,137 +321,13 @@ function end() {
   app = null;
 }
 
-/** Runs the clock to `target` (virtual ms), renders after every job, and observes. */
-async function settleAndObserve(target) {
-  const { clock, shell, net, virtual, offset } = app;
-  await clock.runUntil(target + offset, () => shell.render());
-  shell.render();
-  return {
-    obs: {
-      now_ms: virtual(),
-      view: shell.shownView(),
-      open_calls: shell.open.size,
-      in_flight: net.inFlight,
-      happenings: app.take(),
-    },
-    next_call: shell.nextCall,
-  };
-}
-
-const STEP_EVENTS = {
-  advance: (e) => field(e, 'ms', 'integer', 'advance'),
-  app_state: (e) => oneOf(e.state, ['active', 'inactive', 'background'], 'app_state `state`'),
-  network: (e) => oneOf(e.state, ['online', 'offline'], 'network `state`'),
-  sign_in: (e) => {
-    if (e.task !== undefined && e.task !== null) {
-      oneOf(e.task, ['choose-organization', 'reset-password', 'setup-mfa'], 'sign_in `task`');
-    }
-  },
-  complete_task: () => {},
-  get_token: (e) => {
-    if (e.skip_cache !== undefined && typeof e.skip_cache !== 'boolean') {
-      throw badRequest(`get_token \`skip_cache\` must be a boolean, got ${JSON.stringify(e.skip_cache)}`);
-    }
-  },
-  api_call: (e) => field(e, 'path', 'string', 'api_call'),
-  navigate: (e) => field(e, 'path', 'string', 'navigate'),
-  session_end: () => {},
-  session_remove: () => {},
-  sign_out: () => {},
-  set_active: () => {},
-};
-
-async function step(request) {
-  if (!app) throw badRequest('`step` before `start`: the first request of a process is `start`');
-  const event = field(request, 'event', 'object', 'step');
-  const callBase = field(request, 'call_base', 'integer', 'step');
-  const name = event.event;
-  if (HARNESS_EVENTS.includes(name)) {
-    throw badRequest(`step: \`${name}\` is the harness's own event and is never sent to an adapter (§3)`);
-  }
-  const check = STEP_EVENTS[name];
-  if (!check) {
-    throw badRequest(`step: unknown event ${JSON.stringify(name)}; accepted: ${Object.keys(STEP_EVENTS).join(', ')}`);
-  }
-  check(event);
-  const { shell, net, virtual } = app;
-  shell.nextCall = callBase;
-  let target = virtual();
-  if (name === 'advance') target += event.ms;
-  if (name === 'network') net.offline = event.state === 'offline';
-  await shell.apply(event);
-  return settleAndObserve(target);
-}
-
-async function handle(line) {
-  let request;
-  try {
-    request = JSON.parse(line);
-  } catch (e) {
-    return send({ id: null, ok: false, error: { kind: 'bad_request', message: `not JSON (${e.message}): ${line.slice(0, 200)}` } });
-  }
-  const id = request && typeof request === 'object' && !Array.isArray(request) ? request.id : undefined;
-  try {
-    if (!request || typeof request !== 'object' || Array.isArray(request)) throw badRequest('a request is a JSON object');
-    if (!VERSIONS.includes(request.v)) throw badRequest(`\`v\` is ${JSON.stringify(request.v)}; this adapter reads protocol ${VERSIONS.join(' and ')}`);
-    if (!Number.isSafeInteger(id) || id < 1) throw badRequest(`\`id\` must be a whole number ≥ 1, got ${JSON.stringify(id)}`);
-    switch (request.cmd) {
-      case 'start':
-        return send({ id, ok: true, ...(await start(request)) });
-      case 'step':
-        return send({ id, ok: true, ...(await step(request)) });
-      case 'end':
-        end();
-        return send({ id, ok: true });
-      case 'shutdown':
-        writeProtocol(`${JSON.stringify({ id, ok: true })}\n`, () => process.exit(0));
-        shuttingDown = true;
-        return undefined;
-      default:
-        throw badRequest(`unknown \`cmd\` ${JSON.stringify(request.cmd)}; accepted: start, step, end, shutdown`);
-    }
-  } catch (e) {
-    const kind = e instanceof ProtocolError ? e.kind : 'internal';
-    if (kind === 'internal') process.stderr.write(`internal error: ${e?.stack ?? e}\n`);
-    // What the failed request reported is dropped with it.
-    app?.take();
-    return send({ id: id ?? null, ok: false, error: { kind, message: String(e?.message ?? e) } });
-  }
-}
-
-// --------------------------------------------------------------------------- the loop
-
-let shuttingDown = false;
-process.on('unhandledRejection', (e) => process.stderr.write(`unhandled rejection: ${e?.stack ?? e}\n`));
-
 // The lockstep fidelity clerk-js is held to (docs/adapter-protocol.md §2): `observable` until
 // the model predicts its requests one by one (issue 13); `cargo xtask gate --fidelity
 // requests` compares them already.
-send({ hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/clerk-js', version: located.version, entry: located.entry, fidelity: 'observable' });
-
-// Hand-rolled line splitting: readline would be one more user of the timer globals.
-let buffered = '';
-let chain = Promise.resolve();
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buffered += chunk;
-  let newline;
-  while ((newline = buffered.indexOf('\n')) >= 0) {
-    const line = buffered.slice(0, newline);
-    buffered = buffered.slice(newline + 1);
-    if (line.trim() === '') continue;
-    chain = chain.then(() => (shuttingDown ? undefined : line.length > LINE_BYTES_MAX ? tooLong(line) : handle(line)));
-  }
-  if (buffered.length > LINE_BYTES_MAX) {
-    const line = buffered;
-    buffered = '';
-    chain = chain.then(() => tooLong(line));
-  }
+serve({
+  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/clerk-js', version: located.version, entry: located.entry, fidelity: 'observable' },
+  versions: VERSIONS,
+  start,
+  end,
+  app: () => app,
 });
-process.stdin.on('end', () => {
-  chain = chain.then(() => process.exit(0));
-});
-
-function tooLong(line) {
-  send({ id: null, ok: false, error: { kind: 'bad_request', message: `a request line over ${LINE_BYTES_MAX} bytes: ${line.slice(0, 200)}` } });
-}
