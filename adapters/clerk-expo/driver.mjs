@@ -11,10 +11,11 @@
 //!                                       with React, react-reconciler and fake-timers
 //!                                       (default: versions/3.2.7 next to this file)
 //!
-//! Modules: clock.mjs (virtual time, React's immediates; over ../shared/clock.mjs),
-//! ../shared/fetch.mjs (the device's network), host.mjs (the React renderer), app-shell.mjs
-//! (the app as React components, over ../shared/app-shell.mjs), ../shared/protocol.mjs (the
-//! protocol loop), stubs/ (what React Native, expo-secure-store, the URL polyfill and the
+//! Modules: clock.mjs (virtual time, React's immediates; over ../shared/clock.mjs), host.mjs
+//! (the React renderer), app-shell.mjs (the app as React components, over
+//! ../shared/app-shell.mjs), ../shared/protocol.mjs (the protocol loop),
+//! ../shared/launch.mjs (what a launch builds alike: instants, happenings, the device
+//! network of ../shared/fetch.mjs, the shell's start state), stubs/ (what React Native, expo-secure-store, the URL polyfill and the
 //! ClerkExpo native module are here). npm packages (React, @clerk/expo, fake-timers) are
 //! resolved from the version folder only, never from adapters/shared/.
 
@@ -25,21 +26,10 @@ import { fileURLToPath } from 'node:url';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { VirtualClock, trackImmediates } from './clock.mjs';
-import { Network } from '../shared/fetch.mjs';
 import { AppShell, appTree } from './app-shell.mjs';
 import { mount } from './host.mjs';
-import {
-  EPOCH_UNIX_MS,
-  badRequest,
-  checkStorage,
-  epochOffset,
-  happeningsLog,
-  serve,
-  settleAndObserve,
-  startFields,
-  takeStdout,
-  unsupported,
-} from '../shared/protocol.mjs';
+import { badRequest, checkStorage, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
+import { callFreeReload, epochOffset, happeningsLog, launchNetwork, openShell } from '../shared/launch.mjs';
 
 // A release build, as an app ships: React's production bundles (@clerk/expo's own `__DEV__`
 // is compiled to false in every published dist).
@@ -115,8 +105,8 @@ let app = null;
 /** Creates the app: clock, globals, @clerk/expo, stubs, shell; mounts it (the provider loads). */
 async function start(request) {
   if (app) throw badRequest('`start` was already sent: one per process');
-  const { nowMs, run, callBase, fapiUrl, backendUrl, publishableKey, platform, settings, storage, appState, network, tokenCache: tokenCacheKind, fapiLatency, backendLatency } =
-    startFields(request);
+  const fields = startFields(request);
+  const { nowMs, fapiUrl, publishableKey, platform, settings, storage, appState, tokenCache: tokenCacheKind } = fields;
   if (settings.resource_cache !== undefined && typeof settings.resource_cache !== 'boolean') {
     throw badRequest(`start \`settings.resource_cache\` must be a boolean, got ${JSON.stringify(settings.resource_cache)}`);
   }
@@ -152,22 +142,16 @@ async function start(request) {
   secureStore.bind({ values: persisted, report });
 
   const als = new AsyncLocalStorage();
-  let shell = null;
-  const net = new Network({
+  const network = launchNetwork({
+    fields,
     clock,
-    run,
-    settings: { fapi_latency_ms: fapiLatency, backend_latency_ms: backendLatency },
+    offset,
     report,
-    currentCall: () => als.getStore(),
-    onDelivered: (status) => {
-      if (shell) shell.lastDelivered = status;
-    },
-    headerTime: (unixMs) => unixMs - EPOCH_UNIX_MS,
-    reportedTime: (unixMs) => unixMs - offset,
+    als,
     // React Native's fetch error for an unreachable network; @clerk/expo runs in this realm.
     networkError: () => new TypeError('Network request failed'),
   });
-  net.offline = network === 'offline';
+  const net = network.net;
   globalThis.fetch = net.fetch;
 
   // Loaded only now: the fake clock must be in place before React's scheduler and clerk-js
@@ -191,31 +175,18 @@ async function start(request) {
   if (resourceCache) instanceOptions.__experimental_resourceCache = resourceCache;
   const clerk = expo.getClerkInstance(instanceOptions);
 
-  // `handleUnauthenticated()` (the client reload after a 401) serves no call of the app's:
-  // its `GET /client` is reported without one, as the harness model does.
-  if (typeof clerk.handleUnauthenticated === 'function') {
-    const reload = clerk.handleUnauthenticated;
-    clerk.handleUnauthenticated = (...args) => als.exit(() => reload.apply(clerk, args));
-  }
+  callFreeReload(clerk, als);
 
-  shell = new AppShell({
+  const shell = openShell({
+    AppShell,
+    fields,
     clerk,
     clock,
-    network: net,
+    network,
     report,
-    backendUrl,
-    platform,
-    treatPendingAsSignedOut: settings.treat_pending_as_signed_out !== false,
     als,
-    setNativeAppState: reactNative.__harness.setAppState,
+    options: { setNativeAppState: reactNative.__harness.setAppState },
   });
-  shell.nextCall = callBase;
-  if (appState === 'background') {
-    shell.appState = 'background';
-    clock.hold();
-  } else {
-    shell.appState = appState;
-  }
   reactNative.__harness.setAppState(appState);
 
   app = {

@@ -11,9 +11,10 @@
 // Env:  SESSION_HARNESS_CLERK_JS_DIR  folder whose node_modules holds the clerk-js to run
 //                                     (default: this file's folder)
 //
-// Modules: clock.mjs (virtual time, over ../shared/clock.mjs), ../shared/fetch.mjs (the
-// device's network), app-shell.mjs (the app, over ../shared/app-shell.mjs),
-// ../shared/protocol.mjs (the protocol loop).
+// Modules: clock.mjs (virtual time, over ../shared/clock.mjs), app-shell.mjs (the app, over
+// ../shared/app-shell.mjs), ../shared/protocol.mjs (the protocol loop), ../shared/launch.mjs
+// (what a launch builds alike: instants, happenings, the device network of
+// ../shared/fetch.mjs, the shell's start state).
 
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,20 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { VirtualClock } from './clock.mjs';
-import { Network } from '../shared/fetch.mjs';
 import { AppShell } from './app-shell.mjs';
-import {
-  EPOCH_UNIX_MS,
-  badRequest,
-  checkStorage,
-  epochOffset,
-  happeningsLog,
-  serve,
-  settleAndObserve,
-  startFields,
-  takeStdout,
-  unsupported,
-} from '../shared/protocol.mjs';
+import { badRequest, checkStorage, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
+import { callFreeReload, epochOffset, happeningsLog, launchNetwork, openShell } from '../shared/launch.mjs';
 
 const PROTOCOL = 2;
 /** Request versions this driver reads: version 1 requests are a subset of version 2's. */
@@ -145,8 +135,8 @@ function retireScope() {
 /** Creates the app: clock, globals, clerk-js, hooks, shell; starts `load()`. */
 async function start(request) {
   if (app) throw badRequest('`start` was already sent: one per launch (`end` ends it)');
-  const { nowMs, run, callBase, fapiUrl, backendUrl, publishableKey, platform, settings, storage, appState, network, tokenCache, fapiLatency, backendLatency } =
-    startFields(request);
+  const fields = startFields(request);
+  const { nowMs, fapiUrl, publishableKey, settings, storage, tokenCache } = fields;
   if (settings.resource_cache === true) {
     throw unsupported("settings.resource_cache: @clerk/expo's experimental resource cache is not wired in this driver");
   }
@@ -176,22 +166,16 @@ async function start(request) {
   retireScope();
   const als = new AsyncLocalStorage();
   scope = als;
-  let shell = null;
-  const net = new Network({
+  const network = launchNetwork({
+    fields,
     clock,
-    run,
-    settings: { fapi_latency_ms: fapiLatency, backend_latency_ms: backendLatency },
+    offset,
     report,
-    currentCall: () => als.getStore(),
-    onDelivered: (status) => {
-      if (shell) shell.lastDelivered = status;
-    },
-    headerTime: (unixMs) => unixMs - EPOCH_UNIX_MS,
-    reportedTime: (unixMs) => unixMs - offset,
+    als,
     // clerk-js tells a network failure by its type: the realm's own TypeError.
     networkError: () => new realm.TypeError('Network request failed'),
   });
-  net.offline = network === 'offline';
+  const net = network.net;
   realm.fetch = net.fetch;
 
   // Evaluated only now, in the realm: the fake clock must be in place before clerk-js reads
@@ -207,12 +191,7 @@ async function start(request) {
   const { Clerk } = module.exports;
   const clerk = new Clerk(publishableKey, { proxyUrl: fapiUrl.replace(/\/+$/, '') });
 
-  // `handleUnauthenticated()` (the client reload after a 401) serves no call of the app's:
-  // its `GET /client` is reported without one, as the harness model does.
-  if (typeof clerk.handleUnauthenticated === 'function') {
-    const reload = clerk.handleUnauthenticated;
-    clerk.handleUnauthenticated = (...args) => als.exit(() => reload.apply(clerk, args));
-  }
+  callFreeReload(clerk, als);
 
   // The app's token cache, as @clerk/expo's `tokenCache` prop: expo-secure-store (the
   // harness-owned storage: every change is reported) or MemoryTokenCache (lost with the
@@ -270,23 +249,7 @@ async function start(request) {
     if (authHeader) await cache.saveToken(CLIENT_JWT_KEY, authHeader);
   });
 
-  shell = new AppShell({
-    clerk,
-    clock,
-    network: net,
-    report,
-    backendUrl,
-    platform,
-    treatPendingAsSignedOut: settings.treat_pending_as_signed_out !== false,
-    als,
-  });
-  shell.nextCall = callBase;
-  if (appState === 'background') {
-    shell.appState = 'background';
-    clock.hold();
-  } else {
-    shell.appState = appState;
-  }
+  const shell = openShell({ AppShell, fields, clerk, clock, network, report, als });
 
   app = {
     clock,

@@ -5,9 +5,9 @@
 // observed) and `shutdown`.
 //
 // What stays each driver's (adapters/clerk-js/driver.mjs, adapters/clerk-expo/driver.mjs):
-// the SDK it finds and loads, what `start` builds (realm, globals, SDK, shell), whether it
-// answers `end` (protocol 2's warm launches, clerk-js only), and the running app, which it
-// hands to `serve` as a getter. Node built-ins only: adapters/shared/ has no node_modules.
+// the SDK it finds and loads, what `start` builds (realm, globals, SDK, shell; the parts
+// built alike are launch.mjs), whether it answers `end` (protocol 2's warm launches,
+// clerk-js only), and the running app, which it hands to `serve` as a getter. Node built-ins only: adapters/shared/ has no node_modules.
 
 import { Console } from 'node:console';
 
@@ -90,29 +90,6 @@ export function checkStorage(storage) {
   for (const [key, value] of Object.entries(storage)) {
     if (typeof value !== 'string') throw badRequest(`start \`storage.${key}\`: values are strings, got ${JSON.stringify(value)}`);
   }
-}
-
-/**
- * The offset from the fake clock's Unix ms to the harness's virtual ms: `start`'s `now_ms` is
- * virtual ms since the harness epoch (what the emulator's header and the happenings speak)
- * or, if the harness sends one, a Unix-ms instant; Date.now() agrees with the emulator's token
- * times either way (§9).
- */
-export function epochOffset(nowMs) {
-  return nowMs >= EPOCH_UNIX_MS ? 0 : EPOCH_UNIX_MS;
-}
-
-/** A launch's happenings: `report` appends one at the virtual instant, `take` hands them over. */
-export function happeningsLog(virtual) {
-  let happenings = [];
-  return {
-    report: (what, fields) => happenings.push({ what, at: virtual(), ...fields }),
-    take: () => {
-      const taken = happenings;
-      happenings = [];
-      return taken;
-    },
-  };
 }
 
 /**
