@@ -45,7 +45,8 @@ pub struct Args {
     /// Replay only this variant of the scenario.
     #[arg(long)]
     variant: Option<String>,
-    /// List every happening under its step.
+    /// List every happening under its step (with --sdk: the SDK's, then the model's where
+    /// they differ).
     #[arg(long)]
     details: bool,
     /// The system to replay on: model (default), reference, reference+DEFECT, and with a
@@ -328,7 +329,7 @@ fn replay_file_on_sdk(scenario: &scenario::Scenario, args: &Args) -> Result<bool
                 variant.setup.profile, setup.profile
             );
         }
-        print!("{}", session_harness::gate::side_by_side(&outcome));
+        print!("{}", session_harness::gate::side_by_side(&outcome, args.details));
         if let Some(d) = outcome.divergence() {
             println!("DIVERGENCE {d}");
         }

@@ -380,8 +380,7 @@ impl Pattern {
                 // Open calls of `kinds`, the requests sent for them (with the client reload a
                 // 401 to one of them set off), and whose answer came last.
                 let mut open = std::collections::BTreeSet::new();
-                let mut call_of: BTreeMap<RequestId, crate::model::vocab::CallId> =
-                    BTreeMap::new();
+                let mut call_of: BTreeMap<RequestId, crate::model::vocab::CallId> = BTreeMap::new();
                 let mut after_401 = None;
                 let mut last_answer = None;
                 for h in happenings() {
@@ -398,7 +397,10 @@ impl Pattern {
                             call_of.insert(*req, *call);
                         }
                         Happening::RequestSent {
-                            req, endpoint: Endpoint::GetClient, call: None, ..
+                            req,
+                            endpoint: Endpoint::GetClient,
+                            call: None,
+                            ..
                         } => {
                             if let Some(call) = after_401.take() {
                                 call_of.insert(*req, call);

@@ -729,8 +729,11 @@ fn fails_with(findings: &Findings, r: &CaseReport, pick: impl Fn(&Breakage) -> b
 /// The SDK's steps beside the model's, in the scenario vocabulary (`route=sign_in
 /// loaded=true signed_in=false session=none`): every step shows what the SDK showed, and
 /// where the model showed something else (view, open calls, device or server) the model's
-/// row follows, marked with what differs. Broken invariants are named on their step.
-pub fn side_by_side(outcome: &LockstepOutcome) -> String {
+/// row follows, marked with what differs. Broken invariants are named on their step. With
+/// `details`, every step also lists what happened on the SDK (requests, answers, calls,
+/// storage), and the model's happenings where they differ from the SDK's: the first place
+/// the two disagree is where a person starts reading.
+pub fn side_by_side(outcome: &LockstepOutcome, details: bool) -> String {
     use crate::model::time::format_clock;
     use crate::trace::words;
 
@@ -761,7 +764,29 @@ pub fn side_by_side(outcome: &LockstepOutcome) -> String {
             "sdk",
             shows(o)
         ));
-        let Some(m) = outcome.model.steps.get(i).map(|s| &s.obs) else { continue };
+        let model_obs = outcome.model.steps.get(i).map(|s| &s.obs);
+        if details {
+            let lines = |hs: &[crate::model::vocab::Happening]| -> Vec<String> {
+                hs.iter()
+                    .map(|h| {
+                        format!("{:>22}  {}", format_clock(h.at().ms()), crate::trace::describe(h))
+                    })
+                    .collect()
+            };
+            let mine = lines(&o.happenings);
+            for line in &mine {
+                out.push_str(&format!("  sdk  {line}\n"));
+            }
+            if let Some(m) = model_obs {
+                let theirs = lines(&m.happenings);
+                if theirs != mine {
+                    for line in &theirs {
+                        out.push_str(&format!("model {line}\n"));
+                    }
+                }
+            }
+        }
+        let Some(m) = model_obs else { continue };
         let mut differ = Vec::new();
         if m.view != o.view {
             differ.push("view");

@@ -166,9 +166,13 @@ impl World {
         let target = self.js.calls.get(&call).and_then(|c| c.target);
         match outcome {
             Ok(token) => {
+                // A fetched token was resolved into the cache by its fetch; a cache hit sets
+                // nothing in clerk-js (per-session caches), so only the one-slot cache is
+                // seeded here.
                 if let Some(sid) = target
                     && self.activate(sid)
                     && let Some(token) = token
+                    && !self.rules.per_session_cache
                 {
                     self.token_resolved(token, true);
                 }

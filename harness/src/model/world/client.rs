@@ -165,7 +165,12 @@ impl World {
             Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
         let cause = self.leaving_cause();
         self.set_slot(next, cause);
-        if let Some(token) = s.last_active_token {
+        // clerk-js seeds its per-session caches from client payloads only (`#hydrateCache`
+        // in the Session constructor); setActive itself sets no entry, so a touch answered
+        // 401 re-arms no timer (fuzz case seed 0x226614e6, request level).
+        if let Some(token) = s.last_active_token
+            && !self.rules.per_session_cache
+        {
             self.note_last_token(token);
             self.set_cached(token);
         }

@@ -100,8 +100,9 @@ enum Purpose {
     /// A token fetch, with the calls waiting on it; `expired_retry` for the one retry with
     /// `expired_token=` after a 422 `missing_expired_token` (no session minter).
     TokenFetch { waiters: Vec<CallId>, expired_retry: bool },
-    /// clerk-js's background refresh: nobody waits on it.
-    BackgroundRefresh,
+    /// clerk-js's background refresh: nobody waits on it. It goes through the same
+    /// `#createTokenResolver` as a fetch, so `expired_retry` marks its one legacy retry too.
+    BackgroundRefresh { expired_retry: bool },
     /// `handleUnauthenticated()`'s `GET /client`: try `tries` of the transport's GET retries,
     /// and the 401 answer whose caller awaits it (clerk-js `_baseFetch`), kept in `Js::held`.
     Unauthenticated { tries: u32, held: Option<RequestId> },

@@ -148,7 +148,7 @@ impl World {
                 return;
             }
             let request = self.token_request(sid, false);
-            let req = self.send(request, Purpose::BackgroundRefresh);
+            let req = self.send(request, Purpose::BackgroundRefresh { expired_retry: false });
             self.js.bg.insert(sid, req);
         }
     }
@@ -211,7 +211,7 @@ impl World {
     }
 
     /// Whether a token request's answer calls for the legacy retry with `expired_token=`.
-    fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> bool {
+    pub(super) fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> bool {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
         let missing = matches!(reply, Reply::Answer(a)
             if a.status == 422 && a.error_code() == Some("missing_expired_token"));

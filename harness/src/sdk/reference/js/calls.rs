@@ -212,8 +212,11 @@ impl Core {
             let kind = self.rt.borrow().calls.get(&call).copied().unwrap_or(CallKind::SetActive);
             match self.token_for(call, kind, false, Some(sid)).await {
                 Ok(token) => {
+                    // A fetched token was resolved into the cache by its fetch; a cache hit
+                    // sets nothing in clerk-js (per-session caches).
                     if self.activate(sid)
                         && let Some(token) = token
+                        && !self.rules.per_session_cache
                     {
                         self.token_resolved(token, true);
                     }

@@ -276,7 +276,11 @@ impl Core {
         let next =
             Slot::Some(SessionView { id: s.id, status: s.status, task: s.tasks.first().copied() });
         self.set_slot(next, cause);
-        if let Some(token) = s.last_active_token {
+        // clerk-js seeds its per-session caches from client payloads only (`#hydrateCache`
+        // in the Session constructor); setActive itself sets no entry.
+        if let Some(token) = s.last_active_token
+            && !self.rules.per_session_cache
+        {
             self.note_last_token(token);
             self.set_cached(token);
         }

@@ -72,8 +72,10 @@ enum Purpose {
     /// `expired_retry` for the one retry with `expired_token=` after a 422
     /// `missing_expired_token` (no session minter).
     TokenFetch { done: Promise<Fetched>, background: bool, expired_retry: bool },
-    /// clerk-js's background refresh: kept out of the cache, nobody joins it.
-    Background,
+    /// clerk-js's background refresh: kept out of the cache, nobody joins it. It goes through
+    /// the same `#createTokenResolver` as a fetch, so `expired_retry` marks its one legacy
+    /// retry too.
+    Background { expired_retry: bool },
     /// `handleUnauthenticated()`'s `GET /client`: try `tries` of the transport's GET retries,
     /// and the 401 answer whose caller awaits it (clerk-js `_baseFetch`), kept in
     /// `Runtime::held`.

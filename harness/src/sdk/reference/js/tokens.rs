@@ -154,7 +154,7 @@ impl Core {
                 return;
             }
             let request = self.token_request(sid, false, true);
-            let req = self.send(request, Purpose::Background, None);
+            let req = self.send(request, Purpose::Background { expired_retry: false }, None);
             self.rt.borrow_mut().bg.insert(sid, req);
         }
     }
@@ -221,7 +221,7 @@ impl Core {
 
     /// The last token to send along when a token request's answer calls for the legacy retry
     /// with `expired_token=`.
-    fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> Option<TokenInfo> {
+    pub(super) fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> Option<TokenInfo> {
         let rt = self.rt.borrow();
         let minter = rt.environment.is_some_and(|e| e.session_minter);
         let missing = reply.status() == 422

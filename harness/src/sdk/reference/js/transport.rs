@@ -349,7 +349,22 @@ impl Core {
             Purpose::TokenFetch { done, background, expired_retry } => {
                 self.fetch_answer(id, done, (background, expired_retry), about, reply)
             }
-            Purpose::Background => {
+            Purpose::Background { expired_retry } => {
+                let retry = about.sid.and_then(|sid| self.expired_token_retry(sid, &reply));
+                if let (Some(last), Some(sid), false) = (retry, about.sid, expired_retry) {
+                    // `#refreshTokenInBackground` runs `#createTokenResolver` too: its 422
+                    // `missing_expired_token` is retried once with `expired_token=`.
+                    let mut req = self.token_request(sid, false, true);
+                    if let Req::Tokens { expired, .. } = &mut req {
+                        *expired = Some(last);
+                    }
+                    let new = self.send(req, Purpose::Background { expired_retry: true }, None);
+                    let mut rt = self.rt.borrow_mut();
+                    if rt.bg.get(&sid) == Some(&id) {
+                        rt.bg.insert(sid, new);
+                    }
+                    return;
+                }
                 {
                     let mut rt = self.rt.borrow_mut();
                     rt.bg.retain(|_, req| *req != id);
