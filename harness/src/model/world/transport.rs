@@ -188,8 +188,7 @@ impl World {
                     // `missing_expired_token` is retried once with `expired_token=` (clerk-js
                     // 6.40.0 `dist/clerk.native.js`, measured on a fuzz case, seed 0x226614e6).
                     let again = self.token_request(sid, false);
-                    let req =
-                        self.send(again, Purpose::BackgroundRefresh { expired_retry: true });
+                    let req = self.send(again, Purpose::BackgroundRefresh { expired_retry: true });
                     if self.js.bg.get(&sid) == Some(&id) {
                         self.js.bg.insert(sid, req);
                     }
