@@ -212,6 +212,13 @@ pub struct Profile {
     /// (MissingExpiredTokenError.is(e) && o) return Token.create(path, {...a}, {expired_token:
     /// o}) })`). The article is silent; the documented contract treats the 422 as final.
     pub retries_missing_expired_token: bool,
+    /// Whether the call that started a token fetch hears its answer after the callers that
+    /// joined it: clerk-js's starter awaits `s.then(…)` (`Session.#fetchToken`, one promise
+    /// hop more) while a joiner awaits the cached resolver, so when both retry on a failure
+    /// the joiner's timer is armed, and fires, first (measured on clerk-js@6.40.0: fuzz seed
+    /// 0x9cf471e0 case 64, two API calls sharing a fetch answered 429). The documented
+    /// contract settles waiters in the order they came.
+    pub starter_settles_last: bool,
     /// Whether a `signOut()` whose request fails leaves the app in the middle of signing out
     /// (clerk-js `signOut`: `#e3()` sets `session = undefined` first; `removeSessions()` clears
     /// the token cache only once it succeeds; any failure but a swallowed `network_error` is
@@ -275,6 +282,7 @@ pub const DOCUMENTED: Profile = Profile {
     awaits_unauthenticated: false,
     token_not_found_reloads: true,
     retries_missing_expired_token: false,
+    starter_settles_last: false,
     signout_failure_keeps_state: false,
     per_session_cache: false,
 };
@@ -319,6 +327,7 @@ pub const CLERK_JS_6: Profile = Profile {
     awaits_unauthenticated: true,
     token_not_found_reloads: false,
     retries_missing_expired_token: true,
+    starter_settles_last: true,
     signout_failure_keeps_state: true,
     per_session_cache: true,
 };

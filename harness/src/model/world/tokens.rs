@@ -201,6 +201,11 @@ impl World {
             self.token_resolved(token, pending);
         }
         let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now));
+        let mut waiters = waiters;
+        if self.rules.starter_settles_last && !waiters.is_empty() {
+            // The first waiter started the fetch; the callers that joined hear it first.
+            waiters.rotate_left(1);
+        }
         for call in waiters {
             match &outcome {
                 Ok(_) if stale && self.rules.refetches_expired_delivery => self.token_begin(call),
@@ -227,11 +232,11 @@ impl World {
     pub(super) fn token_resolved(&mut self, token: TokenInfo, keyed: bool) {
         if self.rules.signout_failure_keeps_state
             && self.js.slot == Slot::Undefined
-            && self.js.transitive_from_session
             && self.js.status != LoadStatus::Loading
         {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
-            // `session === undefined` after a failed sign-out the app reads signed out.
+            // `session === undefined` (a failed sign-out, whether or not it left a session) the
+            // app reads signed out: `#eX(this.session)` sets `session: e || null`.
             self.set_slot(Slot::Null, self.leaving_cause());
         }
         let current = match self.js.slot {

@@ -101,6 +101,30 @@ impl<T: Clone> Future for Wait<T> {
     }
 }
 
+/// One promise hop: the task goes to the back of the microtask queue, so the tasks already
+/// woken run first (as a `.then` continuation runs after those registered on the promise).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 struct TaskWaker {

@@ -29,6 +29,9 @@ pub(super) enum Next {
     Done(TokenOutcome),
     WaitLoad(Promise<()>),
     Await(Promise<Fetched>),
+    /// A fetch this call started: it hears the answer one hop after the callers that joined
+    /// it when the profile says so ([`crate::model::profile::Profile::starter_settles_last`]).
+    Started(Promise<Fetched>),
 }
 
 impl Core {
@@ -122,7 +125,7 @@ impl Core {
             // clerk-js stores the pending resolver in the session's slot at once.
             rt.cache.remove(&sid);
         }
-        Next::Await(done)
+        Next::Started(done)
     }
 
     pub(super) fn token_request(&self, sid: SessionId, skip: bool, background: bool) -> Req {
@@ -238,13 +241,13 @@ impl Core {
             let rt = self.rt.borrow();
             let limbo = self.rules.signout_failure_keeps_state
                 && rt.slot == Slot::Undefined
-                && rt.transitive_from_session
                 && rt.status != LoadStatus::Loading;
             limbo.then(|| rt.leaving_cause())
         };
         if let Some(cause) = signing_out {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
-            // `session === undefined` after a failed sign-out the app reads signed out.
+            // `session === undefined` (a failed sign-out, whether or not it left a session) the
+            // app reads signed out: `#eX(this.session)` sets `session: e || null`.
             self.set_slot(Slot::Null, cause);
         }
         // A refresh of the cached token's session refreshes its entry even once it is no
@@ -371,8 +374,16 @@ impl Core {
             match self.token_next(call, kind, skip, &mut bound) {
                 Next::Done(outcome) => return outcome,
                 Next::WaitLoad(loaded) => loaded.wait().await,
-                Next::Await(done) => {
+                next @ (Next::Await(_) | Next::Started(_)) => {
+                    let (started, done) = match next {
+                        Next::Started(done) => (true, done),
+                        Next::Await(done) => (false, done),
+                        _ => unreachable!("matched above"),
+                    };
                     let (outcome, stale) = done.wait().await;
+                    if started && self.rules.starter_settles_last {
+                        crate::sdk::reference::exec::yield_now().await;
+                    }
                     match outcome {
                         Ok(_) if stale && self.rules.refetches_expired_delivery => continue,
                         Ok(token) => return Ok(token),
