@@ -20,8 +20,7 @@
 //! resolved from the version folder only, never from adapters/shared/.
 
 import Module, { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -30,6 +29,7 @@ import { AppShell, appTree } from './app-shell.mjs';
 import { mount } from './host.mjs';
 import { badRequest, checkStorage, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
 import { callFreeReload, epochOffset, happeningsLog, launchNetwork, openShell } from '../shared/launch.mjs';
+import { entryName, locatePackage } from '../shared/locate.mjs';
 
 // A release build, as an app ships: React's production bundles (@clerk/expo's own `__DEV__`
 // is compiled to false in every published dist).
@@ -50,29 +50,22 @@ const sdkDir = process.env.SESSION_HARNESS_CLERK_EXPO_DIR || join(here, 'version
 
 /** Finds the installed @clerk/expo and what it is run with. Exits if absent or unsupported. */
 function locateExpo() {
-  const require = createRequire(join(sdkDir, 'noop.js'));
-  const manifestPath = (require.resolve.paths('@clerk/expo') ?? [])
-    .map((folder) => join(folder, '@clerk', 'expo', 'package.json'))
-    .find((candidate) => existsSync(candidate));
-  if (!manifestPath) {
-    process.stderr.write(
-      `cannot find @clerk/expo under ${sdkDir}/node_modules (SESSION_HARNESS_CLERK_EXPO_DIR)\n` +
-        'install it: cd adapters/clerk-expo/versions/3.2.7 && npm ci --ignore-scripts --no-audit --no-fund\n',
-    );
-    process.exit(1);
-  }
-  const version = JSON.parse(readFileSync(manifestPath, 'utf8')).version;
+  const { require, manifest, version, packageDir } = locatePackage({
+    sdkDir,
+    name: '@clerk/expo',
+    envVar: 'SESSION_HARNESS_CLERK_EXPO_DIR',
+    installDir: 'adapters/clerk-expo/versions/3.2.7',
+  });
   const major = Number.parseInt(version, 10);
   if (major !== 3 && major !== 4) {
     process.stderr.write(`@clerk/expo ${version} is not supported: the driver runs 3.x and 4.x\n`);
     process.exit(1);
   }
   const entryPath = require.resolve('@clerk/expo');
-  const packageDir = dirname(manifestPath);
   // Whether this version ships `@clerk/expo/resource-cache` (an export of its manifest).
-  const exportsMap = JSON.parse(readFileSync(manifestPath, 'utf8')).exports ?? {};
+  const exportsMap = manifest.exports ?? {};
   const resourceCache = Object.prototype.hasOwnProperty.call(exportsMap, './resource-cache');
-  return { require, version, entryPath, entry: relative(packageDir, entryPath).split('\\').join('/'), resourceCache };
+  return { require, version, entryPath, entry: entryName(packageDir, entryPath), resourceCache };
 }
 
 const located = locateExpo();

@@ -16,10 +16,9 @@
 // (what a launch builds alike: instants, happenings, the device network of
 // ../shared/fetch.mjs, the shell's start state).
 
-import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import vm from 'node:vm';
-import { join, relative, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -27,6 +26,7 @@ import { VirtualClock } from './clock.mjs';
 import { AppShell } from './app-shell.mjs';
 import { badRequest, checkStorage, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
 import { callFreeReload, epochOffset, happeningsLog, launchNetwork, openShell } from '../shared/launch.mjs';
+import { entryName, locatePackage } from '../shared/locate.mjs';
 
 const PROTOCOL = 2;
 /** Request versions this driver reads: version 1 requests are a subset of version 2's. */
@@ -44,21 +44,13 @@ const sdkDir = process.env.SESSION_HARNESS_CLERK_JS_DIR || here;
 
 /** Finds the installed clerk-js: version, hook names and entry file. Exits if absent. */
 function locateClerk() {
-  const require = createRequire(join(sdkDir, 'noop.js'));
-  // `package.json` is not in the package's `exports`: look along the resolution paths.
-  const manifestPath = (require.resolve.paths('@clerk/clerk-js') ?? [])
-    .map((folder) => join(folder, '@clerk', 'clerk-js', 'package.json'))
-    .find((candidate) => existsSync(candidate));
-  if (!manifestPath) {
-    process.stderr.write(
-      `cannot find @clerk/clerk-js under ${sdkDir}/node_modules (SESSION_HARNESS_CLERK_JS_DIR)\n` +
-        'install it: cd adapters/clerk-js && npm ci --ignore-scripts --no-audit --no-fund\n',
-    );
-    process.exit(1);
-  }
-  const version = JSON.parse(readFileSync(manifestPath, 'utf8')).version;
+  const { require, version, packageDir } = locatePackage({
+    sdkDir,
+    name: '@clerk/clerk-js',
+    envVar: 'SESSION_HARNESS_CLERK_JS_DIR',
+    installDir: 'adapters/clerk-js',
+  });
   const major = Number.parseInt(version, 10);
-  const packageDir = dirname(manifestPath);
   let entryPath;
   let hooks;
   if (major >= 6) {
@@ -82,7 +74,7 @@ function locateClerk() {
     process.stderr.write(`@clerk/clerk-js ${version} is not supported: the driver runs 5.x (headless) and 6.x (native)\n`);
     process.exit(1);
   }
-  return { require, version, entryPath, entry: relative(packageDir, entryPath).split('\\').join('/'), hooks };
+  return { require, version, entryPath, entry: entryName(packageDir, entryPath), hooks };
 }
 
 const located = locateClerk();
