@@ -208,3 +208,31 @@ fn a_switch_that_drops_the_session_is_accepted_and_an_empty_client_from_a_refres
     let look_alike = run_reference(setup, &[Defect::EmptyClientClobber], &events, None);
     assert_eq!(accepted_by(&look_alike, "transient-never-signs-out"), None);
 }
+
+#[test]
+fn a_switch_finishing_after_the_sign_out_is_accepted_and_a_late_payload_is_not() {
+    // clerk-js's mechanism: setActive's continuation sets its session after the app signed
+    // out (the sign-out still in flight).
+    let (setup, events) = scenario("profiles/set-active-after-sign-out", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&real, "signout-is-final").as_deref(),
+        Some("clerk-js-set-active-after-sign-out")
+    );
+    // The look-alike: a client payload answering a request sent before the sign-out arrives
+    // after it and signs the user back in, with no switch in flight. It is another finding's
+    // mechanism; this finding alone must refuse it.
+    let (setup, events) = scenario("profiles/payload-after-sign-out", ProfileId::ClerkJs6);
+    let look_alike = run_reference(setup, &[], &events, None);
+    assert_eq!(
+        accepted_by(&look_alike, "signout-is-final").as_deref(),
+        Some("clerk-js-answer-after-sign-out")
+    );
+    let mut only = findings();
+    only.findings.retain(|f| f.id == "clerk-js-set-active-after-sign-out");
+    let id = InvariantId::parse("signout-is-final").expect("a known invariant");
+    assert!(
+        only.accepting(LABEL, "fuzz", "case 0", &Breakage::Invariant(id), &look_alike).is_none(),
+        "a late payload with no switch in flight is not a switch finishing late"
+    );
+}

@@ -85,7 +85,8 @@ pub enum FindingsError {
     #[error(
         "{file}: finding `{id}` names no mechanism; add `mechanism: {{ what: …, pattern: … }}` \
          (patterns: overlapping_requests, retry_before_retry_after, answer_after_sign_out, \
-         expired_token_after_suspension, waits_for_failed_load, sequence, divergence)"
+         expired_token_after_suspension, waits_for_failed_load, terminal_unheard, \
+         switch_drops_session, switch_after_sign_out, sequence, divergence)"
     )]
     NoMechanism { file: String, id: String },
     #[error("{file}: finding `{id}`: mechanism: {message}")]

@@ -18,7 +18,7 @@
 //! - `answer_after_sign_out: {}`: an answer to a request sent before a `sign_out` call
 //!   settled arrives after it, and then a credential is stored again or the app renders
 //!   signed in;
-//! - `expired_token_after_suspension: { kind }`: a `kind` call open while the app went to the
+//! - `expired_token_after_suspension: { kinds }`: a call of one of `kinds` open while the app went to the
 //!   background settles with a token that has expired;
 //! - `waits_for_failed_load: { kind }`: a `kind` call is open when a `load` call settles
 //!   with an error, or starts after it (before any load succeeds);
@@ -29,6 +29,10 @@
 //!   (`signed_out(client_payload)`) right after an answer to a request of an open `kinds`
 //!   call (its sign-in, its touch, or the client reload that call's 401 set off): the call
 //!   that switches sessions is what signs the app out, not a refresh or a stale reload;
+//! - `switch_after_sign_out: {}`: a `set_active` or `sign_in` call whose requests were all
+//!   answered when the app signed out for the user (`signed_out(user)`) settles `ok` after
+//!   that: its own continuation sets the session again (an answer that arrives after the
+//!   sign-out is `answer_after_sign_out`, not this);
 //! - `sequence: [ {what, …}, … ]`: these happenings, in this order (each matches on the
 //!   fields it names: `endpoint`, `status`, `network_error`, `kind`, `result`, `cause`,
 //!   `key`, `credential`, `purpose`);
@@ -75,7 +79,7 @@ pub enum Pattern {
     },
     AnswerAfterSignOut {},
     ExpiredTokenAfterSuspension {
-        kind: CallKind,
+        kinds: Vec<CallKind>,
     },
     WaitsForFailedLoad {
         kind: CallKind,
@@ -84,6 +88,7 @@ pub enum Pattern {
     SwitchDropsSession {
         kinds: Vec<CallKind>,
     },
+    SwitchAfterSignOut {},
     Sequence(Vec<HappeningPattern>),
     Divergence {
         #[serde(default)]
@@ -164,10 +169,14 @@ impl Pattern {
                 }
             }
         }
-        if let Pattern::SwitchDropsSession { kinds } = self
-            && kinds.is_empty()
-        {
-            return Err("`switch_drops_session` names no call kind".into());
+        match self {
+            Pattern::SwitchDropsSession { kinds } if kinds.is_empty() => {
+                return Err("`switch_drops_session` names no call kind".into());
+            }
+            Pattern::ExpiredTokenAfterSuspension { kinds } if kinds.is_empty() => {
+                return Err("`expired_token_after_suspension` names no call kind".into());
+            }
+            _ => {}
         }
         if let Pattern::Divergence { model: None, sdk: None } = self {
             return Err("`divergence` needs a `model` or an `sdk` text to look for".into());
@@ -294,7 +303,7 @@ impl Pattern {
                 }
                 false
             }
-            Pattern::ExpiredTokenAfterSuspension { kind } => {
+            Pattern::ExpiredTokenAfterSuspension { kinds } => {
                 // Calls of `kind` open, and whether the app went to the background since.
                 let mut open: BTreeMap<u32, bool> = BTreeMap::new();
                 for step in steps() {
@@ -303,7 +312,7 @@ impl Pattern {
                     }
                     for h in &step.obs.happenings {
                         match h {
-                            Happening::CallStarted { call, kind: k, .. } if k == kind => {
+                            Happening::CallStarted { call, kind: k, .. } if kinds.contains(k) => {
                                 open.insert(call.0, false);
                             }
                             Happening::CallSettled { at, call, result, .. } => {
@@ -418,6 +427,44 @@ impl Pattern {
                             if last_answer.is_some() =>
                         {
                             return true;
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::SwitchAfterSignOut {} => {
+                // Open switches and how many of their requests are unanswered; the switches
+                // that were waiting on nothing from the server when the user signed out.
+                let switching = [CallKind::SetActive, CallKind::SignIn];
+                let mut open: BTreeMap<crate::model::vocab::CallId, u32> = BTreeMap::new();
+                let mut call_of: BTreeMap<RequestId, crate::model::vocab::CallId> = BTreeMap::new();
+                let mut answered_before = std::collections::BTreeSet::new();
+                for h in happenings() {
+                    match h {
+                        Happening::CallStarted { call, kind, .. } if switching.contains(kind) => {
+                            open.insert(*call, 0);
+                        }
+                        Happening::RequestSent { req, call: Some(call), .. } => {
+                            if let Some(n) = open.get_mut(call) {
+                                *n += 1;
+                                call_of.insert(*req, *call);
+                            }
+                        }
+                        Happening::RequestDone { req, .. } => {
+                            if let Some(n) = call_of.remove(req).and_then(|c| open.get_mut(&c)) {
+                                *n = n.saturating_sub(1);
+                            }
+                        }
+                        Happening::SignedOut { cause: SignOutCause::User, .. } => {
+                            answered_before
+                                .extend(open.iter().filter(|(_, n)| **n == 0).map(|(c, _)| *c));
+                        }
+                        Happening::CallSettled { call, result, .. } => {
+                            open.remove(call);
+                            if answered_before.remove(call) && matches!(result, CallResult::Ok) {
+                                return true;
+                            }
                         }
                         _ => {}
                     }
