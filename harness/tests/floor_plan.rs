@@ -310,7 +310,7 @@ const EVENT_PLACES: &[(&str, Naming)] = &[
     ("schema/scenario.schema.json", Naming::Scenario),
     ("docs/scenarios.md", Naming::Scenario),
     ("docs/adapter-protocol.md", Naming::Scenario),
-    ("adapters/clerk-js/driver.mjs", Naming::Scenario),
+    ("adapters/shared/protocol.mjs", Naming::Scenario),
 ];
 
 #[derive(Clone, Copy)]
