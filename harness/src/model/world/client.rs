@@ -87,6 +87,12 @@ impl World {
 
     /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
     pub(super) fn apply_client(&mut self, view: &ClientView, signout_epoch: u32) {
+        self.apply_client_with(view, signout_epoch, true);
+    }
+
+    /// `updateClient` on a client that was parsed earlier: with `seed` false its sessions
+    /// hydrated the cache when it arrived ([`Self::hydrate`]), so nothing is seeded again.
+    pub(super) fn apply_client_with(&mut self, view: &ClientView, signout_epoch: u32, seed: bool) {
         if self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch {
             return;
         }
@@ -137,20 +143,31 @@ impl World {
         // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's
         // last token with per-session caches, else the chosen session's. Only a signed-in
         // session carries one on the wire (fapi/encode.rs).
-        let seeds: Vec<TokenInfo> = if self.rules.per_session_cache {
-            let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
-            signed_in.filter_map(|s| s.last_active_token).collect()
-        } else {
-            token.into_iter().collect()
-        };
-        for token in seeds {
+        if seed && self.rules.per_session_cache {
+            self.hydrate(&view);
+        } else if seed {
+            self.seed(token.into_iter());
+        }
+        self.persist_resources();
+    }
+
+    /// clerk-js `#hydrateCache`, run by every `Session` a parsed client payload constructs:
+    /// each signed-in session's last token goes into its own cache entry and arms its
+    /// timers, when the payload arrives (for a load, before `Promise.all` has both halves).
+    pub(super) fn hydrate(&mut self, view: &ClientView) {
+        let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
+        let tokens: Vec<TokenInfo> = signed_in.filter_map(|s| s.last_active_token).collect();
+        self.seed(tokens.into_iter());
+    }
+
+    fn seed(&mut self, tokens: impl Iterator<Item = TokenInfo>) {
+        for token in tokens {
             self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
                 self.js.fetch.remove(&token.sid);
             }
             self.set_cached(token);
         }
-        self.persist_resources();
     }
 
     /// `setActive`'s last step: `sid` becomes current if the held client has it signed in;

@@ -39,6 +39,12 @@ impl World {
         epoch: u32,
     ) -> Option<(ClientView, u32)> {
         if client {
+            if self.rules.per_session_cache
+                && let Some(view) = &answer.client
+            {
+                // The client half is parsed as it arrives: its sessions hydrate the cache now.
+                self.hydrate(view);
+            }
             self.js.load_parts.1 = answer.client.map(|view| (view, epoch));
         } else if let ReplyBody::Environment(env) = answer.body {
             self.js.load_parts.0 = Some(env);
@@ -65,7 +71,8 @@ impl World {
                         // from before the sign-out, so the app loads signed out.
                         self.js.slot = Slot::Null;
                     } else {
-                        self.apply_client(&view, self.js.signout_epoch);
+                        let seed = !self.rules.per_session_cache;
+                        self.apply_client_with(&view, self.js.signout_epoch, seed);
                     }
                     self.finish_load(LoadStatus::Ready, CallResult::Ok);
                 }
@@ -164,7 +171,8 @@ impl World {
         match reply {
             Reply::Answer(a) if a.is_ok() => {
                 if let Some((view, client_epoch)) = self.take_load_part(client, a, signout_epoch) {
-                    self.apply_client(&view, client_epoch);
+                    let seed = !self.rules.per_session_cache;
+                    self.apply_client_with(&view, client_epoch, seed);
                     self.js.status = LoadStatus::Ready;
                 }
             }

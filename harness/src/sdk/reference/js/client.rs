@@ -120,6 +120,17 @@ impl Core {
 
     /// `updateClient`: rebuild sessions, pick the current one, hydrate the token cache.
     pub(super) fn apply_client(self: &Rc<Self>, view: &ClientView, signout_epoch: u32) {
+        self.apply_client_with(view, signout_epoch, true);
+    }
+
+    /// `updateClient` on a client that was parsed earlier: with `seed` false its sessions
+    /// hydrated the cache when it arrived ([`Self::hydrate`]), so nothing is seeded again.
+    pub(super) fn apply_client_with(
+        self: &Rc<Self>,
+        view: &ClientView,
+        signout_epoch: u32,
+        seed: bool,
+    ) {
         if self.rules.ignores_stale_payloads && signout_epoch != self.rt.borrow().signout_epoch {
             return;
         }
@@ -178,20 +189,31 @@ impl Core {
         // Every client payload re-seeds the cache (clerk-js `#hydrateCache`): every session's
         // last token with per-session caches, else the chosen session's. Only a signed-in
         // session carries one on the wire (fapi/encode.rs).
-        let seeds: Vec<TokenInfo> = if self.rules.per_session_cache {
-            let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
-            signed_in.filter_map(|s| s.last_active_token).collect()
-        } else {
-            token.into_iter().collect()
-        };
-        for token in seeds {
+        if seed && self.rules.per_session_cache {
+            self.hydrate(&view);
+        } else if seed {
+            self.seed(token.into_iter());
+        }
+        self.persist_resources();
+    }
+
+    /// clerk-js `#hydrateCache`, run by every `Session` a parsed client payload constructs:
+    /// each signed-in session's last token goes into its own cache entry and arms its
+    /// timers, when the payload arrives (for a load, before `Promise.all` has both halves).
+    pub(super) fn hydrate(self: &Rc<Self>, view: &ClientView) {
+        let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
+        let tokens: Vec<TokenInfo> = signed_in.filter_map(|s| s.last_active_token).collect();
+        self.seed(tokens.into_iter());
+    }
+
+    fn seed(self: &Rc<Self>, tokens: impl Iterator<Item = TokenInfo>) {
+        for token in tokens {
             self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
                 self.rt.borrow_mut().fetch.remove(&token.sid);
             }
             self.set_cached(token);
         }
-        self.persist_resources();
     }
 
     /// Why the session ends now, as the app shell tells it: the user's leaving while a call of

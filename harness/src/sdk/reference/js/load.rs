@@ -52,11 +52,18 @@ impl Core {
     /// Takes one half of a load's (or reload's) answer, sent under `epoch`; once both halves
     /// are in, returns the environment and the client with its own GET's epoch.
     pub(super) fn take_part(
-        &self,
+        self: &Rc<Self>,
         client: bool,
         reply: &Reply,
         epoch: u32,
     ) -> Option<(EnvironmentView, ClientView, u32)> {
+        if client
+            && self.rules.per_session_cache
+            && let Some(view) = reply.client()
+        {
+            // The client half is parsed as it arrives: its sessions hydrate the cache now.
+            self.hydrate(view);
+        }
         let mut rt = self.rt.borrow_mut();
         if client {
             rt.parts.1 = reply.client().cloned().map(|view| (view, epoch));
@@ -89,7 +96,7 @@ impl Core {
             // the sign-out, so the app loads signed out.
             self.rt.borrow_mut().slot = Slot::Null;
         } else {
-            self.apply_client(&view, epoch);
+            self.apply_client_with(&view, epoch, !self.rules.per_session_cache);
         }
         true
     }
@@ -230,7 +237,7 @@ impl Core {
             {
                 self.rt.borrow_mut().environment = Some(environment);
                 self.write_stored_environment(environment);
-                self.apply_client(&view, client_epoch);
+                self.apply_client_with(&view, client_epoch, !self.rules.per_session_cache);
                 self.rt.borrow_mut().status = LoadStatus::Ready;
             }
         } else {
