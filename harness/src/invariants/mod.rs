@@ -452,6 +452,10 @@ fn terminal_is_final(trace: &Trace, r: &mut Report) {
     // The SDK's session that went terminal, and the foreground time since.
     let mut watch: Option<(SessionId, u64, bool)> = None;
     let mut prev_end = VTime::ZERO;
+    // When each request left, so an answer slowed past the network's latency (a latency
+    // fault: a slow proxy) counts as the network's delay, not the SDK's.
+    let mut sent: BTreeMap<RequestId, VTime> = BTreeMap::new();
+    let slow_after = 2 * trace.setup.net.fapi_latency_ms;
     for step in &trace.steps {
         for (sid, status) in &step.obs.server.sessions {
             match terminal.get(sid) {
@@ -469,10 +473,21 @@ fn terminal_is_final(trace: &Trace, r: &mut Report) {
             }
         }
         let obs = &step.obs;
-        let transient_failure = obs.happenings.iter().any(|h| {
-            matches!(h, Happening::RequestDone { outcome, fault, .. }
-                if fault.is_some() || matches!(outcome, RequestOutcome::NetworkError { .. }))
-        });
+        let mut transient_failure = false;
+        for h in &obs.happenings {
+            match h {
+                Happening::RequestSent { at, req, .. } => {
+                    sent.insert(*req, *at);
+                }
+                Happening::RequestDone { at, req, outcome, fault, .. } => {
+                    let slow = sent.remove(req).is_some_and(|t| at.since(t) > slow_after);
+                    transient_failure |= slow
+                        || fault.is_some()
+                        || matches!(outcome, RequestOutcome::NetworkError { .. });
+                }
+                _ => {}
+            }
+        }
         if let Some((sid, elapsed, reported)) = &mut watch {
             let foreground = obs.device.running
                 && obs.device.app_state == AppState::Active

@@ -56,7 +56,7 @@ invariants! {
     TransientNeverSignsOut = "transient-never-signs-out":
         "offline, timeouts, 5xx, 429, dropped responses and late timers never end a session or delete credentials",
     TerminalIsFinal = "terminal-is-final":
-        "a session that reached a terminal status never becomes active again, and the app reaches sign-in within one refresh cycle once in the foreground",
+        "a session that reached a terminal status never becomes active again, and the app reaches sign-in within one refresh cycle once in the foreground (a failed request, or one answered slower than twice the network latency, restarts the cycle)",
     CallsSettle = "calls-settle":
         "every `getToken`, API call and load settles within the profile's retry budget",
     RetryDiscipline = "retry-discipline":
