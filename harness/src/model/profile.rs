@@ -219,6 +219,13 @@ pub struct Profile {
     /// 0x9cf471e0 case 64, two API calls sharing a fetch answered 429). The documented
     /// contract settles waiters in the order they came.
     pub starter_settles_last: bool,
+    /// Whether a load GET keeps its own network-error retries after the load has failed on
+    /// the other GET: clerk-js's `Promise.all` rejects at the first failure but cancels
+    /// nothing, so the other fetch's retry loop (up to `get_tries_max` tries) still sends its
+    /// requests, whose answers nobody reads (measured on clerk-js@6.40.0: fuzz seed
+    /// 0x7ccca00f case 12, the client GET retried twice after the environment's 429). The
+    /// documented contract stops the other half with the load.
+    pub load_get_outlives_load: bool,
     /// Whether a `signOut()` whose request fails leaves the app in the middle of signing out
     /// (clerk-js `signOut`: `#e3()` sets `session = undefined` first; `removeSessions()` clears
     /// the token cache only once it succeeds; any failure but a swallowed `network_error` is
@@ -283,6 +290,7 @@ pub const DOCUMENTED: Profile = Profile {
     token_not_found_reloads: true,
     retries_missing_expired_token: false,
     starter_settles_last: false,
+    load_get_outlives_load: false,
     signout_failure_keeps_state: false,
     per_session_cache: false,
 };
@@ -328,6 +336,7 @@ pub const CLERK_JS_6: Profile = Profile {
     token_not_found_reloads: false,
     retries_missing_expired_token: true,
     starter_settles_last: true,
+    load_get_outlives_load: true,
     signout_failure_keeps_state: true,
     per_session_cache: true,
 };

@@ -165,7 +165,10 @@ impl World {
             }
             JsJob::GetRetry { client, attempt, tries } => {
                 self.timer_fired(TimerKind::Retry, due);
-                if attempt == self.js.load_attempt && self.js.status == LoadStatus::Loading {
+                let current =
+                    attempt == self.js.load_attempt && self.js.status == LoadStatus::Loading;
+                // With `load_get_outlives_load` a failed load's other GET still retries.
+                if current || self.rules.load_get_outlives_load {
                     let request =
                         if client { FapiRequest::GetClient } else { FapiRequest::Environment };
                     self.send(request, Purpose::Load { client, attempt, tries });

@@ -14,6 +14,7 @@ impl World {
     pub(super) fn start_load(&mut self) {
         let call = self.start_call(CallKind::Load);
         self.js.load_call = Some(call);
+        self.js.last_load_call = Some(call);
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
             self.read_storage(StorageKey::ClientJwt);
         }
@@ -61,6 +62,14 @@ impl World {
         signout_epoch: u32,
     ) {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
+            if self.rules.load_get_outlives_load
+                && matches!(reply, Reply::NetworkError)
+                && tries < self.rules.get_tries_max
+            {
+                // A GET of a load that already failed keeps retrying; nobody reads it.
+                let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
+                self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
+            }
             return;
         }
         match reply {

@@ -18,7 +18,7 @@ impl World {
         let call = match &purpose {
             Purpose::Call(c) => Some(*c),
             Purpose::TokenFetch { waiters, .. } => waiters.first().copied(),
-            Purpose::Load { .. } => self.js.load_call,
+            Purpose::Load { .. } => self.js.load_call.or(self.js.last_load_call),
             _ => None,
         };
         self.log.push(Happening::RequestSent {

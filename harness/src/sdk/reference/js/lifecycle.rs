@@ -224,7 +224,8 @@ impl Core {
                     let rt = self.rt.borrow();
                     attempt == rt.load_attempt && rt.status == LoadStatus::Loading
                 };
-                if current {
+                // With `load_get_outlives_load` a failed load's other GET still retries.
+                if current || self.rules.load_get_outlives_load {
                     let req = if client { Req::GetClient } else { Req::Environment };
                     self.send_load_part(req, Purpose::Load { client, attempt, tries });
                 }

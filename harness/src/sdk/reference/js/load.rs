@@ -17,7 +17,11 @@ use super::{Core, JsJob, LoadStatus, Purpose, Slot};
 impl Core {
     pub(super) fn start_load(self: &Rc<Self>) {
         let call = self.start_call(CallKind::Load);
-        self.rt.borrow_mut().load_call = Some(call);
+        {
+            let mut rt = self.rt.borrow_mut();
+            rt.load_call = Some(call);
+            rt.last_load_call = Some(call);
+        }
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore
             && !self.has(Defect::MemoryOnlyTokens)
         {
@@ -44,7 +48,10 @@ impl Core {
     }
 
     pub(super) fn send_load_part(self: &Rc<Self>, req: Req, purpose: Purpose) {
-        let call = self.rt.borrow().load_call;
+        let call = {
+            let rt = self.rt.borrow();
+            rt.load_call.or(rt.last_load_call)
+        };
         self.send(req, purpose, call);
     }
 
@@ -107,11 +114,20 @@ impl Core {
         reply: Reply,
         signout_epoch: u32,
     ) {
-        {
+        let stale = {
             let rt = self.rt.borrow();
-            if attempt != rt.load_attempt || rt.status != LoadStatus::Loading {
-                return;
+            attempt != rt.load_attempt || rt.status != LoadStatus::Loading
+        };
+        if stale {
+            if self.rules.load_get_outlives_load
+                && matches!(reply, Reply::NetworkError)
+                && tries < self.rules.get_tries_max
+            {
+                // A GET of a load that already failed keeps retrying; nobody reads it.
+                let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
+                self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
             }
+            return;
         }
         if reply.is_ok() {
             if self.apply_part(client, &reply, signout_epoch) {

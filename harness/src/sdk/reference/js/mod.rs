@@ -202,6 +202,8 @@ struct Runtime {
     id: u32,
     status: LoadStatus,
     load_call: Option<CallId>,
+    /// The last load call started: a failed load's GET that keeps retrying still serves it.
+    last_load_call: Option<CallId>,
     load_attempt: u32,
     load_retries: u32,
     /// The load's two answers so far; the client with the sign-out epoch its GET was sent
@@ -255,6 +257,7 @@ impl Runtime {
             id,
             status: LoadStatus::Loading,
             load_call: None,
+            last_load_call: None,
             load_attempt: 0,
             load_retries: 0,
             parts: (None, None),
