@@ -529,6 +529,16 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "the client is reloaded, as after a 401",
         clerk_js_6: "the fetch fails; nothing is reloaded",
     },
+    ProfileDifference {
+        topic: "callers that joined a token fetch, when it answers",
+        documented: "every waiter hears it in the order it came",
+        clerk_js_6: "the callers that joined hear it before the call that started it",
+    },
+    ProfileDifference {
+        topic: "a load that fails on one GET while the other retries a network error",
+        documented: "the other GET stops with the load",
+        clerk_js_6: "the other GET keeps retrying; nobody reads its answers",
+    },
 ];
 
 #[cfg(test)]
