@@ -66,6 +66,16 @@ impl World {
                 if let Some(view) = &a.client {
                     self.apply_client(view, signout_epoch);
                 }
+                // clerk-js's `handleUnauthenticated` (the profiles that await it).
+                if self.rules.awaits_unauthenticated
+                    && self.js.slot == Slot::Undefined
+                    && self.js.status != LoadStatus::Loading
+                {
+                    // `handleUnauthenticated`: no session selected after `updateClient` (a
+                    // sign-out in flight left `undefined`) → `setActive({ session: null })`
+                    // (fuzz seed 0xd66be661 case 17).
+                    self.set_slot(Slot::Null, self.leaving_cause());
+                }
                 None
             }
             Reply::Answer(a)

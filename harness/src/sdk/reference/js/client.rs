@@ -104,6 +104,17 @@ impl Core {
             if let Some(view) = reply.client() {
                 self.apply_client(view, signout_epoch);
             }
+            let limbo = {
+                let rt = self.rt.borrow();
+                let clerk_js = self.rules.awaits_unauthenticated;
+                (clerk_js && rt.slot == Slot::Undefined && rt.status != LoadStatus::Loading)
+                    .then(|| rt.leaving_cause())
+            };
+            if let Some(cause) = limbo {
+                // `handleUnauthenticated`: no session selected after `updateClient` (a
+                // sign-out in flight left `undefined`) → `setActive({ session: null })`.
+                self.set_slot(Slot::Null, cause);
+            }
             None
         } else if (status == 403 || status == 500) && self.rules.unauth_reload_error_signs_out {
             self.set_slot(Slot::Null, SignOutCause::Unauthorized);
