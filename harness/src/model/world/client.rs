@@ -66,15 +66,11 @@ impl World {
                 if let Some(view) = &a.client {
                     self.apply_client(view, signout_epoch);
                 }
-                // clerk-js's `handleUnauthenticated` (the profiles that await it).
-                if self.rules.awaits_unauthenticated
-                    && self.js.slot == Slot::Undefined
-                    && self.js.status != LoadStatus::Loading
-                {
-                    // `handleUnauthenticated`: no session selected after `updateClient` (a
-                    // sign-out in flight left `undefined`) → `setActive({ session: null })`
-                    // (fuzz seed 0xd66be661 case 17).
-                    self.set_slot(Slot::Null, self.leaving_cause());
+                if self.rules.awaits_unauthenticated {
+                    // clerk-js's `handleUnauthenticated`: no session selected after
+                    // `updateClient` → `setActive({ session: null })` (fuzz seed 0xd66be661
+                    // case 17).
+                    self.reemit_session();
                 }
                 None
             }
@@ -92,6 +88,15 @@ impl World {
         {
             let reply = rethrown.unwrap_or(held.reply);
             self.dispatch(held_id, held.purpose, &held.request, reply, held.signout_epoch);
+        }
+    }
+
+    /// clerk-js `#eX(this.session)`: it sets `session: e || null`, so a loaded app left
+    /// `undefined` (a sign-out in flight or failed, whether or not it held a session) reads
+    /// signed out.
+    pub(super) fn reemit_session(&mut self) {
+        if self.js.slot == Slot::Undefined && self.js.status != LoadStatus::Loading {
+            self.set_slot(Slot::Null, self.leaving_cause());
         }
     }
 
@@ -166,8 +171,7 @@ impl World {
     /// timers, when the payload arrives (for a load, before `Promise.all` has both halves).
     pub(super) fn hydrate(&mut self, view: &ClientView) {
         let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
-        let tokens: Vec<TokenInfo> = signed_in.filter_map(|s| s.last_active_token).collect();
-        self.seed(tokens.into_iter());
+        self.seed(signed_in.filter_map(|s| s.last_active_token));
     }
 
     fn seed(&mut self, tokens: impl Iterator<Item = TokenInfo>) {

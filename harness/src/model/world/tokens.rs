@@ -9,7 +9,7 @@ use crate::model::vocab::{
     CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
 };
 
-use super::{Failure, JsJob, LoadStatus, Purpose, Reply, Slot, TokenOutcome, World};
+use super::{Failure, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
 
 pub(super) fn token_result(outcome: TokenOutcome) -> CallResult {
     match outcome {
@@ -230,14 +230,9 @@ impl World {
     /// `keyed`: the request that brought it still holds its session's cache entry (a pending
     /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
     pub(super) fn token_resolved(&mut self, token: TokenInfo, keyed: bool) {
-        if self.rules.signout_failure_keeps_state
-            && self.js.slot == Slot::Undefined
-            && self.js.status != LoadStatus::Loading
-        {
-            // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
-            // `session === undefined` (a failed sign-out, whether or not it left a session) the
-            // app reads signed out: `#eX(this.session)` sets `session: e || null`.
-            self.set_slot(Slot::Null, self.leaving_cause());
+        if self.rules.signout_failure_keeps_state {
+            // clerk-js re-emits on every resolved token (`SessionTokenResolved`).
+            self.reemit_session();
         }
         let current = match self.js.slot {
             Slot::Some(v) => Some(v.id),

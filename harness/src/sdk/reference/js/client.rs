@@ -104,16 +104,10 @@ impl Core {
             if let Some(view) = reply.client() {
                 self.apply_client(view, signout_epoch);
             }
-            let limbo = {
-                let rt = self.rt.borrow();
-                let clerk_js = self.rules.awaits_unauthenticated;
-                (clerk_js && rt.slot == Slot::Undefined && rt.status != LoadStatus::Loading)
-                    .then(|| rt.leaving_cause())
-            };
-            if let Some(cause) = limbo {
-                // `handleUnauthenticated`: no session selected after `updateClient` (a
-                // sign-out in flight left `undefined`) → `setActive({ session: null })`.
-                self.set_slot(Slot::Null, cause);
+            if self.rules.awaits_unauthenticated {
+                // clerk-js's `handleUnauthenticated`: no session selected after
+                // `updateClient` → `setActive({ session: null })`.
+                self.reemit_session();
             }
             None
         } else if (status == 403 || status == 500) && self.rules.unauth_reload_error_signs_out {
@@ -126,6 +120,20 @@ impl Core {
         if let (Some(held_id), Some(held)) = (held, taken) {
             let reply = rethrown.unwrap_or(held.reply);
             self.dispatch(held_id, held.about, held.purpose, reply, held.signout_epoch);
+        }
+    }
+
+    /// clerk-js `#eX(this.session)`: it sets `session: e || null`, so a loaded app left
+    /// `undefined` (a sign-out in flight or failed, whether or not it held a session) reads
+    /// signed out.
+    pub(super) fn reemit_session(self: &Rc<Self>) {
+        let cause = {
+            let rt = self.rt.borrow();
+            (rt.slot == Slot::Undefined && rt.status != LoadStatus::Loading)
+                .then(|| rt.leaving_cause())
+        };
+        if let Some(cause) = cause {
+            self.set_slot(Slot::Null, cause);
         }
     }
 
@@ -213,8 +221,7 @@ impl Core {
     /// timers, when the payload arrives (for a load, before `Promise.all` has both halves).
     pub(super) fn hydrate(self: &Rc<Self>, view: &ClientView) {
         let signed_in = view.sessions.iter().filter(|s| s.status.is_signed_in());
-        let tokens: Vec<TokenInfo> = signed_in.filter_map(|s| s.last_active_token).collect();
-        self.seed(tokens.into_iter());
+        self.seed(signed_in.filter_map(|s| s.last_active_token));
     }
 
     fn seed(self: &Rc<Self>, tokens: impl Iterator<Item = TokenInfo>) {

@@ -14,7 +14,7 @@ use crate::model::vocab::{
 use crate::sdk::reference::exec::Promise;
 
 use super::transport::{Failure, Reply, Req};
-use super::{About, Core, Fetch, Fetched, JsJob, LoadStatus, Purpose, Slot, TokenOutcome};
+use super::{About, Core, Fetch, Fetched, JsJob, Purpose, Slot, TokenOutcome};
 
 pub(super) fn token_result(outcome: &TokenOutcome) -> CallResult {
     match outcome {
@@ -28,10 +28,10 @@ pub(super) fn token_result(outcome: &TokenOutcome) -> CallResult {
 pub(super) enum Next {
     Done(TokenOutcome),
     WaitLoad(Promise<()>),
-    Await(Promise<Fetched>),
-    /// A fetch this call started: it hears the answer one hop after the callers that joined
-    /// it when the profile says so ([`crate::model::profile::Profile::starter_settles_last`]).
-    Started(Promise<Fetched>),
+    /// A fetch to wait on, and whether this call started it: a starter hears the answer one
+    /// hop after the callers that joined it when the profile says so
+    /// ([`crate::model::profile::Profile::starter_settles_last`]).
+    Await(Promise<Fetched>, bool),
 }
 
 impl Core {
@@ -80,7 +80,7 @@ impl Core {
             CachePolicy::HitUntil => {
                 if !skip {
                     if let Some(done) = joinable(self) {
-                        return Next::Await(done);
+                        return Next::Await(done, false);
                     }
                     if let Some(token) = cached {
                         if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
@@ -103,14 +103,14 @@ impl Core {
                     }
                 }
                 if let Some(done) = joinable(self) {
-                    return Next::Await(done);
+                    return Next::Await(done, false);
                 }
             }
         }
         if self.rules.single_flight_all
             && let Some(done) = joinable(self)
         {
-            return Next::Await(done);
+            return Next::Await(done, false);
         }
         let done = Promise::new();
         let request = self.token_request(sid, skip, false);
@@ -125,7 +125,7 @@ impl Core {
             // clerk-js stores the pending resolver in the session's slot at once.
             rt.cache.remove(&sid);
         }
-        Next::Started(done)
+        Next::Await(done, true)
     }
 
     pub(super) fn token_request(&self, sid: SessionId, skip: bool, background: bool) -> Req {
@@ -237,18 +237,9 @@ impl Core {
     /// `keyed`: the request that brought it still holds its session's cache entry (a pending
     /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
     pub(super) fn token_resolved(self: &Rc<Self>, token: TokenInfo, keyed: bool) {
-        let signing_out = {
-            let rt = self.rt.borrow();
-            let limbo = self.rules.signout_failure_keeps_state
-                && rt.slot == Slot::Undefined
-                && rt.status != LoadStatus::Loading;
-            limbo.then(|| rt.leaving_cause())
-        };
-        if let Some(cause) = signing_out {
-            // clerk-js re-emits on every resolved token (`SessionTokenResolved`); with
-            // `session === undefined` (a failed sign-out, whether or not it left a session) the
-            // app reads signed out: `#eX(this.session)` sets `session: e || null`.
-            self.set_slot(Slot::Null, cause);
+        if self.rules.signout_failure_keeps_state {
+            // clerk-js re-emits on every resolved token (`SessionTokenResolved`).
+            self.reemit_session();
         }
         // A refresh of the cached token's session refreshes its entry even once it is no
         // longer current (clerk-js's cache is keyed by session, not by the current one).
@@ -374,12 +365,7 @@ impl Core {
             match self.token_next(call, kind, skip, &mut bound) {
                 Next::Done(outcome) => return outcome,
                 Next::WaitLoad(loaded) => loaded.wait().await,
-                next @ (Next::Await(_) | Next::Started(_)) => {
-                    let (started, done) = match next {
-                        Next::Started(done) => (true, done),
-                        Next::Await(done) => (false, done),
-                        _ => unreachable!("matched above"),
-                    };
+                Next::Await(done, started) => {
                     let (outcome, stale) = done.wait().await;
                     if started && self.rules.starter_settles_last {
                         crate::sdk::reference::exec::yield_now().await;
