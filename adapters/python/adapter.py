@@ -30,6 +30,11 @@ APP_EVENTS = {
     "advance", "app_state", "network", "sign_in", "complete_task", "get_token", "api_call",
     "navigate", "session_end", "session_remove", "sign_out", "set_active",
 }
+# The device's own events (docs/adapter-protocol.md §3): this SDK's storage cannot fail.
+DEVICE_EVENTS = {
+    "storage_fault", "lock_device", "unlock_device", "reboot", "background_wake",
+    "restore_backup",
+}
 
 
 def write(message):
@@ -75,6 +80,8 @@ class Adapter:
                 return error(request, "bad_request", "`step` before `start`")
             event = request.get("event") or {}
             name = event.get("event")
+            if name in DEVICE_EVENTS:
+                return error(request, "unsupported", f"event `{name}` needs a device this SDK does not model")
             if name not in APP_EVENTS:
                 return error(request, "bad_request", f"event `{name}` is not the adapter's")
             self.sdk.next_call = request["call_base"]

@@ -16,7 +16,13 @@ export const LINE_BYTES_MAX = 1024 * 1024;
 /** The harness epoch (harness/src/model/time.rs EPOCH_UNIX_MS): virtual ms 0 in Unix ms. */
 export const EPOCH_UNIX_MS = 1_767_225_600_000;
 /** Events the harness keeps to itself (§3): never sent to an adapter. */
-const HARNESS_EVENTS = ['cold_start', 'kill', 'js_reload', 'reinstall', 'revoke', 'expire_now', 'abandon_now', 'replace', 'fault'];
+const HARNESS_EVENTS = ['cold_start', 'kill', 'js_reload', 'reinstall', 'revoke', 'expire_now', 'abandon_now', 'replace', 'fault', 'clear_faults'];
+/**
+ * Device events (§3): the storage, protection state and OS wakes of the device the adapter's
+ * SDK runs on. These drivers keep their storage in a plain map with no failure modes, so they
+ * answer `unsupported` and the harness skips the scenario or case.
+ */
+const DEVICE_EVENTS = ['storage_fault', 'lock_device', 'unlock_device', 'reboot', 'background_wake', 'restore_backup'];
 
 // ---------------------------------------------------------------------- stdout is ours
 
@@ -144,6 +150,9 @@ async function step(app, request) {
   const name = event.event;
   if (HARNESS_EVENTS.includes(name)) {
     throw badRequest(`step: \`${name}\` is the harness's own event and is never sent to an adapter (§3)`);
+  }
+  if (DEVICE_EVENTS.includes(name)) {
+    throw unsupported(`step: \`${name}\` needs a device with failing storage and lock state, which this driver does not simulate`);
   }
   const check = STEP_EVENTS[name];
   if (!check) {

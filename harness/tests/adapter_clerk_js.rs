@@ -247,7 +247,7 @@ fn the_same_seed_gives_the_same_trace_bytes_whatever_the_pool_size() {
 
     let seed = 0x2020_0001;
     let case = generate::case_from_seed(ProfileId::ClerkJs6, 24, seed);
-    let generated: Vec<Event> = generate::interpret(&case, None)
+    let generated: Vec<Event> = generate::interpret_for(&case, None, false)
         .events()
         .into_iter()
         .map(|e| match e {

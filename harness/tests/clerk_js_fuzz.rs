@@ -32,7 +32,7 @@ fn a_campaign_case_gives_the_same_bytes_and_verdict_twice() {
     for index in 0..2 {
         let seed = case_seed(0x2492_d4b3, index);
         let case = generate::case_from_seed(ProfileId::ClerkJs6, 16, seed);
-        let events = generate::interpret(&case, None).events();
+        let events = generate::interpret_for(&case, None, false).events();
         let setup = Setup { profile: ProfileId::ClerkJs6, ..case.setup };
         let runs: Vec<_> = (0..2)
             .map(|_| {

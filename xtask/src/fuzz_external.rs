@@ -164,7 +164,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                     let index = c.range.start + n;
                     let seed = case_seed(c.seed, index);
                     let case = generate::case_from_seed(profile, c.steps, seed);
-                    let events = generate::interpret(&case, None).events();
+                    let events = generate::interpret_for(&case, None, false).events();
                     let setup = subject.setup(case.setup);
                     let case_started = Instant::now();
                     let outcome = subject.run(setup, &events, Some(seed));

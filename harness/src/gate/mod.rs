@@ -71,6 +71,13 @@ pub trait Subject: Sync {
         false
     }
 
+    /// Whether its fuzz cases may hold device events (storage faults, lock state, wakes):
+    /// the adapters answer them `unsupported` (docs/adapter-protocol.md §3), so external
+    /// campaigns leave them out rather than skip most cases.
+    fn device_events(&self) -> bool {
+        false
+    }
+
     /// The levels it is held to; `None`: exact lockstep with the model under every profile
     /// (the reference SDK, which implements the model's rules).
     fn conformance(&self) -> Option<Conformance> {
@@ -114,6 +121,10 @@ impl Subject for ReferenceSubject {
     }
 
     fn replays_by_seed(&self) -> bool {
+        true
+    }
+
+    fn device_events(&self) -> bool {
         true
     }
 
@@ -547,7 +558,8 @@ pub fn run(
         for index in 0..plan.cases {
             let case_seed = crate::sim::case_seed(plan.seed, index);
             let case = crate::generate::case_from_seed(profile, plan.steps_max, case_seed);
-            let events = crate::generate::interpret(&case, None).events();
+            let events =
+                crate::generate::interpret_for(&case, None, subject.device_events()).events();
             work.push(Job {
                 suite: Suite::Fuzz,
                 scenario: None,

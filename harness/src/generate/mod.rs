@@ -24,7 +24,8 @@ use crate::model::profile::ProfileId;
 use crate::model::settings::{InstanceSettings, SdkSettings, Setup, TokenCacheKind};
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
-    AppPath, AppState, Endpoint, Event, FaultKind, FaultSpec, Network, Platform, Route, TaskKey,
+    AppPath, AppState, Endpoint, Event, FaultKind, FaultSpec, KeychainAccessible, Network,
+    Platform, Route, StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp, TaskKey,
 };
 use crate::sim::SeedRng;
 use crate::trace::{Trace, TraceStep};
@@ -82,6 +83,12 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             },
             resource_cache: a % 4 == 1,
             treat_pending_as_signed_out: a % 8 != 3,
+            // Sometimes an app's own token cache with expo-secure-store's default class.
+            keychain_accessible: if c % 5 == 2 {
+                KeychainAccessible::WhenUnlocked
+            } else {
+                KeychainAccessible::AfterFirstUnlock
+            },
         };
         let instance = InstanceSettings {
             inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
@@ -180,9 +187,16 @@ enum Template {
     AbandonNow,
     Replace,
     Fault,
+    StorageFault,
+    ClearFaults,
+    LockDevice,
+    UnlockDevice,
+    Reboot,
+    BackgroundWake,
+    RestoreBackup,
 }
 
-const ALL_TEMPLATES: [Template; 27] = [
+const ALL_TEMPLATES: [Template; 34] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -210,6 +224,13 @@ const ALL_TEMPLATES: [Template; 27] = [
     Template::AbandonNow,
     Template::Replace,
     Template::Fault,
+    Template::StorageFault,
+    Template::ClearFaults,
+    Template::LockDevice,
+    Template::UnlockDevice,
+    Template::Reboot,
+    Template::BackgroundWake,
+    Template::RestoreBackup,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -244,6 +265,49 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         Template::AbandonNow => Event::AbandonNow,
         Template::Replace => Event::Replace,
         Template::Fault => Event::Fault(fault(param)),
+        Template::StorageFault => Event::StorageFault(storage_fault(param)),
+        Template::ClearFaults => Event::ClearFaults,
+        Template::LockDevice => Event::LockDevice,
+        Template::UnlockDevice => Event::UnlockDevice,
+        Template::Reboot => Event::Reboot,
+        // iOS gives a background fetch about 30 s; a push or a prewarm less.
+        Template::BackgroundWake => {
+            Event::BackgroundWake { ms: 1 + (param >> 8) % (30 * SECOND_MS) }
+        }
+        Template::RestoreBackup => Event::RestoreBackup,
+    }
+}
+
+/// A storage fault: mostly on the client token, mostly thrown reads.
+fn storage_fault(param: u64) -> StorageFaultSpec {
+    let op = [StorageOp::Read, StorageOp::Read, StorageOp::Write, StorageOp::Delete]
+        [(param % 4) as usize];
+    let kind = [
+        StorageFaultKind::Throw,
+        StorageFaultKind::Throw,
+        StorageFaultKind::Hang,
+        StorageFaultKind::Garbage,
+    ][((param >> 4) % 4) as usize];
+    let key = match (param >> 8) % 4 {
+        0 => None,
+        1 => Some(StorageKey::CachedClient),
+        _ => Some(StorageKey::ClientJwt),
+    };
+    StorageFaultSpec { op, kind, count: 1 + ((param >> 16) % 3) as u32, key }
+}
+
+impl Template {
+    /// Events of the device itself, which an external adapter may not simulate.
+    fn is_device(self) -> bool {
+        matches!(
+            self,
+            Template::StorageFault
+                | Template::LockDevice
+                | Template::UnlockDevice
+                | Template::Reboot
+                | Template::BackgroundWake
+                | Template::RestoreBackup
+        )
     }
 }
 
@@ -252,10 +316,19 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
     use Template as T;
     let device = &world.device;
     let view = world.view();
-    let mut m: Vec<(u32, Template)> =
-        vec![(10, T::AdvanceShort), (3, T::AdvanceLong), (2, T::Fault)];
+    let mut m: Vec<(u32, Template)> = vec![
+        (10, T::AdvanceShort),
+        (3, T::AdvanceLong),
+        (2, T::Fault),
+        (2, T::StorageFault),
+        (1, T::ClearFaults),
+    ];
+    if !device.protection.is_unlocked() {
+        m.push((3, T::UnlockDevice));
+    }
     if !device.running {
         m.extend([(30, T::ColdStart), (2, T::Reinstall), (2, T::Revoke), (2, T::ExpireNow)]);
+        m.extend([(3, T::BackgroundWake), (2, T::Reboot), (1, T::RestoreBackup)]);
         return m;
     }
     if device.app_state == AppState::Background {
@@ -267,6 +340,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (2, T::Online),
         ]);
         m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
+        m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot)]);
         return m;
     }
     m.extend([
@@ -275,6 +349,8 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (4, T::Background),
         (1, T::Inactive),
         (2, T::Navigate),
+        (1, T::LockDevice),
+        (1, T::Reboot),
     ]);
     m.push(if device.network == Network::Offline { (6, T::Online) } else { (2, T::Offline) });
     if device.app_state == AppState::Inactive {
@@ -317,22 +393,33 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
 
 /// Turns raw material into events by running the model; returns the model's trace.
 pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
+    interpret_for(case, seed, true)
+}
+
+/// [`interpret`], with device events (storage faults, lock state, wakes) left out when
+/// `device` is false: campaigns against an external SDK whose adapter answers them
+/// `unsupported` (docs/adapter-protocol.md §3). A device choice becomes a short wait.
+pub fn interpret_for(case: &Case, seed: Option<u64>, device: bool) -> Trace {
     let mut world = World::new(case.setup);
     let mut steps = Vec::with_capacity(case.choices.len() + 1);
     // Every generated trace starts with a launch: a trace of a never-started app tests little.
     let mut events = vec![Event::ColdStart];
     for (i, c) in case.choices.iter().enumerate() {
         let foreground = world.device.running && world.device.app_state != AppState::Background;
+        let keep = |t: Template| if !device && t.is_device() { Template::AdvanceShort } else { t };
         let event = if i == 0 {
             events.pop().expect("the launch was pushed above")
         } else if c.pick >= ARBITRARY_PICK_MIN {
             instantiate(
-                ALL_TEMPLATES[(c.param % ALL_TEMPLATES.len() as u64) as usize],
+                keep(ALL_TEMPLATES[(c.param % ALL_TEMPLATES.len() as u64) as usize]),
                 c.param >> 5,
                 foreground,
             )
         } else {
-            let m = menu(&world);
+            let mut m = menu(&world);
+            if !device {
+                m.retain(|(_, t)| !t.is_device());
+            }
             let total: u32 = m.iter().map(|(w, _)| w).sum();
             let mut target = (c.pick as u32) % total;
             let mut chosen = m[0].1;

@@ -15,6 +15,7 @@ use crate::model::time::{SECOND_MS, VTime, format_clock};
 use crate::model::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, Endpoint, Event, Happening, Network,
     Platform, RequestId, RequestOutcome, Route, SessionId, SessionStatus, SignOutCause, StorageKey,
+    StorageOp,
 };
 use crate::trace::Trace;
 
@@ -167,6 +168,8 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
                         }
                     }
                     Happening::RequestSent { req, .. } => sent.push(*req),
+                    // Storage that fails is no calm start (eventually-signed-in judges it).
+                    Happening::StorageFailed { .. } => calm = false,
                     Happening::RequestDone { req, outcome, fault, .. } => {
                         sent.retain(|s| s != req);
                         let bad = fault.is_some()
@@ -212,6 +215,9 @@ fn is_user_terminal(kind: CallKind) -> bool {
 }
 
 fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
+    // Keys whose last failure was permanent (undecryptable, garbage): dropping them destroys
+    // nothing that could still be read.
+    let mut lost: BTreeSet<StorageKey> = BTreeSet::new();
     let mut resolved = true;
     let mut running = false;
     let mut user_calls: BTreeMap<CallId, ()> = BTreeMap::new();
@@ -246,6 +252,15 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
                     ((*cause != SignOutCause::User && live) || *server_revoke)
                         .then(|| "a sign-out".to_string())
                 }
+                Happening::StorageFailed { key, error, .. } => {
+                    if error.is_transient() {
+                        lost.remove(key);
+                    } else {
+                        lost.insert(*key);
+                    }
+                    None
+                }
+                Happening::StorageDeleted { key, .. } if lost.remove(key) => None,
                 Happening::StorageDeleted { key, .. } => {
                     Some(format!("deletion of {}", key.as_str()))
                 }
@@ -273,7 +288,7 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
                 );
             }
         }
-        if matches!(step.event, Event::Kill | Event::Reinstall) {
+        if step.event.ends_process() {
             running = false;
         }
     }
@@ -282,7 +297,7 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
 fn single_flight_refresh(trace: &Trace, r: &mut Report) {
     let mut in_flight: BTreeMap<RequestId, SessionId> = BTreeMap::new();
     for step in &trace.steps {
-        if matches!(step.event, Event::Kill | Event::JsReload | Event::Reinstall) {
+        if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             // A dead runtime's requests cannot be shared with the next one.
             in_flight.clear();
         }
@@ -370,6 +385,9 @@ fn kind_name(kind: CallKind) -> &'static str {
 
 fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     let mut sdk_session: Option<SessionId> = None;
+    // The stored client token became unreadable for good (undecryptable, garbage): losing
+    // the session that rode on it is the device's doing, until a credential is written again.
+    let mut credential_lost = false;
     for step in &trace.steps {
         let server = &step.obs.server;
         for h in &step.obs.happenings {
@@ -379,7 +397,19 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                         sdk_session = Some(s.id);
                     }
                 }
-                Happening::SignedOut { at, cause, .. } if *cause != SignOutCause::User => {
+                Happening::StorageFailed { key: StorageKey::ClientJwt, error, .. } => {
+                    if !error.is_transient() {
+                        credential_lost = true;
+                    }
+                }
+                Happening::StorageWritten {
+                    key: StorageKey::ClientJwt, credential: true, ..
+                } => {
+                    credential_lost = false;
+                }
+                Happening::SignedOut { at, cause, .. }
+                    if *cause != SignOutCause::User && !credential_lost =>
+                {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
                     if let Some(sid) = sdk_session
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
@@ -393,7 +423,9 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                         );
                     }
                 }
-                Happening::StorageDeleted { at, key: StorageKey::ClientJwt } => {
+                Happening::StorageDeleted { at, key: StorageKey::ClientJwt }
+                    if !credential_lost =>
+                {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
                     let user = step.obs.happenings.iter().any(|h| {
                         matches!(h, Happening::SignedOut { cause: SignOutCause::User, .. })
@@ -428,6 +460,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                 fault.is_some() || matches!(outcome, RequestOutcome::NetworkError { .. })
             }
             Happening::TimerFired { at, due, .. } => at.since(*due) > 10 * SECOND_MS,
+            Happening::StorageFailed { error, .. } => error.is_transient(),
             _ => false,
         })
         .count();
@@ -797,10 +830,18 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
     // credential from that sign-in (even one that failed half-way) is the user's own doing.
     let mut open_sign_outs: BTreeMap<CallId, CallKind> = BTreeMap::new();
     let mut signed_in_meanwhile = false;
+    // The device refused to delete a stored credential during a sign-out: what it kept (and
+    // what that restores later) is the device's doing, until the next sign-in.
+    let mut refused = false;
     for step in &trace.steps {
         let mut check_credential = false;
         for h in &step.obs.happenings {
             match h {
+                Happening::StorageFailed { op: StorageOp::Delete, .. }
+                    if signed_out || !open_sign_outs.is_empty() =>
+                {
+                    refused = true;
+                }
                 Happening::SignedOut { cause: SignOutCause::User, .. } => {
                     r.exercise(InvariantId::SignoutIsFinal, 1);
                     // Ending one session (`end`/`remove`) of a multi-session client that keeps
@@ -817,6 +858,7 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                     open_sign_ins.insert(*call, ());
                     signed_in_meanwhile |= !open_sign_outs.is_empty();
                     signed_out = false;
+                    refused = false;
                 }
                 Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
                     open_sign_outs.insert(*call, *kind);
@@ -827,7 +869,9 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                         signed_in_meanwhile = false;
                     }
                 }
-                Happening::StorageWritten { at, key, credential: true, .. } if signed_out => {
+                Happening::StorageWritten { at, key, credential: true, .. }
+                    if signed_out && !refused =>
+                {
                     r.violate(
                         InvariantId::SignoutIsFinal,
                         step.index,
@@ -836,7 +880,9 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                         format!("{} written with a usable credential", key.as_str()),
                     );
                 }
-                Happening::Rendered { at, view } if signed_out && view.session.is_some() => {
+                Happening::Rendered { at, view }
+                    if signed_out && !refused && view.session.is_some() =>
+                {
                     r.violate(
                         InvariantId::SignoutIsFinal,
                         step.index,
@@ -849,12 +895,13 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                 _ => {}
             }
         }
-        if matches!(step.event, Event::Kill | Event::JsReload | Event::Reinstall) {
+        if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             open_sign_ins.clear();
             open_sign_outs.clear();
             signed_in_meanwhile = false;
         }
-        if check_credential && signed_out && step.obs.server.persisted_credential_valid {
+        if check_credential && signed_out && !refused && step.obs.server.persisted_credential_valid
+        {
             r.violate(
                 InvariantId::SignoutIsFinal,
                 step.index,
@@ -877,7 +924,9 @@ fn storage_round_trips(trace: &Trace, r: &mut Report) {
                 Happening::StorageWritten { key, digest, .. } => {
                     written.insert(*key, *digest);
                 }
-                Happening::StorageDeleted { key, .. } => {
+                // A failed operation leaves the item as the device left it: the device's
+                // doing, not the SDK's, so nothing is expected of it until written again.
+                Happening::StorageDeleted { key, .. } | Happening::StorageFailed { key, .. } => {
                     written.remove(key);
                 }
                 Happening::StorageRead { at, key, digest } => {
@@ -912,7 +961,7 @@ fn return_to_preserved(trace: &Trace, r: &mut Report) {
     let mut signed_in = false;
     for step in &trace.steps {
         match &step.event {
-            Event::Kill | Event::JsReload | Event::Reinstall => {
+            e if e.ends_process() || matches!(e, Event::JsReload) => {
                 expected = None;
                 last_protected = None;
             }

@@ -6,14 +6,26 @@
 //! which splits them into [`CHUNK_BYTES`] pieces the way `@clerk/expo`'s resource cache does
 //! (reference §3.3). A value written whole with [`Device::write_raw`] on iOS is truncated,
 //! and reads back corrupt: that is the `securestore-truncation` defect's mechanism.
+//!
+//! Storage is also a part that fails (issue 14). The SDK's operations go through
+//! [`Device::sdk_read`], [`Device::sdk_write`] and [`Device::sdk_delete`], which answer as
+//! the platform would: scripted faults (throw, hang, garbage) per operation and key, the
+//! data protection state against the item's accessibility class (iOS keychain: `locked`
+//! refuses `when_unlocked` items, `before_first_unlock` refuses every item; Android's
+//! keystore keys need no unlock, and an app that is not direct-boot aware never runs before
+//! the first unlock), and items restored from a backup without the key that decrypts them
+//! (Android). The environment's own reads ([`Device::read`]) see the truth, unfaulted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::server::{ClientToken, ClientView, mix64};
-use super::vocab::{AppState, DeviceView, Network, Platform, StorageKey, TokenInfo};
+use super::vocab::{
+    AppState, DeviceView, KeychainAccessible, Network, Platform, Protection, StorageError,
+    StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp, TokenInfo,
+};
 
 /// expo-secure-store's historical per-item limit on iOS (the article's "~2,048-byte").
 pub const IOS_ITEM_BYTES_MAX: u32 = 2048;
@@ -95,6 +107,15 @@ pub struct Item {
 /// Address of a physical item: the logical key and the piece (0 = the head item).
 pub type ItemKey = (StorageKey, u16);
 
+/// How an SDK storage operation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access<T> {
+    Done(T),
+    Failed(StorageError),
+    /// The promise never settles.
+    Hang,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     pub platform: Platform,
@@ -102,6 +123,15 @@ pub struct Device {
     pub network: Network,
     pub running: bool,
     pub storage: BTreeMap<ItemKey, Item>,
+    /// The accessibility class the JS SDK's items are stored with.
+    pub class: KeychainAccessible,
+    pub protection: Protection,
+    /// Scripted storage faults not yet consumed, oldest first.
+    pub storage_faults: Vec<StorageFaultSpec>,
+    /// Keys whose stored item came back from a backup without its decryption key.
+    pub undecryptable: BTreeSet<StorageKey>,
+    /// JS runs in the background now (a background wake).
+    pub awake: bool,
 }
 
 impl Device {
@@ -112,16 +142,168 @@ impl Device {
             network: Network::Online,
             running: false,
             storage: BTreeMap::new(),
+            class: KeychainAccessible::default(),
+            protection: Protection::Unlocked,
+            storage_faults: Vec::new(),
+            undecryptable: BTreeSet::new(),
+            awake: false,
         }
     }
 
-    pub fn view(&self) -> DeviceView {
-        DeviceView { running: self.running, app_state: self.app_state, network: self.network }
+    /// A device whose JS items are stored with `class`.
+    pub fn with_class(platform: Platform, class: KeychainAccessible) -> Device {
+        Device { class, ..Device::new(platform) }
     }
 
-    /// Whether the JS runtime gets to run: alive and not suspended in the background.
+    pub fn view(&self) -> DeviceView {
+        DeviceView {
+            running: self.running,
+            app_state: self.app_state,
+            network: self.network,
+            protection: self.protection,
+            storage_readable: self.credential_readable(),
+            awake: self.awake,
+        }
+    }
+
+    /// Whether the JS runtime gets to run: alive, and in the foreground or woken.
     pub fn js_runs(&self) -> bool {
-        self.running && self.app_state != AppState::Background
+        self.running && (self.app_state != AppState::Background || self.awake)
+    }
+
+    // ------------------------------------------------------------- protection and faults
+
+    /// Whether the protection state refuses `key` now (`errSecInteractionNotAllowed`).
+    fn refuses(&self, key: StorageKey) -> bool {
+        if self.platform != Platform::Ios {
+            return false;
+        }
+        match self.protection {
+            Protection::Unlocked => false,
+            // ClerkKit's own items are `AFTER_FIRST_UNLOCK`.
+            Protection::Locked => {
+                !key.is_native() && self.class == KeychainAccessible::WhenUnlocked
+            }
+            Protection::BeforeFirstUnlock => true,
+        }
+    }
+
+    /// Whether the SDK's next read of its client token would succeed: nothing in the way
+    /// that passes by itself or for good.
+    pub fn credential_readable(&self) -> bool {
+        let key = StorageKey::ClientJwt;
+        !self.refuses(key)
+            && !self.undecryptable.contains(&key)
+            && !self
+                .storage_faults
+                .iter()
+                .any(|f| f.op == StorageOp::Read && f.key.is_none_or(|k| k == key))
+    }
+
+    /// The user locks the device (a first unlock already happened, or not).
+    pub fn lock(&mut self) {
+        if self.protection == Protection::Unlocked {
+            self.protection = Protection::Locked;
+        }
+    }
+
+    pub fn unlock(&mut self) {
+        self.protection = Protection::Unlocked;
+    }
+
+    /// The device restarts: the app dies; nothing is unlocked yet.
+    pub fn reboot(&mut self) {
+        self.running = false;
+        self.awake = false;
+        self.protection = Protection::BeforeFirstUnlock;
+    }
+
+    /// Whether the OS may launch or wake the app now: an Android app that is not
+    /// direct-boot aware never runs before the first unlock.
+    pub fn may_run_in_background(&self) -> bool {
+        !(self.platform == Platform::Android && self.protection == Protection::BeforeFirstUnlock)
+    }
+
+    /// The app's data comes back from a backup: the app is reinstalled with its items. iOS
+    /// restores keychain items that are not `ThisDeviceOnly` along with their protection;
+    /// Android restores the encrypted values but not the keystore key.
+    pub fn restore_backup(&mut self) {
+        self.running = false;
+        self.awake = false;
+        if self.platform == Platform::Android {
+            self.undecryptable = self.storage.keys().map(|(k, _)| *k).collect();
+        }
+    }
+
+    pub fn push_storage_fault(&mut self, spec: StorageFaultSpec) {
+        if spec.count > 0 {
+            self.storage_faults.push(spec);
+        }
+    }
+
+    fn take_fault(&mut self, op: StorageOp, key: StorageKey) -> Option<StorageFaultKind> {
+        let i = self
+            .storage_faults
+            .iter()
+            .position(|f| f.op == op && f.key.is_none_or(|k| k == key))?;
+        let fault = &mut self.storage_faults[i];
+        let kind = fault.kind;
+        fault.count -= 1;
+        if fault.count == 0 {
+            self.storage_faults.remove(i);
+        }
+        Some(kind)
+    }
+
+    /// The SDK reads `key`: the value and its digest, `None` when absent.
+    pub fn sdk_read(&mut self, key: StorageKey) -> Access<Option<(Payload, u64)>> {
+        if self.refuses(key) {
+            return Access::Failed(StorageError::Locked);
+        }
+        if self.undecryptable.contains(&key) {
+            return Access::Failed(StorageError::Undecryptable);
+        }
+        match self.take_fault(StorageOp::Read, key) {
+            Some(StorageFaultKind::Throw) => Access::Failed(StorageError::Thrown),
+            Some(StorageFaultKind::Hang) => Access::Hang,
+            Some(StorageFaultKind::Garbage) => Access::Failed(StorageError::Garbage),
+            None => Access::Done(self.read(key)),
+        }
+    }
+
+    /// The SDK writes `payload` under `key` (chunked unless `raw`): the digest the store
+    /// holds now. `Failed(Garbage)`: corrupt bytes landed instead.
+    pub fn sdk_write(&mut self, key: StorageKey, payload: Payload, raw: bool) -> Access<u64> {
+        if self.refuses(key) {
+            return Access::Failed(StorageError::Locked);
+        }
+        match self.take_fault(StorageOp::Write, key) {
+            Some(StorageFaultKind::Throw) => Access::Failed(StorageError::Thrown),
+            Some(StorageFaultKind::Hang) => Access::Hang,
+            // The bytes land, and will not parse: the one failure that changes the store.
+            Some(StorageFaultKind::Garbage) => {
+                self.undecryptable.remove(&key);
+                self.write_raw(key, Payload::Corrupt);
+                Access::Failed(StorageError::Garbage)
+            }
+            None => Access::Done({
+                self.undecryptable.remove(&key);
+                if raw { self.write_raw(key, payload) } else { self.write_chunked(key, payload) }
+            }),
+        }
+    }
+
+    /// The SDK deletes `key`: whether anything was there. Deleting needs no decryption, so
+    /// protection never refuses it.
+    pub fn sdk_delete(&mut self, key: StorageKey) -> Access<bool> {
+        match self.take_fault(StorageOp::Delete, key) {
+            Some(StorageFaultKind::Throw) => Access::Failed(StorageError::Thrown),
+            Some(StorageFaultKind::Hang) => Access::Hang,
+            Some(StorageFaultKind::Garbage) | None => {
+                self.undecryptable.remove(&key);
+                Access::Done(self.delete(key))
+            }
+        }
     }
 
     fn item_limit(&self) -> Option<u32> {
@@ -195,8 +377,10 @@ impl Device {
     /// Uninstall and reinstall: iOS keeps keychain items, Android clears its storage.
     pub fn reinstall(&mut self) {
         self.running = false;
+        self.awake = false;
         if self.platform == Platform::Android {
             self.storage.clear();
+            self.undecryptable.clear();
         }
     }
 

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod server;
 pub mod settings;
 pub mod time;
+pub mod token_cache;
 pub mod vocab;
 pub mod world;
 

@@ -95,6 +95,23 @@ pub enum LoadFailurePolicy {
     RetryThenSignedOut,
 }
 
+/// What the token cache does when a read of the stored client token fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadFailurePolicy {
+    /// The cache keeps the last token it was given in memory and sends it, reading storage
+    /// only when memory is empty (a fresh runtime), so a failed write loses nothing. A
+    /// transient read failure (locked, thrown, timed out) fails the request as a network
+    /// error and keeps the item, so the caller's retries run and the credential survives; a
+    /// permanent one (undecryptable, garbage) deletes the item and goes on without it (the
+    /// harness's contract, DESIGN.md §8 "storage faults are transient").
+    KeepTransient,
+    /// `@clerk/expo`'s token cache: `try { getItemAsync } catch { deleteItemAsync; return
+    /// null }` for every error, so the request goes out without a client token and FAPI
+    /// mints an anonymous client (reference clerk-expo-behaviour §5.1, every version 3.0.1 –
+    /// 4.6.6). A value that does not parse is sent as it is, which FAPI reads as no client.
+    DeleteOnThrow,
+}
+
 /// A profile: every rule and constant the model's SDK and app shell read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Profile {
@@ -248,6 +265,11 @@ pub struct Profile {
     /// sessions, and the documented contract keeps the current session's token only) a
     /// change of session drops the cached token.
     pub per_session_cache: bool,
+    /// What the token cache does when reading the client token fails.
+    pub read_failure: ReadFailurePolicy,
+    /// How long the token cache waits for a storage read before it counts as failed;
+    /// `None` waits forever.
+    pub storage_read_timeout_ms: Option<u64>,
 }
 
 /// The article's contract.
@@ -293,6 +315,11 @@ pub const DOCUMENTED: Profile = Profile {
     load_get_outlives_load: false,
     signout_failure_keeps_state: false,
     per_session_cache: false,
+    read_failure: ReadFailurePolicy::KeepTransient,
+    // `@clerk/expo` 4.x races its token-cache read against 1000 ms
+    // (`nativeClientSync.tsx` `tokenCacheReadTimeoutMs`): the documented contract does so for
+    // every read.
+    storage_read_timeout_ms: Some(1_000),
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -339,6 +366,9 @@ pub const CLERK_JS_6: Profile = Profile {
     load_get_outlives_load: true,
     signout_failure_keeps_state: true,
     per_session_cache: true,
+    read_failure: ReadFailurePolicy::DeleteOnThrow,
+    // The 3.x token cache awaits `getItemAsync` with no timeout (§5.1).
+    storage_read_timeout_ms: None,
 };
 
 impl Profile {

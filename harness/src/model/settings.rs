@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::{DAY_MS, MINUTE_MS, SECOND_MS};
-use super::vocab::Platform;
+use super::vocab::{KeychainAccessible, Platform};
 
 /// The instance's session options (Dashboard → Sessions), article §"Configuring session
 /// lifetime and inactivity timeout".
@@ -113,6 +113,15 @@ pub struct SdkSettings {
     pub resource_cache: bool,
     /// `useAuth({ treatPendingAsSignedOut })`; default `true` as in Clerk.
     pub treat_pending_as_signed_out: bool,
+    /// The keychain class the token cache stores its items with: `after_first_unlock`, what
+    /// `@clerk/expo`'s token cache passes, or `when_unlocked`, expo-secure-store's default
+    /// for an app that brings its own token cache.
+    #[serde(skip_serializing_if = "is_default_class")]
+    pub keychain_accessible: KeychainAccessible,
+}
+
+fn is_default_class(class: &KeychainAccessible) -> bool {
+    *class == KeychainAccessible::default()
 }
 
 impl Default for SdkSettings {
@@ -121,6 +130,7 @@ impl Default for SdkSettings {
             token_cache: TokenCacheKind::SecureStore,
             resource_cache: false,
             treat_pending_as_signed_out: true,
+            keychain_accessible: KeychainAccessible::default(),
         }
     }
 }

@@ -498,7 +498,7 @@ struct Ledger {
 
 impl Ledger {
     fn learn(&mut self, event: &Event, happenings: &[Happening]) {
-        if matches!(event, Event::Kill | Event::ColdStart | Event::JsReload | Event::Reinstall) {
+        if event.ends_process() || matches!(event, Event::ColdStart | Event::JsReload) {
             self.live.clear();
         }
         for h in happenings {

@@ -8,7 +8,8 @@ use crate::invariants::InvariantId;
 use crate::model::settings::{
     InstanceSettings, LATENCY_MS_MAX, NetSettings, SdkSettings, Setup, TokenCacheKind,
 };
-use crate::model::vocab::{AppPath, Defect, Event, FaultKind, FaultSpec};
+use crate::model::time::format_duration;
+use crate::model::vocab::{AppPath, Defect, Event, FaultKind, FaultSpec, StorageFaultSpec};
 use crate::sim::parse_seed;
 
 use super::error::{Context, ErrorKind, ScenarioError};
@@ -25,6 +26,9 @@ pub const EVENTS_MAX: usize = 10_000;
 
 /// Most requests one scripted fault may cover.
 pub const FAULT_COUNT_MAX: u32 = 1_000;
+
+/// Longest `background_wake` a scenario may ask for: the OS's windows are seconds long.
+pub const BACKGROUND_WAKE_MS_MAX: u64 = 10 * 60 * 1_000;
 
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
@@ -278,6 +282,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     if let Some(b) = spec.resource_cache {
         sdk.resource_cache = b;
     }
+    if let Some(class) = spec.keychain_accessible {
+        sdk.keychain_accessible = class.0;
+    }
     if let Some(b) = spec.treat_pending_as_signed_out {
         sdk.treat_pending_as_signed_out = b;
     }
@@ -319,6 +326,9 @@ fn merge_variant(
     }
     if let Some(b) = v.resource_cache {
         setup.sdk.resource_cache = b;
+    }
+    if let Some(class) = v.keychain_accessible {
+        setup.sdk.keychain_accessible = class.0;
     }
     if let Some(b) = v.treat_pending_as_signed_out {
         setup.sdk.treat_pending_as_signed_out = b;
@@ -433,6 +443,41 @@ impl Flat {
             StepSpec::AbandonNow(_) => Event::AbandonNow,
             StepSpec::Replace(_) => Event::Replace,
             StepSpec::Fault(f) => Event::Fault(fault(f).map_err(|m| err(ErrorKind::Fault(m)))?),
+            StepSpec::StorageFault(f) => {
+                let count = f.count.unwrap_or(1);
+                if count == 0 || count > FAULT_COUNT_MAX {
+                    return Err(err(ErrorKind::Fault(format!(
+                        "count {count} is out of range; accepted: 1 ..= {FAULT_COUNT_MAX}"
+                    ))));
+                }
+                Event::StorageFault(StorageFaultSpec {
+                    op: f.op.0,
+                    kind: f.kind.0,
+                    count,
+                    key: f.key.map(|k| k.0),
+                })
+            }
+            StepSpec::ClearFaults(_) => Event::ClearFaults,
+            StepSpec::LockDevice(_) => Event::LockDevice,
+            StepSpec::UnlockDevice(_) => Event::UnlockDevice,
+            StepSpec::Reboot(_) => Event::Reboot,
+            StepSpec::BackgroundWake(d) => {
+                if in_group {
+                    return Err(err(ErrorKind::Step(
+                        "`background_wake` cannot be inside `concurrently`: it lets time pass"
+                            .into(),
+                    )));
+                }
+                if d.0 == 0 || d.0 > BACKGROUND_WAKE_MS_MAX {
+                    return Err(err(ErrorKind::Step(format!(
+                        "`background_wake: {}` is out of range; accepted: 1ms ..= 10m (iOS \
+                         gives a background fetch about 30s)",
+                        format_duration(d.0)
+                    ))));
+                }
+                Event::BackgroundWake { ms: d.0 }
+            }
+            StepSpec::RestoreBackup(_) => Event::RestoreBackup,
         };
         self.events.push(event);
         self.lines.push(step.line);
@@ -515,7 +560,8 @@ fn name_of(kind: FaultKindName) -> &'static str {
 pub fn step_of(event: &Event) -> StepSpec {
     use super::format::{
         AppStateName, Duration, Empty, EndpointName, GetTokenSpec, NetworkName, PathSpec,
-        SignInSpec, TaskName,
+        SignInSpec, StorageFaultKindName, StorageFaultStep, StorageKeyName, StorageOpName,
+        TaskName,
     };
     match event {
         Event::Advance { ms } => StepSpec::Advance(Duration(*ms)),
@@ -569,5 +615,17 @@ pub fn step_of(event: &Event) -> StepSpec {
             };
             StepSpec::Fault(step)
         }
+        Event::StorageFault(spec) => StepSpec::StorageFault(StorageFaultStep {
+            op: StorageOpName(spec.op),
+            kind: StorageFaultKindName(spec.kind),
+            count: Some(spec.count),
+            key: spec.key.map(StorageKeyName),
+        }),
+        Event::ClearFaults => StepSpec::ClearFaults(Empty {}),
+        Event::LockDevice => StepSpec::LockDevice(Empty {}),
+        Event::UnlockDevice => StepSpec::UnlockDevice(Empty {}),
+        Event::Reboot => StepSpec::Reboot(Empty {}),
+        Event::BackgroundWake { ms } => StepSpec::BackgroundWake(Duration(*ms)),
+        Event::RestoreBackup => StepSpec::RestoreBackup(Empty {}),
     }
 }

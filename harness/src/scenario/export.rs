@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::invariants::Report;
 use crate::model::settings::TokenCacheKind;
-use crate::model::vocab::Defect;
+use crate::model::vocab::{Defect, KeychainAccessible};
 use crate::runner::is_known;
 use crate::runner::lockstep::Divergence;
 use crate::sim::format_seed;
@@ -21,8 +21,9 @@ use crate::trace::Trace;
 
 use super::compile::{DEFAULT_VARIANT, step_of};
 use super::format::{
-    DefectName, Duration, InstanceSpec, InvariantName, Limit, Located, NetSpec, PlatformName,
-    ProfileName, SCHEMA_VERSION, ScenarioFile, SetupSpec, TokenCacheName, VariantExpect,
+    DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, Limit, Located,
+    NetSpec, PlatformName, ProfileName, SCHEMA_VERSION, ScenarioFile, SetupSpec, TokenCacheName,
+    VariantExpect,
 };
 
 /// An exported counterexample: the scenario name (its path under `scenarios/` without
@@ -192,6 +193,9 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
         }),
         resource_cache: Some(setup.sdk.resource_cache),
         treat_pending_as_signed_out: Some(setup.sdk.treat_pending_as_signed_out),
+        // Written only when it is not the default, so exports of older setups stay as they were.
+        keychain_accessible: (setup.sdk.keychain_accessible != KeychainAccessible::default())
+            .then_some(KeychainAccessibleName(setup.sdk.keychain_accessible)),
         instance: Some(here(InstanceSpec {
             session_token_ttl: Some(Duration(setup.instance.session_token_ttl_ms)),
             max_lifetime: Some(Limit(setup.instance.max_lifetime_ms)),

@@ -15,7 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::invariants::InvariantId;
 use crate::model::profile::ProfileId;
 use crate::model::time::{format_duration, parse_duration};
-use crate::model::vocab::{AppState, Defect, Endpoint, Network, Platform, SessionStatus, TaskKey};
+use crate::model::vocab::{
+    AppState, Defect, Endpoint, KeychainAccessible, Network, Platform, SessionStatus,
+    StorageFaultKind, StorageKey, StorageOp, TaskKey,
+};
 
 /// The only `schema_version` this parser reads. Bump it when a file that parsed before would
 /// now mean something else.
@@ -169,6 +172,27 @@ named!(
         Network::Online => "online",
         Network::Offline => "offline",
     }
+);
+
+named!(
+    /// A secure-storage operation: read, write or delete.
+    StorageOpName(StorageOp), "storage operation", StorageOp::ALL, StorageOp::as_str
+);
+named!(
+    /// What a storage fault does: throw (the promise rejects), hang (it never settles),
+    /// garbage (a read returns, or a write stores, bytes that do not parse).
+    StorageFaultKindName(StorageFaultKind), "storage fault kind", StorageFaultKind::ALL,
+    StorageFaultKind::as_str
+);
+named!(
+    /// An item of secure storage.
+    StorageKeyName(StorageKey), "storage key", StorageKey::ALL, StorageKey::name
+);
+named!(
+    /// The keychain class of the token cache's items (iOS).
+    KeychainAccessibleName(KeychainAccessible), "keychain class",
+    [KeychainAccessible::AfterFirstUnlock, KeychainAccessible::WhenUnlocked],
+    KeychainAccessible::as_str
 );
 
 /// A duration written with a unit: `250ms`, `30s`, `5m`, `2h`, `7d`, `1h30m`.
@@ -380,6 +404,9 @@ pub struct SetupSpec {
     /// `useAuth({ treatPendingAsSignedOut })`; default true, as in Clerk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
+    /// The keychain class of the token cache's items; default `after_first_unlock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain_accessible: Option<KeychainAccessibleName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -406,6 +433,8 @@ pub struct VariantSpec {
     pub resource_cache: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain_accessible: Option<KeychainAccessibleName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -556,6 +585,20 @@ pub struct FaultStep {
     /// `latency` only: how long the request takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<Duration>,
+}
+
+/// A fault for the SDK's next `count` secure-storage operations of one kind.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFaultStep {
+    pub op: StorageOpName,
+    pub kind: StorageFaultKindName,
+    /// How many operations it applies to; default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Only operations on this item (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<StorageKeyName>,
 }
 
 /// `isSignedIn`: `true`, `false` or `undefined`.
@@ -805,6 +848,20 @@ pub enum StepSpec {
     Replace(Empty),
     /// Script a FAPI fault.
     Fault(FaultStep),
+    /// Script a secure-storage fault.
+    StorageFault(StorageFaultStep),
+    /// Drop every scripted FAPI and storage fault not yet consumed.
+    ClearFaults(Empty),
+    /// The user locks the device (a foreground app goes to the background).
+    LockDevice(Empty),
+    /// The user unlocks the device.
+    UnlockDevice(Empty),
+    /// The device restarts: the app dies; nothing is unlocked until `unlock_device`.
+    Reboot(Empty),
+    /// The OS runs the app's JS in the background for a while: `background_wake: 30s`.
+    BackgroundWake(Duration),
+    /// The app comes back from a backup (Android: its items without their key).
+    RestoreBackup(Empty),
     /// Events issued at the same instant, all in flight together.
     Concurrently(Vec<Located<StepSpec>>),
     /// Check what the world shows after the previous step.
@@ -837,6 +894,13 @@ impl StepSpec {
             StepSpec::AbandonNow(_) => "abandon_now",
             StepSpec::Replace(_) => "replace",
             StepSpec::Fault(_) => "fault",
+            StepSpec::StorageFault(_) => "storage_fault",
+            StepSpec::ClearFaults(_) => "clear_faults",
+            StepSpec::LockDevice(_) => "lock_device",
+            StepSpec::UnlockDevice(_) => "unlock_device",
+            StepSpec::Reboot(_) => "reboot",
+            StepSpec::BackgroundWake(_) => "background_wake",
+            StepSpec::RestoreBackup(_) => "restore_backup",
         }
     }
 }

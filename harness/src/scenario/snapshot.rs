@@ -250,6 +250,9 @@ pub fn short(h: &Happening) -> String {
             format!("read {} {}", key.as_str(), if digest.is_some() { "found" } else { "nothing" })
         }
         Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
+        Happening::StorageFailed { op, key, error, .. } => {
+            format!("{} {} failed: {}", op.as_str(), key.as_str(), error.as_str())
+        }
         Happening::SignedOut { cause, server_revoke, .. } => format!(
             "signed out ({}){}",
             word(cause),

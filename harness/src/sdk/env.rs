@@ -74,6 +74,10 @@ pub fn apply_server_event(
             }
             true
         }
+        Event::ClearFaults => {
+            server.faults.clear();
+            true
+        }
         Event::Fault(spec) => {
             server.push_fault(*spec);
             true

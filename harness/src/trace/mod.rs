@@ -31,7 +31,7 @@ impl TraceStep {
     /// The instant the step ended.
     pub fn end(&self) -> VTime {
         match self.event {
-            Event::Advance { ms } => self.at.plus(ms),
+            Event::Advance { ms } | Event::BackgroundWake { ms } => self.at.plus(ms),
             _ => self.at,
         }
     }
@@ -255,6 +255,9 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
             digest.map(|d| format!("{d:016x}")).unwrap_or_else(|| "nothing".into())
         ),
         Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
+        Happening::StorageFailed { op, key, error, .. } => {
+            format!("{} {} failed: {}", op.as_str(), key.as_str(), error.as_str())
+        }
         Happening::SignedOut { cause, server_revoke, .. } => {
             format!(
                 "signed out ({}){}",

@@ -55,7 +55,23 @@ pub fn view(v: &AuthView) -> String {
 
 /// The device's truth: `running=true app_state=background network=offline`.
 pub fn device(d: &DeviceView) -> String {
-    format!("running={} app_state={} network={}", d.running, word(&d.app_state), word(&d.network))
+    let mut text = format!(
+        "running={} app_state={} network={}",
+        d.running,
+        word(&d.app_state),
+        word(&d.network)
+    );
+    // The device's wider state, only when it is not the everyday one.
+    if !d.protection.is_unlocked() {
+        text.push_str(&format!(" protection={}", d.protection.as_str()));
+    }
+    if !d.storage_readable {
+        text.push_str(" storage_readable=false");
+    }
+    if d.awake {
+        text.push_str(" awake=true");
+    }
+    text
 }
 
 /// The server's truth: `server_status=sess_1:active credential_restores=true
@@ -112,7 +128,7 @@ pub fn at(ms: u64, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::vocab::{AppState, CallKind, Network, SignOutCause};
+    use crate::model::vocab::{AppState, CallKind, Network, Protection, SignOutCause};
 
     #[test]
     fn words_are_the_scenario_formats_not_debug() {
@@ -122,9 +138,22 @@ mod tests {
         assert_eq!(word(&SignOutCause::LocalWipe), "local_wipe");
         assert_eq!(signed_in(None), "undefined");
         assert_eq!(signed_in(Some(false)), "false");
-        let d =
-            DeviceView { running: true, app_state: AppState::Active, network: Network::Offline };
+        let mut d = DeviceView {
+            running: true,
+            app_state: AppState::Active,
+            network: Network::Offline,
+            protection: Protection::Unlocked,
+            storage_readable: true,
+            awake: false,
+        };
         assert_eq!(device(&d), "running=true app_state=active network=offline");
+        d.protection = Protection::BeforeFirstUnlock;
+        d.storage_readable = false;
+        assert_eq!(
+            device(&d),
+            "running=true app_state=active network=offline protection=before_first_unlock \
+             storage_readable=false"
+        );
     }
 
     #[test]

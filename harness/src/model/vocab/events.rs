@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppPath, AppState, Network, TaskKey};
+use super::{AppPath, AppState, Network, StorageKey, TaskKey};
 
 /// A FAPI endpoint, as the request log and fault targeting name it.
 #[derive(
@@ -124,6 +124,87 @@ pub struct FaultSpec {
     pub on: Option<Endpoint>,
 }
 
+/// A secure-storage operation, as storage faults name them.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageOp {
+    Read,
+    Write,
+    Delete,
+}
+
+impl StorageOp {
+    pub const ALL: [StorageOp; 3] = [StorageOp::Read, StorageOp::Write, StorageOp::Delete];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageOp::Read => "read",
+            StorageOp::Write => "write",
+            StorageOp::Delete => "delete",
+        }
+    }
+}
+
+/// What a scripted storage fault does to the operation it hits.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageFaultKind {
+    /// The promise rejects (a keychain or keystore error); nothing changes.
+    Throw,
+    /// The promise never settles.
+    Hang,
+    /// A read returns bytes that do not parse; a write stores bytes that will not.
+    Garbage,
+}
+
+impl StorageFaultKind {
+    pub const ALL: [StorageFaultKind; 3] =
+        [StorageFaultKind::Throw, StorageFaultKind::Hang, StorageFaultKind::Garbage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageFaultKind::Throw => "throw",
+            StorageFaultKind::Hang => "hang",
+            StorageFaultKind::Garbage => "garbage",
+        }
+    }
+}
+
+/// A fault for the SDK's next `count` storage operations of kind `op` (optionally only those
+/// on one key). The device consumes it when the SDK performs such an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StorageFaultSpec {
+    pub op: StorageOp,
+    pub kind: StorageFaultKind,
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<StorageKey>,
+}
+
 /// One input to the world (DESIGN.md §5). Events that start work (`get_token`, `api_call`,
 /// `sign_in`, …) return at once; the work settles later, so several calls issued at the same
 /// instant are in flight together.
@@ -187,6 +268,27 @@ pub enum Event {
     Replace,
     /// Script a fault for upcoming FAPI requests.
     Fault(FaultSpec),
+    /// Script a fault for the SDK's upcoming secure-storage operations.
+    StorageFault(StorageFaultSpec),
+    /// Drop every scripted FAPI and storage fault not yet consumed.
+    ClearFaults,
+    /// The user locks the device: a foreground app goes to the background, and items of
+    /// the `when_unlocked` class become unreadable (iOS).
+    LockDevice,
+    /// The user unlocks the device (the first unlock after a reboot included).
+    UnlockDevice,
+    /// The device restarts: the app dies, and until the first unlock every keychain item is
+    /// unreadable (iOS "before first unlock").
+    Reboot,
+    /// The OS runs the app's JS in the background for `ms` (background fetch, a push, iOS
+    /// prewarming), launching the process if it is not running; the device may be locked.
+    BackgroundWake {
+        ms: u64,
+    },
+    /// The app's data comes back from a backup or a device migration: the app is
+    /// reinstalled with its stored items, but on Android the keystore key that encrypted them
+    /// is gone, so every item is undecryptable until it is deleted or written again.
+    RestoreBackup,
 }
 
 impl Event {
@@ -214,10 +316,17 @@ impl Event {
             Event::AbandonNow => "abandon_now",
             Event::Replace => "replace",
             Event::Fault(_) => "fault",
+            Event::StorageFault(_) => "storage_fault",
+            Event::ClearFaults => "clear_faults",
+            Event::LockDevice => "lock_device",
+            Event::UnlockDevice => "unlock_device",
+            Event::Reboot => "reboot",
+            Event::BackgroundWake { .. } => "background_wake",
+            Event::RestoreBackup => "restore_backup",
         }
     }
 
-    pub const NAMES: [&'static str; 21] = [
+    pub const NAMES: [&'static str; 28] = [
         "advance",
         "cold_start",
         "kill",
@@ -239,13 +348,44 @@ impl Event {
         "abandon_now",
         "replace",
         "fault",
+        "storage_fault",
+        "clear_faults",
+        "lock_device",
+        "unlock_device",
+        "reboot",
+        "background_wake",
+        "restore_backup",
     ];
+
+    /// Events after which the app process is gone (its JS runtime with it).
+    pub fn ends_process(&self) -> bool {
+        matches!(self, Event::Kill | Event::Reinstall | Event::Reboot | Event::RestoreBackup)
+    }
+
+    /// Events of the device itself (storage, protection, OS wakes): the harness's device
+    /// part, which an external adapter must implement or refuse as `unsupported`.
+    pub fn is_device(&self) -> bool {
+        matches!(
+            self,
+            Event::StorageFault(_)
+                | Event::LockDevice
+                | Event::UnlockDevice
+                | Event::Reboot
+                | Event::BackgroundWake { .. }
+                | Event::RestoreBackup
+        )
+    }
 
     /// Events that act on the server only, as a backend or an admin would.
     pub fn is_server_side(&self) -> bool {
         matches!(
             self,
-            Event::Revoke | Event::ExpireNow | Event::AbandonNow | Event::Replace | Event::Fault(_)
+            Event::Revoke
+                | Event::ExpireNow
+                | Event::AbandonNow
+                | Event::Replace
+                | Event::Fault(_)
+                | Event::ClearFaults
         )
     }
 }
@@ -270,6 +410,22 @@ impl fmt::Display for Event {
                     write!(f, " on {}", on.as_str())?;
                 }
                 Ok(())
+            }
+            Event::StorageFault(spec) => {
+                write!(
+                    f,
+                    "storage_fault {} {} x{}",
+                    spec.op.as_str(),
+                    spec.kind.as_str(),
+                    spec.count
+                )?;
+                if let Some(key) = spec.key {
+                    write!(f, " on {}", key.as_str())?;
+                }
+                Ok(())
+            }
+            Event::BackgroundWake { ms } => {
+                write!(f, "background_wake {}", crate::model::time::format_duration(*ms))
             }
             other => f.write_str(other.name()),
         }

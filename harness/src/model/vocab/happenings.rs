@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, TokenInfo};
+use super::{AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, StorageOp, TokenInfo};
 use crate::model::time::VTime;
 
 /// The kinds of work that are started by an event and settle later.
@@ -79,7 +79,19 @@ impl RequestOutcome {
 }
 
 /// A key in the device's secure storage, as the SDK uses it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StorageKey {
     /// `__clerk_client_jwt`: the rotating client token.
@@ -97,6 +109,32 @@ pub enum StorageKey {
 }
 
 impl StorageKey {
+    pub const ALL: [StorageKey; 6] = [
+        StorageKey::ClientJwt,
+        StorageKey::CachedClient,
+        StorageKey::CachedEnvironment,
+        StorageKey::CachedSessionJwt,
+        StorageKey::NativeDeviceToken,
+        StorageKey::NativeCachedClient,
+    ];
+
+    /// The scenario format's name (`client_jwt`), as serde spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageKey::ClientJwt => "client_jwt",
+            StorageKey::CachedClient => "cached_client",
+            StorageKey::CachedEnvironment => "cached_environment",
+            StorageKey::CachedSessionJwt => "cached_session_jwt",
+            StorageKey::NativeDeviceToken => "native_device_token",
+            StorageKey::NativeCachedClient => "native_cached_client",
+        }
+    }
+
+    /// Items of the native layer (ClerkKit's keychain), not of the JS SDK.
+    pub fn is_native(self) -> bool {
+        matches!(self, StorageKey::NativeDeviceToken | StorageKey::NativeCachedClient)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StorageKey::ClientJwt => "__clerk_client_jwt",
@@ -226,6 +264,58 @@ pub enum Happening {
         timer: TimerKind,
         due: VTime,
     },
+    /// A secure-storage operation of the SDK failed (or never settled: `hung`).
+    StorageFailed {
+        at: VTime,
+        op: StorageOp,
+        key: StorageKey,
+        error: StorageError,
+    },
+}
+
+/// Why a secure-storage operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageError {
+    /// The item's protection class forbids access now (iOS `errSecInteractionNotAllowed`):
+    /// transient, it passes with the next unlock.
+    Locked,
+    /// A scripted rejection: transient.
+    Thrown,
+    /// The item survives but the key that decrypts it does not: permanent until the item is
+    /// deleted or written again.
+    Undecryptable,
+    /// A read returned bytes that do not parse.
+    Garbage,
+    /// The operation never settled, and the SDK stopped waiting after its timeout.
+    TimedOut,
+    /// The operation never settles, and the SDK waits for it.
+    Hung,
+}
+
+impl StorageError {
+    /// A failure that passes by itself (the credential is still there): an SDK must not
+    /// treat it as a missing credential.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            StorageError::Locked
+                | StorageError::Thrown
+                | StorageError::TimedOut
+                | StorageError::Hung
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageError::Locked => "locked",
+            StorageError::Thrown => "thrown",
+            StorageError::Undecryptable => "undecryptable",
+            StorageError::Garbage => "garbage",
+            StorageError::TimedOut => "timed_out",
+            StorageError::Hung => "hung",
+        }
+    }
 }
 
 impl Happening {
@@ -242,7 +332,8 @@ impl Happening {
             | Happening::StorageRead { at, .. }
             | Happening::StorageDeleted { at, .. }
             | Happening::SignedOut { at, .. }
-            | Happening::TimerFired { at, .. } => *at,
+            | Happening::TimerFired { at, .. }
+            | Happening::StorageFailed { at, .. } => *at,
         }
     }
 }

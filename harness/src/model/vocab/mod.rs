@@ -15,9 +15,12 @@ mod events;
 mod happenings;
 
 pub use self::defects::Defect;
-pub use self::events::{Endpoint, Event, FaultKind, FaultSpec};
+pub use self::events::{
+    Endpoint, Event, FaultKind, FaultSpec, StorageFaultKind, StorageFaultSpec, StorageOp,
+};
 pub use self::happenings::{
-    CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageKey, TimerKind,
+    CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageError, StorageKey,
+    TimerKind,
 };
 
 macro_rules! id_type {
@@ -363,12 +366,92 @@ impl AuthView {
     }
 }
 
+/// The device's data protection state (iOS): what the keychain lets an app read.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// Unlocked: every item is readable.
+    #[default]
+    Unlocked,
+    /// Locked after a first unlock: `when_unlocked` items are not readable.
+    Locked,
+    /// Rebooted and not yet unlocked: no item is readable.
+    BeforeFirstUnlock,
+}
+
+impl Protection {
+    pub fn is_unlocked(&self) -> bool {
+        *self == Protection::Unlocked
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Unlocked => "unlocked",
+            Protection::Locked => "locked",
+            Protection::BeforeFirstUnlock => "before_first_unlock",
+        }
+    }
+}
+
+/// A keychain item's accessibility class (expo-secure-store `keychainAccessible`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KeychainAccessible {
+    /// `AFTER_FIRST_UNLOCK`: what `@clerk/expo`'s token cache passes (since clerk-expo
+    /// 2.12.0, clerk/javascript PR #6025).
+    #[default]
+    AfterFirstUnlock,
+    /// `WHEN_UNLOCKED`: expo-secure-store's default, for an app's own token cache.
+    WhenUnlocked,
+}
+
+impl KeychainAccessible {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeychainAccessible::AfterFirstUnlock => "after_first_unlock",
+            KeychainAccessible::WhenUnlocked => "when_unlocked",
+        }
+    }
+}
+
 /// The device as the environment shows it (not the SDK's belief).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DeviceView {
     pub running: bool,
     pub app_state: AppState,
     pub network: Network,
+    #[serde(default, skip_serializing_if = "Protection::is_unlocked")]
+    pub protection: Protection,
+    /// Whether the SDK could read its stored credential now: no protection class in the
+    /// way, no undecryptable item and no storage fault queued for it.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub storage_readable: bool,
+    /// Whether JS runs in the background now (a background wake).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awake: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// The server's truth about the session the device's client is on.

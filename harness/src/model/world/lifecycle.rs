@@ -17,9 +17,43 @@ impl World {
         if self.device.running {
             return;
         }
+        // A user launch: the user unlocked the device to tap the icon.
+        self.device.unlock();
         self.device.running = true;
         self.device.app_state = AppState::Active;
         self.start_js();
+    }
+
+    /// The user locks the device: the OS moves a foreground app to the background.
+    pub(super) fn lock_device(&mut self) {
+        self.device.lock();
+        if self.device.running && self.device.app_state != AppState::Background {
+            self.set_app_state(AppState::Background);
+        }
+    }
+
+    /// The OS runs JS in the background for `ms`, launching the process if needed (a
+    /// background fetch, a push, iOS prewarming), then suspends it again.
+    pub(super) fn background_wake(&mut self, ms: u64) {
+        let target = self.now.plus(ms);
+        let backgrounded = !self.device.running || self.device.app_state == AppState::Background;
+        if backgrounded && self.device.may_run_in_background() {
+            self.device.awake = true;
+            if self.device.running {
+                // JS resumes in the background: overdue timers and held responses run now.
+                let held = std::mem::take(&mut self.paused);
+                for (due, job) in held {
+                    self.run_js(job, due);
+                    self.render();
+                }
+            } else {
+                self.device.running = true;
+                self.device.app_state = AppState::Background;
+                self.start_js();
+            }
+        }
+        self.run_until(target);
+        self.device.awake = false;
     }
 
     pub(super) fn kill(&mut self) {
@@ -56,6 +90,8 @@ impl World {
                 self.flights.remove(&req);
             }
         }
+        // Requests stuck behind a storage read that never settled die with the runtime.
+        self.flights.retain(|_, f| !f.hung);
         self.js = Js::new(self.js.runtime + 1);
         self.js.status = LoadStatus::Loading;
     }

@@ -36,8 +36,9 @@ use super::server::{ClientToken, ClientView, EnvironmentView, FapiReply, FapiReq
 use super::settings::Setup;
 use super::time::VTime;
 use super::vocab::{
-    AppPath, AuthView, CallId, CallKind, CallResult, DeviceView, Event, FaultKind, Happening,
-    RequestId, RequestOutcome, ServerView, SessionId, SessionStatus, SessionView, TokenInfo,
+    AppPath, AppState, AuthView, CallId, CallKind, CallResult, DeviceView, Event, FaultKind,
+    Happening, RequestId, RequestOutcome, ServerView, SessionId, SessionStatus, SessionView,
+    TokenInfo,
 };
 
 /// What one step shows: the SDK's rendered state, the environment's truth, and everything
@@ -123,6 +124,8 @@ struct Flight {
     /// What the server answered: it applies a request the instant it is sent, as the FAPI
     /// emulator does (both of its ways in), and the answer travels back for the latency.
     answer: Option<(Reply, RequestOutcome)>,
+    /// The token cache's read never settled: the request never went out.
+    hung: bool,
 }
 
 /// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
@@ -362,7 +365,7 @@ impl World {
         World {
             rules: setup.profile.rules(),
             server: Server::new(setup.instance),
-            device: Device::new(setup.platform),
+            device: Device::with_class(setup.platform, setup.sdk.keychain_accessible),
             setup,
             now: VTime::ZERO,
             js: Js::new(0),
@@ -424,7 +427,7 @@ impl World {
     /// The environment's truth about the device's client and session.
     pub fn server_view(&mut self) -> ServerView {
         self.server.tick(self.now);
-        let token = self.held_client_token();
+        let token = self.device_client_token();
         let persisted = self.persisted_client_token();
         let session = token.and_then(|t| {
             self.server
@@ -474,7 +477,13 @@ impl World {
                 self.kill();
                 self.device.reinstall();
             }
-            Event::AppState { state } => self.set_app_state(*state),
+            Event::AppState { state } => {
+                if *state == AppState::Active {
+                    // Only an unlocked device shows an app in the foreground.
+                    self.device.unlock();
+                }
+                self.set_app_state(*state)
+            }
             Event::Network { state } => self.device.network = *state,
             Event::SignIn { task } => {
                 if self.ui_ready() {
@@ -618,6 +627,22 @@ impl World {
                 }
             }
             Event::Fault(spec) => self.server.push_fault(*spec),
+            Event::StorageFault(spec) => self.device.push_storage_fault(*spec),
+            Event::ClearFaults => {
+                self.server.faults.clear();
+                self.device.storage_faults.clear();
+            }
+            Event::LockDevice => self.lock_device(),
+            Event::UnlockDevice => self.device.unlock(),
+            Event::Reboot => {
+                self.kill();
+                self.device.reboot();
+            }
+            Event::BackgroundWake { ms } => self.background_wake(*ms),
+            Event::RestoreBackup => {
+                self.kill();
+                self.device.restore_backup();
+            }
         }
     }
 

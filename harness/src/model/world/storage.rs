@@ -3,8 +3,10 @@
 //! Mirrors `sdk/reference/js/storage.rs`.
 
 use crate::model::device::Payload;
+use crate::model::profile::ReadFailurePolicy;
 use crate::model::server::ClientToken;
 use crate::model::settings::TokenCacheKind;
+use crate::model::token_cache::{self, CredentialRead};
 use crate::model::vocab::{Happening, StorageKey};
 
 use super::{Slot, World};
@@ -12,6 +14,24 @@ use super::{Slot, World};
 impl World {
     /// The client token the device holds: what the next request will carry.
     pub(super) fn held_client_token(&self) -> Option<ClientToken> {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::SecureStore
+                if self.rules.read_failure == ReadFailurePolicy::KeepTransient =>
+            {
+                self.js
+                    .memory_token
+                    .filter(|_| self.device.running)
+                    .or_else(|| self.persisted_client_token())
+            }
+            TokenCacheKind::SecureStore => self.persisted_client_token(),
+            TokenCacheKind::Memory => self.js.memory_token.filter(|_| self.device.running),
+        }
+    }
+
+    /// The client token the *environment* sees the device holding: what secure storage holds
+    /// with a secure-store token cache (never the SDK's memory), the in-memory token
+    /// otherwise. Mirrors the reference SDK's `device_client_token`.
+    pub(super) fn device_client_token(&self) -> Option<ClientToken> {
         match self.setup.sdk.token_cache {
             TokenCacheKind::SecureStore => self.persisted_client_token(),
             TokenCacheKind::Memory => self.js.memory_token.filter(|_| self.device.running),
@@ -52,7 +72,11 @@ impl World {
         if self.device.read(key).is_some_and(|(_, d)| d == digest) {
             return;
         }
-        let stored_digest = self.device.write_chunked(key, payload);
+        let Some(stored_digest) =
+            token_cache::write_item(&mut self.device, key, payload, false, self.now, &mut self.log)
+        else {
+            return;
+        };
         self.log.push(Happening::StorageWritten {
             at: self.now,
             key,
@@ -64,13 +88,29 @@ impl World {
     }
 
     pub(super) fn delete_storage(&mut self, key: StorageKey) {
-        if self.device.delete(key) {
-            self.log.push(Happening::StorageDeleted { at: self.now, key });
+        token_cache::delete_item(&mut self.device, key, self.now, &mut self.log);
+    }
+
+    /// The token cache's read before a request: what the request carries, or that it fails
+    /// or hangs (`model/token_cache.rs`).
+    pub(super) fn read_credential(&mut self) -> CredentialRead {
+        match self.setup.sdk.token_cache {
+            TokenCacheKind::Memory => CredentialRead::Send(self.held_client_token()),
+            TokenCacheKind::SecureStore => {
+                let memory = self.js.memory_token;
+                token_cache::read_client_token(
+                    &mut self.device,
+                    self.rules,
+                    memory,
+                    self.now,
+                    &mut self.log,
+                )
+            }
         }
     }
 
     pub(super) fn read_storage(&mut self, key: StorageKey) -> Option<Payload> {
-        let read = self.device.read(key);
+        let read = token_cache::read_item(&mut self.device, key, self.now, &mut self.log).ok()?;
         self.log.push(Happening::StorageRead {
             at: self.now,
             key,

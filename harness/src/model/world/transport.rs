@@ -6,6 +6,7 @@
 //! request's purpose decides the rest. Mirrors `sdk/reference/js/transport.rs`.
 
 use crate::model::server::{ClientToken, FapiReply, FapiRequest, ReplyBody};
+use crate::model::token_cache::CredentialRead;
 use crate::model::vocab::{FaultKind, Happening, Network, RequestId, RequestOutcome};
 
 use super::{Flight, Held, Job, JsJob, Purpose, Reply, World};
@@ -21,6 +22,8 @@ impl World {
             Purpose::Load { .. } => self.js.load_call.or(self.js.last_load_call),
             _ => None,
         };
+        // Expo's before-request hook reads the client token from the token cache first.
+        let read = self.read_credential();
         self.log.push(Happening::RequestSent {
             at: self.now,
             req: id,
@@ -28,15 +31,20 @@ impl World {
             call,
             sid: request.sid(),
         });
+        let (token, stopped) = match read {
+            CredentialRead::Send(token) => (token, None),
+            CredentialRead::Fail { after_ms } => (None, Some(Some(after_ms))),
+            CredentialRead::Hang => (None, Some(None)),
+        };
         let offline = self.device.network == Network::Offline;
-        // An offline request never leaves the device, so it consumes no scripted fault.
-        let fault = if offline { None } else { self.server.take_fault(endpoint) };
-        let token = self.held_client_token();
+        let leaves = !offline && stopped.is_none();
+        // A request that never leaves the device consumes no scripted fault.
+        let fault = if leaves { self.server.take_fault(endpoint) } else { None };
         // The server applies the request now, at send time, exactly as the emulator's handler
         // does; only the answer's arrival waits for the latency. (Applying it at arrival made
         // the model mint tokens and consume state `latency` later than any real SDK talking
         // to the emulator, so the two could never agree on `iat`/`exp`.)
-        let answer = (!offline).then(|| self.server_answer(token, &request, fault));
+        let answer = leaves.then(|| self.server_answer(token, &request, fault));
         let flight = Flight {
             request,
             token,
@@ -45,25 +53,39 @@ impl World {
             fault,
             signout_epoch: self.js.signout_epoch,
             answer,
+            hung: stopped == Some(None),
         };
         self.flights.insert(id, flight);
-        if offline {
-            self.log.push(Happening::RequestDone {
-                at: self.now,
-                req: id,
-                endpoint,
-                outcome: RequestOutcome::NetworkError { committed: false },
-                fault: None,
-            });
-            let now = self.now;
-            self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
-        } else {
-            let latency = match fault {
-                Some(FaultKind::Latency { ms }) => ms,
-                _ => self.setup.net.fapi_latency_ms,
-            };
-            let at = self.now.plus(latency);
-            self.schedule(at, Job::Arrive(id));
+        match stopped {
+            // The read never settles: the request never goes out, and nothing answers it.
+            Some(None) => {}
+            // The read failed (or timed out): the request fails as a network error.
+            Some(Some(after_ms)) if after_ms > 0 && !offline => {
+                let failed =
+                    (Reply::NetworkError, RequestOutcome::NetworkError { committed: false });
+                self.flights.get_mut(&id).expect("inserted above").answer = Some(failed);
+                let at = self.now.plus(after_ms);
+                self.schedule(at, Job::Arrive(id));
+            }
+            _ if !leaves => {
+                self.log.push(Happening::RequestDone {
+                    at: self.now,
+                    req: id,
+                    endpoint,
+                    outcome: RequestOutcome::NetworkError { committed: false },
+                    fault: None,
+                });
+                let now = self.now;
+                self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
+            }
+            _ => {
+                let latency = match fault {
+                    Some(FaultKind::Latency { ms }) => ms,
+                    _ => self.setup.net.fapi_latency_ms,
+                };
+                let at = self.now.plus(latency);
+                self.schedule(at, Job::Arrive(id));
+            }
         }
         id
     }

@@ -378,11 +378,23 @@ impl ExternalSdk {
                     self.now = self.now.plus(*ms);
                 }
             }
+            // The device of an external SDK is its adapter's: a running adapter gets the event
+            // (and may answer `unsupported`); with no process there is nobody to apply it.
+            event if event.is_device() => {
+                if !self.device.running {
+                    return Err(PortError::Unsupported {
+                        sdk: self.command.label.clone(),
+                        event: event.name().to_string(),
+                    });
+                }
+                self.step_process(event, out).await?;
+            }
             Event::Revoke
             | Event::ExpireNow
             | Event::AbandonNow
             | Event::Replace
-            | Event::Fault(_) => {
+            | Event::Fault(_)
+            | Event::ClearFaults => {
                 let shown =
                     if self.device.running { self.view.session.map(|s| s.id) } else { None };
                 let held = self.held_client_token();

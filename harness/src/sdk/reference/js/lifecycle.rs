@@ -261,10 +261,53 @@ impl Core {
             if device.running {
                 return;
             }
+            // A user launch: the user unlocked the device to tap the icon.
+            device.unlock();
             device.running = true;
             device.app_state = AppState::Active;
         }
         self.start_js();
+    }
+
+    /// The user locks the device: the OS moves a foreground app to the background.
+    pub(super) fn lock_device(self: &Rc<Self>) {
+        let foreground = {
+            let mut device = self.device.borrow_mut();
+            device.lock();
+            device.running && device.app_state != AppState::Background
+        };
+        if foreground {
+            self.set_app_state(AppState::Background);
+        }
+    }
+
+    /// The OS runs JS in the background (the step then runs the wake's window and suspends
+    /// JS again), launching the process if needed.
+    pub(super) fn background_wake(self: &Rc<Self>) {
+        let (running, backgrounded) = {
+            let device = self.device.borrow();
+            let backgrounded = !device.running || device.app_state == AppState::Background;
+            (device.running, backgrounded && device.may_run_in_background())
+        };
+        if !backgrounded {
+            return;
+        }
+        self.device.borrow_mut().awake = true;
+        if running {
+            // JS resumes in the background: overdue timers and held responses run now.
+            let held = std::mem::take(&mut *self.paused.borrow_mut());
+            for (due, job) in held {
+                self.run_js(job, due);
+                self.checkpoint();
+            }
+        } else {
+            {
+                let mut device = self.device.borrow_mut();
+                device.running = true;
+                device.app_state = AppState::Background;
+            }
+            self.start_js();
+        }
     }
 
     pub(super) fn kill(self: &Rc<Self>) {
@@ -311,6 +354,8 @@ impl Core {
                 self.flights.borrow_mut().remove(&req);
             }
         }
+        // Requests stuck behind a storage read that never settled die with the runtime.
+        self.flights.borrow_mut().retain(|_, f| !f.hung);
         self.exec.clear();
         *self.rt.borrow_mut() = Runtime::new(id + 1);
     }

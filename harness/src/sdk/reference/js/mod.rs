@@ -46,8 +46,8 @@ use crate::model::server::{ClientToken, ClientView, EnvironmentView};
 use crate::model::settings::Setup;
 use crate::model::time::VTime;
 use crate::model::vocab::{
-    AppPath, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening, Platform,
-    RequestId, SessionId, SessionView, SignOutCause, TimerKind, TokenInfo,
+    AppPath, AppState, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening,
+    Platform, RequestId, SessionId, SessionView, SignOutCause, TimerKind, TokenInfo,
 };
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
@@ -111,6 +111,8 @@ struct Flight {
     purpose: Purpose,
     runtime: u32,
     signout_epoch: u32,
+    /// The token cache's read never settled: the request never went out.
+    hung: bool,
 }
 
 /// A FAPI request on the wire: the transport's future, polled by the event loop.
@@ -336,7 +338,7 @@ impl Core {
         let transport = InProcess::new(fapi.clone(), setup.net.fapi_latency_ms);
         Rc::new(Core {
             rules: setup.profile.rules(),
-            device: RefCell::new(Device::new(setup.platform)),
+            device: RefCell::new(Device::with_class(setup.platform, setup.sdk.keychain_accessible)),
             setup,
             defects,
             fapi,
@@ -398,10 +400,12 @@ impl Core {
         *self.outer.borrow_mut() = Some(waker);
         self.apply(event);
         let target = match event {
-            Event::Advance { ms } => self.now().plus(*ms),
+            Event::Advance { ms } | Event::BackgroundWake { ms } => self.now().plus(*ms),
             _ => self.now(),
         };
         std::future::poll_fn(|cx| self.pump(cx, target)).await;
+        // A background wake ends with its window: JS is suspended again.
+        self.device.borrow_mut().awake = false;
         self.checkpoint();
         self.observe()
     }
@@ -429,7 +433,13 @@ impl Core {
                     self.stored_environment.set(None);
                 }
             }
-            Event::AppState { state } => self.set_app_state(*state),
+            Event::AppState { state } => {
+                if *state == AppState::Active {
+                    // Only an unlocked device shows an app in the foreground.
+                    self.device.borrow_mut().unlock();
+                }
+                self.set_app_state(*state)
+            }
             Event::Network { state } => self.device.borrow_mut().network = *state,
             Event::SignIn { task } => {
                 if self.ui_ready() {
@@ -590,6 +600,22 @@ impl Core {
                 let mut server = lock(self.fapi.server());
                 let target = env::target_session(&mut server, now, shown, held);
                 env::apply_server_event(&mut server, event, now, target);
+            }
+            Event::ClearFaults => {
+                lock(self.fapi.server()).faults.clear();
+                self.device.borrow_mut().storage_faults.clear();
+            }
+            Event::StorageFault(spec) => self.device.borrow_mut().push_storage_fault(*spec),
+            Event::LockDevice => self.lock_device(),
+            Event::UnlockDevice => self.device.borrow_mut().unlock(),
+            Event::Reboot => {
+                self.kill();
+                self.device.borrow_mut().reboot();
+            }
+            Event::BackgroundWake { .. } => self.background_wake(),
+            Event::RestoreBackup => {
+                self.kill();
+                self.device.borrow_mut().restore_backup();
             }
         }
     }

@@ -4,8 +4,10 @@
 
 use crate::fapi::lock;
 use crate::model::device::Payload;
+use crate::model::profile::ReadFailurePolicy;
 use crate::model::server::{ClientToken, EnvironmentView};
 use crate::model::settings::TokenCacheKind;
+use crate::model::token_cache::{self, CredentialRead};
 use crate::model::vocab::{Defect, Happening, StorageKey};
 use crate::sdk::env;
 
@@ -19,6 +21,10 @@ impl Core {
             || self.has(Defect::MemoryOnlyTokens)
         {
             return self.rt.borrow().memory_token.filter(|_| self.device.borrow().running);
+        }
+        if self.rules.read_failure == ReadFailurePolicy::KeepTransient {
+            let memory = self.rt.borrow().memory_token.filter(|_| self.device.borrow().running);
+            return memory.or_else(|| self.persisted_client_token());
         }
         self.persisted_client_token()
     }
@@ -64,15 +70,19 @@ impl Core {
         }
         let len = payload.len();
         let credential = self.credential(&payload);
-        let stored_digest = {
-            let mut device = self.device.borrow_mut();
-            // `securestore-truncation`: whole values, cut at 2048 bytes on iOS.
-            if self.has(Defect::SecurestoreTruncation) {
-                device.write_raw(key, payload)
-            } else {
-                device.write_chunked(key, payload)
-            }
-        };
+        // `securestore-truncation`: whole values, cut at 2048 bytes on iOS.
+        let raw = self.has(Defect::SecurestoreTruncation);
+        let mut log = Vec::new();
+        let stored = token_cache::write_item(
+            &mut self.device.borrow_mut(),
+            key,
+            payload,
+            raw,
+            self.now(),
+            &mut log,
+        );
+        log.into_iter().for_each(|h| self.log(h));
+        let Some(stored_digest) = stored else { return };
         self.log(Happening::StorageWritten {
             at: self.now(),
             key,
@@ -84,13 +94,37 @@ impl Core {
     }
 
     pub(super) fn delete_storage(&self, key: StorageKey) {
-        if self.device.borrow_mut().delete(key) {
-            self.log(Happening::StorageDeleted { at: self.now(), key });
+        let mut log = Vec::new();
+        token_cache::delete_item(&mut self.device.borrow_mut(), key, self.now(), &mut log);
+        log.into_iter().for_each(|h| self.log(h));
+    }
+
+    /// The token cache's read before a request: what the request carries, or that it fails
+    /// or hangs (`model/token_cache.rs`).
+    pub(super) fn read_credential(&self) -> CredentialRead {
+        if self.setup.sdk.token_cache == TokenCacheKind::Memory
+            || self.has(Defect::MemoryOnlyTokens)
+        {
+            return CredentialRead::Send(self.held_client_token());
         }
+        let mut log = Vec::new();
+        let memory = self.rt.borrow().memory_token;
+        let read = token_cache::read_client_token(
+            &mut self.device.borrow_mut(),
+            self.rules,
+            memory,
+            self.now(),
+            &mut log,
+        );
+        log.into_iter().for_each(|h| self.log(h));
+        read
     }
 
     pub(super) fn read_storage(&self, key: StorageKey) -> Option<Payload> {
-        let read = self.device.borrow().read(key);
+        let mut log = Vec::new();
+        let read = token_cache::read_item(&mut self.device.borrow_mut(), key, self.now(), &mut log);
+        log.into_iter().for_each(|h| self.log(h));
+        let read = read.ok()?;
         self.log(Happening::StorageRead {
             at: self.now(),
             key,

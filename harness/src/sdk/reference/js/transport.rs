@@ -9,11 +9,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::fapi::transport::TransportError;
 use crate::fapi::{Delivery, Fapi, HttpRequest, HttpResponse};
 use crate::model::server::{
     ClientToken, ClientView, FapiReply, ReplyBody, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD,
 };
 use crate::model::time::VTime;
+use crate::model::token_cache::CredentialRead;
 use crate::model::vocab::{
     CallId, CallResult, Defect, Endpoint, Happening, Network, RequestId, RequestOutcome, SessionId,
     SignOutCause, TaskKey, TokenInfo,
@@ -205,8 +207,82 @@ impl Core {
         purpose: Purpose,
         call: Option<CallId>,
     ) -> RequestId {
-        let token = self.held_client_token();
-        self.send_with(req, purpose, call, token)
+        // Expo's before-request hook reads the client token from the token cache first.
+        match self.read_credential() {
+            CredentialRead::Send(token) => self.send_with(req, purpose, call, token),
+            stopped => self.send_stopped(req, purpose, call, stopped),
+        }
+    }
+
+    fn flight_for(
+        &self,
+        req: &Req,
+        purpose: Purpose,
+        call: Option<CallId>,
+        token: Option<ClientToken>,
+        hung: bool,
+    ) -> (RequestId, Endpoint) {
+        let id = RequestId(self.next_request.get());
+        self.next_request.set(id.0 + 1);
+        let endpoint = req.endpoint();
+        let about = About { sid: req.sid(), call };
+        self.log(Happening::RequestSent {
+            at: self.now(),
+            req: id,
+            endpoint,
+            call,
+            sid: about.sid,
+        });
+        let (runtime, signout_epoch) = {
+            let rt = self.rt.borrow();
+            (rt.id, rt.signout_epoch)
+        };
+        let flight = Flight { endpoint, about, token, purpose, runtime, signout_epoch, hung };
+        self.flights.borrow_mut().insert(id, flight);
+        (id, endpoint)
+    }
+
+    /// A request whose token-cache read failed or hangs: it never leaves the device.
+    fn send_stopped(
+        self: &Rc<Self>,
+        req: Req,
+        purpose: Purpose,
+        call: Option<CallId>,
+        stopped: CredentialRead,
+    ) -> RequestId {
+        let hung = stopped == CredentialRead::Hang;
+        let (id, endpoint) = self.flight_for(&req, purpose, call, None, hung);
+        let offline = self.device.borrow().network == Network::Offline;
+        match stopped {
+            CredentialRead::Fail { after_ms } if after_ms > 0 && !offline => {
+                // The read timed out: the request fails as a network error after it.
+                let delivery = Delivery {
+                    result: Err(TransportError::DroppedBeforeCommit),
+                    fault: None,
+                    latency_ms: after_ms,
+                };
+                let seq = self.next_seq();
+                let at = self.now().plus(after_ms);
+                self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req: id, delivery });
+            }
+            CredentialRead::Fail { .. } => self.fail_now(id, endpoint),
+            // Nothing ever answers it.
+            _ => {}
+        }
+        id
+    }
+
+    /// The request fails at once as a network error, never reaching the server.
+    fn fail_now(&self, id: RequestId, endpoint: Endpoint) {
+        let now = self.now();
+        self.log(Happening::RequestDone {
+            at: now,
+            req: id,
+            endpoint,
+            outcome: RequestOutcome::NetworkError { committed: false },
+            fault: None,
+        });
+        self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
     }
 
     /// Sends a FAPI request: the server applies it now; the answer is delivered to JS after
@@ -218,29 +294,12 @@ impl Core {
         call: Option<CallId>,
         token: Option<ClientToken>,
     ) -> RequestId {
-        let id = RequestId(self.next_request.get());
-        self.next_request.set(id.0 + 1);
+        let (id, _) = self.flight_for(&req, purpose, call, token, false);
         let now = self.now();
         let endpoint = req.endpoint();
-        let about = About { sid: req.sid(), call };
-        self.log(Happening::RequestSent { at: now, req: id, endpoint, call, sid: about.sid });
-        let (runtime, signout_epoch) = {
-            let rt = self.rt.borrow();
-            (rt.id, rt.signout_epoch)
-        };
-        self.flights
-            .borrow_mut()
-            .insert(id, Flight { endpoint, about, token, purpose, runtime, signout_epoch });
         if self.device.borrow().network == Network::Offline {
             // The request never leaves the device.
-            self.log(Happening::RequestDone {
-                at: now,
-                req: id,
-                endpoint,
-                outcome: RequestOutcome::NetworkError { committed: false },
-                fault: None,
-            });
-            self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
+            self.fail_now(id, endpoint);
             return id;
         }
         let http = req.to_http(token, &self.fapi, now);
