@@ -1,4 +1,4 @@
-//! Every invariant can fail: for each of the fifteen, a model trace is altered the way the
+//! Every invariant can fail: for each of the seventeen, a model trace is altered the way the
 //! bug it guards against would alter it, and the check must report exactly that invariant at
 //! exactly that step — and the unaltered trace must pass.
 //!
@@ -379,9 +379,73 @@ fn signout_settles_catches_an_app_left_loading_with_its_credential() {
 }
 
 #[test]
+fn eventually_signed_in_catches_an_app_that_gives_up_after_an_offline_start() {
+    let mut events = signed_in();
+    events.extend([
+        Event::Kill,
+        Event::Network { state: Network::Offline },
+        Event::ColdStart,
+        advance(5 * MINUTE_MS),
+        Event::Network { state: Network::Online },
+        advance(3 * MINUTE_MS),
+    ]);
+    let mut trace = run(&events);
+    let last = trace.steps.len() - 1;
+    // The SDK gave up for good on the failed start: once the network is back, nothing
+    // reloads, and the app stays on the sign-in screen with a credential that would work.
+    let gave_up = AuthView {
+        route: Route::SignIn { return_to: None },
+        is_loaded: true,
+        is_signed_in: Some(false),
+        session: None,
+    };
+    happenings(&mut trace, last).retain(|h| !matches!(h, Happening::Rendered { .. }));
+    trace.steps[last].obs.view = gave_up;
+    assert_only(&invariants::check(&trace), InvariantId::EventuallySignedIn, last as u32);
+}
+
+#[test]
+fn one_refresh_schedule_catches_a_second_refresh_loop() {
+    let mut events = signed_in();
+    events.push(advance(2 * MINUTE_MS));
+    let mut trace = run(&events);
+    let last = trace.steps.len() - 1;
+    // A second schedule, armed on the last resume and never cleared: its timer fires 5 s
+    // after the first one's and sends its own background refresh.
+    let (at, sid) = happenings(&mut trace, last)
+        .iter()
+        .find_map(|h| match h {
+            Happening::RequestSent { at, endpoint: Endpoint::Tokens, call: None, sid, .. } => {
+                Some((*at, *sid))
+            }
+            _ => None,
+        })
+        .expect("the schedule refreshed in two minutes");
+    let again = at.plus(5 * SECOND_MS);
+    let h = happenings(&mut trace, last);
+    h.push(Happening::TimerFired { at: again, timer: TimerKind::TokenRefresh, due: again });
+    h.push(Happening::RequestSent {
+        at: again,
+        req: RequestId(999),
+        endpoint: Endpoint::Tokens,
+        call: None,
+        sid,
+    });
+    h.push(Happening::RequestDone {
+        at: again.plus(50),
+        req: RequestId(999),
+        endpoint: Endpoint::Tokens,
+        outcome: RequestOutcome::NetworkError { committed: false },
+        fault: None,
+    });
+    h.sort_by_key(|h| h.at());
+    assert_only(&invariants::check(&trace), InvariantId::OneRefreshSchedule, last as u32);
+}
+
+#[test]
 fn every_invariant_has_a_failing_test_here() {
-    // Fifteen invariants, fifteen tests above; this guards the count when one is added.
-    assert_eq!(InvariantId::ALL.len(), 15);
+    // Seventeen invariants, seventeen tests above; this guards the count when one is added.
+    assert_eq!(InvariantId::ALL.len(), 17);
     let source = include_str!("invariants_fail.rs");
     for id in InvariantId::ALL {
         let name = id.as_str().replace('-', "_");

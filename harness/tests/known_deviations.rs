@@ -55,6 +55,20 @@ fn a_failed_load_leaves_get_token_hanging() {
 }
 
 #[test]
+fn an_offline_start_is_never_retried() {
+    let mut events = signed_in(None);
+    events.extend([
+        Event::Kill,
+        Event::Network { state: Network::Offline },
+        Event::ColdStart,
+        advance(5 * MINUTE_MS),
+        Event::Network { state: Network::Online },
+        advance(3 * MINUTE_MS),
+    ]);
+    check(InvariantId::EventuallySignedIn, ios, &events);
+}
+
+#[test]
 fn concurrent_skip_cache_calls_each_send_a_request() {
     let mut events = signed_in(None);
     events.extend([

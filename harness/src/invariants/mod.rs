@@ -1,4 +1,4 @@
-//! The invariant catalogue (DESIGN.md §8): fifteen named properties every trace must satisfy.
+//! The invariant catalogue (DESIGN.md §8): seventeen named properties every trace must satisfy.
 //!
 //! Each invariant is a check over a [`Trace`]: it reads the steps' events, observations and
 //! happenings, and reports [`Violation`]s as data — the invariant, the step, the virtual time,
@@ -18,6 +18,10 @@ use crate::model::vocab::{
     StorageOp,
 };
 use crate::trace::Trace;
+
+mod liveness;
+
+pub use liveness::{EVENTUALLY_SIGNED_IN_MS, refresh_gap_min_ms};
 
 /// Deadline for `restore-after-cold-start`: the seed report's JS bootstrap gives up after 3 s.
 pub const RESTORE_DEADLINE_MS: u64 = 3 * SECOND_MS;
@@ -44,6 +48,8 @@ pub fn check(trace: &Trace) -> Report {
     storage_round_trips(trace, &mut r);
     return_to_preserved(trace, &mut r);
     signout_settles(trace, &mut r);
+    liveness::eventually_signed_in(trace, &mut r);
+    liveness::one_refresh_schedule(trace, &mut r);
     r.violations.sort_by_key(|v| (v.step, v.at, v.invariant));
     r
 }
@@ -766,28 +772,47 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
 /// (an SDK may render its final state just before or just after it settles the call).
 fn signout_settles(trace: &Trace, r: &mut Report) {
     let mut view = AuthView::closed();
+    // The device refused to delete the stored client token during the sign-out.
+    let mut refused = false;
+    // Sign-ins not yet settled: one that lands after a sign-out is the user's own doing.
+    let mut open_sign_ins: BTreeSet<CallId> = BTreeSet::new();
     // Sign-outs started on a loaded app.
     let mut judged: BTreeSet<CallId> = BTreeSet::new();
     for step in &trace.steps {
         // (settled at, call) waiting for the end of its instant.
         let mut pending: Option<(VTime, CallId)> = None;
-        let judge = |r: &mut Report, view: &AuthView, call: CallId, at: VTime| {
+        let judge = |r: &mut Report, view: &AuthView, call: CallId, at: VTime, refused: bool| {
             r.exercise(InvariantId::SignoutSettles, 1);
-            // Signed out or signed in are both answers; loading is not, unless nothing
-            // stored would bring the session back (or the app is gone).
-            let ok = view.is_signed_in.is_some()
-                || !step.obs.device.running
-                || !step.obs.server.persisted_credential_valid;
+            // Signed out with nothing stored that restores the session, or still signed in
+            // with the session alive on the server; never loading with a credential, nor
+            // signed out on screen with one still stored (unless the device refused to
+            // delete it), nor "signed in" to a session the server ended.
+            let server = &step.obs.server;
+            let credential = server.persisted_credential_valid && !refused;
+            let ok = !step.obs.device.running
+                || match view.is_signed_in {
+                    Some(false) | None => !credential,
+                    Some(true) => view
+                        .session
+                        .is_none_or(|s| server.status_of(s.id).is_none_or(|st| st.is_signed_in())),
+                };
             if !ok {
                 r.violate(
                     InvariantId::SignoutSettles,
                     step.index,
                     at,
-                    format!("{call} sign_out leaves the app signed out locally, or signed in"),
                     format!(
-                        "{} with a stored credential that restores the session",
-                        view_text(view)
+                        "{call} sign_out ends locally: signed out with no credential that \
+                         restores the session, or signed in to a live session"
                     ),
+                    if view.is_signed_in == Some(true) {
+                        format!("{}, which the server ended", view_text(view))
+                    } else {
+                        format!(
+                            "{} with a stored credential that restores the session",
+                            view_text(view)
+                        )
+                    },
                 );
             }
         };
@@ -795,7 +820,7 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
             if let Some((at, call)) = pending
                 && h.at() > at
             {
-                judge(r, &view, call, at);
+                judge(r, &view, call, at, refused);
                 pending = None;
             }
             match h {
@@ -805,10 +830,26 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
                 // restore-after-cold-start), not the sign-out's.
                 Happening::CallStarted { call, kind: CallKind::SignOut, .. } if view.is_loaded => {
                     judged.insert(*call);
+                    refused = false;
                 }
+                // The user signs in again: the sign-outs in flight are no longer the last word.
+                Happening::CallStarted { call, kind: CallKind::SignIn, .. } => {
+                    judged.clear();
+                    open_sign_ins.insert(*call);
+                }
+                Happening::CallSettled { call, kind: CallKind::SignIn, .. } => {
+                    open_sign_ins.remove(call);
+                }
+                Happening::StorageFailed {
+                    op: StorageOp::Delete,
+                    key: StorageKey::ClientJwt,
+                    ..
+                } if !judged.is_empty() => refused = true,
                 // A sign-out cut short by a kill or JS reload settled nothing.
                 Happening::CallSettled { at, call, kind: CallKind::SignOut, result }
-                    if *result != CallResult::Killed && judged.remove(call) =>
+                    if *result != CallResult::Killed
+                        && judged.remove(call)
+                        && open_sign_ins.is_empty() =>
                 {
                     pending = Some((*at, *call));
                 }
@@ -816,7 +857,7 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
             }
         }
         if let Some((at, call)) = pending {
-            judge(r, &view, call, at);
+            judge(r, &view, call, at, refused);
         }
         view = step.obs.view.clone();
     }
@@ -837,7 +878,7 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
         let mut check_credential = false;
         for h in &step.obs.happenings {
             match h {
-                Happening::StorageFailed { op: StorageOp::Delete, .. }
+                Happening::StorageFailed { op: StorageOp::Delete | StorageOp::Write, .. }
                     if signed_out || !open_sign_outs.is_empty() =>
                 {
                     refused = true;

@@ -270,6 +270,9 @@ pub struct Profile {
     /// How long the token cache waits for a storage read before it counts as failed;
     /// `None` waits forever.
     pub storage_read_timeout_ms: Option<u64>,
+    /// Whether the recovery reload (after a load fell back to the resource cache, or settled
+    /// signed out) goes on after a 4xx refusal: the server's answer may change.
+    pub recovery_outlasts_refusals: bool,
 }
 
 /// The article's contract.
@@ -320,6 +323,7 @@ pub const DOCUMENTED: Profile = Profile {
     // (`nativeClientSync.tsx` `tokenCacheReadTimeoutMs`): the documented contract does so for
     // every read.
     storage_read_timeout_ms: Some(1_000),
+    recovery_outlasts_refusals: true,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -369,6 +373,8 @@ pub const CLERK_JS_6: Profile = Profile {
     read_failure: ReadFailurePolicy::DeleteOnThrow,
     // The 3.x token cache awaits `getItemAsync` with no timeout (§5.1).
     storage_read_timeout_ms: None,
+    // `@clerk/expo`'s resource-cache recovery stops at a non-retryable status.
+    recovery_outlasts_refusals: false,
 };
 
 impl Profile {
@@ -466,7 +472,8 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
     },
     ProfileDifference {
         topic: "failed load without resource cache",
-        documented: "retries, then loaded and signed out, credentials kept",
+        documented: "retries, then loaded and signed out, credentials kept; reloads in the \
+                     background until the client loads",
         clerk_js_6: "status error, isLoaded false for good",
     },
     ProfileDifference {
@@ -568,6 +575,18 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "a load that fails on one GET while the other retries a network error",
         documented: "the other GET stops with the load",
         clerk_js_6: "the other GET keeps retrying; nobody reads its answers",
+    },
+    ProfileDifference {
+        topic: "a keychain read of the client token that throws (a locked device, an error)",
+        documented: "the request fails as a network error; the token is kept (and a token \
+                     already in memory is sent without reading storage)",
+        clerk_js_6: "the token cache deletes the item and sends no token: a new anonymous \
+                     client, signed out",
+    },
+    ProfileDifference {
+        topic: "a keychain read that never settles",
+        documented: "given up after 1 s, then as a read that threw",
+        clerk_js_6: "awaited forever: the request is never sent",
     },
 ];
 

@@ -89,7 +89,8 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::CallsSettle,
         why: "a failed load without the resource cache leaves isLoaded false for good, so \
-              getToken (which awaits load) never settles",
+              getToken (which awaits load) never settles; and the token cache awaits a \
+              keychain read with no timeout, so a read that hangs holds its request forever",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
@@ -106,9 +107,10 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::TransientNeverSignsOut,
-        why: "handleUnauthenticated signs out when its GET /client answers 5xx, and a \
-              response carrying a stale client token is stored and then answered with a new \
-              empty client (#9217)",
+        why: "handleUnauthenticated signs out when its GET /client answers 5xx, a response \
+              carrying a stale client token is stored and then answered with a new empty \
+              client (#9217), and @clerk/expo's token cache deletes the client token when a \
+              keychain read throws (a locked device, a transient error)",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
@@ -136,6 +138,14 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         invariant: InvariantId::NothingDestructiveWhileLoading,
         why: "after a failed signOut the app is still loading (session undefined) when the \
               next refreshed token re-renders it as signed out",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::EventuallySignedIn,
+        why: "a failed load without the resource cache leaves isLoaded false for good (nothing \
+              retries, not even once the network is back); and @clerk/expo's token cache \
+              deletes the client token when a keychain read throws, so a locked device signs \
+              the user out",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,

@@ -54,7 +54,7 @@ invariants! {
     FreshTokenOnly = "fresh-token-only":
         "no token whose `exp` has passed is returned by `getToken` or reaches the backend",
     TransientNeverSignsOut = "transient-never-signs-out":
-        "offline, timeouts, 5xx, 429, dropped responses and late timers never end a session or delete credentials",
+        "offline, timeouts, 5xx, 429, dropped responses, late timers and transient storage failures (a locked keychain, a read that throws or times out) never end a session or delete credentials",
     TerminalIsFinal = "terminal-is-final":
         "a session that reached a terminal status never becomes active again, and the app reaches sign-in within one refresh cycle once in the foreground (a failed request, or one answered slower than twice the network latency, restarts the cycle)",
     CallsSettle = "calls-settle":
@@ -68,7 +68,11 @@ invariants! {
     ReturnToPreserved = "return-to-preserved":
         "after re-authentication the user lands where they were when the session ended",
     SignoutSettles = "signout-settles":
-        "when a sign-out call settles the app is signed out locally, or signed in; never left loading with a stored credential that still restores the session",
+        "sign-out ends locally: when a sign-out call settles, whatever its request did, the app is signed out with no stored credential that restores the session, or still signed in with its session active on the server; never a half state",
+    EventuallySignedIn = "eventually-signed-in":
+        "with a stored credential the server honours, readable storage, the network up and the app in the foreground, the app is loaded and signed in within 90 s of the last event that changed the world (also after an offline start, once storage reads again, and after app-state changes)",
+    OneRefreshSchedule = "one-refresh-schedule":
+        "at most one refresh schedule per session: background refreshes of a session are never closer than half the profile's refresh period, unless one retries the other",
 }
 
 impl fmt::Display for InvariantId {

@@ -226,7 +226,7 @@ impl World {
             }
             JsJob::ResourceReload { n } => {
                 self.timer_fired(TimerKind::LoadRetry, due);
-                if self.js.status == LoadStatus::Degraded {
+                if self.js.status.recovers() {
                     self.js.load_attempt += 1;
                     self.js.load_retries = n;
                     self.js.load_parts = (None, None);

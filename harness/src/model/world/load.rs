@@ -141,6 +141,11 @@ impl World {
                     self.js.slot = Slot::Null;
                     let result = CallResult::Error { status: failure.status, code: failure.code };
                     self.finish_load(LoadStatus::Error { loaded: true }, result);
+                    // Signed out for now, but not for good: the recovery reload keeps trying
+                    // (even after a refusal: the server's answer may change), so the
+                    // credential signs the user in once the network or the server is back.
+                    let at = self.now.plus(self.rules.resource_retry_first_ms);
+                    self.schedule_js(at, JsJob::ResourceReload { n: 0 });
                 }
             }
         }
@@ -174,7 +179,7 @@ impl World {
         reply: Reply,
         signout_epoch: u32,
     ) {
-        if attempt != self.js.load_attempt || self.js.status != LoadStatus::Degraded {
+        if attempt != self.js.load_attempt || !self.js.status.recovers() {
             return;
         }
         match reply {
@@ -191,7 +196,7 @@ impl World {
                     Reply::NetworkError => (true, false),
                     Reply::Answer(a) => (false, Failure::from_reply(a).is_final()),
                 };
-                if !final_4xx {
+                if !final_4xx || self.rules.recovery_outlasts_refusals {
                     let n = self.js.load_retries;
                     let at = self.now.plus(self.rules.resource_retry_delay_ms(n, network));
                     self.schedule_js(at, JsJob::ResourceReload { n: n + 1 });

@@ -197,6 +197,14 @@ enum LoadStatus {
     },
 }
 
+impl LoadStatus {
+    /// Loaded without a client from the server, with the recovery reload running: from the
+    /// resource cache, or (`RetryThenSignedOut`) signed out after the load's retries.
+    fn recovers(self) -> bool {
+        matches!(self, LoadStatus::Degraded | LoadStatus::Error { loaded: true })
+    }
+}
+
 /// The SDK's session slot: `undefined` while loading or in a transitive state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {

@@ -240,7 +240,7 @@ impl Core {
                 self.timer_fired(TimerKind::LoadRetry, due);
                 let attempt = {
                     let mut rt = self.rt.borrow_mut();
-                    if rt.status != LoadStatus::Degraded {
+                    if !rt.status.recovers() {
                         return;
                     }
                     rt.load_attempt += 1;

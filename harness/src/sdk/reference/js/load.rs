@@ -205,6 +205,9 @@ impl Core {
                 } else {
                     self.rt.borrow_mut().slot = Slot::Null;
                     self.finish_load(LoadStatus::Error { loaded: true }, failure.result());
+                    // Signed out for now, not for good: the recovery reload keeps trying.
+                    let at = self.now().plus(self.rules.resource_retry_first_ms);
+                    self.schedule_js(at, JsJob::ResourceReload(0));
                 }
             }
         }
@@ -243,7 +246,7 @@ impl Core {
     ) {
         {
             let rt = self.rt.borrow();
-            if attempt != rt.load_attempt || rt.status != LoadStatus::Degraded {
+            if attempt != rt.load_attempt || !rt.status.recovers() {
                 return;
             }
         }
@@ -263,7 +266,8 @@ impl Core {
                 rt.load_retries
             };
             let network = matches!(reply, Reply::NetworkError);
-            if network || !reply.failure().is_final() {
+            let refused = !network && reply.failure().is_final();
+            if !refused || self.rules.recovery_outlasts_refusals {
                 let at = self.now().plus(self.rules.resource_retry_delay_ms(n, network));
                 self.schedule_js(at, JsJob::ResourceReload(n + 1));
             }

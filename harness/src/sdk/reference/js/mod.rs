@@ -172,6 +172,13 @@ enum LoadStatus {
     Error { loaded: bool },
 }
 
+impl LoadStatus {
+    /// Loaded without a client from the server, with the recovery reload running.
+    fn recovers(self) -> bool {
+        matches!(self, LoadStatus::Degraded | LoadStatus::Error { loaded: true })
+    }
+}
+
 /// `clerk.session`: `undefined` while loading or switching, `null`, or a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
