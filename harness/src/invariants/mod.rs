@@ -394,6 +394,8 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // The stored client token became unreadable for good (undecryptable, garbage): losing
     // the session that rode on it is the device's doing, until a credential is written again.
     let mut credential_lost = false;
+    // The client token stored last restored a signed-in session.
+    let mut credential_stored = false;
     for step in &trace.steps {
         let server = &step.obs.server;
         for h in &step.obs.happenings {
@@ -412,6 +414,36 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     key: StorageKey::ClientJwt, credential: true, ..
                 } => {
                     credential_lost = false;
+                    credential_stored = true;
+                }
+                // The stored credential replaced by a client without the session: as good as
+                // deleting it (an anonymous client minted for a request sent without it).
+                Happening::StorageWritten {
+                    at,
+                    key: StorageKey::ClientJwt,
+                    credential: false,
+                    ..
+                } if credential_stored && !credential_lost => {
+                    credential_stored = false;
+                    r.exercise(InvariantId::TransientNeverSignsOut, 1);
+                    let user = matches!(
+                        step.event,
+                        Event::SignOut | Event::SessionEnd | Event::SessionRemove
+                    ) || step.obs.happenings.iter().any(|h| {
+                        matches!(h, Happening::SignedOut { cause: SignOutCause::User, .. })
+                    });
+                    if !user
+                        && let Some(sid) = sdk_session
+                        && server.status_of(sid).is_some_and(|s| s.is_signed_in())
+                    {
+                        r.violate(
+                            InvariantId::TransientNeverSignsOut,
+                            step.index,
+                            *at,
+                            format!("the client token of active {sid} is kept"),
+                            "it was replaced by a client token without the session".into(),
+                        );
+                    }
                 }
                 Happening::SignedOut { at, cause, .. }
                     if *cause != SignOutCause::User && !credential_lost =>
@@ -458,6 +490,9 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         if step.obs.view.session.is_none() && matches!(step.event, Event::SignOut) {
             sdk_session = None;
         }
+        // What the next step starts from: the environment's truth about the stored token
+        // (a reinstall may have wiped it, the server may have ended its session).
+        credential_stored = server.persisted_credential_valid;
     }
     // Exercise: transient conditions that could have signed out.
     let transient = happenings(trace)

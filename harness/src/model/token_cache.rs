@@ -26,18 +26,69 @@ pub enum CredentialRead {
     Hang,
 }
 
+/// What a failed read leads to, for each kind of failure: the profile's rule
+/// ([`ReadRules::of`]), which the reference SDK's defects bend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadRules {
+    /// Answer from the token last given to the cache in this runtime, if any.
+    pub memory_first: bool,
+    /// After a transient failure (locked, thrown, timed out).
+    pub on_transient: OnFailure,
+    /// After a permanent one (undecryptable).
+    pub on_permanent: OnFailure,
+    /// After bytes that do not parse.
+    pub on_garbage: OnFailure,
+    /// How long a read that never settles is awaited; `None`: forever.
+    pub timeout_ms: Option<u64>,
+}
+
+/// What the token cache does after one failed read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Keep the item; the request fails as a network error.
+    FailRequest,
+    /// Delete the item and send no token.
+    DeleteAndSendNone,
+    /// Keep the item and send no token (FAPI reads it as no client).
+    SendNone,
+    /// The error escapes as an unhandled rejection: the request never goes out.
+    Stall,
+}
+
+impl ReadRules {
+    pub fn of(rules: &Profile) -> ReadRules {
+        match rules.read_failure {
+            ReadFailurePolicy::KeepTransient => ReadRules {
+                memory_first: true,
+                on_transient: OnFailure::FailRequest,
+                on_permanent: OnFailure::DeleteAndSendNone,
+                on_garbage: OnFailure::DeleteAndSendNone,
+                timeout_ms: rules.storage_read_timeout_ms,
+            },
+            ReadFailurePolicy::DeleteOnThrow => ReadRules {
+                memory_first: false,
+                on_transient: OnFailure::DeleteAndSendNone,
+                on_permanent: OnFailure::DeleteAndSendNone,
+                // Garbage is returned, not thrown: nothing is deleted, and FAPI sees no client.
+                on_garbage: OnFailure::SendNone,
+                timeout_ms: rules.storage_read_timeout_ms,
+            },
+        }
+    }
+}
+
 /// Reads the client token for a request under `rules`, logging every storage happening.
 /// `memory` is the token the cache was last given in this runtime: a cache that keeps
 /// credentials through transient failures answers from it and reads storage only when it
 /// has none (so a failed write loses nothing while the runtime lives).
 pub fn read_client_token(
     device: &mut Device,
-    rules: &Profile,
+    rules: ReadRules,
     memory: Option<ClientToken>,
     now: VTime,
     log: &mut Vec<Happening>,
 ) -> CredentialRead {
-    if rules.read_failure == ReadFailurePolicy::KeepTransient && memory.is_some() {
+    if rules.memory_first && memory.is_some() {
         return CredentialRead::Send(memory);
     }
     let key = StorageKey::ClientJwt;
@@ -50,7 +101,7 @@ pub fn read_client_token(
         Access::Done(Some(_)) => StorageError::Garbage,
         Access::Done(None) => return CredentialRead::Send(None),
         Access::Failed(error) => error,
-        Access::Hang => match rules.storage_read_timeout_ms {
+        Access::Hang => match rules.timeout_ms {
             Some(ms) => {
                 failed(StorageError::TimedOut, log);
                 return CredentialRead::Fail { after_ms: ms };
@@ -62,18 +113,20 @@ pub fn read_client_token(
         },
     };
     failed(error, log);
-    let delete = match rules.read_failure {
-        ReadFailurePolicy::KeepTransient if error.is_transient() => {
-            return CredentialRead::Fail { after_ms: 0 };
-        }
-        ReadFailurePolicy::KeepTransient => true,
-        // Garbage is returned, not thrown: nothing is deleted, and FAPI sees no client.
-        ReadFailurePolicy::DeleteOnThrow => error != StorageError::Garbage,
+    let then = match error {
+        StorageError::Garbage => rules.on_garbage,
+        e if e.is_transient() => rules.on_transient,
+        _ => rules.on_permanent,
     };
-    if delete {
-        delete_item(device, key, now, log);
+    match then {
+        OnFailure::FailRequest => CredentialRead::Fail { after_ms: 0 },
+        OnFailure::DeleteAndSendNone => {
+            delete_item(device, key, now, log);
+            CredentialRead::Send(None)
+        }
+        OnFailure::SendNone => CredentialRead::Send(None),
+        OnFailure::Stall => CredentialRead::Hang,
     }
-    CredentialRead::Send(None)
 }
 
 /// The SDK deletes `key`, logging what the device did.
@@ -149,14 +202,14 @@ mod tests {
         let (mut d, t) = device_with_token(Platform::Ios);
         d.lock();
         let mut log = Vec::new();
-        let read = read_client_token(&mut d, &DOCUMENTED, None, VTime(5), &mut log);
+        let read = read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(5), &mut log);
         assert_eq!(read, CredentialRead::Fail { after_ms: 0 });
         assert!(d.read(StorageKey::ClientJwt).is_some(), "documented keeps the item");
-        let read = read_client_token(&mut d, &CLERK_JS_6, None, VTime(5), &mut log);
+        let read = read_client_token(&mut d, ReadRules::of(&CLERK_JS_6), None, VTime(5), &mut log);
         assert_eq!(read, CredentialRead::Send(None));
         assert!(d.read(StorageKey::ClientJwt).is_none(), "clerk-js-6 deleted the item");
         d.unlock();
-        let read = read_client_token(&mut d, &DOCUMENTED, None, VTime(6), &mut log);
+        let read = read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(6), &mut log);
         assert_eq!(read, CredentialRead::Send(None));
         let _ = t;
     }
@@ -167,7 +220,7 @@ mod tests {
         d.lock();
         let mut log = Vec::new();
         assert_eq!(
-            read_client_token(&mut d, &DOCUMENTED, None, VTime(0), &mut log),
+            read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(0), &mut log),
             CredentialRead::Send(Some(t))
         );
         let hang = StorageFaultSpec {
@@ -178,11 +231,11 @@ mod tests {
         };
         d.push_storage_fault(hang);
         assert_eq!(
-            read_client_token(&mut d, &DOCUMENTED, None, VTime(0), &mut log),
+            read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(0), &mut log),
             CredentialRead::Fail { after_ms: 1_000 }
         );
         assert_eq!(
-            read_client_token(&mut d, &CLERK_JS_6, None, VTime(0), &mut log),
+            read_client_token(&mut d, ReadRules::of(&CLERK_JS_6), None, VTime(0), &mut log),
             CredentialRead::Hang
         );
         assert!(d.storage_faults.is_empty(), "both reads consumed the fault");
@@ -195,7 +248,7 @@ mod tests {
         assert!(!d.credential_readable());
         let mut log = Vec::new();
         assert_eq!(
-            read_client_token(&mut d, &DOCUMENTED, None, VTime(0), &mut log),
+            read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(0), &mut log),
             CredentialRead::Send(None)
         );
         assert!(d.read(StorageKey::ClientJwt).is_none());

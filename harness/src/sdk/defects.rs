@@ -18,6 +18,13 @@
 //! | `securestore-truncation` | values are written to expo-secure-store whole instead of chunked, so on iOS anything over 2048 bytes is cut |
 //! | `null-offline-logout` | Core 2: `getToken` answers `null` at once while offline, and the app treats a `null` token as a sign-out (drops the session, deletes the client token) |
 //! | `no-foreground-refresh` | no refresh on return to the foreground; the app's API wrapper reuses the last token it saw for the first call after resuming instead of asking for a fresh one |
+//! | `token-cache-deletes-on-read-error` | the token cache deletes the client token on any keychain read that throws (`@clerk/expo`'s rule, whatever the profile) and sends no token |
+//! | `locked-read-as-absent` | the token cache stores its items `when_unlocked` and answers a read that fails with "no token" (nothing deleted): the request goes out without a client token |
+//! | `corrupt-read-stalls-load` | a stored value that does not parse escapes the token cache as an unhandled rejection: the request never goes out |
+//! | `storage-read-no-timeout` | the token cache awaits a keychain read forever (no timeout) |
+//! | `signout-keeps-credential` | a sign-out whose request fails clears the session on screen and the resource cache but leaves the client token stored |
+//! | `offline-start-gives-up` | a failed load is final: `isLoaded` false for good, nothing retries |
+//! | `refresh-loop-per-resume` | every return to the foreground arms one more background refresh loop (every refresh period) that nothing ever clears |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;
@@ -28,7 +35,7 @@ pub const RETRY_401_LOOP_ATTEMPTS_MAX: u8 = 4;
 
 /// A set of switched-on defects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Defects(u16);
+pub struct Defects(u32);
 
 impl Defects {
     pub const NONE: Defects = Defects(0);
@@ -37,7 +44,7 @@ impl Defects {
         Defects(defects.iter().fold(0, |bits, d| bits | Self::bit(*d)))
     }
 
-    fn bit(defect: Defect) -> u16 {
+    fn bit(defect: Defect) -> u32 {
         let index = Defect::ALL.iter().position(|d| *d == defect).expect("every defect is in ALL");
         1 << index
     }

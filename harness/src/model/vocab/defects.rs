@@ -46,10 +46,46 @@ pub enum Defect {
     /// A foreground refresh with an already-rotated client token gets a new empty client and
     /// stores it. Source: clerk/javascript #9217.
     EmptyClientClobber,
+    /// A keychain read that throws (a locked device, a transient error) makes the token cache
+    /// delete the client token and send none: FAPI mints an anonymous client, the user is
+    /// signed out. Source: `@clerk/expo`'s token cache (clerk/javascript
+    /// `packages/expo/src/token-cache/index.ts`, every version);
+    /// <https://github.com/supabase/auth-js/issues/141>;
+    /// <https://github.com/aws-amplify/amplify-swift/issues/3972>.
+    TokenCacheDeletesOnReadError,
+    /// An app's own token cache: expo-secure-store's default `WHEN_UNLOCKED` class, and a read
+    /// error read as "no token". Woken in the background while the device is locked, the
+    /// load goes out without a client token, and the anonymous client it gets replaces the
+    /// credential. Source: <https://github.com/better-auth/better-auth/issues/10382>;
+    /// <https://github.com/firebase/firebase-ios-sdk/issues/9869>.
+    LockedReadAsAbsent,
+    /// A stored value that does not parse throws out of the token cache as an unhandled
+    /// rejection: the request waiting on it never goes out, and a load stays loading.
+    /// Source: <https://github.com/supabase/supabase-js/issues/2494>.
+    CorruptReadStallsLoad,
+    /// The token cache awaits a keychain read with no timeout: a read that never settles
+    /// holds its request, and whoever waits on it, forever. Source:
+    /// <https://github.com/expo/expo/issues/6179>;
+    /// <https://github.com/react-native-async-storage/async-storage/issues/11>.
+    StorageReadNoTimeout,
+    /// A sign-out whose request fails (offline, 5xx) clears the session on screen but leaves
+    /// the client token stored: the next launch signs the user back in. Source:
+    /// <https://github.com/clerk-community/clerk-sdk-flutter/issues/401>;
+    /// <https://github.com/supabase/supabase-js/issues/2501>.
+    SignoutKeepsCredential,
+    /// A load that fails (offline at launch) is never tried again, not even once the network
+    /// returns. Source: <https://github.com/clerk/clerk-android/issues/853>;
+    /// <https://github.com/clerk/javascript/issues/3563>.
+    OfflineStartGivesUp,
+    /// Every return to the foreground arms another refresh loop and never clears the old
+    /// one, so loops pile up, each refreshing on its own. Source:
+    /// <https://github.com/manfredsteyer/angular-oauth2-oidc/issues/1509>;
+    /// <https://github.com/supabase/auth-js/issues/213>.
+    RefreshLoopPerResume,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 13] = [
+    pub const ALL: [Defect; 20] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -63,6 +99,13 @@ impl Defect {
         Defect::NullOfflineLogout,
         Defect::NoForegroundRefresh,
         Defect::EmptyClientClobber,
+        Defect::TokenCacheDeletesOnReadError,
+        Defect::LockedReadAsAbsent,
+        Defect::CorruptReadStallsLoad,
+        Defect::StorageReadNoTimeout,
+        Defect::SignoutKeepsCredential,
+        Defect::OfflineStartGivesUp,
+        Defect::RefreshLoopPerResume,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +123,13 @@ impl Defect {
             Defect::NullOfflineLogout => "null-offline-logout",
             Defect::NoForegroundRefresh => "no-foreground-refresh",
             Defect::EmptyClientClobber => "empty-client-clobber",
+            Defect::TokenCacheDeletesOnReadError => "token-cache-deletes-on-read-error",
+            Defect::LockedReadAsAbsent => "locked-read-as-absent",
+            Defect::CorruptReadStallsLoad => "corrupt-read-stalls-load",
+            Defect::StorageReadNoTimeout => "storage-read-no-timeout",
+            Defect::SignoutKeepsCredential => "signout-keeps-credential",
+            Defect::OfflineStartGivesUp => "offline-start-gives-up",
+            Defect::RefreshLoopPerResume => "refresh-loop-per-resume",
         }
     }
 

@@ -16,7 +16,7 @@ impl World {
         self.js.load_call = Some(call);
         self.js.last_load_call = Some(call);
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
-            self.read_storage(StorageKey::ClientJwt);
+            self.peek_storage(StorageKey::ClientJwt);
         }
         self.send_load();
     }

@@ -3,10 +3,9 @@
 //! Mirrors `sdk/reference/js/storage.rs`.
 
 use crate::model::device::Payload;
-use crate::model::profile::ReadFailurePolicy;
 use crate::model::server::ClientToken;
 use crate::model::settings::TokenCacheKind;
-use crate::model::token_cache::{self, CredentialRead};
+use crate::model::token_cache::{self, CredentialRead, ReadRules};
 use crate::model::vocab::{Happening, StorageKey};
 
 use super::{Slot, World};
@@ -15,14 +14,11 @@ impl World {
     /// The client token the device holds: what the next request will carry.
     pub(super) fn held_client_token(&self) -> Option<ClientToken> {
         match self.setup.sdk.token_cache {
-            TokenCacheKind::SecureStore
-                if self.rules.read_failure == ReadFailurePolicy::KeepTransient =>
-            {
-                self.js
-                    .memory_token
-                    .filter(|_| self.device.running)
-                    .or_else(|| self.persisted_client_token())
-            }
+            TokenCacheKind::SecureStore if ReadRules::of(self.rules).memory_first => self
+                .js
+                .memory_token
+                .filter(|_| self.device.running)
+                .or_else(|| self.persisted_client_token()),
             TokenCacheKind::SecureStore => self.persisted_client_token(),
             TokenCacheKind::Memory => self.js.memory_token.filter(|_| self.device.running),
         }
@@ -100,13 +96,20 @@ impl World {
                 let memory = self.js.memory_token;
                 token_cache::read_client_token(
                     &mut self.device,
-                    self.rules,
+                    ReadRules::of(self.rules),
                     memory,
                     self.now,
                     &mut self.log,
                 )
             }
         }
+    }
+
+    /// What the store holds at a launch, as the trace records it: the environment's look,
+    /// which no storage fault or lock touches (the requests' own reads do).
+    pub(super) fn peek_storage(&mut self, key: StorageKey) {
+        let digest = self.device.read(key).map(|r| r.1);
+        self.log.push(Happening::StorageRead { at: self.now, key, digest });
     }
 
     pub(super) fn read_storage(&mut self, key: StorageKey) -> Option<Payload> {

@@ -260,8 +260,11 @@ impl Core {
             CallKind::SignOut if self.rules.signout_failure_keeps_state => {}
             CallKind::SignOut => {
                 // Signed out locally whatever the server said; a credential the server may
-                // still honour is wiped so it cannot restore the session later.
-                self.delete_storage(StorageKey::ClientJwt);
+                // still honour is wiped so it cannot restore the session later
+                // (`signout-keeps-credential` forgets the client token).
+                if !self.has(Defect::SignoutKeepsCredential) {
+                    self.delete_storage(StorageKey::ClientJwt);
+                }
                 self.delete_storage(StorageKey::CachedClient);
                 self.delete_storage(StorageKey::CachedSessionJwt);
                 {

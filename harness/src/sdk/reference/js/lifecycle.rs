@@ -7,6 +7,7 @@
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::model::profile::RefreshPolicy;
 use crate::model::time::VTime;
 use crate::model::vocab::{
     AppState, CallResult, Defect, FaultKind, Happening, Platform, RequestOutcome, StorageKey,
@@ -201,6 +202,14 @@ impl Core {
                     self.timer_fired(TimerKind::TokenEvict, due);
                 }
             }
+            JsJob::StrayRefresh => {
+                self.timer_fired(TimerKind::TokenRefresh, due);
+                let session = self.rt.borrow().session();
+                if let Some(v) = session {
+                    self.start_background_refresh(v.id);
+                }
+                self.arm_stray_refresh();
+            }
             JsJob::RecurringRefresh(epoch) => {
                 if epoch == self.rt.borrow().recurring_gen {
                     self.timer_fired(TimerKind::TokenRefresh, due);
@@ -386,6 +395,9 @@ impl Core {
             if self.has(Defect::EmptyClientClobber) {
                 self.native_foreground_sync();
             }
+            if self.has(Defect::RefreshLoopPerResume) {
+                self.arm_stray_refresh();
+            }
             if self.has(Defect::NoForegroundRefresh) {
                 let mut rt = self.rt.borrow_mut();
                 let last = rt.session().and_then(|v| rt.last_token.get(&v.id).copied());
@@ -393,6 +405,20 @@ impl Core {
             } else {
                 self.foreground_refresh();
             }
+        }
+    }
+
+    /// `refresh-loop-per-resume`: one more refresh loop, every refresh period (the recurring
+    /// interval, or a token's life less the refresh lead), never cleared.
+    pub(super) fn arm_stray_refresh(&self) {
+        let period = match self.rules.refresh {
+            RefreshPolicy::Recurring { interval_ms } => interval_ms,
+            RefreshPolicy::TimerBeforeExpiry { lead_ms } => {
+                self.setup.instance.session_token_ttl_ms.saturating_sub(lead_ms)
+            }
+        };
+        if period > 0 {
+            self.schedule_js(self.now().plus(period), JsJob::StrayRefresh);
         }
     }
 

@@ -25,7 +25,7 @@ impl Core {
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore
             && !self.has(Defect::MemoryOnlyTokens)
         {
-            self.read_storage(StorageKey::ClientJwt);
+            self.peek_storage(StorageKey::ClientJwt);
         }
         if self.has(Defect::IosNativeCacheWipe)
             && self.setup.platform == Platform::Ios
@@ -177,11 +177,20 @@ impl Core {
                 None => self.rt.borrow_mut().slot = Slot::Null,
             }
             self.finish_load(LoadStatus::Degraded, CallResult::Ok);
-            let at = self.now().plus(self.rules.resource_retry_first_ms);
-            self.schedule_js(at, JsJob::ResourceReload(0));
+            // `offline-start-gives-up`: no recovery reload either.
+            if !self.has(Defect::OfflineStartGivesUp) {
+                let at = self.now().plus(self.rules.resource_retry_first_ms);
+                self.schedule_js(at, JsJob::ResourceReload(0));
+            }
             return;
         }
-        match self.rules.load_failure {
+        // `offline-start-gives-up`: a failed load is final, whatever the profile says.
+        let policy = if self.has(Defect::OfflineStartGivesUp) {
+            LoadFailurePolicy::StuckUnloaded
+        } else {
+            self.rules.load_failure
+        };
+        match policy {
             LoadFailurePolicy::StuckUnloaded => {
                 let call = {
                     let mut rt = self.rt.borrow_mut();

@@ -47,7 +47,8 @@ use crate::model::settings::Setup;
 use crate::model::time::VTime;
 use crate::model::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening,
-    Platform, RequestId, SessionId, SessionView, SignOutCause, TimerKind, TokenInfo,
+    KeychainAccessible, Platform, RequestId, SessionId, SessionView, SignOutCause, TimerKind,
+    TokenInfo,
 };
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
@@ -149,6 +150,8 @@ enum JsJob {
     RefreshTimer(SessionId, u32),
     EvictTimer(SessionId, u32),
     RecurringRefresh(u32),
+    /// `refresh-loop-per-resume`: a refresh loop armed on a resume that nothing clears.
+    StrayRefresh,
     GetRetry {
         client: bool,
         attempt: u32,
@@ -345,7 +348,16 @@ impl Core {
         let transport = InProcess::new(fapi.clone(), setup.net.fapi_latency_ms);
         Rc::new(Core {
             rules: setup.profile.rules(),
-            device: RefCell::new(Device::with_class(setup.platform, setup.sdk.keychain_accessible)),
+            // `locked-read-as-absent`: the app's own token cache, with expo-secure-store's
+            // default class.
+            device: RefCell::new(Device::with_class(
+                setup.platform,
+                if defects.has(Defect::LockedReadAsAbsent) {
+                    KeychainAccessible::WhenUnlocked
+                } else {
+                    setup.sdk.keychain_accessible
+                },
+            )),
             setup,
             defects,
             fapi,

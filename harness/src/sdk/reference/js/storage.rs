@@ -4,10 +4,9 @@
 
 use crate::fapi::lock;
 use crate::model::device::Payload;
-use crate::model::profile::ReadFailurePolicy;
 use crate::model::server::{ClientToken, EnvironmentView};
 use crate::model::settings::TokenCacheKind;
-use crate::model::token_cache::{self, CredentialRead};
+use crate::model::token_cache::{self, CredentialRead, OnFailure, ReadRules};
 use crate::model::vocab::{Defect, Happening, StorageKey};
 use crate::sdk::env;
 
@@ -22,7 +21,7 @@ impl Core {
         {
             return self.rt.borrow().memory_token.filter(|_| self.device.borrow().running);
         }
-        if self.rules.read_failure == ReadFailurePolicy::KeepTransient {
+        if self.read_rules().memory_first {
             let memory = self.rt.borrow().memory_token.filter(|_| self.device.borrow().running);
             return memory.or_else(|| self.persisted_client_token());
         }
@@ -99,6 +98,30 @@ impl Core {
         log.into_iter().for_each(|h| self.log(h));
     }
 
+    /// The token cache's read rules: the profile's, bent by the storage defects.
+    pub(super) fn read_rules(&self) -> ReadRules {
+        let mut rules = ReadRules::of(self.rules);
+        // `token-cache-deletes-on-read-error`: `@clerk/expo`'s `catch { deleteItemAsync }`.
+        if self.has(Defect::TokenCacheDeletesOnReadError) {
+            rules.memory_first = false;
+            rules.on_transient = OnFailure::DeleteAndSendNone;
+            rules.on_permanent = OnFailure::DeleteAndSendNone;
+        }
+        // `locked-read-as-absent`: `catch { return null }`.
+        if self.has(Defect::LockedReadAsAbsent) {
+            rules.memory_first = false;
+            rules.on_transient = OnFailure::SendNone;
+            rules.on_permanent = OnFailure::SendNone;
+        }
+        if self.has(Defect::CorruptReadStallsLoad) {
+            rules.on_garbage = OnFailure::Stall;
+        }
+        if self.has(Defect::StorageReadNoTimeout) {
+            rules.timeout_ms = None;
+        }
+        rules
+    }
+
     /// The token cache's read before a request: what the request carries, or that it fails
     /// or hangs (`model/token_cache.rs`).
     pub(super) fn read_credential(&self) -> CredentialRead {
@@ -111,13 +134,20 @@ impl Core {
         let memory = self.rt.borrow().memory_token;
         let read = token_cache::read_client_token(
             &mut self.device.borrow_mut(),
-            self.rules,
+            self.read_rules(),
             memory,
             self.now(),
             &mut log,
         );
         log.into_iter().for_each(|h| self.log(h));
         read
+    }
+
+    /// What the store holds at a launch, as the trace records it: the environment's look,
+    /// which no storage fault or lock touches (the requests' own reads do).
+    pub(super) fn peek_storage(&self, key: StorageKey) {
+        let digest = self.device.borrow().read(key).map(|r| r.1);
+        self.log(Happening::StorageRead { at: self.now(), key, digest });
     }
 
     pub(super) fn read_storage(&self, key: StorageKey) -> Option<Payload> {
