@@ -8,7 +8,9 @@ thread, no wall clock. Everything that takes time is a job on one agenda ordered
 What it does (the `documented` profile's rules):
 - load: GET /v1/environment and GET /v1/client; a network error on a GET is retried after
   100 ms, 700 ms, 1.4 s; a failed load is retried on the getToken schedule, then settles as
-  loaded and signed out, keeping the credentials;
+  loaded and signed out, keeping the credentials, and keeps reloading in the background
+  (3 s, then 2 s x 2^n after a network error or 10 s x 2^n after an answer, capped at 30 s)
+  until the client loads;
 - tokens: one token request per session at a time, shared by every caller (single flight);
   a cached token is returned while valid, and within 15 s of expiry it is returned and
   refreshed in the background (stale-while-revalidate); a refresh every 45 s while signed in;
@@ -36,6 +38,7 @@ EPOCH_UNIX_MS = 1_767_225_600_000
 SWR_WINDOW_MS = 15_000
 REFRESH_INTERVAL_MS = 45_000
 RETRIES_MAX = 8
+RECOVERY_FIRST_MS = 3000
 GET_TRIES_MAX = 4
 TEST_USER = ("user@example.test", "correct-horse-battery-staple")
 CLIENT_JWT_KEY = "__clerk_client_jwt"
@@ -51,6 +54,11 @@ def retry_delay_ms(n):
         if num // den >= 50_000:
             return 50_000
     return min(num // den, 50_000)
+
+
+def recovery_delay_ms(n, network):
+    """The background reload's wait after failure n: 2 s (network) or 10 s, doubled, <= 30 s."""
+    return min((2000 if network else 10_000) << min(n, 4), 30_000)
 
 
 def get_retry_delay_ms(k):
@@ -378,6 +386,38 @@ class Sdk:
                 self.finish_load(
                     {"result": "error", "status": failure.status, "code": failure.code}
                 )
+                # Signed out for now, not for good: reload in the background until it works.
+                self.schedule_recovery(0, RECOVERY_FIRST_MS)
+
+    def schedule_recovery(self, n, delay):
+        def reload():
+            self.load_attempt += 1
+            self.load_parts = [None, None]
+            attempt = self.load_attempt
+            for client, path in ((False, "/v1/environment"), (True, "/v1/client")):
+                self.send(
+                    "GET",
+                    path,
+                    lambda a, e, c=client: self.recovery_answer(c, attempt, n, a, e),
+                )
+
+        self.at(self.now + delay, reload)
+
+    def recovery_answer(self, client, attempt, n, answer, epoch):
+        if attempt != self.load_attempt:
+            return
+        if self.ok(answer):
+            body = answer[2]
+            if client:
+                self.load_parts[1] = (body.get("response") or {"sessions": []}, epoch)
+            else:
+                self.load_parts[0] = body
+            if self.load_parts[0] is not None and self.load_parts[1] is not None:
+                view, client_epoch = self.load_parts[1]
+                self.apply_client(view, client_epoch)
+        else:
+            self.load_attempt += 1
+            self.schedule_recovery(n + 1, recovery_delay_ms(n, answer is None))
 
     def finish_load(self, result):
         self.loaded = True

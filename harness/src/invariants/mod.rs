@@ -394,8 +394,12 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // The stored client token became unreadable for good (undecryptable, garbage): losing
     // the session that rode on it is the device's doing, until a credential is written again.
     let mut credential_lost = false;
-    // The client token stored last restored a signed-in session.
+    // At the end of the previous step: the stored client token restored a signed-in session,
+    // the device client's latest.
     let mut credential_stored = false;
+    let mut credential_session: Option<SessionId> = None;
+    // The user's sign-out (or session end) calls still open.
+    let mut leaving: BTreeSet<CallId> = BTreeSet::new();
     for step in &trace.steps {
         let server = &step.obs.server;
         for h in &step.obs.happenings {
@@ -414,36 +418,6 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     key: StorageKey::ClientJwt, credential: true, ..
                 } => {
                     credential_lost = false;
-                    credential_stored = true;
-                }
-                // The stored credential replaced by a client without the session: as good as
-                // deleting it (an anonymous client minted for a request sent without it).
-                Happening::StorageWritten {
-                    at,
-                    key: StorageKey::ClientJwt,
-                    credential: false,
-                    ..
-                } if credential_stored && !credential_lost => {
-                    credential_stored = false;
-                    r.exercise(InvariantId::TransientNeverSignsOut, 1);
-                    let user = matches!(
-                        step.event,
-                        Event::SignOut | Event::SessionEnd | Event::SessionRemove
-                    ) || step.obs.happenings.iter().any(|h| {
-                        matches!(h, Happening::SignedOut { cause: SignOutCause::User, .. })
-                    });
-                    if !user
-                        && let Some(sid) = sdk_session
-                        && server.status_of(sid).is_some_and(|s| s.is_signed_in())
-                    {
-                        r.violate(
-                            InvariantId::TransientNeverSignsOut,
-                            step.index,
-                            *at,
-                            format!("the client token of active {sid} is kept"),
-                            "it was replaced by a client token without the session".into(),
-                        );
-                    }
                 }
                 Happening::SignedOut { at, cause, .. }
                     if *cause != SignOutCause::User && !credential_lost =>
@@ -490,9 +464,55 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         if step.obs.view.session.is_none() && matches!(step.event, Event::SignOut) {
             sdk_session = None;
         }
-        // What the next step starts from: the environment's truth about the stored token
-        // (a reinstall may have wiped it, the server may have ended its session).
+        // The stored credential stopped restoring the session while the server keeps it
+        // active: replaced by a client without it (an anonymous client minted for a request
+        // sent without a token), with no sign-out asked for and no storage lost for good.
+        let mut user = matches!(
+            step.event,
+            Event::SignOut | Event::SessionEnd | Event::SessionRemove
+        ) || !leaving.is_empty();
+        for h in &step.obs.happenings {
+            match h {
+                Happening::SignedOut { cause: SignOutCause::User, .. } => user = true,
+                Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
+                    leaving.insert(*call);
+                    user = true;
+                }
+                Happening::CallSettled { call, .. } => {
+                    leaving.remove(call);
+                }
+                _ => {}
+            }
+        }
+        if step.event.ends_process() || matches!(step.event, Event::JsReload) {
+            leaving.clear();
+        }
+        // (Unless this step already reported how the credential went.)
+        let reported = r.violations.iter().any(|v| {
+            v.step == step.index && v.invariant == InvariantId::TransientNeverSignsOut
+        });
+        if credential_stored
+            && !reported
+            && !server.persisted_credential_valid
+            && !credential_lost
+            && !user
+            && !matches!(step.event, Event::Reinstall | Event::RestoreBackup)
+            && let Some(sid) = credential_session
+            && server.status_of(sid).is_some_and(|s| s.is_signed_in())
+        {
+            r.exercise(InvariantId::TransientNeverSignsOut, 1);
+            r.violate(
+                InvariantId::TransientNeverSignsOut,
+                step.index,
+                step.end(),
+                format!("the stored client token of active {sid} still restores it"),
+                "it was replaced by a client token without the session".into(),
+            );
+        }
+        // What the next step starts from: whether the stored token restores a session, and
+        // which (the device client's latest).
         credential_stored = server.persisted_credential_valid;
+        credential_session = server.session.map(|(id, _)| id);
     }
     // Exercise: transient conditions that could have signed out.
     let transient = happenings(trace)
