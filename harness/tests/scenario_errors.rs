@@ -236,6 +236,36 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             (4, 7),
             vec!["bad seed `0xnope`", "hex (0x5eed0001) or decimal"],
         ),
+        (
+            "an eventually without its window",
+            with_steps("  - eventually: { route: protected }\n"),
+            (9, 5),
+            vec!["`eventually` needs `within`"],
+        ),
+        (
+            "a window on a plain expect",
+            with_steps("  - expect: { within: 30s, route: protected }\n"),
+            (9, 5),
+            vec!["`within` belongs to `eventually`"],
+        ),
+        (
+            "variants and except together",
+            with_steps("  - never: { variants: [default], except: [default], loaded: false }\n"),
+            (9, 5),
+            vec!["`variants` or `except`, not both"],
+        ),
+        (
+            "an unknown storage fault kind",
+            with_steps("  - storage_fault: { op: read, kind: explode }\n"),
+            (9, 38),
+            vec!["unknown storage fault kind `explode`", "throw, hang, garbage"],
+        ),
+        (
+            "a background wake too long",
+            with_steps("  - background_wake: 1h\n"),
+            (9, 5),
+            vec!["`background_wake: 1h` is out of range", "1ms ..= 10m"],
+        ),
     ];
     assert!(table.len() >= 15, "the table must cover at least 15 kinds of bad input");
     for (what, text, at, fragments) in &table {

@@ -467,10 +467,9 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         // The stored credential stopped restoring the session while the server keeps it
         // active: replaced by a client without it (an anonymous client minted for a request
         // sent without a token), with no sign-out asked for and no storage lost for good.
-        let mut user = matches!(
-            step.event,
-            Event::SignOut | Event::SessionEnd | Event::SessionRemove
-        ) || !leaving.is_empty();
+        let mut user =
+            matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove)
+                || !leaving.is_empty();
         for h in &step.obs.happenings {
             match h {
                 Happening::SignedOut { cause: SignOutCause::User, .. } => user = true,
@@ -488,9 +487,10 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
             leaving.clear();
         }
         // (Unless this step already reported how the credential went.)
-        let reported = r.violations.iter().any(|v| {
-            v.step == step.index && v.invariant == InvariantId::TransientNeverSignsOut
-        });
+        let reported = r
+            .violations
+            .iter()
+            .any(|v| v.step == step.index && v.invariant == InvariantId::TransientNeverSignsOut);
         if credential_stored
             && !reported
             && !server.persisted_credential_valid

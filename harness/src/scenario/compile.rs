@@ -74,11 +74,24 @@ pub struct Check {
     pub line: u64,
     pub column: u64,
     pub spec: ExpectSpec,
+    pub mode: CheckMode,
+}
+
+/// When a check's fields are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// `expect`: at the end of the step it follows.
+    Now,
+    /// `eventually`: at that step's end or at a later step's end within this many ms.
+    Eventually { within_ms: u64 },
+    /// `never`: at no step end from there on, within this many ms (`None`: to the end).
+    Never { during_ms: Option<u64> },
 }
 
 impl Check {
     pub fn applies_to(&self, variant: &str) -> bool {
         self.spec.variants.as_ref().is_none_or(|names| names.iter().any(|n| n == variant))
+            && !self.spec.except.iter().flatten().any(|n| n == variant)
     }
 }
 
@@ -177,7 +190,7 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
         }
     }
     for check in &flat.checks {
-        for name in check.spec.variants.iter().flatten() {
+        for name in check.spec.variants.iter().flatten().chain(check.spec.except.iter().flatten()) {
             if !variants.iter().any(|v| &v.name == name) {
                 return Err(err(
                     check.line,
@@ -367,18 +380,53 @@ impl Flat {
     ) -> Result<(), ScenarioError> {
         let err = |kind: ErrorKind| ScenarioError::new(file, step.line, step.column, kind);
         let event = match &step.value {
-            StepSpec::Expect(spec) => {
+            StepSpec::Expect(spec) | StepSpec::Eventually(spec) | StepSpec::Never(spec) => {
+                let kind = step.value.kind();
+                let mode = match &step.value {
+                    StepSpec::Eventually(_) => match (spec.within, spec.during) {
+                        (Some(w), None) => CheckMode::Eventually { within_ms: w.0 },
+                        _ => {
+                            return Err(err(ErrorKind::Step(
+                                "`eventually` needs `within` (e.g. `within: 30s`) and takes no \
+                                 `during`"
+                                    .into(),
+                            )));
+                        }
+                    },
+                    StepSpec::Never(_) => match spec.within {
+                        None => CheckMode::Never { during_ms: spec.during.map(|d| d.0) },
+                        Some(_) => {
+                            return Err(err(ErrorKind::Step(
+                                "`never` takes `during` (default: the rest of the run), not \
+                                 `within`"
+                                    .into(),
+                            )));
+                        }
+                    },
+                    _ if spec.within.is_some() || spec.during.is_some() => {
+                        return Err(err(ErrorKind::Step(
+                            "`within` belongs to `eventually` and `during` to `never`, not to \
+                             `expect`"
+                                .into(),
+                        )));
+                    }
+                    _ => CheckMode::Now,
+                };
+                if spec.variants.is_some() && spec.except.is_some() {
+                    return Err(err(ErrorKind::Step(format!(
+                        "`{kind}` takes `variants` or `except`, not both"
+                    ))));
+                }
                 if in_group {
-                    return Err(err(ErrorKind::Step(
-                        "`expect` cannot be inside `concurrently`; put it after the group".into(),
-                    )));
+                    return Err(err(ErrorKind::Step(format!(
+                        "`{kind}` cannot be inside `concurrently`; put it after the group"
+                    ))));
                 }
                 if self.events.is_empty() {
-                    return Err(err(ErrorKind::Step(
-                        "`expect` before any event; the app is not running yet (start with \
-                         `cold_start: {}`)"
-                            .into(),
-                    )));
+                    return Err(err(ErrorKind::Step(format!(
+                        "`{kind}` before any event; the app is not running yet (start with \
+                         `cold_start: {{}}`)"
+                    ))));
                 }
                 for path in spec.path.iter().chain(spec.return_to.iter().filter(|p| *p != "none")) {
                     check_path(path).map_err(|_| err(ErrorKind::Path { path: path.clone() }))?;
@@ -388,6 +436,7 @@ impl Flat {
                     line: step.line,
                     column: step.column,
                     spec: spec.clone(),
+                    mode,
                 });
                 return Ok(());
             }

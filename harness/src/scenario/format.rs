@@ -758,6 +758,16 @@ pub struct ExpectSpec {
     /// Check only in these variants (default: every variant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<String>>,
+    /// Check in every variant but these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub except: Option<Vec<String>>,
+    /// `eventually` only: the window in which the fields must match once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Duration>,
+    /// `never` only: the window in which the fields must never all match (default: the rest
+    /// of the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<RouteName>,
     /// The protected screen's path (implies `route: protected`).
@@ -800,6 +810,13 @@ pub struct ExpectSpec {
     /// Whether the SDK dropped its signed-in state since the previous `expect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_out: Option<bool>,
+    /// Whether the stored client token would restore a signed-in session now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_restores: Option<bool>,
+    /// Whether the SDK could read its stored client token now (no lock, fault or
+    /// undecryptable item in the way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_readable: Option<bool>,
     /// The most recent call of a kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_call: Option<LastCallSpec>,
@@ -866,6 +883,12 @@ pub enum StepSpec {
     Concurrently(Vec<Located<StepSpec>>),
     /// Check what the world shows after the previous step.
     Expect(ExpectSpec),
+    /// A check that must match at the end of the previous step or of a later one within
+    /// `within`: `eventually: { within: 30s, route: protected }`.
+    Eventually(ExpectSpec),
+    /// A check whose fields must never all match at the end of the previous step or of a
+    /// later one within `during` (or to the end): `never: { during: 5m, route: sign_in }`.
+    Never(ExpectSpec),
 }
 
 impl StepSpec {
@@ -873,6 +896,8 @@ impl StepSpec {
         match self {
             StepSpec::Concurrently(_) => "concurrently",
             StepSpec::Expect(_) => "expect",
+            StepSpec::Eventually(_) => "eventually",
+            StepSpec::Never(_) => "never",
             StepSpec::Advance(_) => "advance",
             StepSpec::ColdStart(_) => "cold_start",
             StepSpec::Kill(_) => "kill",

@@ -7,14 +7,14 @@
 use std::fmt::Write as _;
 
 use crate::invariants::InvariantId;
-use crate::model::time::format_clock;
+use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{
-    CallKind, CallResult, Defect, Endpoint, Happening, Route, SessionStatus,
+    AuthView, CallKind, CallResult, Defect, Endpoint, Happening, Route, SessionStatus,
 };
 use crate::runner::Outcome;
 use crate::trace::TraceStep;
 
-use super::compile::{Check, Scenario, Variant};
+use super::compile::{Check, CheckMode, Scenario, Variant};
 use super::format::{CallKindName, CallResultName, ExpectSpec, RouteName, SessionStatusOrNone};
 
 pub use crate::runner::lockstep::{DefaultSystem, default_system};
@@ -141,11 +141,79 @@ fn call_kind(name: CallKindName) -> CallKind {
     }
 }
 
-/// Compares one inline check with the trace; `None` when everything given matched.
+/// Judges one inline check by its mode; `None` when it holds. `eventually` and `never` look
+/// at every render inside their window as well as at step ends, so a screen that came and
+/// went in the middle of a long `advance` counts.
 fn evaluate(check: &Check, since: usize, steps: &[TraceStep]) -> Option<String> {
-    let spec: &ExpectSpec = &check.spec;
-    let obs = &steps[check.after - 1].obs;
-    let view = &obs.view;
+    let first = check.after - 1;
+    let start = steps[first].end();
+    // The moments of step `i` inside the window: its renders, then its end.
+    let moments = |i: usize, deadline: Option<VTime>| {
+        let step = &steps[i];
+        let renders = step.obs.happenings.iter().filter_map(move |h| match h {
+            Happening::Rendered { at, view } if i > first => Some((*at, Some(view))),
+            _ => None,
+        });
+        renders
+            .chain(std::iter::once((step.end(), None)))
+            .filter(move |(at, _)| deadline.is_none_or(|d| *at <= d))
+    };
+    match check.mode {
+        CheckMode::Now => compare(&check.spec, since, steps, first, None),
+        CheckMode::Eventually { within_ms } => {
+            let deadline = start.plus(within_ms);
+            let mut last = None;
+            for i in first..steps.len() {
+                if steps[i].at > deadline {
+                    break;
+                }
+                for (at, view) in moments(i, Some(deadline)) {
+                    match compare(&check.spec, since, steps, i, view) {
+                        None => return None,
+                        Some(m) => last = Some((at, m)),
+                    }
+                }
+            }
+            last.map(|(at, m)| {
+                format!(
+                    "nothing within {} matched; at the last moment (t={}): {m}",
+                    format_duration(within_ms),
+                    format_clock(at.ms())
+                )
+            })
+        }
+        CheckMode::Never { during_ms } => {
+            let deadline = during_ms.map(|d| start.plus(d));
+            for i in first..steps.len() {
+                if deadline.is_some_and(|d| steps[i].at > d) {
+                    break;
+                }
+                for (at, view) in moments(i, deadline) {
+                    if compare(&check.spec, since, steps, i, view).is_none() {
+                        return Some(format!(
+                            "every field matched at t={} (step {i})",
+                            format_clock(at.ms())
+                        ));
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Compares a check's fields with the end of step `at` (counters from step `since`), or with
+/// `render` (a view shown during that step) for the view's fields; `None` when everything
+/// given matched.
+fn compare(
+    spec: &ExpectSpec,
+    since: usize,
+    steps: &[TraceStep],
+    at: usize,
+    render: Option<&AuthView>,
+) -> Option<String> {
+    let obs = &steps[at].obs;
+    let view = render.unwrap_or(&obs.view);
     let mut diffs: Vec<String> = Vec::new();
     let mut differ = |field: &str, expected: String, observed: String| {
         if expected != observed {
@@ -206,7 +274,7 @@ fn evaluate(check: &Check, since: usize, steps: &[TraceStep]) -> Option<String> 
     if let Some(n) = spec.open_calls {
         differ("open_calls", n.to_string(), obs.open_calls.to_string());
     }
-    let window = || steps[since..check.after].iter().flat_map(|s| s.obs.happenings.iter());
+    let window = || steps[since..=at].iter().flat_map(|s| s.obs.happenings.iter());
     if let Some(n) = spec.token_requests {
         let sent = window()
             .filter(|h| matches!(h, Happening::RequestSent { endpoint: Endpoint::Tokens, .. }))
@@ -222,13 +290,23 @@ fn evaluate(check: &Check, since: usize, steps: &[TraceStep]) -> Option<String> 
             .collect();
         differ("backend_statuses", format!("{statuses:?}"), format!("{seen:?}"));
     }
+    if let Some(restores) = spec.credential_restores {
+        differ(
+            "credential_restores",
+            restores.to_string(),
+            obs.server.persisted_credential_valid.to_string(),
+        );
+    }
+    if let Some(readable) = spec.storage_readable {
+        differ("storage_readable", readable.to_string(), obs.device.storage_readable.to_string());
+    }
     if let Some(signed_out) = spec.signed_out {
         let seen = window().any(|h| matches!(h, Happening::SignedOut { .. }));
         differ("signed_out", signed_out.to_string(), seen.to_string());
     }
     if let Some(last) = &spec.last_call {
         let kind = call_kind(last.kind);
-        let all = || steps[..check.after].iter().flat_map(|s| s.obs.happenings.iter());
+        let all = || steps[..=at].iter().flat_map(|s| s.obs.happenings.iter());
         let latest = all()
             .filter_map(|h| match h {
                 Happening::CallStarted { call, kind: k, .. } if *k == kind => Some(*call),
