@@ -409,10 +409,10 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                         sdk_session = Some(s.id);
                     }
                 }
-                Happening::StorageFailed { key: StorageKey::ClientJwt, error, .. } => {
-                    if !error.is_transient() {
-                        credential_lost = true;
-                    }
+                Happening::StorageFailed { key: StorageKey::ClientJwt, error, .. }
+                    if !error.is_transient() =>
+                {
+                    credential_lost = true;
                 }
                 Happening::StorageWritten {
                     key: StorageKey::ClientJwt, credential: true, ..
