@@ -4,7 +4,7 @@
 use session_harness::model::settings::{LATENCY_MS_MAX, MAX_LIFETIME_MS_MAX};
 use session_harness::model::time::{DAY_MS, DURATION_MS_MAX, MINUTE_MS};
 use session_harness::model::world::JOBS_PER_STEP_MAX;
-use session_harness::scenario::compile::{EVENTS_MAX, FAULT_COUNT_MAX};
+use session_harness::scenario::compile::{BACKGROUND_WAKE_MS_MAX, EVENTS_MAX, FAULT_COUNT_MAX};
 use session_harness::scenario::files::FILE_BYTES_MAX;
 use session_harness::sdk::external::protocol::LINE_BYTES_MAX;
 use session_harness::serve::admin::{FAULTS_QUEUED_MAX, LOG_PAGE_MAX, RANDOM_FAULTS_MAX};
@@ -35,6 +35,7 @@ fn every_limit_in_the_table_is_the_codes() {
         ("SETTINGS_FILE_BYTES_MAX", SETTINGS_FILE_BYTES_MAX.to_string()),
         ("EVENTS_MAX", EVENTS_MAX.to_string()),
         ("compile::FAULT_COUNT_MAX", FAULT_COUNT_MAX.to_string()),
+        ("BACKGROUND_WAKE_MS_MAX", format!("{} minutes", BACKGROUND_WAKE_MS_MAX / MINUTE_MS)),
         ("trace::STEPS_MAX", STEPS_MAX.to_string()),
         ("JOBS_PER_STEP_MAX", JOBS_PER_STEP_MAX.to_string()),
         ("BODY_BYTES_MAX", BODY_BYTES_MAX.to_string()),
