@@ -1,5 +1,5 @@
 //! Issue 18, "exports lie": a fuzz failure is shrunk before it is exported, and the exported
-//! file is honest. For the campaign `cargo xtask fuzz --sdk reference+no-foreground-refresh`
+//! file is honest. For the campaign `cargo xtask fuzz --sdk reference+redirect-before-loaded`
 //! runs (same seed, same cases, same shrinker and exporter), every failure found:
 //! - shrinks to at most [`SHRUNK_STEPS_MAX`] steps and still breaks what it broke;
 //! - is named by what broke, its profile and its case seed (unique per profile and case);
@@ -21,7 +21,7 @@ const SHRUNK_STEPS_MAX: usize = 10;
 /// `cargo xtask fuzz`'s defaults.
 const CAMPAIGN_SEED: u64 = 0x5eed0001;
 const STEPS: usize = 60;
-/// Enough cases for several failures under `documented` (the first is case 17).
+/// Enough cases for several failures under both profiles.
 const CASES: u64 = 64;
 
 /// The value after `flag` in a command line.
@@ -34,8 +34,8 @@ fn arg<'a>(command: &'a str, flag: &str) -> &'a str {
 
 #[test]
 fn fuzz_failures_shrink_and_their_exports_replay_to_the_same_violation() {
-    let defects = [Defect::NoForegroundRefresh];
-    let sdk = "reference+no-foreground-refresh";
+    let defects = [Defect::RedirectBeforeLoaded];
+    let sdk = "reference+redirect-before-loaded";
     let target = Target::Reference(&defects);
     let mut names = std::collections::BTreeSet::new();
     let mut failures = 0;

@@ -32,8 +32,10 @@ pub struct Args {
     /// The hunt's seed (hex `0x…` or decimal).
     #[arg(long, value_parser = parse_seed, default_value_t = SEED_DEFAULT)]
     seed: u64,
-    /// Cases one defect may take before it counts as not caught.
-    #[arg(long, default_value_t = 6_000, value_parser = crate::counts::parse_cases)]
+    /// Cases one defect may take before it counts as not caught. The wider device's
+    /// defects need a storage fault to meet a launch's read and then a long quiet wait, so
+    /// some take over 10,000 cases (a few seconds); most are caught in under a thousand.
+    #[arg(long, default_value_t = 20_000, value_parser = crate::counts::parse_cases)]
     cases: u64,
     /// Hunt only this defect (by its catalogue name).
     #[arg(long)]

@@ -194,9 +194,10 @@ enum Template {
     Reboot,
     BackgroundWake,
     RestoreBackup,
+    DeviceSleep,
 }
 
-const ALL_TEMPLATES: [Template; 34] = [
+const ALL_TEMPLATES: [Template; 35] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -231,6 +232,7 @@ const ALL_TEMPLATES: [Template; 34] = [
     Template::Reboot,
     Template::BackgroundWake,
     Template::RestoreBackup,
+    Template::DeviceSleep,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -275,6 +277,8 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
             Event::BackgroundWake { ms: 1 + (param >> 8) % (30 * SECOND_MS) }
         }
         Template::RestoreBackup => Event::RestoreBackup,
+        // A phone on a desk: minutes to a night, log-uniform.
+        Template::DeviceSleep => Event::DeviceSleep { ms: log_uniform_capped_ms(param, 25).max(1) },
     }
 }
 
@@ -307,6 +311,7 @@ impl Template {
                 | Template::Reboot
                 | Template::BackgroundWake
                 | Template::RestoreBackup
+                | Template::DeviceSleep
         )
     }
 }
@@ -328,7 +333,15 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
     }
     if !device.running {
         m.extend([(30, T::ColdStart), (2, T::Reinstall), (2, T::Revoke), (2, T::ExpireNow)]);
-        m.extend([(3, T::BackgroundWake), (2, T::Reboot), (1, T::RestoreBackup)]);
+        // Storage faults queued before a launch meet the launch's reads of the stored token,
+        // the reads that matter most.
+        m.extend([
+            (3, T::BackgroundWake),
+            (2, T::Reboot),
+            (1, T::RestoreBackup),
+            (4, T::StorageFault),
+        ]);
+        m.push((1, T::DeviceSleep));
         return m;
     }
     if device.app_state == AppState::Background {
@@ -340,7 +353,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (2, T::Online),
         ]);
         m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
-        m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot)]);
+        m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot), (1, T::DeviceSleep)]);
         return m;
     }
     m.extend([
@@ -351,6 +364,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (2, T::Navigate),
         (1, T::LockDevice),
         (1, T::Reboot),
+        (2, T::DeviceSleep),
     ]);
     m.push(if device.network == Network::Offline { (6, T::Online) } else { (2, T::Offline) });
     if device.app_state == AppState::Inactive {

@@ -14,7 +14,7 @@ use crate::model::profile::RefreshPolicy;
 use crate::model::time::{SECOND_MS, VTime, format_clock};
 use crate::model::vocab::{
     AppState, AuthView, CallKind, CallResult, Endpoint, Event, Happening, Network, SessionId,
-    SignOutCause, TimerKind,
+    SignOutCause, StorageKey, StorageOp, TimerKind,
 };
 use crate::trace::{Trace, TraceStep};
 
@@ -60,14 +60,24 @@ pub(super) fn eventually_signed_in(trace: &Trace, r: &mut Report) {
     // The user asked to leave (a sign-out, or ending the session) and has not signed in since.
     let mut leaving = false;
     let mut shown: BTreeSet<SessionId> = BTreeSet::new();
+    let mut lost = false;
     for step in &trace.steps {
         for h in &step.obs.happenings {
             match h {
                 Happening::Rendered { view, .. } => {
                     if let Some(s) = view.session {
                         shown.insert(s.id);
+                        lost = false;
                     }
                 }
+                // The SDK dropped the stored token (read as lost for good, or at a sign-out)
+                // and the device refused the delete: what stays is the device's doing, until
+                // the app shows a session again.
+                Happening::StorageFailed {
+                    op: StorageOp::Delete,
+                    key: StorageKey::ClientJwt,
+                    ..
+                } => lost = true,
                 Happening::CallStarted {
                     kind: CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove,
                     ..
@@ -79,7 +89,9 @@ pub(super) fn eventually_signed_in(trace: &Trace, r: &mut Report) {
                 _ => {}
             }
         }
-        let applicable = could_sign_in(step, &shown) && !leaving;
+        // A device asleep runs no JS: the window starts again when it wakes.
+        let asleep = matches!(step.event, Event::DeviceSleep { .. });
+        let applicable = could_sign_in(step, &shown) && !leaving && !asleep && !lost;
         if !applicable || !keeps_window(&step.event) {
             // The window restarts with this step: it ends now, or the world just changed.
             since = None;

@@ -394,6 +394,10 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // The stored client token became unreadable for good (undecryptable, garbage): losing
     // the session that rode on it is the device's doing, until a credential is written again.
     let mut credential_lost = false;
+    // Sessions the user signed out of while the device refused to drop a stored copy, and
+    // the user's sign-out calls still open.
+    let mut left: BTreeSet<SessionId> = BTreeSet::new();
+    let mut signing_out: BTreeSet<CallId> = BTreeSet::new();
     // At the end of the previous step: the stored client token restored a signed-in session,
     // the device client's latest.
     let mut credential_stored = false;
@@ -419,11 +423,27 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                 } => {
                     credential_lost = false;
                 }
+                Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
+                    signing_out.insert(*call);
+                }
+                Happening::CallSettled { call, .. } => {
+                    signing_out.remove(call);
+                }
+                // The device refused to delete (or overwrite) a stored copy while the user
+                // signed out: what that copy brings back, and loses again, is no transient loss.
+                Happening::StorageFailed { op: StorageOp::Delete | StorageOp::Write, .. }
+                    if !signing_out.is_empty() =>
+                {
+                    left.extend(sdk_session);
+                }
                 Happening::SignedOut { at, cause, .. }
                     if *cause != SignOutCause::User && !credential_lost =>
                 {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
+                    // A session the user signed out of, brought back by a stored copy the
+                    // device refused to delete, is no transient loss when it goes again.
                     if let Some(sid) = sdk_session
+                        && !left.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -583,9 +603,11 @@ fn terminal_is_final(trace: &Trace, r: &mut Report) {
             }
         }
         if let Some((sid, elapsed, reported)) = &mut watch {
+            // A device asleep runs no JS: its time is no foreground time.
             let foreground = obs.device.running
                 && obs.device.app_state == AppState::Active
-                && obs.device.network == Network::Online;
+                && obs.device.network == Network::Online
+                && !matches!(step.event, Event::DeviceSleep { .. });
             if transient_failure || !obs.device.running {
                 *elapsed = 0;
             } else if foreground {
@@ -647,8 +669,9 @@ fn calls_settle(trace: &Trace, r: &mut Report) {
     // Open calls with the foreground time they have waited.
     let mut open: BTreeMap<CallId, (CallKind, u32, VTime, u64, bool)> = BTreeMap::new();
     for step in &trace.steps {
-        let foreground =
-            step.obs.device.running && step.obs.device.app_state != AppState::Background;
+        let foreground = step.obs.device.running
+            && step.obs.device.app_state != AppState::Background
+            && !matches!(step.event, Event::DeviceSleep { .. });
         for h in &step.obs.happenings {
             match h {
                 Happening::CallStarted { call, kind, at } => {

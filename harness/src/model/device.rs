@@ -132,6 +132,8 @@ pub struct Device {
     pub undecryptable: BTreeSet<StorageKey>,
     /// JS runs in the background now (a background wake).
     pub awake: bool,
+    /// The device sleeps: nothing of JS runs, whatever the app state.
+    pub asleep: bool,
 }
 
 impl Device {
@@ -147,6 +149,7 @@ impl Device {
             storage_faults: Vec::new(),
             undecryptable: BTreeSet::new(),
             awake: false,
+            asleep: false,
         }
     }
 
@@ -168,7 +171,7 @@ impl Device {
 
     /// Whether the JS runtime gets to run: alive, and in the foreground or woken.
     pub fn js_runs(&self) -> bool {
-        self.running && (self.app_state != AppState::Background || self.awake)
+        self.running && !self.asleep && (self.app_state != AppState::Background || self.awake)
     }
 
     // ------------------------------------------------------------- protection and faults

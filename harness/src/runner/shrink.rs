@@ -123,7 +123,7 @@ mod tests {
     /// what the original broke, and a passing case is left alone.
     #[test]
     fn a_defect_failure_shrinks_and_keeps_its_invariant() {
-        let defects = [Defect::NoForegroundRefresh];
+        let defects = [Defect::NullOfflineLogout];
         let mut shrunk_any = false;
         for index in 0..64 {
             let seed = case_seed(0x5eed0001, index);
@@ -147,6 +147,6 @@ mod tests {
             shrunk_any = true;
             break;
         }
-        assert!(shrunk_any, "no case of 64 caught no-foreground-refresh");
+        assert!(shrunk_any, "no case of 64 caught null-offline-logout");
     }
 }

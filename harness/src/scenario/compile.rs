@@ -527,6 +527,20 @@ impl Flat {
                 Event::BackgroundWake { ms: d.0 }
             }
             StepSpec::RestoreBackup(_) => Event::RestoreBackup,
+            StepSpec::DeviceSleep(d) => {
+                if in_group {
+                    return Err(err(ErrorKind::Step(
+                        "`device_sleep` cannot be inside `concurrently`: it lets time pass".into(),
+                    )));
+                }
+                if d.0 == 0 {
+                    return Err(err(ErrorKind::Step(
+                        "`device_sleep: 0ms` sleeps for nothing; accepted: a duration above zero"
+                            .into(),
+                    )));
+                }
+                Event::DeviceSleep { ms: d.0 }
+            }
         };
         self.events.push(event);
         self.lines.push(step.line);
@@ -676,5 +690,6 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::Reboot => StepSpec::Reboot(Empty {}),
         Event::BackgroundWake { ms } => StepSpec::BackgroundWake(Duration(*ms)),
         Event::RestoreBackup => StepSpec::RestoreBackup(Empty {}),
+        Event::DeviceSleep { ms } => StepSpec::DeviceSleep(Duration(*ms)),
     }
 }

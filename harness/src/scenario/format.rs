@@ -879,6 +879,9 @@ pub enum StepSpec {
     BackgroundWake(Duration),
     /// The app comes back from a backup (Android: its items without their key).
     RestoreBackup(Empty),
+    /// The device sleeps: the wall clock runs, JS timers stop and fire late by the sleep's
+    /// length: `device_sleep: 30m`.
+    DeviceSleep(Duration),
     /// Events issued at the same instant, all in flight together.
     Concurrently(Vec<Located<StepSpec>>),
     /// Check what the world shows after the previous step.
@@ -926,6 +929,7 @@ impl StepSpec {
             StepSpec::Reboot(_) => "reboot",
             StepSpec::BackgroundWake(_) => "background_wake",
             StepSpec::RestoreBackup(_) => "restore_backup",
+            StepSpec::DeviceSleep(_) => "device_sleep",
         }
     }
 }

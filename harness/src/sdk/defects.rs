@@ -25,6 +25,7 @@
 //! | `signout-keeps-credential` | a sign-out whose request fails clears the session on screen and the resource cache but leaves the client token stored |
 //! | `offline-start-gives-up` | a failed load is final: `isLoaded` false for good, nothing retries |
 //! | `refresh-loop-per-resume` | every return to the foreground arms one more background refresh loop (every refresh period) that nothing ever clears |
+//! | `timer-only-expiry` | a cached token is a hit until its eviction timer removes it: the cache never compares `exp` with the wall clock |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

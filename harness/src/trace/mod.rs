@@ -30,10 +30,7 @@ pub struct TraceStep {
 impl TraceStep {
     /// The instant the step ended.
     pub fn end(&self) -> VTime {
-        match self.event {
-            Event::Advance { ms } | Event::BackgroundWake { ms } => self.at.plus(ms),
-            _ => self.at,
-        }
+        self.at.plus(self.event.elapses_ms())
     }
 }
 

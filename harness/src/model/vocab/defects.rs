@@ -82,10 +82,16 @@ pub enum Defect {
     /// <https://github.com/manfredsteyer/angular-oauth2-oidc/issues/1509>;
     /// <https://github.com/supabase/auth-js/issues/213>.
     RefreshLoopPerResume,
+    /// The token cache trusts its timers: a cached token is fresh until its eviction timer
+    /// removes it, never checked against the wall clock. Timers stop while the device sleeps,
+    /// so after a sleep `getToken` returns a token that has expired. Source:
+    /// <https://github.com/okta/okta-auth-js/issues/557>;
+    /// <https://github.com/hypothesis/client/pull/384>.
+    TimerOnlyExpiry,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 20] = [
+    pub const ALL: [Defect; 21] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -106,6 +112,7 @@ impl Defect {
         Defect::SignoutKeepsCredential,
         Defect::OfflineStartGivesUp,
         Defect::RefreshLoopPerResume,
+        Defect::TimerOnlyExpiry,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +137,7 @@ impl Defect {
             Defect::SignoutKeepsCredential => "signout-keeps-credential",
             Defect::OfflineStartGivesUp => "offline-start-gives-up",
             Defect::RefreshLoopPerResume => "refresh-loop-per-resume",
+            Defect::TimerOnlyExpiry => "timer-only-expiry",
         }
     }
 

@@ -289,6 +289,13 @@ pub enum Event {
     /// reinstalled with its stored items, but on Android the keystore key that encrypted them
     /// is gone, so every item is undecryptable until it is deleted or written again.
     RestoreBackup,
+    /// The device sleeps for `ms`: the wall clock (`Date.now()`, the server) runs on, JS and
+    /// its timers stop. On wake a timer resumes where it stopped, so every pending timer
+    /// fires late by the sleep's length, even in the foreground; answers that arrived
+    /// meanwhile run at once.
+    DeviceSleep {
+        ms: u64,
+    },
 }
 
 impl Event {
@@ -323,10 +330,11 @@ impl Event {
             Event::Reboot => "reboot",
             Event::BackgroundWake { .. } => "background_wake",
             Event::RestoreBackup => "restore_backup",
+            Event::DeviceSleep { .. } => "device_sleep",
         }
     }
 
-    pub const NAMES: [&'static str; 28] = [
+    pub const NAMES: [&'static str; 29] = [
         "advance",
         "cold_start",
         "kill",
@@ -355,6 +363,7 @@ impl Event {
         "reboot",
         "background_wake",
         "restore_backup",
+        "device_sleep",
     ];
 
     /// Events after which the app process is gone (its JS runtime with it).
@@ -373,7 +382,16 @@ impl Event {
                 | Event::Reboot
                 | Event::BackgroundWake { .. }
                 | Event::RestoreBackup
+                | Event::DeviceSleep { .. }
         )
+    }
+
+    /// How much virtual time the event itself lets pass.
+    pub fn elapses_ms(&self) -> u64 {
+        match self {
+            Event::Advance { ms } | Event::BackgroundWake { ms } | Event::DeviceSleep { ms } => *ms,
+            _ => 0,
+        }
     }
 
     /// Events that act on the server only, as a backend or an admin would.
@@ -426,6 +444,9 @@ impl fmt::Display for Event {
             }
             Event::BackgroundWake { ms } => {
                 write!(f, "background_wake {}", crate::model::time::format_duration(*ms))
+            }
+            Event::DeviceSleep { ms } => {
+                write!(f, "device_sleep {}", crate::model::time::format_duration(*ms))
             }
             other => f.write_str(other.name()),
         }

@@ -119,6 +119,33 @@ impl World {
         }
     }
 
+    /// The device sleeps for `ms`: every pending JS timer moves `ms` later (the monotonic
+    /// clock stops), JS is held while the wall clock and the network run on, and on wake the
+    /// answers that arrived meanwhile run at once (if the app is in the foreground).
+    pub(super) fn device_sleep(&mut self, ms: u64) {
+        let start = self.now;
+        let timers: Vec<(VTime, u64)> = self
+            .agenda
+            .iter()
+            .filter(|(_, job)| matches!(job, Job::Js { job, .. } if job.is_timer()))
+            .map(|(key, _)| *key)
+            .collect();
+        for (at, seq) in timers {
+            let job = self.agenda.remove(&(at, seq)).expect("collected just above");
+            self.agenda.insert((at.max(start).plus(ms), seq), job);
+        }
+        self.device.asleep = true;
+        self.run_until(start.plus(ms));
+        self.device.asleep = false;
+        if self.device.js_runs() {
+            let held = std::mem::take(&mut self.paused);
+            for (due, job) in held {
+                self.run_js(job, due);
+                self.render();
+            }
+        }
+    }
+
     pub(super) fn schedule(&mut self, at: VTime, job: Job) {
         self.seq += 1;
         self.agenda.insert((at, self.seq), job);

@@ -179,6 +179,14 @@ enum JsJob {
     },
 }
 
+impl JsJob {
+    /// A `setTimeout` (a refresh, eviction or retry timer): it runs on the monotonic clock,
+    /// which stops while the device sleeps.
+    fn is_timer(&self) -> bool {
+        !matches!(self, JsJob::Deliver(..) | JsJob::BackendReply { .. })
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Job {
     Arrive(RequestId),
@@ -647,6 +655,7 @@ impl World {
                 self.device.reboot();
             }
             Event::BackgroundWake { ms } => self.background_wake(*ms),
+            Event::DeviceSleep { ms } => self.device_sleep(*ms),
             Event::RestoreBackup => {
                 self.kill();
                 self.device.restore_backup();

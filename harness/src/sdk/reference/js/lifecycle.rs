@@ -319,6 +319,37 @@ impl Core {
         }
     }
 
+    /// The device falls asleep for `ms`: every pending JS timer moves `ms` later (the
+    /// monotonic clock stops) and JS is held; the step then runs the wall clock to the end.
+    pub(super) fn device_sleep(&self, ms: u64) {
+        let start = self.now();
+        let mut macros = self.macros.borrow_mut();
+        let timers: Vec<(VTime, u64)> = macros
+            .iter()
+            .filter(|(_, m)| matches!(m, Macro::Js { job, .. } if job.is_timer()))
+            .map(|(key, _)| *key)
+            .collect();
+        for (at, seq) in timers {
+            let job = macros.remove(&(at, seq)).expect("collected just above");
+            macros.insert((at.max(start).plus(ms), seq), job);
+        }
+        drop(macros);
+        self.device.borrow_mut().asleep = true;
+    }
+
+    /// The device wakes: answers held during the sleep run now, in order (if the app is in
+    /// the foreground).
+    pub(super) fn wake_from_sleep(self: &Rc<Self>) {
+        self.device.borrow_mut().asleep = false;
+        if self.device.borrow().js_runs() {
+            let held = std::mem::take(&mut *self.paused.borrow_mut());
+            for (due, job) in held {
+                self.run_js(job, due);
+                self.checkpoint();
+            }
+        }
+    }
+
     pub(super) fn kill(self: &Rc<Self>) {
         if !self.device.borrow().running {
             return;

@@ -167,6 +167,13 @@ enum JsJob {
     NativePoll(u32),
 }
 
+impl JsJob {
+    /// A `setTimeout`: it runs on the monotonic clock, which stops while the device sleeps.
+    fn is_timer(&self) -> bool {
+        !matches!(self, JsJob::Deliver(..) | JsJob::BackendReply(..))
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LoadStatus {
     Loading,
@@ -419,12 +426,19 @@ impl Core {
         *self.outer.borrow_mut() = Some(waker);
         self.apply(event);
         let target = match event {
-            Event::Advance { ms } | Event::BackgroundWake { ms } => self.now().plus(*ms),
+            Event::Advance { ms } | Event::BackgroundWake { ms } | Event::DeviceSleep { ms } => {
+                self.now().plus(*ms)
+            }
             _ => self.now(),
         };
         std::future::poll_fn(|cx| self.pump(cx, target)).await;
         // A background wake ends with its window: JS is suspended again.
         self.device.borrow_mut().awake = false;
+        if matches!(event, Event::DeviceSleep { .. }) {
+            // The device wakes: what arrived meanwhile runs now, and what that starts too.
+            self.wake_from_sleep();
+            std::future::poll_fn(|cx| self.pump(cx, target)).await;
+        }
         self.checkpoint();
         self.observe()
     }
@@ -632,6 +646,7 @@ impl Core {
                 self.device.borrow_mut().reboot();
             }
             Event::BackgroundWake { .. } => self.background_wake(),
+            Event::DeviceSleep { ms } => self.device_sleep(*ms),
             Event::RestoreBackup => {
                 self.kill();
                 self.device.borrow_mut().restore_backup();

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiReply, ReplyBody};
+use crate::model::time::VTime;
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, RequestId, SessionId, SignOutCause,
     StorageKey, TimerKind, TokenInfo,
@@ -83,7 +84,7 @@ impl Core {
                         return Next::Await(done, false);
                     }
                     if let Some(token) = cached {
-                        if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
+                        if self.remaining_ms(&token, now) > self.rules.hit_min_remaining_ms as i64 {
                             return Next::Done(Ok(Some(token)));
                         }
                         // clerk-js `get()` deletes an entry this close to expiry, and its
@@ -94,7 +95,7 @@ impl Core {
             }
             CachePolicy::StaleWhileRevalidate => {
                 if !skip && let Some(token) = cached {
-                    let remaining = token.remaining_ms(now);
+                    let remaining = self.remaining_ms(&token, now);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
                             self.start_background_refresh(sid);
@@ -326,6 +327,13 @@ impl Core {
         if !self.rules.single_flight_all {
             rt.fetch.clear();
         }
+    }
+
+    /// How long a cached token has left, as the cache judges it: against the wall clock
+    /// (`Date.now()`), or, with `timer-only-expiry`, not at all: an entry is fresh until its
+    /// eviction timer removes it, and that timer stops while the device sleeps.
+    fn remaining_ms(&self, token: &TokenInfo, now: VTime) -> i64 {
+        if self.has(Defect::TimerOnlyExpiry) { i64::MAX } else { token.remaining_ms(now) }
     }
 
     pub(super) fn arm_recurring(&self) {
