@@ -402,10 +402,12 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // the device client's latest.
     let mut credential_stored = false;
     let mut credential_session: Option<SessionId> = None;
-    // The user's sign-out (or session end) calls still open.
-    let mut leaving: BTreeSet<CallId> = BTreeSet::new();
     for step in &trace.steps {
         let server = &step.obs.server;
+        // The user asked to leave during this step: a sign-out (or session end) still open
+        // from before, started now, or signed out now.
+        let mut user = !signing_out.is_empty()
+            || matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove);
         for h in &step.obs.happenings {
             match h {
                 Happening::Rendered { view, .. } => {
@@ -425,6 +427,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                 }
                 Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
                     signing_out.insert(*call);
+                    user = true;
                 }
                 Happening::CallSettled { call, .. } => {
                     signing_out.remove(call);
@@ -436,9 +439,8 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                 {
                     left.extend(sdk_session);
                 }
-                Happening::SignedOut { at, cause, .. }
-                    if *cause != SignOutCause::User && !credential_lost =>
-                {
+                Happening::SignedOut { cause: SignOutCause::User, .. } => user = true,
+                Happening::SignedOut { at, cause, .. } if !credential_lost => {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
                     // A session the user signed out of, brought back by a stored copy the
                     // device refused to delete, is no transient loss when it goes again.
@@ -487,24 +489,8 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         // The stored credential stopped restoring the session while the server keeps it
         // active: replaced by a client without it (an anonymous client minted for a request
         // sent without a token), with no sign-out asked for and no storage lost for good.
-        let mut user =
-            matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove)
-                || !leaving.is_empty();
-        for h in &step.obs.happenings {
-            match h {
-                Happening::SignedOut { cause: SignOutCause::User, .. } => user = true,
-                Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
-                    leaving.insert(*call);
-                    user = true;
-                }
-                Happening::CallSettled { call, .. } => {
-                    leaving.remove(call);
-                }
-                _ => {}
-            }
-        }
         if step.event.ends_process() || matches!(step.event, Event::JsReload) {
-            leaving.clear();
+            signing_out.clear();
         }
         // (Unless this step already reported how the credential went.)
         let reported = r

@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_locked_read_keeps_the_token_under_documented_and_deletes_it_under_clerk_js_6() {
-        let (mut d, t) = device_with_token(Platform::Ios);
+        let (mut d, _) = device_with_token(Platform::Ios);
         d.lock();
         let mut log = Vec::new();
         let read = read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(5), &mut log);
@@ -211,7 +211,6 @@ mod tests {
         d.unlock();
         let read = read_client_token(&mut d, ReadRules::of(&DOCUMENTED), None, VTime(6), &mut log);
         assert_eq!(read, CredentialRead::Send(None));
-        let _ = t;
     }
 
     #[test]

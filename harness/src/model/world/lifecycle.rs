@@ -41,11 +41,7 @@ impl World {
             self.device.awake = true;
             if self.device.running {
                 // JS resumes in the background: overdue timers and held responses run now.
-                let held = std::mem::take(&mut self.paused);
-                for (due, job) in held {
-                    self.run_js(job, due);
-                    self.render();
-                }
+                self.resume_held();
             } else {
                 self.device.running = true;
                 self.device.app_state = AppState::Background;
@@ -108,11 +104,7 @@ impl World {
         }
         if before == AppState::Background {
             // JS resumes: overdue timers and held responses run now, late, in order.
-            let held = std::mem::take(&mut self.paused);
-            for (due, job) in held {
-                self.run_js(job, due);
-                self.render();
-            }
+            self.resume_held();
         }
         if state == AppState::Active && before != AppState::Active {
             self.foreground_refresh();
@@ -138,11 +130,16 @@ impl World {
         self.run_until(start.plus(ms));
         self.device.asleep = false;
         if self.device.js_runs() {
-            let held = std::mem::take(&mut self.paused);
-            for (due, job) in held {
-                self.run_js(job, due);
-                self.render();
-            }
+            self.resume_held();
+        }
+    }
+
+    /// JS runs again (back in the foreground, woken, awake after a sleep): the timers and
+    /// answers held meanwhile run now, late, in the order they fell due.
+    fn resume_held(&mut self) {
+        for (due, job) in std::mem::take(&mut self.paused) {
+            self.run_js(job, due);
+            self.render();
         }
     }
 

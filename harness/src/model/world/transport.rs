@@ -31,20 +31,28 @@ impl World {
             call,
             sid: request.sid(),
         });
-        let (token, stopped) = match read {
-            CredentialRead::Send(token) => (token, None),
-            CredentialRead::Fail { after_ms } => (None, Some(Some(after_ms))),
-            CredentialRead::Hang => (None, Some(None)),
-        };
         let offline = self.device.network == Network::Offline;
-        let leaves = !offline && stopped.is_none();
+        let (token, leaves) = match read {
+            CredentialRead::Send(token) => (token, !offline),
+            CredentialRead::Fail { .. } | CredentialRead::Hang => (None, false),
+        };
+        // A read that timed out fails the request as a network error once the timeout is up.
+        let timed_out = match read {
+            CredentialRead::Fail { after_ms } if after_ms > 0 && !offline => Some(after_ms),
+            _ => None,
+        };
         // A request that never leaves the device consumes no scripted fault.
         let fault = if leaves { self.server.take_fault(endpoint) } else { None };
         // The server applies the request now, at send time, exactly as the emulator's handler
         // does; only the answer's arrival waits for the latency. (Applying it at arrival made
         // the model mint tokens and consume state `latency` later than any real SDK talking
         // to the emulator, so the two could never agree on `iat`/`exp`.)
-        let answer = leaves.then(|| self.server_answer(token, &request, fault));
+        let answer = if leaves {
+            Some(self.server_answer(token, &request, fault))
+        } else {
+            timed_out
+                .map(|_| (Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
+        };
         let flight = Flight {
             request,
             token,
@@ -53,20 +61,17 @@ impl World {
             fault,
             signout_epoch: self.js.signout_epoch,
             answer,
-            hung: stopped == Some(None),
+            hung: read == CredentialRead::Hang,
         };
         self.flights.insert(id, flight);
-        match stopped {
+        match (read, timed_out) {
             // The read never settles: the request never goes out, and nothing answers it.
-            Some(None) => {}
-            // The read failed (or timed out): the request fails as a network error.
-            Some(Some(after_ms)) if after_ms > 0 && !offline => {
-                let failed =
-                    (Reply::NetworkError, RequestOutcome::NetworkError { committed: false });
-                self.flights.get_mut(&id).expect("inserted above").answer = Some(failed);
+            (CredentialRead::Hang, _) => {}
+            (_, Some(after_ms)) => {
                 let at = self.now.plus(after_ms);
                 self.schedule(at, Job::Arrive(id));
             }
+            // Offline, or the read failed: the request fails at once as a network error.
             _ if !leaves => {
                 self.log.push(Happening::RequestDone {
                     at: self.now,

@@ -304,11 +304,7 @@ impl Core {
         self.device.borrow_mut().awake = true;
         if running {
             // JS resumes in the background: overdue timers and held responses run now.
-            let held = std::mem::take(&mut *self.paused.borrow_mut());
-            for (due, job) in held {
-                self.run_js(job, due);
-                self.checkpoint();
-            }
+            self.resume_held();
         } else {
             {
                 let mut device = self.device.borrow_mut();
@@ -342,11 +338,7 @@ impl Core {
     pub(super) fn wake_from_sleep(self: &Rc<Self>) {
         self.device.borrow_mut().asleep = false;
         if self.device.borrow().js_runs() {
-            let held = std::mem::take(&mut *self.paused.borrow_mut());
-            for (due, job) in held {
-                self.run_js(job, due);
-                self.checkpoint();
-            }
+            self.resume_held();
         }
     }
 
@@ -416,11 +408,7 @@ impl Core {
         };
         if before == AppState::Background {
             // JS resumes: overdue timers and held responses run now, late, in order.
-            let held = std::mem::take(&mut *self.paused.borrow_mut());
-            for (due, job) in held {
-                self.run_js(job, due);
-                self.checkpoint();
-            }
+            self.resume_held();
         }
         if state == AppState::Active && before != AppState::Active {
             if self.has(Defect::EmptyClientClobber) {
@@ -450,6 +438,16 @@ impl Core {
         };
         if period > 0 {
             self.schedule_js(self.now().plus(period), JsJob::StrayRefresh);
+        }
+    }
+
+    /// JS runs again (back in the foreground, woken, awake after a sleep): the macrotasks
+    /// held meanwhile run now, late, in the order they fell due.
+    fn resume_held(self: &Rc<Self>) {
+        let held = std::mem::take(&mut *self.paused.borrow_mut());
+        for (due, job) in held {
+            self.run_js(job, due);
+            self.checkpoint();
         }
     }
 

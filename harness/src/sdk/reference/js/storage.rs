@@ -3,7 +3,7 @@
 //! leaves. Mirrors `model/world/storage.rs`.
 
 use crate::fapi::lock;
-use crate::model::device::Payload;
+use crate::model::device::{Device, Payload};
 use crate::model::server::{ClientToken, EnvironmentView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::token_cache::{self, CredentialRead, OnFailure, ReadRules};
@@ -71,16 +71,9 @@ impl Core {
         let credential = self.credential(&payload);
         // `securestore-truncation`: whole values, cut at 2048 bytes on iOS.
         let raw = self.has(Defect::SecurestoreTruncation);
-        let mut log = Vec::new();
-        let stored = token_cache::write_item(
-            &mut self.device.borrow_mut(),
-            key,
-            payload,
-            raw,
-            self.now(),
-            &mut log,
-        );
-        log.into_iter().for_each(|h| self.log(h));
+        let now = self.now();
+        let stored =
+            self.on_device(|d, log| token_cache::write_item(d, key, payload, raw, now, log));
         let Some(stored_digest) = stored else { return };
         self.log(Happening::StorageWritten {
             at: self.now(),
@@ -93,9 +86,16 @@ impl Core {
     }
 
     pub(super) fn delete_storage(&self, key: StorageKey) {
+        let now = self.now();
+        self.on_device(|d, log| token_cache::delete_item(d, key, now, log));
+    }
+
+    /// A storage operation on the device, its happenings logged in order.
+    fn on_device<T>(&self, op: impl FnOnce(&mut Device, &mut Vec<Happening>) -> T) -> T {
         let mut log = Vec::new();
-        token_cache::delete_item(&mut self.device.borrow_mut(), key, self.now(), &mut log);
+        let out = op(&mut self.device.borrow_mut(), &mut log);
         log.into_iter().for_each(|h| self.log(h));
+        out
     }
 
     /// The token cache's read rules: the profile's, bent by the storage defects.
@@ -130,17 +130,8 @@ impl Core {
         {
             return CredentialRead::Send(self.held_client_token());
         }
-        let mut log = Vec::new();
-        let memory = self.rt.borrow().memory_token;
-        let read = token_cache::read_client_token(
-            &mut self.device.borrow_mut(),
-            self.read_rules(),
-            memory,
-            self.now(),
-            &mut log,
-        );
-        log.into_iter().for_each(|h| self.log(h));
-        read
+        let (rules, memory, now) = (self.read_rules(), self.rt.borrow().memory_token, self.now());
+        self.on_device(|d, log| token_cache::read_client_token(d, rules, memory, now, log))
     }
 
     /// What the store holds at a launch, as the trace records it: the environment's look,
@@ -151,10 +142,8 @@ impl Core {
     }
 
     pub(super) fn read_storage(&self, key: StorageKey) -> Option<Payload> {
-        let mut log = Vec::new();
-        let read = token_cache::read_item(&mut self.device.borrow_mut(), key, self.now(), &mut log);
-        log.into_iter().for_each(|h| self.log(h));
-        let read = read.ok()?;
+        let now = self.now();
+        let read = self.on_device(|d, log| token_cache::read_item(d, key, now, log)).ok()?;
         self.log(Happening::StorageRead {
             at: self.now(),
             key,
