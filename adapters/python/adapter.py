@@ -80,6 +80,8 @@ class Adapter:
                 return error(request, "bad_request", "`step` before `start`")
             event = request.get("event") or {}
             name = event.get("event")
+            if name == "network" and event.get("state") == "hanging":
+                return error(request, "unsupported", "`network: hanging` needs requests that hang until a timeout, which this SDK's network does not simulate")
             if name in DEVICE_EVENTS:
                 return error(request, "unsupported", f"event `{name}` needs a device this SDK does not model")
             if name not in APP_EVENTS:

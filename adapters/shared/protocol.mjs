@@ -151,6 +151,9 @@ async function step(app, request) {
   if (HARNESS_EVENTS.includes(name)) {
     throw badRequest(`step: \`${name}\` is the harness's own event and is never sent to an adapter (§3)`);
   }
+  if (name === 'network' && event.state === 'hanging') {
+    throw unsupported('step: `network: hanging` needs requests that hang until a timeout, which this driver\'s network does not simulate');
+  }
   if (DEVICE_EVENTS.includes(name)) {
     throw unsupported(`step: \`${name}\` needs a device with failing storage and lock state, which this driver does not simulate`);
   }

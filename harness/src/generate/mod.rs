@@ -21,7 +21,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::model::World;
 use crate::model::profile::ProfileId;
-use crate::model::settings::{InstanceSettings, SdkSettings, Setup, TokenCacheKind};
+use crate::model::settings::{InstanceSettings, NetSettings, SdkSettings, Setup, TokenCacheKind};
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
     AppPath, AppState, Endpoint, Event, FaultKind, FaultSpec, KeychainAccessible, Network,
@@ -97,7 +97,9 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             session_minter: c % 3 == 1,
             ..InstanceSettings::default()
         };
-        Setup { platform, profile, sdk, instance, net: Default::default() }
+        // Sometimes a connectivity listener that reports changes only.
+        let net = NetSettings { connectivity_initial: b % 6 != 5, ..NetSettings::default() };
+        Setup { platform, profile, sdk, instance, net }
     })
 }
 
@@ -195,9 +197,10 @@ enum Template {
     BackgroundWake,
     RestoreBackup,
     DeviceSleep,
+    Hanging,
 }
 
-const ALL_TEMPLATES: [Template; 35] = [
+const ALL_TEMPLATES: [Template; 36] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -233,6 +236,7 @@ const ALL_TEMPLATES: [Template; 35] = [
     Template::BackgroundWake,
     Template::RestoreBackup,
     Template::DeviceSleep,
+    Template::Hanging,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -251,6 +255,7 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         Template::Inactive => Event::AppState { state: AppState::Inactive },
         Template::Offline => Event::Network { state: Network::Offline },
         Template::Online => Event::Network { state: Network::Online },
+        Template::Hanging => Event::Network { state: Network::Hanging },
         Template::SignIn => Event::SignIn { task: None },
         Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
         Template::CompleteTask => Event::CompleteTask,
@@ -312,6 +317,7 @@ impl Template {
                 | Template::BackgroundWake
                 | Template::RestoreBackup
                 | Template::DeviceSleep
+                | Template::Hanging
         )
     }
 }
@@ -342,6 +348,8 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (4, T::StorageFault),
         ]);
         m.push((1, T::DeviceSleep));
+        // A launch behind a captive portal, and the network that comes back before one.
+        m.push(if device.network == Network::Online { (1, T::Hanging) } else { (3, T::Online) });
         return m;
     }
     if device.app_state == AppState::Background {
@@ -351,6 +359,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (3, T::Kill),
             (2, T::Offline),
             (2, T::Online),
+            (1, T::Hanging),
         ]);
         m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
         m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot), (1, T::DeviceSleep)]);
@@ -366,7 +375,10 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (1, T::Reboot),
         (2, T::DeviceSleep),
     ]);
-    m.push(if device.network == Network::Offline { (6, T::Online) } else { (2, T::Offline) });
+    match device.network {
+        Network::Online => m.extend([(2, T::Offline), (1, T::Hanging)]),
+        Network::Offline | Network::Hanging => m.push((6, T::Online)),
+    }
     if device.app_state == AppState::Inactive {
         m.push((10, T::Foreground));
     }

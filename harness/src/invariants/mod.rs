@@ -647,7 +647,17 @@ pub fn call_budget_ms(trace: &Trace) -> u64 {
         .unwrap_or(0)
         .max(trace.setup.net.fapi_latency_ms)
         .max(trace.setup.net.backend_latency_ms);
-    2 * rules.retry_budget_ms() + 60 * SECOND_MS + 8 * latency_max
+    // On a network that hangs every request of a call may wait out the request timeout: each
+    // try of each GET of each load attempt (a call that never times out never settles).
+    let hangs = trace.steps.iter().any(|s| s.event == Event::Network { state: Network::Hanging });
+    let hang_ms = if hangs {
+        crate::model::device::request_timeout_ms(trace.setup.platform, rules.request_timeout_ms)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let tries = (rules.retries_max as u64 + 1) * rules.get_tries_max as u64;
+    2 * rules.retry_budget_ms() + 60 * SECOND_MS + 8 * latency_max + tries * hang_ms
 }
 
 fn calls_settle(trace: &Trace, r: &mut Report) {

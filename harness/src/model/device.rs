@@ -32,6 +32,19 @@ pub const IOS_ITEM_BYTES_MAX: u32 = 2048;
 /// `@clerk/expo` resource cache chunk size (reference §3.3: 1024 characters).
 pub const CHUNK_BYTES: u32 = 1024;
 
+/// How long iOS lets a request hang before failing it: `NSURLRequest`'s default
+/// `timeoutInterval`, which React Native's fetch keeps.
+pub const IOS_REQUEST_TIMEOUT_MS: u64 = 60_000;
+
+/// See [`Device::request_timeout_ms`].
+pub fn request_timeout_ms(platform: Platform, sdk_ms: Option<u64>) -> Option<u64> {
+    let platform = (platform == Platform::Ios).then_some(IOS_REQUEST_TIMEOUT_MS);
+    match (sdk_ms, platform) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Typical wire sizes, so the item limit bites where it does in real apps: a client JWT is
 /// ~518 bytes (seed bug report), a client snapshot with one session ~2.6 KB.
 pub const CLIENT_JWT_BYTES: u32 = 518;
@@ -172,6 +185,14 @@ impl Device {
     /// Whether the JS runtime gets to run: alive, and in the foreground or woken.
     pub fn js_runs(&self) -> bool {
         self.running && !self.asleep && (self.app_state != AppState::Background || self.awake)
+    }
+
+    /// How long a request sent now waits before it fails as a network error when the network
+    /// hangs: the SDK's own timeout (`sdk_ms`) or the platform's, whichever comes first;
+    /// `None` never. Android has none: React Native builds its OkHttp client without
+    /// timeouts (react-native #5010, #17483), so a request on a dead connection never settles.
+    pub fn request_timeout_ms(&self, sdk_ms: Option<u64>) -> Option<u64> {
+        request_timeout_ms(self.platform, sdk_ms)
     }
 
     // ------------------------------------------------------------- protection and faults

@@ -273,6 +273,9 @@ pub struct Profile {
     /// Whether the recovery reload (after a load fell back to the resource cache, or settled
     /// signed out) goes on after a 4xx refusal: the server's answer may change.
     pub recovery_outlasts_refusals: bool,
+    /// How long the SDK lets a request hang before it fails it as a network error; `None`
+    /// leaves it to the platform ([`crate::model::device::Device::request_timeout_ms`]).
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// The article's contract.
@@ -324,6 +327,9 @@ pub const DOCUMENTED: Profile = Profile {
     // every read.
     storage_read_timeout_ms: Some(1_000),
     recovery_outlasts_refusals: true,
+    // clerk-js gives its browser `/client` load up after 7 s (reference §7,
+    // `INITIALIZATION_TIMEOUT_MS`); the documented contract bounds every request so.
+    request_timeout_ms: Some(7_000),
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -375,6 +381,9 @@ pub const CLERK_JS_6: Profile = Profile {
     storage_read_timeout_ms: None,
     // `@clerk/expo`'s resource-cache recovery stops at a non-retryable status.
     recovery_outlasts_refusals: false,
+    // No per-request timeout in non-standard mode (reference §7, open question 7): a request
+    // lasts as long as the platform lets it.
+    request_timeout_ms: None,
 };
 
 impl Profile {
@@ -582,6 +591,11 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
                      already in memory is sent without reading storage)",
         clerk_js_6: "the token cache deletes the item and sends no token: a new anonymous \
                      client, signed out",
+    },
+    ProfileDifference {
+        topic: "a request on a network that hangs (captive portal, dead connection)",
+        documented: "given up after 7 s as a network error",
+        clerk_js_6: "waits for the platform: 60 s on iOS, for ever on Android",
     },
     ProfileDifference {
         topic: "a keychain read that never settles",

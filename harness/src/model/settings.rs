@@ -143,6 +143,16 @@ pub struct NetSettings {
     pub fapi_latency_ms: u64,
     /// Round trip of a request to the app's backend. Default 50 ms.
     pub backend_latency_ms: u64,
+    /// Whether a connectivity listener hears the current state when it subscribes (default
+    /// true). `false`: it reports changes only, so a listener that waits for "online" on a
+    /// network that is already up waits until the network changes (react-native-netinfo
+    /// #254, #295; clerk/javascript #8968).
+    #[serde(skip_serializing_if = "is_true")]
+    pub connectivity_initial: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Longest latency a fault or a setting may ask for: beyond this a run is testing nothing
@@ -151,7 +161,7 @@ pub const LATENCY_MS_MAX: u64 = 10 * MINUTE_MS;
 
 impl Default for NetSettings {
     fn default() -> Self {
-        NetSettings { fapi_latency_ms: 50, backend_latency_ms: 50 }
+        NetSettings { fapi_latency_ms: 50, backend_latency_ms: 50, connectivity_initial: true }
     }
 }
 

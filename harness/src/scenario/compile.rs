@@ -253,6 +253,9 @@ fn merge_net(mut net: NetSettings, spec: &NetSpec) -> NetSettings {
     if let Some(d) = spec.backend_latency {
         net.backend_latency_ms = d.0;
     }
+    if let Some(b) = spec.connectivity_initial {
+        net.connectivity_initial = b;
+    }
     net
 }
 

@@ -206,6 +206,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
         net: Some(here(NetSpec {
             fapi_latency: Some(Duration(setup.net.fapi_latency_ms)),
             backend_latency: Some(Duration(setup.net.backend_latency_ms)),
+            // Written only when it is not the default, as above.
+            connectivity_initial: (!setup.net.connectivity_initial).then_some(false),
         })),
         defects: defects.iter().copied().map(DefectName).collect(),
     }

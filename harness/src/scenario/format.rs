@@ -167,11 +167,8 @@ named!(
 );
 named!(
     /// The device's network.
-    NetworkName(Network), "network state", [Network::Online, Network::Offline],
-    |n| match n {
-        Network::Online => "online",
-        Network::Offline => "offline",
-    }
+    NetworkName(Network), "network state", [Network::Online, Network::Offline, Network::Hanging],
+    |n| n.as_str()
 );
 
 named!(
@@ -387,6 +384,10 @@ pub struct NetSpec {
     pub fapi_latency: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_latency: Option<Duration>,
+    /// Whether a connectivity listener hears the current state when it subscribes; default
+    /// true. `false`: it reports changes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity_initial: Option<bool>,
 }
 
 /// The world a scenario runs in.

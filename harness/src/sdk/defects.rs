@@ -26,6 +26,8 @@
 //! | `offline-start-gives-up` | a failed load is final: `isLoaded` false for good, nothing retries |
 //! | `refresh-loop-per-resume` | every return to the foreground arms one more background refresh loop (every refresh period) that nothing ever clears |
 //! | `timer-only-expiry` | a cached token is a hit until its eviction timer removes it: the cache never compares `exp` with the wall clock |
+//! | `no-request-timeout` | no request timeout of its own: on a network that hangs a request waits for the platform's (iOS 60 s), on Android for ever |
+//! | `load-waits-for-online-edge` | the load goes out only once a connectivity listener says "online": at once when the listener reports the current state and the network is up, else at the next change to online heard while JS runs |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

@@ -300,6 +300,7 @@ pub fn svg_expecting(
         let (colour, label) = match d.network {
             Network::Online => ("#bae6fd", "online"),
             Network::Offline => ("#fca5a5", "offline"),
+            Network::Hanging => ("#fdba74", "hanging"),
         };
         rect(&mut out, top, x0, x1, 1, colour, label);
         let focus = step.obs.view.session.map(|s| s.id).or(step.obs.server.session.map(|s| s.0));

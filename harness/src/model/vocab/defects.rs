@@ -88,10 +88,23 @@ pub enum Defect {
     /// <https://github.com/okta/okta-auth-js/issues/557>;
     /// <https://github.com/hypothesis/client/pull/384>.
     TimerOnlyExpiry,
+    /// No request timeout of its own: on a network that hangs (a captive portal, a dead
+    /// pooled connection) a request lasts as long as the platform lets it, for ever on
+    /// Android, and every caller waiting on it waits as long. Source:
+    /// <https://github.com/facebook/react-native/issues/5010>;
+    /// <https://github.com/facebook/react-native/issues/17483>;
+    /// <https://github.com/firebase/firebase-js-sdk/issues/8490>.
+    NoRequestTimeout,
+    /// The load waits for a connectivity listener to report "online" before it goes out. A
+    /// listener that reports changes only never does on a network that is already up, so the
+    /// app stays loading until the network changes. Source:
+    /// <https://github.com/clerk/javascript/issues/8968>;
+    /// <https://github.com/react-native-netinfo/react-native-netinfo/issues/254>.
+    LoadWaitsForOnlineEdge,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 21] = [
+    pub const ALL: [Defect; 23] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -113,6 +126,8 @@ impl Defect {
         Defect::OfflineStartGivesUp,
         Defect::RefreshLoopPerResume,
         Defect::TimerOnlyExpiry,
+        Defect::NoRequestTimeout,
+        Defect::LoadWaitsForOnlineEdge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +153,8 @@ impl Defect {
             Defect::OfflineStartGivesUp => "offline-start-gives-up",
             Defect::RefreshLoopPerResume => "refresh-loop-per-resume",
             Defect::TimerOnlyExpiry => "timer-only-expiry",
+            Defect::NoRequestTimeout => "no-request-timeout",
+            Defect::LoadWaitsForOnlineEdge => "load-waits-for-online-edge",
         }
     }
 

@@ -371,12 +371,14 @@ impl Event {
         matches!(self, Event::Kill | Event::Reinstall | Event::Reboot | Event::RestoreBackup)
     }
 
-    /// Events of the device itself (storage, protection, OS wakes): the harness's device
-    /// part, which an external adapter must implement or refuse as `unsupported`.
+    /// Events of the device itself (storage, protection, OS wakes, a hanging network): the
+    /// harness's device part, which an external adapter must implement or refuse as
+    /// `unsupported`.
     pub fn is_device(&self) -> bool {
         matches!(
             self,
             Event::StorageFault(_)
+                | Event::Network { state: Network::Hanging }
                 | Event::LockDevice
                 | Event::UnlockDevice
                 | Event::Reboot

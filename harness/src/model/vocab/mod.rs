@@ -217,6 +217,11 @@ pub enum AppState {
 pub enum Network {
     Online,
     Offline,
+    /// Connected, but requests hang (a captive portal, a dead proxy, a dead pooled
+    /// connection): the SDK's connectivity checks say online; each request sent now waits for
+    /// a timeout (the SDK's, or the platform's: iOS 60 s, Android none) and fails as a network
+    /// error, or never settles. A request that hung stays hung when the network comes back.
+    Hanging,
 }
 
 impl AppState {
@@ -231,11 +236,12 @@ impl AppState {
 }
 
 impl Network {
-    /// The scenario format's word: `online`, `offline`.
+    /// The scenario format's word: `online`, `offline`, `hanging`.
     pub fn as_str(self) -> &'static str {
         match self {
             Network::Online => "online",
             Network::Offline => "offline",
+            Network::Hanging => "hanging",
         }
     }
 }

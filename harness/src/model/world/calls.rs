@@ -243,9 +243,19 @@ impl World {
         c.api = ApiStage::Backend { attempt };
         c.sent = token.map(|t| t.serial);
         let now = self.now;
-        if self.device.network == Network::Offline {
-            self.schedule_js(now, JsJob::BackendReply { call, status: 0 });
-            return;
+        match self.device.network {
+            Network::Offline => {
+                self.schedule_js(now, JsJob::BackendReply { call, status: 0 });
+                return;
+            }
+            // The app's fetch hangs: it fails after the timeout, or never answers.
+            Network::Hanging => {
+                if let Some(ms) = self.device.request_timeout_ms(self.rules.request_timeout_ms) {
+                    self.schedule_js(now.plus(ms), JsJob::BackendReply { call, status: 0 });
+                }
+                return;
+            }
+            Network::Online => {}
         }
         self.backend_in_flight += 1;
         let at = now.plus(self.setup.net.backend_latency_ms);

@@ -1,7 +1,8 @@
 //! Requests to the Frontend API and their answers as JS sees them.
 //!
 //! The server applies a request the instant it is sent; the answer arrives after the latency
-//! (or at once as a network error when offline) and is delivered to the JS runtime that sent
+//! (or at once as a network error when offline; on a network that hangs, as a network error
+//! after the request timeout, or never) and is delivered to the JS runtime that sent
 //! it: the rotated client token is stored, a 401 runs `handleUnauthenticated`, and the
 //! request's purpose decides the rest. Mirrors `sdk/reference/js/transport.rs`.
 
@@ -32,14 +33,23 @@ impl World {
             sid: request.sid(),
         });
         let offline = self.device.network == Network::Offline;
+        let hanging = self.device.network == Network::Hanging;
         let (token, leaves) = match read {
-            CredentialRead::Send(token) => (token, !offline),
+            CredentialRead::Send(token) => (token, !offline && !hanging),
             CredentialRead::Fail { .. } | CredentialRead::Hang => (None, false),
         };
-        // A read that timed out fails the request as a network error once the timeout is up.
-        let timed_out = match read {
-            CredentialRead::Fail { after_ms } if after_ms > 0 && !offline => Some(after_ms),
-            _ => None,
+        // A read that timed out, or a request on a network that hangs, fails as a network
+        // error once its timeout is up; without a timeout the request never settles.
+        let (timed_out, hung) = match read {
+            CredentialRead::Fail { after_ms } if after_ms > 0 && !offline => {
+                (Some(after_ms), false)
+            }
+            CredentialRead::Send(_) if hanging => {
+                let timeout = self.device.request_timeout_ms(self.rules.request_timeout_ms);
+                (timeout, timeout.is_none())
+            }
+            CredentialRead::Hang => (None, true),
+            _ => (None, false),
         };
         // A request that never leaves the device consumes no scripted fault.
         let fault = if leaves { self.server.take_fault(endpoint) } else { None };
@@ -61,18 +71,18 @@ impl World {
             fault,
             signout_epoch: self.js.signout_epoch,
             answer,
-            hung: read == CredentialRead::Hang,
+            hung,
         };
         self.flights.insert(id, flight);
-        match (read, timed_out) {
-            // The read never settles: the request never goes out, and nothing answers it.
-            (CredentialRead::Hang, _) => {}
-            (_, Some(after_ms)) => {
+        match timed_out {
+            // The read or the connection never settles: nothing answers the request.
+            _ if hung => {}
+            Some(after_ms) => {
                 let at = self.now.plus(after_ms);
                 self.schedule(at, Job::Arrive(id));
             }
             // Offline, or the read failed: the request fails at once as a network error.
-            _ if !leaves => {
+            None if !leaves => {
                 self.log.push(Happening::RequestDone {
                     at: self.now,
                     req: id,
@@ -83,7 +93,7 @@ impl World {
                 let now = self.now;
                 self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
             }
-            _ => {
+            None => {
                 let latency = match fault {
                     Some(FaultKind::Latency { ms }) => ms,
                     _ => self.setup.net.fapi_latency_ms,

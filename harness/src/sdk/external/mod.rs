@@ -359,6 +359,14 @@ impl ExternalSdk {
                     self.step_process(event, out).await?;
                 }
             }
+            // The emulator's wire cannot hang a request and let the adapter time it out; the
+            // adapters' network is up or down. Refused before the state changes.
+            Event::Network { state: crate::model::vocab::Network::Hanging } => {
+                return Err(PortError::Unsupported {
+                    sdk: self.command.label.clone(),
+                    event: "network: hanging".to_string(),
+                });
+            }
             Event::Network { state } => {
                 self.device.network = *state;
                 if self.device.running {

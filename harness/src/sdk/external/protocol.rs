@@ -452,6 +452,7 @@ pub fn network_word(network: Network) -> &'static str {
     match network {
         Network::Online => "online",
         Network::Offline => "offline",
+        Network::Hanging => "hanging",
     }
 }
 

@@ -61,9 +61,21 @@ impl Core {
     ) -> Promise<u16> {
         let reply = Promise::new();
         let now = self.now();
-        if self.device.borrow().network == Network::Offline {
-            self.schedule_js(now, JsJob::BackendReply(reply.clone(), 0));
-            return reply;
+        let network = self.device.borrow().network;
+        match network {
+            Network::Offline => {
+                self.schedule_js(now, JsJob::BackendReply(reply.clone(), 0));
+                return reply;
+            }
+            // The app's fetch hangs: it fails after the timeout, or never answers.
+            Network::Hanging => {
+                let timeout = self.device.borrow().request_timeout_ms(self.request_timeout_ms());
+                if let Some(ms) = timeout {
+                    self.schedule_js(now.plus(ms), JsJob::BackendReply(reply.clone(), 0));
+                }
+                return reply;
+            }
+            Network::Online => {}
         }
         self.backend_in_flight.set(self.backend_in_flight.get() + 1);
         let runtime = self.rt.borrow().id;

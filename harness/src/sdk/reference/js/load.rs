@@ -8,7 +8,9 @@ use crate::model::device::Payload;
 use crate::model::profile::LoadFailurePolicy;
 use crate::model::server::{ClientView, EnvironmentView, FapiReply, ReplyBody};
 use crate::model::settings::TokenCacheKind;
-use crate::model::vocab::{CallKind, CallResult, Defect, Platform, SignOutCause, StorageKey};
+use crate::model::vocab::{
+    CallKind, CallResult, Defect, Network, Platform, SignOutCause, StorageKey,
+};
 
 use super::native::{Native, NativeBoot};
 use super::transport::{Reply, Req};
@@ -32,6 +34,17 @@ impl Core {
             && !self.native.get().configured
         {
             self.native_bootstrap();
+        }
+        // `load-waits-for-online-edge`: the load waits for a connectivity listener's
+        // "online", which a listener that reports changes only never gives on a network that
+        // is already up (clerk/javascript #8968).
+        if self.has(Defect::LoadWaitsForOnlineEdge) {
+            let heard = self.setup.net.connectivity_initial
+                && self.device.borrow().network != Network::Offline;
+            if !heard {
+                self.rt.borrow_mut().awaiting_online = true;
+                return;
+            }
         }
         self.send_load();
     }

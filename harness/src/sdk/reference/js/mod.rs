@@ -47,8 +47,8 @@ use crate::model::settings::Setup;
 use crate::model::time::VTime;
 use crate::model::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening,
-    KeychainAccessible, Platform, RequestId, SessionId, SessionView, SignOutCause, TimerKind,
-    TokenInfo,
+    KeychainAccessible, Network, Platform, RequestId, SessionId, SessionView, SignOutCause,
+    TimerKind, TokenInfo,
 };
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
@@ -255,6 +255,9 @@ struct Runtime {
     native_boot: NativeBoot,
     /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
     load_done_pending: bool,
+    /// `load-waits-for-online-edge`: the load waits for its connectivity listener to say
+    /// "online".
+    awaiting_online: bool,
     shell: Shell,
 }
 
@@ -300,6 +303,7 @@ impl Runtime {
             preferred: None,
             native_boot: NativeBoot::Off,
             load_done_pending: false,
+            awaiting_online: false,
             shell: Shell {
                 current_path: AppPath::home(),
                 return_to: None,
@@ -473,7 +477,16 @@ impl Core {
                 }
                 self.set_app_state(*state)
             }
-            Event::Network { state } => self.device.borrow_mut().network = *state,
+            Event::Network { state } => {
+                let before = std::mem::replace(&mut self.device.borrow_mut().network, *state);
+                // `load-waits-for-online-edge`: a change to online reaches the listener (if JS
+                // runs to hear it), and the waiting load goes out.
+                let edge = *state == Network::Online && before != Network::Online;
+                if edge && self.device.borrow().js_runs() && self.rt.borrow().awaiting_online {
+                    self.rt.borrow_mut().awaiting_online = false;
+                    self.send_load();
+                }
+            }
             Event::SignIn { task } => {
                 if self.ui_ready() {
                     lock(self.fapi.server()).set_pending_task(*task);

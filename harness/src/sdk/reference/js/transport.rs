@@ -254,22 +254,32 @@ impl Core {
         let (id, endpoint) = self.flight_for(&req, purpose, call, None, hung);
         let offline = self.device.borrow().network == Network::Offline;
         match stopped {
+            // The read timed out: the request fails as a network error after it.
             CredentialRead::Fail { after_ms } if after_ms > 0 && !offline => {
-                // The read timed out: the request fails as a network error after it.
-                let delivery = Delivery {
-                    result: Err(TransportError::DroppedBeforeCommit),
-                    fault: None,
-                    latency_ms: after_ms,
-                };
-                let seq = self.next_seq();
-                let at = self.now().plus(after_ms);
-                self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req: id, delivery });
+                self.fail_after(id, after_ms)
             }
             CredentialRead::Fail { .. } => self.fail_now(id, endpoint),
             // Nothing ever answers it.
             _ => {}
         }
         id
+    }
+
+    /// The SDK's own request timeout: the profile's, or none with `no-request-timeout`.
+    pub(super) fn request_timeout_ms(&self) -> Option<u64> {
+        if self.has(Defect::NoRequestTimeout) { None } else { self.rules.request_timeout_ms }
+    }
+
+    /// The request never reached the server and fails as a network error `ms` from now.
+    fn fail_after(&self, id: RequestId, ms: u64) {
+        let delivery = Delivery {
+            result: Err(TransportError::DroppedBeforeCommit),
+            fault: None,
+            latency_ms: ms,
+        };
+        let seq = self.next_seq();
+        let at = self.now().plus(ms);
+        self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req: id, delivery });
     }
 
     /// The request fails at once as a network error, never reaching the server.
@@ -286,7 +296,8 @@ impl Core {
     }
 
     /// Sends a FAPI request: the server applies it now; the answer is delivered to JS after
-    /// the latency (or at once, as a network error, while offline).
+    /// the latency (or at once, as a network error, while offline; on a network that hangs,
+    /// as a network error after the request timeout, or never).
     pub(super) fn send_with(
         self: &Rc<Self>,
         req: Req,
@@ -294,13 +305,25 @@ impl Core {
         call: Option<CallId>,
         token: Option<ClientToken>,
     ) -> RequestId {
-        let (id, _) = self.flight_for(&req, purpose, call, token, false);
+        let network = self.device.borrow().network;
+        // On a network that hangs the request waits for its timeout; without one, for ever.
+        let timeout = (network == Network::Hanging)
+            .then(|| self.device.borrow().request_timeout_ms(self.request_timeout_ms()));
+        let (id, _) = self.flight_for(&req, purpose, call, token, timeout == Some(None));
         let now = self.now();
         let endpoint = req.endpoint();
-        if self.device.borrow().network == Network::Offline {
+        match (network, timeout) {
             // The request never leaves the device.
-            self.fail_now(id, endpoint);
-            return id;
+            (Network::Offline, _) => {
+                self.fail_now(id, endpoint);
+                return id;
+            }
+            (_, Some(Some(ms))) => {
+                self.fail_after(id, ms);
+                return id;
+            }
+            (_, Some(None)) => return id,
+            _ => {}
         }
         let http = req.to_http(token, &self.fapi, now);
         let transport = self.transport.clone();
