@@ -55,6 +55,26 @@ fn a_failed_load_leaves_get_token_hanging() {
 }
 
 #[test]
+fn a_clock_ahead_of_the_server_refreshes_every_few_seconds() {
+    let mut events = vec![Event::ColdStart, advance(SECOND_MS), Event::ClockSkew { ms: 33_000 }];
+    events.extend([Event::SignIn { task: None }, advance(MINUTE_MS)]);
+    check(InvariantId::OneRefreshSchedule, ios, &events);
+}
+
+#[test]
+fn a_clock_behind_the_server_serves_expired_tokens() {
+    let mut events = signed_in(None);
+    events.extend([
+        Event::ClockSkew { ms: -5 * MINUTE_MS as i64 },
+        // The next refresh's token looks good for 5 more minutes on the device.
+        advance(2 * MINUTE_MS),
+        Event::GetToken { skip_cache: false },
+        advance(SECOND_MS),
+    ]);
+    check(InvariantId::FreshTokenOnly, ios, &events);
+}
+
+#[test]
 fn an_offline_start_is_never_retried() {
     let mut events = signed_in(None);
     events.extend([

@@ -198,9 +198,10 @@ enum Template {
     RestoreBackup,
     DeviceSleep,
     Hanging,
+    ClockSkew,
 }
 
-const ALL_TEMPLATES: [Template; 36] = [
+const ALL_TEMPLATES: [Template; 37] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -237,6 +238,7 @@ const ALL_TEMPLATES: [Template; 36] = [
     Template::RestoreBackup,
     Template::DeviceSleep,
     Template::Hanging,
+    Template::ClockSkew,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -256,6 +258,11 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         Template::Offline => Event::Network { state: Network::Offline },
         Template::Online => Event::Network { state: Network::Online },
         Template::Hanging => Event::Network { state: Network::Hanging },
+        // Back in step one time in eight; else up to ~9 h either way, log-uniform.
+        Template::ClockSkew => {
+            let ms = if param % 8 == 0 { 0 } else { log_uniform_capped_ms(param >> 4, 25) };
+            Event::ClockSkew { ms: if (param >> 3) % 2 == 0 { ms as i64 } else { -(ms as i64) } }
+        }
         Template::SignIn => Event::SignIn { task: None },
         Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
         Template::CompleteTask => Event::CompleteTask,
@@ -318,6 +325,7 @@ impl Template {
                 | Template::RestoreBackup
                 | Template::DeviceSleep
                 | Template::Hanging
+                | Template::ClockSkew
         )
     }
 }
@@ -347,7 +355,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             (1, T::RestoreBackup),
             (4, T::StorageFault),
         ]);
-        m.push((1, T::DeviceSleep));
+        m.extend([(1, T::DeviceSleep), (1, T::ClockSkew)]);
         // A launch behind a captive portal, and the network that comes back before one.
         m.push(if device.network == Network::Online { (1, T::Hanging) } else { (3, T::Online) });
         return m;
@@ -363,6 +371,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         ]);
         m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
         m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot), (1, T::DeviceSleep)]);
+        m.push((1, T::ClockSkew));
         return m;
     }
     m.extend([
@@ -374,6 +383,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (1, T::LockDevice),
         (1, T::Reboot),
         (2, T::DeviceSleep),
+        (1, T::ClockSkew),
     ]);
     match device.network {
         Network::Online => m.extend([(2, T::Offline), (1, T::Hanging)]),

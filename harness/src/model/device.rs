@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::server::{ClientToken, ClientView, mix64};
+use super::time::VTime;
 use super::vocab::{
     AppState, DeviceView, KeychainAccessible, Network, Platform, Protection, StorageError,
     StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp, TokenInfo,
@@ -147,6 +148,8 @@ pub struct Device {
     pub awake: bool,
     /// The device sleeps: nothing of JS runs, whatever the app state.
     pub asleep: bool,
+    /// How far the device clock is ahead of the server's (negative: behind).
+    pub clock_skew_ms: i64,
 }
 
 impl Device {
@@ -163,6 +166,7 @@ impl Device {
             undecryptable: BTreeSet::new(),
             awake: false,
             asleep: false,
+            clock_skew_ms: 0,
         }
     }
 
@@ -180,6 +184,11 @@ impl Device {
             storage_readable: self.credential_readable(),
             awake: self.awake,
         }
+    }
+
+    /// What `Date.now()` reads on the device (Unix ms) when the server's clock reads `now`.
+    pub fn wall_clock_unix_ms(&self, now: VTime) -> u64 {
+        now.unix_ms().saturating_add_signed(self.clock_skew_ms)
     }
 
     /// Whether the JS runtime gets to run: alive, and in the foreground or woken.

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::time::{SECOND_MS, VTime};
+use super::time::SECOND_MS;
 use super::vocab::TokenInfo;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -47,6 +47,18 @@ impl std::fmt::Display for ProfileId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The clock a token cache judges a token's `exp` against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryClock {
+    /// The server's time: the SDK measures the device clock's offset from each token's `iat`
+    /// on receipt, so a skewed clock changes nothing (clerk/javascript PR #672, "Account for
+    /// user clock skew"; supabase auth-js PR #735 warns of it).
+    Server,
+    /// The device's `Date.now()`: a clock behind keeps expired tokens fresh, a clock ahead
+    /// by more than a token's lifetime drops every token at once (reference §4).
+    Device,
 }
 
 /// How `getToken` treats a cached token near its expiry.
@@ -273,6 +285,8 @@ pub struct Profile {
     /// Whether the recovery reload (after a load fell back to the resource cache, or settled
     /// signed out) goes on after a 4xx refusal: the server's answer may change.
     pub recovery_outlasts_refusals: bool,
+    /// The clock a cached token's expiry is judged against.
+    pub expiry_clock: ExpiryClock,
     /// How long the SDK lets a request hang before it fails it as a network error; `None`
     /// leaves it to the platform ([`crate::model::device::Device::request_timeout_ms`]).
     pub request_timeout_ms: Option<u64>,
@@ -330,6 +344,7 @@ pub const DOCUMENTED: Profile = Profile {
     // clerk-js gives its browser `/client` load up after 7 s (reference §7,
     // `INITIALIZATION_TIMEOUT_MS`); the documented contract bounds every request so.
     request_timeout_ms: Some(7_000),
+    expiry_clock: ExpiryClock::Server,
 };
 
 /// `@clerk/clerk-js` 6.40.0 with `@clerk/expo` 4.x on native.
@@ -384,6 +399,8 @@ pub const CLERK_JS_6: Profile = Profile {
     // No per-request timeout in non-standard mode (reference §7, open question 7): a request
     // lasts as long as the platform lets it.
     request_timeout_ms: None,
+    // `remaining = exp − nowSec` with the device's `Date.now()` (reference §4, "Clock skew").
+    expiry_clock: ExpiryClock::Device,
 };
 
 impl Profile {
@@ -419,14 +436,17 @@ impl Profile {
     /// `remaining − 17` s when that is positive. Measured on 6.40.0: a token with `exp` 61 s
     /// cached at 1.100 s is refreshed at 44.100 s, not at 44.000 s as a millisecond count
     /// would give.
-    pub fn token_timers(&self, token: &TokenInfo, now: VTime) -> Option<(u64, Option<u64>)> {
-        let remaining_s = token.exp as i128 - now.unix_s() as i128;
-        if remaining_s <= 0 || token.is_expired_at(now) {
+    ///
+    /// `unix_ms` is the clock the SDK judges expiry by ([`Profile::expiry_clock`]).
+    pub fn token_timers(&self, token: &TokenInfo, unix_ms: u64) -> Option<(u64, Option<u64>)> {
+        let remaining_s = token.exp as i128 - (unix_ms / SECOND_MS) as i128;
+        let remaining_ms = token.remaining_at(unix_ms);
+        if remaining_s <= 0 || remaining_ms <= 0 {
             return None;
         }
         let lead_s = match self.refresh {
             RefreshPolicy::TimerBeforeExpiry { lead_ms } => (lead_ms / SECOND_MS) as i128,
-            RefreshPolicy::Recurring { .. } => return Some((token.remaining_ms(now) as u64, None)),
+            RefreshPolicy::Recurring { .. } => return Some((remaining_ms as u64, None)),
         };
         let to_ms = |s: i128| (s as u64).saturating_mul(SECOND_MS);
         let refresh = (remaining_s > lead_s).then(|| to_ms(remaining_s - lead_s));
@@ -596,6 +616,12 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "a request on a network that hangs (captive portal, dead connection)",
         documented: "given up after 7 s as a network error",
         clerk_js_6: "waits for the platform: 60 s on iOS, for ever on Android",
+    },
+    ProfileDifference {
+        topic: "a device clock ahead of or behind the server",
+        documented: "changes nothing: expiry is judged on the server's time",
+        clerk_js_6: "expiry judged by the device clock: behind, expired tokens are served; \
+                     ahead by a token's lifetime, every token is dropped on arrival",
     },
     ProfileDifference {
         topic: "a keychain read that never settles",

@@ -89,8 +89,10 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::CallsSettle,
         why: "a failed load without the resource cache leaves isLoaded false for good, so \
-              getToken (which awaits load) never settles; and the token cache awaits a \
-              keychain read with no timeout, so a read that hangs holds its request forever",
+              getToken (which awaits load) never settles; the token cache awaits a keychain \
+              read with no timeout, so a read that hangs holds its request forever; and no \
+              request has a timeout of its own, so on Android (no platform timeout) a request \
+              on a network that hangs never settles",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
@@ -116,8 +118,10 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::FreshTokenOnly,
         why: "a token fetched before the app was suspended reaches JS expired on return and is \
-              returned as it is; and with the resource cache, Expo's useAuth returns the cached \
-              session token on a network error even when it has expired",
+              returned as it is; with the resource cache, Expo's useAuth returns the cached \
+              session token on a network error even when it has expired; and the token cache \
+              compares exp with the device clock, so with the clock behind the server it \
+              returns tokens that have expired",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
@@ -146,6 +150,13 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
               retries, not even once the network is back); and @clerk/expo's token cache \
               deletes the client token when a keychain read throws, so a locked device signs \
               the user out",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::OneRefreshSchedule,
+        why: "each token's refresh timer is set from the device clock (exp − Date.now() − 17 s), \
+              so with the clock ahead of the server one schedule refreshes every few seconds \
+              (clerk/javascript #865, a refresh loop fixed by syncing the clock)",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,

@@ -15,7 +15,7 @@ use crate::sim::parse_seed;
 use super::error::{Context, ErrorKind, ScenarioError};
 use super::format::{
     ExpectSpec, FaultKindName, FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION,
-    ScenarioFile, StepSpec, TokenCacheName, VariantSpec,
+    ScenarioFile, Skew, StepSpec, TokenCacheName, VariantSpec,
 };
 
 /// The name of the one variant of a scenario that declares none.
@@ -29,6 +29,10 @@ pub const FAULT_COUNT_MAX: u32 = 1_000;
 
 /// Longest `background_wake` a scenario may ask for: the OS's windows are seconds long.
 pub const BACKGROUND_WAKE_MS_MAX: u64 = 10 * 60 * 1_000;
+
+/// Farthest a device clock may be set from the server's: a year either way (a phone left at
+/// its factory date is further off, and tests nothing more).
+pub const CLOCK_SKEW_MS_MAX: u64 = 365 * 24 * 60 * 60 * 1_000;
 
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
@@ -544,6 +548,15 @@ impl Flat {
                 }
                 Event::DeviceSleep { ms: d.0 }
             }
+            StepSpec::ClockSkew(s) => {
+                if s.0.unsigned_abs() > CLOCK_SKEW_MS_MAX {
+                    return Err(err(ErrorKind::Step(format!(
+                        "`clock_skew: {}` is out of range; accepted: -365d ..= 365d",
+                        crate::model::vocab::format_skew(s.0)
+                    ))));
+                }
+                Event::ClockSkew { ms: s.0 }
+            }
         };
         self.events.push(event);
         self.lines.push(step.line);
@@ -694,5 +707,6 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::BackgroundWake { ms } => StepSpec::BackgroundWake(Duration(*ms)),
         Event::RestoreBackup => StepSpec::RestoreBackup(Empty {}),
         Event::DeviceSleep { ms } => StepSpec::DeviceSleep(Duration(*ms)),
+        Event::ClockSkew { ms } => StepSpec::ClockSkew(Skew(*ms)),
     }
 }

@@ -242,6 +242,61 @@ impl JsonSchema for Duration {
     }
 }
 
+/// A signed duration: how far the device clock is ahead of the server's, `5m`, or behind it,
+/// `-5m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skew(pub i64);
+
+const SKEW_PATTERN: &str = r"^-?([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$";
+
+impl<'de> Deserialize<'de> for Skew {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Skew;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration with a unit, `-` for behind: `5m`, `-90s`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Skew, E> {
+                let (sign, magnitude) = match text.trim().strip_prefix('-') {
+                    Some(rest) => (-1, rest),
+                    None => (1, text),
+                };
+                let ms = parse_duration(magnitude).map_err(E::custom)?;
+                // Durations are bounded far below i64::MAX, so the cast is exact.
+                Ok(Skew(sign * ms.min(i64::MAX as u64) as i64))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Skew, E> {
+                Err(E::custom(format!("bad clock skew `{n}`: missing unit; expected e.g. `{n}s`")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Skew, E> {
+                Err(E::custom(format!("bad clock skew `{n}`: missing unit; expected e.g. `{n}s`")))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl Serialize for Skew {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::model::vocab::format_skew(self.0))
+    }
+}
+
+impl JsonSchema for Skew {
+    fn schema_name() -> Cow<'static, str> {
+        "Skew".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": SKEW_PATTERN,
+            "description": "a duration with a unit, `-` for behind: 5m, -90s, 0s"
+        })
+    }
+}
+
 /// A duration, or `off` for a limit that is switched off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit(pub Option<u64>);
@@ -883,6 +938,9 @@ pub enum StepSpec {
     /// The device sleeps: the wall clock runs, JS timers stop and fire late by the sleep's
     /// length: `device_sleep: 30m`.
     DeviceSleep(Duration),
+    /// The device clock is set ahead of the server's (`5m`) or behind it (`-5m`), or back
+    /// in step (`0s`): `clock_skew: -5m`.
+    ClockSkew(Skew),
     /// Events issued at the same instant, all in flight together.
     Concurrently(Vec<Located<StepSpec>>),
     /// Check what the world shows after the previous step.
@@ -931,6 +989,7 @@ impl StepSpec {
             StepSpec::BackgroundWake(_) => "background_wake",
             StepSpec::RestoreBackup(_) => "restore_backup",
             StepSpec::DeviceSleep(_) => "device_sleep",
+            StepSpec::ClockSkew(_) => "clock_skew",
         }
     }
 }

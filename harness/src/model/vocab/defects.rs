@@ -101,10 +101,16 @@ pub enum Defect {
     /// <https://github.com/clerk/javascript/issues/8968>;
     /// <https://github.com/react-native-netinfo/react-native-netinfo/issues/254>.
     LoadWaitsForOnlineEdge,
+    /// The token cache judges `exp` against the device's `Date.now()`: with the clock behind
+    /// the server a cached token stays fresh after it expired, and `getToken` returns it.
+    /// Source: <https://github.com/clerk/javascript/pull/672>;
+    /// <https://github.com/openid/AppAuth-iOS/issues/443>;
+    /// <https://github.com/supabase/auth-js/issues/926>.
+    ExpiryFromDeviceClock,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 23] = [
+    pub const ALL: [Defect; 24] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -128,6 +134,7 @@ impl Defect {
         Defect::TimerOnlyExpiry,
         Defect::NoRequestTimeout,
         Defect::LoadWaitsForOnlineEdge,
+        Defect::ExpiryFromDeviceClock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +162,7 @@ impl Defect {
             Defect::TimerOnlyExpiry => "timer-only-expiry",
             Defect::NoRequestTimeout => "no-request-timeout",
             Defect::LoadWaitsForOnlineEdge => "load-waits-for-online-edge",
+            Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
         }
     }
 

@@ -296,6 +296,13 @@ pub enum Event {
     DeviceSleep {
         ms: u64,
     },
+    /// The device clock is set `ms` ahead of the server's (behind when negative) from now on:
+    /// the user set the time by hand, or automatic time is off and the clock drifted.
+    /// Everything the SDK reads from `Date.now()` moves; the server keeps its time, and JS
+    /// timers (monotonic) are untouched.
+    ClockSkew {
+        ms: i64,
+    },
 }
 
 impl Event {
@@ -331,10 +338,11 @@ impl Event {
             Event::BackgroundWake { .. } => "background_wake",
             Event::RestoreBackup => "restore_backup",
             Event::DeviceSleep { .. } => "device_sleep",
+            Event::ClockSkew { .. } => "clock_skew",
         }
     }
 
-    pub const NAMES: [&'static str; 29] = [
+    pub const NAMES: [&'static str; 30] = [
         "advance",
         "cold_start",
         "kill",
@@ -364,6 +372,7 @@ impl Event {
         "background_wake",
         "restore_backup",
         "device_sleep",
+        "clock_skew",
     ];
 
     /// Events after which the app process is gone (its JS runtime with it).
@@ -385,6 +394,7 @@ impl Event {
                 | Event::BackgroundWake { .. }
                 | Event::RestoreBackup
                 | Event::DeviceSleep { .. }
+                | Event::ClockSkew { .. }
         )
     }
 
@@ -408,6 +418,12 @@ impl Event {
                 | Event::ClearFaults
         )
     }
+}
+
+/// A signed duration as scenarios write it: `5m` ahead, `-5m` behind.
+pub fn format_skew(ms: i64) -> String {
+    let magnitude = crate::model::time::format_duration(ms.unsigned_abs());
+    if ms < 0 { format!("-{magnitude}") } else { magnitude }
 }
 
 impl fmt::Display for Event {
@@ -450,6 +466,7 @@ impl fmt::Display for Event {
             Event::DeviceSleep { ms } => {
                 write!(f, "device_sleep {}", crate::model::time::format_duration(*ms))
             }
+            Event::ClockSkew { ms } => write!(f, "clock_skew {}", format_skew(*ms)),
             other => f.write_str(other.name()),
         }
     }

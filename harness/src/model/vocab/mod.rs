@@ -17,6 +17,7 @@ mod happenings;
 pub use self::defects::Defect;
 pub use self::events::{
     Endpoint, Event, FaultKind, FaultSpec, StorageFaultKind, StorageFaultSpec, StorageOp,
+    format_skew,
 };
 pub use self::happenings::{
     CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageError, StorageKey,
@@ -342,7 +343,12 @@ impl TokenInfo {
 
     /// Milliseconds until `exp` at `now` (negative once expired).
     pub fn remaining_ms(&self, now: VTime) -> i64 {
-        (self.exp.saturating_mul(1000) as i128 - now.unix_ms() as i128)
+        self.remaining_at(now.unix_ms())
+    }
+
+    /// Milliseconds until `exp` when a clock reads `unix_ms` (a device clock may be skewed).
+    pub fn remaining_at(&self, unix_ms: u64) -> i64 {
+        (self.exp.saturating_mul(1000) as i128 - unix_ms as i128)
             .clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }

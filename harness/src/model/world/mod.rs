@@ -656,6 +656,7 @@ impl World {
             }
             Event::BackgroundWake { ms } => self.background_wake(*ms),
             Event::DeviceSleep { ms } => self.device_sleep(*ms),
+            Event::ClockSkew { ms } => self.device.clock_skew_ms = *ms,
             Event::RestoreBackup => {
                 self.kill();
                 self.device.restore_backup();

@@ -3,7 +3,7 @@
 //! Mirrors `sdk/reference/js/tokens.rs`.
 
 use crate::model::device::Payload;
-use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
+use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
@@ -43,13 +43,13 @@ impl World {
         {
             c.bound = Some(sid);
         }
-        let now = self.now;
+        let clock = self.expiry_clock();
         if self.device.network == Network::Offline
             && self.rules.offline == OfflinePolicy::ThrowOrCached
         {
             if self.setup.sdk.resource_cache
                 && let Some(token) =
-                    self.js.cache.get(&sid).map(|e| e.0).filter(|t| !t.is_expired_at(now))
+                    self.js.cache.get(&sid).map(|e| e.0).filter(|t| t.remaining_at(clock) > 0)
             {
                 return self.token_done(call, Ok(Some(token)));
             }
@@ -63,7 +63,7 @@ impl World {
                         return self.join_fetch(req, call);
                     }
                     if let Some(token) = cached {
-                        if token.remaining_ms(now) > self.rules.hit_min_remaining_ms as i64 {
+                        if token.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64 {
                             return self.token_done(call, Ok(Some(token)));
                         }
                         // clerk-js `get()` deletes an entry this close to expiry, and its
@@ -74,7 +74,7 @@ impl World {
             }
             CachePolicy::StaleWhileRevalidate => {
                 if !skip_cache && let Some(token) = cached {
-                    let remaining = token.remaining_ms(now);
+                    let remaining = token.remaining_at(clock);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
                             self.start_background_refresh(sid);
@@ -99,6 +99,15 @@ impl World {
         if self.rules.cache == CachePolicy::HitUntil {
             // clerk-js stores the pending resolver in the session's slot at once.
             self.js.cache.remove(&sid);
+        }
+    }
+
+    /// The Unix-ms clock cached tokens are judged against: the server's time, or the
+    /// device's `Date.now()` ([`crate::model::profile::ExpiryClock`]).
+    pub(super) fn expiry_clock(&self) -> u64 {
+        match self.rules.expiry_clock {
+            ExpiryClock::Server => self.now.unix_ms(),
+            ExpiryClock::Device => self.device.wall_clock_unix_ms(self.now),
         }
     }
 
@@ -157,7 +166,8 @@ impl World {
     /// of PR #8303 on that session's own `lastActiveToken`. The timer belongs to the cached
     /// token, whatever the current session.
     pub(super) fn refresh_timer(&mut self, sid: SessionId) {
-        if self.js.last_token.get(&sid).is_some_and(|t| t.is_expired_at(self.now)) {
+        let clock = self.expiry_clock();
+        if self.js.last_token.get(&sid).is_some_and(|t| t.remaining_at(clock) <= 0) {
             return;
         }
         self.start_background_refresh(sid);
@@ -200,7 +210,8 @@ impl World {
         if let Ok(Some(token)) = outcome {
             self.token_resolved(token, pending);
         }
-        let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now));
+        let clock = self.expiry_clock();
+        let stale = matches!(outcome, Ok(Some(t)) if t.remaining_at(clock) <= 0);
         let mut waiters = waiters;
         if self.rules.starter_settles_last && !waiters.is_empty() {
             // The first waiter started the fetch; the callers that joined hear it first.
@@ -288,7 +299,8 @@ impl World {
         self.js.cache_gen += 1;
         let epoch = self.js.cache_gen;
         let sid = token.sid;
-        let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.now) else {
+        let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.expiry_clock())
+        else {
             if !self.rules.per_session_cache {
                 self.js.cache.clear();
             }

@@ -660,6 +660,7 @@ impl Core {
             }
             Event::BackgroundWake { .. } => self.background_wake(),
             Event::DeviceSleep { ms } => self.device_sleep(*ms),
+            Event::ClockSkew { ms } => self.device.borrow_mut().clock_skew_ms = *ms,
             Event::RestoreBackup => {
                 self.kill();
                 self.device.borrow_mut().restore_backup();

@@ -5,9 +5,8 @@
 use std::rc::Rc;
 
 use crate::model::device::Payload;
-use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
+use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiReply, ReplyBody};
-use crate::model::time::VTime;
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, RequestId, SessionId, SignOutCause,
     StorageKey, TimerKind, TokenInfo,
@@ -55,7 +54,7 @@ impl Core {
         if self.rules.retry_keeps_session {
             *bound = Some(sid);
         }
-        let now = self.now();
+        let clock = self.expiry_clock();
         let offline = self.device.borrow().network == Network::Offline;
         if offline && self.has(Defect::NullOfflineLogout) {
             // Core 2: `getToken` answers null while offline.
@@ -63,7 +62,7 @@ impl Core {
         }
         if offline && self.rules.offline == OfflinePolicy::ThrowOrCached {
             let cached =
-                self.rt.borrow().cache.get(&sid).map(|c| c.0).filter(|t| !t.is_expired_at(now));
+                self.rt.borrow().cache.get(&sid).map(|c| c.0).filter(|t| t.remaining_at(clock) > 0);
             if self.setup.sdk.resource_cache
                 && let Some(token) = cached
             {
@@ -84,7 +83,8 @@ impl Core {
                         return Next::Await(done, false);
                     }
                     if let Some(token) = cached {
-                        if self.remaining_ms(&token, now) > self.rules.hit_min_remaining_ms as i64 {
+                        if self.remaining_ms(&token, clock) > self.rules.hit_min_remaining_ms as i64
+                        {
                             return Next::Done(Ok(Some(token)));
                         }
                         // clerk-js `get()` deletes an entry this close to expiry, and its
@@ -95,7 +95,7 @@ impl Core {
             }
             CachePolicy::StaleWhileRevalidate => {
                 if !skip && let Some(token) = cached {
-                    let remaining = self.remaining_ms(&token, now);
+                    let remaining = self.remaining_ms(&token, clock);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
                             self.start_background_refresh(sid);
@@ -168,8 +168,9 @@ impl Core {
     /// expired does nothing). The timer belongs to the cached token, whatever the current
     /// session.
     pub(super) fn refresh_timer(self: &Rc<Self>, sid: SessionId) {
+        let clock = self.expiry_clock();
         let expired =
-            self.rt.borrow().last_token.get(&sid).is_some_and(|t| t.is_expired_at(self.now()));
+            self.rt.borrow().last_token.get(&sid).is_some_and(|t| t.remaining_at(clock) <= 0);
         if expired && !self.has(Defect::StaleTimerLogout) {
             return;
         }
@@ -219,7 +220,8 @@ impl Core {
         if background && reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
             self.set_slot(Slot::Null, SignOutCause::Unauthorized);
         }
-        let stale = matches!(outcome, Ok(Some(t)) if t.is_expired_at(self.now()));
+        let clock = self.expiry_clock();
+        let stale = matches!(outcome, Ok(Some(t)) if t.remaining_at(clock) <= 0);
         done.resolve((outcome, stale));
     }
 
@@ -303,7 +305,7 @@ impl Core {
                 // One slot: a token of another session replaces the entry.
                 rt.cache.clear();
             }
-            let Some(timers) = self.rules.token_timers(&token, now) else {
+            let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
                 rt.cache.remove(&sid);
                 return;
             };
@@ -329,11 +331,23 @@ impl Core {
         }
     }
 
-    /// How long a cached token has left, as the cache judges it: against the wall clock
-    /// (`Date.now()`), or, with `timer-only-expiry`, not at all: an entry is fresh until its
-    /// eviction timer removes it, and that timer stops while the device sleeps.
-    fn remaining_ms(&self, token: &TokenInfo, now: VTime) -> i64 {
-        if self.has(Defect::TimerOnlyExpiry) { i64::MAX } else { token.remaining_ms(now) }
+    /// How long a cached token has left, as the cache judges it: against `clock`
+    /// ([`Core::expiry_clock`]), or, with `timer-only-expiry`, not at all: an entry is fresh
+    /// until its eviction timer removes it, and that timer stops while the device sleeps.
+    fn remaining_ms(&self, token: &TokenInfo, clock: u64) -> i64 {
+        if self.has(Defect::TimerOnlyExpiry) { i64::MAX } else { token.remaining_at(clock) }
+    }
+
+    /// The Unix-ms clock cached tokens are judged against: the server's time, or the device's
+    /// `Date.now()` (the profile's rule, or `expiry-from-device-clock`).
+    pub(super) fn expiry_clock(&self) -> u64 {
+        let device = self.rules.expiry_clock == ExpiryClock::Device
+            || self.has(Defect::ExpiryFromDeviceClock);
+        if device {
+            self.device.borrow().wall_clock_unix_ms(self.now())
+        } else {
+            self.now().unix_ms()
+        }
     }
 
     pub(super) fn arm_recurring(&self) {
