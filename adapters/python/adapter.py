@@ -33,7 +33,7 @@ APP_EVENTS = {
 # The device's own events (docs/adapter-protocol.md §3): this SDK's storage cannot fail.
 DEVICE_EVENTS = {
     "storage_fault", "lock_device", "unlock_device", "reboot", "background_wake",
-    "restore_backup", "device_sleep", "clock_skew",
+    "restore_backup", "device_sleep", "clock_skew", "app_state_fault",
 }
 
 

@@ -22,7 +22,7 @@ const HARNESS_EVENTS = ['cold_start', 'kill', 'js_reload', 'reinstall', 'revoke'
  * SDK runs on. These drivers keep their storage in a plain map with no failure modes, so they
  * answer `unsupported` and the harness skips the scenario or case.
  */
-const DEVICE_EVENTS = ['storage_fault', 'lock_device', 'unlock_device', 'reboot', 'background_wake', 'restore_backup', 'device_sleep', 'clock_skew'];
+const DEVICE_EVENTS = ['storage_fault', 'lock_device', 'unlock_device', 'reboot', 'background_wake', 'restore_backup', 'device_sleep', 'clock_skew', 'app_state_fault'];
 
 // ---------------------------------------------------------------------- stdout is ours
 

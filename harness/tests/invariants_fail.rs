@@ -220,6 +220,27 @@ fn terminal_is_final_catches_a_revoked_session_that_stays_on_screen() {
 }
 
 #[test]
+fn terminal_is_final_counts_ios_inactive_as_foreground() {
+    // iOS: the app is on screen but `inactive` (Control Center, a call banner) when the
+    // session is revoked; JS runs, so the bound applies as in `active`.
+    let mut events = signed_in();
+    events.extend([
+        Event::AppState { state: AppState::Inactive },
+        Event::Revoke,
+        advance(5 * MINUTE_MS),
+    ]);
+    let mut trace = run(&events);
+    let kept = trace.steps[3].obs.view.clone();
+    trace.steps[6].obs.view = kept;
+    trace.steps[6]
+        .obs
+        .happenings
+        .retain(|h| !matches!(h, Happening::Rendered { .. } | Happening::SignedOut { .. }));
+    assert_eq!(trace.steps[6].obs.device.app_state, AppState::Inactive);
+    assert_only(&invariants::check(&trace), InvariantId::TerminalIsFinal, 6);
+}
+
+#[test]
 fn calls_settle_catches_a_call_that_never_settles() {
     let mut events = signed_in();
     events.extend([Event::GetToken { skip_cache: true }, advance(30 * MINUTE_MS)]);

@@ -266,6 +266,42 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             (9, 5),
             vec!["`background_wake: 1h` is out of range", "1ms ..= 10m"],
         ),
+        (
+            "a clock skew beyond a year",
+            with_steps("  - clock_skew: -400d\n"),
+            (9, 5),
+            vec!["`clock_skew: -400d` is out of range", "-365d ..= 365d"],
+        ),
+        (
+            "a clock skew without a unit",
+            with_steps("  - clock_skew: 30\n"),
+            (9, 17),
+            vec!["bad duration `30`: missing unit"],
+        ),
+        (
+            "a delayed app-state fault without its delay",
+            with_steps("  - app_state_fault: { kind: delay }\n"),
+            (9, 5),
+            vec!["`kind: delay` needs `delay:`", "1ms ..= 10m"],
+        ),
+        (
+            "a delay on an app-state fault that is not delay",
+            with_steps("  - app_state_fault: { kind: drop, delay: 2s }\n"),
+            (9, 5),
+            vec!["`delay` belongs to `kind: delay` only, not `drop`"],
+        ),
+        (
+            "an unknown app-state fault kind",
+            with_steps("  - app_state_fault: { kind: lose }\n"),
+            (9, 30),
+            vec!["unknown app-state fault kind `lose`", "drop, duplicate, reorder, delay"],
+        ),
+        (
+            "an unknown network state",
+            with_steps("  - network: flaky\n"),
+            (9, 14),
+            vec!["unknown network state `flaky`", "online, offline, hanging"],
+        ),
     ];
     assert!(table.len() >= 15, "the table must cover at least 15 kinds of bad input");
     for (what, text, at, fragments) in &table {

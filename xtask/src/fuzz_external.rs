@@ -165,7 +165,7 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                     let seed = case_seed(c.seed, index);
                     let case = generate::case_from_seed(profile, c.steps, seed);
                     let events = generate::interpret_for(&case, None, false).events();
-                    let setup = subject.setup(case.setup);
+                    let setup = subject.setup(generate::without_device_settings(case.setup));
                     let case_started = Instant::now();
                     let outcome = subject.run(setup, &events, Some(seed));
                     let wall = case_started.elapsed();

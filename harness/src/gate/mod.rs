@@ -565,7 +565,11 @@ pub fn run(
                 scenario: None,
                 name: format!("fuzz/{profile}"),
                 variant: format!("case {index}"),
-                setup: subject.setup(case.setup),
+                setup: subject.setup(if subject.device_events() {
+                    case.setup
+                } else {
+                    crate::generate::without_device_settings(case.setup)
+                }),
                 events: std::borrow::Cow::Owned(events),
                 seed: Some(case_seed),
                 replay: if subject.replays_by_seed() {

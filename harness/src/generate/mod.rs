@@ -24,8 +24,9 @@ use crate::model::profile::ProfileId;
 use crate::model::settings::{InstanceSettings, NetSettings, SdkSettings, Setup, TokenCacheKind};
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
-    AppPath, AppState, Endpoint, Event, FaultKind, FaultSpec, KeychainAccessible, Network,
-    Platform, Route, StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp, TaskKey,
+    AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, Endpoint, Event, FaultKind, FaultSpec,
+    KeychainAccessible, Network, Platform, Route, StorageFaultKind, StorageFaultSpec, StorageKey,
+    StorageOp, TaskKey,
 };
 use crate::sim::SeedRng;
 use crate::trace::{Trace, TraceStep};
@@ -89,6 +90,8 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             } else {
                 KeychainAccessible::AfterFirstUnlock
             },
+            // Sometimes AppState events that reach JS late.
+            app_state_delay_ms: if a % 7 == 5 { 2 * SECOND_MS } else { 0 },
         };
         let instance = InstanceSettings {
             inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
@@ -199,9 +202,10 @@ enum Template {
     DeviceSleep,
     Hanging,
     ClockSkew,
+    AppStateFault,
 }
 
-const ALL_TEMPLATES: [Template; 37] = [
+const ALL_TEMPLATES: [Template; 38] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -239,6 +243,7 @@ const ALL_TEMPLATES: [Template; 37] = [
     Template::DeviceSleep,
     Template::Hanging,
     Template::ClockSkew,
+    Template::AppStateFault,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -258,6 +263,15 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         Template::Offline => Event::Network { state: Network::Offline },
         Template::Online => Event::Network { state: Network::Online },
         Template::Hanging => Event::Network { state: Network::Hanging },
+        Template::AppStateFault => {
+            let kind = match param % 4 {
+                0 => AppStateFaultKind::Drop,
+                1 => AppStateFaultKind::Duplicate,
+                2 => AppStateFaultKind::Reorder,
+                _ => AppStateFaultKind::Delay { ms: log_uniform_capped_ms(param >> 2, 16).max(1) },
+            };
+            Event::AppStateFault(AppStateFaultSpec { kind, count: 1 + ((param >> 24) % 2) as u32 })
+        }
         // Back in step one time in eight; else up to ~9 h either way, log-uniform.
         Template::ClockSkew => {
             let ms = if param % 8 == 0 { 0 } else { log_uniform_capped_ms(param >> 4, 25) };
@@ -326,6 +340,7 @@ impl Template {
                 | Template::DeviceSleep
                 | Template::Hanging
                 | Template::ClockSkew
+                | Template::AppStateFault
         )
     }
 }
@@ -371,7 +386,8 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         ]);
         m.extend([(2, T::Revoke), (2, T::ExpireNow), (1, T::AbandonNow), (1, T::Replace)]);
         m.extend([(3, T::LockDevice), (4, T::BackgroundWake), (1, T::Reboot), (1, T::DeviceSleep)]);
-        m.push((1, T::ClockSkew));
+        // The AppState event of the return to the foreground, the one that matters most.
+        m.extend([(1, T::ClockSkew), (15, T::AppStateFault)]);
         return m;
     }
     m.extend([
@@ -384,6 +400,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         (1, T::Reboot),
         (2, T::DeviceSleep),
         (1, T::ClockSkew),
+        (3, T::AppStateFault),
     ]);
     match device.network {
         Network::Online => m.extend([(2, T::Offline), (1, T::Hanging)]),
@@ -432,11 +449,21 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
     interpret_for(case, seed, true)
 }
 
+/// `setup` without the device's settings an external adapter cannot simulate (AppState
+/// events that arrive late, a connectivity listener that reports changes only), for
+/// campaigns that leave device events out.
+pub fn without_device_settings(mut setup: Setup) -> Setup {
+    setup.sdk.app_state_delay_ms = 0;
+    setup.net.connectivity_initial = true;
+    setup
+}
+
 /// [`interpret`], with device events (storage faults, lock state, wakes) left out when
 /// `device` is false: campaigns against an external SDK whose adapter answers them
 /// `unsupported` (docs/adapter-protocol.md §3). A device choice becomes a short wait.
 pub fn interpret_for(case: &Case, seed: Option<u64>, device: bool) -> Trace {
-    let mut world = World::new(case.setup);
+    let setup = if device { case.setup } else { without_device_settings(case.setup) };
+    let mut world = World::new(setup);
     let mut steps = Vec::with_capacity(case.choices.len() + 1);
     // Every generated trace starts with a launch: a trace of a never-started app tests little.
     let mut events = vec![Event::ColdStart];
@@ -472,7 +499,7 @@ pub fn interpret_for(case: &Case, seed: Option<u64>, device: bool) -> Trace {
         let obs = world.step(&event);
         steps.push(TraceStep { index: i as u32, at, event, obs });
     }
-    Trace { setup: case.setup, sdk: "model".to_string(), seed, steps }
+    Trace { setup, sdk: "model".to_string(), seed, steps }
 }
 
 #[cfg(test)]

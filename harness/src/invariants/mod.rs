@@ -589,9 +589,11 @@ fn terminal_is_final(trace: &Trace, r: &mut Report) {
             }
         }
         if let Some((sid, elapsed, reported)) = &mut watch {
-            // A device asleep runs no JS: its time is no foreground time.
+            // A device asleep runs no JS: its time is no foreground time. iOS's `inactive`
+            // app is on screen with JS running (Control Center, a call banner): foreground,
+            // as `calls-settle` and `eventually-signed-in` count it.
             let foreground = obs.device.running
-                && obs.device.app_state == AppState::Active
+                && obs.device.app_state != AppState::Background
                 && obs.device.network == Network::Online
                 && !matches!(step.event, Event::DeviceSleep { .. });
             if transient_failure || !obs.device.running {

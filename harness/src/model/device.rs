@@ -22,10 +22,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::server::{ClientToken, ClientView, mix64};
+use super::settings::Setup;
 use super::time::VTime;
 use super::vocab::{
-    AppState, DeviceView, KeychainAccessible, Network, Platform, Protection, StorageError,
-    StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp, TokenInfo,
+    AppState, AppStateFaultKind, AppStateFaultSpec, DeviceView, KeychainAccessible, Network,
+    Platform, Protection, StorageError, StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp,
+    TokenInfo,
 };
 
 /// expo-secure-store's historical per-item limit on iOS (the article's "~2,048-byte").
@@ -150,6 +152,24 @@ pub struct Device {
     pub asleep: bool,
     /// How far the device clock is ahead of the server's (negative: behind).
     pub clock_skew_ms: i64,
+    /// Scripted AppState faults not yet consumed, oldest first.
+    pub app_state_faults: Vec<AppStateFaultSpec>,
+    /// An AppState event held back by a `reorder` fault: heard right after the next one.
+    pub held_app_state_event: Option<AppState>,
+    /// How late every AppState event reaches JS (a setting; scripted faults come first).
+    pub app_state_delay_ms: u64,
+}
+
+/// How the device delivers one AppState change to JS's listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppStateDelivery {
+    Now,
+    Never,
+    Twice,
+    /// Heard this long from now.
+    Late(u64),
+    /// Held until after the next change.
+    AfterNext,
 }
 
 impl Device {
@@ -167,12 +187,24 @@ impl Device {
             awake: false,
             asleep: false,
             clock_skew_ms: 0,
+            app_state_faults: Vec::new(),
+            held_app_state_event: None,
+            app_state_delay_ms: 0,
         }
     }
 
     /// A device whose JS items are stored with `class`.
     pub fn with_class(platform: Platform, class: KeychainAccessible) -> Device {
         Device { class, ..Device::new(platform) }
+    }
+
+    /// The device a setup describes: its platform, its token cache's keychain class, how
+    /// late its AppState events reach JS.
+    pub fn for_setup(setup: &Setup, class: KeychainAccessible) -> Device {
+        Device {
+            app_state_delay_ms: setup.sdk.app_state_delay_ms,
+            ..Device::with_class(setup.platform, class)
+        }
     }
 
     pub fn view(&self) -> DeviceView {
@@ -265,6 +297,40 @@ impl Device {
         self.awake = false;
         if self.platform == Platform::Android {
             self.undecryptable = self.storage.keys().map(|(k, _)| *k).collect();
+        }
+    }
+
+    /// Drops every scripted storage and AppState fault not yet consumed.
+    pub fn clear_faults(&mut self) {
+        self.storage_faults.clear();
+        self.app_state_faults.clear();
+    }
+
+    pub fn push_app_state_fault(&mut self, spec: AppStateFaultSpec) {
+        if spec.count > 0 {
+            self.app_state_faults.push(spec);
+        }
+    }
+
+    /// How the change the device just made reaches JS: the oldest scripted fault first,
+    /// else the delay setting.
+    pub fn app_state_delivery(&mut self) -> AppStateDelivery {
+        let Some(fault) = self.app_state_faults.first_mut() else {
+            return match self.app_state_delay_ms {
+                0 => AppStateDelivery::Now,
+                ms => AppStateDelivery::Late(ms),
+            };
+        };
+        let kind = fault.kind;
+        fault.count -= 1;
+        if fault.count == 0 {
+            self.app_state_faults.remove(0);
+        }
+        match kind {
+            AppStateFaultKind::Drop => AppStateDelivery::Never,
+            AppStateFaultKind::Duplicate => AppStateDelivery::Twice,
+            AppStateFaultKind::Reorder => AppStateDelivery::AfterNext,
+            AppStateFaultKind::Delay { ms } => AppStateDelivery::Late(ms),
         }
     }
 

@@ -118,7 +118,18 @@ pub struct SdkSettings {
     /// for an app that brings its own token cache.
     #[serde(skip_serializing_if = "is_default_class")]
     pub keychain_accessible: KeychainAccessible,
+    /// How late the device delivers every AppState `change` event to JS (default 0: at
+    /// once). The OS state itself changes on time; only what the listener hears is late.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub app_state_delay_ms: u64,
 }
+
+fn is_zero(ms: &u64) -> bool {
+    *ms == 0
+}
+
+/// Longest `app_state_delay` a setup may ask for.
+pub const APP_STATE_DELAY_MS_MAX: u64 = MINUTE_MS;
 
 fn is_default_class(class: &KeychainAccessible) -> bool {
     *class == KeychainAccessible::default()
@@ -131,6 +142,7 @@ impl Default for SdkSettings {
             resource_cache: false,
             treat_pending_as_signed_out: true,
             keychain_accessible: KeychainAccessible::default(),
+            app_state_delay_ms: 0,
         }
     }
 }
@@ -202,6 +214,13 @@ impl Setup {
 
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.instance.validate()?;
+        if self.sdk.app_state_delay_ms > APP_STATE_DELAY_MS_MAX {
+            return Err(SettingsError::OutOfRange {
+                field: "app_state_delay_ms",
+                value: self.sdk.app_state_delay_ms,
+                accepted: "0 ..= 1m",
+            });
+        }
         self.net.validate()
     }
 }

@@ -9,13 +9,17 @@ use crate::model::settings::{
     InstanceSettings, LATENCY_MS_MAX, NetSettings, SdkSettings, Setup, TokenCacheKind,
 };
 use crate::model::time::format_duration;
-use crate::model::vocab::{AppPath, Defect, Event, FaultKind, FaultSpec, StorageFaultSpec};
+use crate::model::vocab::{
+    AppPath, AppStateFaultKind, AppStateFaultSpec, Defect, Event, FaultKind, FaultSpec,
+    StorageFaultSpec,
+};
 use crate::sim::parse_seed;
 
 use super::error::{Context, ErrorKind, ScenarioError};
 use super::format::{
-    ExpectSpec, FaultKindName, FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION,
-    ScenarioFile, Skew, StepSpec, TokenCacheName, VariantSpec,
+    AppStateFaultKindName, AppStateFaultName, AppStateFaultStep, ExpectSpec, FaultKindName,
+    FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION, ScenarioFile, Skew, StepSpec,
+    TokenCacheName, VariantSpec,
 };
 
 /// The name of the one variant of a scenario that declares none.
@@ -290,6 +294,16 @@ fn validate(
             ErrorKind::Settings { context, source },
         ));
     }
+    // The settings outside `instance` and `net` (`app_state_delay`).
+    if let Err(source) = setup.validate() {
+        let (line, column) = fallback;
+        return Err(ScenarioError::new(
+            file,
+            line,
+            column,
+            ErrorKind::Settings { context, source },
+        ));
+    }
     Ok(())
 }
 
@@ -304,6 +318,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     }
     if let Some(class) = spec.keychain_accessible {
         sdk.keychain_accessible = class.0;
+    }
+    if let Some(d) = spec.app_state_delay {
+        sdk.app_state_delay_ms = d.0;
     }
     if let Some(b) = spec.treat_pending_as_signed_out {
         sdk.treat_pending_as_signed_out = b;
@@ -349,6 +366,9 @@ fn merge_variant(
     }
     if let Some(class) = v.keychain_accessible {
         setup.sdk.keychain_accessible = class.0;
+    }
+    if let Some(d) = v.app_state_delay {
+        setup.sdk.app_state_delay_ms = d.0;
     }
     if let Some(b) = v.treat_pending_as_signed_out {
         setup.sdk.treat_pending_as_signed_out = b;
@@ -512,6 +532,34 @@ impl Flat {
                     count,
                     key: f.key.map(|k| k.0),
                 })
+            }
+            StepSpec::AppStateFault(f) => {
+                let count = f.count.unwrap_or(1);
+                if count == 0 || count > FAULT_COUNT_MAX {
+                    return Err(err(ErrorKind::Fault(format!(
+                        "count {count} is out of range; accepted: 1 ..= {FAULT_COUNT_MAX}"
+                    ))));
+                }
+                let kind = match (f.kind.0, f.delay) {
+                    (AppStateFaultName::Delay, Some(d)) if d.0 > 0 && d.0 <= LATENCY_MS_MAX => {
+                        AppStateFaultKind::Delay { ms: d.0 }
+                    }
+                    (AppStateFaultName::Delay, _) => {
+                        return Err(err(ErrorKind::Fault(
+                            "`kind: delay` needs `delay:` in 1ms ..= 10m, e.g. `delay: 2s`".into(),
+                        )));
+                    }
+                    (other, Some(_)) => {
+                        return Err(err(ErrorKind::Fault(format!(
+                            "`delay` belongs to `kind: delay` only, not `{}`",
+                            other.as_str()
+                        ))));
+                    }
+                    (AppStateFaultName::Drop, None) => AppStateFaultKind::Drop,
+                    (AppStateFaultName::Duplicate, None) => AppStateFaultKind::Duplicate,
+                    (AppStateFaultName::Reorder, None) => AppStateFaultKind::Reorder,
+                };
+                Event::AppStateFault(AppStateFaultSpec { kind, count })
             }
             StepSpec::ClearFaults(_) => Event::ClearFaults,
             StepSpec::LockDevice(_) => Event::LockDevice,
@@ -708,5 +756,18 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::RestoreBackup => StepSpec::RestoreBackup(Empty {}),
         Event::DeviceSleep { ms } => StepSpec::DeviceSleep(Duration(*ms)),
         Event::ClockSkew { ms } => StepSpec::ClockSkew(Skew(*ms)),
+        Event::AppStateFault(spec) => StepSpec::AppStateFault(AppStateFaultStep {
+            kind: AppStateFaultKindName(match spec.kind {
+                AppStateFaultKind::Drop => AppStateFaultName::Drop,
+                AppStateFaultKind::Duplicate => AppStateFaultName::Duplicate,
+                AppStateFaultKind::Reorder => AppStateFaultName::Reorder,
+                AppStateFaultKind::Delay { .. } => AppStateFaultName::Delay,
+            }),
+            delay: match spec.kind {
+                AppStateFaultKind::Delay { ms } => Some(Duration(ms)),
+                _ => None,
+            },
+            count: Some(spec.count),
+        }),
     }
 }

@@ -196,6 +196,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
         // Written only when it is not the default, so exports of older setups stay as they were.
         keychain_accessible: (setup.sdk.keychain_accessible != KeychainAccessible::default())
             .then_some(KeychainAccessibleName(setup.sdk.keychain_accessible)),
+        app_state_delay: (setup.sdk.app_state_delay_ms != 0)
+            .then_some(Duration(setup.sdk.app_state_delay_ms)),
         instance: Some(here(InstanceSpec {
             session_token_ttl: Some(Duration(setup.instance.session_token_ttl_ms)),
             max_lifetime: Some(Limit(setup.instance.max_lifetime_ms)),

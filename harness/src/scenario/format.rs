@@ -463,6 +463,9 @@ pub struct SetupSpec {
     /// The keychain class of the token cache's items; default `after_first_unlock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keychain_accessible: Option<KeychainAccessibleName>,
+    /// How late every AppState event reaches JS; default `0s`, at most `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_state_delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -491,6 +494,8 @@ pub struct VariantSpec {
     pub treat_pending_as_signed_out: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keychain_accessible: Option<KeychainAccessibleName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_state_delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -655,6 +660,53 @@ pub struct StorageFaultStep {
     /// Only operations on this item (default: any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<StorageKeyName>,
+}
+
+named!(
+    /// What an app-state fault does: drop, duplicate, reorder, delay.
+    AppStateFaultKindName(AppStateFaultName), "app-state fault kind", AppStateFaultName::ALL,
+    AppStateFaultName::as_str
+);
+
+/// The kinds of [`crate::model::vocab::AppStateFaultKind`] by name (`delay` takes its
+/// duration from the step's `delay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AppStateFaultName {
+    Drop,
+    Duplicate,
+    Reorder,
+    Delay,
+}
+
+impl AppStateFaultName {
+    pub const ALL: [AppStateFaultName; 4] = [
+        AppStateFaultName::Drop,
+        AppStateFaultName::Duplicate,
+        AppStateFaultName::Reorder,
+        AppStateFaultName::Delay,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppStateFaultName::Drop => "drop",
+            AppStateFaultName::Duplicate => "duplicate",
+            AppStateFaultName::Reorder => "reorder",
+            AppStateFaultName::Delay => "delay",
+        }
+    }
+}
+
+/// `app_state_fault:` a fault for the AppState events of the next app-state changes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppStateFaultStep {
+    pub kind: AppStateFaultKindName,
+    /// For `delay` (required there, refused elsewhere): how late the event is heard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+    /// How many app-state changes it applies to; default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 /// `isSignedIn`: `true`, `false` or `undefined`.
@@ -923,6 +975,9 @@ pub enum StepSpec {
     Fault(FaultStep),
     /// Script a secure-storage fault.
     StorageFault(StorageFaultStep),
+    /// The AppState events of the next app-state changes reach JS wrong: `app_state_fault:
+    /// { kind: drop|duplicate|reorder|delay, delay: 2s, count: 1 }`.
+    AppStateFault(AppStateFaultStep),
     /// Drop every scripted FAPI and storage fault not yet consumed.
     ClearFaults(Empty),
     /// The user locks the device (a foreground app goes to the background).
@@ -982,6 +1037,7 @@ impl StepSpec {
             StepSpec::Replace(_) => "replace",
             StepSpec::Fault(_) => "fault",
             StepSpec::StorageFault(_) => "storage_fault",
+            StepSpec::AppStateFault(_) => "app_state_fault",
             StepSpec::ClearFaults(_) => "clear_faults",
             StepSpec::LockDevice(_) => "lock_device",
             StepSpec::UnlockDevice(_) => "unlock_device",

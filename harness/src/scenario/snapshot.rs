@@ -124,7 +124,11 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
             setup.sdk.treat_pending_as_signed_out,
             format_duration(setup.net.fapi_latency_ms),
             format_duration(setup.net.backend_latency_ms),
-        ) + if setup.net.connectivity_initial { "" } else { " connectivity_initial=false" },
+        ) + if setup.net.connectivity_initial { "" } else { " connectivity_initial=false" }
+            + &match setup.sdk.app_state_delay_ms {
+                0 => String::new(),
+                ms => format!(" app_state_delay={}", format_duration(ms)),
+            },
         instance: format!(
             "token_ttl={} max_lifetime={} inactivity_timeout={} multi_session={} session_minter={}",
             format_duration(i.session_token_ttl_ms),

@@ -29,6 +29,7 @@
 //! | `no-request-timeout` | no request timeout of its own: on a network that hangs a request waits for the platform's (iOS 60 s), on Android for ever |
 //! | `load-waits-for-online-edge` | the load goes out only once a connectivity listener says "online": at once when the listener reports the current state and the network is up, else at the next change to online heard while JS runs |
 //! | `expiry-from-device-clock` | the token cache judges `exp` against the device's `Date.now()` (clerk-js-6's rule, whatever the profile): a clock behind keeps expired tokens fresh |
+//! | `refresh-stops-on-background-event` | an AppState `background` event stops the refresh (the recurring loop, or each token's refresh timer) and only an `active` event starts it again: a dropped or late `active` leaves the foreground app without refreshes |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

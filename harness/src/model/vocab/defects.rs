@@ -107,10 +107,18 @@ pub enum Defect {
     /// <https://github.com/openid/AppAuth-iOS/issues/443>;
     /// <https://github.com/supabase/auth-js/issues/926>.
     ExpiryFromDeviceClock,
+    /// The refresh is stopped on an AppState `background` event and started again only on an
+    /// `active` one (the pattern supabase-js recommends for React Native). When the `active`
+    /// event never reaches JS, or comes late, the app is in the foreground with no refresh:
+    /// a session revoked on the server stays on screen. Source:
+    /// <https://github.com/facebook/react-native/issues/18836>;
+    /// <https://github.com/facebook/react-native/issues/50415>;
+    /// <https://github.com/supabase/supabase-js/issues/1203>.
+    RefreshStopsOnBackgroundEvent,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 24] = [
+    pub const ALL: [Defect; 25] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -135,6 +143,7 @@ impl Defect {
         Defect::NoRequestTimeout,
         Defect::LoadWaitsForOnlineEdge,
         Defect::ExpiryFromDeviceClock,
+        Defect::RefreshStopsOnBackgroundEvent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +172,7 @@ impl Defect {
             Defect::NoRequestTimeout => "no-request-timeout",
             Defect::LoadWaitsForOnlineEdge => "load-waits-for-online-edge",
             Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
+            Defect::RefreshStopsOnBackgroundEvent => "refresh-stops-on-background-event",
         }
     }
 

@@ -205,6 +205,40 @@ pub struct StorageFaultSpec {
     pub key: Option<StorageKey>,
 }
 
+/// What a scripted app-state fault does to the AppState event it hits: the OS state changes
+/// (JS is suspended or resumed as always) but the `change` event JS listens to is dropped,
+/// delivered twice, delivered late, or held until after the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum AppStateFaultKind {
+    /// The listener never hears this change (react-native #18836, #50415).
+    Drop,
+    /// The listener hears it twice (react-native #25041).
+    Duplicate,
+    /// The listener hears it after the next change (react-native #34605, #18575).
+    Reorder,
+    /// The listener hears it `ms` late (while JS is suspended, on resume).
+    Delay { ms: u64 },
+}
+
+impl AppStateFaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppStateFaultKind::Drop => "drop",
+            AppStateFaultKind::Duplicate => "duplicate",
+            AppStateFaultKind::Reorder => "reorder",
+            AppStateFaultKind::Delay { .. } => "delay",
+        }
+    }
+}
+
+/// A fault for the next `count` AppState changes the device makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AppStateFaultSpec {
+    pub kind: AppStateFaultKind,
+    pub count: u32,
+}
+
 /// One input to the world (DESIGN.md §5). Events that start work (`get_token`, `api_call`,
 /// `sign_in`, …) return at once; the work settles later, so several calls issued at the same
 /// instant are in flight together.
@@ -303,6 +337,9 @@ pub enum Event {
     ClockSkew {
         ms: i64,
     },
+    /// Script a fault for the AppState events of the device's next app-state changes: the
+    /// OS state is the truth, the events JS hears differ.
+    AppStateFault(AppStateFaultSpec),
 }
 
 impl Event {
@@ -339,10 +376,11 @@ impl Event {
             Event::RestoreBackup => "restore_backup",
             Event::DeviceSleep { .. } => "device_sleep",
             Event::ClockSkew { .. } => "clock_skew",
+            Event::AppStateFault(_) => "app_state_fault",
         }
     }
 
-    pub const NAMES: [&'static str; 30] = [
+    pub const NAMES: [&'static str; 31] = [
         "advance",
         "cold_start",
         "kill",
@@ -373,6 +411,7 @@ impl Event {
         "restore_backup",
         "device_sleep",
         "clock_skew",
+        "app_state_fault",
     ];
 
     /// Events after which the app process is gone (its JS runtime with it).
@@ -395,6 +434,7 @@ impl Event {
                 | Event::RestoreBackup
                 | Event::DeviceSleep { .. }
                 | Event::ClockSkew { .. }
+                | Event::AppStateFault(_)
         )
     }
 
@@ -467,6 +507,13 @@ impl fmt::Display for Event {
                 write!(f, "device_sleep {}", crate::model::time::format_duration(*ms))
             }
             Event::ClockSkew { ms } => write!(f, "clock_skew {}", format_skew(*ms)),
+            Event::AppStateFault(spec) => {
+                write!(f, "app_state_fault {}", spec.kind.name())?;
+                if let AppStateFaultKind::Delay { ms } = spec.kind {
+                    write!(f, " {}", crate::model::time::format_duration(ms))?;
+                }
+                write!(f, " x{}", spec.count)
+            }
             other => f.write_str(other.name()),
         }
     }

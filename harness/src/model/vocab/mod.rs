@@ -16,8 +16,8 @@ mod happenings;
 
 pub use self::defects::Defect;
 pub use self::events::{
-    Endpoint, Event, FaultKind, FaultSpec, StorageFaultKind, StorageFaultSpec, StorageOp,
-    format_skew,
+    AppStateFaultKind, AppStateFaultSpec, Endpoint, Event, FaultKind, FaultSpec, StorageFaultKind,
+    StorageFaultSpec, StorageOp, format_skew,
 };
 pub use self::happenings::{
     CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageError, StorageKey,

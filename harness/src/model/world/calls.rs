@@ -122,6 +122,10 @@ impl World {
                         self.delete_storage(StorageKey::CachedSessionJwt);
                         self.js.memory_token = None;
                         self.js.client = None;
+                        // An answer to a request sent while the sign-out was in flight (a
+                        // background reload) cannot speak for after it: it would bring the
+                        // wiped credential back.
+                        self.js.signout_epoch += 1;
                         self.set_slot(Slot::Null, SignOutCause::User);
                     }
                     CallKind::SessionEnd | CallKind::SessionRemove => {

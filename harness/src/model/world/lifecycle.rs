@@ -9,6 +9,8 @@ use crate::model::server::FapiRequest;
 use crate::model::time::VTime;
 use crate::model::vocab::{AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind};
 
+use crate::model::device::AppStateDelivery;
+
 use super::native::Native;
 use super::{Job, Js, JsJob, LoadStatus, Purpose, Slot, World};
 
@@ -63,6 +65,8 @@ impl World {
 
     pub(super) fn start_js(&mut self) {
         self.js = Js::new(self.js.runtime + 1);
+        // The listener starts from `AppState.currentState`.
+        self.js.heard = self.device.app_state;
         self.render();
         self.start_load();
     }
@@ -106,6 +110,36 @@ impl World {
             // JS resumes: overdue timers and held responses run now, late, in order.
             self.resume_held();
         }
+        self.app_state_event(state);
+    }
+
+    /// The device tells JS's AppState listener of the change it made, as it delivers it:
+    /// at once, late, twice, never, or after the next change (`Device::app_state_delivery`).
+    /// An event held back by an earlier `reorder` is heard right after this one.
+    pub(super) fn app_state_event(&mut self, state: AppState) {
+        let held = self.device.held_app_state_event.take();
+        match self.device.app_state_delivery() {
+            AppStateDelivery::Now => self.app_state_listener(state),
+            AppStateDelivery::Never => {}
+            AppStateDelivery::Twice => {
+                self.app_state_listener(state);
+                self.app_state_listener(state);
+            }
+            AppStateDelivery::Late(ms) => {
+                let at = self.now.plus(ms);
+                self.schedule_js(at, JsJob::AppStateEvent { state });
+            }
+            AppStateDelivery::AfterNext => self.device.held_app_state_event = Some(state),
+        }
+        if let Some(held) = held {
+            self.app_state_listener(held);
+        }
+    }
+
+    /// JS's AppState `change` listener: on a change to `active` it heard, the foreground
+    /// refresh. It compares with what it heard last, so a duplicate does nothing.
+    pub(super) fn app_state_listener(&mut self, state: AppState) {
+        let before = std::mem::replace(&mut self.js.heard, state);
         if state == AppState::Active && before != AppState::Active {
             self.foreground_refresh();
         }
@@ -208,6 +242,7 @@ impl World {
                     self.js.cache.remove(&sid);
                 }
             }
+            JsJob::AppStateEvent { state } => self.app_state_listener(state),
             JsJob::RecurringRefresh { epoch } => {
                 if epoch == self.js.recurring_gen {
                     self.timer_fired(TimerKind::TokenRefresh, due);

@@ -177,13 +177,20 @@ enum JsJob {
     ResourceReload {
         n: u32,
     },
+    /// An AppState `change` event reaching JS's listener late (a fault or the setting).
+    AppStateEvent {
+        state: AppState,
+    },
 }
 
 impl JsJob {
     /// A `setTimeout` (a refresh, eviction or retry timer): it runs on the monotonic clock,
     /// which stops while the device sleeps.
     fn is_timer(&self) -> bool {
-        !matches!(self, JsJob::Deliver(..) | JsJob::BackendReply { .. })
+        !matches!(
+            self,
+            JsJob::Deliver(..) | JsJob::BackendReply { .. } | JsJob::AppStateEvent { .. }
+        )
     }
 }
 
@@ -290,6 +297,8 @@ struct Js {
     preferred: Option<SessionId>,
     /// The app shell (route memory) lives in JS too.
     shell: Shell,
+    /// The app state JS's AppState listener last heard (the OS state may differ).
+    heard: AppState,
 }
 
 #[derive(Clone, Debug)]
@@ -312,6 +321,7 @@ impl Js {
         Js {
             runtime,
             status: LoadStatus::Loading,
+            heard: AppState::Active,
             load_call: None,
             last_load_call: None,
             load_attempt: 0,
@@ -381,7 +391,7 @@ impl World {
         World {
             rules: setup.profile.rules(),
             server: Server::new(setup.instance),
-            device: Device::with_class(setup.platform, setup.sdk.keychain_accessible),
+            device: Device::for_setup(&setup, setup.sdk.keychain_accessible),
             setup,
             now: VTime::ZERO,
             js: Js::new(0),
@@ -646,8 +656,9 @@ impl World {
             Event::StorageFault(spec) => self.device.push_storage_fault(*spec),
             Event::ClearFaults => {
                 self.server.faults.clear();
-                self.device.storage_faults.clear();
+                self.device.clear_faults();
             }
+            Event::AppStateFault(spec) => self.device.push_app_state_fault(*spec),
             Event::LockDevice => self.lock_device(),
             Event::UnlockDevice => self.device.unlock(),
             Event::Reboot => {

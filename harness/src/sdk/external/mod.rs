@@ -353,6 +353,13 @@ impl ExternalSdk {
                     // `inactive` exists on iOS only; Android reports nothing.
                     return Ok(());
                 }
+                // An adapter's AppState events reach JS at once; late ones it cannot give.
+                if self.setup.sdk.app_state_delay_ms != 0 {
+                    return Err(PortError::Unsupported {
+                        sdk: self.command.label.clone(),
+                        event: "app_state (with the setup's app_state_delay)".to_string(),
+                    });
+                }
                 let before = self.device.app_state;
                 self.device.app_state = *state;
                 if self.device.running && before != *state {

@@ -283,6 +283,10 @@ impl Core {
                     let mut rt = self.rt.borrow_mut();
                     rt.memory_token = None;
                     rt.client = None;
+                    // An answer to a request sent while the sign-out was in flight (a
+                    // background reload) cannot speak for after it: it would bring the wiped
+                    // credential back. The model does the same.
+                    rt.signout_epoch += 1;
                 }
                 self.set_slot(Slot::Null, SignOutCause::User);
             }

@@ -7,6 +7,7 @@
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::model::device::AppStateDelivery;
 use crate::model::profile::RefreshPolicy;
 use crate::model::time::VTime;
 use crate::model::vocab::{
@@ -187,9 +188,11 @@ impl Core {
                 promise.resolve(());
             }
             // A timer whose cache entry was replaced was cleared: it never fires.
+            JsJob::AppStateEvent(state) => self.app_state_listener(state),
             JsJob::RefreshTimer(sid, epoch) => {
                 let live = self.rt.borrow().cache.get(&sid).is_some_and(|e| e.1 == epoch);
-                if live {
+                // `refresh-stops-on-background-event`: a stopped refresh skips its timer.
+                if live && !self.rt.borrow().refresh_stopped {
                     self.timer_fired(TimerKind::TokenRefresh, due);
                     self.refresh_timer(sid);
                 }
@@ -211,7 +214,8 @@ impl Core {
                 self.arm_stray_refresh();
             }
             JsJob::RecurringRefresh(epoch) => {
-                if epoch == self.rt.borrow().recurring_gen {
+                // `refresh-stops-on-background-event`: a stopped loop is not re-armed either.
+                if epoch == self.rt.borrow().recurring_gen && !self.rt.borrow().refresh_stopped {
                     self.timer_fired(TimerKind::TokenRefresh, due);
                     let session = self.rt.borrow().session();
                     if let Some(v) = session {
@@ -354,6 +358,8 @@ impl Core {
     pub(super) fn start_js(self: &Rc<Self>) {
         let id = self.rt.borrow().id + 1;
         *self.rt.borrow_mut() = Runtime::new(id);
+        // The listener starts from `AppState.currentState`.
+        self.rt.borrow_mut().heard = self.device.borrow().app_state;
         self.render();
         self.start_load();
         // `NativeSessionSync` (expo 3.2.7): signs native out whenever `!isSignedIn` — and
@@ -410,10 +416,60 @@ impl Core {
             // JS resumes: overdue timers and held responses run now, late, in order.
             self.resume_held();
         }
-        if state == AppState::Active && before != AppState::Active {
-            if self.has(Defect::EmptyClientClobber) {
-                self.native_foreground_sync();
+        // The native layer hears the OS (`applicationWillEnterForeground`), not JS's events.
+        if state == AppState::Active
+            && before != AppState::Active
+            && self.has(Defect::EmptyClientClobber)
+        {
+            self.native_foreground_sync();
+        }
+        self.app_state_event(state);
+    }
+
+    /// The device tells JS's AppState listener of the change it made, as it delivers it
+    /// (`Device::app_state_delivery`); an event held back by an earlier `reorder` is heard
+    /// right after this one. The model's `World::app_state_event` holds the same rules.
+    pub(super) fn app_state_event(self: &Rc<Self>, state: AppState) {
+        let held = self.device.borrow_mut().held_app_state_event.take();
+        let delivery = self.device.borrow_mut().app_state_delivery();
+        match delivery {
+            AppStateDelivery::Now => self.app_state_listener(state),
+            AppStateDelivery::Never => {}
+            AppStateDelivery::Twice => {
+                self.app_state_listener(state);
+                self.app_state_listener(state);
             }
+            AppStateDelivery::Late(ms) => {
+                self.schedule_js(self.now().plus(ms), JsJob::AppStateEvent(state))
+            }
+            AppStateDelivery::AfterNext => {
+                self.device.borrow_mut().held_app_state_event = Some(state)
+            }
+        }
+        if let Some(held) = held {
+            self.app_state_listener(held);
+        }
+    }
+
+    /// JS's AppState `change` listener: on a change to `active` it heard, the foreground
+    /// refresh (and what the defects do there).
+    pub(super) fn app_state_listener(self: &Rc<Self>, state: AppState) {
+        let before = std::mem::replace(&mut self.rt.borrow_mut().heard, state);
+        if self.has(Defect::RefreshStopsOnBackgroundEvent) {
+            // supabase-js's React Native pattern: `active` starts the refresh, any other state
+            // (`background`, and iOS's `inactive`) stops it.
+            match state {
+                AppState::Active if self.rt.borrow().refresh_stopped => {
+                    self.rt.borrow_mut().refresh_stopped = false;
+                    self.arm_recurring();
+                }
+                AppState::Active => {}
+                AppState::Background | AppState::Inactive => {
+                    self.rt.borrow_mut().refresh_stopped = true
+                }
+            }
+        }
+        if state == AppState::Active && before != AppState::Active {
             if self.has(Defect::RefreshLoopPerResume) {
                 self.arm_stray_refresh();
             }

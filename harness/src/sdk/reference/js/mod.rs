@@ -165,12 +165,14 @@ enum JsJob {
     LoadRetry(u32),
     ResourceReload(u32),
     NativePoll(u32),
+    /// An AppState `change` event reaching JS's listener late (a fault or the setting).
+    AppStateEvent(AppState),
 }
 
 impl JsJob {
     /// A `setTimeout`: it runs on the monotonic clock, which stops while the device sleeps.
     fn is_timer(&self) -> bool {
-        !matches!(self, JsJob::Deliver(..) | JsJob::BackendReply(..))
+        !matches!(self, JsJob::Deliver(..) | JsJob::BackendReply(..) | JsJob::AppStateEvent(..))
     }
 }
 
@@ -258,6 +260,11 @@ struct Runtime {
     /// `load-waits-for-online-edge`: the load waits for its connectivity listener to say
     /// "online".
     awaiting_online: bool,
+    /// The app state JS's AppState listener last heard (the OS state may differ).
+    heard: AppState,
+    /// `refresh-stops-on-background-event`: the refresh was stopped on a `background` event
+    /// and waits for an `active` one.
+    refresh_stopped: bool,
     shell: Shell,
 }
 
@@ -304,6 +311,8 @@ impl Runtime {
             native_boot: NativeBoot::Off,
             load_done_pending: false,
             awaiting_online: false,
+            heard: AppState::Active,
+            refresh_stopped: false,
             shell: Shell {
                 current_path: AppPath::home(),
                 return_to: None,
@@ -361,8 +370,8 @@ impl Core {
             rules: setup.profile.rules(),
             // `locked-read-as-absent`: the app's own token cache, with expo-secure-store's
             // default class.
-            device: RefCell::new(Device::with_class(
-                setup.platform,
+            device: RefCell::new(Device::for_setup(
+                &setup,
                 if defects.has(Defect::LockedReadAsAbsent) {
                     KeychainAccessible::WhenUnlocked
                 } else {
@@ -649,8 +658,9 @@ impl Core {
             }
             Event::ClearFaults => {
                 lock(self.fapi.server()).faults.clear();
-                self.device.borrow_mut().storage_faults.clear();
+                self.device.borrow_mut().clear_faults();
             }
+            Event::AppStateFault(spec) => self.device.borrow_mut().push_app_state_fault(*spec),
             Event::StorageFault(spec) => self.device.borrow_mut().push_storage_fault(*spec),
             Event::LockDevice => self.lock_device(),
             Event::UnlockDevice => self.device.borrow_mut().unlock(),
