@@ -182,7 +182,7 @@ fn replay_file(file: &Path, args: &Args) -> Result<bool> {
             variant.name,
             variant.setup.profile,
             variant.setup.platform.as_str(),
-            system.label(&variant.defects)
+            system.label(variant.sdk, &variant.defects)
         );
         if let Some(description) = &variant.description {
             println!("   {description}");

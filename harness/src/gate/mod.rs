@@ -474,6 +474,8 @@ pub fn snapshot_text(scenario: &Scenario, variant: &str, outcome: &LockstepOutco
         sdk: outcome.sdk.sdk.clone(),
         defects: Vec::new(),
         outcome: Outcome { trace: outcome.sdk.clone(), report: outcome.report.clone() },
+        // The gate judges a divergence itself (a verdict, not a line of the snapshot).
+        divergence: None,
         failures: Vec::new(),
         checks: Vec::new(),
     };

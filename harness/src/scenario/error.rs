@@ -43,6 +43,21 @@ pub enum ErrorKind {
     Path { path: String },
     #[error("bad seed: {0}")]
     Seed(String),
+    #[error(
+        "`sdk: {sdk}`{sdk_from} with defects [{defects}]{defects_from}{context}: a variant with \
+         defects runs on the reference SDK with them switched on, so it names no `sdk`; \
+         accepted: `sdk: model` or `sdk: reference` without defects (`defects: []` drops the \
+         setup's), or defects without `sdk`"
+    )]
+    SdkWithDefects {
+        context: Context,
+        sdk: &'static str,
+        /// ` (from the setup)` when the variant inherits its `sdk`, else empty.
+        sdk_from: &'static str,
+        defects: String,
+        /// ` (from the setup)` when the variant inherits its defects, else empty.
+        defects_from: &'static str,
+    },
     #[error("invariant `{0}` is expected both to break and to hold")]
     Contradiction(String),
     #[error("{what} is empty; {hint}")]

@@ -208,6 +208,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             backend_latency: Some(Duration(setup.net.backend_latency_ms)),
         })),
         defects: defects.iter().copied().map(DefectName).collect(),
+        // An export replays on the model, or on the reference SDK with its defects.
+        sdk: None,
     }
 }
 
