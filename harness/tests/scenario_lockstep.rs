@@ -178,3 +178,20 @@ fn the_model_alone_cannot_run_a_variant_naming_the_reference_sdk() {
         "defects [no-single-flight] need the reference SDK, which `model` cannot run"
     );
 }
+
+/// The seed bug's `reference` variant: the fixed app on the reference SDK agrees with the
+/// model at every step, so its trace shows what the model's `fixed` variant shows.
+#[test]
+fn the_seed_bugs_reference_variant_follows_the_model() {
+    let sc = library("regressions/ios-cold-start-not-restored");
+    let reference = run(&sc, "reference", scenario::default_system());
+    assert_eq!(reference.sdk, "reference");
+    assert!(reference.passed(), "{:?}", reference.failures);
+    assert!(reference.divergence.is_none(), "{:?}", reference.divergence);
+    let fixed = run(&sc, "fixed", scenario::default_system());
+    assert_eq!(fixed.sdk, "model");
+    let observations = |r: &scenario::VariantRun| {
+        r.outcome.trace.steps.iter().map(|s| s.obs.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(observations(&reference), observations(&fixed));
+}
