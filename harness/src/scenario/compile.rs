@@ -262,17 +262,16 @@ fn sdk_with_defects(
     defects: &[Defect],
     (sdk_inherited, defects_inherited): (bool, bool),
 ) -> ScenarioError {
-    let from = |inherited: bool| if inherited { " (from the setup)" } else { "" };
     ScenarioError::new(
         file,
         sdk.line,
         sdk.column,
         ErrorKind::SdkWithDefects {
             context: Context(variant.map(str::to_string)),
-            sdk: sdk.value.as_str(),
-            sdk_from: from(sdk_inherited),
+            sdk: sdk.value.0,
             defects: crate::runner::system::defect_list(defects),
-            defects_from: from(defects_inherited),
+            sdk_inherited,
+            defects_inherited,
         },
     )
 }
