@@ -184,3 +184,73 @@ fn the_readme_findings_table_is_the_one_findings_yaml_renders() {
         "README.md's findings table is stale: paste the output of `cargo xtask gate --findings-table`"
     );
 }
+
+/// A scenario with a defect-free variant on the model, one that names the reference SDK and
+/// one with a defect.
+const NAMING_THE_REFERENCE: &str = "\
+schema_version: 1
+name: inline/naming-the-reference
+description: three variants, three SDKs
+setup: { platform: ios, profile: documented }
+variants:
+  model: {}
+  reference: { sdk: reference }
+  buggy: { defects: [no-single-flight] }
+steps:
+  - cold_start: {}
+  - advance: 1s
+  - sign_in: {}
+  - advance: 5s
+";
+
+/// An SDK other than the reference one, as the gate sees it (the reference SDK's behaviour
+/// under another label, so it runs in-process).
+struct Elsewhere;
+
+impl gate::Subject for Elsewhere {
+    fn label(&self) -> String {
+        "elsewhere@1.0.0".to_string()
+    }
+
+    fn setup(
+        &self,
+        scenario: session_harness::model::settings::Setup,
+    ) -> session_harness::model::settings::Setup {
+        scenario
+    }
+
+    fn profiles(&self) -> Vec<session_harness::model::profile::ProfileId> {
+        session_harness::model::profile::ProfileId::ALL.to_vec()
+    }
+
+    fn run(
+        &self,
+        setup: session_harness::model::settings::Setup,
+        events: &[session_harness::model::vocab::Event],
+        seed: Option<u64>,
+    ) -> session_harness::runner::lockstep::LockstepOutcome {
+        session_harness::runner::lockstep::run_reference(setup, &[], events, seed)
+    }
+}
+
+/// A variant that names the reference SDK (`sdk: reference`) runs under the gate on the
+/// reference SDK, and passes there; any other SDK leaves it out, as it leaves out the
+/// variants with defects, so an external SDK's snapshots do not gain a copy of a variant
+/// meant for the reference SDK.
+#[test]
+fn a_variant_naming_the_reference_sdk_is_gated_on_the_reference_sdk_only() {
+    let sc = scenario::parse("inline.yaml", NAMING_THE_REFERENCE).unwrap_or_else(|e| panic!("{e}"));
+    let scenarios = [sc];
+    let plan = Plan { scenarios: &scenarios, cases: 0, seed: 0x6a7e_0001, steps_max: 30 };
+    let ran = |subject: &dyn gate::Subject| {
+        gate::run(subject, &plan, &Findings::default(), 1, &|_| {})
+            .into_iter()
+            .map(|r| (r.variant, r.verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ran(&ReferenceSubject::default()),
+        [("model".to_string(), Verdict::Pass), ("reference".to_string(), Verdict::Pass)]
+    );
+    assert_eq!(ran(&Elsewhere), [("model".to_string(), Verdict::Pass)]);
+}

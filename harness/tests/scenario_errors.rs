@@ -2,6 +2,7 @@
 //! accepted, and none panics. One table, one `check` helper (matklad, "How to Test").
 
 use session_harness::scenario;
+use session_harness::scenario::run::SdkChoice;
 
 const BASE: &str = "\
 schema_version: 1
@@ -48,6 +49,24 @@ fn variants_keep_the_files_order() {
     let s = scenario::parse("t.yaml", &text).expect("a valid file");
     let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["zulu", "alpha", "mike"]);
+}
+
+/// `sdk:` names the SDK of a defect-free variant; the compiled variant says which, and
+/// whether a divergence from the model fails it.
+#[test]
+fn a_variant_names_its_sdk() {
+    let text = with_setup("  defects: [no-single-flight]\n").replace(
+        "steps:",
+        "variants:\n  with: {}\n  fixed: { sdk: reference, defects: [] }\n  \
+         oracle: { defects: [], sdk: model }\n  plain: { defects: [] }\nsteps:",
+    );
+    let s = scenario::parse("t.yaml", &text).expect("a valid file");
+    let of = |name: &str| s.variants.iter().find(|v| v.name == name).expect("the variant");
+    let sdk = |name: &str| (of(name).sdk, of(name).on_reference(), of(name).divergence_fails());
+    assert_eq!(sdk("with"), (SdkChoice::Model, true, false), "defects: the reference SDK");
+    assert_eq!(sdk("fixed"), (SdkChoice::Reference, true, true));
+    assert_eq!(sdk("oracle"), (SdkChoice::Model, false, false));
+    assert_eq!(sdk("plain"), (SdkChoice::Model, false, false), "the model by default");
 }
 
 /// One row: what is broken, the file, where the error points, fragments of its message.
@@ -301,6 +320,51 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             with_steps("  - network: flaky\n"),
             (9, 14),
             vec!["unknown network state `flaky`", "online, offline, hanging"],
+        ),
+        (
+            "an unknown sdk",
+            with_setup("  sdk: production\n"),
+            (7, 8),
+            vec!["unknown sdk `production`", "accepted: model, reference"],
+        ),
+        (
+            "a variant naming the reference sdk with defects",
+            with_steps("variants:\n  buggy: { sdk: reference, defects: [no-single-flight] }\n"),
+            (10, 17),
+            vec![
+                "`sdk: reference` with defects [no-single-flight] in variant `buggy`",
+                "a variant with defects runs on the reference SDK with them switched on",
+                "accepted: `sdk: model` or `sdk: reference` without defects",
+                "or defects without `sdk`",
+            ],
+        ),
+        (
+            "a variant naming the reference sdk under the setup's defects",
+            with_setup("  defects: [no-single-flight]\n")
+                .replace("steps:", "variants:\n  with: {}\n  fixed: { sdk: reference }\nsteps:"),
+            (10, 17),
+            vec![
+                "`sdk: reference` with defects [no-single-flight] (from the setup) in variant \
+                 `fixed`",
+                "`defects: []` drops the setup's",
+            ],
+        ),
+        (
+            "a variant with defects under the setup's sdk",
+            with_setup("  sdk: reference\n").replace(
+                "steps:",
+                "variants:\n  clean: {}\n  buggy: { defects: [no-single-flight] }\nsteps:",
+            ),
+            (10, 10),
+            vec![
+                "`sdk: reference` (from the setup) with defects [no-single-flight] in variant `buggy`",
+            ],
+        ),
+        (
+            "the model with defects",
+            with_setup("  sdk: model\n  defects: [no-single-flight]\n"),
+            (7, 8),
+            vec!["`sdk: model` with defects [no-single-flight]: a variant with defects"],
         ),
     ];
     assert!(table.len() >= 15, "the table must cover at least 15 kinds of bad input");

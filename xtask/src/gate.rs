@@ -302,7 +302,9 @@ pub fn run(args: Args) -> Result<bool> {
     let plan = Plan { scenarios: &scenarios, cases, seed: args.seed, steps_max: args.steps };
     let variants: u64 = scenarios
         .iter()
-        .map(|s| s.variants.iter().filter(|v| v.defects.is_empty()).count() as u64)
+        .map(|s| {
+            s.variants.iter().filter(|v| gate::runs_variant(subject.as_ref(), v)).count() as u64
+        })
         .sum();
     let total = variants + cases * subject.profiles().len() as u64;
     let bar = ProgressBar::new(total).with_style(

@@ -182,7 +182,7 @@ fn replay_file(file: &Path, args: &Args) -> Result<bool> {
             variant.name,
             variant.setup.profile,
             variant.setup.platform.as_str(),
-            system.label(&variant.defects)
+            system.label(variant.sdk, &variant.defects)
         );
         if let Some(description) = &variant.description {
             println!("   {description}");
@@ -302,16 +302,16 @@ fn replay_file_on_sdk(scenario: &scenario::Scenario, args: &Args) -> Result<bool
                 all.extend(variant.defects.iter().copied().filter(|d| !defects.contains(d)));
                 lockstep::run_reference(setup, &all, &scenario.events, scenario.seed)
             }
-            (_, Some(subject)) if variant.defects.is_empty() => {
+            (_, Some(subject)) if session_harness::gate::runs_variant(subject, variant) => {
                 subject.run(setup, &scenario.events, scenario.seed)
             }
             (_, Some(subject)) => {
-                println!(
-                    "\n== variant `{}`: skipped (its defects switch on bugs of the reference SDK, \
-                     not of {})",
-                    variant.name,
-                    subject.label()
-                );
+                let why = if variant.defects.is_empty() {
+                    "`sdk: reference` names the reference SDK, not"
+                } else {
+                    "its defects switch on bugs of the reference SDK, not of"
+                };
+                println!("\n== variant `{}`: skipped ({why} {})", variant.name, subject.label());
                 continue;
             }
             _ => bail!("`--sdk {}` cannot replay a scenario", args.sdk),

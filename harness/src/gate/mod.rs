@@ -2,8 +2,9 @@
 //!
 //! A [`Subject`] is an SDK the gate can run in lockstep with the model: the reference SDK
 //! (with or without defects), or an external SDK behind the adapter protocol. The gate runs
-//! every defect-free scenario variant and a seeded fuzz campaign on it and gives each case a
-//! [`Verdict`]:
+//! every defect-free scenario variant ([`runs_variant`]: on an external SDK, not those that
+//! name the reference SDK with `sdk: reference`) and a seeded fuzz campaign on it and gives
+//! each case a [`Verdict`]:
 //!
 //! - `pass`: no divergence from the model, no violation beyond the profile's known
 //!   deviations;
@@ -32,7 +33,8 @@ use crate::model::settings::Setup;
 use crate::model::vocab::{Defect, Event};
 use crate::runner::Outcome;
 use crate::runner::lockstep::{self, LockstepOutcome, Verdict as Lockstep};
-use crate::scenario::{Scenario, VariantRun};
+use crate::runner::system::SdkChoice;
+use crate::scenario::{Scenario, Variant, VariantRun};
 use crate::sdk::PortError;
 
 pub use external::ExternalSubject;
@@ -89,8 +91,22 @@ pub trait Subject: Sync {
         self.conformance().is_none_or(|c| c.invariants)
     }
 
+    /// Whether it is the reference SDK, so that it also runs the scenario variants that name
+    /// it (`sdk: reference`). Any other SDK leaves them out, as it leaves out variants with
+    /// defects: they name the reference SDK, not the one under the gate.
+    fn is_reference(&self) -> bool {
+        false
+    }
+
     /// Runs `events` in lockstep with the model.
     fn run(&self, setup: Setup, events: &[Event], seed: Option<u64>) -> LockstepOutcome;
+}
+
+/// Whether the gate runs `variant` on `subject`: every variant without defects, except, on
+/// an SDK other than the reference one, a variant that names the reference SDK
+/// (`sdk: reference`).
+pub fn runs_variant(subject: &dyn Subject, variant: &Variant) -> bool {
+    variant.defects.is_empty() && (variant.sdk == SdkChoice::Model || subject.is_reference())
 }
 
 /// The reference SDK, with `defects` switched on.
@@ -129,6 +145,10 @@ impl Subject for ReferenceSubject {
     }
 
     fn accepts_known_deviations(&self) -> bool {
+        true
+    }
+
+    fn is_reference(&self) -> bool {
         true
     }
 }
@@ -474,6 +494,8 @@ pub fn snapshot_text(scenario: &Scenario, variant: &str, outcome: &LockstepOutco
         sdk: outcome.sdk.sdk.clone(),
         defects: Vec::new(),
         outcome: Outcome { trace: outcome.sdk.clone(), report: outcome.report.clone() },
+        // The gate judges a divergence itself (a verdict, not a line of the snapshot).
+        divergence: None,
         failures: Vec::new(),
         checks: Vec::new(),
     };
@@ -538,7 +560,7 @@ pub fn run(
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     for scenario in sorted {
         let mut variants: Vec<_> =
-            scenario.variants.iter().filter(|v| v.defects.is_empty()).collect();
+            scenario.variants.iter().filter(|v| runs_variant(subject, v)).collect();
         variants.sort_by(|a, b| a.name.cmp(&b.name));
         for variant in variants {
             work.push(Job {

@@ -48,7 +48,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::system::{ModelSystem, System, SystemError, defect_list};
+pub use super::divergence::Divergence;
+use super::system::{ModelSystem, SdkChoice, System, SystemError, SystemRun};
 use crate::invariants::{Report, Violation};
 use crate::model::settings::Setup;
 use crate::model::time::{VTime, format_clock};
@@ -110,35 +111,6 @@ impl std::str::FromStr for Fidelity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Fidelity::parse(s)
             .ok_or_else(|| format!("unknown fidelity `{s}`; accepted: observable, requests, exact"))
-    }
-}
-
-/// The first step where the model and the SDK showed different things.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Divergence {
-    pub step: u32,
-    pub at: VTime,
-    pub event: Event,
-    /// Which part of the observation differs: `view`, `server`, `happenings`, …
-    pub field: &'static str,
-    /// What the model showed (that part, rendered).
-    pub model: String,
-    /// What the SDK showed.
-    pub sdk: String,
-}
-
-impl fmt::Display for Divergence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "divergence at step {} (t={}, `{}`) in {}\n  model: {}\n  sdk:   {}",
-            self.step,
-            format_clock(self.at.ms()),
-            self.event,
-            self.field,
-            self.model,
-            self.sdk
-        )
     }
 }
 
@@ -312,8 +284,10 @@ pub fn run_external_sdk(
 
 /// Scenarios on an external SDK: each variant runs in lockstep with the model
 /// ([`run_external`]). A broken port is a [`SystemError`]; so is a divergence when `strict`
-/// (the gate's setting), while a non-strict system hands back the SDK's judged trace so the
-/// scenario's own expectations can be read next to the divergence.
+/// (the gate's setting), while a non-strict system hands back the SDK's judged trace with
+/// the divergence, so the scenario's own expectations can be read next to it. A variant
+/// with defects or `sdk: reference` names the reference SDK, which this is not: it is
+/// refused ([`SystemError::NeedsReference`]), and scenario runs list it as skipped.
 #[derive(Clone, Debug)]
 pub struct ExternalSystem {
     pub command: AdapterCommand,
@@ -327,30 +301,32 @@ impl ExternalSystem {
 }
 
 impl System for ExternalSystem {
-    fn label(&self, _defects: &[Defect]) -> String {
+    fn label(&self, _sdk: SdkChoice, _defects: &[Defect]) -> String {
         self.command.label.clone()
     }
 
     fn run(
         &self,
+        sdk: SdkChoice,
         setup: Setup,
         defects: &[Defect],
         events: &[Event],
         seed: Option<u64>,
-    ) -> Result<Outcome, SystemError> {
-        if !defects.is_empty() {
-            return Err(SystemError::NeedsReference(
-                defect_list(defects),
-                self.command.label.clone(),
-            ));
+    ) -> Result<SystemRun, SystemError> {
+        if !defects.is_empty() || sdk != SdkChoice::Model {
+            return Err(SystemError::needs_reference(sdk, defects, &self.command.label));
         }
         let outcome = run_external(setup, &self.command, events, seed);
+        let divergence = outcome.divergence().cloned();
         match outcome.verdict {
             Verdict::Broken(e) => Err(SystemError::Failed(e.to_string())),
             Verdict::Diverged(d) if self.strict => {
                 Err(SystemError::Failed(format!("lockstep with the model: {d}")))
             }
-            _ => Ok(Outcome { trace: outcome.sdk, report: outcome.report }),
+            _ => Ok(SystemRun {
+                outcome: Outcome { trace: outcome.sdk, report: outcome.report },
+                divergence,
+            }),
         }
     }
 }
@@ -736,10 +712,15 @@ pub fn reference_campaign(
     (coverage, failures)
 }
 
-/// The system scenarios run on by default: the model for variants without defects (the
-/// oracle's trace is what the snapshot records), and the reference SDK with the defects
-/// switched on for the others (`runner::lockstep::judge_reference`: the SDK alone, every
-/// invariant checked on its trace — a defective SDK diverges from the model by design).
+/// The system scenarios run on by default:
+/// - a variant without defects on the model (the oracle's trace is what the snapshot
+///   records);
+/// - a variant with defects on the reference SDK with them switched on, in lockstep with the
+///   model: its own trace is judged by every invariant and snapshotted, and the first
+///   divergence is reported beside the violations — expected, since a defective SDK departs
+///   from the model by design;
+/// - a variant with `sdk: reference` on the defect-free reference SDK in lockstep with the
+///   model: the same, and there a divergence is a failure (the scenario runner judges it).
 pub fn default_system() -> &'static dyn System {
     &DefaultSystem
 }
@@ -749,9 +730,9 @@ pub fn default_system() -> &'static dyn System {
 pub struct DefaultSystem;
 
 impl System for DefaultSystem {
-    fn label(&self, defects: &[Defect]) -> String {
+    fn label(&self, sdk: SdkChoice, defects: &[Defect]) -> String {
         if defects.is_empty() {
-            "model".to_string()
+            sdk.as_str().to_string()
         } else {
             let names: Vec<&str> = defects.iter().map(|d| d.as_str()).collect();
             format!("reference+{}", names.join("+"))
@@ -760,18 +741,28 @@ impl System for DefaultSystem {
 
     fn run(
         &self,
+        sdk: SdkChoice,
         setup: Setup,
         defects: &[Defect],
         events: &[Event],
         seed: Option<u64>,
-    ) -> Result<Outcome, SystemError> {
-        if defects.is_empty() {
-            return ModelSystem.run(setup, defects, events, seed);
+    ) -> Result<SystemRun, SystemError> {
+        if defects.is_empty() && sdk == SdkChoice::Model {
+            return ModelSystem.run(sdk, setup, defects, events, seed);
         }
         // The work budget, measured on the model before the reference SDK starts: the same
         // events make about the same work there (issue 19: 29 s and 3 GB otherwise).
         crate::trace::try_run_model(setup, events, seed)
             .map_err(|e| SystemError::Failed(e.to_string()))?;
-        Ok(judge_reference(setup, defects, events, seed))
+        let outcome = run_reference(setup, defects, events, seed);
+        let divergence = match outcome.verdict {
+            Verdict::Broken(e) => return Err(SystemError::Failed(e.to_string())),
+            Verdict::Diverged(d) => Some(d),
+            Verdict::Passed | Verdict::Violated(_) => None,
+        };
+        Ok(SystemRun {
+            outcome: Outcome { trace: outcome.sdk, report: outcome.report },
+            divergence,
+        })
     }
 }

@@ -6,6 +6,7 @@
 //! (status, event) pairs were reached, and fails a campaign that left a declared-reachable
 //! pair or an invariant untouched.
 
+pub mod divergence;
 pub mod lockstep;
 pub mod shrink;
 pub mod spec;

@@ -13,13 +13,14 @@ use crate::model::vocab::{
     AppPath, AppStateFaultKind, AppStateFaultSpec, Defect, Event, FaultKind, FaultSpec,
     StorageFaultSpec,
 };
+use crate::runner::system::SdkChoice;
 use crate::sim::parse_seed;
 
 use super::error::{Context, ErrorKind, ScenarioError};
 use super::format::{
     AppStateFaultKindName, AppStateFaultName, AppStateFaultStep, ExpectSpec, FaultKindName,
-    FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION, ScenarioFile, Skew, StepSpec,
-    TokenCacheName, VariantSpec,
+    FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION, ScenarioFile, SdkName, Skew,
+    StepSpec, TokenCacheName, VariantSpec,
 };
 
 /// The name of the one variant of a scenario that declares none.
@@ -56,14 +57,30 @@ pub struct Scenario {
     pub checks: Vec<Check>,
 }
 
-/// One variant: its complete setup, defects and expectation.
+/// One variant: its complete setup, the SDK it names, defects and expectation.
 #[derive(Clone, Debug)]
 pub struct Variant {
     pub name: String,
     pub description: Option<String>,
     pub setup: Setup,
+    /// The SDK a defect-free variant names (`sdk:`); [`SdkChoice::Model`] for a variant with
+    /// defects, which runs on the reference SDK with them and may not name one.
+    pub sdk: SdkChoice,
     pub defects: Vec<Defect>,
     pub expect: Expectation,
+}
+
+impl Variant {
+    /// Whether it runs on the reference SDK: with its defects, or without (`sdk: reference`).
+    pub fn on_reference(&self) -> bool {
+        !self.defects.is_empty() || self.sdk == SdkChoice::Reference
+    }
+
+    /// Whether a divergence from the model fails it: only on the defect-free reference SDK
+    /// it names. A defective SDK departs from the model by design; the model cannot.
+    pub fn divergence_fails(&self) -> bool {
+        self.defects.is_empty() && self.sdk == SdkChoice::Reference
+    }
 }
 
 /// What a variant's run must show about the invariants.
@@ -123,12 +140,19 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
     // The base setup, then each variant merged onto it.
     let base = base_setup(file, &raw)?;
     let base_defects: Vec<Defect> = raw.setup.defects.iter().map(|d| d.0).collect();
+    let base_sdk = raw.setup.sdk.as_ref();
+    if let Some(sdk) = base_sdk
+        && !base_defects.is_empty()
+    {
+        return Err(sdk_with_defects(file, sdk, None, &base_defects, (false, false)));
+    }
     let mut variants = Vec::new();
     if raw.variants.is_empty() {
         variants.push(Variant {
             name: DEFAULT_VARIANT.to_string(),
             description: None,
             setup: base,
+            sdk: base_sdk.map(|s| s.value.0).unwrap_or_default(),
             defects: base_defects.clone(),
             expect: Expectation { violates: Vec::new(), holds_only: None },
         });
@@ -139,14 +163,27 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
         in_file_order.sort_by_key(|(_, spec)| (spec.line, spec.column));
         for (name, spec) in in_file_order {
             let setup = merge_variant(file, name, base, spec)?;
-            let defects = match &spec.value.defects {
+            let defects: Vec<Defect> = match &spec.value.defects {
                 Some(list) => list.iter().map(|d| d.0).collect(),
                 None => base_defects.clone(),
             };
+            let sdk = spec.value.sdk.as_ref().or(base_sdk);
+            if let Some(named) = sdk
+                && !defects.is_empty()
+            {
+                let inherited = (spec.value.sdk.is_none(), spec.value.defects.is_none());
+                let mut e = sdk_with_defects(file, named, Some(name), &defects, inherited);
+                // The `sdk:` the variant writes, else the variant itself (not the setup).
+                if spec.value.sdk.is_none() {
+                    (e.line, e.column) = (spec.line, spec.column);
+                }
+                return Err(e);
+            }
             variants.push(Variant {
                 name: name.clone(),
                 description: spec.value.description.clone(),
                 setup,
+                sdk: sdk.map(|s| s.value.0).unwrap_or_default(),
                 defects,
                 expect: Expectation { violates: Vec::new(), holds_only: None },
             });
@@ -221,6 +258,30 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
         concurrent: flat.concurrent,
         checks: flat.checks,
     })
+}
+
+/// A variant (or the setup, when `variant` is `None`) that names an SDK and switches on
+/// defects: located at `sdk`; `inherited` says whether the `sdk` and the defects come from
+/// the setup.
+fn sdk_with_defects(
+    file: &str,
+    sdk: &Located<SdkName>,
+    variant: Option<&str>,
+    defects: &[Defect],
+    (sdk_inherited, defects_inherited): (bool, bool),
+) -> ScenarioError {
+    ScenarioError::new(
+        file,
+        sdk.line,
+        sdk.column,
+        ErrorKind::SdkWithDefects {
+            context: Context(variant.map(str::to_string)),
+            sdk: sdk.value.0,
+            defects: crate::runner::system::defect_list(defects),
+            sdk_inherited,
+            defects_inherited,
+        },
+    )
 }
 
 fn dedup(ids: impl Iterator<Item = InvariantId>) -> Vec<InvariantId> {

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::model::settings::SettingsError;
+use crate::runner::system::SdkChoice;
 
 /// A scenario file that cannot be run, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,12 +44,35 @@ pub enum ErrorKind {
     Path { path: String },
     #[error("bad seed: {0}")]
     Seed(String),
+    #[error(
+        "`sdk: {}`{} with defects [{defects}]{}{context}: a variant with defects runs on the \
+         reference SDK with them switched on, so it names no `sdk`; accepted: `sdk: model` or \
+         `sdk: reference` without defects (`defects: []` drops the setup's), or defects \
+         without `sdk`",
+        sdk.as_str(),
+        from_setup(*sdk_inherited),
+        from_setup(*defects_inherited)
+    )]
+    SdkWithDefects {
+        context: Context,
+        sdk: SdkChoice,
+        defects: String,
+        /// Whether the variant inherits its `sdk` from the setup.
+        sdk_inherited: bool,
+        /// Whether the variant inherits its defects from the setup.
+        defects_inherited: bool,
+    },
     #[error("invariant `{0}` is expected both to break and to hold")]
     Contradiction(String),
     #[error("{what} is empty; {hint}")]
     Empty { what: &'static str, hint: &'static str },
     #[error("{what}: {count} is more than the limit of {limit}")]
     TooMany { what: &'static str, count: usize, limit: usize },
+}
+
+/// How an error says that a variant inherits a field.
+fn from_setup(inherited: bool) -> &'static str {
+    if inherited { " (from the setup)" } else { "" }
 }
 
 /// A settings error in the file's words: `max_lifetime`, not the model's `max_lifetime_ms`,

@@ -212,6 +212,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             connectivity_initial: (!setup.net.connectivity_initial).then_some(false),
         })),
         defects: defects.iter().copied().map(DefectName).collect(),
+        // An export replays on the model, or on the reference SDK with its defects.
+        sdk: None,
     }
 }
 

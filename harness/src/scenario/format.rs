@@ -19,6 +19,7 @@ use crate::model::vocab::{
     AppState, Defect, Endpoint, KeychainAccessible, Network, Platform, SessionStatus,
     StorageFaultKind, StorageKey, StorageOp, TaskKey,
 };
+use crate::runner::system::SdkChoice;
 
 /// The only `schema_version` this parser reads. Bump it when a file that parsed before would
 /// now mean something else.
@@ -138,6 +139,11 @@ named!(
 named!(
     /// A defect of the reference SDK (DESIGN.md §6.2).
     DefectName(Defect), "defect", Defect::ALL, Defect::as_str
+);
+named!(
+    /// The SDK a defect-free variant runs on: `model` (the default), or `reference`, the
+    /// reference SDK without defects in lockstep with the model, where a divergence fails.
+    SdkName(SdkChoice), "sdk", SdkChoice::ALL, SdkChoice::as_str
 );
 named!(
     /// An invariant of the catalogue (DESIGN.md §8).
@@ -473,10 +479,14 @@ pub struct SetupSpec {
     /// Defects switched on in the reference SDK; a run with defects needs the reference SDK.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defects: Vec<DefectName>,
+    /// The SDK a defect-free variant runs on: `model` (the default) or `reference` (the
+    /// defect-free reference SDK in lockstep with the model). Not with `defects`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<Located<SdkName>>,
 }
 
 /// A variant: the setup with some fields overridden. `instance` and `net` merge field by
-/// field; `defects` replaces the setup's list.
+/// field; `defects` replaces the setup's list; `sdk` replaces the setup's.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSpec {
@@ -502,6 +512,9 @@ pub struct VariantSpec {
     pub net: Option<Located<NetSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defects: Option<Vec<DefectName>>,
+    /// `model` or `reference` for this variant; not with defects, its own or the setup's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<Located<SdkName>>,
 }
 
 /// Which invariants a variant must hold besides those it must break.

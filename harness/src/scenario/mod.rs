@@ -68,15 +68,36 @@ pub fn json_schema() -> String {
 /// the one format version; which fault fields belong to which kind, and the fields a kind
 /// needs; a server error's 5xx status; a fault count of at least 1 and at most
 /// [`compile::FAULT_COUNT_MAX`]; a token lifetime above zero; without `variants`, `expect`
-/// names only `default`. What JSON Schema cannot say (a variant named in `expect` must exist
-/// when there are variants, ranges of durations) stays with the tool's own errors.
+/// names only `default`; `sdk` never with defects, in the setup, in a variant, or in a
+/// variant through the setup. What JSON Schema cannot say (a variant named in `expect` must
+/// exist when there are variants, ranges of durations) stays with the tool's own errors.
 fn tighten(schema: &mut serde_json::Value) {
     use serde_json::json;
     schema["properties"]["schema_version"]["const"] = json!(format::SCHEMA_VERSION);
-    schema["allOf"] = json!([{
-        "if": { "not": { "required": ["variants"] } },
-        "then": { "properties": { "expect": { "propertyNames": { "const": DEFAULT_VARIANT } } } }
-    }]);
+    // `sdk` names the SDK of a defect-free variant (`compile`'s `SdkWithDefects`).
+    let names_sdk = json!({ "required": ["sdk"], "properties": { "sdk": { "type": "string" } } });
+    let no_defects = json!({ "properties": { "defects": { "maxItems": 0 } } });
+    for spec in ["SetupSpec", "VariantSpec"] {
+        schema["$defs"][spec]["allOf"] = json!([{ "if": names_sdk, "then": no_defects }]);
+    }
+    let every_variant = |rule: serde_json::Value| json!({ "properties": { "variants": { "additionalProperties": rule } } });
+    let setup_has =
+        |rule: serde_json::Value| json!({ "required": ["setup"], "properties": { "setup": rule } });
+    let setup_defects =
+        json!({ "required": ["defects"], "properties": { "defects": { "minItems": 1 } } });
+    schema["allOf"] = json!([
+        {
+            "if": { "not": { "required": ["variants"] } },
+            "then": { "properties": { "expect": { "propertyNames": { "const": DEFAULT_VARIANT } } } }
+        },
+        // A variant under the setup's `sdk` switches on no defects of its own…
+        { "if": setup_has(names_sdk.clone()), "then": every_variant(no_defects.clone()) },
+        // …and one naming an `sdk` under the setup's defects drops them (`defects: []`).
+        {
+            "if": setup_has(setup_defects),
+            "then": every_variant(json!({ "if": names_sdk, "then": { "required": ["defects"] } }))
+        }
+    ]);
     let fault = &mut schema["$defs"]["FaultStep"];
     fault["properties"]["status"]["minimum"] = json!(500);
     fault["properties"]["status"]["maximum"] = json!(599);

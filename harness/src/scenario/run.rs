@@ -1,8 +1,13 @@
 //! Running a scenario: each variant on a system under test, then judging the outcome against
-//! the variant's expectation and the inline `expect` steps.
+//! the variant's expectation and the inline `expect` steps, and, where the model ran
+//! alongside, reporting where the SDK first departed from it.
 //!
 //! The system under test is a [`System`] (defined in `runner::system`, re-exported here):
-//! anything that turns (setup, defects, events, seed) into an [`Outcome`].
+//! anything that turns (the SDK a variant names, setup, defects, events, seed) into a
+//! [`SystemRun`]. A divergence is its own item of a [`VariantRun`], apart from the
+//! violations: on a variant with defects it shows where the defect first shows and fails
+//! nothing; on a variant with `sdk: reference` it is a failure
+//! ([`Variant::divergence_fails`]).
 
 use std::fmt::Write as _;
 
@@ -12,13 +17,16 @@ use crate::model::vocab::{
     AuthView, CallKind, CallResult, Defect, Endpoint, Happening, Route, SessionStatus,
 };
 use crate::runner::Outcome;
+use crate::runner::divergence::Divergence;
 use crate::trace::TraceStep;
 
 use super::compile::{Check, CheckMode, Scenario, Variant};
 use super::format::{CallKindName, CallResultName, ExpectSpec, RouteName, SessionStatusOrNone};
 
 pub use crate::runner::lockstep::{DefaultSystem, default_system};
-pub use crate::runner::system::{FnSystem, ModelSystem, RunFn, System, SystemError, defect_list};
+pub use crate::runner::system::{
+    FnSystem, ModelSystem, RunFn, SdkChoice, System, SystemError, SystemRun, defect_list,
+};
 
 /// One variant's run and its verdict.
 #[derive(Clone, Debug)]
@@ -26,7 +34,11 @@ pub struct VariantRun {
     pub variant: String,
     pub sdk: String,
     pub defects: Vec<Defect>,
+    /// The SDK's trace (the model's, on the model) and its invariant report.
     pub outcome: Outcome,
+    /// Where the SDK first departed from the model, when the model ran alongside: expected on
+    /// a variant with defects, a failure on one with `sdk: reference`.
+    pub divergence: Option<Divergence>,
     /// Everything that did not go as the scenario expects; empty when the variant passed.
     pub failures: Vec<String>,
     /// The inline checks that applied to this variant, with their results.
@@ -55,8 +67,22 @@ pub fn run_variant(
     variant: &Variant,
     system: &dyn System,
 ) -> Result<VariantRun, SystemError> {
-    let outcome = system.run(variant.setup, &variant.defects, &scenario.events, scenario.seed)?;
+    let SystemRun { outcome, divergence } = system.run(
+        variant.sdk,
+        variant.setup,
+        &variant.defects,
+        &scenario.events,
+        scenario.seed,
+    )?;
     let mut failures = Vec::new();
+    if let Some(d) = divergence.as_ref().filter(|_| variant.divergence_fails()) {
+        failures.push(format!(
+            "{}; `sdk: reference` must agree with the model at every step\n  model: {}\n  sdk:   {}",
+            d.departure(),
+            d.model,
+            d.sdk
+        ));
+    }
     let broken = outcome.report.broken();
     for id in &variant.expect.violates {
         if !broken.contains(id) {
@@ -96,9 +122,10 @@ pub fn run_variant(
     }
     Ok(VariantRun {
         variant: variant.name.clone(),
-        sdk: system.label(&variant.defects),
+        sdk: system.label(variant.sdk, &variant.defects),
         defects: variant.defects.clone(),
         outcome,
+        divergence,
         failures,
         checks,
     })
@@ -385,6 +412,21 @@ pub fn report(run: &VariantRun, variant: &Variant, replay: &str) -> String {
     }
     if run.outcome.report.violations.is_empty() {
         let _ = writeln!(out, "every invariant held ({} steps)", run.outcome.trace.steps.len());
+    }
+    if let Some(d) = &run.divergence {
+        let why = if variant.divergence_fails() {
+            "a failure: `sdk: reference` must agree with the model at every step".to_string()
+        } else if !run.defects.is_empty() {
+            format!(
+                "expected: the defects [{}] depart from it by design",
+                defect_list(&run.defects)
+            )
+        } else {
+            "reported; the variant's expectations judge the run".to_string()
+        };
+        let _ = writeln!(out, "{} ({why})", d.departure());
+        let _ = writeln!(out, "  model: {}", d.model);
+        let _ = writeln!(out, "  sdk:   {}", d.sdk);
     }
     let expected: Vec<&str> = variant.expect.violates.iter().map(|i| i.as_str()).collect();
     let verdict = if run.passed() { "as expected" } else { "NOT as expected" };

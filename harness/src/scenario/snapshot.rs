@@ -1,6 +1,8 @@
 //! The reviewable picture of one variant's run, as insta snapshots it: per step the virtual
-//! time, the event, what the app shows, and what happened in short form. Tokens appear as
-//! their claims (session, user, times on the virtual clock, status, serial), never raw.
+//! time, the event, what the app shows, and what happened in short form; where the SDK first
+//! departed from the model, when the model ran alongside; the broken invariants. Tokens
+//! appear as their claims (session, user, times on the virtual clock, status, serial), never
+//! raw.
 //!
 //! A long `advance` in the foreground refreshes dozens of times; listing each refresh would
 //! bury the interesting lines, so a busy step lists its notable happenings and summarises the
@@ -15,6 +17,7 @@ use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{
     CallResult, Endpoint, Happening, RequestOutcome, SessionView, TokenInfo,
 };
+use crate::runner::divergence::Divergence;
 
 use crate::trace::words::word;
 
@@ -32,8 +35,36 @@ pub struct SnapshotDoc {
     pub sdk: String,
     pub setup: SetupSummary,
     pub steps: Vec<SnapStep>,
+    /// Where the SDK first departed from the model, when the model ran alongside (a variant
+    /// with defects, or `sdk: reference`); apart from the violations, which it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departs_from_model: Option<Departure>,
     /// Every violation, one line each (`invariant at step N (t=…): expected …; observed …`).
     pub broken: Vec<String>,
+}
+
+/// The first divergence from the model, as a snapshot shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Departure {
+    /// `step N (t=…, `event`)`.
+    pub at: String,
+    /// The part of the observation that differs: `view`, `happenings`, `server`, …
+    #[serde(rename = "in")]
+    pub field: &'static str,
+    /// What the model showed there, and what the SDK showed.
+    pub model: String,
+    pub sdk: String,
+}
+
+impl Departure {
+    pub fn of(d: &Divergence) -> Departure {
+        Departure {
+            at: format!("step {} (t={}, `{}`)", d.step, format_clock(d.at.ms()), d.event),
+            field: d.field,
+            model: d.model.clone(),
+            sdk: d.sdk.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -89,6 +120,7 @@ pub fn snapshot(scenario: &Scenario, run: &VariantRun) -> SnapshotDoc {
         sdk: run.sdk.clone(),
         setup: summary(&variant.setup, &run.defects),
         steps,
+        departs_from_model: run.divergence.as_ref().map(Departure::of),
         broken: run
             .outcome
             .report
