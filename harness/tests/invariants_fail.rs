@@ -241,6 +241,24 @@ fn terminal_is_final_counts_ios_inactive_as_foreground() {
 }
 
 #[test]
+fn storage_round_trips_catches_a_value_the_platform_cannot_read_back() {
+    let mut events = signed_in();
+    events.extend([Event::Kill, Event::ColdStart, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    // The relaunch's read of the client token fails: the value is over the item limit.
+    let at = trace.steps[5].at;
+    let step = happenings(&mut trace, 5);
+    step.retain(|h| !matches!(h, Happening::StorageRead { key: StorageKey::ClientJwt, .. }));
+    step.push(Happening::StorageFailed {
+        at,
+        op: StorageOp::Read,
+        key: StorageKey::ClientJwt,
+        error: StorageError::TooLarge,
+    });
+    assert_only(&invariants::check(&trace), InvariantId::StorageRoundTrips, 5);
+}
+
+#[test]
 fn calls_settle_catches_a_call_that_never_settles() {
     let mut events = signed_in();
     events.extend([Event::GetToken { skip_cache: true }, advance(30 * MINUTE_MS)]);

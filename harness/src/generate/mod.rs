@@ -25,8 +25,8 @@ use crate::model::settings::{InstanceSettings, NetSettings, SdkSettings, Setup, 
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, Endpoint, Event, FaultKind, FaultSpec,
-    KeychainAccessible, Network, Platform, Route, StorageFaultKind, StorageFaultSpec, StorageKey,
-    StorageOp, TaskKey,
+    KeychainAccessible, LargeValues, Network, Platform, Route, StorageFaultKind, StorageFaultSpec,
+    StorageKey, StorageOp, TaskKey,
 };
 use crate::sim::SeedRng;
 use crate::trace::{Trace, TraceStep};
@@ -92,6 +92,13 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             },
             // Sometimes AppState events that reach JS late.
             app_state_delay_ms: if a % 7 == 5 { 2 * SECOND_MS } else { 0 },
+            // Sometimes a platform that handles values over its item limit another way.
+            large_values: match c % 11 {
+                3 => Some(LargeValues::Throw),
+                7 => Some(LargeValues::FailOnRead),
+                9 => Some(LargeValues::Store),
+                _ => None,
+            },
         };
         let instance = InstanceSettings {
             inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
@@ -454,6 +461,7 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
 /// campaigns that leave device events out.
 pub fn without_device_settings(mut setup: Setup) -> Setup {
     setup.sdk.app_state_delay_ms = 0;
+    setup.sdk.large_values = None;
     setup.net.connectivity_initial = true;
     setup
 }

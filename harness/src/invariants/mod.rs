@@ -1032,19 +1032,62 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
 
 fn storage_round_trips(trace: &Trace, r: &mut Report) {
     let mut written: BTreeMap<StorageKey, u64> = BTreeMap::new();
+    // Values the SDK wrote over the platform's item limit (the write refused, or the value
+    // stored unreadable): a value an SDK persists must fit, so they count as not read back.
+    let mut too_large: BTreeMap<StorageKey, VTime> = BTreeMap::new();
     for step in &trace.steps {
         if matches!(step.event, Event::Reinstall) && trace.setup.platform == Platform::Android {
             written.clear();
+            too_large.clear();
         }
         for h in &step.obs.happenings {
             match h {
                 Happening::StorageWritten { key, digest, .. } => {
                     written.insert(*key, *digest);
+                    too_large.remove(key);
+                }
+                Happening::StorageFailed {
+                    at,
+                    key,
+                    error: crate::model::vocab::StorageError::TooLarge,
+                    op,
+                } => {
+                    written.remove(key);
+                    if *op == StorageOp::Read {
+                        too_large.remove(key);
+                        r.exercise(InvariantId::StorageRoundTrips, 1);
+                        r.violate(
+                            InvariantId::StorageRoundTrips,
+                            step.index,
+                            *at,
+                            format!("{} reads back as written", key.as_str()),
+                            "the read failed: the stored value is over the platform's item limit"
+                                .to_string(),
+                        );
+                    } else {
+                        too_large.insert(*key, *at);
+                    }
                 }
                 // A failed operation leaves the item as the device left it: the device's
                 // doing, not the SDK's, so nothing is expected of it until written again.
                 Happening::StorageDeleted { key, .. } | Happening::StorageFailed { key, .. } => {
                     written.remove(key);
+                    too_large.remove(key);
+                }
+                Happening::StorageRead { at, key, .. } if too_large.contains_key(key) => {
+                    r.exercise(InvariantId::StorageRoundTrips, 1);
+                    r.violate(
+                        InvariantId::StorageRoundTrips,
+                        step.index,
+                        *at,
+                        format!("{} reads back as written", key.as_str()),
+                        format!(
+                            "an older value: the write at {} was refused, over the platform's \
+                             item limit",
+                            format_clock(too_large[key].ms())
+                        ),
+                    );
+                    too_large.remove(key);
                 }
                 Happening::StorageRead { at, key, digest } => {
                     if let Some(expected) = written.get(key) {

@@ -25,13 +25,16 @@ use super::server::{ClientToken, ClientView, mix64};
 use super::settings::Setup;
 use super::time::VTime;
 use super::vocab::{
-    AppState, AppStateFaultKind, AppStateFaultSpec, DeviceView, KeychainAccessible, Network,
-    Platform, Protection, StorageError, StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp,
-    TokenInfo,
+    AppState, AppStateFaultKind, AppStateFaultSpec, DeviceView, KeychainAccessible, LargeValues,
+    Network, Platform, Protection, StorageError, StorageFaultKind, StorageFaultSpec, StorageKey,
+    StorageOp, TokenInfo,
 };
 
 /// expo-secure-store's historical per-item limit on iOS (the article's "~2,048-byte").
 pub const IOS_ITEM_BYTES_MAX: u32 = 2048;
+/// The size over which some Android devices refuse a value (expo/expo #2556: "longer than
+/// 4072 characters").
+pub const ANDROID_ITEM_BYTES_MAX: u32 = 4072;
 /// `@clerk/expo` resource cache chunk size (reference §3.3: 1024 characters).
 pub const CHUNK_BYTES: u32 = 1024;
 
@@ -118,6 +121,10 @@ pub struct Item {
     pub payload: Option<Payload>,
     /// For a chunked value's metadata: how many chunks follow.
     pub chunks: u16,
+    /// Stored whole over the platform's limit by a platform whose reads of such a value fail
+    /// ([`LargeValues::FailOnRead`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
 }
 
 /// Address of a physical item: the logical key and the piece (0 = the head item).
@@ -158,6 +165,8 @@ pub struct Device {
     pub held_app_state_event: Option<AppState>,
     /// How late every AppState event reaches JS (a setting; scripted faults come first).
     pub app_state_delay_ms: u64,
+    /// What storage does with a value over the platform's item limit.
+    pub large_values: LargeValues,
 }
 
 /// How the device delivers one AppState change to JS's listener.
@@ -190,6 +199,7 @@ impl Device {
             app_state_faults: Vec::new(),
             held_app_state_event: None,
             app_state_delay_ms: 0,
+            large_values: LargeValues::platform_default(platform),
         }
     }
 
@@ -203,6 +213,10 @@ impl Device {
     pub fn for_setup(setup: &Setup, class: KeychainAccessible) -> Device {
         Device {
             app_state_delay_ms: setup.sdk.app_state_delay_ms,
+            large_values: setup
+                .sdk
+                .large_values
+                .unwrap_or(LargeValues::platform_default(setup.platform)),
             ..Device::with_class(setup.platform, class)
         }
     }
@@ -362,6 +376,9 @@ impl Device {
         if self.undecryptable.contains(&key) {
             return Access::Failed(StorageError::Undecryptable);
         }
+        if self.storage.get(&(key, 0)).is_some_and(|item| item.unreadable) {
+            return Access::Failed(StorageError::TooLarge);
+        }
         match self.take_fault(StorageOp::Read, key) {
             Some(StorageFaultKind::Throw) => Access::Failed(StorageError::Thrown),
             Some(StorageFaultKind::Hang) => Access::Hang,
@@ -385,6 +402,10 @@ impl Device {
                 self.write_raw(key, Payload::Corrupt);
                 Access::Failed(StorageError::Garbage)
             }
+            // A platform that refuses large values rejects the write; nothing changes.
+            None if raw && self.refuses_size(payload.len()) => {
+                Access::Failed(StorageError::TooLarge)
+            }
             None => Access::Done({
                 self.undecryptable.remove(&key);
                 if raw { self.write_raw(key, payload) } else { self.write_chunked(key, payload) }
@@ -405,25 +426,43 @@ impl Device {
         }
     }
 
-    fn item_limit(&self) -> Option<u32> {
-        (self.platform == Platform::Ios).then_some(IOS_ITEM_BYTES_MAX)
+    /// The platform's item limit: iOS 2048 bytes, Android about 4 KB (on some devices).
+    fn item_limit(&self) -> u32 {
+        match self.platform {
+            Platform::Ios => IOS_ITEM_BYTES_MAX,
+            Platform::Android => ANDROID_ITEM_BYTES_MAX,
+        }
     }
 
-    /// Writes `payload` as one item. On iOS an item over the limit is cut to the limit and
-    /// reads back corrupt. Returns the digest the store now holds.
+    /// Whether a write of `len` bytes as one item is refused ([`LargeValues::Throw`]).
+    fn refuses_size(&self, len: u32) -> bool {
+        self.large_values == LargeValues::Throw && len > self.item_limit()
+    }
+
+    /// Writes `payload` as one item. A value over the platform's limit meets the platform's
+    /// [`LargeValues`]: cut to the limit (it reads back corrupt), stored whole but unreadable
+    /// to the SDK, or stored whole; a refusing platform's write is refused in
+    /// [`Device::sdk_write`] and changes nothing here. Returns the digest the store now holds.
     pub fn write_raw(&mut self, key: StorageKey, payload: Payload) -> u64 {
-        self.delete(key);
         let len = payload.len();
         let digest = payload.digest();
-        let item = match self.item_limit() {
-            Some(limit) if len > limit => Item {
+        let limit = self.item_limit();
+        let whole =
+            |payload| Item { len, digest, payload: Some(payload), chunks: 0, unreadable: false };
+        let item = match self.large_values {
+            _ if len <= limit => whole(payload),
+            LargeValues::Truncate => Item {
                 len: limit,
                 digest: mix64(digest ^ limit as u64),
                 payload: Some(Payload::Corrupt),
                 chunks: 0,
+                unreadable: false,
             },
-            _ => Item { len, digest, payload: Some(payload), chunks: 0 },
+            LargeValues::FailOnRead => Item { unreadable: true, ..whole(payload) },
+            LargeValues::Store => whole(payload),
+            LargeValues::Throw => return self.read(key).map_or(0, |(_, d)| d),
         };
+        self.delete(key);
         let stored = item.digest;
         self.storage.insert((key, 0), item);
         stored
@@ -441,12 +480,18 @@ impl Device {
         let chunks = len.div_ceil(CHUNK_BYTES) as u16;
         for i in 0..chunks {
             let piece = (len - i as u32 * CHUNK_BYTES).min(CHUNK_BYTES);
-            let item =
-                Item { len: piece, digest: mix64(digest ^ i as u64), payload: None, chunks: 0 };
+            let item = Item {
+                len: piece,
+                digest: mix64(digest ^ i as u64),
+                payload: None,
+                chunks: 0,
+                unreadable: false,
+            };
             self.storage.insert((key, i + 1), item);
         }
         // The head is a small metadata item; the value's bytes live in the chunks.
-        let head = Item { len: METADATA_BYTES, digest, payload: Some(payload), chunks };
+        let head =
+            Item { len: METADATA_BYTES, digest, payload: Some(payload), chunks, unreadable: false };
         self.storage.insert((key, 0), head);
         digest
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::{DAY_MS, MINUTE_MS, SECOND_MS};
-use super::vocab::{KeychainAccessible, Platform};
+use super::vocab::{KeychainAccessible, LargeValues, Platform};
 
 /// The instance's session options (Dashboard → Sessions), article §"Configuring session
 /// lifetime and inactivity timeout".
@@ -122,6 +122,10 @@ pub struct SdkSettings {
     /// once). The OS state itself changes on time; only what the listener hears is late.
     #[serde(skip_serializing_if = "is_zero")]
     pub app_state_delay_ms: u64,
+    /// What secure storage does with a value over the platform's item limit; `None`: the
+    /// platform's default ([`LargeValues::platform_default`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub large_values: Option<LargeValues>,
 }
 
 fn is_zero(ms: &u64) -> bool {
@@ -143,6 +147,7 @@ impl Default for SdkSettings {
             treat_pending_as_signed_out: true,
             keychain_accessible: KeychainAccessible::default(),
             app_state_delay_ms: 0,
+            large_values: None,
         }
     }
 }

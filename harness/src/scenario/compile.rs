@@ -383,6 +383,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     if let Some(d) = spec.app_state_delay {
         sdk.app_state_delay_ms = d.0;
     }
+    if let Some(l) = spec.large_values {
+        sdk.large_values = Some(l.0);
+    }
     if let Some(b) = spec.treat_pending_as_signed_out {
         sdk.treat_pending_as_signed_out = b;
     }
@@ -430,6 +433,9 @@ fn merge_variant(
     }
     if let Some(d) = v.app_state_delay {
         setup.sdk.app_state_delay_ms = d.0;
+    }
+    if let Some(l) = v.large_values {
+        setup.sdk.large_values = Some(l.0);
     }
     if let Some(b) = v.treat_pending_as_signed_out {
         setup.sdk.treat_pending_as_signed_out = b;

@@ -21,9 +21,9 @@ use crate::trace::Trace;
 
 use super::compile::{DEFAULT_VARIANT, step_of};
 use super::format::{
-    DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, Limit, Located,
-    NetSpec, PlatformName, ProfileName, SCHEMA_VERSION, ScenarioFile, SetupSpec, TokenCacheName,
-    VariantExpect,
+    DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, LargeValuesName,
+    Limit, Located, NetSpec, PlatformName, ProfileName, SCHEMA_VERSION, ScenarioFile, SetupSpec,
+    TokenCacheName, VariantExpect,
 };
 
 /// An exported counterexample: the scenario name (its path under `scenarios/` without
@@ -198,6 +198,7 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             .then_some(KeychainAccessibleName(setup.sdk.keychain_accessible)),
         app_state_delay: (setup.sdk.app_state_delay_ms != 0)
             .then_some(Duration(setup.sdk.app_state_delay_ms)),
+        large_values: setup.sdk.large_values.map(LargeValuesName),
         instance: Some(here(InstanceSpec {
             session_token_ttl: Some(Duration(setup.instance.session_token_ttl_ms)),
             max_lifetime: Some(Limit(setup.instance.max_lifetime_ms)),

@@ -16,7 +16,7 @@ use crate::invariants::InvariantId;
 use crate::model::profile::ProfileId;
 use crate::model::time::{format_duration, parse_duration};
 use crate::model::vocab::{
-    AppState, Defect, Endpoint, KeychainAccessible, Network, Platform, SessionStatus,
+    AppState, Defect, Endpoint, KeychainAccessible, LargeValues, Network, Platform, SessionStatus,
     StorageFaultKind, StorageKey, StorageOp, TaskKey,
 };
 use crate::runner::system::SdkChoice;
@@ -186,6 +186,10 @@ named!(
     /// garbage (a read returns, or a write stores, bytes that do not parse).
     StorageFaultKindName(StorageFaultKind), "storage fault kind", StorageFaultKind::ALL,
     StorageFaultKind::as_str
+);
+named!(
+    /// What storage does with a value over the platform's item limit.
+    LargeValuesName(LargeValues), "large-value behaviour", LargeValues::ALL, LargeValues::as_str
 );
 named!(
     /// An item of secure storage.
@@ -472,6 +476,10 @@ pub struct SetupSpec {
     /// How late every AppState event reaches JS; default `0s`, at most `1m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_state_delay: Option<Duration>,
+    /// What secure storage does with a value over the platform's item limit: `truncate`,
+    /// `throw`, `fail_on_read`, `store`; default: `truncate` on iOS, `store` on Android.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_values: Option<LargeValuesName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -506,6 +514,8 @@ pub struct VariantSpec {
     pub keychain_accessible: Option<KeychainAccessibleName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_state_delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_values: Option<LargeValuesName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -160,7 +160,12 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
             + &match setup.sdk.app_state_delay_ms {
                 0 => String::new(),
                 ms => format!(" app_state_delay={}", format_duration(ms)),
-            },
+            }
+            + &setup
+                .sdk
+                .large_values
+                .map(|l| format!(" large_values={}", l.as_str()))
+                .unwrap_or_default(),
         instance: format!(
             "token_ttl={} max_lifetime={} inactivity_timeout={} multi_session={} session_minter={}",
             format_duration(i.session_token_ttl_ms),

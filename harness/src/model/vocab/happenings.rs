@@ -291,6 +291,9 @@ pub enum StorageError {
     TimedOut,
     /// The operation never settles, and the SDK waits for it.
     Hung,
+    /// The value is over the platform's item limit: the write was refused, or the stored
+    /// value cannot be read back (`large_values`). Permanent for that value.
+    TooLarge,
 }
 
 impl StorageError {
@@ -314,6 +317,7 @@ impl StorageError {
             StorageError::Garbage => "garbage",
             StorageError::TimedOut => "timed_out",
             StorageError::Hung => "hung",
+            StorageError::TooLarge => "too_large",
         }
     }
 }

@@ -441,6 +441,59 @@ impl KeychainAccessible {
     }
 }
 
+/// What secure storage does with a value over the platform's item limit (iOS 2048 bytes,
+/// Android about 4 KB on some devices).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LargeValues {
+    /// The value is cut to the limit and reads back corrupt (the seed article's iOS
+    /// account of the 2048-byte limit).
+    Truncate,
+    /// The write rejects (expo/expo #2556: `setItemAsync` fails over 4072 characters on some
+    /// Android devices).
+    Throw,
+    /// The write succeeds and every read of the value fails (expo/expo #1765).
+    FailOnRead,
+    /// Stored whole (expo-secure-store on iOS: only a warning up to 54.x, none since 55.0,
+    /// expo/expo PR #40187).
+    Store,
+}
+
+impl LargeValues {
+    pub const ALL: [LargeValues; 4] =
+        [LargeValues::Truncate, LargeValues::Throw, LargeValues::FailOnRead, LargeValues::Store];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LargeValues::Truncate => "truncate",
+            LargeValues::Throw => "throw",
+            LargeValues::FailOnRead => "fail_on_read",
+            LargeValues::Store => "store",
+        }
+    }
+
+    /// The platform's behaviour when a setup names none: iOS cuts (the article), Android
+    /// stores.
+    pub fn platform_default(platform: Platform) -> LargeValues {
+        match platform {
+            Platform::Ios => LargeValues::Truncate,
+            Platform::Android => LargeValues::Store,
+        }
+    }
+}
+
 /// The device as the environment shows it (not the SDK's belief).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DeviceView {

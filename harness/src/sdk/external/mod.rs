@@ -319,6 +319,14 @@ impl ExternalSdk {
     ) -> Result<(), PortError> {
         match event {
             Event::ColdStart => {
+                // An adapter's storage keeps whatever it is given; a platform's handling of
+                // large values it cannot simulate.
+                if self.setup.sdk.large_values.is_some() {
+                    return Err(PortError::Unsupported {
+                        sdk: self.command.label.clone(),
+                        event: "cold_start (with the setup's large_values)".to_string(),
+                    });
+                }
                 if !self.device.running {
                     self.device.running = true;
                     self.device.app_state = AppState::Active;
