@@ -155,7 +155,7 @@ async function step(app, request) {
     throw unsupported('step: `network: hanging` needs requests that hang until a timeout, which this driver\'s network does not simulate');
   }
   if (DEVICE_EVENTS.includes(name)) {
-    throw unsupported(`step: \`${name}\` needs a device with failing storage and lock state, which this driver does not simulate`);
+    throw unsupported(`step: \`${name}\` needs the harness's device part (storage faults, lock state, wakes, sleep, clock skew, AppState delivery), which this driver does not simulate`);
   }
   const check = STEP_EVENTS[name];
   if (!check) {
