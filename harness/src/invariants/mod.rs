@@ -402,13 +402,27 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // the device client's latest.
     let mut credential_stored = false;
     let mut credential_session: Option<SessionId> = None;
+    // The last write of the client token failed: the session it carries lives in memory only,
+    // and a runtime that ends loses it — the device's doing, like an unreadable item.
+    let mut unpersisted = false;
     for step in &trace.steps {
         let server = &step.obs.server;
+        if unpersisted && (step.event.ends_process() || step.event == Event::JsReload) {
+            credential_lost = true;
+        }
         // The user asked to leave during this step: a sign-out (or session end) still open
         // from before, started now, or signed out now.
         let mut user = !signing_out.is_empty()
             || matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove);
         for h in &step.obs.happenings {
+            if let Happening::StorageFailed {
+                key: StorageKey::ClientJwt,
+                op: StorageOp::Write,
+                ..
+            } = h
+            {
+                unpersisted = true;
+            }
             match h {
                 Happening::Rendered { view, .. } => {
                     if let Some(s) = view.session {
@@ -424,6 +438,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     key: StorageKey::ClientJwt, credential: true, ..
                 } => {
                     credential_lost = false;
+                    unpersisted = false;
                 }
                 Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
                     signing_out.insert(*call);

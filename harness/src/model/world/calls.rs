@@ -155,6 +155,15 @@ impl World {
                     self.clear_token_cache();
                 }
                 self.set_slot(Slot::Null, self.signed_out_cause());
+                // The answer's client was stale (a degraded start made a session current after
+                // the request went out) and the client held still shows a session: the
+                // snapshot persisted from it must not bring that session back on the next
+                // degraded start.
+                let stale = self.js.client.as_ref().is_some_and(|c| c.selected_session().is_some());
+                if !self.rules.signout_failure_keeps_state && stale {
+                    self.js.client = None;
+                    self.delete_storage(StorageKey::CachedClient);
+                }
                 self.settle(call, CallResult::Ok);
             }
             _ => {

@@ -255,6 +255,18 @@ impl Core {
                     self.clear_token_cache();
                 }
                 self.set_slot(Slot::Null, self.signed_out_cause());
+                // A stale answer left the held client showing a session: its persisted
+                // snapshot must not bring it back on a degraded start (as the model does).
+                let stale = self
+                    .rt
+                    .borrow()
+                    .client
+                    .as_ref()
+                    .is_some_and(|c| c.selected_session().is_some());
+                if !self.rules.signout_failure_keeps_state && stale {
+                    self.rt.borrow_mut().client = None;
+                    self.delete_storage(StorageKey::CachedClient);
+                }
             }
             return self.settle(call, CallResult::Ok);
         }
