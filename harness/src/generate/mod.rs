@@ -281,8 +281,10 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         }
         // Back in step one time in eight; else up to ~9 h either way, log-uniform.
         Template::ClockSkew => {
-            let ms = if param % 8 == 0 { 0 } else { log_uniform_capped_ms(param >> 4, 25) };
-            Event::ClockSkew { ms: if (param >> 3) % 2 == 0 { ms as i64 } else { -(ms as i64) } }
+            let ms =
+                if param.is_multiple_of(8) { 0 } else { log_uniform_capped_ms(param >> 4, 25) };
+            let ahead = (param >> 3).is_multiple_of(2);
+            Event::ClockSkew { ms: if ahead { ms as i64 } else { -(ms as i64) } }
         }
         Template::SignIn => Event::SignIn { task: None },
         Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
