@@ -461,6 +461,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     // device refused to delete, is no transient loss when it goes again.
                     if let Some(sid) = sdk_session
                         && !left.contains(&sid)
+                        && !server.stranded.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -484,6 +485,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     );
                     if !user
                         && let Some(sid) = sdk_session
+                        && !server.stranded.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -519,6 +521,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
             && !user
             && !matches!(step.event, Event::Reinstall | Event::RestoreBackup)
             && let Some(sid) = credential_session
+            && !server.stranded.contains(&sid)
             && server.status_of(sid).is_some_and(|s| s.is_signed_in())
         {
             r.exercise(InvariantId::TransientNeverSignsOut, 1);

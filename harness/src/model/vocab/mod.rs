@@ -528,6 +528,11 @@ pub struct ServerView {
     pub persisted_credential_valid: bool,
     /// Every session the server knows, with its true status, by id.
     pub sessions: Vec<(SessionId, SessionStatus)>,
+    /// Signed-in sessions the server put out of the device's reach by refusing a superseded
+    /// client token of their client (the instance's token-reuse policy): losing them is the
+    /// server's doing, not a transient condition's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stranded: Vec<SessionId>,
 }
 
 impl ServerView {
