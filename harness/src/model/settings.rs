@@ -51,7 +51,7 @@ pub struct TokenReuse {
 }
 
 /// The answer to a superseded client token outside the grace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReusePolicy {
     /// Treat it as unknown: `GET /v1/client` creates a new, empty client, other requests get
@@ -92,6 +92,8 @@ impl Default for TokenReuse {
 }
 
 impl ReusePolicy {
+    pub const ALL: [ReusePolicy; 2] = [ReusePolicy::NewClient, ReusePolicy::RevokeFamily];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReusePolicy::NewClient => "new_client",

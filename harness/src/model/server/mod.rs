@@ -57,8 +57,10 @@ pub struct Client {
     /// Revoked by reuse detection (`revoke_family`): no token of this client is honoured.
     #[serde(default, skip_serializing_if = "is_false")]
     pub revoked: bool,
-    /// The server refused a superseded token of this client's current epoch: its sessions
-    /// may be out of reach of a device that never received the successor (a lost answer).
+    /// The server refused this client's token just before the current one (same epoch): the
+    /// device may never have received its successor (an answer lost after the server
+    /// committed), so the client's sessions may be out of its reach through no fault of its
+    /// own. Never set under Clerk's default grace, which always honours that token.
     #[serde(default, skip_serializing_if = "is_false")]
     pub superseded_refused: bool,
 }
@@ -222,7 +224,7 @@ impl Server {
 
     /// A token of `client`'s current epoch that the server rotated past and no longer
     /// honours: reuse outside the grace. `revoke_family` revokes the client and its
-    /// signed-in sessions; either policy marks the client as having refused one.
+    /// signed-in sessions; either policy notes a refused immediate predecessor.
     fn detect_reuse(&mut self, token: Option<ClientToken>, now: VTime) {
         let Some(token) = token else { return };
         let Some(client) = self.client(token.client) else { return };
@@ -247,17 +249,29 @@ impl Server {
                 c.revoked = true;
             }
         }
-        if let Some(c) = self.client_mut(id) {
+        if let Some(c) = self.client_mut(id)
+            && token.version + 1 == c.version
+        {
             c.superseded_refused = true;
         }
     }
 
-    /// Signed-in sessions of clients that refused a superseded token: the device may hold no
-    /// token that reaches them, through no fault of its own.
-    pub fn stranded_sessions(&self) -> Vec<SessionId> {
+    /// Signed-in sessions the device may have lost through no fault of its own: those of a
+    /// client that refused the token just before its current one, or whose token just before
+    /// the current one is `persisted` and no longer honoured (its grace ran out while the
+    /// device, which never received the successor, kept it).
+    pub fn stranded_sessions(&self, persisted: Option<ClientToken>) -> Vec<SessionId> {
+        let lapsed = persisted.and_then(|t| {
+            let c = self.client(t.client)?;
+            let lapsed = c.epoch == t.epoch
+                && !c.revoked
+                && t.version + 1 == c.version
+                && !self.within_grace(c, t.version);
+            lapsed.then_some(c.id)
+        });
         self.clients
             .iter()
-            .filter(|c| c.superseded_refused)
+            .filter(|c| c.superseded_refused || Some(c.id) == lapsed)
             .flat_map(|c| c.sessions.iter().copied())
             .filter(|sid| self.session(*sid).is_some_and(|s| s.status.is_signed_in()))
             .collect()
@@ -619,7 +633,7 @@ mod tests {
         assert_ne!(view.id, old.client);
         assert!(view.sessions.is_empty());
         assert_eq!(server.session(sid).unwrap().status, SessionStatus::Active);
-        assert_eq!(server.stranded_sessions(), vec![sid]);
+        assert_eq!(server.stranded_sessions(None), vec![sid]);
         // The successor still reaches it: new_client revokes nothing.
         assert_eq!(server.resolve_client(Some(next)), Some(old.client));
     }
@@ -648,7 +662,7 @@ mod tests {
         assert_eq!(outside.status, 401, "{outside:?}");
         assert_eq!(server.session(sid).unwrap().status, SessionStatus::Revoked);
         assert_eq!(server.resolve_client(Some(next)), None);
-        assert!(server.stranded_sessions().is_empty(), "revoked sessions are not stranded");
+        assert!(server.stranded_sessions(None).is_empty(), "revoked sessions are not stranded");
         let fresh = server.handle(Some(next), &FapiRequest::GetClient, VTime(21_000));
         let view = fresh.client.unwrap();
         assert_ne!(view.id, old.client);

@@ -528,9 +528,12 @@ pub struct ServerView {
     pub persisted_credential_valid: bool,
     /// Every session the server knows, with its true status, by id.
     pub sessions: Vec<(SessionId, SessionStatus)>,
-    /// Signed-in sessions the server put out of the device's reach by refusing a superseded
-    /// client token of their client (the instance's token-reuse policy): losing them is the
-    /// server's doing, not a transient condition's.
+    /// Signed-in sessions the instance's token-reuse policy put out of the device's reach: the
+    /// server refused, or no longer honours, the client token just before the current one, the
+    /// one a device holds when the answer carrying its successor was lost. Losing them after
+    /// such a loss is the server's doing, not the SDK's ([`Server::stranded_sessions`]).
+    ///
+    /// [`Server::stranded_sessions`]: crate::model::server::Server::stranded_sessions
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stranded: Vec<SessionId>,
 }
