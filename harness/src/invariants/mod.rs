@@ -389,6 +389,10 @@ fn kind_name(kind: CallKind) -> &'static str {
     }
 }
 
+/// A session in `ServerView::stranded` went because the instance's token-reuse policy no
+/// longer honours the client token the device holds — one whose successor it never received,
+/// or received and could not (or did not yet) store, or whose grace in time ran out while the
+/// device was away: the server's doing, which no SDK can prevent, so it is no transient loss.
 fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     let mut sdk_session: Option<SessionId> = None;
     // The stored client token became unreadable for good (undecryptable, garbage): losing
@@ -405,10 +409,6 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // The last write of the client token failed: the session it carries lives in memory only,
     // and a runtime that ends loses it — the device's doing, like an unreadable item.
     let mut unpersisted = false;
-    // An answer was lost after the server committed it: the device may hold a client token
-    // whose successor it never received, and a token-reuse policy that no longer honours it
-    // strands the session (`ServerView::stranded`) — the server's doing.
-    let mut answer_lost = false;
     for step in &trace.steps {
         let server = &step.obs.server;
         if unpersisted && (step.event.ends_process() || step.event == Event::JsReload) {
@@ -419,13 +419,6 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         let mut user = !signing_out.is_empty()
             || matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove);
         for h in &step.obs.happenings {
-            if let Happening::RequestDone {
-                outcome: RequestOutcome::NetworkError { committed: true },
-                ..
-            } = h
-            {
-                answer_lost = true;
-            }
             if let Happening::StorageFailed {
                 key: StorageKey::ClientJwt,
                 op: StorageOp::Write,
@@ -472,7 +465,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     // device refused to delete, is no transient loss when it goes again.
                     if let Some(sid) = sdk_session
                         && !left.contains(&sid)
-                        && !(answer_lost && server.stranded.contains(&sid))
+                        && !server.stranded.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -496,7 +489,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     );
                     if !user
                         && let Some(sid) = sdk_session
-                        && !(answer_lost && server.stranded.contains(&sid))
+                        && !server.stranded.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -532,7 +525,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
             && !user
             && !matches!(step.event, Event::Reinstall | Event::RestoreBackup)
             && let Some(sid) = credential_session
-            && !(answer_lost && server.stranded.contains(&sid))
+            && !server.stranded.contains(&sid)
             && server.status_of(sid).is_some_and(|s| s.is_signed_in())
         {
             r.exercise(InvariantId::TransientNeverSignsOut, 1);

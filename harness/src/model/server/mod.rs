@@ -57,10 +57,10 @@ pub struct Client {
     /// Revoked by reuse detection (`revoke_family`): no token of this client is honoured.
     #[serde(default, skip_serializing_if = "is_false")]
     pub revoked: bool,
-    /// The server refused this client's token just before the current one (same epoch): the
-    /// device may never have received its successor (an answer lost after the server
-    /// committed), so the client's sessions may be out of its reach through no fault of its
-    /// own. Never set under Clerk's default grace, which always honours that token.
+    /// The server refused a superseded token of this client's current epoch that a device may
+    /// hold through no fault of its own: the one just before the current one (its successor's
+    /// answer lost), or any under a grace in time (which runs out while a device is away,
+    /// whatever it does). Never set under Clerk's default grace of 64 rotations.
     #[serde(default, skip_serializing_if = "is_false")]
     pub superseded_refused: bool,
 }
@@ -249,24 +249,29 @@ impl Server {
                 c.revoked = true;
             }
         }
+        let in_time = matches!(self.settings.token_reuse.grace, ReuseGrace::WindowMs(_));
         if let Some(c) = self.client_mut(id)
-            && token.version + 1 == c.version
+            && (in_time || token.version + 1 == c.version)
         {
             c.superseded_refused = true;
         }
     }
 
     /// Signed-in sessions the device may have lost through no fault of its own: those of a
-    /// client that refused the token just before its current one, or whose token just before
-    /// the current one is `persisted` and no longer honoured (its grace ran out while the
-    /// device, which never received the successor, kept it).
+    /// client that refused such a token (`Client::superseded_refused`), or whose superseded token
+    /// is `persisted` and no longer honoured: just before the current one, or any under a
+    /// grace in time, which runs out while a device is away whatever it does. (Under Clerk's
+    /// default a persisted token many rotations behind is the device's doing: it failed to
+    /// store the ones it received.)
     pub fn stranded_sessions(&self, persisted: Option<ClientToken>) -> Vec<SessionId> {
         let lapsed = persisted.and_then(|t| {
             let c = self.client(t.client)?;
             let lapsed = c.epoch == t.epoch
                 && !c.revoked
-                && t.version + 1 == c.version
-                && !self.within_grace(c, t.version);
+                && t.version < c.version
+                && !self.within_grace(c, t.version)
+                && (t.version + 1 == c.version
+                    || matches!(self.settings.token_reuse.grace, ReuseGrace::WindowMs(_)));
             lapsed.then_some(c.id)
         });
         self.clients

@@ -529,8 +529,9 @@ pub struct ServerView {
     /// Every session the server knows, with its true status, by id.
     pub sessions: Vec<(SessionId, SessionStatus)>,
     /// Signed-in sessions the instance's token-reuse policy put out of the device's reach: the
-    /// server refused, or no longer honours, the client token just before the current one, the
-    /// one a device holds when the answer carrying its successor was lost. Losing them after
+    /// server refused the client token just before the current one, or no longer honours the
+    /// superseded one in storage — what a device holds when answers carrying successors were
+    /// lost. Losing them after
     /// such a loss is the server's doing, not the SDK's ([`Server::stranded_sessions`]).
     ///
     /// [`Server::stranded_sessions`]: crate::model::server::Server::stranded_sessions
