@@ -206,7 +206,7 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             multi_session: Some(setup.instance.multi_session),
             session_minter: Some(setup.instance.session_minter),
             // Written only when it is not Clerk's, so exports of older setups stay as they were.
-            token_reuse: (!setup.instance.token_reuse.is_clerk()).then(|| TokenReuseSpec {
+            token_reuse: (!setup.instance.token_reuse.is_clerk()).then_some(TokenReuseSpec {
                 policy: Some(ReusePolicyName(setup.instance.token_reuse.policy)),
                 grace: Some(match setup.instance.token_reuse.grace {
                     ReuseGrace::Versions(n) => ReuseGraceSpec::Versions(n),
