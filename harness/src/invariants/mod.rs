@@ -389,7 +389,7 @@ fn kind_name(kind: CallKind) -> &'static str {
     }
 }
 
-/// A session in `ServerView::stranded` went because the instance's token-reuse policy no
+/// A session in `ServerView::orphaned` went because the instance's token-reuse policy no
 /// longer honours the client token the device holds — one whose successor it never received,
 /// or received and could not (or did not yet) store, or whose grace in time ran out while the
 /// device was away: the server's doing, which no SDK can prevent, so it is no transient loss.
@@ -465,7 +465,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     // device refused to delete, is no transient loss when it goes again.
                     if let Some(sid) = sdk_session
                         && !left.contains(&sid)
-                        && !server.stranded.contains(&sid)
+                        && !server.orphaned.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -489,7 +489,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     );
                     if !user
                         && let Some(sid) = sdk_session
-                        && !server.stranded.contains(&sid)
+                        && !server.orphaned.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -525,7 +525,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
             && !user
             && !matches!(step.event, Event::Reinstall | Event::RestoreBackup)
             && let Some(sid) = credential_session
-            && !server.stranded.contains(&sid)
+            && !server.orphaned.contains(&sid)
             && server.status_of(sid).is_some_and(|s| s.is_signed_in())
         {
             r.exercise(InvariantId::TransientNeverSignsOut, 1);

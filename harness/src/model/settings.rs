@@ -50,6 +50,10 @@ pub struct TokenReuse {
     pub grace: ReuseGrace,
 }
 
+/// How many rotations old a client token may be and still be accepted under Clerk's default
+/// reuse policy ([`TokenReuse::CLERK`]).
+pub const CLIENT_TOKEN_GRACE_VERSIONS: u32 = 64;
+
 /// The answer to a superseded client token outside the grace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,7 +81,7 @@ impl TokenReuse {
     /// Clerk's behaviour as this model states it: 64 rotations of grace, then a new client.
     pub const CLERK: TokenReuse = TokenReuse {
         policy: ReusePolicy::NewClient,
-        grace: ReuseGrace::Versions(super::server::CLIENT_TOKEN_GRACE_VERSIONS),
+        grace: ReuseGrace::Versions(CLIENT_TOKEN_GRACE_VERSIONS),
     };
 
     pub fn is_clerk(&self) -> bool {

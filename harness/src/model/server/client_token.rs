@@ -4,10 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::vocab::ClientId;
 
-/// How many rotations old a client token may be and still be accepted under Clerk's default
-/// reuse policy ([`crate::model::settings::TokenReuse::CLERK`]).
-pub const CLIENT_TOKEN_GRACE_VERSIONS: u32 = 64;
-
 /// Keyed digest of client tokens: tokens protect nothing here, the key only makes a forged or
 /// mistyped token distinguishable from a real one.
 pub(super) const CLIENT_TOKEN_MAC_KEY: u64 = 0x5e55_1011_4a4e_55e5;

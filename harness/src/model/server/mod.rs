@@ -9,17 +9,19 @@
 
 mod client_token;
 mod messages;
+mod reuse;
 mod sessions;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::client_token::{CLIENT_TOKEN_GRACE_VERSIONS, ClientToken, mix64};
+pub use self::client_token::{ClientToken, mix64};
 use self::messages::unauthenticated;
 pub use self::messages::{
     ApiError, ClientView, EnvironmentView, FapiReply, FapiRequest, ReplyBody, SessionSnap,
 };
 use self::sessions::set_status;
-use super::settings::{InstanceSettings, ReuseGrace, ReusePolicy};
+pub use super::settings::CLIENT_TOKEN_GRACE_VERSIONS;
+use super::settings::{InstanceSettings, ReuseGrace};
 use super::time::VTime;
 use super::vocab::{
     ClientId, Endpoint, FaultKind, FaultSpec, SessionId, SessionStatus, TaskKey, TokenInfo, UserId,
@@ -189,97 +191,6 @@ impl Server {
 
     fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
         self.clients.get_mut(index_of(id.0, self.clients_before)?)
-    }
-
-    /// The client a token names, if the token is current: the same epoch, the client not
-    /// revoked, and the token within the instance's reuse grace (by default at most
-    /// [`CLIENT_TOKEN_GRACE_VERSIONS`] rotations old), so answers lost in flight or arriving
-    /// out of order do not strand a device, while a token kept aside for long (the native
-    /// layer's, clerk/javascript #9217) is refused. A grace in time is judged at
-    /// [`Server::clock`], the latest instant the server has seen.
-    pub fn resolve_client(&self, token: Option<ClientToken>) -> Option<ClientId> {
-        let token = token?;
-        let client = self.client(token.client)?;
-        let current = client.epoch == token.epoch && !client.revoked;
-        (current && self.within_grace(client, token.version)).then_some(client.id)
-    }
-
-    /// Whether `version` of `client` (current epoch) is the current token or a superseded one
-    /// still within the reuse grace at [`Server::clock`].
-    fn within_grace(&self, client: &Client, version: u32) -> bool {
-        if version > client.version {
-            return false;
-        }
-        match self.settings.token_reuse.grace {
-            ReuseGrace::Versions(n) => client.version - version <= n,
-            ReuseGrace::WindowMs(window) => {
-                version == client.version
-                    || client
-                        .minted
-                        .iter()
-                        .any(|(v, at)| *v == version + 1 && self.clock.since(*at) <= window)
-            }
-        }
-    }
-
-    /// A token of `client`'s current epoch that the server rotated past and no longer
-    /// honours: reuse outside the grace. `revoke_family` revokes the client and its
-    /// signed-in sessions; either policy notes a refused immediate predecessor.
-    fn detect_reuse(&mut self, token: Option<ClientToken>, now: VTime) {
-        let Some(token) = token else { return };
-        let Some(client) = self.client(token.client) else { return };
-        if client.revoked
-            || client.epoch != token.epoch
-            || token.version > client.version
-            || self.within_grace(client, token.version)
-        {
-            return;
-        }
-        let id = client.id;
-        let sessions = client.sessions.clone();
-        if self.settings.token_reuse.policy == ReusePolicy::RevokeFamily {
-            for sid in sessions {
-                if let Some(s) = self.session_mut(sid)
-                    && s.status.is_signed_in()
-                {
-                    set_status(s, SessionStatus::Revoked, now);
-                }
-            }
-            if let Some(c) = self.client_mut(id) {
-                c.revoked = true;
-            }
-        }
-        let in_time = matches!(self.settings.token_reuse.grace, ReuseGrace::WindowMs(_));
-        if let Some(c) = self.client_mut(id)
-            && (in_time || token.version + 1 == c.version)
-        {
-            c.superseded_refused = true;
-        }
-    }
-
-    /// Signed-in sessions the device may have lost through no fault of its own: those of a
-    /// client that refused such a token (`Client::superseded_refused`), or whose superseded token
-    /// is `persisted` and no longer honoured: just before the current one, or any under a
-    /// grace in time, which runs out while a device is away whatever it does. (Under Clerk's
-    /// default a persisted token many rotations behind is the device's doing: it failed to
-    /// store the ones it received.)
-    pub fn stranded_sessions(&self, persisted: Option<ClientToken>) -> Vec<SessionId> {
-        let lapsed = persisted.and_then(|t| {
-            let c = self.client(t.client)?;
-            let lapsed = c.epoch == t.epoch
-                && !c.revoked
-                && t.version < c.version
-                && !self.within_grace(c, t.version)
-                && (t.version + 1 == c.version
-                    || matches!(self.settings.token_reuse.grace, ReuseGrace::WindowMs(_)));
-            lapsed.then_some(c.id)
-        });
-        self.clients
-            .iter()
-            .filter(|c| c.superseded_refused || Some(c.id) == lapsed)
-            .flat_map(|c| c.sessions.iter().copied())
-            .filter(|sid| self.session(*sid).is_some_and(|s| s.status.is_signed_in()))
-            .collect()
     }
 
     /// Applies time-driven transitions to every signed-in session: maximum lifetime →
@@ -529,6 +440,7 @@ fn fault_applies(kind: FaultKind, endpoint: Endpoint) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::settings::ReusePolicy;
     use crate::model::time::{DAY_MS, MINUTE_MS};
 
     fn signed_in(settings: InstanceSettings) -> (Server, ClientToken, SessionId) {
@@ -630,7 +542,7 @@ mod tests {
         }
         assert_eq!(server.resolve_client(Some(old)), Some(old.client));
 
-        // Just outside: a new, empty client; the old one's session lives on, stranded.
+        // Just outside: a new, empty client; the old one's session lives on, orphaned.
         let (mut server, old, sid) = signed_in(settings);
         let next = rotate_at(&mut server, old, 1_000);
         let reply = server.handle(Some(old), &FapiRequest::GetClient, VTime(1_001 + window));
@@ -638,7 +550,7 @@ mod tests {
         assert_ne!(view.id, old.client);
         assert!(view.sessions.is_empty());
         assert_eq!(server.session(sid).unwrap().status, SessionStatus::Active);
-        assert_eq!(server.stranded_sessions(None), vec![sid]);
+        assert_eq!(server.orphaned_sessions(None), vec![sid]);
         // The successor still reaches it: new_client revokes nothing.
         assert_eq!(server.resolve_client(Some(next)), Some(old.client));
     }
@@ -667,7 +579,7 @@ mod tests {
         assert_eq!(outside.status, 401, "{outside:?}");
         assert_eq!(server.session(sid).unwrap().status, SessionStatus::Revoked);
         assert_eq!(server.resolve_client(Some(next)), None);
-        assert!(server.stranded_sessions(None).is_empty(), "revoked sessions are not stranded");
+        assert!(server.orphaned_sessions(None).is_empty(), "revoked sessions are not orphaned");
         let fresh = server.handle(Some(next), &FapiRequest::GetClient, VTime(21_000));
         let view = fresh.client.unwrap();
         assert_ne!(view.id, old.client);

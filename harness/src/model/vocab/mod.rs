@@ -532,11 +532,11 @@ pub struct ServerView {
     /// server refused the client token just before the current one, or no longer honours the
     /// superseded one in storage — what a device holds when answers carrying successors were
     /// lost. Losing them after
-    /// such a loss is the server's doing, not the SDK's ([`Server::stranded_sessions`]).
+    /// such a loss is the server's doing, not the SDK's ([`Server::orphaned_sessions`]).
     ///
-    /// [`Server::stranded_sessions`]: crate::model::server::Server::stranded_sessions
+    /// [`Server::orphaned_sessions`]: crate::model::server::Server::orphaned_sessions
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stranded: Vec<SessionId>,
+    pub orphaned: Vec<SessionId>,
 }
 
 impl ServerView {

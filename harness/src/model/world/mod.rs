@@ -468,7 +468,7 @@ impl World {
             session,
             persisted_credential_valid: self.token_restores(persisted),
             sessions,
-            stranded: self.server.stranded_sessions(persisted),
+            orphaned: self.server.orphaned_sessions(persisted),
         }
     }
 
