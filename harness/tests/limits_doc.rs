@@ -1,7 +1,9 @@
 //! docs/LIMITS.md states every limit once; this keeps it true: each row that names a
 //! constant states that constant's value.
 
-use session_harness::model::settings::{LATENCY_MS_MAX, MAX_LIFETIME_MS_MAX};
+use session_harness::model::settings::{
+    LATENCY_MS_MAX, MAX_LIFETIME_MS_MAX, REUSE_GRACE_VERSIONS_MAX, REUSE_GRACE_WINDOW_MS_MAX,
+};
 use session_harness::model::time::{DAY_MS, DURATION_MS_MAX, MINUTE_MS};
 use session_harness::model::world::JOBS_PER_STEP_MAX;
 use session_harness::scenario::compile::{BACKGROUND_WAKE_MS_MAX, EVENTS_MAX, FAULT_COUNT_MAX};
@@ -31,6 +33,11 @@ fn every_limit_in_the_table_is_the_codes() {
         ("DURATION_MS_MAX", format!("{}", DURATION_MS_MAX / DAY_MS)),
         ("MAX_LIFETIME_MS_MAX", format!("{} years", MAX_LIFETIME_MS_MAX / DAY_MS / 365)),
         ("LATENCY_MS_MAX", format!("{} minutes", LATENCY_MS_MAX / MINUTE_MS)),
+        ("REUSE_GRACE_VERSIONS_MAX", format!("0 ..= {} rotations", REUSE_GRACE_VERSIONS_MAX)),
+        (
+            "REUSE_GRACE_WINDOW_MS_MAX",
+            format!("{} hour", REUSE_GRACE_WINDOW_MS_MAX / MINUTE_MS / 60),
+        ),
         ("FILE_BYTES_MAX", FILE_BYTES_MAX.to_string()),
         ("SETTINGS_FILE_BYTES_MAX", SETTINGS_FILE_BYTES_MAX.to_string()),
         ("EVENTS_MAX", EVENTS_MAX.to_string()),

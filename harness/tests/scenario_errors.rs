@@ -150,6 +150,30 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             vec!["at least one of `max_lifetime` and `inactivity_timeout`"],
         ),
         (
+            "token-reuse grace in time out of range",
+            with_setup("  instance: { token_reuse: { policy: revoke_family, grace: 2h } }\n"),
+            (7, 13),
+            vec!["invalid settings", "`token_reuse.grace` = 2h", "0s ..= 1h"],
+        ),
+        (
+            "token-reuse grace in rotations out of range",
+            with_setup("  instance: { token_reuse: { grace: 5000 } }\n"),
+            (7, 13),
+            vec!["invalid settings", "`token_reuse.grace` = 5000 rotations", "0 ..= 1024"],
+        ),
+        (
+            "unknown token-reuse policy",
+            with_setup("  instance: { token_reuse: { policy: refuse } }\n"),
+            (7, 38),
+            vec!["refuse", "new_client", "revoke_family"],
+        ),
+        (
+            "token-reuse grace neither rotations nor duration",
+            with_setup("  instance: { token_reuse: { grace: soon } }\n"),
+            (7, 37),
+            vec!["soon", "or a number of rotations such as `64`"],
+        ),
+        (
             "invalid settings in a variant",
             with_steps("variants:\n  short: { instance: { session_token_ttl: 2h } }\n"),
             (10, 22),

@@ -21,7 +21,10 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use crate::model::World;
 use crate::model::profile::ProfileId;
-use crate::model::settings::{InstanceSettings, NetSettings, SdkSettings, Setup, TokenCacheKind};
+use crate::model::settings::{
+    InstanceSettings, NetSettings, ReuseGrace, ReusePolicy, SdkSettings, Setup, TokenCacheKind,
+    TokenReuse,
+};
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, Endpoint, Event, FaultKind, FaultSpec,
@@ -72,7 +75,7 @@ fn choice() -> impl Strategy<Value = Choice> {
 
 /// Setups the fuzzer explores for `profile` on `platform`s: mostly defaults, sometimes the
 /// resource cache, a memory token cache, an inactivity timeout, the session minter,
-/// multi-session mode, or a short maximum lifetime.
+/// multi-session mode, a short maximum lifetime, or a token-reuse policy other than Clerk's.
 pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
     (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(move |(ios, a, b, c)| {
         let platform = if ios { Platform::Ios } else { Platform::Android };
@@ -105,6 +108,26 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             max_lifetime_ms: Some(if b % 5 == 1 { 2 * HOUR_MS } else { 7 * DAY_MS }),
             multi_session: c % 6 == 0,
             session_minter: c % 3 == 1,
+            // Sometimes a token-reuse policy other than Clerk's: a grace in time, reuse
+            // detection that revokes the family.
+            token_reuse: match b % 13 {
+                2 => TokenReuse {
+                    policy: ReusePolicy::NewClient,
+                    grace: ReuseGrace::WindowMs(10 * SECOND_MS),
+                },
+                5 => TokenReuse {
+                    policy: ReusePolicy::RevokeFamily,
+                    grace: ReuseGrace::WindowMs(10 * SECOND_MS),
+                },
+                8 => {
+                    TokenReuse { policy: ReusePolicy::RevokeFamily, grace: TokenReuse::CLERK.grace }
+                }
+                11 => TokenReuse {
+                    policy: ReusePolicy::NewClient,
+                    grace: ReuseGrace::WindowMs(2 * MINUTE_MS),
+                },
+                _ => TokenReuse::CLERK,
+            },
             ..InstanceSettings::default()
         };
         // Sometimes a connectivity listener that reports changes only.

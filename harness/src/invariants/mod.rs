@@ -389,6 +389,10 @@ fn kind_name(kind: CallKind) -> &'static str {
     }
 }
 
+/// A session in `ServerView::orphaned` went because the instance's token-reuse policy no
+/// longer honours the client token the device holds — one whose successor it never received,
+/// or received and could not (or did not yet) store, or whose grace in time ran out while the
+/// device was away: the server's doing, which no SDK can prevent, so it is no transient loss.
 fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     let mut sdk_session: Option<SessionId> = None;
     // The stored client token became unreadable for good (undecryptable, garbage): losing
@@ -461,6 +465,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     // device refused to delete, is no transient loss when it goes again.
                     if let Some(sid) = sdk_session
                         && !left.contains(&sid)
+                        && !server.orphaned.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -484,6 +489,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     );
                     if !user
                         && let Some(sid) = sdk_session
+                        && !server.orphaned.contains(&sid)
                         && server.status_of(sid).is_some_and(|s| s.is_signed_in())
                     {
                         r.violate(
@@ -519,6 +525,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
             && !user
             && !matches!(step.event, Event::Reinstall | Event::RestoreBackup)
             && let Some(sid) = credential_session
+            && !server.orphaned.contains(&sid)
             && server.status_of(sid).is_some_and(|s| s.is_signed_in())
         {
             r.exercise(InvariantId::TransientNeverSignsOut, 1);

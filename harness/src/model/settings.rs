@@ -25,6 +25,85 @@ pub struct InstanceSettings {
     /// `auth_config.session_minter`: token requests carry the last session token, and the
     /// server refuses to re-mint from one that has already expired unless `force_origin`.
     pub session_minter: bool,
+    /// What the server does with a superseded client token: how long it honours one, and what
+    /// it answers once the grace is over. Default: Clerk's ([`TokenReuse::CLERK`]).
+    #[serde(skip_serializing_if = "TokenReuse::is_clerk")]
+    pub token_reuse: TokenReuse,
+}
+
+/// The server's client-token reuse policy: a superseded token (one the server has rotated
+/// past) within `grace` is honoured like the current one; outside it, `policy` decides.
+///
+/// Clerk's behaviour, as far as the public record goes: the client JWT "rotates on every FAPI
+/// call" and a stale rotated token is answered `200` with a new, empty client — the silent
+/// sign-out of clerk/javascript #9217 (reference/clerk-js-behaviour.md §3.1 "Rotation" and
+/// open questions 1–2). How long a superseded value stays accepted is not documented (open
+/// question 2); the default grace of 64 rotations is this model's assumption, chosen so that
+/// concurrent requests and answers lost in flight do not strand a device while a token kept
+/// aside for long (the native layer's) is refused. The other settings are not Clerk's: a grace
+/// measured in time, and family revocation as refresh-token reuse detection does elsewhere
+/// (supabase/auth-js #201, supabase/auth #1072, auth0/react-native-auth0 #1374).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenReuse {
+    pub policy: ReusePolicy,
+    pub grace: ReuseGrace,
+}
+
+/// How many rotations old a client token may be and still be accepted under Clerk's default
+/// reuse policy ([`TokenReuse::CLERK`]).
+pub const CLIENT_TOKEN_GRACE_VERSIONS: u32 = 64;
+
+/// The answer to a superseded client token outside the grace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReusePolicy {
+    /// Treat it as unknown: `GET /v1/client` creates a new, empty client, other requests get
+    /// a 401. The client and its sessions live on, out of the device's reach (Clerk, #9217).
+    NewClient,
+    /// Reuse detection: revoke every signed-in session of the client and the client itself,
+    /// so no token of it (not even the current one) is honoured again; then answer as
+    /// `new_client` does.
+    RevokeFamily,
+}
+
+/// How far behind the current client token a superseded one may be and still be honoured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReuseGrace {
+    /// At most this many rotations old.
+    Versions(u32),
+    /// Presented at most this long after its successor was minted.
+    WindowMs(u64),
+}
+
+impl TokenReuse {
+    /// Clerk's behaviour as this model states it: 64 rotations of grace, then a new client.
+    pub const CLERK: TokenReuse = TokenReuse {
+        policy: ReusePolicy::NewClient,
+        grace: ReuseGrace::Versions(CLIENT_TOKEN_GRACE_VERSIONS),
+    };
+
+    pub fn is_clerk(&self) -> bool {
+        *self == TokenReuse::CLERK
+    }
+}
+
+impl Default for TokenReuse {
+    fn default() -> Self {
+        TokenReuse::CLERK
+    }
+}
+
+impl ReusePolicy {
+    pub const ALL: [ReusePolicy; 2] = [ReusePolicy::NewClient, ReusePolicy::RevokeFamily];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReusePolicy::NewClient => "new_client",
+            ReusePolicy::RevokeFamily => "revoke_family",
+        }
+    }
 }
 
 impl Default for InstanceSettings {
@@ -35,6 +114,7 @@ impl Default for InstanceSettings {
             inactivity_timeout_ms: None,
             multi_session: false,
             session_minter: false,
+            token_reuse: TokenReuse::CLERK,
         }
     }
 }
@@ -45,6 +125,10 @@ pub const MAX_LIFETIME_MS_MAX: u64 = 10 * 365 * DAY_MS;
 pub const SESSION_TOKEN_TTL_MS_MIN: u64 = SECOND_MS;
 pub const SESSION_TOKEN_TTL_MS_MAX: u64 = 60 * MINUTE_MS;
 pub const INACTIVITY_TIMEOUT_MS_MIN: u64 = MINUTE_MS;
+/// Limits on the client-token reuse grace (this harness's, not Clerk's: beyond them a grace
+/// is no longer a grace).
+pub const REUSE_GRACE_VERSIONS_MAX: u32 = 1024;
+pub const REUSE_GRACE_WINDOW_MS_MAX: u64 = 60 * MINUTE_MS;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
@@ -55,6 +139,12 @@ pub enum SettingsError {
          (Clerk refuses an instance with neither)"
     )]
     NoLifetimeLimit,
+    #[error(
+        "`token_reuse.grace` = {value} rotations is out of range; accepted: 0 ..= {max} \
+         (or a duration such as `30s`)",
+        max = REUSE_GRACE_VERSIONS_MAX
+    )]
+    ReuseGraceVersions { value: u32 },
 }
 
 impl InstanceSettings {
@@ -87,6 +177,19 @@ impl InstanceSettings {
         }
         if self.max_lifetime_ms.is_none() && self.inactivity_timeout_ms.is_none() {
             return Err(SettingsError::NoLifetimeLimit);
+        }
+        match self.token_reuse.grace {
+            ReuseGrace::Versions(value) if value > REUSE_GRACE_VERSIONS_MAX => {
+                return Err(SettingsError::ReuseGraceVersions { value });
+            }
+            ReuseGrace::WindowMs(value) if value > REUSE_GRACE_WINDOW_MS_MAX => {
+                return Err(SettingsError::OutOfRange {
+                    field: "token_reuse.grace",
+                    value,
+                    accepted: "0s ..= 1h (or a number of rotations)",
+                });
+            }
+            _ => {}
         }
         Ok(())
     }

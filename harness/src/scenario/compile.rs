@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::invariants::InvariantId;
 use crate::model::settings::{
-    InstanceSettings, LATENCY_MS_MAX, NetSettings, SdkSettings, Setup, TokenCacheKind,
+    InstanceSettings, LATENCY_MS_MAX, NetSettings, ReuseGrace, SdkSettings, Setup, TokenCacheKind,
 };
 use crate::model::time::format_duration;
 use crate::model::vocab::{
@@ -19,8 +19,8 @@ use crate::sim::parse_seed;
 use super::error::{Context, ErrorKind, ScenarioError};
 use super::format::{
     AppStateFaultKindName, AppStateFaultName, AppStateFaultStep, ExpectSpec, FaultKindName,
-    FaultStep, Holds, InstanceSpec, Located, NetSpec, SCHEMA_VERSION, ScenarioFile, SdkName, Skew,
-    StepSpec, TokenCacheName, VariantSpec,
+    FaultStep, Holds, InstanceSpec, Located, NetSpec, ReuseGraceSpec, SCHEMA_VERSION, ScenarioFile,
+    SdkName, Skew, StepSpec, TokenCacheName, VariantSpec,
 };
 
 /// The name of the one variant of a scenario that declares none.
@@ -311,6 +311,20 @@ fn merge_instance(mut instance: InstanceSettings, spec: &InstanceSpec) -> Instan
     }
     if let Some(b) = spec.session_minter {
         instance.session_minter = b;
+    }
+    if let Some(reuse) = &spec.token_reuse {
+        if let Some(policy) = reuse.policy {
+            instance.token_reuse.policy = policy.0;
+        }
+        match reuse.grace {
+            Some(ReuseGraceSpec::Versions(n)) => {
+                instance.token_reuse.grace = ReuseGrace::Versions(n)
+            }
+            Some(ReuseGraceSpec::Window(d)) => {
+                instance.token_reuse.grace = ReuseGrace::WindowMs(d.0)
+            }
+            None => {}
+        }
     }
     instance
 }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::invariants::Report;
-use crate::model::settings::TokenCacheKind;
+use crate::model::settings::{ReuseGrace, TokenCacheKind};
 use crate::model::vocab::{Defect, KeychainAccessible};
 use crate::runner::is_known;
 use crate::runner::lockstep::Divergence;
@@ -22,8 +22,8 @@ use crate::trace::Trace;
 use super::compile::{DEFAULT_VARIANT, step_of};
 use super::format::{
     DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, LargeValuesName,
-    Limit, Located, NetSpec, PlatformName, ProfileName, SCHEMA_VERSION, ScenarioFile, SetupSpec,
-    TokenCacheName, VariantExpect,
+    Limit, Located, NetSpec, PlatformName, ProfileName, ReuseGraceSpec, ReusePolicyName,
+    SCHEMA_VERSION, ScenarioFile, SetupSpec, TokenCacheName, TokenReuseSpec, VariantExpect,
 };
 
 /// An exported counterexample: the scenario name (its path under `scenarios/` without
@@ -205,6 +205,14 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             inactivity_timeout: Some(Limit(setup.instance.inactivity_timeout_ms)),
             multi_session: Some(setup.instance.multi_session),
             session_minter: Some(setup.instance.session_minter),
+            // Written only when it is not Clerk's, so exports of older setups stay as they were.
+            token_reuse: (!setup.instance.token_reuse.is_clerk()).then_some(TokenReuseSpec {
+                policy: Some(ReusePolicyName(setup.instance.token_reuse.policy)),
+                grace: Some(match setup.instance.token_reuse.grace {
+                    ReuseGrace::Versions(n) => ReuseGraceSpec::Versions(n),
+                    ReuseGrace::WindowMs(ms) => ReuseGraceSpec::Window(Duration(ms)),
+                }),
+            }),
         })),
         net: Some(here(NetSpec {
             fapi_latency: Some(Duration(setup.net.fapi_latency_ms)),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::invariants::InvariantId;
 use crate::model::profile::ProfileId;
+use crate::model::settings::ReusePolicy;
 use crate::model::time::{format_duration, parse_duration};
 use crate::model::vocab::{
     AppState, Defect, Endpoint, KeychainAccessible, LargeValues, Network, Platform, SessionStatus,
@@ -196,6 +197,11 @@ named!(
     StorageKeyName(StorageKey), "storage key", StorageKey::ALL, StorageKey::name
 );
 named!(
+    /// What the server answers a superseded client token outside the reuse grace:
+    /// `new_client` (Clerk) or `revoke_family` (reuse detection).
+    ReusePolicyName(ReusePolicy), "token-reuse policy", ReusePolicy::ALL, ReusePolicy::as_str
+);
+named!(
     /// The keychain class of the token cache's items (iOS).
     KeychainAccessibleName(KeychainAccessible), "keychain class",
     [KeychainAccessible::AfterFirstUnlock, KeychainAccessible::WhenUnlocked],
@@ -250,6 +256,78 @@ impl JsonSchema for Duration {
             "description": "a duration with a unit: 250ms, 30s, 5m, 2h, 7d, 1h30m"
         })
     }
+}
+
+/// A client-token reuse grace: a number of rotations (`64`) or a duration (`30s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReuseGraceSpec {
+    Versions(u32),
+    Window(Duration),
+}
+
+impl<'de> Deserialize<'de> for ReuseGraceSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ReuseGraceSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of rotations such as `64`, or a duration such as `30s`")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ReuseGraceSpec, E> {
+                parse_duration(text)
+                    .map(|ms| ReuseGraceSpec::Window(Duration(ms)))
+                    .map_err(|e| E::custom(format!("{e}; or a number of rotations such as `64`")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<ReuseGraceSpec, E> {
+                u32::try_from(n)
+                    .map(ReuseGraceSpec::Versions)
+                    .map_err(|_| E::custom(format!("bad grace `{n}`: too many rotations")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<ReuseGraceSpec, E> {
+                match u64::try_from(n) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format!("bad grace `{n}`: negative"))),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Serialize for ReuseGraceSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ReuseGraceSpec::Versions(n) => serializer.serialize_u32(*n),
+            ReuseGraceSpec::Window(d) => d.serialize(serializer),
+        }
+    }
+}
+
+impl JsonSchema for ReuseGraceSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "ReuseGrace".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "how long a superseded client token is still honoured: a number of rotations (64, Clerk's default) or a duration after its successor was minted (30s)",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": DURATION_PATTERN }
+            ]
+        })
+    }
+}
+
+/// The server's client-token reuse policy. Omitted fields keep Clerk's default: 64 rotations
+/// of grace, then `new_client`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenReuseSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ReusePolicyName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<ReuseGraceSpec>,
 }
 
 /// A signed duration: how far the device clock is ahead of the server's, `5m`, or behind it,
@@ -425,7 +503,8 @@ pub enum TokenCacheName {
 }
 
 /// The Clerk instance's session options. Omitted fields keep Clerk's defaults (60 s tokens,
-/// 7 d lifetime, no inactivity timeout, single session, no session minter).
+/// 7 d lifetime, no inactivity timeout, single session, no session minter, Clerk's
+/// client-token reuse policy).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceSpec {
@@ -439,6 +518,8 @@ pub struct InstanceSpec {
     pub multi_session: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_minter: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_reuse: Option<TokenReuseSpec>,
 }
 
 /// Round-trip latencies of the wire.

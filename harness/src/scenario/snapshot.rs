@@ -173,9 +173,22 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
             limit(i.inactivity_timeout_ms),
             i.multi_session,
             i.session_minter
-        ),
+        ) + &token_reuse_text(i.token_reuse),
         defects: defects.iter().map(|d| d.as_str()).collect(),
     }
+}
+
+/// The reuse policy in a summary, only when it is not Clerk's (older snapshots stay as
+/// they were).
+fn token_reuse_text(reuse: crate::model::settings::TokenReuse) -> String {
+    if reuse.is_clerk() {
+        return String::new();
+    }
+    let grace = match reuse.grace {
+        crate::model::settings::ReuseGrace::Versions(n) => format!("{n} rotations"),
+        crate::model::settings::ReuseGrace::WindowMs(ms) => format_duration(ms),
+    };
+    format!(" token_reuse={}/{grace}", reuse.policy.as_str())
 }
 
 fn session_text(s: Option<SessionView>) -> String {

@@ -34,6 +34,7 @@ pub fn server_view(
         session,
         persisted_credential_valid: token_restores(server, persisted),
         sessions: server.sessions.iter().map(|s| (s.id, s.status)).collect(),
+        orphaned: server.orphaned_sessions(persisted),
     }
 }
 

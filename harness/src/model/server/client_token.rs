@@ -1,12 +1,8 @@
-//! The client token a device holds: client, epoch and version under a MAC, its wire form, and
-//! how many rotations old a token the server still accepts.
+//! The client token a device holds: client, epoch and version under a MAC, and its wire form.
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::vocab::ClientId;
-
-/// How many rotations old a client token may be and still be accepted.
-pub const CLIENT_TOKEN_GRACE_VERSIONS: u32 = 64;
 
 /// Keyed digest of client tokens: tokens protect nothing here, the key only makes a forged or
 /// mistyped token distinguishable from a real one.
@@ -16,8 +12,9 @@ pub(super) const CLIENT_TOKEN_MAC_KEY: u64 = 0x5e55_1011_4a4e_55e5;
 ///
 /// `epoch` is the anti-session-fixation part: it changes at every sign-out, and a token of an
 /// older epoch is refused. `version` grows with every response, so tokens can be ordered; a
-/// token too many versions old is refused too. A refused token gets a new, empty client from
-/// `GET /v1/client` — the silent sign-out of clerk/javascript #9217.
+/// superseded token outside the instance's reuse grace is refused too, and answered as its
+/// reuse policy says (by default a new, empty client from `GET /v1/client` — the silent
+/// sign-out of clerk/javascript #9217).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClientToken {
     pub client: ClientId,

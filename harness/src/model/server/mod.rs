@@ -1,25 +1,27 @@
 //! The server side of the world: Clerk's Frontend API rules as pure data transitions.
 //!
-//! Owns instance settings, the test user, clients with their rotating client token, sessions
-//! with all eight statuses and their times, minted session tokens, and the scripted fault
-//! queue. The FAPI emulator (`crate::fapi`) holds no rules of its own: it decodes a request,
+//! Owns instance settings, the test user, clients with their rotating client token and its
+//! reuse policy, sessions with all eight statuses and their times, minted session tokens, and
+//! the scripted fault queue. The FAPI emulator (`crate::fapi`) holds no rules of its own: it decodes a request,
 //! calls [`Server::handle`], and encodes the reply (DESIGN.md §4, "server rules live once").
 //!
 //! Architecture invariant: no I/O, no clock but the `now` passed in, no randomness.
 
 mod client_token;
 mod messages;
+mod reuse;
 mod sessions;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::client_token::{CLIENT_TOKEN_GRACE_VERSIONS, ClientToken, mix64};
+pub use self::client_token::{ClientToken, mix64};
 use self::messages::unauthenticated;
 pub use self::messages::{
     ApiError, ClientView, EnvironmentView, FapiReply, FapiRequest, ReplyBody, SessionSnap,
 };
 use self::sessions::set_status;
-use super::settings::InstanceSettings;
+pub use super::settings::CLIENT_TOKEN_GRACE_VERSIONS;
+use super::settings::{InstanceSettings, ReuseGrace};
 use super::time::VTime;
 use super::vocab::{
     ClientId, Endpoint, FaultKind, FaultSpec, SessionId, SessionStatus, TaskKey, TokenInfo, UserId,
@@ -50,6 +52,23 @@ pub struct Client {
     /// Sessions on this client, oldest first. `removed` sessions leave this list.
     pub sessions: Vec<SessionId>,
     pub last_active_session: Option<SessionId>,
+    /// Under a reuse grace measured in time: when each recent version was minted, oldest
+    /// first, kept while it can still decide whether its predecessor is honoured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minted: Vec<(u32, VTime)>,
+    /// Revoked by reuse detection (`revoke_family`): no token of this client is honoured.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub revoked: bool,
+    /// The server refused a superseded token of this client's current epoch that a device may
+    /// hold through no fault of its own: the one just before the current one (its successor's
+    /// answer lost), or any under a grace in time (which runs out while a device is away,
+    /// whatever it does). Never set under Clerk's default grace of 64 rotations.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub superseded_refused: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +130,11 @@ pub struct Server {
     /// Session ids handed out by earlier generations, likewise.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sessions_before: u32,
+    /// The latest `now` the server has seen ([`Server::tick`]): what a reuse grace measured in
+    /// time is judged against outside a request. Not serialised: a server read back starts
+    /// its clock again at its next request.
+    #[serde(skip)]
+    pub clock: VTime,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -139,6 +163,7 @@ impl Server {
             faults: Vec::new(),
             clients_before: 0,
             sessions_before: 0,
+            clock: VTime(0),
         }
     }
 
@@ -168,21 +193,10 @@ impl Server {
         self.clients.get_mut(index_of(id.0, self.clients_before)?)
     }
 
-    /// The client a token names, if the token is current: the same epoch, and at most
-    /// [`CLIENT_TOKEN_GRACE_VERSIONS`] rotations old, so answers lost in flight or arriving
-    /// out of order do not strand a device, while a token kept aside for long (the native
-    /// layer's, clerk/javascript #9217) is refused.
-    pub fn resolve_client(&self, token: Option<ClientToken>) -> Option<ClientId> {
-        let token = token?;
-        let client = self.client(token.client)?;
-        let fresh = token.version <= client.version
-            && client.version - token.version <= CLIENT_TOKEN_GRACE_VERSIONS;
-        (client.epoch == token.epoch && fresh).then_some(client.id)
-    }
-
     /// Applies time-driven transitions to every signed-in session: maximum lifetime →
     /// `expired`, inactivity → `abandoned`. Idempotent; call before reading statuses.
     pub fn tick(&mut self, now: VTime) {
+        self.clock = self.clock.max(now);
         let idle = self.settings.inactivity_timeout_ms;
         for s in &mut self.sessions {
             if !s.status.is_signed_in() {
@@ -236,6 +250,7 @@ impl Server {
         now: VTime,
     ) -> FapiReply {
         self.tick(now);
+        self.detect_reuse(token, now);
         let known = self.resolve_client(token);
         let mut reply = match request {
             FapiRequest::Environment => FapiReply {
@@ -325,7 +340,7 @@ impl Server {
         if reply.client_token.is_none()
             && let Some(client) = known
         {
-            reply.client_token = Some(self.rotate(client));
+            reply.client_token = Some(self.rotate(client, now));
         }
         reply
     }
@@ -338,13 +353,22 @@ impl Server {
             version: 0,
             sessions: Vec::new(),
             last_active_session: None,
+            minted: Vec::new(),
+            revoked: false,
+            superseded_refused: false,
         });
         id
     }
 
-    fn rotate(&mut self, client: ClientId) -> ClientToken {
+    fn rotate(&mut self, client: ClientId, now: VTime) -> ClientToken {
+        let grace = self.settings.token_reuse.grace;
         let c = self.client_mut(client).expect("rotate is only called for existing clients");
         c.version += 1;
+        if let ReuseGrace::WindowMs(window) = grace {
+            // A mint older than the window no longer honours its predecessor: forget it.
+            c.minted.retain(|(_, at)| now.since(*at) <= window);
+            c.minted.push((c.version, now));
+        }
         ClientToken { client, epoch: c.epoch, version: c.version }
     }
 
@@ -359,7 +383,7 @@ impl Server {
 
     fn client_reply(&mut self, client: ClientId, body: ReplyBody, now: VTime) -> FapiReply {
         let view = self.client_view(client, now);
-        let token = self.rotate(client);
+        let token = self.rotate(client, now);
         FapiReply {
             status: 200,
             body,
@@ -416,6 +440,7 @@ fn fault_applies(kind: FaultKind, endpoint: Endpoint) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::settings::ReusePolicy;
     use crate::model::time::{DAY_MS, MINUTE_MS};
 
     fn signed_in(settings: InstanceSettings) -> (Server, ClientToken, SessionId) {
@@ -480,5 +505,111 @@ mod tests {
         let after = server.handle(Some(before), &FapiRequest::RemoveSessions, VTime(30));
         assert_eq!(server.resolve_client(after.client_token), Some(before.client));
         assert_eq!(server.resolve_client(Some(before)), None);
+    }
+
+    fn with_reuse(policy: ReusePolicy, grace: ReuseGrace) -> InstanceSettings {
+        InstanceSettings {
+            token_reuse: crate::model::settings::TokenReuse { policy, grace },
+            ..InstanceSettings::default()
+        }
+    }
+
+    /// Rotates once at `at` (a committed request whose answer the device may lose) and
+    /// returns the successor.
+    fn rotate_at(server: &mut Server, token: ClientToken, at: u64) -> ClientToken {
+        server.handle(Some(token), &FapiRequest::Environment, VTime(at)).client_token.unwrap()
+    }
+
+    #[test]
+    fn a_grace_in_time_honours_a_superseded_token_just_inside_and_refuses_it_just_outside() {
+        let window = 30_000;
+        let settings = with_reuse(ReusePolicy::NewClient, ReuseGrace::WindowMs(window));
+        let (mut server, old, sid) = signed_in(settings);
+        let next = rotate_at(&mut server, old, 1_000);
+        assert_ne!(next, old);
+
+        // Just inside: the successor was minted `window` ms ago.
+        let reply = server.handle(Some(old), &FapiRequest::GetClient, VTime(1_000 + window));
+        let view = reply.client.unwrap();
+        assert_eq!(view.id, old.client);
+        assert_eq!(view.sessions.iter().map(|s| s.id).collect::<Vec<_>>(), vec![sid]);
+
+        // Many rotations later, but all within the window: still honoured (no count limit).
+        let (mut server, old, _) = signed_in(settings);
+        let mut latest = rotate_at(&mut server, old, 1_000);
+        for t in 0..200 {
+            latest = rotate_at(&mut server, latest, 1_001 + t);
+        }
+        assert_eq!(server.resolve_client(Some(old)), Some(old.client));
+
+        // Just outside: a new, empty client; the old one's session lives on, orphaned.
+        let (mut server, old, sid) = signed_in(settings);
+        let next = rotate_at(&mut server, old, 1_000);
+        let reply = server.handle(Some(old), &FapiRequest::GetClient, VTime(1_001 + window));
+        let view = reply.client.unwrap();
+        assert_ne!(view.id, old.client);
+        assert!(view.sessions.is_empty());
+        assert_eq!(server.session(sid).unwrap().status, SessionStatus::Active);
+        assert_eq!(server.orphaned_sessions(None), vec![sid]);
+        // The successor still reaches it: new_client revokes nothing.
+        assert_eq!(server.resolve_client(Some(next)), Some(old.client));
+    }
+
+    #[test]
+    fn revoke_family_revokes_the_client_and_its_sessions_on_reuse_outside_the_grace() {
+        let settings = with_reuse(ReusePolicy::RevokeFamily, ReuseGrace::WindowMs(10_000));
+        let (mut server, old, sid) = signed_in(settings);
+        let next = rotate_at(&mut server, old, 1_000);
+
+        // Inside the grace nothing happens.
+        let inside = server.handle(
+            Some(old),
+            &FapiRequest::Tokens { sid, carried: None, force_origin: false },
+            VTime(5_000),
+        );
+        assert_eq!(inside.status, 200, "{inside:?}");
+        assert_eq!(server.session(sid).unwrap().status, SessionStatus::Active);
+
+        // Outside: the family goes, and not even the current token is honoured.
+        let outside = server.handle(
+            Some(old),
+            &FapiRequest::Tokens { sid, carried: None, force_origin: false },
+            VTime(20_000),
+        );
+        assert_eq!(outside.status, 401, "{outside:?}");
+        assert_eq!(server.session(sid).unwrap().status, SessionStatus::Revoked);
+        assert_eq!(server.resolve_client(Some(next)), None);
+        assert!(server.orphaned_sessions(None).is_empty(), "revoked sessions are not orphaned");
+        let fresh = server.handle(Some(next), &FapiRequest::GetClient, VTime(21_000));
+        let view = fresh.client.unwrap();
+        assert_ne!(view.id, old.client);
+        assert!(view.sessions.is_empty());
+
+        // With a grace in rotations: one past the count revokes too.
+        let settings = with_reuse(ReusePolicy::RevokeFamily, ReuseGrace::Versions(2));
+        let (mut server, old, sid) = signed_in(settings);
+        let mut latest = old;
+        for t in 0..2 {
+            latest = rotate_at(&mut server, latest, 100 + t);
+        }
+        assert_eq!(server.resolve_client(Some(old)), Some(old.client));
+        latest = rotate_at(&mut server, latest, 200);
+        assert_eq!(server.resolve_client(Some(old)), None);
+        assert_eq!(server.session(sid).unwrap().status, SessionStatus::Active);
+        server.handle(Some(old), &FapiRequest::Environment, VTime(300));
+        assert_eq!(server.session(sid).unwrap().status, SessionStatus::Revoked);
+        assert_eq!(server.resolve_client(Some(latest)), None);
+    }
+
+    #[test]
+    fn reuse_detection_ignores_tokens_from_before_a_sign_out() {
+        // An older epoch is the anti-fixation rule, not reuse: nothing is revoked.
+        let settings = with_reuse(ReusePolicy::RevokeFamily, ReuseGrace::Versions(0));
+        let (mut server, before, _) = signed_in(settings);
+        let after = server.handle(Some(before), &FapiRequest::RemoveSessions, VTime(30));
+        let after = after.client_token.unwrap();
+        server.handle(Some(before), &FapiRequest::GetClient, VTime(40));
+        assert!(!server.client(before.client).unwrap().revoked);
+        assert_eq!(server.resolve_client(Some(after)), Some(before.client));
     }
 }

@@ -528,6 +528,15 @@ pub struct ServerView {
     pub persisted_credential_valid: bool,
     /// Every session the server knows, with its true status, by id.
     pub sessions: Vec<(SessionId, SessionStatus)>,
+    /// Signed-in sessions the instance's token-reuse policy put out of the device's reach: the
+    /// server refused the client token just before the current one, or no longer honours the
+    /// superseded one in storage — what a device holds when answers carrying successors were
+    /// lost. Losing them after
+    /// such a loss is the server's doing, not the SDK's ([`Server::orphaned_sessions`]).
+    ///
+    /// [`Server::orphaned_sessions`]: crate::model::server::Server::orphaned_sessions
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphaned: Vec<SessionId>,
 }
 
 impl ServerView {

@@ -464,7 +464,12 @@ impl World {
                 .map(|s| (s.id, s.status))
         });
         let sessions = self.server.sessions.iter().map(|s| (s.id, s.status)).collect();
-        ServerView { session, persisted_credential_valid: self.token_restores(persisted), sessions }
+        ServerView {
+            session,
+            persisted_credential_valid: self.token_restores(persisted),
+            sessions,
+            orphaned: self.server.orphaned_sessions(persisted),
+        }
     }
 
     /// The session a server-side event targets: the SDK's, else the device client's latest.
