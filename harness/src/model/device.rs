@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::profile::ExpiryClock;
 use super::server::{ClientToken, ClientView, mix64};
 use super::settings::Setup;
 use super::time::VTime;
@@ -169,16 +170,12 @@ pub struct Device {
     pub large_values: LargeValues,
 }
 
-/// How the device delivers one AppState change to JS's listener.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AppStateDelivery {
-    Now,
-    Never,
-    Twice,
-    /// Heard this long from now.
-    Late(u64),
-    /// Held until after the next change.
-    AfterNext,
+/// What JS's AppState listener hears of one change the device made: events to hear now, in
+/// order, and one to hear late.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppStateHeard {
+    pub now: Vec<AppState>,
+    pub late: Option<(u64, AppState)>,
 }
 
 impl Device {
@@ -229,6 +226,15 @@ impl Device {
             protection: self.protection,
             storage_readable: self.credential_readable(),
             awake: self.awake,
+        }
+    }
+
+    /// The Unix-ms clock a token cache judges expiry against under `clock`: the server's
+    /// time, or the device's `Date.now()`.
+    pub fn expiry_clock_ms(&self, clock: ExpiryClock, now: VTime) -> u64 {
+        match clock {
+            ExpiryClock::Server => now.unix_ms(),
+            ExpiryClock::Device => self.wall_clock_unix_ms(now),
         }
     }
 
@@ -326,26 +332,33 @@ impl Device {
         }
     }
 
-    /// How the change the device just made reaches JS: the oldest scripted fault first,
-    /// else the delay setting.
-    pub fn app_state_delivery(&mut self) -> AppStateDelivery {
-        let Some(fault) = self.app_state_faults.first_mut() else {
-            return match self.app_state_delay_ms {
-                0 => AppStateDelivery::Now,
-                ms => AppStateDelivery::Late(ms),
-            };
+    /// What JS's listener hears of the change to `state` the device just made: the oldest
+    /// scripted fault decides (drop, duplicate, reorder, delay), else the delay setting. An
+    /// event an earlier `reorder` held back is heard right after this one.
+    pub fn deliver_app_state(&mut self, state: AppState) -> AppStateHeard {
+        let held = self.held_app_state_event.take();
+        let kind = match self.app_state_faults.first_mut() {
+            Some(fault) => {
+                let kind = fault.kind;
+                fault.count -= 1;
+                if fault.count == 0 {
+                    self.app_state_faults.remove(0);
+                }
+                Some(kind)
+            }
+            None => None,
         };
-        let kind = fault.kind;
-        fault.count -= 1;
-        if fault.count == 0 {
-            self.app_state_faults.remove(0);
-        }
+        let mut heard = AppStateHeard::default();
         match kind {
-            AppStateFaultKind::Drop => AppStateDelivery::Never,
-            AppStateFaultKind::Duplicate => AppStateDelivery::Twice,
-            AppStateFaultKind::Reorder => AppStateDelivery::AfterNext,
-            AppStateFaultKind::Delay { ms } => AppStateDelivery::Late(ms),
+            None if self.app_state_delay_ms == 0 => heard.now.push(state),
+            None => heard.late = Some((self.app_state_delay_ms, state)),
+            Some(AppStateFaultKind::Drop) => {}
+            Some(AppStateFaultKind::Duplicate) => heard.now.extend([state, state]),
+            Some(AppStateFaultKind::Reorder) => self.held_app_state_event = Some(state),
+            Some(AppStateFaultKind::Delay { ms }) => heard.late = Some((ms, state)),
         }
+        heard.now.extend(held);
+        heard
     }
 
     pub fn push_storage_fault(&mut self, spec: StorageFaultSpec) {

@@ -9,8 +9,6 @@ use crate::model::server::FapiRequest;
 use crate::model::time::VTime;
 use crate::model::vocab::{AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind};
 
-use crate::model::device::AppStateDelivery;
-
 use super::native::Native;
 use super::{Job, Js, JsJob, LoadStatus, Purpose, Slot, World};
 
@@ -113,26 +111,16 @@ impl World {
         self.app_state_event(state);
     }
 
-    /// The device tells JS's AppState listener of the change it made, as it delivers it:
-    /// at once, late, twice, never, or after the next change (`Device::app_state_delivery`).
-    /// An event held back by an earlier `reorder` is heard right after this one.
+    /// The device tells JS's AppState listener of the change it made, as it delivers it
+    /// (`Device::deliver_app_state`: at once, late, twice, never, or after the next change).
     pub(super) fn app_state_event(&mut self, state: AppState) {
-        let held = self.device.held_app_state_event.take();
-        match self.device.app_state_delivery() {
-            AppStateDelivery::Now => self.app_state_listener(state),
-            AppStateDelivery::Never => {}
-            AppStateDelivery::Twice => {
-                self.app_state_listener(state);
-                self.app_state_listener(state);
-            }
-            AppStateDelivery::Late(ms) => {
-                let at = self.now.plus(ms);
-                self.schedule_js(at, JsJob::AppStateEvent { state });
-            }
-            AppStateDelivery::AfterNext => self.device.held_app_state_event = Some(state),
+        let heard = self.device.deliver_app_state(state);
+        for state in heard.now {
+            self.app_state_listener(state);
         }
-        if let Some(held) = held {
-            self.app_state_listener(held);
+        if let Some((ms, state)) = heard.late {
+            let at = self.now.plus(ms);
+            self.schedule_js(at, JsJob::AppStateEvent { state });
         }
     }
 

@@ -3,7 +3,7 @@
 //! Mirrors `sdk/reference/js/tokens.rs`.
 
 use crate::model::device::Payload;
-use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPolicy};
+use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
@@ -105,10 +105,7 @@ impl World {
     /// The Unix-ms clock cached tokens are judged against: the server's time, or the
     /// device's `Date.now()` ([`crate::model::profile::ExpiryClock`]).
     pub(super) fn expiry_clock(&self) -> u64 {
-        match self.rules.expiry_clock {
-            ExpiryClock::Server => self.now.unix_ms(),
-            ExpiryClock::Device => self.device.wall_clock_unix_ms(self.now),
-        }
+        self.device.expiry_clock_ms(self.rules.expiry_clock, self.now)
     }
 
     pub(super) fn join_fetch(&mut self, req: RequestId, call: CallId) {

@@ -7,7 +7,6 @@
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use crate::model::device::AppStateDelivery;
 use crate::model::profile::RefreshPolicy;
 use crate::model::time::VTime;
 use crate::model::vocab::{
@@ -427,27 +426,14 @@ impl Core {
     }
 
     /// The device tells JS's AppState listener of the change it made, as it delivers it
-    /// (`Device::app_state_delivery`); an event held back by an earlier `reorder` is heard
-    /// right after this one. The model's `World::app_state_event` holds the same rules.
+    /// (`Device::deliver_app_state`). The model's `World::app_state_event` does the same.
     pub(super) fn app_state_event(self: &Rc<Self>, state: AppState) {
-        let held = self.device.borrow_mut().held_app_state_event.take();
-        let delivery = self.device.borrow_mut().app_state_delivery();
-        match delivery {
-            AppStateDelivery::Now => self.app_state_listener(state),
-            AppStateDelivery::Never => {}
-            AppStateDelivery::Twice => {
-                self.app_state_listener(state);
-                self.app_state_listener(state);
-            }
-            AppStateDelivery::Late(ms) => {
-                self.schedule_js(self.now().plus(ms), JsJob::AppStateEvent(state))
-            }
-            AppStateDelivery::AfterNext => {
-                self.device.borrow_mut().held_app_state_event = Some(state)
-            }
+        let heard = self.device.borrow_mut().deliver_app_state(state);
+        for state in heard.now {
+            self.app_state_listener(state);
         }
-        if let Some(held) = held {
-            self.app_state_listener(held);
+        if let Some((ms, state)) = heard.late {
+            self.schedule_js(self.now().plus(ms), JsJob::AppStateEvent(state));
         }
     }
 

@@ -341,13 +341,12 @@ impl Core {
     /// The Unix-ms clock cached tokens are judged against: the server's time, or the device's
     /// `Date.now()` (the profile's rule, or `expiry-from-device-clock`).
     pub(super) fn expiry_clock(&self) -> u64 {
-        let device = self.rules.expiry_clock == ExpiryClock::Device
-            || self.has(Defect::ExpiryFromDeviceClock);
-        if device {
-            self.device.borrow().wall_clock_unix_ms(self.now())
+        let clock = if self.has(Defect::ExpiryFromDeviceClock) {
+            ExpiryClock::Device
         } else {
-            self.now().unix_ms()
-        }
+            self.rules.expiry_clock
+        };
+        self.device.borrow().expiry_clock_ms(clock, self.now())
     }
 
     pub(super) fn arm_recurring(&self) {
