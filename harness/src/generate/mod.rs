@@ -86,6 +86,7 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
                 TokenCacheKind::SecureStore
             },
             resource_cache: a % 4 == 1,
+            native: false,
             treat_pending_as_signed_out: a % 8 != 3,
             // Sometimes an app's own token cache with expo-secure-store's default class.
             keychain_accessible: if c % 5 == 2 {

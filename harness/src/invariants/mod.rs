@@ -267,6 +267,9 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
                     None
                 }
                 Happening::StorageDeleted { key, .. } if lost.remove(key) => None,
+                // The native layer's cached client is a cache of what its device token names:
+                // clerk-ios drops it whenever `configure` brings another token (§6.2).
+                Happening::StorageDeleted { key: StorageKey::NativeCachedClient, .. } => None,
                 Happening::StorageDeleted { key, .. } => {
                     Some(format!("deletion of {}", key.as_str()))
                 }
@@ -277,6 +280,16 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
                     ) && call.is_none_or(|c| !user_calls.contains_key(&c)) =>
                 {
                     Some(format!("a `{}` request", endpoint.as_str()))
+                }
+                // The native SDK's own session removal (native `signOut()`), which no user
+                // call of JS's asked for.
+                Happening::NativeRequest { endpoint, .. }
+                    if matches!(
+                        endpoint,
+                        Endpoint::RemoveSessions | Endpoint::End | Endpoint::Remove
+                    ) =>
+                {
+                    Some(format!("a native `{}` request", endpoint.as_str()))
                 }
                 _ => None,
             };

@@ -481,6 +481,23 @@ impl Device {
         stored
     }
 
+    /// The native SDK's own keychain (clerk-ios) or preferences (clerk-android) write: whole,
+    /// whatever its size — the item limits of expo-secure-store are not the native SDKs'.
+    /// Returns the digest the store now holds.
+    pub fn write_native(&mut self, key: StorageKey, payload: Payload) -> u64 {
+        let item = Item {
+            len: payload.len(),
+            digest: payload.digest(),
+            payload: Some(payload),
+            chunks: 0,
+            unreadable: false,
+        };
+        self.delete(key);
+        let stored = item.digest;
+        self.storage.insert((key, 0), item);
+        stored
+    }
+
     /// Writes `payload` in [`CHUNK_BYTES`] pieces behind a metadata item, so no item exceeds
     /// the platform limit. Returns the digest the store now holds (the value's own).
     pub fn write_chunked(&mut self, key: StorageKey, payload: Payload) -> u64 {

@@ -8,6 +8,7 @@
 //! clock or draws random numbers. `clippy.toml` guards the clock and the RNG.
 
 pub mod device;
+pub mod native;
 pub mod profile;
 pub mod server;
 pub mod settings;

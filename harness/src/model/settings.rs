@@ -214,6 +214,10 @@ pub struct SdkSettings {
     /// `__experimental_resourceCache`: persist client, environment and session token, load
     /// from them when the network fails.
     pub resource_cache: bool,
+    /// The `ClerkExpo` native module is present (`@clerk/expo`'s config plugin): JS
+    /// configures the native layer (`model/native.rs`) and hears its sign-ins.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
     /// `useAuth({ treatPendingAsSignedOut })`; default `true` as in Clerk.
     pub treat_pending_as_signed_out: bool,
     /// The keychain class the token cache stores its items with: `after_first_unlock`, what
@@ -247,6 +251,7 @@ impl Default for SdkSettings {
         SdkSettings {
             token_cache: TokenCacheKind::SecureStore,
             resource_cache: false,
+            native: false,
             treat_pending_as_signed_out: true,
             keychain_accessible: KeychainAccessible::default(),
             app_state_delay_ms: 0,

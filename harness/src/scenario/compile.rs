@@ -391,6 +391,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     if let Some(b) = spec.resource_cache {
         sdk.resource_cache = b;
     }
+    if let Some(b) = spec.native {
+        sdk.native = b;
+    }
     if let Some(class) = spec.keychain_accessible {
         sdk.keychain_accessible = class.0;
     }
@@ -441,6 +444,9 @@ fn merge_variant(
     }
     if let Some(b) = v.resource_cache {
         setup.sdk.resource_cache = b;
+    }
+    if let Some(b) = v.native {
+        setup.sdk.native = b;
     }
     if let Some(class) = v.keychain_accessible {
         setup.sdk.keychain_accessible = class.0;
@@ -581,6 +587,7 @@ impl Flat {
             StepSpec::AppState(s) => Event::AppState { state: s.0 },
             StepSpec::Network(n) => Event::Network { state: n.0 },
             StepSpec::SignIn(s) => Event::SignIn { task: s.task.map(|t| t.0) },
+            StepSpec::NativeSignIn(_) => Event::NativeSignIn,
             StepSpec::CompleteTask(_) => Event::CompleteTask,
             StepSpec::GetToken(g) => Event::GetToken { skip_cache: g.skip_cache },
             StepSpec::ApiCall(p) => {
@@ -780,6 +787,7 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::AppState { state } => StepSpec::AppState(AppStateName(*state)),
         Event::Network { state } => StepSpec::Network(NetworkName(*state)),
         Event::SignIn { task } => StepSpec::SignIn(SignInSpec { task: task.map(TaskName) }),
+        Event::NativeSignIn => StepSpec::NativeSignIn(Empty {}),
         Event::CompleteTask => StepSpec::CompleteTask(Empty {}),
         Event::GetToken { skip_cache } => {
             StepSpec::GetToken(GetTokenSpec { skip_cache: *skip_cache })

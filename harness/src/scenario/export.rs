@@ -192,6 +192,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
             TokenCacheKind::Memory => TokenCacheName::Memory,
         }),
         resource_cache: Some(setup.sdk.resource_cache),
+        // Written only when on, so exports of older setups stay as they were.
+        native: setup.sdk.native.then_some(true),
         treat_pending_as_signed_out: Some(setup.sdk.treat_pending_as_signed_out),
         // Written only when it is not the default, so exports of older setups stay as they were.
         keychain_accessible: (setup.sdk.keychain_accessible != KeychainAccessible::default())

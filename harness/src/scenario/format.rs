@@ -548,6 +548,10 @@ pub struct SetupSpec {
     /// `__experimental_resourceCache`; default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_cache: Option<bool>,
+    /// The `ClerkExpo` native module is present (the app ships `@clerk/expo`'s config
+    /// plugin): JS configures the native layer and hears its sign-ins; default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<bool>,
     /// `useAuth({ treatPendingAsSignedOut })`; default true, as in Clerk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
@@ -589,6 +593,8 @@ pub struct VariantSpec {
     pub token_cache: Option<TokenCacheName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_cache: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1054,6 +1060,8 @@ pub enum StepSpec {
     Network(NetworkName),
     /// Sign in; with `task`, into a pending session.
     SignIn(SignInSpec),
+    /// The native sign-in UI (`<AuthView>`) completes (needs `native: true`).
+    NativeSignIn(Empty),
     CompleteTask(Empty),
     /// `getToken({ skipCache })`
     GetToken(GetTokenSpec),
@@ -1127,6 +1135,7 @@ impl StepSpec {
             StepSpec::AppState(_) => "app_state",
             StepSpec::Network(_) => "network",
             StepSpec::SignIn(_) => "sign_in",
+            StepSpec::NativeSignIn(_) => "native_sign_in",
             StepSpec::CompleteTask(_) => "complete_task",
             StepSpec::GetToken(_) => "get_token",
             StepSpec::ApiCall(_) => "api_call",

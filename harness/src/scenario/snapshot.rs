@@ -294,6 +294,11 @@ pub fn short(h: &Happening) -> String {
                 .map(|r| format!(" (retry-after {})", format_duration(r)))
                 .unwrap_or_default()
         ),
+        Happening::NativeCalled { .. }
+        | Happening::NativeRequest { .. }
+        | Happening::NativeSignedIn { .. } => {
+            crate::model::native::describe(h).expect("a native happening")
+        }
         Happening::StorageWritten { key, len, digest, stored_digest, credential, .. } => format!(
             "store {} {len}B{}{}",
             key.as_str(),

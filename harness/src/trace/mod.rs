@@ -240,6 +240,11 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
             delay_ms,
             retry_after_ms.map(|r| format!(" (Retry-After {r}ms)")).unwrap_or_default()
         ),
+        Happening::NativeCalled { .. }
+        | Happening::NativeRequest { .. }
+        | Happening::NativeSignedIn { .. } => {
+            crate::model::native::describe(h).expect("a native happening")
+        }
         Happening::StorageWritten { key, len, digest, stored_digest, credential, .. } => format!(
             "store {} {len}B {digest:016x}{}{}",
             key.as_str(),

@@ -268,6 +268,11 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task: Option<TaskKey>,
     },
+    /// The native sign-in UI (`<AuthView>`, ClerkKit's / clerk-android's auth flow) completes:
+    /// the native layer signs the test user in on its own client and tells JS (iOS: the
+    /// `onAuthStateChange` module event; Android: the view's `onAuthEvent`). Needs the native
+    /// module (`native: true` in the setup); without it nothing happens.
+    NativeSignIn,
     /// Complete the current session's first task.
     CompleteTask,
     /// `useAuth().getToken({ skipCache })`.
@@ -354,6 +359,7 @@ impl Event {
             Event::AppState { .. } => "app_state",
             Event::Network { .. } => "network",
             Event::SignIn { .. } => "sign_in",
+            Event::NativeSignIn => "native_sign_in",
             Event::CompleteTask => "complete_task",
             Event::GetToken { .. } => "get_token",
             Event::ApiCall { .. } => "api_call",
@@ -380,7 +386,7 @@ impl Event {
         }
     }
 
-    pub const NAMES: [&'static str; 31] = [
+    pub const NAMES: [&'static str; 32] = [
         "advance",
         "cold_start",
         "kill",
@@ -412,6 +418,7 @@ impl Event {
         "device_sleep",
         "clock_skew",
         "app_state_fault",
+        "native_sign_in",
     ];
 
     /// Events after which the app process is gone (its JS runtime with it).

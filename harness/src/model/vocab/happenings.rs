@@ -264,6 +264,27 @@ pub enum Happening {
         timer: TimerKind,
         due: VTime,
     },
+    /// JS called the `ClerkExpo` native module, and what the call settled with
+    /// (`model/native.rs`).
+    NativeCalled {
+        at: VTime,
+        call: crate::model::native::NativeCall,
+        answer: crate::model::native::NativeAnswer,
+    },
+    /// The native SDK's own request to the Frontend API and its HTTP status (0: a network
+    /// error). Native requests carry no request id: they are not the JS SDK's.
+    NativeRequest {
+        at: VTime,
+        endpoint: Endpoint,
+        status: u16,
+    },
+    /// The native SDK signed in through its own UI (`<AuthView>`): the session it made, if
+    /// the flow could run.
+    NativeSignedIn {
+        at: VTime,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+    },
     /// A secure-storage operation of the SDK failed (or never settled: `hung`).
     StorageFailed {
         at: VTime,
@@ -329,6 +350,9 @@ impl Happening {
             | Happening::CallStarted { at, .. }
             | Happening::CallSettled { at, .. }
             | Happening::RequestSent { at, .. }
+            | Happening::NativeCalled { at, .. }
+            | Happening::NativeRequest { at, .. }
+            | Happening::NativeSignedIn { at, .. }
             | Happening::RequestDone { at, .. }
             | Happening::BackendHit { at, .. }
             | Happening::RetryScheduled { at, .. }

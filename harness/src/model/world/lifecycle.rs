@@ -9,7 +9,6 @@ use crate::model::server::FapiRequest;
 use crate::model::time::VTime;
 use crate::model::vocab::{AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind};
 
-use super::native::Native;
 use super::{Job, Js, JsJob, LoadStatus, Purpose, Slot, World};
 
 impl World {
@@ -58,7 +57,7 @@ impl World {
         }
         self.end_js();
         self.device.running = false;
-        self.native = Native::default();
+        self.native_process_ended();
     }
 
     pub(super) fn start_js(&mut self) {
@@ -67,6 +66,7 @@ impl World {
         self.js.heard = self.device.app_state;
         self.render();
         self.start_load();
+        self.native_bootstrap();
     }
 
     /// The JS runtime dies: every open call dies with it.

@@ -160,7 +160,6 @@ impl World {
             self.settle(call, result);
         }
         self.render();
-        self.configure_native();
         for call in std::mem::take(&mut self.js.load_waiters) {
             match self.js.calls.get(&call).map(|c| c.kind) {
                 Some(CallKind::SignIn) => self.send_sign_in(call),

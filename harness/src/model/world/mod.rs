@@ -29,8 +29,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use self::native::Native;
+use self::native::NativeSync;
 use super::device::Device;
+use super::native::NativeLayer;
 use super::profile::Profile;
 use super::server::{ClientToken, ClientView, EnvironmentView, FapiReply, FapiRequest, Server};
 use super::settings::Setup;
@@ -109,6 +110,8 @@ enum Purpose {
     Unauthenticated { tries: u32, held: Option<RequestId> },
     /// A user-facing call's request (sign-in, touch, sign-out, end, remove, task).
     Call(CallId),
+    /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
+    NativeAdopt { sid: SessionId },
 }
 
 #[derive(Clone, Debug)]
@@ -259,6 +262,8 @@ struct Call {
 #[derive(Clone, Debug)]
 struct Js {
     runtime: u32,
+    /// `NativeSessionSync`'s last deps and sync flag (`native: true` only).
+    native: NativeSync,
     status: LoadStatus,
     load_call: Option<CallId>,
     /// The last load call started: a failed load's GET that keeps retrying still serves it.
@@ -320,6 +325,7 @@ impl Js {
     fn new(runtime: u32) -> Js {
         Js {
             runtime,
+            native: NativeSync::default(),
             status: LoadStatus::Loading,
             heard: AppState::Active,
             load_call: None,
@@ -366,7 +372,7 @@ pub struct World {
     pub server: Server,
     pub device: Device,
     js: Js,
-    native: Native,
+    native: NativeLayer,
     agenda: BTreeMap<(VTime, u64), Job>,
     seq: u64,
     paused: Vec<(VTime, JsJob)>,
@@ -395,7 +401,7 @@ impl World {
             setup,
             now: VTime::ZERO,
             js: Js::new(0),
-            native: Native::default(),
+            native: NativeLayer::default(),
             agenda: BTreeMap::new(),
             seq: 0,
             paused: Vec::new(),
@@ -529,6 +535,7 @@ impl World {
                     self.send_sign_in(call);
                 }
             }
+            Event::NativeSignIn => self.native_sign_in(),
             Event::CompleteTask => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::CompleteTask);

@@ -1,27 +1,155 @@
-//! The model's record of the iOS native layer (clerk-ios behind `<AuthView>`): configured
-//! from JS once JS has loaded, it lives with the process and survives a JS reload.
-//! Mirrors `sdk/reference/js/native.rs`.
+//! `@clerk/expo` 3.x's JS side of the native module, as the model runs it (with
+//! `native: true` in the setup): the provider's bootstrap configures the native layer at
+//! every JS start, `NativeSessionSync` keeps it in step with what JS shows, and a native
+//! sign-in heard on iOS (`onAuthStateChange`) is adopted. The native layer itself — its
+//! keychain, its client, what each call does — is `model/native.rs`, shared with the
+//! reference SDK and external adapters. Mirrors `sdk/reference/js/native.rs`.
+//!
+//! What the model leaves out, because it changes nothing the model shows: the bootstrap's
+//! `getSession` poll and its `setActive` of a session JS already shows, and `setActive`'s
+//! touch and token fetch after a native sign-in (the adopted session is made current at
+//! once, as `setActive`'s last step does).
 
-use crate::model::server::ClientToken;
-use crate::model::vocab::Platform;
+use crate::model::device::Payload;
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
+use crate::model::server::{ClientToken, FapiRequest};
+use crate::model::vocab::{Happening, SessionId, SessionStatus, StorageKey};
 
-use super::World;
+use super::{Purpose, Slot, World};
 
-/// The iOS native SDK layer (clerk-ios behind `<AuthView>`): lives with the process, survives
-/// a JS reload.
+/// What `NativeSessionSync`'s effect last ran with (`isLoaded`, `isSignedIn`), and whether
+/// it has synced the current signed-in period (`hasSyncedRef`): per JS runtime.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Native {
-    pub(super) configured: bool,
-    pub(super) device_token: Option<ClientToken>,
+pub(super) struct NativeSync {
+    deps: Option<(bool, bool)>,
+    synced: bool,
 }
 
 impl World {
-    /// The iOS native layer is configured from JS once JS has loaded (Expo 4.x order), with
-    /// the client token the device holds then.
-    pub(super) fn configure_native(&mut self) {
-        if self.device.platform == Platform::Ios && !self.native.configured {
-            self.native.configured = true;
-            self.native.device_token = self.held_client_token();
+    /// One call on the `ClerkExpo` module.
+    pub(super) fn native_call(&mut self, call: NativeCall) -> NativeAnswer {
+        let mut env = NativeEnv {
+            device: &mut self.device,
+            server: &mut self.server,
+            now: self.now,
+            log: &mut self.log,
+        };
+        self.native.call(&mut env, call)
+    }
+
+    /// `(tokenCache ?? defaultTokenCache).getToken('__clerk_client_jwt')`: the secure store
+    /// whatever the app passed; a throw reads as none.
+    fn native_bearer(&mut self) -> Option<ClientToken> {
+        match self.read_storage(StorageKey::ClientJwt) {
+            Some(Payload::ClientToken(t)) => Some(t),
+            _ => None,
         }
+    }
+
+    /// The provider's native bootstrap at each JS start (3.x): `configure(pk, bearer)`.
+    pub(super) fn native_bootstrap(&mut self) {
+        if !self.setup.sdk.native {
+            return;
+        }
+        let token = self.native_bearer();
+        self.native_call(NativeCall::Configure { token });
+    }
+
+    /// `NativeSessionSync`'s effect, run after a render whose `isLoaded` or `isSignedIn`
+    /// (with pending counted as signed out, its `useAuth()` default) changed.
+    pub(super) fn native_session_sync(&mut self) {
+        if !self.setup.sdk.native || !self.device.running {
+            return;
+        }
+        let loaded = self.view.is_loaded;
+        let signed_in =
+            loaded && matches!(self.js.slot, Slot::Some(v) if v.status == SessionStatus::Active);
+        if self.js.native.deps == Some((loaded, signed_in)) {
+            return;
+        }
+        self.js.native.deps = Some((loaded, signed_in));
+        if !signed_in {
+            self.js.native.synced = false;
+            // 3.2.8+ (PR #8469): only once JS has loaded; 3.2.7 also while loading.
+            if loaded || self.has_signout_while_loading() {
+                self.native_call(NativeCall::SignOut);
+            }
+            return;
+        }
+        if self.js.native.synced {
+            return;
+        }
+        if let NativeAnswer::Session { session: Some(_) } = self.native_call(NativeCall::GetSession)
+        {
+            self.js.native.synced = true;
+            return;
+        }
+        if let Some(token) = self.native_bearer() {
+            self.native_call(NativeCall::Configure { token: Some(token) });
+            self.js.native.synced = true;
+        }
+    }
+
+    /// The model has no defects: the documented glue is 3.2.8's.
+    fn has_signout_while_loading(&self) -> bool {
+        false
+    }
+
+    /// The native sign-in UI completes. On iOS JS hears `onAuthStateChange` and adopts the
+    /// native client: `getClientToken()`, saved to the token cache; the client reloaded if
+    /// it lacks the session; `setActive` to it.
+    pub(super) fn native_sign_in(&mut self) {
+        if !self.setup.sdk.native || !self.device.running {
+            return;
+        }
+        let mut env = NativeEnv {
+            device: &mut self.device,
+            server: &mut self.server,
+            now: self.now,
+            log: &mut self.log,
+        };
+        let session = self.native.sign_in(&mut env);
+        self.log.push(Happening::NativeSignedIn { at: self.now, session });
+        let Some(sid) = session else {
+            return;
+        };
+        if !native::emits_auth_events(self.device.platform) || !self.device.js_runs() {
+            return;
+        }
+        if let NativeAnswer::ClientToken { token: Some(t) } =
+            self.native_call(NativeCall::GetClientToken)
+        {
+            // The token cache's write, and the copy the before-request hook reads.
+            self.js.memory_token = Some(t);
+            let credential = self.token_restores(Some(t));
+            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t), credential);
+        }
+        let known = self.js.client.as_ref().is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
+        if known {
+            self.activate(sid);
+            self.render();
+        } else {
+            self.send(FapiRequest::GetClient, Purpose::NativeAdopt { sid });
+        }
+    }
+
+    /// `__internal_reloadInitialResources()` answered: the client is applied and the native
+    /// session made current.
+    pub(super) fn native_adopted(
+        &mut self,
+        sid: SessionId,
+        view: Option<&crate::model::server::ClientView>,
+        signout_epoch: u32,
+    ) {
+        if let Some(view) = view {
+            self.apply_client(view, signout_epoch);
+            self.activate(sid);
+        }
+        self.render();
+    }
+
+    /// The process ends: the native layer's memory with it.
+    pub(super) fn native_process_ended(&mut self) {
+        self.native = NativeLayer::default();
     }
 }

@@ -34,6 +34,8 @@ impl World {
             self.log.push(Happening::Rendered { at: self.now, view: view.clone() });
             self.view = view;
         }
+        // `NativeSessionSync`'s effect runs after the commit it depends on.
+        self.native_session_sync();
     }
 
     pub(super) fn auth_view(&self) -> AuthView {

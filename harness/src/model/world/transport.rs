@@ -242,6 +242,13 @@ impl World {
                 self.unauthenticated_answer(id, tries, held, reply, signout_epoch)
             }
             Purpose::Call(call) => self.call_answer(call, request, reply),
+            Purpose::NativeAdopt { sid } => {
+                let view = match &reply {
+                    Reply::Answer(a) if a.is_ok() => a.client.as_ref(),
+                    _ => None,
+                };
+                self.native_adopted(sid, view, signout_epoch)
+            }
         }
     }
 }

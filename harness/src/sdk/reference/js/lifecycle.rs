@@ -352,6 +352,7 @@ impl Core {
         self.end_js();
         self.device.borrow_mut().running = false;
         self.native.set(Native::default());
+        self.native_layer.borrow_mut().process_ended();
     }
 
     pub(super) fn start_js(self: &Rc<Self>) {
@@ -361,11 +362,14 @@ impl Core {
         self.rt.borrow_mut().heard = self.device.borrow().app_state;
         self.render();
         self.start_load();
+        self.native_configure_at_start();
         // `NativeSessionSync` (expo 3.2.7): signs native out whenever `!isSignedIn` — and
         // `isSignedIn` is `undefined` while loading. After a JS reload the native layer is
         // still configured, so this revokes the session server-side (PR #8469).
         let native = self.native.get();
-        if self.has(Defect::SignoutWhileLoading) && native.configured {
+        // With `native: true` the defect runs through the native layer itself
+        // (`native_session_sync`).
+        if self.has(Defect::SignoutWhileLoading) && native.configured && !self.setup.sdk.native {
             let token = native.device_token.or_else(|| self.held_client_token());
             self.send_with(Req::RemoveSessions, Purpose::Native, None, token);
             // `defer Clerk.clearAllKeychainItems()`.

@@ -53,9 +53,10 @@ use crate::model::vocab::{
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
 
-use self::native::{Native, NativeBoot};
+use self::native::{Native, NativeBoot, NativeSync};
 use self::transport::{Failure, Reply, Req};
 use super::exec::{Executor, Promise};
+use crate::model::native::NativeLayer;
 
 type TokenOutcome = Result<Option<TokenInfo>, Failure>;
 
@@ -85,6 +86,8 @@ enum Purpose {
     NativeSync,
     /// A request of the native layer's own client: JS never sees its answer.
     Native,
+    /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
+    NativeAdopt { sid: SessionId },
     /// A user-facing call's request.
     Call(Promise<Reply>),
 }
@@ -255,6 +258,8 @@ struct Runtime {
     transitive_from_session: bool,
     preferred: Option<SessionId>,
     native_boot: NativeBoot,
+    /// `NativeSessionSync`'s last deps and sync flag (`native: true` only).
+    native_sync: NativeSync,
     /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
     load_done_pending: bool,
     /// `load-waits-for-online-edge`: the load waits for its connectivity listener to say
@@ -309,6 +314,7 @@ impl Runtime {
             transitive_from_session: false,
             preferred: None,
             native_boot: NativeBoot::Off,
+            native_sync: NativeSync::default(),
             load_done_pending: false,
             awaiting_online: false,
             heard: AppState::Active,
@@ -348,6 +354,8 @@ pub(crate) struct Core {
     view: RefCell<AuthView>,
     rt: RefCell<Runtime>,
     native: Cell<Native>,
+    /// The native layer (`model/native.rs`) with `native: true`: lives with the process.
+    native_layer: RefCell<NativeLayer>,
     exec: Executor,
     macros: RefCell<BTreeMap<(VTime, u64), Macro>>,
     paused: RefCell<Vec<(VTime, JsJob)>>,
@@ -390,6 +398,7 @@ impl Core {
             view: RefCell::new(AuthView::closed()),
             rt: RefCell::new(Runtime::new(0)),
             native: Cell::new(Native::default()),
+            native_layer: RefCell::new(NativeLayer::default()),
             exec: Executor::default(),
             macros: RefCell::new(BTreeMap::new()),
             paused: RefCell::new(Vec::new()),
@@ -464,6 +473,7 @@ impl Core {
         match event {
             Event::Advance { .. } => {}
             Event::ColdStart => self.cold_start(),
+            Event::NativeSignIn => self.native_sign_in(),
             Event::Kill => self.kill(),
             Event::JsReload => {
                 if self.device.borrow().running {

@@ -5,11 +5,16 @@
 
 use std::rc::Rc;
 
+use crate::fapi::lock;
 use crate::model::device::Payload;
-use crate::model::server::ClientToken;
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv};
+use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
-use crate::model::vocab::{CallResult, SignOutCause, StorageKey, TimerKind};
+use crate::model::vocab::Defect;
+use crate::model::vocab::{
+    CallResult, Happening, SessionId, SessionStatus, SignOutCause, StorageKey, TimerKind,
+};
 
 use super::transport::Req;
 use super::{Core, JsJob, LoadStatus, Purpose, Slot};
@@ -102,5 +107,138 @@ impl Core {
             self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token));
         }
         self.send(Req::GetClient, Purpose::NativeSync, None);
+    }
+}
+
+/// What `NativeSessionSync`'s effect last ran with (`isLoaded`, `isSignedIn`), and whether
+/// it has synced the current signed-in period (`hasSyncedRef`): per JS runtime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct NativeSync {
+    deps: Option<(bool, bool)>,
+    synced: bool,
+}
+
+/// `@clerk/expo` 3.x's JS side of the native module with `native: true`: the bootstrap's
+/// `configure`, `NativeSessionSync`, and a native sign-in heard on iOS. The native layer is
+/// `model/native.rs`, shared with the model. Mirrors `model/world/native.rs`, which says what
+/// both leave out.
+impl Core {
+    /// One call on the `ClerkExpo` module.
+    pub(super) fn native_call(&self, call: NativeCall) -> NativeAnswer {
+        let now = self.now();
+        let mut server = lock(self.fapi.server());
+        let mut device = self.device.borrow_mut();
+        let mut log = self.log.borrow_mut();
+        let mut env = NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
+        self.native_layer.borrow_mut().call(&mut env, call)
+    }
+
+    /// `(tokenCache ?? defaultTokenCache).getToken('__clerk_client_jwt')`.
+    fn native_bearer(&self) -> Option<ClientToken> {
+        match self.read_storage(StorageKey::ClientJwt) {
+            Some(Payload::ClientToken(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The provider's native bootstrap at each JS start (3.x): `configure(pk, bearer)`.
+    pub(super) fn native_configure_at_start(&self) {
+        if !self.setup.sdk.native {
+            return;
+        }
+        let token = self.native_bearer();
+        self.native_call(NativeCall::Configure { token });
+    }
+
+    /// `NativeSessionSync`'s effect, after a render whose `isLoaded` or `isSignedIn` changed.
+    pub(super) fn native_session_sync(&self) {
+        if !self.setup.sdk.native || !self.device.borrow().running {
+            return;
+        }
+        let loaded = self.view.borrow().is_loaded;
+        let slot = self.rt.borrow().slot;
+        let signed_in =
+            loaded && matches!(slot, Slot::Some(v) if v.status == SessionStatus::Active);
+        if self.rt.borrow().native_sync.deps == Some((loaded, signed_in)) {
+            return;
+        }
+        self.rt.borrow_mut().native_sync.deps = Some((loaded, signed_in));
+        if !signed_in {
+            self.rt.borrow_mut().native_sync.synced = false;
+            // 3.2.8+ (PR #8469): only once JS has loaded; 3.2.7 (`signout-while-loading`)
+            // also while loading.
+            if loaded || self.has(Defect::SignoutWhileLoading) {
+                self.native_call(NativeCall::SignOut);
+            }
+            return;
+        }
+        if self.rt.borrow().native_sync.synced {
+            return;
+        }
+        if let NativeAnswer::Session { session: Some(_) } = self.native_call(NativeCall::GetSession)
+        {
+            self.rt.borrow_mut().native_sync.synced = true;
+            return;
+        }
+        if let Some(token) = self.native_bearer() {
+            self.native_call(NativeCall::Configure { token: Some(token) });
+            self.rt.borrow_mut().native_sync.synced = true;
+        }
+    }
+
+    /// The native sign-in UI completes; on iOS JS adopts the native client.
+    pub(super) fn native_sign_in(self: &Rc<Self>) {
+        if !self.setup.sdk.native || !self.device.borrow().running {
+            return;
+        }
+        let now = self.now();
+        let session = {
+            let mut server = lock(self.fapi.server());
+            let mut device = self.device.borrow_mut();
+            let mut log = self.log.borrow_mut();
+            let mut env =
+                NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
+            self.native_layer.borrow_mut().sign_in(&mut env)
+        };
+        self.log(Happening::NativeSignedIn { at: now, session });
+        let Some(sid) = session else {
+            return;
+        };
+        if !native::emits_auth_events(self.setup.platform) || !self.device.borrow().js_runs() {
+            return;
+        }
+        if let NativeAnswer::ClientToken { token: Some(t) } =
+            self.native_call(NativeCall::GetClientToken)
+        {
+            self.rt.borrow_mut().memory_token = Some(t);
+            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t));
+        }
+        let known = self
+            .rt
+            .borrow()
+            .client
+            .as_ref()
+            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
+        if known {
+            self.activate(sid);
+            self.render();
+        } else {
+            self.send(Req::GetClient, Purpose::NativeAdopt { sid }, None);
+        }
+    }
+
+    /// `__internal_reloadInitialResources()` answered: the client applied, the native
+    /// session made current.
+    pub(super) fn native_adopted(
+        self: &Rc<Self>,
+        sid: SessionId,
+        view: Option<&ClientView>,
+        signout_epoch: u32,
+    ) {
+        if let Some(view) = view {
+            self.apply_client(view, signout_epoch);
+            self.activate(sid);
+        }
+        self.render();
     }
 }

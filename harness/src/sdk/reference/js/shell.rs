@@ -27,6 +27,8 @@ impl Core {
     pub(super) fn render(&self) {
         let view = self.auth_view();
         if view == *self.view.borrow() {
+            // `NativeSessionSync`'s effect runs after the commit it depends on.
+            self.native_session_sync();
             return;
         }
         let view =
@@ -44,6 +46,7 @@ impl Core {
             };
         self.log(Happening::Rendered { at: self.now(), view: view.clone() });
         *self.view.borrow_mut() = view;
+        self.native_session_sync();
     }
 
     /// The article's route guard over `useAuth()`.

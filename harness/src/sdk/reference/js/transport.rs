@@ -469,6 +469,10 @@ impl Core {
                 }
             }
             Purpose::Native => {}
+            Purpose::NativeAdopt { sid } => {
+                let view = reply.client().filter(|_| reply.is_ok());
+                self.native_adopted(sid, view, signout_epoch)
+            }
             Purpose::Call(done) => done.resolve(reply),
         }
     }

@@ -1,0 +1,403 @@
+//! The native layer of `@clerk/expo` 3.x (clerk-ios / clerk-android behind the `ClerkExpo`
+//! TurboModule), written once as part of the device: its keychain items, its own client on
+//! the server, and the module's calls (`configure`, `getSession`, `getClientToken`,
+//! `signOut`) and native sign-in (`<AuthView>`), on iOS and Android as
+//! `shared/reference/clerk-expo-behaviour.md` §6.1–§6.5 records them.
+//!
+//! Everything that reaches the native layer reaches this file: the model's world, the
+//! reference SDK, and an external adapter's `ClerkExpo` stub through the adapter protocol
+//! (`sdk/external/`, docs/adapter-protocol.md §11). Each caller passes its own device and
+//! server ([`NativeEnv`]); what this file decides — which request the native SDK sends with
+//! which token, what it keeps in its keychain, what a call answers — is decided nowhere else
+//! (a tidy test checks that neither SDK writes the native keychain keys itself).
+//!
+//! Timing: a native call settles at the instant it is made. The native SDK's own network
+//! requests go straight to the server (no FAPI faults, no latency), and fail while the
+//! device is offline or its network hangs. The 3 s waits of the real `configure` and the
+//! poll timers of clerk-ios and clerk-android are not simulated: what they change is when,
+//! not what, and the JS layer's own poll (the 3.2.7 bootstrap) is the SDKs' business.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::device::{Device, Payload};
+use crate::model::server::{
+    ClientToken, ClientView, FapiReply, FapiRequest, ReplyBody, Server, TEST_USER_IDENTIFIER,
+    TEST_USER_PASSWORD,
+};
+use crate::model::time::VTime;
+use crate::model::vocab::{Happening, Network, Platform, SessionId, StorageKey};
+
+/// The native layer's state in process memory: it survives a JS reload and dies with the
+/// process (`clerkConfigured` is a static on iOS; `Clerk.isInitialized` on Android).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NativeLayer {
+    /// iOS `clerkConfigured` / Android `Clerk.isInitialized`.
+    pub configured: bool,
+    /// Whether the native SDK was ever configured in this process: clerk-ios's
+    /// `Clerk.configure` runs once per process (§6.2), so after a native `signOut()` a new
+    /// `configure` does not load a client again.
+    pub started: bool,
+    /// The client token the native SDK last received for its in-memory client (ClerkKit's
+    /// `Clerk.shared.client`), which a refresh names.
+    pub held: Option<ClientToken>,
+    /// The session of the native SDK's in-memory client, if signed in.
+    pub session: Option<SessionId>,
+}
+
+/// A call JS makes on the `ClerkExpo` module (3.x TurboModule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "call")]
+pub enum NativeCall {
+    /// `configure(publishableKey, bearerToken | null)`.
+    Configure { token: Option<ClientToken> },
+    /// `getSession()`.
+    GetSession,
+    /// `getClientToken()`.
+    GetClientToken,
+    /// `signOut()`.
+    SignOut,
+}
+
+impl NativeCall {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NativeCall::Configure { .. } => "configure",
+            NativeCall::GetSession => "get_session",
+            NativeCall::GetClientToken => "get_client_token",
+            NativeCall::SignOut => "sign_out",
+        }
+    }
+}
+
+/// What a native call resolved with, or the code it rejected with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "answer")]
+pub enum NativeAnswer {
+    /// `configure` and `signOut` resolved.
+    Done,
+    /// `getSession()`: the native session's id, or none (`nil` / `{}`).
+    Session { session: Option<SessionId> },
+    /// `getClientToken()`: the native device token, or none.
+    ClientToken { token: Option<ClientToken> },
+    /// The promise rejected with this code (`E_SIGN_OUT_FAILED`, `E_TIMEOUT`).
+    Rejected { code: NativeError },
+}
+
+impl NativeAnswer {
+    /// The answer in a trace's words: `ok`, `sess_2`, `none`, `client_1 v3`, `E_TIMEOUT`.
+    pub fn text(&self) -> String {
+        match self {
+            NativeAnswer::Done => "ok".into(),
+            NativeAnswer::Session { session: Some(s) } => s.to_string(),
+            NativeAnswer::Session { session: None } | NativeAnswer::ClientToken { token: None } => {
+                "none".into()
+            }
+            NativeAnswer::ClientToken { token: Some(t) } => {
+                format!("client_{} v{}", t.client.0, t.version)
+            }
+            NativeAnswer::Rejected { code } => code.as_str().into(),
+        }
+    }
+}
+
+/// The native happenings in a trace's words (the step tables and the snapshots share them).
+pub fn describe(h: &Happening) -> Option<String> {
+    Some(match h {
+        Happening::NativeCalled { call, answer, .. } => {
+            format!("native {} → {}", call.as_str(), answer.text())
+        }
+        Happening::NativeRequest { endpoint, status, .. } => {
+            format!("native request {} → {status}", endpoint.as_str())
+        }
+        Happening::NativeSignedIn { session, .. } => format!(
+            "native sign-in → {}",
+            session.map(|s| s.to_string()).unwrap_or_else(|| "refused".into())
+        ),
+        _ => return None,
+    })
+}
+
+/// A native module rejection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NativeError {
+    /// iOS `signOut()`: the session removal failed; the keychain is wiped anyway.
+    #[serde(rename = "E_SIGN_OUT_FAILED")]
+    SignOutFailed,
+    /// Android `configure(pk, token)`: no session within its wait.
+    #[serde(rename = "E_TIMEOUT")]
+    Timeout,
+}
+
+impl NativeError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NativeError::SignOutFailed => "E_SIGN_OUT_FAILED",
+            NativeError::Timeout => "E_TIMEOUT",
+        }
+    }
+}
+
+/// What a native call works on: the caller's device (keychain, network, platform) and
+/// server, the instant, and the trace the happenings go to.
+pub struct NativeEnv<'a> {
+    pub device: &'a mut Device,
+    pub server: &'a mut Server,
+    pub now: VTime,
+    pub log: &'a mut Vec<Happening>,
+}
+
+/// The module event iOS sends when ClerkKit signs in (`onAuthStateChange`); Android sends
+/// none (only `<AuthView>`'s view event, §4).
+pub fn emits_auth_events(platform: Platform) -> bool {
+    platform == Platform::Ios
+}
+
+impl NativeLayer {
+    /// One module call from JS, answered at `env.now`.
+    pub fn call(&mut self, env: &mut NativeEnv<'_>, call: NativeCall) -> NativeAnswer {
+        let answer = match call {
+            NativeCall::Configure { token } => self.configure(env, token),
+            NativeCall::GetSession => {
+                NativeAnswer::Session { session: self.session.filter(|_| self.configured) }
+            }
+            // iOS reads the keychain with no `clerkConfigured` check; Android asks
+            // `Clerk.getDeviceToken()`, the same stored preference.
+            NativeCall::GetClientToken => {
+                NativeAnswer::ClientToken { token: stored_token(env.device) }
+            }
+            NativeCall::SignOut => self.sign_out(env),
+        };
+        env.log.push(Happening::NativeCalled { at: env.now, call, answer });
+        answer
+    }
+
+    /// The native sign-in UI (`<AuthView>`, ClerkKit's auth flow) completes: the native SDK
+    /// signs the test user in on its own client. Returns the new session, or `None` when the
+    /// flow cannot run (never configured; Android's `presentAuth` refuses a second sign-in;
+    /// the request failed).
+    pub fn sign_in(&mut self, env: &mut NativeEnv<'_>) -> Option<SessionId> {
+        // iOS: ClerkKit's UI needs `Clerk.configure` to have run in this process, even if a
+        // native `signOut()` reset `clerkConfigured` since; Android: `Clerk.isInitialized`.
+        let ready = match env.device.platform {
+            Platform::Ios => self.started,
+            Platform::Android => self.configured && self.session.is_none(),
+        };
+        if !ready {
+            return None;
+        }
+        let request = FapiRequest::SignIn {
+            identifier: TEST_USER_IDENTIFIER.to_string(),
+            password: TEST_USER_PASSWORD.to_string(),
+        };
+        let token = self.presented(env.device);
+        let reply = self.request(env, token, &request)?;
+        match reply.body {
+            ReplyBody::SignIn { created_session } if reply.is_ok() => {
+                self.session = Some(created_session);
+                Some(created_session)
+            }
+            _ => None,
+        }
+    }
+
+    /// The process ends: the native layer's memory goes with it; its keychain stays.
+    pub fn process_ended(&mut self) {
+        *self = NativeLayer::default();
+    }
+
+    fn configure(&mut self, env: &mut NativeEnv<'_>, token: Option<ClientToken>) -> NativeAnswer {
+        match env.device.platform {
+            Platform::Ios => {
+                // `syncTokenState(t)`: a token that differs from the keychain's clears the
+                // cached client and environment (`clearCachedClerkData`).
+                if let Some(t) = token {
+                    let existing = stored_token(env.device);
+                    write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(t));
+                    if existing != Some(t) {
+                        delete_key(env, StorageKey::NativeCachedClient);
+                    }
+                }
+                if self.configured && token.is_some() {
+                    // `try? await Clerk.shared.refreshClient()`: the in-memory client.
+                    self.refresh(env);
+                    return NativeAnswer::Done;
+                }
+                self.configured = true;
+                if !self.started {
+                    // `Clerk.configure`: the keychain's cached client at once, then
+                    // `GET /v1/client` with the keychain's device token.
+                    self.started = true;
+                    self.session = cached_session(env.device);
+                    let presented = stored_token(env.device);
+                    self.fetch_client(env, presented);
+                }
+                // A second `Clerk.configure` in the same process is refused ("Configure can
+                // only be called once"): ClerkKit keeps its in-memory client.
+                NativeAnswer::Done
+            }
+            Platform::Android => {
+                if self.configured {
+                    // `Clerk.updateDeviceToken(t)`: save, then refresh the client with it.
+                    if let Some(t) = token {
+                        write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(t));
+                        self.fetch_client(env, Some(t));
+                    }
+                    return NativeAnswer::Done;
+                }
+                if let Some(t) = token {
+                    write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(t));
+                }
+                self.configured = true;
+                self.started = true;
+                let presented = stored_token(env.device);
+                self.fetch_client(env, presented);
+                // With a token, `configure` waits for a session and rejects when none comes
+                // (also when the token names a signed-out client).
+                if token.is_some() && self.session.is_none() {
+                    return NativeAnswer::Rejected { code: NativeError::Timeout };
+                }
+                NativeAnswer::Done
+            }
+        }
+    }
+
+    fn sign_out(&mut self, env: &mut NativeEnv<'_>) -> NativeAnswer {
+        match env.device.platform {
+            Platform::Ios => {
+                if !self.configured {
+                    return NativeAnswer::Done;
+                }
+                let mut failed = false;
+                if let Some(sid) = self.session {
+                    let token = self.presented(env.device);
+                    failed = self
+                        .request(env, token, &FapiRequest::Remove { sid })
+                        .is_none_or(|r| !r.is_ok());
+                }
+                // `defer { Clerk.clearAllKeychainItems() }`: the wipe happens either way; the
+                // in-memory client stays.
+                delete_key(env, StorageKey::NativeDeviceToken);
+                delete_key(env, StorageKey::NativeCachedClient);
+                if failed {
+                    // The error propagates before `clerkConfigured = false`.
+                    return NativeAnswer::Rejected { code: NativeError::SignOutFailed };
+                }
+                self.session = None;
+                self.configured = false;
+                NativeAnswer::Done
+            }
+            Platform::Android => {
+                if !self.configured {
+                    delete_key(env, StorageKey::NativeDeviceToken);
+                    return NativeAnswer::Done;
+                }
+                if let Some(sid) = self.session {
+                    let token = self.presented(env.device);
+                    let _ = self.request(env, token, &FapiRequest::Remove { sid });
+                }
+                // `SignOutService`: always forget the device token and the session, then
+                // `GET /v1/client` without a client: a new anonymous native client.
+                delete_key(env, StorageKey::NativeDeviceToken);
+                self.session = None;
+                self.held = None;
+                self.fetch_client(env, None);
+                NativeAnswer::Done
+            }
+        }
+    }
+
+    /// `refreshClient()` of clerk-ios: `GET /v1/client` for the in-memory client (the
+    /// `x-clerk-client-id` it sends names it), else with the keychain's token.
+    fn refresh(&mut self, env: &mut NativeEnv<'_>) {
+        let token = self.held.or_else(|| stored_token(env.device));
+        self.fetch_client(env, token);
+    }
+
+    /// `GET /v1/client` with `token`: the answer becomes the in-memory client and, on iOS,
+    /// the keychain's cached client.
+    fn fetch_client(&mut self, env: &mut NativeEnv<'_>, token: Option<ClientToken>) {
+        let Some(reply) = self.request(env, token, &FapiRequest::GetClient) else {
+            return;
+        };
+        let ok = reply.is_ok();
+        if let Some(view) = reply.client.filter(|_| ok) {
+            self.session = signed_in_session(&view);
+            if env.device.platform == Platform::Ios {
+                write_key(env, StorageKey::NativeCachedClient, Payload::Client(view.into()));
+            }
+        }
+    }
+
+    /// The token a native request carries: the keychain's (ClerkKit and clerk-android read
+    /// it on every request).
+    fn presented(&self, device: &Device) -> Option<ClientToken> {
+        stored_token(device).or(self.held)
+    }
+
+    /// One request of the native SDK, straight to the server: `None` is a network error.
+    /// The rotated token in the answer's `Authorization` header is saved to the keychain.
+    fn request(
+        &mut self,
+        env: &mut NativeEnv<'_>,
+        token: Option<ClientToken>,
+        request: &FapiRequest,
+    ) -> Option<FapiReply> {
+        let endpoint = request.endpoint();
+        if env.device.network != Network::Online {
+            env.log.push(Happening::NativeRequest { at: env.now, endpoint, status: 0 });
+            return None;
+        }
+        let reply = env.server.handle(token, request, env.now);
+        env.log.push(Happening::NativeRequest { at: env.now, endpoint, status: reply.status });
+        if let Some(next) = reply.client_token {
+            self.held = Some(next);
+            write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(next));
+        }
+        Some(reply)
+    }
+}
+
+fn stored_token(device: &Device) -> Option<ClientToken> {
+    match device.read(StorageKey::NativeDeviceToken) {
+        Some((Payload::ClientToken(t), _)) => Some(t),
+        _ => None,
+    }
+}
+
+fn cached_session(device: &Device) -> Option<SessionId> {
+    match device.read(StorageKey::NativeCachedClient) {
+        Some((Payload::Client(view), _)) => signed_in_session(&view),
+        _ => None,
+    }
+}
+
+/// The session a client answer makes current for the native SDK: its last active one, if
+/// still signed in.
+fn signed_in_session(view: &ClientView) -> Option<SessionId> {
+    let last = view.last_active_session?;
+    view.sessions.iter().find(|s| s.id == last && s.status.is_signed_in()).map(|s| s.id)
+}
+
+/// A native keychain write (the native SDK's own items; no SDK storage fault reaches them).
+fn write_key(env: &mut NativeEnv<'_>, key: StorageKey, payload: Payload) {
+    let len = payload.len();
+    let digest = payload.digest();
+    if env.device.read(key).is_some_and(|(_, d)| d == digest) {
+        return;
+    }
+    let stored_digest = env.device.write_native(key, payload);
+    env.log.push(Happening::StorageWritten {
+        at: env.now,
+        key,
+        len,
+        digest,
+        stored_digest,
+        credential: false,
+    });
+}
+
+fn delete_key(env: &mut NativeEnv<'_>, key: StorageKey) {
+    if env.device.delete(key) {
+        env.log.push(Happening::StorageDeleted { at: env.now, key });
+    }
+}
