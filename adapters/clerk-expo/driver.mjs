@@ -27,7 +27,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { VirtualClock, trackImmediates } from './clock.mjs';
 import { AppShell, appTree } from './app-shell.mjs';
 import { mount } from './host.mjs';
-import { badRequest, checkStorage, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
+import { badRequest, checkStorage, nativeCall, serve, settleAndObserve, startFields, takeStdout, unsupported } from '../shared/protocol.mjs';
 import { callFreeReload, epochOffset, happeningsLog, launchNetwork, openShell } from '../shared/launch.mjs';
 import { entryName, locatePackage } from '../shared/locate.mjs';
 
@@ -88,6 +88,7 @@ Module._resolveFilename = function resolveWithStubs(request, ...rest) {
 };
 const stubRequire = createRequire(import.meta.url);
 const reactNative = stubRequire(STUBS['react-native']);
+const nativeModule = stubRequire(join(here, 'stubs', 'clerk-expo-native-module.cjs'));
 const secureStore = stubRequire(STUBS['expo-secure-store']);
 
 // ------------------------------------------------------------------------ the launch
@@ -108,6 +109,13 @@ async function start(request) {
     throw unsupported(`settings.resource_cache: @clerk/expo ${located.version} has no @clerk/expo/resource-cache`);
   }
   checkStorage(storage);
+  if (settings.native !== undefined && typeof settings.native !== 'boolean') {
+    throw badRequest(`start \`settings.native\` must be a boolean, got ${JSON.stringify(settings.native)}`);
+  }
+  const withNative = settings.native === true;
+  if (withNative && Number.parseInt(located.version, 10) !== 3) {
+    throw unsupported(`settings.native: the ${located.version} native module (4.x's Expo module: configure, getClientToken, syncClientStateFromJs, clerkNativeClientChanged) is not wired; the driver forwards 3.x's TurboModule only`);
+  }
 
   // The clock, on the main realm, with the version folder's fake-timers (see epochOffset for
   // the instants).
@@ -147,6 +155,13 @@ async function start(request) {
   const net = network.net;
   globalThis.fetch = net.fetch;
 
+  // The native module (§11), bound before @clerk/expo is loaded (it looks the module up
+  // when its files load): every call goes to the harness's native layer and counts as I/O
+  // in flight until its answer is in.
+  if (withNative) {
+    nativeModule.bind({ forward: (call, token) => clock.trackIo(nativeCall(call, token, virtual())) });
+  }
+
   // Loaded only now: the fake clock must be in place before React's scheduler and clerk-js
   // read the timer globals.
   const React = located.require('react');
@@ -170,6 +185,7 @@ async function start(request) {
 
   callFreeReload(clerk, als);
 
+
   const shell = openShell({
     AppShell,
     fields,
@@ -190,6 +206,7 @@ async function start(request) {
     offset,
     fatal: null,
     take,
+    emitNative: withNative ? reactNative.__harness.emitNative : null,
   };
 
   // The loading screen is on before the provider mounts and starts `load()`.
@@ -211,7 +228,7 @@ async function start(request) {
 // The lockstep fidelity @clerk/expo is held to (docs/adapter-protocol.md §2): `observable`,
 // as for clerk-js (the engine inside it) until the model predicts requests one by one.
 serve({
-  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable' },
+  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable', native_module: true },
   versions: [PROTOCOL],
   start,
   end: undefined,

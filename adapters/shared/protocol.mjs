@@ -141,6 +141,8 @@ const STEP_EVENTS = {
   session_remove: () => {},
   sign_out: () => {},
   set_active: () => {},
+  // §11: the harness made the native sign-in; `native_events` carries what the module sends.
+  native_sign_in: () => {},
 };
 
 async function step(app, request) {
@@ -167,8 +169,55 @@ async function step(app, request) {
   let target = virtual();
   if (name === 'advance') target += event.ms;
   if (name === 'network') net.offline = event.state === 'offline';
-  await shell.apply(event);
+  if (name === 'native_sign_in') {
+    if (!app.emitNative) throw unsupported('step: `native_sign_in` needs a native module, which this driver does not have (§11)');
+    const events = request.native_events ?? [];
+    if (!Array.isArray(events)) throw badRequest(`step \`native_events\` must be an array, got ${JSON.stringify(events)}`);
+    for (const e of events) {
+      if (!e || typeof e.name !== 'string') throw badRequest(`step \`native_events\`: each is {name, body}, got ${JSON.stringify(e)}`);
+      app.emitNative(e.name, e.body);
+    }
+  } else {
+    await shell.apply(event);
+  }
   return settleAndObserve(app, target);
+}
+
+// ------------------------------------------------------------- the native module (§11)
+
+/** Native calls sent and not yet answered, by `seq`. */
+const nativePending = new Map();
+let nativeSeq = 0;
+
+/**
+ * Sends one call of the `ClerkExpo` module to the harness's native layer and returns a
+ * promise of its answer `{ok, value, code, message}` (§11). The caller counts it as I/O in
+ * flight (the clock's `trackIo`), so the world is not idle until the answer is in.
+ */
+export function nativeCall(call, token, atMs) {
+  nativeSeq += 1;
+  const seq = nativeSeq;
+  const answer = new Promise((resolve) => nativePending.set(seq, resolve));
+  send({ native: { seq, call, token: token ?? null, at_ms: atMs } });
+  return answer;
+}
+
+/** A `native_answer` line: resolves its call. Unknown `seq`s are reported on stderr. */
+function nativeAnswer(line) {
+  let body;
+  try {
+    body = JSON.parse(line).native_answer;
+  } catch (e) {
+    process.stderr.write(`a native_answer line that is not JSON (${e.message}): ${line.slice(0, 200)}\n`);
+    return;
+  }
+  const resolve = nativePending.get(body?.seq);
+  if (!resolve) {
+    process.stderr.write(`a native_answer for no pending call: ${line.slice(0, 200)}\n`);
+    return;
+  }
+  nativePending.delete(body.seq);
+  resolve(body);
 }
 
 // --------------------------------------------------------------------------- the loop
@@ -243,6 +292,11 @@ export function serve({ hello, versions, start, end, app }) {
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       if (line.trim() === '') continue;
+      // A native answer belongs to the request being served: never queued behind it.
+      if (line.startsWith('{"native_answer"')) {
+        nativeAnswer(line);
+        continue;
+      }
       chain = chain.then(() => (shuttingDown ? undefined : line.length > LINE_BYTES_MAX ? tooLong(line) : handle(line)));
     }
     if (buffered.length > LINE_BYTES_MAX) {

@@ -42,11 +42,23 @@ const TurboModuleRegistry = {
   },
 };
 
+/** Every emitter made in this launch: the native module's events reach those over it. */
+const emitters = new Set();
+
+/** Delivers a native module event (docs/adapter-protocol.md §11) to JS's listeners. */
+function emitNative(name, body) {
+  const module = native();
+  for (const emitter of emitters) {
+    if (module && emitter.nativeModule === module) emitter.emit(name, body);
+  }
+}
+
 /** React Native's emitter: `addListener` also tells the native module (iOS starts observing). */
 class NativeEventEmitter {
   constructor(nativeModule) {
     this.nativeModule = nativeModule ?? null;
     this.listeners = new Map();
+    emitters.add(this);
   }
 
   addListener(eventType, listener) {
@@ -101,5 +113,5 @@ module.exports = {
   NativeEventEmitter,
   AppState,
   // The adapter's controls (not React Native API).
-  __harness: { setPlatform, setAppState },
+  __harness: { setPlatform, setAppState, emitNative },
 };

@@ -79,7 +79,11 @@ use crate::sdk::port::{PortError, SdkPort};
 
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, pool_from_env, repo_root};
 use process::{Line, Process, ReadError};
-use protocol::{Hello, PROTOCOL, PROTOCOLS, Reply, Request, StartSettings};
+use protocol::{
+    Hello, NativeAnswerBody, NativeAnswerLine, NativeEvent, NativeLine, PROTOCOL, PROTOCOLS, Reply,
+    Request, StartSettings,
+};
+use crate::model::native::{self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 
 /// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
 /// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
@@ -164,6 +168,10 @@ pub struct ExternalSdk {
     transcript: Option<Vec<Transcribed>>,
     /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
     fidelity: Option<&'static str>,
+    /// The native layer (`model/native.rs`) the adapter's `ClerkExpo` module reaches
+    /// (§11, `native: true`): lives with the app process. Its keychain items live in
+    /// `device`'s storage.
+    native: NativeLayer,
 }
 
 /// One line of an adapter's conversation, as recorded by [`ExternalSdk::record_transcript`].
@@ -209,6 +217,7 @@ impl ExternalSdk {
             hello: None,
             transcript: None,
             fidelity: None,
+            native: NativeLayer::default(),
         }
     }
 
@@ -337,6 +346,7 @@ impl ExternalSdk {
                 if self.device.running {
                     self.end_process(out).await;
                     self.device.running = false;
+                    self.native.process_ended();
                     self.render(AuthView::closed(), out);
                 }
             }
@@ -350,10 +360,18 @@ impl ExternalSdk {
                 if self.device.running {
                     self.end_process(out).await;
                     self.device.running = false;
+                    self.native.process_ended();
                     self.render(AuthView::closed(), out);
                 }
                 if self.setup.platform == Platform::Android {
                     self.storage.clear();
+                }
+                // The native keychain: iOS keeps it, Android clears it.
+                self.device.reinstall();
+            }
+            Event::NativeSignIn => {
+                if self.setup.sdk.native && self.device.running {
+                    self.native_sign_in(out).await?;
                 }
             }
             Event::AppState { state } => {
@@ -464,6 +482,16 @@ impl ExternalSdk {
             .fidelity
             .as_deref()
             .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
+        if self.setup.sdk.native && !hello.native_module {
+            // The process cannot carry the native module: refused before `start`.
+            drop(process);
+            return Err(PortError::Unsupported {
+                sdk: self.command.label.clone(),
+                event: "cold_start (the setup's native module: the adapter's hello does not \
+                        say `native_module: true`)"
+                    .to_string(),
+            });
+        }
         self.runs += 1;
         let run = self.runs;
         self.running = Some(Running {
@@ -581,9 +609,121 @@ impl ExternalSdk {
             Event::Advance { ms } => self.now.plus(*ms),
             _ => self.now,
         };
-        let request =
-            Request::Step { v: 0, id: 0, event: event.clone(), call_base: self.next_call };
+        self.step_with(event, target, Vec::new(), out).await
+    }
+
+    async fn step_with(
+        &mut self,
+        event: &Event,
+        target: VTime,
+        native_events: Vec<NativeEvent>,
+        out: &mut Vec<Happening>,
+    ) -> Result<(), PortError> {
+        let request = Request::Step {
+            v: 0,
+            id: 0,
+            event: event.clone(),
+            call_base: self.next_call,
+            native_events,
+        };
         self.exchange(request, &event.to_string(), target, out).await
+    }
+
+    /// `native_sign_in`: the native layer signs in on the harness's side; on iOS the adapter
+    /// gets the step with the `onAuthStateChange` event for its module's listeners (§11).
+    async fn native_sign_in(&mut self, out: &mut Vec<Happening>) -> Result<(), PortError> {
+        let now = self.now;
+        let session = {
+            let mut server = lock(self.fapi.server());
+            let mut env =
+                NativeEnv { device: &mut self.device, server: &mut server, now, log: out };
+            self.native.sign_in(&mut env)
+        };
+        out.push(Happening::NativeSignedIn { at: now, session });
+        let Some(sid) = session else {
+            return Ok(());
+        };
+        if !native_layer::emits_auth_events(self.setup.platform) || !self.device.js_runs() {
+            return Ok(());
+        }
+        let event = NativeEvent {
+            name: "onAuthStateChange".into(),
+            body: serde_json::json!({ "type": "signedIn", "sessionId": sid.to_string() }),
+        };
+        self.step_with(&Event::NativeSignIn, now, vec![event], out).await
+    }
+
+    /// Answers one `native` line of the adapter (§11) with the native layer: the call
+    /// at the instant the adapter names, on this run's device and server.
+    fn native_answer(&mut self, line: NativeLine, log: &mut Vec<Happening>) -> String {
+        let request = line.native;
+        let refuse = |message: String| NativeAnswerBody {
+            seq: request.seq,
+            ok: false,
+            value: None,
+            code: None,
+            message: Some(message),
+        };
+        let body = if !self.setup.sdk.native {
+            refuse("this run's setup has no native module (`native: true`)".into())
+        } else {
+            let token = match request.token.as_deref() {
+                None | Some("") => Ok(None),
+                Some(text) => crate::model::server::ClientToken::decode(text)
+                    .map(Some)
+                    .ok_or_else(|| format!("`token` is not a client JWT of this run: {text:.60}")),
+            };
+            let call = match (request.call.as_str(), token) {
+                (_, Err(e)) => Err(e),
+                ("configure", Ok(token)) => Ok(NativeCall::Configure { token }),
+                ("get_session", _) => Ok(NativeCall::GetSession),
+                ("get_client_token", _) => Ok(NativeCall::GetClientToken),
+                ("sign_out", _) => Ok(NativeCall::SignOut),
+                (other, _) => Err(format!(
+                    "unknown native call {other:?}; accepted: configure, get_session, \
+                     get_client_token, sign_out"
+                )),
+            };
+            match call {
+                Err(message) => refuse(message),
+                Ok(call) => {
+                    let at = VTime(request.at_ms.max(self.now.ms()));
+                    let answer = {
+                        let mut server = lock(self.fapi.server());
+                        let mut env = NativeEnv {
+                            device: &mut self.device,
+                            server: &mut server,
+                            now: at,
+                            log,
+                        };
+                        self.native.call(&mut env, call)
+                    };
+                    let (ok, value, code) = match answer {
+                        NativeAnswer::Done => (true, serde_json::Value::Null, None),
+                        NativeAnswer::Session { session } => (
+                            true,
+                            session
+                                .map(|s| serde_json::json!({ "sessionId": s.to_string() }))
+                                .unwrap_or(serde_json::Value::Null),
+                            None,
+                        ),
+                        NativeAnswer::ClientToken { token } => (
+                            true,
+                            token
+                                .map(|t| serde_json::Value::String(t.encode()))
+                                .unwrap_or(serde_json::Value::Null),
+                            None,
+                        ),
+                        NativeAnswer::Rejected { code } => {
+                            (false, serde_json::Value::Null, Some(code.as_str().to_string()))
+                        }
+                    };
+                    NativeAnswerBody { seq: request.seq, ok, value: Some(value), code, message: None }
+                }
+            }
+        };
+        serde_json::to_string(&NativeAnswerLine { native_answer: body })
+            .expect("native answers always serialise")
     }
 
     /// Sends `request` (its `id` added here), reads the reply and absorbs its observation,
@@ -611,7 +751,39 @@ impl ExternalSdk {
             t.push(Transcribed::Sent(line.clone()));
         }
         running.process.send(line);
-        let line = running.process.read(limit).await;
+        // §11: the adapter's native-module calls arrive before its reply; each is
+        // answered at once and the reply is read again.
+        let mut native_log = Vec::new();
+        let line = loop {
+            let Some(running) = self.running.as_mut() else {
+                return Err(self.err_crashed(format!("no adapter process is running for `{what}`")));
+            };
+            let line = running.process.read(limit).await;
+            if let Ok(Line::Text(text)) = &line
+                && text.starts_with("{\"native\"")
+            {
+                if let Some(t) = self.transcript.as_mut() {
+                    t.push(Transcribed::Received(text.clone()));
+                }
+                let answer = match serde_json::from_str::<NativeLine>(text) {
+                    Ok(native) => self.native_answer(native, &mut native_log),
+                    Err(e) => {
+                        return Err(self.err_garbled(format!(
+                            "a native line during `{what}` is not a protocol message ({e}): {}",
+                            protocol::quote(text)
+                        )));
+                    }
+                };
+                if let Some(t) = self.transcript.as_mut() {
+                    t.push(Transcribed::Sent(answer.clone()));
+                }
+                if let Some(running) = self.running.as_mut() {
+                    running.process.send(answer);
+                }
+                continue;
+            }
+            break line;
+        };
         let mut running = self.running.take().expect("checked above");
         let text = match line {
             Err(ReadError::Timeout) => {
@@ -695,7 +867,15 @@ impl ExternalSdk {
                 protocol::quote(&text)
             )));
         };
-        self.absorb(obs, next_call, target, what, out)
+        let start = out.len();
+        self.absorb(obs, next_call, target, what, out)?;
+        if !native_log.is_empty() {
+            // The native layer's happenings go where their instants put them among the
+            // adapter's (after those of the same instant).
+            out.extend(native_log);
+            out[start..].sort_by_key(Happening::at);
+        }
+        Ok(())
     }
 
     /// Ends the running process: `shutdown`, a bounded wait, then a kill. Open calls die

@@ -23,13 +23,19 @@ pub const PROTOCOL: u64 = 2;
 
 /// The versions this harness speaks: an adapter's hello names one, and every request the
 /// harness writes it carries as `v`. Version 2 adds `end` (one process, launch after
-/// launch); a version 1 adapter is one process per launch.
+/// launch); a version 1 adapter is one process per launch. Either version may add the
+/// native module (§11): an adapter that says `"native_module": true` in its hello makes
+/// native calls (`native` lines, answered by `native_answer` lines) and takes the module's
+/// events (`native_events` on a `step`), for setups with `native: true`.
 pub const PROTOCOLS: [u64; 2] = [1, 2];
 
-/// [`PROTOCOLS`] as an error message says them: `1 and 2`.
+/// [`PROTOCOLS`] as an error message says them: `1, 2 and 3`.
 pub fn protocols_text() -> String {
     let words: Vec<String> = PROTOCOLS.iter().map(u64::to_string).collect();
-    words.join(" and ")
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
 }
 
 /// What the hello line must say in its `hello` field.
@@ -66,6 +72,10 @@ pub struct Hello {
     /// absent: `observable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<String>,
+    /// The adapter's `ClerkExpo` module forwards to the harness's native layer (§11);
+    /// absent: false, and setups with `native: true` are refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native_module: bool,
 }
 
 /// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
@@ -137,7 +147,15 @@ pub enum Request {
     },
     /// One event, in the JSON form of the harness's traces (`{"event": "get_token",
     /// "skip_cache": true}`).
-    Step { v: u64, id: u64, event: crate::model::vocab::Event, call_base: u32 },
+    Step {
+        v: u64,
+        id: u64,
+        event: crate::model::vocab::Event,
+        call_base: u32,
+        /// The native module's events (§11) sends JS during this step (§11).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        native_events: Vec<NativeEvent>,
+    },
     /// Answer `{"id": …, "ok": true}` and exit with status 0 within 2 s.
     Shutdown { v: u64, id: u64 },
     /// Version 2: end the running launch (the app process) and answer `{"id": …, "ok":
@@ -177,6 +195,10 @@ pub struct StartSettings {
     pub treat_pending_as_signed_out: bool,
     pub fapi_latency_ms: u64,
     pub backend_latency_ms: u64,
+    /// The `ClerkExpo` native module is present (`native: true`); its calls go to the harness
+    /// (§11). Sent only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
 }
 
 impl StartSettings {
@@ -190,6 +212,7 @@ impl StartSettings {
             treat_pending_as_signed_out: setup.sdk.treat_pending_as_signed_out,
             fapi_latency_ms: setup.net.fapi_latency_ms,
             backend_latency_ms: setup.net.backend_latency_ms,
+            native: setup.sdk.native,
         }
     }
 }
@@ -497,4 +520,56 @@ mod tests {
         assert_eq!(quoted.chars().count(), 200 + 3);
         assert_eq!(quote("short"), "`short`");
     }
+}
+
+/// §11: an event of the native module, delivered to JS's listeners during a `step`:
+/// `{"name": "onAuthStateChange", "body": {"type": "signedIn", "sessionId": "sess_1"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct NativeEvent {
+    pub name: String,
+    pub body: serde_json::Value,
+}
+
+/// §11: a call of the native module, from the adapter while it answers a `start` or a
+/// `step`: `{"native": {"seq": 1, "call": "configure", "token": "eyJ…", "at_ms": 7000}}`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+pub struct NativeLine {
+    pub native: NativeRequest,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NativeRequest {
+    /// The adapter's number for the call; the answer carries it back.
+    pub seq: u64,
+    /// `configure`, `get_session`, `get_client_token` or `sign_out`.
+    pub call: String,
+    /// `configure`'s bearer token: the client JWT, or null.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The virtual instant of the call, ms since the harness epoch.
+    pub at_ms: u64,
+}
+
+/// §11: the harness's answer to a [`NativeLine`]: `{"native_answer": {"seq": 1, "ok":
+/// true, "value": …}}` or `{"native_answer": {"seq": 1, "ok": false, "code": "E_TIMEOUT"}}`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct NativeAnswerLine {
+    pub native_answer: NativeAnswerBody,
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct NativeAnswerBody {
+    pub seq: u64,
+    pub ok: bool,
+    /// What the promise resolves with: null, `{"sessionId": …}` (`get_session`), or the
+    /// device token string (`get_client_token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// The rejection code, when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Why the harness could not take the call (a bad `native` line), when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
