@@ -77,13 +77,15 @@ use crate::model::vocab::{
 use crate::sdk::env;
 use crate::sdk::port::{PortError, SdkPort};
 
+use crate::model::native::{
+    self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer,
+};
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, pool_from_env, repo_root};
 use process::{Line, Process, ReadError};
 use protocol::{
     Hello, NativeAnswerBody, NativeAnswerLine, NativeEvent, NativeLine, PROTOCOL, PROTOCOLS, Reply,
     Request, StartSettings,
 };
-use crate::model::native::{self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 
 /// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
 /// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
@@ -718,7 +720,13 @@ impl ExternalSdk {
                             (false, serde_json::Value::Null, Some(code.as_str().to_string()))
                         }
                     };
-                    NativeAnswerBody { seq: request.seq, ok, value: Some(value), code, message: None }
+                    NativeAnswerBody {
+                        seq: request.seq,
+                        ok,
+                        value: Some(value),
+                        code,
+                        message: None,
+                    }
                 }
             }
         };
