@@ -29,16 +29,25 @@ struct Layout {
     adapter: &'static str,
     /// The environment variable that tells the driver which folder's `node_modules` to run.
     dir_env: &'static str,
+    /// Whether the driver loads modules of its own from the adapter folder's `node_modules`
+    /// (clerk-js's `clock.mjs` requires `@sinonjs/fake-timers` from there), so that folder's
+    /// pinned install is needed to run any other version too.
+    driver_uses_adapter_modules: bool,
 }
 
 fn layout(sdk: NpmSdk) -> Layout {
     match sdk {
-        NpmSdk::ClerkJs => {
-            Layout { adapter: "adapters/clerk-js", dir_env: "SESSION_HARNESS_CLERK_JS_DIR" }
-        }
-        NpmSdk::ClerkExpo => {
-            Layout { adapter: "adapters/clerk-expo", dir_env: "SESSION_HARNESS_CLERK_EXPO_DIR" }
-        }
+        NpmSdk::ClerkJs => Layout {
+            adapter: "adapters/clerk-js",
+            dir_env: "SESSION_HARNESS_CLERK_JS_DIR",
+            driver_uses_adapter_modules: true,
+        },
+        NpmSdk::ClerkExpo => Layout {
+            adapter: "adapters/clerk-expo",
+            dir_env: "SESSION_HARNESS_CLERK_EXPO_DIR",
+            // Everything it loads comes from the version folder it is given.
+            driver_uses_adapter_modules: false,
+        },
     }
 }
 
@@ -121,15 +130,19 @@ pub(crate) fn version_key(version: &str) -> Vec<u64> {
 /// The folder whose `node_modules` holds `sdk` at `version`, installing it if needed.
 pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
     let pins = pinned(root, sdk)?;
-    if let Some((_, folder)) = pins.iter().find(|(v, _)| v == version) {
-        let installed = folder.join("node_modules").join(sdk.package()).join("package.json");
-        if !installed.exists() {
-            eprintln!("installing the pinned {} (npm ci in {}) …", sdk.label(version), {
-                folder.display()
-            });
-            npm(folder, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
-        }
+    if let Some((pin, folder)) = pins.iter().find(|(v, _)| v == version) {
+        install_pinned(sdk, pin, folder)?;
         return Ok(folder.clone());
+    }
+    if layout(sdk).driver_uses_adapter_modules {
+        // A scratch install holds the package; the driver's own modules come from the
+        // adapter folder, whose pinned install may not have been made yet.
+        let adapter = root.join(layout(sdk).adapter);
+        let (pin, folder) = pins
+            .iter()
+            .find(|(_, f)| *f == adapter)
+            .with_context(|| format!("{} has no pinned install", adapter.display()))?;
+        install_pinned(sdk, pin, folder)?;
     }
     let scratch = root.join("target/gate").join(sdk.label(version));
     let installed = scratch.join("node_modules").join(sdk.package()).join("package.json");
@@ -159,6 +172,18 @@ pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
         || format!("installing {}@{version}: is that a published version?", sdk.package()),
     )?;
     Ok(scratch)
+}
+
+/// `npm ci` in a pinned folder whose `node_modules` does not hold its package yet.
+fn install_pinned(sdk: NpmSdk, version: &str, folder: &Path) -> Result<()> {
+    let installed = folder.join("node_modules").join(sdk.package()).join("package.json");
+    if !installed.exists() {
+        eprintln!("installing the pinned {} (npm ci in {}) …", sdk.label(version), {
+            folder.display()
+        });
+        npm(folder, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
 }
 
 fn npm(dir: &Path, args: &[&str]) -> Result<()> {
