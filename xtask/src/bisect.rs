@@ -432,14 +432,45 @@ fn load_scenario(
     Ok(Judged::Scenario { scenario: Box::new(sc), shown })
 }
 
-/// Installs (or reuses) `version` and judges it.
+/// What a broken run said, for the person reading (never compared): `variant: error`, its
+/// first line cut to [`DETAIL_CHARS_MAX`] characters, once per distinct error.
+fn broken_details<'a>(
+    runs: impl IntoIterator<Item = (&'a str, &'a LockstepOutcome)>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (variant, outcome) in runs {
+        let Lockstep::Broken(e) = &outcome.verdict else { continue };
+        if matches!(e, PortError::Unsupported { .. }) {
+            continue;
+        }
+        // The first line says what broke; a crash's last stderr line usually says why.
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let first = lines.first().copied().unwrap_or("");
+        let last = lines.iter().skip(1).rev().find(|l| !l.trim().is_empty());
+        let joined = match last {
+            Some(last) => format!("{first} … {}", last.trim()),
+            None => first.to_string(),
+        };
+        let line: String = joined.chars().take(DETAIL_CHARS_MAX).collect();
+        if !out.iter().any(|o| o.ends_with(&line)) {
+            out.push(format!("{variant}: {line}"));
+        }
+    }
+    out
+}
+
+/// How much of a broken run's error a step prints.
+const DETAIL_CHARS_MAX: usize = 400;
+
+/// Installs (or reuses) `version` and judges it; also returns what broken runs said.
 fn verdict_at(
     root: &Path,
     sdk: NpmSdk,
     version: &str,
     judged: &Judged,
     jobs: usize,
-) -> Result<VersionVerdict> {
+) -> Result<(VersionVerdict, Vec<String>)> {
     let spec = SdkSpec::Npm { sdk, version: version.to_string() };
     let subject = crate::gate::subject(&spec, root, None, None)
         .with_context(|| format!("bisect stopped at {}@{version}", sdk.package()))?;
@@ -454,18 +485,27 @@ fn verdict_at(
             };
             let reports =
                 gate::run(subject.as_ref(), &plan, &Findings::default(), jobs, &|_: &_| {});
-            VersionVerdict(
+            let details = broken_details(reports.iter().map(|r| (r.variant.as_str(), &r.outcome)));
+            let verdict = VersionVerdict(
                 reports.iter().map(|r| (r.variant.clone(), CaseVerdict::of(&r.outcome))).collect(),
-            )
+            );
+            (verdict, details)
         }
         Judged::Case { seed, index, steps } => {
             // The profile a real SDK is compared with, as `fuzz --sdk` and the gate run it.
             let (setup, events, case_seed) =
                 gate::campaign_case(subject.as_ref(), ProfileId::ClerkJs6, *seed, *index, *steps);
             let outcome = subject.run(setup, &events, Some(case_seed));
-            VersionVerdict(vec![(format!("case {index}"), CaseVerdict::of(&outcome))])
+            let variant = format!("case {index}");
+            let details = broken_details([(variant.as_str(), &outcome)]);
+            (VersionVerdict(vec![(variant, CaseVerdict::of(&outcome))]), details)
         }
     })
+}
+
+/// `1 release`, `61 releases`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 fn workspace_root() -> PathBuf {
@@ -513,19 +553,19 @@ pub fn run(args: Args) -> Result<bool> {
         }
     };
     say(&format!(
-        "bisect {}: {} releases in [{}, {}] (pre-releases left out), at most {runs} runs\n\
-         judged by: {what}",
+        "bisect {}: {} in [{}, {}] (pre-releases left out), at most {}\njudged by: {what}",
         sdk.package(),
-        versions.len(),
+        count(versions.len(), "release"),
         args.from,
         args.to,
+        count(runs, "run"),
     ));
     let started = Instant::now();
     let mut steps: Vec<Step> = Vec::new();
     let bisection = bisect(versions.len(), |i| -> Result<VersionVerdict> {
         let version = &versions[i];
         let t = Instant::now();
-        let verdict = verdict_at(&root, sdk, version, &judged, args.jobs)?;
+        let (verdict, details) = verdict_at(&root, sdk, version, &judged, args.jobs)?;
         let seconds = t.elapsed().as_secs_f64();
         let end = match i {
             0 => " (from)",
@@ -538,6 +578,9 @@ pub fn run(args: Args) -> Result<bool> {
             verdict.to_string()
         };
         say(&format!("[{}/{runs}] {version}{end}  {shown}  ({seconds:.1}s)", steps.len() + 1));
+        for d in &details {
+            say(&format!("      {d}"));
+        }
         steps.push(Step { version: version.clone(), verdict: verdict.clone(), seconds });
         Ok(verdict)
     })?;
@@ -561,12 +604,19 @@ pub fn run(args: Args) -> Result<bool> {
                 "first version whose verdict changes: {x} (verdict at {from}: {first}, at {x}: \
                  {verdict}); ran {ran} of {total} versions"
             ));
+            if *index > 1 {
+                say(&format!("  the release before it, {before}, has {from}'s verdict"));
+            }
             say(&format!(
-                "  the release before it, {before}, has {from}'s verdict; with more than one \
-                 change in the range the search finds one of them\n  compare: {}\n           {}",
+                "  with more than one change in the range the search finds one of them\n  \
+                 compare: {}\n           {}",
                 judged.replay(sdk, before, variant),
                 judged.replay(sdk, x, variant)
             ));
+            if [first, verdict].iter().any(|v| v.0.iter().any(|(_, c)| c.word() == "broken")) {
+                say("  a broken run (crashed, hung, garbled) is as often the install's or the \
+                     adapter's doing as the release's: read its detail above before trusting it");
+            }
             (Some(x.clone()), Some(before.clone()))
         }
     };
