@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use session_harness::gate::{self, Breakage, CaseReport, Findings, Suite, Verdict};
-use session_harness::generate;
 use session_harness::model::profile::ProfileId;
 use session_harness::model::vocab::Event;
 use session_harness::runner::lockstep::{Fidelity, LockstepOutcome, Verdict as Lockstep};
 use session_harness::runner::spec::SdkSpec;
 use session_harness::scenario;
 use session_harness::sdk::hunt;
-use session_harness::sim::{case_seed, format_seed};
+use session_harness::sim::format_seed;
 
 /// What the campaign was asked for (the `fuzz` arguments that apply to an external SDK).
 pub struct Campaign {
@@ -162,10 +161,8 @@ pub fn run(c: Campaign, root: &Path) -> Result<bool> {
                         break;
                     }
                     let index = c.range.start + n;
-                    let seed = case_seed(c.seed, index);
-                    let case = generate::case_from_seed(profile, c.steps, seed);
-                    let events = generate::interpret_for(&case, None, false).events();
-                    let setup = subject.setup(generate::without_device_settings(case.setup));
+                    let (setup, events, seed) =
+                        gate::campaign_case(subject.as_ref(), profile, c.seed, index, c.steps);
                     let case_started = Instant::now();
                     let outcome = subject.run(setup, &events, Some(seed));
                     let wall = case_started.elapsed();

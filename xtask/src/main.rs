@@ -10,6 +10,7 @@ mod bench;
 mod bench_clerk_js;
 mod bench_fapi;
 mod bench_sdk;
+mod bisect;
 mod check;
 mod counts;
 mod defects;
@@ -73,6 +74,9 @@ enum Command {
     /// Conformance level L0 for an adapter in seconds: its hello (fails fast when there is
     /// none), then a short session with every line checked against the protocol schema.
     AdapterCheck(adapter_check::Args),
+    /// Which release of @clerk/clerk-js or @clerk/expo changed a verdict: binary search over
+    /// the published releases in [--from, --to], judged by a scenario or one generated case.
+    Bisect(bisect::Args),
 }
 
 fn main() {
@@ -91,6 +95,7 @@ fn main() {
         Command::Timeline(args) => timeline::run(args),
         Command::Report(args) => report::run(args),
         Command::AdapterCheck(args) => adapter_check::run(args),
+        Command::Bisect(args) => bisect::run(args),
     };
     match result {
         Ok(true) => {}

@@ -29,16 +29,25 @@ struct Layout {
     adapter: &'static str,
     /// The environment variable that tells the driver which folder's `node_modules` to run.
     dir_env: &'static str,
+    /// Whether the driver loads modules of its own from the adapter folder's `node_modules`
+    /// (clerk-js's `clock.mjs` requires `@sinonjs/fake-timers` from there), so that folder's
+    /// pinned install is needed to run any other version too.
+    driver_uses_adapter_modules: bool,
 }
 
 fn layout(sdk: NpmSdk) -> Layout {
     match sdk {
-        NpmSdk::ClerkJs => {
-            Layout { adapter: "adapters/clerk-js", dir_env: "SESSION_HARNESS_CLERK_JS_DIR" }
-        }
-        NpmSdk::ClerkExpo => {
-            Layout { adapter: "adapters/clerk-expo", dir_env: "SESSION_HARNESS_CLERK_EXPO_DIR" }
-        }
+        NpmSdk::ClerkJs => Layout {
+            adapter: "adapters/clerk-js",
+            dir_env: "SESSION_HARNESS_CLERK_JS_DIR",
+            driver_uses_adapter_modules: true,
+        },
+        NpmSdk::ClerkExpo => Layout {
+            adapter: "adapters/clerk-expo",
+            dir_env: "SESSION_HARNESS_CLERK_EXPO_DIR",
+            // Everything it loads comes from the version folder it is given.
+            driver_uses_adapter_modules: false,
+        },
     }
 }
 
@@ -114,22 +123,26 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
 }
 
 /// Orders versions numerically by their dotted components (`3.2.10` after `3.2.9`).
-fn version_key(version: &str) -> Vec<u64> {
+pub(crate) fn version_key(version: &str) -> Vec<u64> {
     version.split(['.', '-']).map(|part| part.parse().unwrap_or(0)).collect()
 }
 
 /// The folder whose `node_modules` holds `sdk` at `version`, installing it if needed.
 pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
     let pins = pinned(root, sdk)?;
-    if let Some((_, folder)) = pins.iter().find(|(v, _)| v == version) {
-        let installed = folder.join("node_modules").join(sdk.package()).join("package.json");
-        if !installed.exists() {
-            eprintln!("installing the pinned {} (npm ci in {}) …", sdk.label(version), {
-                folder.display()
-            });
-            npm(folder, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
-        }
+    if let Some((pin, folder)) = pins.iter().find(|(v, _)| v == version) {
+        install_pinned(sdk, pin, folder)?;
         return Ok(folder.clone());
+    }
+    if layout(sdk).driver_uses_adapter_modules {
+        // A scratch install holds the package; the driver's own modules come from the
+        // adapter folder, whose pinned install may not have been made yet.
+        let adapter = root.join(layout(sdk).adapter);
+        let (pin, folder) = pins
+            .iter()
+            .find(|(_, f)| *f == adapter)
+            .with_context(|| format!("{} has no pinned install", adapter.display()))?;
+        install_pinned(sdk, pin, folder)?;
     }
     let scratch = root.join("target/gate").join(sdk.label(version));
     let installed = scratch.join("node_modules").join(sdk.package()).join("package.json");
@@ -161,16 +174,80 @@ pub fn install(root: &Path, sdk: NpmSdk, version: &str) -> Result<PathBuf> {
     Ok(scratch)
 }
 
+/// `npm ci` in a pinned folder whose `node_modules` does not hold its package yet.
+fn install_pinned(sdk: NpmSdk, version: &str, folder: &Path) -> Result<()> {
+    let installed = folder.join("node_modules").join(sdk.package()).join("package.json");
+    if !installed.exists() {
+        eprintln!("installing the pinned {} (npm ci in {}) …", sdk.label(version), {
+            folder.display()
+        });
+        npm(folder, &["ci", "--ignore-scripts", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
+}
+
 fn npm(dir: &Path, args: &[&str]) -> Result<()> {
     let status = Command::new("npm")
         .args(args)
         .current_dir(dir)
+        // npm's report ("added 12 packages") is progress, not output: on stderr, so that a
+        // command's `--json` object stays alone on stdout.
+        .stdout(std::io::stderr())
         .status()
         .context("running npm: is Node.js (20 or later) with npm installed?")?;
     if !status.success() {
         bail!("`npm {}` in {} failed ({status})", args.join(" "), dir.display());
     }
     Ok(())
+}
+
+/// Every version of `sdk` the npm registry publishes, pre-releases included, in the
+/// registry's order (`npm view <package> versions --json`).
+pub fn published(sdk: NpmSdk) -> Result<Vec<String>> {
+    let package = sdk.package();
+    let out = Command::new("npm")
+        .args(["view", package, "versions", "--json"])
+        .output()
+        .context("running npm: is Node.js (20 or later) with npm installed?")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    parse_published(package, &stdout, out.status.success(), &stderr)
+}
+
+/// What `npm view <package> versions --json` printed, read: a list of versions (one version
+/// alone is printed as a string), or npm's error object (`{"error": {"code": "E404", …}}`),
+/// told apart as an unknown package or a registry that could not be reached.
+fn parse_published(package: &str, stdout: &str, ok: bool, stderr: &str) -> Result<Vec<String>> {
+    let json: Option<serde_json::Value> = serde_json::from_str(stdout.trim()).ok();
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    if let Some(error) = error {
+        let code = error["code"].as_str().unwrap_or("");
+        let summary = error["summary"].as_str().unwrap_or("").trim();
+        if code == "E404" {
+            bail!("unknown package `{package}`: the npm registry has no such package ({summary})");
+        }
+        bail!(
+            "the npm registry could not be reached for `{package}` (`npm view {package} \
+             versions`: {code} {summary})"
+        );
+    }
+    match json {
+        Some(serde_json::Value::Array(items)) if ok => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .with_context(|| format!("`npm view {package} versions` listed a non-string")),
+        Some(serde_json::Value::String(one)) if ok => Ok(vec![one]),
+        _ => {
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            bail!(
+                "the npm registry could not be reached for `{package}` (`npm view {package} \
+                 versions` {}{})",
+                if ok { "printed no version list" } else { "failed" },
+                if last.is_empty() { String::new() } else { format!(": {last}") }
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -182,6 +259,27 @@ mod tests {
         let mut v = vec!["3.2.10", "3.2.8", "3.2.9", "4.0.0"];
         v.sort_by_key(|a| version_key(a));
         assert_eq!(v, ["3.2.8", "3.2.9", "3.2.10", "4.0.0"]);
+    }
+
+    #[test]
+    fn the_registry_answer_is_a_list_a_single_version_or_a_named_error() {
+        let list = parse_published("@clerk/expo", r#"["3.2.7", "3.2.8-canary.1"]"#, true, "");
+        assert_eq!(list.expect("a list"), ["3.2.7", "3.2.8-canary.1"]);
+        let one = parse_published("@clerk/expo", r#""1.0.0""#, true, "");
+        assert_eq!(one.expect("one version"), ["1.0.0"]);
+        let unknown = r#"{"error": {"code": "E404", "summary": "Not Found - GET …"}}"#;
+        let e = parse_published("@clerk/nope", unknown, false, "npm error 404").unwrap_err();
+        assert!(e.to_string().starts_with("unknown package `@clerk/nope`"), "{e}");
+        let offline = r#"{"error": {"code": "ENOTFOUND", "summary": "request failed"}}"#;
+        let e = parse_published("@clerk/expo", offline, false, "").unwrap_err();
+        assert!(
+            e.to_string().contains("could not be reached") && e.to_string().contains("ENOTFOUND")
+        );
+        let e = parse_published("@clerk/expo", "", false, "npm error network\n").unwrap_err();
+        assert!(
+            e.to_string().contains("could not be reached") && e.to_string().contains("network")
+        );
+        assert!(parse_published("@clerk/expo", "[1, 2]", true, "").is_err());
     }
 
     #[test]

@@ -544,6 +544,29 @@ pub struct Plan<'a> {
     pub steps_max: usize,
 }
 
+/// Case `index` of the campaign at `seed` under `profile`, as `subject` runs it: the setup
+/// (device settings left out unless the subject takes device events), the events, and the
+/// case's own seed. The gate's generated cases, `cargo xtask fuzz --sdk` on an external SDK
+/// and `cargo xtask bisect --seed S --case N` all build their case here, so case N is the
+/// same case in each.
+pub fn campaign_case(
+    subject: &dyn Subject,
+    profile: ProfileId,
+    seed: u64,
+    index: u64,
+    steps_max: usize,
+) -> (Setup, Vec<Event>, u64) {
+    let case_seed = crate::sim::case_seed(seed, index);
+    let case = crate::generate::case_from_seed(profile, steps_max, case_seed);
+    let events = crate::generate::interpret_for(&case, None, subject.device_events()).events();
+    let setup = subject.setup(if subject.device_events() {
+        case.setup
+    } else {
+        crate::generate::without_device_settings(case.setup)
+    });
+    (setup, events, case_seed)
+}
+
 /// Runs the plan on `subject` with `jobs` threads and judges every case; reports come back
 /// in plan order (scenarios by name and variant, then fuzz cases by profile and index), so
 /// the output does not depend on scheduling. `on_case` is called as cases finish.
@@ -578,20 +601,14 @@ pub fn run(
     }
     for profile in subject.profiles() {
         for index in 0..plan.cases {
-            let case_seed = crate::sim::case_seed(plan.seed, index);
-            let case = crate::generate::case_from_seed(profile, plan.steps_max, case_seed);
-            let events =
-                crate::generate::interpret_for(&case, None, subject.device_events()).events();
+            let (setup, events, case_seed) =
+                campaign_case(subject, profile, plan.seed, index, plan.steps_max);
             work.push(Job {
                 suite: Suite::Fuzz,
                 scenario: None,
                 name: format!("fuzz/{profile}"),
                 variant: format!("case {index}"),
-                setup: subject.setup(if subject.device_events() {
-                    case.setup
-                } else {
-                    crate::generate::without_device_settings(case.setup)
-                }),
+                setup,
                 events: std::borrow::Cow::Owned(events),
                 seed: Some(case_seed),
                 replay: if subject.replays_by_seed() {
