@@ -148,7 +148,13 @@ pub(crate) fn subject(
             let label = sdk.label(version);
             // Both run clerk-js 6 inside: held to its contract by default.
             let conformance = level.unwrap_or(Conformance::CLERK_JS);
-            Ok(Box::new(ExternalSubject::new(&label, command, conformance).at(fidelity)))
+            // The clerk-expo driver forwards 3.x's native module (docs/adapter-protocol.md §11).
+            let native = crate::npm_sdk::forwards_native_module(*sdk, version);
+            Ok(Box::new(
+                ExternalSubject::new(&label, command, conformance)
+                    .at(fidelity)
+                    .with_native_module(native),
+            ))
         }
         SdkSpec::Command { command } => {
             let command = AdapterCommand::cmd(root, command);

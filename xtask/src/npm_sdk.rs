@@ -51,6 +51,13 @@ fn layout(sdk: NpmSdk) -> Layout {
     }
 }
 
+/// Whether the driver of `sdk` at `version` forwards the `ClerkExpo` native module to the
+/// harness (docs/adapter-protocol.md §11): @clerk/expo 3.x only (4.x's Expo module is not
+/// wired; clerk-js has no native module).
+pub fn forwards_native_module(sdk: NpmSdk, version: &str) -> bool {
+    sdk == NpmSdk::ClerkExpo && version.split('.').next() == Some("3")
+}
+
 /// The command that runs `sdk`'s driver on the install in `dir`:
 /// `node --conditions=react-native <adapter>/driver.mjs`, labelled `<prefix>@<version>`.
 pub fn command(root: &Path, sdk: NpmSdk, dir: &Path, version: &str) -> AdapterCommand {

@@ -24,6 +24,8 @@ pub struct ExternalSubject {
     /// `--fidelity`: the lockstep compares at this; `None`: L3's `requests`, else what the
     /// adapter's hello declares (`observable` when it declares none).
     pub fidelity: Option<Fidelity>,
+    /// Its adapter forwards the `ClerkExpo` native module (§11): its fuzz cases may have it.
+    pub native_module: bool,
 }
 
 impl ExternalSubject {
@@ -31,7 +33,19 @@ impl ExternalSubject {
     /// its command line.
     pub fn new(label: &str, command: AdapterCommand, conformance: Conformance) -> ExternalSubject {
         let command = AdapterCommand { label: label.to_string(), ..command };
-        ExternalSubject { label: label.to_string(), command, conformance, fidelity: None }
+        ExternalSubject {
+            label: label.to_string(),
+            command,
+            conformance,
+            fidelity: None,
+            native_module: false,
+        }
+    }
+
+    /// The same subject, with fuzz cases that may have the native module.
+    pub fn with_native_module(mut self, native_module: bool) -> ExternalSubject {
+        self.native_module = native_module;
+        self
     }
 
     /// The same subject with its lockstep forced to `fidelity` (when given).
@@ -44,6 +58,10 @@ impl ExternalSubject {
 impl Subject for ExternalSubject {
     fn label(&self) -> String {
         self.label.clone()
+    }
+
+    fn native_module(&self) -> bool {
+        self.native_module
     }
 
     fn setup(&self, scenario: Setup) -> Setup {

@@ -80,6 +80,12 @@ pub trait Subject: Sync {
         false
     }
 
+    /// Whether its fuzz cases may have the native module (`native: true`, `native_sign_in`):
+    /// only an adapter whose `ClerkExpo` stub forwards to the harness (§11) takes them.
+    fn native_module(&self) -> bool {
+        false
+    }
+
     /// The levels it is held to; `None`: exact lockstep with the model under every profile
     /// (the reference SDK, which implements the model's rules).
     fn conformance(&self) -> Option<Conformance> {
@@ -141,6 +147,10 @@ impl Subject for ReferenceSubject {
     }
 
     fn device_events(&self) -> bool {
+        true
+    }
+
+    fn native_module(&self) -> bool {
         true
     }
 
@@ -558,12 +568,15 @@ pub fn campaign_case(
 ) -> (Setup, Vec<Event>, u64) {
     let case_seed = crate::sim::case_seed(seed, index);
     let case = crate::generate::case_from_seed(profile, steps_max, case_seed);
-    let events = crate::generate::interpret_for(&case, None, subject.device_events()).events();
-    let setup = subject.setup(if subject.device_events() {
+    let native = subject.native_module();
+    let events =
+        crate::generate::interpret_with(&case, None, subject.device_events(), native).events();
+    let mut setup = subject.setup(if subject.device_events() {
         case.setup
     } else {
         crate::generate::without_device_settings(case.setup)
     });
+    setup.sdk.native &= native;
     (setup, events, case_seed)
 }
 

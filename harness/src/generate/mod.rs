@@ -86,7 +86,8 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
                 TokenCacheKind::SecureStore
             },
             resource_cache: a % 4 == 1,
-            native: false,
+            // Sometimes an app with @clerk/expo's native module (the config plugin).
+            native: (c / 8) % 6 == 2,
             treat_pending_as_signed_out: a % 8 != 3,
             // Sometimes an app's own token cache with expo-secure-store's default class.
             keychain_accessible: if c % 5 == 2 {
@@ -234,9 +235,10 @@ enum Template {
     Hanging,
     ClockSkew,
     AppStateFault,
+    NativeSignIn,
 }
 
-const ALL_TEMPLATES: [Template; 38] = [
+const ALL_TEMPLATES: [Template; 39] = [
     Template::AdvanceShort,
     Template::AdvanceLong,
     Template::ColdStart,
@@ -275,6 +277,7 @@ const ALL_TEMPLATES: [Template; 38] = [
     Template::Hanging,
     Template::ClockSkew,
     Template::AppStateFault,
+    Template::NativeSignIn,
 ];
 
 fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
@@ -311,6 +314,7 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
             Event::ClockSkew { ms: if ahead { ms as i64 } else { -(ms as i64) } }
         }
         Template::SignIn => Event::SignIn { task: None },
+        Template::NativeSignIn => Event::NativeSignIn,
         Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
         Template::CompleteTask => Event::CompleteTask,
         Template::GetToken => Event::GetToken { skip_cache: false },
@@ -448,6 +452,10 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         }
         Route::SignIn { .. } => {
             m.extend([(30, T::SignIn), (6, T::SignInPending), (2, T::GetToken), (2, T::ApiCall)]);
+            // The native sign-in screen, when the app has the native module.
+            if world.setup.sdk.native {
+                m.push((20, T::NativeSignIn));
+            }
             // A stale screen's buttons: session actions on a signed-out app must be harmless.
             m.extend([
                 (1, T::SignOut),
@@ -496,14 +504,28 @@ pub fn without_device_settings(mut setup: Setup) -> Setup {
 /// `device` is false: campaigns against an external SDK whose adapter answers them
 /// `unsupported` (docs/adapter-protocol.md §3). A device choice becomes a short wait.
 pub fn interpret_for(case: &Case, seed: Option<u64>, device: bool) -> Trace {
-    let setup = if device { case.setup } else { without_device_settings(case.setup) };
+    interpret_with(case, seed, device, true)
+}
+
+/// [`interpret_for`], with the native module left out when `native` is false: campaigns
+/// against an SDK whose adapter has none (docs/adapter-protocol.md §11). A native sign-in
+/// becomes a short wait.
+pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool) -> Trace {
+    let mut setup = if device { case.setup } else { without_device_settings(case.setup) };
+    setup.sdk.native &= native;
     let mut world = World::new(setup);
     let mut steps = Vec::with_capacity(case.choices.len() + 1);
     // Every generated trace starts with a launch: a trace of a never-started app tests little.
     let mut events = vec![Event::ColdStart];
     for (i, c) in case.choices.iter().enumerate() {
         let foreground = world.device.running && world.device.app_state != AppState::Background;
-        let keep = |t: Template| if !device && t.is_device() { Template::AdvanceShort } else { t };
+        let keep = |t: Template| {
+            if (!device && t.is_device()) || (!native && matches!(t, Template::NativeSignIn)) {
+                Template::AdvanceShort
+            } else {
+                t
+            }
+        };
         let event = if i == 0 {
             events.pop().expect("the launch was pushed above")
         } else if c.pick >= ARBITRARY_PICK_MIN {

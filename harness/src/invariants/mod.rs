@@ -1012,6 +1012,13 @@ fn signout_is_final(trace: &Trace, r: &mut Report) {
                     signed_out = false;
                     refused = false;
                 }
+                // The user signed in again, through the native UI: what JS adopts from it is
+                // the user's own doing.
+                Happening::NativeSignedIn { session: Some(_), .. } => {
+                    signed_in_meanwhile |= !open_sign_outs.is_empty();
+                    signed_out = false;
+                    refused = false;
+                }
                 Happening::CallStarted { call, kind, .. } if is_user_terminal(*kind) => {
                     open_sign_outs.insert(*call, *kind);
                 }

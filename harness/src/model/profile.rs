@@ -290,6 +290,11 @@ pub struct Profile {
     /// How long the SDK lets a request hang before it fails it as a network error; `None`
     /// leaves it to the platform ([`crate::model::device::Device::request_timeout_ms`]).
     pub request_timeout_ms: Option<u64>,
+    /// Where JS saves the native client token it adopts after a native sign-in
+    /// (`native: true`): into the token cache JS reads (documented), or into
+    /// `tokenCache ?? defaultTokenCache` — the secure store even when the app runs on a memory
+    /// cache, which JS then never reads (@clerk/expo 3.x, reference §4).
+    pub native_adopts_into_own_cache: bool,
 }
 
 /// The article's contract.
@@ -344,6 +349,7 @@ pub const DOCUMENTED: Profile = Profile {
     // clerk-js gives its browser `/client` load up after 7 s (reference §7,
     // `INITIALIZATION_TIMEOUT_MS`); the documented contract bounds every request so.
     request_timeout_ms: Some(7_000),
+    native_adopts_into_own_cache: true,
     expiry_clock: ExpiryClock::Server,
 };
 
@@ -399,6 +405,7 @@ pub const CLERK_JS_6: Profile = Profile {
     // No per-request timeout in non-standard mode (reference §7, open question 7): a request
     // lasts as long as the platform lets it.
     request_timeout_ms: None,
+    native_adopts_into_own_cache: false,
     // `remaining = exp − nowSec` with the device's `Date.now()` (reference §4, "Clock skew").
     expiry_clock: ExpiryClock::Device,
 };
@@ -627,6 +634,12 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         topic: "a keychain read that never settles",
         documented: "given up after 1 s, then as a read that threw",
         clerk_js_6: "awaited forever: the request is never sent",
+    },
+    ProfileDifference {
+        topic: "a native sign-in adopted with a memory token cache",
+        documented: "the native token goes into the cache JS reads",
+        clerk_js_6: "the native token goes to the secure store, which JS never reads: the \
+                     native session is not adopted",
     },
 ];
 

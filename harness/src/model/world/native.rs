@@ -13,6 +13,7 @@
 use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, FapiRequest};
+use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{Happening, SessionId, SessionStatus, StorageKey};
 
 use super::{Purpose, Slot, World};
@@ -119,10 +120,18 @@ impl World {
         if let NativeAnswer::ClientToken { token: Some(t) } =
             self.native_call(NativeCall::GetClientToken)
         {
-            // The token cache's write, and the copy the before-request hook reads.
-            self.js.memory_token = Some(t);
-            let credential = self.token_restores(Some(t));
-            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t), credential);
+            let memory = self.setup.sdk.token_cache == TokenCacheKind::Memory;
+            if memory && self.rules.native_adopts_into_own_cache {
+                // The cache JS reads is its memory.
+                self.js.memory_token = Some(t);
+            } else {
+                // `(tokenCache ?? defaultTokenCache).saveToken`: the secure store.
+                if !memory {
+                    self.js.memory_token = Some(t);
+                }
+                let credential = self.token_restores(Some(t));
+                self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t), credential);
+            }
         }
         let known = self.js.client.as_ref().is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
         if known {

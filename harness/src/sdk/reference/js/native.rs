@@ -210,8 +210,15 @@ impl Core {
         if let NativeAnswer::ClientToken { token: Some(t) } =
             self.native_call(NativeCall::GetClientToken)
         {
-            self.rt.borrow_mut().memory_token = Some(t);
-            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t));
+            let memory = self.setup.sdk.token_cache == TokenCacheKind::Memory;
+            if memory && self.rules.native_adopts_into_own_cache {
+                self.rt.borrow_mut().memory_token = Some(t);
+            } else {
+                if !memory {
+                    self.rt.borrow_mut().memory_token = Some(t);
+                }
+                self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t));
+            }
         }
         let known = self
             .rt
