@@ -25,7 +25,7 @@ use crate::model::server::{
     TEST_USER_PASSWORD,
 };
 use crate::model::time::VTime;
-use crate::model::vocab::{Happening, Network, Platform, SessionId, StorageKey};
+use crate::model::vocab::{Happening, NativeCallName, Network, Platform, SessionId, StorageKey};
 
 /// The native layer's state in process memory: it survives a JS reload and dies with the
 /// process (`clerkConfigured` is a static on iOS; `Clerk.isInitialized` on Android).
@@ -59,12 +59,13 @@ pub enum NativeCall {
 }
 
 impl NativeCall {
-    pub fn as_str(&self) -> &'static str {
+    /// The call as a trace names it.
+    pub fn name(&self) -> NativeCallName {
         match self {
-            NativeCall::Configure { .. } => "configure",
-            NativeCall::GetSession => "get_session",
-            NativeCall::GetClientToken => "get_client_token",
-            NativeCall::SignOut => "sign_out",
+            NativeCall::Configure { .. } => NativeCallName::Configure,
+            NativeCall::GetSession => NativeCallName::GetSession,
+            NativeCall::GetClientToken => NativeCallName::GetClientToken,
+            NativeCall::SignOut => NativeCallName::SignOut,
         }
     }
 }
@@ -98,23 +99,6 @@ impl NativeAnswer {
             NativeAnswer::Rejected { code } => code.as_str().into(),
         }
     }
-}
-
-/// The native happenings in a trace's words (the step tables and the snapshots share them).
-pub fn describe(h: &Happening) -> Option<String> {
-    Some(match h {
-        Happening::NativeCalled { call, answer, .. } => {
-            format!("native {} → {}", call.as_str(), answer.text())
-        }
-        Happening::NativeRequest { endpoint, status, .. } => {
-            format!("native request {} → {status}", endpoint.as_str())
-        }
-        Happening::NativeSignedIn { session, .. } => format!(
-            "native sign-in → {}",
-            session.map(|s| s.to_string()).unwrap_or_else(|| "refused".into())
-        ),
-        _ => return None,
-    })
 }
 
 /// A native module rejection.
@@ -167,7 +151,11 @@ impl NativeLayer {
             }
             NativeCall::SignOut => self.sign_out(env),
         };
-        env.log.push(Happening::NativeCalled { at: env.now, call, answer });
+        env.log.push(Happening::NativeCalled {
+            at: env.now,
+            call: call.name(),
+            answer: answer.text(),
+        });
         answer
     }
 

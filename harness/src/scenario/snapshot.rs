@@ -297,7 +297,7 @@ pub fn short(h: &Happening) -> String {
         Happening::NativeCalled { .. }
         | Happening::NativeRequest { .. }
         | Happening::NativeSignedIn { .. } => {
-            crate::model::native::describe(h).expect("a native happening")
+            crate::model::vocab::native_calls::describe(h).expect("a native happening")
         }
         Happening::StorageWritten { key, len, digest, stored_digest, credential, .. } => format!(
             "store {} {len}B{}{}",

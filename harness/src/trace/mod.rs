@@ -243,7 +243,7 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
         Happening::NativeCalled { .. }
         | Happening::NativeRequest { .. }
         | Happening::NativeSignedIn { .. } => {
-            crate::model::native::describe(h).expect("a native happening")
+            crate::model::vocab::native_calls::describe(h).expect("a native happening")
         }
         Happening::StorageWritten { key, len, digest, stored_digest, credential, .. } => format!(
             "store {} {len}B {digest:016x}{}{}",

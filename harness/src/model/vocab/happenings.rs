@@ -268,8 +268,10 @@ pub enum Happening {
     /// (`model/native.rs`).
     NativeCalled {
         at: VTime,
-        call: crate::model::native::NativeCall,
-        answer: crate::model::native::NativeAnswer,
+        call: super::NativeCallName,
+        /// What the call settled with, in the trace's words (`ok`, `sess_2`, `none`,
+        /// `client_1 v3`, `E_TIMEOUT`).
+        answer: String,
     },
     /// The native SDK's own request to the Frontend API and its HTTP status (0: a network
     /// error). Native requests carry no request id: they are not the JS SDK's.

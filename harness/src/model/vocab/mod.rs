@@ -13,6 +13,7 @@ use super::time::VTime;
 mod defects;
 mod events;
 mod happenings;
+pub mod native_calls;
 
 pub use self::defects::Defect;
 pub use self::events::{
@@ -23,6 +24,7 @@ pub use self::happenings::{
     CallKind, CallResult, Happening, RequestOutcome, SignOutCause, StorageError, StorageKey,
     TimerKind,
 };
+pub use self::native_calls::NativeCallName;
 
 macro_rules! id_type {
     ($name:ident, $prefix:literal) => {

@@ -352,7 +352,6 @@ impl Core {
         self.end_js();
         self.device.borrow_mut().running = false;
         self.native.set(Native::default());
-        self.native_layer.borrow_mut().process_ended();
     }
 
     pub(super) fn start_js(self: &Rc<Self>) {

@@ -251,7 +251,11 @@ impl Core {
         // The native layer is configured from JS once JS has loaded (Expo 4.x order).
         let native = self.native.get();
         if !native.configured {
-            self.native.set(Native { configured: true, device_token: self.held_client_token() });
+            self.native.set(Native {
+                configured: true,
+                device_token: self.held_client_token(),
+                ..native
+            });
         }
         // Calls waiting for `load()` go on, in the order they came.
         loaded.resolve(());

@@ -56,7 +56,6 @@ use crate::sdk::env;
 use self::native::{Native, NativeBoot, NativeSync};
 use self::transport::{Failure, Reply, Req};
 use super::exec::{Executor, Promise};
-use crate::model::native::NativeLayer;
 
 type TokenOutcome = Result<Option<TokenInfo>, Failure>;
 
@@ -258,7 +257,6 @@ struct Runtime {
     transitive_from_session: bool,
     preferred: Option<SessionId>,
     native_boot: NativeBoot,
-    /// `NativeSessionSync`'s last deps and sync flag (`native: true` only).
     native_sync: NativeSync,
     /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
     load_done_pending: bool,
@@ -354,8 +352,6 @@ pub(crate) struct Core {
     view: RefCell<AuthView>,
     rt: RefCell<Runtime>,
     native: Cell<Native>,
-    /// The native layer (`model/native.rs`) with `native: true`: lives with the process.
-    native_layer: RefCell<NativeLayer>,
     exec: Executor,
     macros: RefCell<BTreeMap<(VTime, u64), Macro>>,
     paused: RefCell<Vec<(VTime, JsJob)>>,
@@ -398,7 +394,6 @@ impl Core {
             view: RefCell::new(AuthView::closed()),
             rt: RefCell::new(Runtime::new(0)),
             native: Cell::new(Native::default()),
-            native_layer: RefCell::new(NativeLayer::default()),
             exec: Executor::default(),
             macros: RefCell::new(BTreeMap::new()),
             paused: RefCell::new(Vec::new()),

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::fapi::lock;
 use crate::model::device::Payload;
-use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv};
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
@@ -34,11 +34,13 @@ pub(super) enum NativeBoot {
 }
 
 /// The native SDK layer (clerk-ios / clerk-android): lives with the process, survives a JS
-/// reload.
+/// reload. `layer` is the shared native layer (`model/native.rs`) of a `native: true` setup;
+/// `configured` and `device_token` are the defects' older record of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Native {
     pub(super) configured: bool,
     pub(super) device_token: Option<ClientToken>,
+    pub(super) layer: NativeLayer,
 }
 
 impl Core {
@@ -62,7 +64,7 @@ impl Core {
                 wiped = true;
             }
         }
-        self.native.set(Native { configured: true, device_token: token });
+        self.native.set(Native { configured: true, device_token: token, ..self.native.get() });
         // Without a wipe (a first launch has no JS token to mismatch) the native session
         // loads from its cache and the bootstrap finds it: the bug needs the wipe.
         if !wiped {
@@ -130,7 +132,10 @@ impl Core {
         let mut device = self.device.borrow_mut();
         let mut log = self.log.borrow_mut();
         let mut env = NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
-        self.native_layer.borrow_mut().call(&mut env, call)
+        let mut native = self.native.get();
+        let answer = native.layer.call(&mut env, call);
+        self.native.set(native);
+        answer
     }
 
     /// `(tokenCache ?? defaultTokenCache).getToken('__clerk_client_jwt')`.
@@ -198,7 +203,10 @@ impl Core {
             let mut log = self.log.borrow_mut();
             let mut env =
                 NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
-            self.native_layer.borrow_mut().sign_in(&mut env)
+            let mut native = self.native.get();
+            let session = native.layer.sign_in(&mut env);
+            self.native.set(native);
+            session
         };
         self.log(Happening::NativeSignedIn { at: now, session });
         let Some(sid) = session else {
