@@ -108,3 +108,50 @@ fn the_readme_profile_table_is_profile_differences() {
         "README.md's profile table differs from PROFILE_DIFFERENCES; it should read:\n{table}"
     );
 }
+
+/// Where a source text touches the native layer's keychain itself (a write or deletion of
+/// `clerkDeviceToken` / `cachedClient`, or the native SDK's whole-item write): the rules of
+/// `model/native.rs`, which nothing else may reimplement.
+fn native_rule_uses(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let compact: String = text.split_whitespace().collect();
+    for call in
+        ["write_storage(", "delete_storage(", "write_raw(", "delete(", "sdk_write(", "sdk_delete("]
+    {
+        for key in ["StorageKey::NativeDeviceToken", "StorageKey::NativeCachedClient"] {
+            if compact.contains(&format!("{call}{key}")) {
+                found.push(format!("{call}{key}"));
+            }
+        }
+    }
+    if compact.contains(".write_native(") {
+        found.push(".write_native(".into());
+    }
+    found
+}
+
+/// The native layer lives once (issue 15): neither the model, nor the reference SDK, nor the
+/// external port writes or deletes the native keychain items; only `model/native.rs` does.
+#[test]
+fn the_native_layer_is_written_once() {
+    // The check can fail: a reimplementation in any spelling is caught.
+    assert!(!native_rule_uses("self.delete_storage(StorageKey::NativeCachedClient);").is_empty());
+    assert!(!native_rule_uses("d.write_raw(\n  StorageKey::NativeDeviceToken, p)").is_empty());
+    assert!(native_rule_uses("self.read_storage(StorageKey::NativeDeviceToken)").is_empty());
+    let root = workspace();
+    let allowed =
+        [root.join("harness/src/model/native.rs"), root.join("harness/src/model/device.rs")];
+    let mut offenders = Vec::new();
+    let mut files = Vec::new();
+    rust_files(&root.join("harness/src"), &mut files);
+    for file in files {
+        if allowed.contains(&file) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        for hit in native_rule_uses(&text) {
+            offenders.push(format!("{}: {hit}", file.display()));
+        }
+    }
+    assert!(offenders.is_empty(), "native keychain rules outside model/native.rs:\n{offenders:#?}");
+}

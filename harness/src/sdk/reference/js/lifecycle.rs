@@ -10,8 +10,7 @@ use std::task::{Context, Poll};
 use crate::model::profile::RefreshPolicy;
 use crate::model::time::VTime;
 use crate::model::vocab::{
-    AppState, CallResult, Defect, FaultKind, Happening, Platform, RequestOutcome, StorageKey,
-    TimerKind,
+    AppState, CallResult, Defect, FaultKind, Happening, Platform, RequestOutcome, TimerKind,
 };
 use crate::sdk::reference::exec::Promise;
 
@@ -362,20 +361,6 @@ impl Core {
         self.render();
         self.start_load();
         self.native_configure_at_start();
-        // `NativeSessionSync` (expo 3.2.7): signs native out whenever `!isSignedIn` — and
-        // `isSignedIn` is `undefined` while loading. After a JS reload the native layer is
-        // still configured, so this revokes the session server-side (PR #8469).
-        let native = self.native.get();
-        // With `native: true` the defect runs through the native layer itself
-        // (`native_session_sync`).
-        if self.has(Defect::SignoutWhileLoading) && native.configured && !self.setup.sdk.native {
-            let token = native.device_token.or_else(|| self.held_client_token());
-            self.send_with(Req::RemoveSessions, Purpose::Native, None, token);
-            // `defer Clerk.clearAllKeychainItems()`.
-            self.delete_storage(StorageKey::NativeDeviceToken);
-            self.delete_storage(StorageKey::NativeCachedClient);
-            self.native.set(Native::default());
-        }
     }
 
     /// The JS runtime dies: every open call and task dies with it.

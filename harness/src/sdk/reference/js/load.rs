@@ -12,9 +12,10 @@ use crate::model::vocab::{
     CallKind, CallResult, Defect, Network, Platform, SignOutCause, StorageKey,
 };
 
-use super::native::{Native, NativeBoot};
+use super::native::NativeBoot;
 use super::transport::{Reply, Req};
 use super::{Core, JsJob, LoadStatus, Purpose, Slot};
+use crate::model::native::NativeCall;
 
 impl Core {
     pub(super) fn start_load(self: &Rc<Self>) {
@@ -31,7 +32,7 @@ impl Core {
         }
         if self.has(Defect::IosNativeCacheWipe)
             && self.setup.platform == Platform::Ios
-            && !self.native.get().configured
+            && !self.native.get().layer.started
         {
             self.native_bootstrap();
         }
@@ -248,14 +249,10 @@ impl Core {
             self.settle(call, result);
         }
         self.render();
-        // The native layer is configured from JS once JS has loaded (Expo 4.x order).
-        let native = self.native.get();
-        if !native.configured {
-            self.native.set(Native {
-                configured: true,
-                device_token: self.held_client_token(),
-                ..native
-            });
+        // `empty-client-clobber`: the native layer is configured from JS once JS has loaded
+        // (Expo 4.x order), with the client token JS holds then.
+        if self.has(Defect::EmptyClientClobber) && !self.native.get().layer.started {
+            self.native_call(NativeCall::Configure { token: self.held_client_token() });
         }
         // Calls waiting for `load()` go on, in the order they came.
         loaded.resolve(());

@@ -83,8 +83,6 @@ enum Purpose {
     Unauthenticated { tries: u32, held: Option<RequestId> },
     /// `empty-client-clobber`: JS reloading the client after the native layer pushed its token.
     NativeSync,
-    /// A request of the native layer's own client: JS never sees its answer.
-    Native,
     /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
     NativeAdopt { sid: SessionId },
     /// A user-facing call's request.

@@ -33,13 +33,11 @@ pub(super) enum NativeBoot {
     GaveUp,
 }
 
-/// The native SDK layer (clerk-ios / clerk-android): lives with the process, survives a JS
-/// reload. `layer` is the shared native layer (`model/native.rs`) of a `native: true` setup;
-/// `configured` and `device_token` are the defects' older record of it.
+/// The native SDK layer (clerk-ios / clerk-android) of this process: the shared one
+/// (`model/native.rs`), which a `native: true` setup and the native defects reach. Lives with
+/// the process, survives a JS reload.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Native {
-    pub(super) configured: bool,
-    pub(super) device_token: Option<ClientToken>,
     pub(super) layer: NativeLayer,
 }
 
@@ -54,17 +52,13 @@ impl Core {
             Some(Payload::ClientToken(t)) => Some(t),
             _ => None,
         };
-        let mut wiped = false;
-        if let Some(token) = token {
-            let changed = self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
-                != Some(Payload::ClientToken(token).digest());
-            self.write_storage(StorageKey::NativeDeviceToken, Payload::ClientToken(token));
-            if changed {
-                self.delete_storage(StorageKey::NativeCachedClient);
-                wiped = true;
-            }
-        }
-        self.native.set(Native { configured: true, device_token: token, ..self.native.get() });
+        // `syncTokenState` wipes the native cached client when the token differs from the
+        // keychain's (the native layer's rule; read here only to know whether it will).
+        let wiped = token.is_some_and(|t| {
+            self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
+                != Some(Payload::ClientToken(t).digest())
+        });
+        self.native_call(NativeCall::Configure { token });
         // Without a wipe (a first launch has no JS token to mismatch) the native session
         // loads from its cache and the bootstrap finds it: the bug needs the wipe.
         if !wiped {
@@ -96,12 +90,17 @@ impl Core {
         }
     }
 
-    /// `empty-client-clobber`: on return to the foreground the native layer pushes the device
-    /// token it was configured with into `__clerk_client_jwt` (bypassing JS's own token
-    /// logic) and JS reloads the client with it.
+    /// `empty-client-clobber`: on return to the foreground the native layer pushes its device
+    /// token into `__clerk_client_jwt` (bypassing JS's own token logic) and JS reloads the
+    /// client with it. The native layer, configured once after the first load, has not
+    /// rotated that token since.
     pub(super) fn native_foreground_sync(self: &Rc<Self>) {
-        let native = self.native.get();
-        let Some(token) = native.device_token.filter(|_| native.configured) else {
+        if !self.native.get().layer.configured {
+            return;
+        }
+        let NativeAnswer::ClientToken { token: Some(token) } =
+            self.native_call(NativeCall::GetClientToken)
+        else {
             return;
         };
         self.rt.borrow_mut().memory_token = Some(token);
@@ -171,7 +170,7 @@ impl Core {
         if !signed_in {
             self.rt.borrow_mut().native_sync.synced = false;
             // 3.2.8+ (PR #8469): only once JS has loaded; 3.2.7 (`signout-while-loading`)
-            // also while loading.
+            // also while `isSignedIn` is still undefined.
             if loaded || self.has(Defect::SignoutWhileLoading) {
                 self.native_call(NativeCall::SignOut);
             }

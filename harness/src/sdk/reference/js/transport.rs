@@ -359,10 +359,6 @@ impl Core {
         let Some(flight) = self.flights.borrow_mut().remove(&id) else {
             return;
         };
-        if matches!(flight.purpose, Purpose::Native) {
-            // The native layer's own client: nothing reaches JS.
-            return;
-        }
         // An answer about another client is authoritative only if the server refused the
         // token the device holds now; otherwise it answers an older, superseded token.
         let authoritative = flight.token == self.held_client_token();
@@ -468,7 +464,6 @@ impl Core {
                     self.apply_client(view, signout_epoch);
                 }
             }
-            Purpose::Native => {}
             Purpose::NativeAdopt { sid } => {
                 let view = reply.client().filter(|_| reply.is_ok());
                 self.native_adopted(sid, view, signout_epoch)
