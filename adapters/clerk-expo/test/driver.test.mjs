@@ -65,6 +65,7 @@ for (const version of installed) {
           version,
           entry: 'dist/index.js',
           fidelity: 'observable',
+          native_module: true,
         });
         const started = await driver.start(server);
         assert.equal(started.ok, true, JSON.stringify(started));

@@ -1,5 +1,5 @@
 //! test/stubs.test.mjs: the module stubs and the idleness rule, without a server: what
-//! `react-native` answers (no ClerkExpo native module yet, AppState), what the
+//! `react-native` answers (the ClerkExpo native module, null unless bound, AppState), what the
 //! expo-secure-store stub reports (the real `@clerk/expo/resource-cache` store over it
 //! included), and that `drain()` waits for chains of `setImmediate`
 //! hops (React's scheduler) before the world counts as idle.
@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 const reactNative = require('../stubs/react-native.cjs');
 const secureStore = require('../stubs/expo-secure-store.cjs');
 
-test('react-native: no ClerkExpo native module (issue 15 forwards it), AppState tells its listeners', () => {
+test('react-native: no ClerkExpo native module unless bound, AppState tells its listeners', () => {
   assert.equal(reactNative.TurboModuleRegistry.get('ClerkExpo'), null);
   assert.throws(() => reactNative.TurboModuleRegistry.getEnforcing('ClerkExpo'), /'ClerkExpo' could not be found/);
   reactNative.__harness.setPlatform('android');
@@ -35,6 +35,39 @@ test('react-native: no ClerkExpo native module (issue 15 forwards it), AppState 
   assert.deepEqual(seen, ['background', 'active']);
   assert.equal(reactNative.AppState.currentState, 'inactive');
   reactNative.__harness.setAppState('active');
+});
+
+test('ClerkExpo bound: each call forwarded with its token, answers resolved or rejected with the code, events reach the emitters over the module', async () => {
+  // Its own copies: the module binding is process state (one launch per process).
+  const stubs = join(ADAPTER_DIR, 'stubs');
+  delete require.cache[require.resolve(join(stubs, 'clerk-expo-native-module.cjs'))];
+  delete require.cache[require.resolve(join(stubs, 'react-native.cjs'))];
+  const nativeModule = require(join(stubs, 'clerk-expo-native-module.cjs'));
+  const rn = require(join(stubs, 'react-native.cjs'));
+  const sent = [];
+  const answers = {
+    configure: { ok: true, value: null },
+    get_session: { ok: true, value: { sessionId: 'sess_1' } },
+    get_client_token: { ok: true, value: 'eyJ.client' },
+    sign_out: { ok: false, code: 'E_SIGN_OUT_FAILED' },
+  };
+  nativeModule.bind({ forward: async (call, token) => { sent.push([call, token]); return answers[call]; } });
+  const ClerkExpo = rn.TurboModuleRegistry.get('ClerkExpo');
+  assert.notEqual(ClerkExpo, null);
+  assert.equal(await ClerkExpo.configure('pk_test_x', 'eyJ.js'), null);
+  assert.deepEqual(await ClerkExpo.getSession(), { sessionId: 'sess_1' });
+  assert.equal(await ClerkExpo.getClientToken(), 'eyJ.client');
+  await assert.rejects(ClerkExpo.signOut(), (e) => e.code === 'E_SIGN_OUT_FAILED');
+  assert.deepEqual(sent, [['configure', 'eyJ.js'], ['get_session', null], ['get_client_token', null], ['sign_out', null]]);
+  const heard = [];
+  const emitter = new rn.NativeEventEmitter(ClerkExpo);
+  const other = new rn.NativeEventEmitter({});
+  other.addListener('onAuthStateChange', () => heard.push('wrong emitter'));
+  const sub = emitter.addListener('onAuthStateChange', (e) => heard.push(e));
+  rn.__harness.emitNative('onAuthStateChange', { type: 'signedIn', sessionId: 'sess_1' });
+  sub.remove();
+  rn.__harness.emitNative('onAuthStateChange', { type: 'signedOut', sessionId: 'sess_1' });
+  assert.deepEqual(heard, [{ type: 'signedIn', sessionId: 'sess_1' }]);
 });
 
 test('expo-secure-store: the harness storage, every change reported, the first read of a key reported once', async () => {
