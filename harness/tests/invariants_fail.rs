@@ -131,15 +131,41 @@ fn nothing_destructive_while_loading_catches_a_wipe_during_load() {
     events.extend([Event::JsReload, advance(SECOND_MS)]);
     let mut trace = run(&events);
     let reload = step_of(&trace, |e| matches!(e, Event::JsReload));
-    // signout-while-loading: the native sync wiped the client token before isLoaded.
+    // signout-while-loading: the native sign-out wiped the native device token before isLoaded.
     let at = trace.steps[reload].at;
     happenings(&mut trace, reload)
-        .push(Happening::StorageDeleted { at, key: StorageKey::NativeCachedClient });
+        .push(Happening::StorageDeleted { at, key: StorageKey::NativeDeviceToken });
     assert_only(
         &invariants::check(&trace),
         InvariantId::NothingDestructiveWhileLoading,
         reload as u32,
     );
+}
+
+#[test]
+fn nothing_destructive_while_loading_catches_a_native_session_removal() {
+    let mut events = signed_in();
+    events.extend([Event::JsReload, advance(SECOND_MS)]);
+    let clean = run(&events);
+    let reload = step_of(&clean, |e| matches!(e, Event::JsReload));
+    let at = clean.steps[reload].at;
+    // 3.2.7: native signOut() while the reloaded runtime loads removes the native session.
+    let mut trace = clean.clone();
+    happenings(&mut trace, reload).push(Happening::NativeRequest {
+        at,
+        endpoint: session_harness::model::vocab::Endpoint::Remove,
+        status: 200,
+    });
+    assert_only(
+        &invariants::check(&trace),
+        InvariantId::NothingDestructiveWhileLoading,
+        reload as u32,
+    );
+    // The native cached client dropped on a token change is a cache, not a credential.
+    let mut cache = clean;
+    happenings(&mut cache, reload)
+        .push(Happening::StorageDeleted { at, key: StorageKey::NativeCachedClient });
+    assert!(invariants::check(&cache).violations.is_empty());
 }
 
 #[test]

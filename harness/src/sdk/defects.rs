@@ -30,6 +30,7 @@
 //! | `load-waits-for-online-edge` | the load goes out only once a connectivity listener says "online": at once when the listener reports the current state and the network is up, else at the next change to online heard while JS runs |
 //! | `expiry-from-device-clock` | the token cache judges `exp` against the device's `Date.now()` (clerk-js-6's rule, whatever the profile): a clock behind keeps expired tokens fresh |
 //! | `refresh-stops-on-background-event` | an AppState `background` event stops the refresh (the recurring loop, or each token's refresh timer) and only an `active` event starts it again: a dropped or late `active` leaves the foreground app without refreshes |
+//! | `native-token-overwrites-js` | (`native: true`) once JS has loaded, the 3.4.5–3.7.7 native → JS sync reads the native device token and, when it differs from the JS one, saves it into the JS token cache and refetches the client with it, unguarded: a native layer on an anonymous client (after a JS-only sign-in) signs JS out silently (#9217) |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

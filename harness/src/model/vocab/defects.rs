@@ -115,10 +115,18 @@ pub enum Defect {
     /// <https://github.com/facebook/react-native/issues/50415>;
     /// <https://github.com/supabase/supabase-js/issues/1203>.
     RefreshStopsOnBackgroundEvent,
+    /// @clerk/expo 3.4.5–3.7.7's unconditional native → JS sync: once JS has loaded it takes
+    /// the native device token as the truth, saves it into the JS token cache and refetches
+    /// the client, with no guard. A native layer on another client (an anonymous one after a
+    /// JS-only sign-in) replaces the JS credential: FAPI answers 200 with an empty client, a
+    /// silent sign-out. Source: <https://github.com/clerk/javascript/issues/9217>;
+    /// <https://github.com/clerk/javascript/pull/9222> (the guards of 4.0.3);
+    /// shared/reference/clerk-expo-behaviour.md §2.3, §7.3.
+    NativeTokenOverwritesJs,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 25] = [
+    pub const ALL: [Defect; 26] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -144,6 +152,7 @@ impl Defect {
         Defect::LoadWaitsForOnlineEdge,
         Defect::ExpiryFromDeviceClock,
         Defect::RefreshStopsOnBackgroundEvent,
+        Defect::NativeTokenOverwritesJs,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,6 +182,7 @@ impl Defect {
             Defect::LoadWaitsForOnlineEdge => "load-waits-for-online-edge",
             Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
             Defect::RefreshStopsOnBackgroundEvent => "refresh-stops-on-background-event",
+            Defect::NativeTokenOverwritesJs => "native-token-overwrites-js",
         }
     }
 

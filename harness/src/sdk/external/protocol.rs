@@ -197,7 +197,7 @@ pub struct StartSettings {
     pub backend_latency_ms: u64,
     /// The `ClerkExpo` native module is present (`native: true`); its calls go to the harness
     /// (§11). Sent only when true.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub native: bool,
 }
 

@@ -249,6 +249,7 @@ impl Core {
             self.settle(call, result);
         }
         self.render();
+        self.native_to_js_sync();
         // `empty-client-clobber`: the native layer is configured from JS once JS has loaded
         // (Expo 4.x order), with the client token JS holds then.
         if self.has(Defect::EmptyClientClobber) && !self.native.get().layer.started {

@@ -255,4 +255,26 @@ impl Core {
         }
         self.render();
     }
+
+    /// `native-token-overwrites-js`: the unguarded native → JS sync of @clerk/expo
+    /// 3.4.5–3.7.7, once JS has loaded: the native device token replaces the JS one, and the
+    /// client is refetched with it.
+    pub(super) fn native_to_js_sync(self: &Rc<Self>) {
+        if !self.setup.sdk.native || !self.has(Defect::NativeTokenOverwritesJs) {
+            return;
+        }
+        let NativeAnswer::ClientToken { token: Some(token) } =
+            self.native_call(NativeCall::GetClientToken)
+        else {
+            return;
+        };
+        if Some(token) == self.held_client_token() {
+            return;
+        }
+        self.rt.borrow_mut().memory_token = Some(token);
+        if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
+            self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token));
+        }
+        self.send(Req::GetClient, Purpose::NativeSync, None);
+    }
 }
