@@ -422,6 +422,8 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
     // The last write of the client token failed: the session it carries lives in memory only,
     // and a runtime that ends loses it — the device's doing, like an unreadable item.
     let mut unpersisted = false;
+    // A native sign-in's adoption by JS is under way (it replaces the stored credential).
+    let mut adopting = false;
     for step in &trace.steps {
         let server = &step.obs.server;
         if unpersisted && (step.event.ends_process() || step.event == Event::JsReload) {
@@ -430,6 +432,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         // The user asked to leave during this step: a sign-out (or session end) still open
         // from before, started now, or signed out now.
         let mut user = !signing_out.is_empty()
+            || adopting
             || matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove);
         for h in &step.obs.happenings {
             if let Happening::StorageFailed {
@@ -472,6 +475,12 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     left.extend(sdk_session);
                 }
                 Happening::SignedOut { cause: SignOutCause::User, .. } => user = true,
+                // The user signed in through the native UI: JS adopting that client replaces
+                // the stored credential by the user's own doing, until the adoption settles.
+                Happening::NativeSignedIn { session: Some(_), .. } => {
+                    adopting = true;
+                    user = true;
+                }
                 Happening::SignedOut { at, cause, .. } if !credential_lost => {
                     r.exercise(InvariantId::TransientNeverSignsOut, 1);
                     // A session the user signed out of, brought back by a stored copy the
@@ -525,6 +534,9 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         // sent without a token), with no sign-out asked for and no storage lost for good.
         if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             signing_out.clear();
+        }
+        if step.event.ends_process() || (step.obs.in_flight == 0 && step.obs.open_calls == 0) {
+            adopting = false;
         }
         // (Unless this step already reported how the credential went.)
         let reported = r
@@ -948,6 +960,8 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
                     judged.clear();
                     open_sign_ins.insert(*call);
                 }
+                // Likewise through the native UI.
+                Happening::NativeSignedIn { session: Some(_), .. } => judged.clear(),
                 Happening::CallSettled { call, kind: CallKind::SignIn, .. } => {
                     open_sign_ins.remove(call);
                 }
