@@ -11,6 +11,7 @@ pub mod device;
 pub mod profile;
 pub mod server;
 pub mod settings;
+pub mod templates;
 pub mod time;
 pub mod token_cache;
 pub mod vocab;

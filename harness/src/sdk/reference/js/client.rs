@@ -8,7 +8,7 @@ use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, SessionSnap};
 use crate::model::vocab::{
     AppPath, Defect, Happening, RequestId, SessionId, SessionStatus, SessionView, SignOutCause,
-    TokenInfo,
+    TokenInfo, TokenKey,
 };
 
 use super::transport::{Reply, Req};
@@ -228,7 +228,7 @@ impl Core {
         for token in tokens {
             self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
-                self.rt.borrow_mut().fetch.remove(&token.sid);
+                self.rt.borrow_mut().fetch.remove(&TokenKey::session(token.sid));
             }
             self.set_cached(token);
         }
