@@ -59,7 +59,10 @@ fn every_limit_in_the_table_is_the_codes() {
         ("SPEED_MAX", SPEED_MAX.to_string()),
         ("LINE_BYTES_MAX", format!("{} MiB", LINE_BYTES_MAX >> 20)),
         ("TEMPLATES_MAX", format!("{} templates", templates::TEMPLATES_MAX)),
-        ("TEMPLATE_CLAIMS_MAX", format!("at most {} custom claims", templates::TEMPLATE_CLAIMS_MAX)),
+        (
+            "TEMPLATE_CLAIMS_MAX",
+            format!("at most {} custom claims", templates::TEMPLATE_CLAIMS_MAX),
+        ),
         ("TEMPLATE_NAME_LEN_MAX", format!("{} characters", TEMPLATE_NAME_LEN_MAX)),
         ("CLAIM_VALUE_LEN_MAX", format!("values {} printable", templates::CLAIM_VALUE_LEN_MAX)),
         (

@@ -131,7 +131,7 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
             },
             // Sometimes JWT templates (one long-lived, one shorter than a refresh cycle), so
             // that `get_token { template }` joins the menu.
-            templates: if (a >> 5) % 4 == 3 { generated_templates() } else { Templates::default() },
+            templates: if (a >> 5) % 2 == 1 { generated_templates() } else { Templates::default() },
             ..InstanceSettings::default()
         };
         // Sometimes a connectivity listener that reports changes only.
@@ -154,14 +154,17 @@ fn generated_templates() -> Templates {
     Templates::from_specs(&specs.into()).expect("the generated templates are within limits")
 }
 
-/// A template for `get_token { template }`: one of the instance's, or (one time in
-/// `names + 1`) one it lacks, answered 404.
+/// A template for `get_token { template }`: one of the instance's, or (one time in nine) one
+/// it lacks, answered 404.
 fn template_name(param: u64, templates: &Templates) -> TemplateName {
     let names: Vec<TemplateName> = templates.iter().map(|t| t.name).collect();
-    let i = (param % (names.len() as u64 + 1)) as usize;
-    names.get(i).copied().unwrap_or_else(|| {
-        TemplateName::parse("hasura").expect("a valid template name, on no generated instance")
-    })
+    let i = (param % 9) as usize;
+    match names.get(i % names.len().max(1)) {
+        Some(name) if i < 8 => *name,
+        _ => {
+            TemplateName::parse("hasura").expect("a valid template name, on no generated instance")
+        }
+    }
 }
 
 /// The strategy of whole cases.
@@ -494,7 +497,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             m.extend([(20, T::CompleteTask), (4, T::GetToken), (2, T::SignOut), (2, T::ApiCall)])
         }
         Route::Protected { .. } if !world.setup.instance.templates.is_empty() => {
-            m.push((4, T::GetTokenTemplate));
+            m.push((8, T::GetTokenTemplate));
             m.extend(protected_menu());
         }
         Route::Protected { .. } => m.extend(protected_menu()),
@@ -584,6 +587,33 @@ pub fn interpret_for(case: &Case, seed: Option<u64>, device: bool) -> Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Campaigns reach `get_token { template }` (on the setups that declare templates), and
+    /// the templates' tokens come back.
+    #[test]
+    fn some_cases_ask_for_template_tokens() {
+        let mut asked = 0;
+        let mut served = 0;
+        for seed in 0..500u64 {
+            let trace = interpret(&case_from_seed(ProfileId::ClerkJs6, 60, seed), Some(seed));
+            for step in &trace.steps {
+                if matches!(step.event, Event::GetToken { template: Some(_), .. }) {
+                    asked += 1;
+                }
+                served += step
+                    .obs
+                    .happenings
+                    .iter()
+                    .filter(|h| {
+                        matches!(h, crate::model::vocab::Happening::CallSettled {
+                        result: crate::model::vocab::CallResult::Token { token }, ..
+                    } if token.template.is_some())
+                    })
+                    .count();
+            }
+        }
+        assert!(asked >= 40 && served >= 5, "{asked} template get_tokens, {served} served");
+    }
 
     #[test]
     fn log_uniform_spans_milliseconds_to_weeks() {
