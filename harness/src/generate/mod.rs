@@ -244,7 +244,7 @@ enum Template {
     GetTokenSkip,
     /// `get_token { template }`, only on instances with templates, and never among the
     /// arbitrary events (so campaigns without templates draw exactly what they drew before).
-    GetTokenTemplate,
+    GetTemplateToken,
     ApiCall,
     Navigate,
     SessionEnd,
@@ -348,7 +348,7 @@ fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates)
         Template::CompleteTask => Event::CompleteTask,
         Template::GetToken => Event::GetToken { skip_cache: false, template: None },
         Template::GetTokenSkip => Event::GetToken { skip_cache: true, template: None },
-        Template::GetTokenTemplate => Event::GetToken {
+        Template::GetTemplateToken => Event::GetToken {
             skip_cache: (param >> 12).is_multiple_of(5),
             template: Some(template_name(param, templates)),
         },
@@ -497,7 +497,7 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
             m.extend([(20, T::CompleteTask), (4, T::GetToken), (2, T::SignOut), (2, T::ApiCall)])
         }
         Route::Protected { .. } if !world.setup.instance.templates.is_empty() => {
-            m.push((8, T::GetTokenTemplate));
+            m.push((8, T::GetTemplateToken));
             m.extend(protected_menu());
         }
         Route::Protected { .. } => m.extend(protected_menu()),

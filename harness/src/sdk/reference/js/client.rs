@@ -54,16 +54,17 @@ impl Core {
 
     /// clerk-js `_baseFetch` on a 401: `await clerk.handleUnauthenticated()` before the caller
     /// sees the error, one reload per 401. Gives the answer back (nothing held) when there is
-    /// no session, where `handleUnauthenticated` returns at once.
+    /// no session, where `handleUnauthenticated` returns at once (boxed: the answer is large
+    /// and that path rare).
     pub(super) fn hold_for_unauthenticated(
         self: &Rc<Self>,
         id: RequestId,
         held: Held,
-    ) -> Result<(), Held> {
+    ) -> Result<(), Box<Held>> {
         {
             let rt = self.rt.borrow();
             if rt.session().is_none() || rt.client.is_none() {
-                return Err(held);
+                return Err(Box::new(held));
             }
         }
         self.rt.borrow_mut().held.insert(id, held);

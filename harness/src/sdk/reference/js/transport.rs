@@ -414,6 +414,7 @@ impl Core {
                     match self.hold_for_unauthenticated(id, held) {
                         Ok(()) => return,
                         Err(held) => {
+                            let held = *held;
                             return self.dispatch(
                                 id,
                                 held.about,
