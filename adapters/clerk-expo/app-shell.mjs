@@ -93,12 +93,15 @@ export class AppShell extends SharedShell {
     return (await c.getToken(skipCache ? { skipCache: true } : undefined)) ?? null;
   }
 
-  /** `useAuth().getToken({skipCache})` as committed: waits for load, null when signed out. */
-  getTokenCall(skipCache, kind = 'get_token') {
+  /**
+   * `useAuth().getToken(options)` as committed: waits for load, null when signed out.
+   * `options` as `tokenOptions` gives them (`{skipCache, template}`).
+   */
+  getTokenCall(options, kind = 'get_token') {
     const call = this.startCall(kind);
     this.runCall(call, async () => {
       await this.firstCommit;
-      const jwt = await this.committed.getToken(skipCache ? { skipCache: true } : undefined);
+      const jwt = await this.committed.getToken(options);
       return jwt ? { result: 'token', jwt } : { result: 'null' };
     });
   }

@@ -38,12 +38,16 @@ export class AppShell extends SharedShell {
     return (await session.getToken(skipCache ? { skipCache: true } : undefined)) ?? null;
   }
 
-  /** `useAuth().getToken({skipCache})`: waits for load, null when signed out. */
-  getTokenCall(skipCache, kind = 'get_token') {
+  /**
+   * `useAuth().getToken(options)`: waits for load, null when signed out. `options` as
+   * `tokenOptions` gives them (`{skipCache, template}`), passed to the real `session.getToken`.
+   */
+  getTokenCall(options, kind = 'get_token') {
     const call = this.startCall(kind);
     this.runCall(call, async () => {
       await this.loaded;
-      const jwt = await this.sessionToken(skipCache);
+      const session = this.clerk.session;
+      const jwt = session ? ((await session.getToken(options)) ?? null) : null;
       return jwt ? { result: 'token', jwt } : { result: 'null' };
     });
   }

@@ -84,6 +84,8 @@ class Adapter:
                 return error(request, "unsupported", "`network: hanging` needs requests that hang until a timeout, which this SDK's network does not simulate")
             if name in DEVICE_EVENTS:
                 return error(request, "unsupported", f"event `{name}` needs a device this SDK does not model")
+            if name == "get_token" and event.get("template") is not None:
+                return error(request, "unsupported", "this SDK has no JWT templates (`get_token` with `template`)")
             if name not in APP_EVENTS:
                 return error(request, "bad_request", f"event `{name}` is not the adapter's")
             self.sdk.next_call = request["call_base"]

@@ -37,6 +37,18 @@ export function failure(e) {
   return { result: 'error', status, code };
 }
 
+
+/**
+ * The `getToken` options a `get_token` event asks for: `undefined` without any (so an SDK's
+ * no-options path, such as Expo's `useAuth` wrapper with the resource cache, is taken), else
+ * `{skipCache: true}` and/or `{template}`.
+ */
+export function tokenOptions(event) {
+  const options = {};
+  if (event.skip_cache) options.skipCache = true;
+  if (typeof event.template === 'string') options.template = event.template;
+  return Object.keys(options).length ? options : undefined;
+}
 export class AppShell {
   /**
    * @param {object} o
@@ -226,7 +238,7 @@ export class AppShell {
         if (this.jsRuns()) this.completeTask();
         return;
       case 'get_token':
-        if (this.jsRuns()) this.getTokenCall(!!event.skip_cache);
+        if (this.jsRuns()) this.getTokenCall(tokenOptions(event));
         return;
       case 'api_call':
         if (this.jsRuns()) this.apiCall(event.path);
@@ -299,8 +311,12 @@ export class AppShell {
     throw new Error('AppShell.sessionToken is the adapter\'s');
   }
 
-  /** `useAuth().getToken({skipCache})` as the call `kind`. Each adapter's own. */
-  getTokenCall(_skipCache, _kind) {
+  /**
+   * `useAuth().getToken(options)` as the call `kind`; `options` is what `getToken` is passed
+   * (`undefined`, or `{skipCache, template}` as the event asks: see `tokenOptions`). Each
+   * adapter's own.
+   */
+  getTokenCall(_options, _kind) {
     throw new Error('AppShell.getTokenCall is the adapter\'s');
   }
 
@@ -409,7 +425,7 @@ export class AppShell {
   /** The foreground refresh on return to `active`, when the app shows a signed-in user. */
   foregroundRefresh(before, state) {
     if (state === 'active' && before !== 'active' && this.shownSignedIn === true) {
-      this.getTokenCall(true, 'foreground_refresh');
+      this.getTokenCall({ skipCache: true }, 'foreground_refresh');
     }
   }
 }

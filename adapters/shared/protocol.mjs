@@ -134,6 +134,11 @@ const STEP_EVENTS = {
     if (e.skip_cache !== undefined && typeof e.skip_cache !== 'boolean') {
       throw badRequest(`get_token \`skip_cache\` must be a boolean, got ${JSON.stringify(e.skip_cache)}`);
     }
+    // `template` (protocol 2, optional): a JWT template's name, a URL path segment.
+    if (e.template !== undefined && e.template !== null
+        && (typeof e.template !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(e.template))) {
+      throw badRequest(`get_token \`template\` must be a template name (A-Z a-z 0-9 _ -, 1 to 32), got ${JSON.stringify(e.template)}`);
+    }
   },
   api_call: (e) => field(e, 'path', 'string', 'api_call'),
   navigate: (e) => field(e, 'path', 'string', 'navigate'),

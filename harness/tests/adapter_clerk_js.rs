@@ -74,10 +74,10 @@ fn sign_in_get_token_refresh_and_sign_out_in_lockstep() {
         Event::Advance { ms: SECOND_MS },
         Event::SignIn { task: None },
         Event::Advance { ms: SECOND_MS },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: SECOND_MS },
         Event::Advance { ms: 2 * MINUTE_MS },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::SignOut,
         Event::Advance { ms: SECOND_MS },
     ];
@@ -143,12 +143,12 @@ fn kill_and_cold_start_restore_the_session_from_storage() {
         Event::Advance { ms: SECOND_MS },
         Event::SignIn { task: None },
         Event::Advance { ms: SECOND_MS },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Kill,
         Event::Advance { ms: 5 * MINUTE_MS },
         Event::ColdStart,
         Event::Advance { ms: 3 * SECOND_MS },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: SECOND_MS },
     ];
     let outcome = run(Platform::Ios, &events);
@@ -189,7 +189,7 @@ fn revoked_runs_its_expired_twin_on_the_sdk() {
         Event::SignIn { task: None },
         Event::Advance { ms: SECOND_MS },
         Event::Revoke,
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         Event::Advance { ms: 2 * SECOND_MS },
     ];
     // `run` checks the verdict, which includes the twin: every `revoke` rerun as
@@ -263,7 +263,7 @@ fn the_same_seed_gives_the_same_trace_bytes_whatever_the_pool_size() {
         Event::Advance { ms: SECOND_MS },
         Event::Kill,
         Event::ColdStart,
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         Event::Reinstall,
         Event::ColdStart,
         Event::Advance { ms: SECOND_MS },

@@ -60,7 +60,7 @@ const GENEROUS: Duration = Duration::from_secs(20);
 fn a_crash_mid_step_is_crashed_with_exit_status_and_stderr() {
     let (e, took, pid) = first_error(
         broken("crash-mid-step", GENEROUS),
-        &[Event::ColdStart, Event::GetToken { skip_cache: false }],
+        &[Event::ColdStart, Event::GetToken { skip_cache: false, template: None }],
     );
     let PortError::Crashed { step, detail, .. } = &e else { panic!("expected crashed: {e}") };
     assert_eq!(*step, 1, "{e}");
@@ -131,7 +131,7 @@ fn a_chatty_adapter_never_blocks_and_its_crash_shows_the_last_40_lines() {
 
 #[test]
 fn error_replies_are_garbled_or_crashed_with_the_adapters_message() {
-    let events = [Event::ColdStart, Event::GetToken { skip_cache: true }];
+    let events = [Event::ColdStart, Event::GetToken { skip_cache: true, template: None }];
     let (e, _, _) = first_error(broken("bad-request", GENEROUS), &events);
     let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
     assert!(detail.contains("bad request: step `event` is missing"), "{detail}");
@@ -183,7 +183,10 @@ fn a_conforming_adapter_starts_steps_and_carries_storage_across_processes() {
         let obs = sdk.step(&Event::Advance { ms: 90_000 }).await.expect("advance");
         assert_eq!(sdk.now().ms(), 90_000);
         assert!(obs.happenings.is_empty(), "{:?}", obs.happenings);
-        let obs = sdk.step(&Event::GetToken { skip_cache: true }).await.expect("get_token");
+        let obs = sdk
+            .step(&Event::GetToken { skip_cache: true, template: None })
+            .await
+            .expect("get_token");
         assert!(obs.happenings.contains(&Happening::CallSettled {
             at: sdk.now(),
             call: CallId(2),
@@ -197,7 +200,9 @@ fn a_conforming_adapter_starts_steps_and_carries_storage_across_processes() {
         assert!(!killed.device.running);
         assert!(is_gone(pid), "the first process {pid:?} exited");
         // Dead app: JS events are not sent, time still passes.
-        sdk.step(&Event::GetToken { skip_cache: false }).await.expect("ignored while dead");
+        sdk.step(&Event::GetToken { skip_cache: false, template: None })
+            .await
+            .expect("ignored while dead");
         sdk.step(&Event::Advance { ms: 10_000 }).await.expect("advance while dead");
 
         let second = sdk.step(&Event::ColdStart).await.expect("second start");

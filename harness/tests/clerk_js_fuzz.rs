@@ -55,7 +55,7 @@ fn a_sign_in_and_a_token_agree_with_the_model_request_by_request() {
         Event::Advance { ms: 1_000 },
         Event::SignIn { task: None },
         Event::Advance { ms: 5_000 },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: 2_000 },
     ];
     let setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);

@@ -109,7 +109,16 @@ fn sign_in_answers_complete_with_the_created_session() {
 
 #[test]
 fn tokens_are_bare_and_templates_route_to_the_same_endpoint() {
-    let fapi = fapi();
+    // A template of the instance's, with a lifetime of its own equal to the session token's.
+    let spec = session_harness::model::templates::TemplateSpec {
+        lifetime_ms: 60_000,
+        claims: [("aud".to_string(), "supabase".to_string())].into(),
+    };
+    let templates = session_harness::model::templates::Templates::from_specs(
+        &[("supabase".to_string(), spec)].into(),
+    )
+    .expect("a valid template");
+    let fapi = Fapi::new(InstanceSettings { templates, ..InstanceSettings::default() });
     let mut device = Device::new(&fapi);
     let sid = device.sign_in(VTime(0));
     for path in [

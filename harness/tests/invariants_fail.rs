@@ -90,7 +90,11 @@ fn pending_routes_to_task_catches_a_pending_session_sent_to_sign_in() {
 #[test]
 fn revoked_like_expired_catches_a_revoked_session_kept_signed_in() {
     let mut events = signed_in();
-    events.extend([Event::Revoke, advance(2 * MINUTE_MS), Event::GetToken { skip_cache: false }]);
+    events.extend([
+        Event::Revoke,
+        advance(2 * MINUTE_MS),
+        Event::GetToken { skip_cache: false, template: None },
+    ]);
     let revoked = run(&events);
     let expired = run(&invariants::expired_twin(&events));
     assert!(invariants::check_revoked_like_expired(&revoked, &expired).violations.is_empty());
@@ -171,7 +175,7 @@ fn nothing_destructive_while_loading_catches_a_native_session_removal() {
 #[test]
 fn single_flight_refresh_catches_two_token_requests_in_flight() {
     let mut events = signed_in();
-    events.extend([Event::GetToken { skip_cache: true }, advance(SECOND_MS)]);
+    events.extend([Event::GetToken { skip_cache: true, template: None }, advance(SECOND_MS)]);
     let mut trace = run(&events);
     let step = 4;
     // no-single-flight: a second caller started its own request.
@@ -185,6 +189,7 @@ fn single_flight_refresh_catches_two_token_requests_in_flight() {
                     endpoint: Endpoint::Tokens,
                     call: *call,
                     sid: *sid,
+                    template: None,
                 })
             }
             _ => None,
@@ -194,10 +199,70 @@ fn single_flight_refresh_catches_two_token_requests_in_flight() {
     assert_only(&invariants::check(&trace), InvariantId::SingleFlightRefresh, step as u32);
 }
 
+/// Token requests are single-flight per token, not per session: a template's request beside
+/// the session token's is two fetches of two tokens (clerk-js keys them by `tokenId`), and a
+/// second request of the same template is the race the invariant is about.
+#[test]
+fn single_flight_refresh_counts_per_template() {
+    let mut events = signed_in();
+    events.extend([Event::GetToken { skip_cache: true, template: None }, advance(SECOND_MS)]);
+    let mut trace = run(&events);
+    let step = 4;
+    let supabase = Some(TemplateName::parse("supabase").expect("a valid name"));
+    let sent = |req: u32, template| {
+        move |h: &Happening| match h {
+            Happening::RequestSent { at, endpoint: Endpoint::Tokens, call, sid, .. } => {
+                Some(Happening::RequestSent {
+                    at: *at,
+                    req: RequestId(req),
+                    endpoint: Endpoint::Tokens,
+                    call: *call,
+                    sid: *sid,
+                    template,
+                })
+            }
+            _ => None,
+        }
+    };
+    let template_fetch = happenings(&mut trace, step).iter().find_map(sent(9_998, supabase));
+    happenings(&mut trace, step).push(template_fetch.expect("a token request was sent"));
+    let report = invariants::check(&trace);
+    assert!(
+        report.violations.is_empty(),
+        "a template's fetch beside the session token's is no race: {:?}",
+        report.violations
+    );
+    let second = happenings(&mut trace, step).iter().find_map(sent(9_999, supabase));
+    happenings(&mut trace, step).push(second.expect("a token request was sent"));
+    assert_only(&invariants::check(&trace), InvariantId::SingleFlightRefresh, step as u32);
+}
+
+/// A template token is judged on its own `exp`: served past it, it is stale, whatever the
+/// session token's lifetime.
+#[test]
+fn fresh_token_only_judges_a_template_token_by_its_own_expiry() {
+    let mut events = signed_in();
+    events.push(Event::GetToken { skip_cache: false, template: None });
+    let mut trace = run(&events);
+    let step = trace.steps.len() - 1;
+    let template = Some(TemplateName::parse("supabase").expect("a valid name"));
+    for h in happenings(&mut trace, step).iter_mut() {
+        if let Happening::CallSettled { at, result: CallResult::Token { token }, .. } = h {
+            // Minted an hour ago with a 30 s lifetime: long dead, though a fresh session
+            // token of the same session is live.
+            token.template = template;
+            token.iat = at.unix_s() - 3_600;
+            token.nbf = token.iat - 10;
+            token.exp = token.iat + 30;
+        }
+    }
+    assert_only(&invariants::check(&trace), InvariantId::FreshTokenOnly, step as u32);
+}
+
 #[test]
 fn fresh_token_only_catches_an_expired_token_returned() {
     let mut events = signed_in();
-    events.push(Event::GetToken { skip_cache: false });
+    events.push(Event::GetToken { skip_cache: false, template: None });
     let mut trace = run(&events);
     for h in happenings(&mut trace, 4) {
         if let Happening::CallSettled { result: CallResult::Token { token }, at, .. } = h {
@@ -216,7 +281,7 @@ fn transient_never_signs_out_catches_a_sign_out_on_a_5xx() {
             count: 1,
             on: None,
         }),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         advance(SECOND_MS),
     ]);
     let mut trace = run(&events);
@@ -287,7 +352,7 @@ fn storage_round_trips_catches_a_value_the_platform_cannot_read_back() {
 #[test]
 fn calls_settle_catches_a_call_that_never_settles() {
     let mut events = signed_in();
-    events.extend([Event::GetToken { skip_cache: true }, advance(30 * MINUTE_MS)]);
+    events.extend([Event::GetToken { skip_cache: true, template: None }, advance(30 * MINUTE_MS)]);
     let mut trace = run(&events);
     // retry-401-loop's "queued calls hanging": the call's settlement never comes.
     for step in &mut trace.steps {
@@ -307,7 +372,7 @@ fn rate_limited_get_token() -> Vec<Event> {
             count: 1,
             on: Some(Endpoint::Tokens),
         }),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         advance(MINUTE_MS),
     ]);
     events
@@ -495,6 +560,7 @@ fn one_refresh_schedule_catches_a_second_refresh_loop() {
         endpoint: Endpoint::Tokens,
         call: None,
         sid,
+        template: None,
     });
     h.push(Happening::RequestDone {
         at: again.plus(50),

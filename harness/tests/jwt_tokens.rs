@@ -81,6 +81,7 @@ fn token_info(now: VTime, ttl_s: u64, serial: u64) -> TokenInfo {
         exp: iat + ttl_s,
         pending: false,
         serial,
+        template: None,
     }
 }
 

@@ -48,7 +48,7 @@ fn a_failed_load_leaves_get_token_hanging() {
     let events = [
         fault(FaultKind::ServerError { status: 500 }, Some(Endpoint::Environment)),
         Event::ColdStart,
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         advance(30 * MINUTE_MS),
     ];
     check(InvariantId::CallsSettle, ios, &events);
@@ -68,7 +68,7 @@ fn a_clock_behind_the_server_serves_expired_tokens() {
         Event::ClockSkew { ms: -5 * MINUTE_MS as i64 },
         // The next refresh's token looks good for 5 more minutes on the device.
         advance(2 * MINUTE_MS),
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         advance(SECOND_MS),
     ]);
     check(InvariantId::FreshTokenOnly, ios, &events);
@@ -92,8 +92,8 @@ fn an_offline_start_is_never_retried() {
 fn concurrent_skip_cache_calls_each_send_a_request() {
     let mut events = signed_in(None);
     events.extend([
-        Event::GetToken { skip_cache: true },
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
+        Event::GetToken { skip_cache: true, template: None },
         advance(SECOND_MS),
     ]);
     check(InvariantId::SingleFlightRefresh, ios, &events);
@@ -104,7 +104,7 @@ fn retry_after_is_ignored() {
     let mut events = signed_in(None);
     events.extend([
         fault(FaultKind::RateLimited { retry_after_ms: 30 * SECOND_MS }, Some(Endpoint::Tokens)),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         advance(MINUTE_MS),
     ]);
     check(InvariantId::RetryDiscipline, ios, &events);
@@ -116,7 +116,7 @@ fn a_5xx_on_the_unauthenticated_reload_signs_out() {
     events.extend([
         fault(FaultKind::Unauthorized, Some(Endpoint::Tokens)),
         fault(FaultKind::ServerError { status: 500 }, Some(Endpoint::GetClient)),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         advance(SECOND_MS),
     ]);
     check(InvariantId::TransientNeverSignsOut, ios, &events);
@@ -128,7 +128,7 @@ fn offline_with_the_resource_cache_returns_an_expired_token() {
     events.extend([
         Event::Network { state: Network::Offline },
         advance(2 * MINUTE_MS),
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         advance(5 * MINUTE_MS),
     ]);
     let setup = |p| {
@@ -143,7 +143,7 @@ fn offline_with_the_resource_cache_returns_an_expired_token() {
 fn a_late_answer_after_an_offline_sign_out_writes_the_credential_back() {
     let mut events = signed_in(None);
     events.extend([
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         Event::Network { state: Network::Offline },
         Event::SignOut,
         advance(SECOND_MS),

@@ -4,7 +4,9 @@
 use session_harness::model::settings::{
     LATENCY_MS_MAX, MAX_LIFETIME_MS_MAX, REUSE_GRACE_VERSIONS_MAX, REUSE_GRACE_WINDOW_MS_MAX,
 };
+use session_harness::model::templates;
 use session_harness::model::time::{DAY_MS, DURATION_MS_MAX, MINUTE_MS};
+use session_harness::model::vocab::TEMPLATE_NAME_LEN_MAX;
 use session_harness::model::world::JOBS_PER_STEP_MAX;
 use session_harness::scenario::compile::{BACKGROUND_WAKE_MS_MAX, EVENTS_MAX, FAULT_COUNT_MAX};
 use session_harness::scenario::files::FILE_BYTES_MAX;
@@ -56,6 +58,21 @@ fn every_limit_in_the_table_is_the_codes() {
         ("RANDOM_FAULTS_MAX", RANDOM_FAULTS_MAX.to_string()),
         ("SPEED_MAX", SPEED_MAX.to_string()),
         ("LINE_BYTES_MAX", format!("{} MiB", LINE_BYTES_MAX >> 20)),
+        ("TEMPLATES_MAX", format!("{} templates", templates::TEMPLATES_MAX)),
+        (
+            "TEMPLATE_CLAIMS_MAX",
+            format!("at most {} custom claims", templates::TEMPLATE_CLAIMS_MAX),
+        ),
+        ("TEMPLATE_NAME_LEN_MAX", format!("{} characters", TEMPLATE_NAME_LEN_MAX)),
+        ("CLAIM_VALUE_LEN_MAX", format!("values {} printable", templates::CLAIM_VALUE_LEN_MAX)),
+        (
+            "TEMPLATE_LIFETIME_MS_MIN",
+            format!(
+                "{} seconds ..= {} years",
+                templates::TEMPLATE_LIFETIME_MS_MIN / 1000,
+                templates::TEMPLATE_LIFETIME_MS_MAX / DAY_MS / 365
+            ),
+        ),
     ];
     for (name, value) in rows {
         let line = row(name);

@@ -230,7 +230,7 @@ fn the_token_cache_hits_only_while_more_than_the_margin_remains() {
         })
     };
     let mut probe = events.clone();
-    probe.push(Event::GetToken { skip_cache: false });
+    probe.push(Event::GetToken { skip_cache: false, template: None });
     let probed = run_model(setup, &probe, None);
     let exp =
         token_of(probed.steps.last().unwrap()).expect("the signed-in session has a token").exp;
@@ -242,7 +242,7 @@ fn the_token_cache_hits_only_while_more_than_the_margin_remains() {
     for (left, hits) in [(margin + 1, true), (margin, false)] {
         let mut run = events.clone();
         *run.last_mut().unwrap() = Event::Advance { ms: exp * 1000 - left - now };
-        run.push(Event::GetToken { skip_cache: false });
+        run.push(Event::GetToken { skip_cache: false, template: None });
         let trace = run_model(setup, &run, None);
         let step = trace.steps.last().unwrap();
         let sent = step
@@ -358,7 +358,7 @@ fn offline_get_token_falls_back_to_the_stored_token_only_with_the_resource_cache
             Event::Advance { ms: 5_000 },
             Event::Network { state: Network::Offline },
             Event::Advance { ms: 120_000 },
-            Event::GetToken { skip_cache: false },
+            Event::GetToken { skip_cache: false, template: None },
             // Long enough for every retry of the call.
             Event::Advance { ms: 600_000 },
         ];
@@ -446,7 +446,7 @@ fn a_degraded_load_keeps_the_cached_environment() {
         Event::Advance { ms: 5_000 },
         Event::SignIn { task: None },
         Event::Advance { ms: 5_000 },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: 1_000 },
         Event::Kill,
         // Closed for two minutes: the 60 s session token expires.
@@ -458,7 +458,7 @@ fn a_degraded_load_keeps_the_cached_environment() {
         }),
         Event::ColdStart,
         Event::Advance { ms: 100 },
-        Event::GetToken { skip_cache: false },
+        Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: 1_000 },
     ];
     let run = lockstep::run_reference(setup, &[], &events, None);

@@ -58,8 +58,8 @@ fn single_flight_refresh_is_broken_by_no_single_flight_and_held_without() {
     // Two `getToken({skipCache: true})` callers at one instant: one token request, shared.
     let mut events = warm_up();
     events.extend([
-        Event::GetToken { skip_cache: true },
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
+        Event::GetToken { skip_cache: true, template: None },
         Event::Advance { ms: SECOND_MS },
     ]);
     let documented = setup(ProfileId::Documented);
@@ -111,7 +111,7 @@ fn calls_settle_is_broken_by_retry_401_loop_and_held_without() {
             count: 1,
             on: Some(Endpoint::Tokens),
         }),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         Event::Advance { ms: 10 * MINUTE_MS },
     ]);
     let clerk_js = setup(ProfileId::ClerkJs6);
@@ -180,11 +180,11 @@ fn burst() -> Vec<Event> {
     let mut events = warm_up();
     events.extend([
         latency(900),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         latency(80),
         api(),
         Event::Fault(FaultSpec { kind: FaultKind::Unauthorized, count: 1, on: None }),
-        Event::GetToken { skip_cache: true },
+        Event::GetToken { skip_cache: true, template: None },
         api(),
         Event::Advance { ms: 40 },
         Event::AppState { state: session_harness::model::vocab::AppState::Background },
@@ -219,7 +219,10 @@ fn a_step_is_a_future_that_waits_out_the_wire() {
         }
         let slow = FaultSpec { kind: FaultKind::Latency { ms: 1_000 }, count: 1, on: None };
         sdk.step(&Event::Fault(slow)).await.expect("fault");
-        let obs = sdk.step(&Event::GetToken { skip_cache: true }).await.expect("get_token");
+        let obs = sdk
+            .step(&Event::GetToken { skip_cache: true, template: None })
+            .await
+            .expect("get_token");
         assert_eq!(obs.open_calls, 1, "the call waits on the token request");
         let advance = Event::Advance { ms: 2_000 };
         let mut step = tokio_test::task::spawn(sdk.step(&advance));

@@ -174,6 +174,30 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             vec!["soon", "or a number of rotations such as `64`"],
         ),
         (
+            "template claim the server sets itself",
+            with_setup("  instance: { templates: { supabase: { claims: { sub: me } } } }\n"),
+            (7, 26),
+            vec!["template `supabase`", "claim `sub`", "reserved"],
+        ),
+        (
+            "template lifetime below Clerk's 30 s",
+            with_setup("  instance: { templates: { convex: { lifetime: 10s } } }\n"),
+            (7, 26),
+            vec!["template `convex`", "lifetime 10s", "30s ..= 10 years"],
+        ),
+        (
+            "unknown template field",
+            with_setup("  instance: { templates: { convex: { ttl: 1h } } }\n"),
+            (7, 38),
+            vec!["unknown field `ttl`", "lifetime", "claims"],
+        ),
+        (
+            "template name that is no path segment",
+            with_steps("  - get_token: { template: \"a/b\" }\n"),
+            (9, 28),
+            vec!["template name `a/b`", "A-Z a-z 0-9 _ -"],
+        ),
+        (
             "invalid settings in a variant",
             with_steps("variants:\n  short: { instance: { session_token_ttl: 2h } }\n"),
             (10, 22),

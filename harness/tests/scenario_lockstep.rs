@@ -34,7 +34,7 @@ fn a_defect_variant_reports_where_it_departs_from_the_model_and_passes_on_its_ex
     assert_eq!(with.sdk, "reference+no-single-flight");
     let d = with.divergence.as_ref().expect("the defective SDK departs from the model");
     assert_eq!((d.step, d.field), (6, "happenings"));
-    assert_eq!(d.event, Event::GetToken { skip_cache: true });
+    assert_eq!(d.event, Event::GetToken { skip_cache: true, template: None });
     assert_eq!(d.at, VTime::ZERO.plus(2 * 60_000 + 6_000));
     assert!(d.sdk.contains("req_8 → tokens sess_1 for call_4"), "{}", d.sdk);
     assert!(!d.model.contains("req_8"), "the model sends no second request: {}", d.model);

@@ -152,6 +152,7 @@ fn forged_and_recycled_tokens_are_refused_over_http() {
         exp: u64::MAX,
         pending: false,
         serial: 1,
+        template: None,
     };
     let forge = |kid: &str| {
         let key = session_harness::jwt::SigningKey::from_pem(kid, attacker).expect("the key loads");

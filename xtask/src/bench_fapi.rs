@@ -158,6 +158,7 @@ fn jwt_sign() -> f64 {
             exp: iat + 60,
             pending: false,
             serial: count,
+            template: None,
         };
         std::hint::black_box(signer.sign_uncached(&info));
         count += 1;

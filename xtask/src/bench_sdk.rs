@@ -104,7 +104,7 @@ pub fn soak_trace() -> Vec<Event> {
             events.push(Event::AppState { state: AppState::Active });
             for minute in 0..5 {
                 events.push(api(["/home", "/orders/42", "/checkout"][(hour + minute) % 3]));
-                events.push(Event::GetToken { skip_cache: false });
+                events.push(Event::GetToken { skip_cache: false, template: None });
                 events.push(Event::Advance { ms: MINUTE_MS });
             }
             events.push(Event::AppState { state: AppState::Background });

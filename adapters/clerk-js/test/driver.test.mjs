@@ -237,6 +237,26 @@ test('a revoked session: the API wrapper shares one refresh after 401s, then the
   });
 });
 
+test('getToken({template}): the real clerk-js asks /tokens/{template}; a template the instance lacks is a 404, not retried', async () => {
+  await withDriver(async (driver, server) => {
+    await signedIn(driver, server);
+    const asked = await driver.step({ event: 'get_token', template: 'supabase' });
+    const sent = of(asked, 'request_sent').map((h) => new URL(h.url).pathname);
+    assert.equal(sent.length, 1, JSON.stringify(asked.obs.happenings));
+    assert.match(sent[0], /\/v1\/client\/sessions\/[^/]+\/tokens\/supabase$/);
+    const answered = await driver.step({ event: 'advance', ms: 30_000 });
+    // One request only: a 4xx other than 429 is final for getToken's retry.
+    assert.equal(of(answered, 'request_sent').filter((h) => /tokens\/supabase/.test(h.url)).length, 0);
+    const settled = of(answered, 'call_settled');
+    assert.equal(settled.length, 1, JSON.stringify(answered.obs.happenings));
+    assert.deepEqual([settled[0].result.result, settled[0].result.status, settled[0].result.code], ['error', 404, 'resource_not_found']);
+    assert.equal(answered.obs.view.is_signed_in, true, 'the session lives on');
+    const bad = await driver.step({ event: 'get_token', template: 'a/b' });
+    assert.equal(bad.error.kind, 'bad_request');
+    assert.match(bad.error.message, /template/);
+  });
+});
+
 test('a task: the pending session routes to it, and completing it lands on the remembered path', async () => {
   await withDriver(async (driver, server) => {
     await driver.hello();

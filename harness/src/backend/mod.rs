@@ -7,6 +7,15 @@
 //! ([`Server::check_session_token`](crate::model::server::Server::check_session_token)).
 //! Each failure has its own [`Rejection`].
 //!
+//! JWT templates: a request under `/api/template/{name}/` is a call to a service configured
+//! for the instance's template `name` (Supabase, Convex, …), and such a service verifies
+//! what it can: signature, issuer, authorized party, time claims, and each of the template's
+//! custom claims equal to its declared value (`template_claim_mismatch` otherwise, so a session
+//! token or another template's token with other claims is refused). It cannot check the
+//! session: a template token carries no `sid` (clerk/clerk-docs #2286), so it stays valid until
+//! its own `exp` whatever becomes of the session. The session API (every other `/api/` path)
+//! refuses a template token (`not_a_session_token`): it must know the session to check it.
+//!
 //! Two ways in, one set of rules: [`Backend::handle`] takes an HTTP-like request with
 //! `Authorization: Bearer <jwt>` and verifies the text; [`Backend::call`] takes an in-process
 //! [`SessionToken`] and skips only the RSA step, because its claims come straight from a
@@ -23,10 +32,25 @@ use crate::fapi::http::{HttpRequest, HttpResponse};
 use crate::jwt::{Jwks, Rejection, SessionClaims, SessionToken, Verifier};
 use crate::model::server::TokenRejection;
 use crate::model::time::VTime;
-use crate::model::vocab::TokenInfo;
+use crate::model::vocab::{TemplateName, TokenInfo};
 
 /// Prefix of the protected API's paths.
 pub const API_PREFIX: &str = "/api/";
+/// Prefix of the paths of services configured for a JWT template: `/api/template/{name}/…`.
+pub const TEMPLATE_API_PREFIX: &str = "/api/template/";
+
+/// Who a route expects a token from: the session API, or a service of one template.
+enum Audience<'a> {
+    Session,
+    Template(&'a str),
+}
+
+fn audience(path: &str) -> Audience<'_> {
+    match path.strip_prefix(TEMPLATE_API_PREFIX) {
+        Some(rest) => Audience::Template(rest.split('/').next().unwrap_or("")),
+        None => Audience::Session,
+    }
+}
 
 /// Who a verified request is from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,8 +94,18 @@ impl Backend {
 
     /// Verifies a compact JWT fully, then the session on the server.
     pub fn authenticate_jwt(&self, jwt: &str, now: VTime) -> Result<Authenticated, Rejection> {
+        self.authenticate_jwt_at("/api/", jwt, now)
+    }
+
+    /// Verifies a compact JWT fully for the route `path` (the session API, or a template's).
+    pub fn authenticate_jwt_at(
+        &self,
+        path: &str,
+        jwt: &str,
+        now: VTime,
+    ) -> Result<Authenticated, Rejection> {
         let verified = self.verifier.verify(jwt, now)?;
-        self.check_session(&verified.info, now)?;
+        self.authorize(path, &verified.claims, &verified.info, now)?;
         Ok(Authenticated { info: verified.info, claims: verified.claims })
     }
 
@@ -83,14 +117,60 @@ impl Backend {
         token: &SessionToken,
         now: VTime,
     ) -> Result<Authenticated, Rejection> {
+        self.authenticate_token_at("/api/", token, now)
+    }
+
+    fn authenticate_token_at(
+        &self,
+        path: &str,
+        token: &SessionToken,
+        now: VTime,
+    ) -> Result<Authenticated, Rejection> {
         let signer = token.signer();
         if self.verifier_kid_unknown(signer.kid()) {
             return Err(Rejection::UnknownKid { kid: signer.kid().to_string() });
         }
         let claims = signer.claims(token.info());
         self.verifier.check_claims(&claims, now)?;
-        self.check_session(token.info(), now)?;
+        self.authorize(path, &claims, token.info(), now)?;
         Ok(Authenticated { info: *token.info(), claims })
+    }
+
+    /// What the route checks after the signature and the time claims: the session on the
+    /// server for the session API; the template's claims for a template's service.
+    fn authorize(
+        &self,
+        path: &str,
+        claims: &SessionClaims,
+        info: &TokenInfo,
+        now: VTime,
+    ) -> Result<(), Rejection> {
+        match audience(path) {
+            Audience::Session => {
+                if claims.sid.is_none() {
+                    return Err(Rejection::NotASessionToken);
+                }
+                self.check_session(info, now)
+            }
+            Audience::Template(name) => {
+                let templates = lock(&self.server).settings.templates;
+                let template = TemplateName::parse(name)
+                    .ok()
+                    .and_then(|n| templates.get(n).copied())
+                    .ok_or_else(|| Rejection::UnknownTemplate { name: name.to_string() })?;
+                for (claim, expected) in template.claims() {
+                    let found = claims.custom_str(claim);
+                    if found != Some(expected) {
+                        return Err(Rejection::TemplateClaimMismatch {
+                            claim: claim.to_string(),
+                            expected: expected.to_string(),
+                            found: found.map(str::to_string),
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     fn verifier_kid_unknown(&self, kid: &str) -> bool {
@@ -106,6 +186,7 @@ impl Backend {
             Err(TokenRejection::Expired) => Err(Rejection::Expired { exp: info.exp }),
             Err(TokenRejection::NotYetValid) => Err(Rejection::NotYetValid { nbf: info.nbf }),
             Err(TokenRejection::UnknownSession) => Err(Rejection::UnknownSession),
+            Err(TokenRejection::NotASessionToken) => Err(Rejection::NotASessionToken),
             Err(TokenRejection::SessionNotActive) => match server.status_of(info.sid, now) {
                 Some(status) => Err(Rejection::SessionNotActive { status }),
                 None => Err(Rejection::UnknownSession),
@@ -121,7 +202,7 @@ impl Backend {
         let result = match request.header_value("authorization").map(str::trim) {
             None | Some("") => Err(Rejection::MissingToken),
             Some(value) => match value.strip_prefix("Bearer ") {
-                Some(jwt) => self.authenticate_jwt(jwt.trim(), now),
+                Some(jwt) => self.authenticate_jwt_at(&request.path, jwt.trim(), now),
                 None => Err(Rejection::Malformed {
                     detail: "authorization is not `Bearer <jwt>`".to_string(),
                 }),
@@ -138,7 +219,7 @@ impl Backend {
         }
         let result = match token {
             None => Err(Rejection::MissingToken),
-            Some(token) => self.authenticate_token(token, now),
+            Some(token) => self.authenticate_token_at(path, token, now),
         };
         respond(path, result)
     }
@@ -157,7 +238,8 @@ fn respond(path: &str, result: Result<Authenticated, Rejection>) -> HttpResponse
                 "ok": true,
                 "path": path,
                 "user_id": auth.info.sub.to_string(),
-                "session_id": auth.info.sid.to_string(),
+                // A template token names no session (it has no `sid`).
+                "session_id": auth.claims.sid,
             }))
             .expect("JSON values always serialise"),
         ),

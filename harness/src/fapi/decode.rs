@@ -9,7 +9,7 @@
 //! `_clerk_retry_attempt`, `debug`, …) are tolerated and ignored.
 
 use crate::model::server::{ClientToken, FapiRequest};
-use crate::model::vocab::{Endpoint, SessionId, TaskKey};
+use crate::model::vocab::{Endpoint, SessionId, TaskKey, TemplateName};
 
 /// A Clerk-shaped error produced before the server is consulted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,18 @@ pub enum Tail {
     None,
     Session(String),
     Task(String, String),
+    /// `tokens/{template}`: the session and the JWT template's name as sent.
+    Template(String, String),
+}
+
+impl Tail {
+    /// The session id text the path names, if any.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Tail::Session(s) | Tail::Task(s, _) | Tail::Template(s, _) => Some(s),
+            Tail::None => None,
+        }
+    }
 }
 
 /// The effective method: the wire method, or `_method` on a POST.
@@ -131,9 +143,11 @@ pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Rou
         ("DELETE", ["client"]) => fapi(Endpoint::RemoveSessions, Tail::None),
         ("POST", ["client", "sign_ins"]) => fapi(Endpoint::SignIn, Tail::None),
         ("DELETE", ["client", "sessions"]) => fapi(Endpoint::RemoveSessions, Tail::None),
-        ("POST", ["client", "sessions", sid, "tokens"])
-        | ("POST", ["client", "sessions", sid, "tokens", _]) => {
+        ("POST", ["client", "sessions", sid, "tokens"]) => {
             fapi(Endpoint::Tokens, Tail::Session(sid.to_string()))
+        }
+        ("POST", ["client", "sessions", sid, "tokens", template]) => {
+            fapi(Endpoint::Tokens, Tail::Template(sid.to_string(), template.to_string()))
         }
         ("POST", ["client", "sessions", sid, "touch"]) => {
             fapi(Endpoint::Touch, Tail::Session(sid.to_string()))
@@ -233,7 +247,7 @@ pub fn decode_request(
 ) -> Result<FapiRequest, WireError> {
     let sid = || -> Result<SessionId, WireError> {
         let text = match tail {
-            Tail::Session(s) | Tail::Task(s, _) => s.as_str(),
+            Tail::Session(s) | Tail::Task(s, _) | Tail::Template(s, _) => s.as_str(),
             Tail::None => "",
         };
         SessionId::parse(text).ok_or_else(|| {
@@ -302,7 +316,20 @@ pub fn decode_request(
                     )
                 })?),
             };
-            FapiRequest::Tokens { sid: sid()?, carried, force_origin }
+            // A name no template could have is a template the instance does not have: the
+            // same 404 the server gives an unknown one.
+            let template = match tail {
+                Tail::Template(_, name) => Some(TemplateName::parse(name).map_err(|_| {
+                    WireError::new(
+                        404,
+                        "resource_not_found",
+                        "JWT template not found",
+                        format!("no JWT template named `{}` on this instance", name.escape_debug()),
+                    )
+                })?),
+                _ => None,
+            };
+            FapiRequest::Tokens { sid: sid()?, carried, force_origin, template }
         }
         Endpoint::Touch => FapiRequest::Touch { sid: sid()? },
         Endpoint::End => FapiRequest::End { sid: sid()? },

@@ -177,8 +177,11 @@ impl Fapi {
     /// An emulator over an existing shared server.
     pub fn with_server(server: SharedServer, config: FapiConfig) -> Fapi {
         let issuer = config.issuer();
-        let signer =
-            Arc::new(Signer::new(config.signing_key.clone(), &issuer, &config.authorized_party));
+        let templates = lock(&server).settings.templates;
+        let signer = Arc::new(
+            Signer::new(config.signing_key.clone(), &issuer, &config.authorized_party)
+                .with_templates(templates),
+        );
         let jwks = Jwks::from_signing_keys(&[&config.signing_key])
             .expect("a loaded signing key always has a public JWK");
         let jwks_json: Arc<[u8]> = Arc::from(jwks.to_json().into_bytes());
@@ -337,9 +340,7 @@ impl Fapi {
             Ok(Route::Fapi { endpoint: ep, method: m, tail }) => {
                 method = m.to_string();
                 endpoint = Some(ep);
-                if let decode::Tail::Session(s) | decode::Tail::Task(s, _) = &tail {
-                    sid = SessionId::parse(s);
-                }
+                sid = tail.session().and_then(SessionId::parse);
                 self.handle_fapi(request, ep, &tail, now)
             }
         };

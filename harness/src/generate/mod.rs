@@ -25,11 +25,12 @@ use crate::model::settings::{
     InstanceSettings, NetSettings, ReuseGrace, ReusePolicy, SdkSettings, Setup, TokenCacheKind,
     TokenReuse,
 };
+use crate::model::templates::{TemplateSpec, Templates};
 use crate::model::time::{DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS};
 use crate::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, Endpoint, Event, FaultKind, FaultSpec,
     KeychainAccessible, LargeValues, Network, Platform, Route, StorageFaultKind, StorageFaultSpec,
-    StorageKey, StorageOp, TaskKey,
+    StorageKey, StorageOp, TaskKey, TemplateName,
 };
 use crate::sim::SeedRng;
 use crate::trace::{Trace, TraceStep};
@@ -130,12 +131,42 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
                 },
                 _ => TokenReuse::CLERK,
             },
+            // Sometimes JWT templates (one long-lived, one shorter than a refresh cycle), so
+            // that `get_token { template }` joins the menu.
+            templates: if (a >> 5) % 2 == 1 { generated_templates() } else { Templates::default() },
             ..InstanceSettings::default()
         };
         // Sometimes a connectivity listener that reports changes only.
         let net = NetSettings { connectivity_initial: b % 6 != 5, ..NetSettings::default() };
         Setup { platform, profile, sdk, instance, net }
     })
+}
+
+/// The templates of a generated instance: `supabase` (1 h) and `convex` (30 s, Clerk's
+/// shortest, so it dies between refreshes and while the app is away).
+fn generated_templates() -> Templates {
+    let spec = |lifetime_ms, aud: &str| TemplateSpec {
+        lifetime_ms,
+        claims: [("aud".to_string(), aud.to_string())].into(),
+    };
+    let specs = [
+        ("supabase".to_string(), spec(HOUR_MS, "supabase")),
+        ("convex".to_string(), spec(30 * SECOND_MS, "convex")),
+    ];
+    Templates::from_specs(&specs.into()).expect("the generated templates are within limits")
+}
+
+/// A template for `get_token { template }`: one of the instance's, or (one time in nine) one
+/// it lacks, answered 404.
+fn template_name(param: u64, templates: &Templates) -> TemplateName {
+    let names: Vec<TemplateName> = templates.iter().map(|t| t.name).collect();
+    let i = (param % 9) as usize;
+    match names.get(i % names.len().max(1)) {
+        Some(name) if i < 8 => *name,
+        _ => {
+            TemplateName::parse("hasura").expect("a valid template name, on no generated instance")
+        }
+    }
 }
 
 /// The strategy of whole cases.
@@ -213,6 +244,9 @@ enum Template {
     CompleteTask,
     GetToken,
     GetTokenSkip,
+    /// `get_token { template }`, only on instances with templates, and never among the
+    /// arbitrary events (so campaigns without templates draw exactly what they drew before).
+    GetTemplateToken,
     ApiCall,
     Navigate,
     SessionEnd,
@@ -280,7 +314,7 @@ const ALL_TEMPLATES: [Template; 39] = [
     Template::NativeSignIn,
 ];
 
-fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
+fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates) -> Event {
     let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
         Template::AdvanceShort => {
@@ -317,8 +351,12 @@ fn instantiate(t: Template, param: u64, foreground: bool) -> Event {
         Template::NativeSignIn => Event::NativeSignIn,
         Template::SignInPending => Event::SignIn { task: Some(TaskKey::ALL[(param % 3) as usize]) },
         Template::CompleteTask => Event::CompleteTask,
-        Template::GetToken => Event::GetToken { skip_cache: false },
-        Template::GetTokenSkip => Event::GetToken { skip_cache: true },
+        Template::GetToken => Event::GetToken { skip_cache: false, template: None },
+        Template::GetTokenSkip => Event::GetToken { skip_cache: true, template: None },
+        Template::GetTemplateToken => Event::GetToken {
+            skip_cache: (param >> 12).is_multiple_of(5),
+            template: Some(template_name(param, templates)),
+        },
         Template::ApiCall => Event::ApiCall { path: path(param) },
         Template::Navigate => Event::Navigate { path: path(param) },
         Template::SessionEnd => Event::SessionEnd,
@@ -467,22 +505,32 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         Route::Task { .. } => {
             m.extend([(20, T::CompleteTask), (4, T::GetToken), (2, T::SignOut), (2, T::ApiCall)])
         }
-        Route::Protected { .. } => m.extend([
-            (14, T::GetToken),
-            (4, T::GetTokenSkip),
-            (14, T::ApiCall),
-            (3, T::SignOut),
-            (2, T::SessionEnd),
-            (2, T::SessionRemove),
-            (2, T::SetActive),
-            (2, T::SignIn),
-            (3, T::Revoke),
-            (3, T::ExpireNow),
-            (2, T::AbandonNow),
-            (2, T::Replace),
-        ]),
+        Route::Protected { .. } if !world.setup.instance.templates.is_empty() => {
+            m.push((8, T::GetTemplateToken));
+            m.extend(protected_menu());
+        }
+        Route::Protected { .. } => m.extend(protected_menu()),
     }
     m
+}
+
+/// What a user does on a protected screen, and what the server does meanwhile.
+fn protected_menu() -> [(u32, Template); 12] {
+    use Template as T;
+    [
+        (14, T::GetToken),
+        (4, T::GetTokenSkip),
+        (14, T::ApiCall),
+        (3, T::SignOut),
+        (2, T::SessionEnd),
+        (2, T::SessionRemove),
+        (2, T::SetActive),
+        (2, T::SignIn),
+        (3, T::Revoke),
+        (3, T::ExpireNow),
+        (2, T::AbandonNow),
+        (2, T::Replace),
+    ]
 }
 
 /// Turns raw material into events by running the model; returns the model's trace.
@@ -533,6 +581,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 keep(ALL_TEMPLATES[(c.param % ALL_TEMPLATES.len() as u64) as usize]),
                 c.param >> 5,
                 foreground,
+                &setup.instance.templates,
             )
         } else {
             let mut m = menu(&world);
@@ -549,7 +598,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 }
                 target -= w;
             }
-            instantiate(chosen, c.param, foreground)
+            instantiate(chosen, c.param, foreground, &setup.instance.templates)
         };
         let at = world.now();
         let obs = world.step(&event);
@@ -561,6 +610,33 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Campaigns reach `get_token { template }` (on the setups that declare templates), and
+    /// the templates' tokens come back.
+    #[test]
+    fn some_cases_ask_for_template_tokens() {
+        let mut asked = 0;
+        let mut served = 0;
+        for seed in 0..500u64 {
+            let trace = interpret(&case_from_seed(ProfileId::ClerkJs6, 60, seed), Some(seed));
+            for step in &trace.steps {
+                if matches!(step.event, Event::GetToken { template: Some(_), .. }) {
+                    asked += 1;
+                }
+                served += step
+                    .obs
+                    .happenings
+                    .iter()
+                    .filter(|h| {
+                        matches!(h, crate::model::vocab::Happening::CallSettled {
+                        result: crate::model::vocab::CallResult::Token { token }, ..
+                    } if token.template.is_some())
+                    })
+                    .count();
+            }
+        }
+        assert!(asked >= 40 && served >= 5, "{asked} template get_tokens, {served} served");
+    }
 
     #[test]
     fn log_uniform_spans_milliseconds_to_weeks() {
@@ -577,11 +653,15 @@ mod tests {
         let mut rng = SeedRng::new(2);
         for _ in 0..5000 {
             let param = rng.next_u64();
-            let Event::Advance { ms } = instantiate(Template::AdvanceShort, param, false) else {
+            let Event::Advance { ms } =
+                instantiate(Template::AdvanceShort, param, false, &Templates::default())
+            else {
                 panic!("a short wait is an advance")
             };
             assert!((1..1 << SHORT_EXPONENTS).contains(&ms), "short wait of {ms} ms");
-            let Event::Advance { ms } = instantiate(Template::AdvanceLong, param, true) else {
+            let Event::Advance { ms } =
+                instantiate(Template::AdvanceLong, param, true, &Templates::default())
+            else {
                 panic!("a long wait is an advance")
             };
             assert!(ms < 1 << FOREGROUND_EXPONENTS, "foreground wait of {ms} ms");

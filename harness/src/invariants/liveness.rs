@@ -14,7 +14,7 @@ use crate::model::profile::RefreshPolicy;
 use crate::model::time::{SECOND_MS, VTime, format_clock};
 use crate::model::vocab::{
     AppState, AuthView, CallKind, CallResult, Endpoint, Event, Happening, Network, SessionId,
-    SignOutCause, StorageKey, StorageOp, TimerKind,
+    SignOutCause, StorageKey, StorageOp, TimerKind, TokenKey,
 };
 use crate::trace::{Trace, TraceStep};
 
@@ -166,8 +166,10 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
     let Some(gap) = refresh_gap_min_ms(trace) else { return };
     // The last background refresh of each session: when it was sent, and when its answer
     // came (a retry sent as that answer arrives belongs to the same schedule).
-    let mut last: BTreeMap<SessionId, (VTime, Option<VTime>)> = BTreeMap::new();
-    let mut pending: BTreeMap<crate::model::vocab::RequestId, SessionId> = BTreeMap::new();
+    // By token (session and template): a template's token has its own refresh timer, so its
+    // refreshes are a schedule of their own beside the session token's.
+    let mut last: BTreeMap<TokenKey, (VTime, Option<VTime>)> = BTreeMap::new();
+    let mut pending: BTreeMap<crate::model::vocab::RequestId, TokenKey> = BTreeMap::new();
     // When a refresh timer last fired: a background refresh sent at that instant is the
     // schedule's (one sent on demand, as stale-while-revalidate does, is not).
     let mut timer_at: Option<VTime> = None;
@@ -188,9 +190,11 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
                     endpoint: Endpoint::Tokens,
                     call: None,
                     sid: Some(sid),
+                    template,
                 } if timer_at == Some(*at) => {
                     r.exercise(InvariantId::OneRefreshSchedule, 1);
-                    if let Some((sent, answered)) = last.get(sid)
+                    let key = TokenKey { sid: *sid, template: *template };
+                    if let Some((sent, answered)) = last.get(&key)
                         && answered.is_none_or(|a| a != *at)
                         && at.since(*sent) < gap
                     {
@@ -199,7 +203,7 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
                             step.index,
                             *at,
                             format!(
-                                "one refresh schedule for {sid}: background refreshes at \
+                                "one refresh schedule for {key}: background refreshes at \
                                  least {} apart",
                                 format_clock(gap)
                             ),
@@ -210,12 +214,12 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
                             ),
                         );
                     }
-                    last.insert(*sid, (*at, None));
-                    pending.insert(*req, *sid);
+                    last.insert(key, (*at, None));
+                    pending.insert(*req, key);
                 }
                 Happening::RequestDone { at, req, .. } => {
-                    if let Some(sid) = pending.remove(req)
-                        && let Some(entry) = last.get_mut(&sid)
+                    if let Some(key) = pending.remove(req)
+                        && let Some(entry) = last.get_mut(&key)
                     {
                         entry.1 = Some(*at);
                     }

@@ -15,7 +15,7 @@ use crate::model::time::{SECOND_MS, VTime, format_clock};
 use crate::model::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, Endpoint, Event, Happening, Network,
     Platform, RequestId, RequestOutcome, Route, SessionId, SessionStatus, SignOutCause, StorageKey,
-    StorageOp,
+    StorageOp, TokenKey,
 };
 use crate::trace::Trace;
 
@@ -314,7 +314,9 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
 }
 
 fn single_flight_refresh(trace: &Trace, r: &mut Report) {
-    let mut in_flight: BTreeMap<RequestId, SessionId> = BTreeMap::new();
+    // By token (session and template): clerk-js keys its fetches by `tokenId`, so a template's
+    // token request beside the session token's is two tokens, not a race.
+    let mut in_flight: BTreeMap<RequestId, TokenKey> = BTreeMap::new();
     for step in &trace.steps {
         if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             // A dead runtime's requests cannot be shared with the next one.
@@ -326,21 +328,23 @@ fn single_flight_refresh(trace: &Trace, r: &mut Report) {
                     req,
                     endpoint: Endpoint::Tokens,
                     sid: Some(sid),
+                    template,
                     at,
                     ..
                 } => {
                     r.exercise(InvariantId::SingleFlightRefresh, 1);
-                    let others = in_flight.values().filter(|s| *s == sid).count();
+                    let key = TokenKey { sid: *sid, template: *template };
+                    let others = in_flight.values().filter(|k| **k == key).count();
                     if others > 0 {
                         r.violate(
                             InvariantId::SingleFlightRefresh,
                             step.index,
                             *at,
-                            format!("one token request for {sid} in flight"),
+                            format!("one token request for {key} in flight"),
                             format!("{} in flight", others + 1),
                         );
                     }
-                    in_flight.insert(*req, *sid);
+                    in_flight.insert(*req, key);
                 }
                 Happening::RequestDone { req, .. } => {
                     in_flight.remove(req);

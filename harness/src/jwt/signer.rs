@@ -20,6 +20,7 @@ use jsonwebtoken::{Algorithm, Header};
 
 use super::claims::{OIAT_HEADER, SessionClaims};
 use super::keys::SigningKey;
+use crate::model::templates::{Template, Templates};
 use crate::model::vocab::TokenInfo;
 
 /// Entries kept before the cache is emptied. A run holds a handful of live tokens at a time;
@@ -31,6 +32,8 @@ pub struct Signer {
     key: SigningKey,
     issuer: String,
     azp: String,
+    /// The instance's JWT templates, whose claims template tokens carry.
+    templates: Templates,
     // A HashMap is fine here: it is only looked up, never iterated, so its order cannot
     // reach a trace.
     cache: Mutex<HashMap<TokenInfo, Arc<str>>>,
@@ -40,7 +43,7 @@ pub struct Signer {
 }
 
 /// What a shared signature depends on besides the claims: key id, issuer, party.
-type SharedKey = (String, String, String, TokenInfo);
+type SharedKey = (String, String, String, TokenInfo, Option<Template>);
 
 /// Signatures shared between signers across runs ([`Signer::share_across_runs`]), emptied
 /// at [`SIGN_CACHE_ENTRIES_MAX`] entries like each signer's own. A HashMap is fine: it is only
@@ -68,6 +71,7 @@ impl Signer {
             key,
             issuer: issuer.to_string(),
             azp: azp.to_string(),
+            templates: Templates::default(),
             cache: Mutex::new(HashMap::new()),
             rsa_signatures: AtomicU64::new(0),
             shared: AtomicBool::new(false),
@@ -82,7 +86,14 @@ impl Signer {
     }
 
     fn shared_key(&self, info: &TokenInfo) -> SharedKey {
-        (self.key.kid().to_string(), self.issuer.clone(), self.azp.clone(), *info)
+        let template = info.template.and_then(|name| self.templates.get(name).copied());
+        (self.key.kid().to_string(), self.issuer.clone(), self.azp.clone(), *info, template)
+    }
+
+    /// A signer whose template tokens carry the claims of `templates`.
+    pub fn with_templates(mut self, templates: Templates) -> Signer {
+        self.templates = templates;
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -99,7 +110,8 @@ impl Signer {
 
     /// The claims this signer puts in the JWT for `info`.
     pub fn claims(&self, info: &TokenInfo) -> SessionClaims {
-        SessionClaims::from_info(info, &self.issuer, &self.azp)
+        let template = info.template.and_then(|name| self.templates.get(name));
+        SessionClaims::from_info(info, &self.issuer, &self.azp, template)
     }
 
     /// The compact RS256 JWT for `info`, from the cache when these claims were signed before.

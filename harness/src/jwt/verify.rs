@@ -57,6 +57,15 @@ pub enum Rejection {
     SessionNotActive { status: SessionStatus },
     #[error("session is unknown to the server")]
     UnknownSession,
+    #[error("a JWT template's token is not a session token; the session API needs `sid`")]
+    NotASessionToken,
+    #[error("no JWT template `{name}` on this instance")]
+    UnknownTemplate { name: String },
+    #[error(
+        "claim `{claim}` is {}, the template says `{expected}`",
+        found.as_deref().map_or("missing".to_string(), |f| format!("`{f}`"))
+    )]
+    TemplateClaimMismatch { claim: String, expected: String, found: Option<String> },
 }
 
 impl Rejection {
@@ -79,6 +88,9 @@ impl Rejection {
             Rejection::IssuedInFuture { .. } => "issued_in_future",
             Rejection::SessionNotActive { .. } => "session_not_active",
             Rejection::UnknownSession => "unknown_session",
+            Rejection::NotASessionToken => "not_a_session_token",
+            Rejection::UnknownTemplate { .. } => "unknown_template",
+            Rejection::TemplateClaimMismatch { .. } => "template_claim_mismatch",
         }
     }
 }

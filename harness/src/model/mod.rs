@@ -12,6 +12,7 @@ pub mod native;
 pub mod profile;
 pub mod server;
 pub mod settings;
+pub mod templates;
 pub mod time;
 pub mod token_cache;
 pub mod vocab;

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::templates::Templates;
 use super::time::{DAY_MS, MINUTE_MS, SECOND_MS};
 use super::vocab::{KeychainAccessible, LargeValues, Platform};
 
@@ -29,6 +30,9 @@ pub struct InstanceSettings {
     /// it answers once the grace is over. Default: Clerk's ([`TokenReuse::CLERK`]).
     #[serde(skip_serializing_if = "TokenReuse::is_clerk")]
     pub token_reuse: TokenReuse,
+    /// JWT templates `getToken({ template })` can name; none by default.
+    #[serde(skip_serializing_if = "Templates::is_empty")]
+    pub templates: Templates,
 }
 
 /// The server's client-token reuse policy: a superseded token (one the server has rotated
@@ -115,6 +119,7 @@ impl Default for InstanceSettings {
             multi_session: false,
             session_minter: false,
             token_reuse: TokenReuse::CLERK,
+            templates: Templates::default(),
         }
     }
 }

@@ -484,9 +484,14 @@ impl Ledger {
             if let Happening::CallStarted { call, kind, .. } = h {
                 let mut purpose = words::word(kind);
                 if *kind == CallKind::GetToken
-                    && matches!(event, Event::GetToken { skip_cache: true })
+                    && let Event::GetToken { skip_cache, template } = event
                 {
-                    purpose.push_str("(skip_cache)");
+                    if let Some(t) = template {
+                        purpose.push_str(&format!("(template={t})"));
+                    }
+                    if *skip_cache {
+                        purpose.push_str("(skip_cache)");
+                    }
                 }
                 self.purposes.insert(*call, purpose);
             }
@@ -510,12 +515,19 @@ impl Ledger {
         let mut storage: Vec<(VTime, String)> = Vec::new();
         for h in happenings {
             match h {
-                Happening::RequestSent { at, req, endpoint, call, sid } => requests.push((
-                    *at,
-                    req.0,
-                    0,
-                    words::request_sent(*req, *endpoint, *sid, &self.purpose(*call)),
-                )),
+                Happening::RequestSent { at, req, endpoint, call, sid, template } => {
+                    requests.push((
+                        *at,
+                        req.0,
+                        0,
+                        words::request_sent(
+                            *req,
+                            (*endpoint, *template),
+                            *sid,
+                            &self.purpose(*call),
+                        ),
+                    ))
+                }
                 Happening::RequestDone { at, req, endpoint, outcome, .. }
                     if self.live.contains(req) =>
                 {

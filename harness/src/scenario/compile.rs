@@ -312,6 +312,9 @@ fn merge_instance(mut instance: InstanceSettings, spec: &InstanceSpec) -> Instan
     if let Some(b) = spec.session_minter {
         instance.session_minter = b;
     }
+    if let Some(templates) = &spec.templates {
+        instance.templates = templates.0;
+    }
     if let Some(reuse) = &spec.token_reuse {
         if let Some(policy) = reuse.policy {
             instance.token_reuse.policy = policy.0;
@@ -589,7 +592,9 @@ impl Flat {
             StepSpec::SignIn(s) => Event::SignIn { task: s.task.map(|t| t.0) },
             StepSpec::NativeSignIn(_) => Event::NativeSignIn,
             StepSpec::CompleteTask(_) => Event::CompleteTask,
-            StepSpec::GetToken(g) => Event::GetToken { skip_cache: g.skip_cache },
+            StepSpec::GetToken(g) => {
+                Event::GetToken { skip_cache: g.skip_cache, template: g.template }
+            }
             StepSpec::ApiCall(p) => {
                 check_path(&p.path).map_err(|_| err(ErrorKind::Path { path: p.path.clone() }))?;
                 Event::ApiCall { path: AppPath::new(&p.path) }
@@ -789,8 +794,8 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::SignIn { task } => StepSpec::SignIn(SignInSpec { task: task.map(TaskName) }),
         Event::NativeSignIn => StepSpec::NativeSignIn(Empty {}),
         Event::CompleteTask => StepSpec::CompleteTask(Empty {}),
-        Event::GetToken { skip_cache } => {
-            StepSpec::GetToken(GetTokenSpec { skip_cache: *skip_cache })
+        Event::GetToken { skip_cache, template } => {
+            StepSpec::GetToken(GetTokenSpec { skip_cache: *skip_cache, template: *template })
         }
         Event::ApiCall { path } => StepSpec::ApiCall(PathSpec { path: path.to_string() }),
         Event::Navigate { path } => StepSpec::Navigate(PathSpec { path: path.to_string() }),

@@ -23,7 +23,8 @@ use super::compile::{DEFAULT_VARIANT, step_of};
 use super::format::{
     DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, LargeValuesName,
     Limit, Located, NetSpec, PlatformName, ProfileName, ReuseGraceSpec, ReusePolicyName,
-    SCHEMA_VERSION, ScenarioFile, SetupSpec, TokenCacheName, TokenReuseSpec, VariantExpect,
+    SCHEMA_VERSION, ScenarioFile, SetupSpec, TemplatesSpec, TokenCacheName, TokenReuseSpec,
+    VariantExpect,
 };
 
 /// An exported counterexample: the scenario name (its path under `scenarios/` without
@@ -215,6 +216,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
                     ReuseGrace::WindowMs(ms) => ReuseGraceSpec::Window(Duration(ms)),
                 }),
             }),
+            templates: (!setup.instance.templates.is_empty())
+                .then_some(TemplatesSpec(setup.instance.templates)),
         })),
         net: Some(here(NetSpec {
             fapi_latency: Some(Duration(setup.net.fapi_latency_ms)),

@@ -15,10 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::invariants::InvariantId;
 use crate::model::profile::ProfileId;
 use crate::model::settings::ReusePolicy;
+use crate::model::templates::{
+    CLAIM_VALUE_LEN_MAX, RESERVED_CLAIMS, TEMPLATE_CLAIMS_MAX, TEMPLATES_MAX, TemplateSpec,
+    Templates,
+};
 use crate::model::time::{format_duration, parse_duration};
 use crate::model::vocab::{
     AppState, Defect, Endpoint, KeychainAccessible, LargeValues, Network, Platform, SessionStatus,
-    StorageFaultKind, StorageKey, StorageOp, TaskKey,
+    StorageFaultKind, StorageKey, StorageOp, TEMPLATE_NAME_PATTERN, TaskKey, TemplateName,
 };
 use crate::runner::system::SdkChoice;
 
@@ -330,6 +334,85 @@ pub struct TokenReuseSpec {
     pub grace: Option<ReuseGraceSpec>,
 }
 
+/// The instance's JWT templates by name: `{ supabase: { lifetime: 1h, claims: { role:
+/// authenticated } } }`. Checked as it is read (names, lifetimes, claims, limits), so a
+/// mistake is reported at the `templates` map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemplatesSpec(pub Templates);
+
+/// One template as written: its tokens' lifetime (default 60 s, as Clerk's) and its claims.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateYaml {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lifetime: Option<Duration>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claims: BTreeMap<String, String>,
+}
+
+impl<'de> Deserialize<'de> for TemplatesSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let written = BTreeMap::<TemplateName, TemplateYaml>::deserialize(deserializer)?;
+        let specs = written
+            .into_iter()
+            .map(|(name, t)| {
+                let lifetime_ms = t.lifetime.map_or(TemplateSpec::default_lifetime_ms(), |d| d.0);
+                (name.to_string(), TemplateSpec { lifetime_ms, claims: t.claims })
+            })
+            .collect();
+        Templates::from_specs(&specs).map(TemplatesSpec).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for TemplatesSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let written: BTreeMap<String, TemplateYaml> = self
+            .0
+            .to_specs()
+            .into_iter()
+            .map(|(name, spec)| {
+                let yaml = TemplateYaml {
+                    lifetime: Some(Duration(spec.lifetime_ms)),
+                    claims: spec.claims,
+                };
+                (name, yaml)
+            })
+            .collect();
+        written.serialize(serializer)
+    }
+}
+
+impl JsonSchema for TemplatesSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Templates".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "JWT templates by name: the lifetime of their tokens (30s ..= 10 years, default 60s) and their custom claims (strings; not the claims the server sets itself)",
+            "type": "object",
+            "maxProperties": TEMPLATES_MAX,
+            "propertyNames": { "pattern": TEMPLATE_NAME_PATTERN },
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "lifetime": { "type": "string", "pattern": DURATION_PATTERN },
+                    "claims": {
+                        "type": "object",
+                        "maxProperties": TEMPLATE_CLAIMS_MAX,
+                        "propertyNames": {
+                            "pattern": "^[A-Za-z0-9_.:/-]{1,32}$",
+                            "not": { "enum": RESERVED_CLAIMS }
+                        },
+                        "additionalProperties": { "type": "string", "maxLength": CLAIM_VALUE_LEN_MAX }
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// A signed duration: how far the device clock is ahead of the server's, `5m`, or behind it,
 /// `-5m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -520,6 +603,9 @@ pub struct InstanceSpec {
     pub session_minter: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_reuse: Option<TokenReuseSpec>,
+    /// JWT templates `get_token: { template: NAME }` can name; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplatesSpec>,
 }
 
 /// Round-trip latencies of the wire.
@@ -708,6 +794,10 @@ pub struct SignInSpec {
 pub struct GetTokenSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_cache: bool,
+    /// A token of this JWT template of the instance (`instance: { templates: … }`), cached
+    /// apart from the session token. A name the instance lacks is answered 404.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateName>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -173,7 +173,8 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
             limit(i.inactivity_timeout_ms),
             i.multi_session,
             i.session_minter
-        ) + &token_reuse_text(i.token_reuse),
+        ) + &token_reuse_text(i.token_reuse)
+            + &templates_text(&i.templates),
         defects: defects.iter().map(|d| d.as_str()).collect(),
     }
 }
@@ -189,6 +190,19 @@ fn token_reuse_text(reuse: crate::model::settings::TokenReuse) -> String {
         crate::model::settings::ReuseGrace::WindowMs(ms) => format_duration(ms),
     };
     format!(" token_reuse={}/{grace}", reuse.policy.as_str())
+}
+
+/// The templates in a summary, only when there are some (older snapshots stay as they were):
+/// ` templates=convex/1m,supabase/1h`.
+fn templates_text(templates: &crate::model::templates::Templates) -> String {
+    if templates.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = templates
+        .iter()
+        .map(|t| format!("{}/{}", t.name, format_duration(t.lifetime_ms)))
+        .collect();
+    format!(" templates={}", each.join(","))
 }
 
 fn session_text(s: Option<SessionView>) -> String {
@@ -230,9 +244,10 @@ fn shows(obs: &crate::model::Observation) -> String {
 pub fn claims(t: &TokenInfo) -> String {
     let clock = |s: u64| format_clock(VTime::from_unix_s(s).ms());
     format!(
-        "jwt#{}{{sid={} sub={} iat={} exp={}{}}}",
+        "jwt#{}{{sid={}{} sub={} iat={} exp={}{}}}",
         t.serial,
         t.sid,
+        t.template.map(|n| format!(" template={n}")).unwrap_or_default(),
         t.sub,
         clock(t.iat),
         clock(t.exp),
@@ -261,9 +276,10 @@ pub fn short(h: &Happening) -> String {
             };
             format!("{call} {} → {r}", word(kind))
         }
-        Happening::RequestSent { req, endpoint, call, sid, .. } => format!(
-            "{req} → {}{}{}",
+        Happening::RequestSent { req, endpoint, call, sid, template, .. } => format!(
+            "{req} → {}{}{}{}",
             endpoint.as_str(),
+            template.map(|t| format!("/{t}")).unwrap_or_default(),
             sid.map(|s| format!(" {s}")).unwrap_or_default(),
             call.map(|c| format!(" for {c}")).unwrap_or_default()
         ),

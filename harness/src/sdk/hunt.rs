@@ -101,8 +101,8 @@ fn race_event(c: RaceChoice) -> Event {
     let on_tokens = (p >> 20).is_multiple_of(2);
     let fault = |kind: FaultKind, on: Option<Endpoint>| Event::Fault(FaultSpec { kind, count, on });
     match c.kind % 32 {
-        0..=3 => Event::GetToken { skip_cache: false },
-        4..=5 => Event::GetToken { skip_cache: true },
+        0..=3 => Event::GetToken { skip_cache: false, template: None },
+        4..=5 => Event::GetToken { skip_cache: true, template: None },
         6..=9 => Event::ApiCall { path: AppPath::new(generate::PATHS[p as usize % 4]) },
         10..=11 => fault(
             FaultKind::Latency { ms: RACE_LATENCIES_MS[p as usize % RACE_LATENCIES_MS.len()] },

@@ -212,9 +212,10 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
             };
             format!("{call} {} settled: {r}", words::word(kind))
         }
-        Happening::RequestSent { req, endpoint, call, sid, .. } => format!(
-            "{req} → {}{}{}",
+        Happening::RequestSent { req, endpoint, call, sid, template, .. } => format!(
+            "{req} → {}{}{}{}",
             endpoint.as_str(),
+            template.map(|t| format!("/{t}")).unwrap_or_default(),
             sid.map(|s| format!(" {s}")).unwrap_or_default(),
             call.map(|c| format!(" for {c}")).unwrap_or_default()
         ),

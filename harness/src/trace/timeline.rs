@@ -485,7 +485,7 @@ mod tests {
             Event::Advance { ms: 1000 },
             Event::SignIn { task: None },
             Event::Advance { ms: 1000 },
-            Event::GetToken { skip_cache: true },
+            Event::GetToken { skip_cache: true, template: None },
             Event::Advance { ms: 90_000 },
         ];
         // `documented`: fresh-token-only is no known deviation there, so it is drawn red.

@@ -50,7 +50,7 @@ invariants! {
     NothingDestructiveWhileLoading = "nothing-destructive-while-loading":
         "no sign-out, revoke or storage wipe is issued while auth state is unresolved",
     SingleFlightRefresh = "single-flight-refresh":
-        "at most one token request per session is in flight; concurrent callers share it",
+        "at most one token request per session and JWT template is in flight; concurrent callers share it",
     FreshTokenOnly = "fresh-token-only":
         "no token whose `exp` has passed is returned by `getToken` or reaches the backend",
     TransientNeverSignsOut = "transient-never-signs-out":
@@ -72,7 +72,7 @@ invariants! {
     EventuallySignedIn = "eventually-signed-in":
         "with a stored credential the server honours, readable storage, the network up and the app in the foreground, the app is loaded and signed in within 90 s of the last event that changed the world (also after an offline start, once storage reads again, and after app-state changes)",
     OneRefreshSchedule = "one-refresh-schedule":
-        "at most one refresh schedule per session: background refreshes of a session are never closer than half the profile's refresh period, unless one retries the other",
+        "at most one refresh schedule per token (a session's, or one of its JWT templates'): background refreshes of a token are never closer than half the profile's refresh period, unless one retries the other",
 }
 
 impl fmt::Display for InvariantId {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::model::time::{format_clock, format_duration};
 use crate::model::vocab::{
     AuthView, DeviceView, Endpoint, RequestId, RequestOutcome, ServerView, SessionId, SessionView,
-    StorageKey,
+    StorageKey, TemplateName,
 };
 
 /// The name serde gives a unit-like value (`CallKind::GetToken` → `get_token`): the same
@@ -92,12 +92,17 @@ pub fn server(s: &ServerView) -> String {
 /// `set_active`, …) or `background` for work no call asked for (a refresh timer).
 pub fn request_sent(
     req: RequestId,
-    endpoint: Endpoint,
+    (endpoint, template): (Endpoint, Option<TemplateName>),
     sid: Option<SessionId>,
     purpose: &str,
 ) -> String {
     let session = sid.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
-    format!("sent {req} {} session={session} purpose={purpose}", endpoint.as_str())
+    // A template's token request names its template: `tokens/supabase`.
+    let what = match template {
+        Some(t) => format!("{}/{t}", endpoint.as_str()),
+        None => endpoint.as_str().to_string(),
+    };
+    format!("sent {req} {what} session={session} purpose={purpose}")
 }
 
 /// A request's outcome: `answered req_3 tokens 200`, `answered req_3 tokens 429
@@ -158,7 +163,8 @@ mod tests {
 
     #[test]
     fn requests_read_in_the_scenario_words() {
-        let sent = request_sent(RequestId(3), Endpoint::Tokens, Some(SessionId(1)), "get_token");
+        let sent =
+            request_sent(RequestId(3), (Endpoint::Tokens, None), Some(SessionId(1)), "get_token");
         assert_eq!(sent, "sent req_3 tokens session=sess_1 purpose=get_token");
         let limited = RequestOutcome::Answered { status: 429, retry_after_ms: Some(45_000) };
         assert!(

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::time::VTime;
 use crate::model::vocab::{
-    ClientId, Endpoint, FaultKind, SessionId, SessionStatus, TaskKey, TokenInfo, UserId,
+    ClientId, Endpoint, FaultKind, SessionId, SessionStatus, TaskKey, TemplateName, TokenInfo,
+    TokenKey, UserId,
 };
 
 use super::client_token::ClientToken;
@@ -62,10 +63,12 @@ pub enum FapiRequest {
         password: String,
     },
     /// `carried` is the `token=` body field (session minter); `force_origin` its override.
+    /// `template`: `/tokens/{template}`, a token of that JWT template (its body is empty).
     Tokens {
         sid: SessionId,
         carried: Option<TokenInfo>,
         force_origin: bool,
+        template: Option<TemplateName>,
     },
     Touch {
         sid: SessionId,
@@ -96,6 +99,16 @@ impl FapiRequest {
             FapiRequest::Remove { .. } => Endpoint::Remove,
             FapiRequest::RemoveSessions => Endpoint::RemoveSessions,
             FapiRequest::ResolveTask { .. } => Endpoint::ResolveTask,
+        }
+    }
+
+    /// The cache key a token request fetches for, if it is one.
+    pub fn token_key(&self) -> Option<TokenKey> {
+        match self {
+            FapiRequest::Tokens { sid, template, .. } => {
+                Some(TokenKey { sid: *sid, template: *template })
+            }
+            _ => None,
         }
     }
 

@@ -102,6 +102,8 @@ pub enum TokenRejection {
     NotYetValid,
     SessionNotActive,
     UnknownSession,
+    /// A JWT template's token: it names no session to check.
+    NotASessionToken,
 }
 
 /// A fault still waiting for requests to hit.
@@ -273,9 +275,9 @@ impl Server {
                 let client = known.unwrap_or_else(|| self.create_client());
                 self.sign_in(client, identifier, password, now)
             }
-            FapiRequest::Tokens { sid, carried, force_origin } => match known {
+            FapiRequest::Tokens { sid, carried, force_origin, template } => match known {
                 None => unauthenticated("the client token is missing, unknown or stale"),
-                Some(client) => self.mint(client, *sid, *carried, *force_origin, now),
+                Some(client) => self.mint(client, (*sid, *template), *carried, *force_origin, now),
             },
             FapiRequest::Touch { sid } => self.session_action(known, *sid, now, |s, now| {
                 s.last_active_at = now;
@@ -564,7 +566,7 @@ mod tests {
         // Inside the grace nothing happens.
         let inside = server.handle(
             Some(old),
-            &FapiRequest::Tokens { sid, carried: None, force_origin: false },
+            &FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None },
             VTime(5_000),
         );
         assert_eq!(inside.status, 200, "{inside:?}");
@@ -573,7 +575,7 @@ mod tests {
         // Outside: the family goes, and not even the current token is honoured.
         let outside = server.handle(
             Some(old),
-            &FapiRequest::Tokens { sid, carried: None, force_origin: false },
+            &FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None },
             VTime(20_000),
         );
         assert_eq!(outside.status, 401, "{outside:?}");

@@ -3,7 +3,9 @@
 //! (revoke, expire, abandon, replace).
 
 use crate::model::time::VTime;
-use crate::model::vocab::{ClientId, SessionId, SessionStatus, TaskKey, TokenInfo, UserId};
+use crate::model::vocab::{
+    ClientId, SessionId, SessionStatus, TaskKey, TemplateName, TokenInfo, UserId,
+};
 
 use super::messages::{FapiReply, ReplyBody, unauthenticated};
 use super::{Server, Session, TOKEN_NBF_SKEW_S, TokenRejection};
@@ -17,23 +19,50 @@ pub(super) fn set_status(s: &mut Session, status: SessionStatus, at: VTime) {
 
 impl Server {
     pub(super) fn issue_token(&mut self, sid: SessionId, now: VTime) -> TokenInfo {
+        let ttl_s = self.settings.session_token_ttl_ms.div_ceil(1000);
+        let token = self.new_token(sid, None, ttl_s, now);
+        let s = self.session_mut(sid).expect("tokens are only issued for existing sessions");
+        s.last_token = Some(token);
+        token
+    }
+
+    /// A token of `sid` valid for `ttl_s` from now, the next in the server's freshness order.
+    /// Minting counts as activity (the inactivity timeout runs from the last token or touch),
+    /// a template token's too: it is the session being used.
+    fn new_token(
+        &mut self,
+        sid: SessionId,
+        template: Option<TemplateName>,
+        ttl_s: u64,
+        now: VTime,
+    ) -> TokenInfo {
         self.token_serial += 1;
         let serial = self.token_serial;
-        let ttl_s = self.settings.session_token_ttl_ms.div_ceil(1000);
         let s = self.session_mut(sid).expect("tokens are only issued for existing sessions");
         let iat = now.unix_s();
-        let token = TokenInfo {
+        s.last_active_at = now;
+        TokenInfo {
             sid,
             sub: s.user,
             iat,
             nbf: iat.saturating_sub(TOKEN_NBF_SKEW_S),
-            exp: iat + ttl_s,
+            exp: iat.saturating_add(ttl_s),
             pending: s.status == SessionStatus::Pending,
             serial,
-        };
-        s.last_active_at = now;
-        s.last_token = Some(token);
-        token
+            template,
+        }
+    }
+
+    /// A token of the instance's template `name`: its own lifetime; not the session's
+    /// `last_active_token` (clerk-js's `#dispatchTokenEvents` skips template tokens too).
+    pub(super) fn issue_template_token(
+        &mut self,
+        sid: SessionId,
+        name: TemplateName,
+        now: VTime,
+    ) -> Option<TokenInfo> {
+        let ttl_s = self.settings.templates.get(name)?.lifetime_s();
+        Some(self.new_token(sid, Some(name), ttl_s, now))
     }
 
     pub(super) fn sign_in(
@@ -109,11 +138,12 @@ impl Server {
     pub(super) fn mint(
         &mut self,
         client: ClientId,
-        sid: SessionId,
+        request: (SessionId, Option<TemplateName>),
         carried: Option<TokenInfo>,
         force_origin: bool,
         now: VTime,
     ) -> FapiReply {
+        let (sid, template) = request;
         let Some(session) = self.session(sid).filter(|s| s.client == client) else {
             return FapiReply::error(
                 404,
@@ -125,13 +155,31 @@ impl Server {
         if !session.status.is_signed_in() {
             return unauthenticated("the session is no longer active");
         }
-        if self.settings.session_minter
-            && !force_origin
-            && carried.is_some_and(|t| t.is_expired_at(now))
-        {
-            return unauthenticated("the session minter refuses an expired origin token");
-        }
-        let token = self.issue_token(sid, now);
+        let token = match template {
+            // An unknown template is a missing resource: 404 `resource_not_found`, as Clerk
+            // answers for any resource it cannot find. clerk-js does not retry a 4xx other than
+            // 429 and the session lives on.
+            Some(name) => match self.issue_template_token(sid, name, now) {
+                Some(token) => token,
+                None => {
+                    return FapiReply::error(
+                        404,
+                        "resource_not_found",
+                        "JWT template not found",
+                        format!("no JWT template named `{name}` on this instance"),
+                    );
+                }
+            },
+            None => {
+                if self.settings.session_minter
+                    && !force_origin
+                    && carried.is_some_and(|t| t.is_expired_at(now))
+                {
+                    return unauthenticated("the session minter refuses an expired origin token");
+                }
+                self.issue_token(sid, now)
+            }
+        };
         FapiReply {
             status: 200,
             body: ReplyBody::Token(token),
@@ -259,6 +307,9 @@ impl Server {
         now: VTime,
     ) -> Result<(), TokenRejection> {
         self.tick(now);
+        if token.template.is_some() {
+            return Err(TokenRejection::NotASessionToken);
+        }
         if token.is_expired_at(now) {
             return Err(TokenRejection::Expired);
         }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppPath, AppState, Network, StorageKey, TaskKey};
+use super::{AppPath, AppState, Network, StorageKey, TaskKey, TemplateName};
 
 /// A FAPI endpoint, as the request log and fault targeting name it.
 #[derive(
@@ -275,10 +275,13 @@ pub enum Event {
     NativeSignIn,
     /// Complete the current session's first task.
     CompleteTask,
-    /// `useAuth().getToken({ skipCache })`.
+    /// `useAuth().getToken({ skipCache, template })`.
     GetToken {
         #[serde(default)]
         skip_cache: bool,
+        /// A token of this JWT template instead of the session token (cached apart).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateName>,
     },
     /// A call to the app's protected API through the app's wrapper.
     ApiCall {
@@ -484,7 +487,16 @@ impl fmt::Display for Event {
             Event::AppState { state } => write!(f, "app_state: {}", state.as_str()),
             Event::Network { state } => write!(f, "network: {}", state.as_str()),
             Event::SignIn { task: Some(t) } => write!(f, "sign_in (task {})", t.as_str()),
-            Event::GetToken { skip_cache: true } => f.write_str("get_token skip_cache"),
+            Event::GetToken { skip_cache, template } if *skip_cache || template.is_some() => {
+                f.write_str("get_token")?;
+                if let Some(t) = template {
+                    write!(f, " template={t}")?;
+                }
+                if *skip_cache {
+                    f.write_str(" skip_cache")?;
+                }
+                Ok(())
+            }
             Event::ApiCall { path } => write!(f, "api_call {path}"),
             Event::Navigate { path } => write!(f, "navigate {path}"),
             Event::Fault(spec) => {

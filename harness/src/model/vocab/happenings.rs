@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, StorageOp, TokenInfo};
+use super::{
+    AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, StorageOp, TemplateName, TokenInfo,
+};
 use crate::model::time::VTime;
 
 /// The kinds of work that are started by an event and settle later.
@@ -202,6 +204,9 @@ pub enum Happening {
         call: Option<CallId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sid: Option<SessionId>,
+        /// The JWT template a token request is for (`/tokens/{template}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateName>,
     },
     /// A FAPI request's outcome reached the device (or the server, for a dropped reply).
     RequestDone {

@@ -14,6 +14,7 @@ mod defects;
 mod events;
 mod happenings;
 pub mod native_calls;
+mod template;
 
 pub use self::defects::Defect;
 pub use self::events::{
@@ -25,6 +26,9 @@ pub use self::happenings::{
     TimerKind,
 };
 pub use self::native_calls::NativeCallName;
+pub use self::template::{
+    TEMPLATE_NAME_LEN_MAX, TEMPLATE_NAME_PATTERN, TemplateName, TemplateNameError, TokenKey,
+};
 
 macro_rules! id_type {
     ($name:ident, $prefix:literal) => {
@@ -334,9 +338,17 @@ pub struct TokenInfo {
     pub pending: bool,
     /// Monotonic per server: the `oiat`-style freshness order of tokens.
     pub serial: u64,
+    /// The JWT template it was minted from; `None` for the session token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateName>,
 }
 
 impl TokenInfo {
+    /// The cache key this token belongs under.
+    pub fn key(&self) -> TokenKey {
+        TokenKey { sid: self.sid, template: self.template }
+    }
+
     /// Whether the token's `exp` has passed at `now` (a token is dead at `exp` exactly).
     pub fn is_expired_at(&self, now: VTime) -> bool {
         // Saturating: `exp` comes from a token, which is input (`2^64-1` once panicked here).

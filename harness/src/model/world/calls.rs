@@ -34,6 +34,7 @@ impl World {
             Call {
                 kind,
                 skip_cache: false,
+                template: None,
                 retries: 0,
                 api: ApiStage::Token,
                 target: None,

@@ -7,6 +7,7 @@ use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, FapiRequest};
 use crate::model::vocab::{
     AppPath, CallKind, Happening, RequestId, SessionId, SessionView, SignOutCause, TokenInfo,
+    TokenKey,
 };
 
 use super::{Held, JsJob, LoadStatus, Purpose, Reply, Slot, World};
@@ -178,7 +179,7 @@ impl World {
         for token in tokens {
             self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
-                self.js.fetch.remove(&token.sid);
+                self.js.fetch.remove(&TokenKey::session(token.sid));
             }
             self.set_cached(token);
         }

@@ -7,7 +7,9 @@
 
 use crate::model::server::FapiRequest;
 use crate::model::time::VTime;
-use crate::model::vocab::{AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind};
+use crate::model::vocab::{
+    AppState, CallId, CallKind, CallResult, Happening, Platform, TimerKind, TokenKey,
+};
 
 use super::{Job, Js, JsJob, LoadStatus, Purpose, Slot, World};
 
@@ -218,24 +220,26 @@ impl World {
             JsJob::Deliver(req, reply) => self.deliver(req, reply),
             JsJob::BackendReply { call, status } => self.api_backend_reply(call, status),
             // A timer whose cache entry was replaced was cleared in clerk-js: it never fires.
-            JsJob::RefreshTimer { sid, epoch } => {
-                if self.js.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
+            JsJob::RefreshTimer { key, epoch } => {
+                if self.js.cache.get(&key).is_some_and(|e| e.1 == epoch) {
                     self.timer_fired(TimerKind::TokenRefresh, due);
-                    self.refresh_timer(sid);
+                    self.refresh_timer(key);
                 }
             }
-            JsJob::EvictTimer { sid, epoch } => {
-                if self.js.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
+            JsJob::EvictTimer { key, epoch } => {
+                if self.js.cache.get(&key).is_some_and(|e| e.1 == epoch) {
                     self.timer_fired(TimerKind::TokenEvict, due);
-                    self.js.cache.remove(&sid);
+                    self.js.cache.remove(&key);
                 }
             }
             JsJob::AppStateEvent { state } => self.app_state_listener(state),
             JsJob::RecurringRefresh { epoch } => {
                 if epoch == self.js.recurring_gen {
                     self.timer_fired(TimerKind::TokenRefresh, due);
+                    // The poller refreshes the session token only (clerk-js's
+                    // `SessionCookiePoller` calls `session.getToken()` without a template).
                     if let Slot::Some(v) = self.js.slot {
-                        self.start_background_refresh(v.id);
+                        self.start_background_refresh(TokenKey::session(v.id));
                     }
                     self.arm_recurring();
                 }

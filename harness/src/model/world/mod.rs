@@ -39,7 +39,7 @@ use super::time::VTime;
 use super::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, DeviceView, Event, FaultKind,
     Happening, RequestId, RequestOutcome, ServerView, SessionId, SessionStatus, SessionView,
-    TokenInfo,
+    TemplateName, TokenInfo, TokenKey,
 };
 
 /// What one step shows: the SDK's rendered state, the environment's truth, and everything
@@ -151,11 +151,11 @@ enum JsJob {
     /// A cached token's refresh and eviction timers: `epoch` tells a cleared entry's
     /// timers (which never fire) from the live ones.
     RefreshTimer {
-        sid: SessionId,
+        key: TokenKey,
         epoch: u32,
     },
     EvictTimer {
-        sid: SessionId,
+        key: TokenKey,
         epoch: u32,
     },
     RecurringRefresh {
@@ -247,6 +247,8 @@ enum ApiStage {
 struct Call {
     kind: CallKind,
     skip_cache: bool,
+    /// `getToken({ template })`: the JWT template whose token the call wants.
+    template: Option<TemplateName>,
     retries: u32,
     api: ApiStage,
     /// The session a `setActive` or sign-in switches to.
@@ -278,15 +280,16 @@ struct Js {
     client: Option<Arc<ClientView>>,
     /// Memory token cache (`MemoryTokenCache`) when there is no secure store.
     memory_token: Option<ClientToken>,
-    /// The token cache by session, each entry with the epoch its timers carry (one entry
-    /// at most unless [`Profile::per_session_cache`]).
-    cache: BTreeMap<SessionId, (TokenInfo, u32)>,
+    /// The token cache by session and template (clerk-js's `tokenId`), each entry with the
+    /// epoch its timers carry (one session's entries at most unless
+    /// [`Profile::per_session_cache`]).
+    cache: BTreeMap<TokenKey, (TokenInfo, u32)>,
     cache_gen: u32,
     recurring_gen: u32,
-    /// The joinable token fetch in flight, by the session it is for.
-    fetch: BTreeMap<SessionId, RequestId>,
-    /// Background refreshes in flight (clerk-js `#backgroundRefreshInProgress`).
-    bg: BTreeMap<SessionId, RequestId>,
+    /// The joinable token fetch in flight, by the token it is for.
+    fetch: BTreeMap<TokenKey, RequestId>,
+    /// Background refreshes in flight (clerk-js `#backgroundRefreshInProgress`, by tokenId).
+    bg: BTreeMap<TokenKey, RequestId>,
     unauth: Option<RequestId>,
     /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
     held: BTreeMap<RequestId, Held>,
@@ -550,10 +553,11 @@ impl World {
                     }
                 }
             }
-            Event::GetToken { skip_cache } => {
+            Event::GetToken { skip_cache, template } => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::GetToken);
-                    self.js.calls.get_mut(&call).expect("just started").skip_cache = *skip_cache;
+                    let c = self.js.calls.get_mut(&call).expect("just started");
+                    (c.skip_cache, c.template) = (*skip_cache, *template);
                     self.token_begin(call);
                 }
             }

@@ -1,12 +1,18 @@
 //! Session tokens: the token cache, `getToken`'s fetch (joined or not, per profile), its
 //! retries, and the refresh timers (one per token, or the recurring poller).
 //! Mirrors `sdk/reference/js/tokens.rs`.
+//!
+//! The cache is keyed by session and JWT template ([`TokenKey`], clerk-js's `tokenId`): a
+//! template's token is fetched, joined, cached, evicted and refreshed by its own timer apart
+//! from the session token. It never becomes the session's `lastActiveToken`, emits nothing
+//! and is not persisted (clerk-js `#dispatchTokenEvents` runs only without a template); the
+//! recurring poller and the foreground refresh ask for the session token only.
 
 use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, OfflinePolicy, RefreshPolicy};
 use crate::model::server::{FapiRequest, ReplyBody};
 use crate::model::vocab::{
-    CallId, CallKind, CallResult, Happening, Network, RequestId, SessionId, StorageKey, TokenInfo,
+    CallId, CallKind, CallResult, Happening, Network, RequestId, StorageKey, TokenInfo, TokenKey,
 };
 
 use super::{Failure, JsJob, Purpose, Reply, Slot, TokenOutcome, World};
@@ -26,7 +32,7 @@ impl World {
         let Some(c) = self.js.calls.get(&call) else {
             return;
         };
-        let (kind, skip_cache) = (c.kind, c.skip_cache);
+        let (kind, skip_cache, template) = (c.kind, c.skip_cache, c.template);
         let waits_for_load = kind != CallKind::ApiCall;
         if waits_for_load && !self.is_loaded() {
             self.js.load_waiters.push(call);
@@ -43,23 +49,24 @@ impl World {
         {
             c.bound = Some(sid);
         }
+        let key = TokenKey { sid, template };
         let clock = self.expiry_clock();
         if self.device.network == Network::Offline
             && self.rules.offline == OfflinePolicy::ThrowOrCached
         {
             if self.setup.sdk.resource_cache
                 && let Some(token) =
-                    self.js.cache.get(&sid).map(|e| e.0).filter(|t| t.remaining_at(clock) > 0)
+                    self.js.cache.get(&key).map(|e| e.0).filter(|t| t.remaining_at(clock) > 0)
             {
                 return self.token_done(call, Ok(Some(token)));
             }
             return self.token_done(call, Err(Failure::network()));
         }
-        let cached = self.js.cache.get(&sid).map(|e| e.0);
+        let cached = self.js.cache.get(&key).map(|e| e.0);
         match self.rules.cache {
             CachePolicy::HitUntil => {
                 if !skip_cache {
-                    if let Some(&req) = self.js.fetch.get(&sid) {
+                    if let Some(&req) = self.js.fetch.get(&key) {
                         return self.join_fetch(req, call);
                     }
                     if let Some(token) = cached {
@@ -67,8 +74,8 @@ impl World {
                             return self.token_done(call, Ok(Some(token)));
                         }
                         // clerk-js `get()` deletes an entry this close to expiry, and its
-                        // timers; other sessions' entries stay.
-                        self.js.cache.remove(&sid);
+                        // timers; other tokens' entries stay.
+                        self.js.cache.remove(&key);
                     }
                 }
             }
@@ -77,28 +84,28 @@ impl World {
                     let remaining = token.remaining_at(clock);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
-                            self.start_background_refresh(sid);
+                            self.start_background_refresh(key);
                         }
                         return self.token_done(call, Ok(Some(token)));
                     }
                 }
-                if let Some(&req) = self.js.fetch.get(&sid) {
+                if let Some(&req) = self.js.fetch.get(&key) {
                     return self.join_fetch(req, call);
                 }
             }
         }
         if self.rules.single_flight_all
-            && let Some(&req) = self.js.fetch.get(&sid).or(self.js.bg.get(&sid))
+            && let Some(&req) = self.js.fetch.get(&key).or(self.js.bg.get(&key))
         {
             return self.join_fetch(req, call);
         }
-        let request = self.token_request(sid, skip_cache);
+        let request = self.token_request(key, skip_cache);
         let req =
             self.send(request, Purpose::TokenFetch { waiters: vec![call], expired_retry: false });
-        self.js.fetch.insert(sid, req);
+        self.js.fetch.insert(key, req);
         if self.rules.cache == CachePolicy::HitUntil {
-            // clerk-js stores the pending resolver in the session's slot at once.
-            self.js.cache.remove(&sid);
+            // clerk-js stores the pending resolver in the token's slot at once.
+            self.js.cache.remove(&key);
         }
     }
 
@@ -123,51 +130,58 @@ impl World {
                 if let Some(flight) = self.flights.get_mut(&req) {
                     flight.purpose =
                         Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
-                    if let Some(sid) = self.js.bg.iter().find(|b| *b.1 == req).map(|b| *b.0) {
-                        self.js.bg.remove(&sid);
-                        self.js.fetch.insert(sid, req);
+                    if let Some(key) = self.js.bg.iter().find(|b| *b.1 == req).map(|b| *b.0) {
+                        self.js.bg.remove(&key);
+                        self.js.fetch.insert(key, req);
                     }
                 }
             }
         }
     }
 
-    pub(super) fn token_request(&self, sid: SessionId, skip_cache: bool) -> FapiRequest {
+    /// The token request for `key`. A template's request has an empty body (clerk-js
+    /// `#fetchToken`: no `organization_id`, no `token=`, no `force_origin`).
+    pub(super) fn token_request(&self, key: TokenKey, skip_cache: bool) -> FapiRequest {
+        let TokenKey { sid, template } = key;
+        if template.is_some() {
+            return FapiRequest::Tokens { sid, carried: None, force_origin: false, template };
+        }
         let minter = self.js.env.is_some_and(|e| e.session_minter);
         let last = self.js.last_token.get(&sid).copied();
         let carried = if minter && self.rules.carries_last_token { last } else { None };
-        FapiRequest::Tokens { sid, carried, force_origin: skip_cache }
+        FapiRequest::Tokens { sid, carried, force_origin: skip_cache, template }
     }
 
-    pub(super) fn start_background_refresh(&mut self, sid: SessionId) {
+    pub(super) fn start_background_refresh(&mut self, key: TokenKey) {
         if self.rules.single_flight_all {
-            if self.js.fetch.contains_key(&sid) || self.js.bg.contains_key(&sid) {
+            if self.js.fetch.contains_key(&key) || self.js.bg.contains_key(&key) {
                 return;
             }
-            let request = self.token_request(sid, false);
+            let request = self.token_request(key, false);
             let req = self
                 .send(request, Purpose::TokenFetch { waiters: Vec::new(), expired_retry: false });
-            self.js.fetch.insert(sid, req);
+            self.js.fetch.insert(key, req);
         } else {
-            // One background refresh per session (clerk-js `#backgroundRefreshInProgress`).
-            if self.js.bg.contains_key(&sid) {
+            // One background refresh per token (clerk-js `#backgroundRefreshInProgress`).
+            if self.js.bg.contains_key(&key) {
                 return;
             }
-            let request = self.token_request(sid, false);
+            let request = self.token_request(key, false);
             let req = self.send(request, Purpose::BackgroundRefresh { expired_retry: false });
-            self.js.bg.insert(sid, req);
+            self.js.bg.insert(key, req);
         }
     }
 
-    /// clerk-js's per-token refresh timer of `sid`'s cached token, with the headless guard
-    /// of PR #8303 on that session's own `lastActiveToken`. The timer belongs to the cached
-    /// token, whatever the current session.
-    pub(super) fn refresh_timer(&mut self, sid: SessionId) {
+    /// clerk-js's per-token refresh timer of the cached token `key`, with the headless guard
+    /// of PR #8303 on that session's own `lastActiveToken` — the session token's, for a
+    /// template's timer too (`#refreshTokenInBackground` reads `this.lastActiveToken`). The
+    /// timer belongs to the cached token, whatever the current session.
+    pub(super) fn refresh_timer(&mut self, key: TokenKey) {
         let clock = self.expiry_clock();
-        if self.js.last_token.get(&sid).is_some_and(|t| t.remaining_at(clock) <= 0) {
+        if self.js.last_token.get(&key.sid).is_some_and(|t| t.remaining_at(clock) <= 0) {
             return;
         }
-        self.start_background_refresh(sid);
+        self.start_background_refresh(key);
     }
 
     pub(super) fn fetch_answer(
@@ -178,24 +192,24 @@ impl World {
         reply: Reply,
     ) {
         if !expired_retry
-            && let Some(sid) = request.sid()
-            && self.expired_token_retry(sid, &reply)
+            && let Some(key) = request.token_key()
+            && self.expired_token_retry(key.sid, &reply)
         {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
             let purpose = Purpose::TokenFetch { waiters, expired_retry: true };
-            let req = self.send(self.token_request(sid, false), purpose);
-            if self.js.fetch.get(&sid) == Some(&id) {
-                self.js.fetch.insert(sid, req);
+            let req = self.send(self.token_request(key, false), purpose);
+            if self.js.fetch.get(&key) == Some(&id) {
+                self.js.fetch.insert(key, req);
             }
             return;
         }
-        // Whether the pending resolver is still its session's cache entry (clerk-js resolves
+        // Whether the pending resolver is still its token's cache entry (clerk-js resolves
         // into the key only while it holds an entry).
-        let pending = request.sid().is_some_and(|sid| self.js.fetch.get(&sid) == Some(&id));
-        if pending && let Some(sid) = request.sid() {
-            self.js.fetch.remove(&sid);
+        let pending = request.token_key().is_some_and(|key| self.js.fetch.get(&key) == Some(&id));
+        if pending && let Some(key) = request.token_key() {
+            self.js.fetch.remove(&key);
         }
         let outcome: TokenOutcome = match &reply {
             Reply::Answer(a) => match a.body {
@@ -224,7 +238,11 @@ impl World {
     }
 
     /// Whether a token request's answer calls for the legacy retry with `expired_token=`.
-    pub(super) fn expired_token_retry(&self, sid: SessionId, reply: &Reply) -> bool {
+    pub(super) fn expired_token_retry(
+        &self,
+        sid: crate::model::vocab::SessionId,
+        reply: &Reply,
+    ) -> bool {
         let minter = self.js.env.is_some_and(|e| e.session_minter);
         let missing = matches!(reply, Reply::Answer(a)
             if a.status == 422 && a.error_code() == Some("missing_expired_token"));
@@ -238,6 +256,14 @@ impl World {
     /// `keyed`: the request that brought it still holds its session's cache entry (a pending
     /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
     pub(super) fn token_resolved(&mut self, token: TokenInfo, keyed: bool) {
+        if token.template.is_some() {
+            // No events, no `lastActiveToken`, nothing persisted: only the cache entry, and
+            // only into an entry the cache still has (as for a session token per session).
+            if keyed || self.js.cache.contains_key(&token.key()) {
+                self.set_cached(token);
+            }
+            return;
+        }
         if self.rules.signout_failure_keeps_state {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`).
             self.reemit_session();
@@ -248,7 +274,7 @@ impl World {
         };
         // A refresh of the cached token's session refreshes its entry even once it is no
         // longer current (clerk-js's cache is keyed by session, not by the current one).
-        let refreshing = self.js.cache.contains_key(&token.sid);
+        let refreshing = self.js.cache.contains_key(&token.key());
         if self.rules.per_session_cache {
             // `#dispatchTokenEvents` updates the session's own `lastActiveToken` whatever
             // the cache holds; the cache takes the token only into an entry it still has.
@@ -275,11 +301,13 @@ impl World {
     }
 
     pub(super) fn set_cached(&mut self, token: TokenInfo) {
-        // One slot unless per session: the entry to compare with may be another session's.
+        let key = token.key();
+        // One slot per template unless per session: the entry to compare with may be another
+        // session's.
         let existing = if self.rules.per_session_cache {
-            self.js.cache.get(&token.sid).copied()
+            self.js.cache.get(&key).copied()
         } else {
-            self.js.cache.values().next().copied()
+            self.js.cache.iter().find(|(k, _)| k.template == key.template).map(|(_, e)| *e)
         };
         let token = match existing {
             // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
@@ -295,25 +323,25 @@ impl World {
         };
         self.js.cache_gen += 1;
         let epoch = self.js.cache_gen;
-        let sid = token.sid;
+        let key = token.key();
         let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.expiry_clock())
         else {
             if !self.rules.per_session_cache {
-                self.js.cache.clear();
+                self.js.cache.retain(|k, _| k.template != key.template);
             }
-            self.js.cache.remove(&sid);
+            self.js.cache.remove(&key);
             return;
         };
         if !self.rules.per_session_cache {
             // One slot: a token of another session replaces the entry.
-            self.js.cache.clear();
+            self.js.cache.retain(|k, _| k.template != key.template);
         }
-        self.js.cache.insert(sid, (token, epoch));
+        self.js.cache.insert(key, (token, epoch));
         if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
             let now = self.now;
-            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer { sid, epoch });
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer { key, epoch });
             if let Some(refresh_ms) = refresh_ms {
-                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer { sid, epoch });
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer { key, epoch });
             }
         }
     }
@@ -360,7 +388,8 @@ impl World {
             CallKind::ApiCall => self.api_token(call, outcome),
             CallKind::SetActive | CallKind::SignIn => self.set_active_token(call, outcome),
             CallKind::GetToken => {
-                let outcome = self.expo_use_auth(c.skip_cache, outcome);
+                // Any option (`skipCache`, `template`) turns Expo's wrapper off.
+                let outcome = self.expo_use_auth(c.skip_cache || c.template.is_some(), outcome);
                 self.settle(call, token_result(outcome));
             }
             _ => self.settle(call, token_result(outcome)),
@@ -369,12 +398,8 @@ impl World {
 
     /// Expo's `useAuth().getToken` wrapper, active with the resource cache and no options:
     /// saves tokens, and on a network error returns the cached one (reference §1.5).
-    pub(super) fn expo_use_auth(
-        &mut self,
-        skip_cache: bool,
-        outcome: TokenOutcome,
-    ) -> TokenOutcome {
-        if !self.setup.sdk.resource_cache || skip_cache {
+    pub(super) fn expo_use_auth(&mut self, options: bool, outcome: TokenOutcome) -> TokenOutcome {
+        if !self.setup.sdk.resource_cache || options {
             return outcome;
         }
         match outcome {

@@ -31,6 +31,7 @@ impl World {
             endpoint,
             call,
             sid: request.sid(),
+            template: request.token_key().and_then(|k| k.template),
         });
         let offline = self.device.network == Network::Offline;
         let hanging = self.device.network == Network::Hanging;
@@ -218,16 +219,16 @@ impl World {
             }
             Purpose::BackgroundRefresh { expired_retry } => {
                 if !expired_retry
-                    && let Some(sid) = request.sid()
-                    && self.expired_token_retry(sid, &reply)
+                    && let Some(key) = request.token_key()
+                    && self.expired_token_retry(key.sid, &reply)
                 {
                     // `#refreshTokenInBackground` runs `#createTokenResolver` too: its 422
                     // `missing_expired_token` is retried once with `expired_token=` (clerk-js
                     // 6.40.0 `dist/clerk.native.js`, measured on a fuzz case, seed 0x226614e6).
-                    let again = self.token_request(sid, false);
+                    let again = self.token_request(key, false);
                     let req = self.send(again, Purpose::BackgroundRefresh { expired_retry: true });
-                    if self.js.bg.get(&sid) == Some(&id) {
-                        self.js.bg.insert(sid, req);
+                    if self.js.bg.get(&key) == Some(&id) {
+                        self.js.bg.insert(key, req);
                     }
                     return;
                 }

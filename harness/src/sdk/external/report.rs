@@ -19,7 +19,8 @@ use crate::model::server::mix64;
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
 use crate::model::vocab::{
-    CallId, CallResult, Happening, RequestId, RequestOutcome, SessionId, StorageKey, TokenInfo,
+    CallId, CallResult, Happening, RequestId, RequestOutcome, SessionId, StorageKey, TemplateName,
+    TokenInfo,
 };
 use crate::sdk::env;
 use crate::sdk::port::PortError;
@@ -141,9 +142,12 @@ impl ExternalSdk {
                         let id = RequestId(self.next_request);
                         self.next_request += 1;
                         self.sent.insert((run, req), Sent::Fapi(id, endpoint));
-                        let sid = match &tail {
-                            Tail::Session(s) | Tail::Task(s, _) => SessionId::parse(s),
-                            Tail::None => None,
+                        let sid = tail.session().and_then(SessionId::parse);
+                        // A name no template could have reaches the emulator as sent and is
+                        // answered 404 there; the request is then the session's, no template's.
+                        let template = match &tail {
+                            Tail::Template(_, name) => TemplateName::parse(name).ok(),
+                            _ => None,
                         };
                         out.push(Happening::RequestSent {
                             at,
@@ -151,6 +155,7 @@ impl ExternalSdk {
                             endpoint,
                             call: call.map(CallId),
                             sid,
+                            template,
                         });
                     }
                 }

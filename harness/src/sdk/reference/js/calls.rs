@@ -7,7 +7,7 @@ use std::rc::Rc;
 use crate::model::server::{FapiReply, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, SessionId, SignOutCause, StorageKey,
-    TokenInfo,
+    TemplateName, TokenInfo,
 };
 use crate::sdk::defects::RETRY_401_LOOP_ATTEMPTS_MAX;
 use crate::sdk::reference::exec::Promise;
@@ -36,11 +36,17 @@ impl Core {
         }
     }
 
-    /// `useAuth().getToken({ skipCache })`.
-    pub(super) async fn get_token_call(self: Rc<Self>, call: CallId, skip: bool) {
+    /// `useAuth().getToken({ skipCache, template })`.
+    pub(super) async fn get_token_call(
+        self: Rc<Self>,
+        call: CallId,
+        skip: bool,
+        template: Option<TemplateName>,
+    ) {
         let was_signed_in = self.rt.borrow().session().is_some();
-        let outcome = self.token(call, CallKind::GetToken, skip).await;
-        let outcome = self.expo_use_auth(skip, outcome);
+        let outcome = self.token_for(call, CallKind::GetToken, (skip, template), None).await;
+        // Any option (`skipCache`, `template`) turns Expo's wrapper off.
+        let outcome = self.expo_use_auth(skip || template.is_some(), outcome);
         let null = matches!(outcome, Ok(None));
         self.settle(call, token_result(&outcome));
         if null && was_signed_in && self.has(Defect::NullOfflineLogout) {
@@ -222,7 +228,7 @@ impl Core {
                 return self.settle(call, CallResult::Ok);
             }
             let kind = self.rt.borrow().calls.get(&call).copied().unwrap_or(CallKind::SetActive);
-            match self.token_for(call, kind, false, Some(sid)).await {
+            match self.token_for(call, kind, (false, None), Some(sid)).await {
                 Ok(token) => {
                     // A fetched token was resolved into the cache by its fetch; a cache hit
                     // sets nothing in clerk-js (per-session caches).

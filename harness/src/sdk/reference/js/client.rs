@@ -8,7 +8,7 @@ use crate::model::profile::CachePolicy;
 use crate::model::server::{ClientView, SessionSnap};
 use crate::model::vocab::{
     AppPath, Defect, Happening, RequestId, SessionId, SessionStatus, SessionView, SignOutCause,
-    TokenInfo,
+    TokenInfo, TokenKey,
 };
 
 use super::transport::{Reply, Req};
@@ -54,16 +54,17 @@ impl Core {
 
     /// clerk-js `_baseFetch` on a 401: `await clerk.handleUnauthenticated()` before the caller
     /// sees the error, one reload per 401. Gives the answer back (nothing held) when there is
-    /// no session, where `handleUnauthenticated` returns at once.
+    /// no session, where `handleUnauthenticated` returns at once (boxed: the answer is large
+    /// and that path rare).
     pub(super) fn hold_for_unauthenticated(
         self: &Rc<Self>,
         id: RequestId,
         held: Held,
-    ) -> Result<(), Held> {
+    ) -> Result<(), Box<Held>> {
         {
             let rt = self.rt.borrow();
             if rt.session().is_none() || rt.client.is_none() {
-                return Err(held);
+                return Err(Box::new(held));
             }
         }
         self.rt.borrow_mut().held.insert(id, held);
@@ -228,7 +229,7 @@ impl Core {
         for token in tokens {
             self.note_last_token(token);
             if self.rules.cache == CachePolicy::HitUntil {
-                self.rt.borrow_mut().fetch.remove(&token.sid);
+                self.rt.borrow_mut().fetch.remove(&TokenKey::session(token.sid));
             }
             self.set_cached(token);
         }

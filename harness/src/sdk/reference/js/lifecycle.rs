@@ -11,6 +11,7 @@ use crate::model::profile::RefreshPolicy;
 use crate::model::time::VTime;
 use crate::model::vocab::{
     AppState, CallResult, Defect, FaultKind, Happening, Platform, RequestOutcome, TimerKind,
+    TokenKey,
 };
 use crate::sdk::reference::exec::Promise;
 
@@ -187,18 +188,18 @@ impl Core {
             }
             // A timer whose cache entry was replaced was cleared: it never fires.
             JsJob::AppStateEvent(state) => self.app_state_listener(state),
-            JsJob::RefreshTimer(sid, epoch) => {
-                let live = self.rt.borrow().cache.get(&sid).is_some_and(|e| e.1 == epoch);
+            JsJob::RefreshTimer(key, epoch) => {
+                let live = self.rt.borrow().cache.get(&key).is_some_and(|e| e.1 == epoch);
                 // `refresh-stops-on-background-event`: a stopped refresh skips its timer.
                 if live && !self.rt.borrow().refresh_stopped {
                     self.timer_fired(TimerKind::TokenRefresh, due);
-                    self.refresh_timer(sid);
+                    self.refresh_timer(key);
                 }
             }
-            JsJob::EvictTimer(sid, epoch) => {
+            JsJob::EvictTimer(key, epoch) => {
                 let mut rt = self.rt.borrow_mut();
-                if rt.cache.get(&sid).is_some_and(|e| e.1 == epoch) {
-                    rt.cache.remove(&sid);
+                if rt.cache.get(&key).is_some_and(|e| e.1 == epoch) {
+                    rt.cache.remove(&key);
                     drop(rt);
                     self.timer_fired(TimerKind::TokenEvict, due);
                 }
@@ -207,7 +208,7 @@ impl Core {
                 self.timer_fired(TimerKind::TokenRefresh, due);
                 let session = self.rt.borrow().session();
                 if let Some(v) = session {
-                    self.start_background_refresh(v.id);
+                    self.start_background_refresh(TokenKey::session(v.id));
                 }
                 self.arm_stray_refresh();
             }
@@ -215,9 +216,10 @@ impl Core {
                 // `refresh-stops-on-background-event`: a stopped loop is not re-armed either.
                 if epoch == self.rt.borrow().recurring_gen && !self.rt.borrow().refresh_stopped {
                     self.timer_fired(TimerKind::TokenRefresh, due);
+                    // The poller refreshes the session token only (no template).
                     let session = self.rt.borrow().session();
                     if let Some(v) = session {
-                        self.start_background_refresh(v.id);
+                        self.start_background_refresh(TokenKey::session(v.id));
                     }
                     self.arm_recurring();
                 }

@@ -48,7 +48,7 @@ use crate::model::time::VTime;
 use crate::model::vocab::{
     AppPath, AppState, AuthView, CallId, CallKind, CallResult, Defect, Endpoint, Event, Happening,
     KeychainAccessible, Network, Platform, RequestId, SessionId, SessionView, SignOutCause,
-    TimerKind, TokenInfo,
+    TemplateName, TimerKind, TokenInfo, TokenKey,
 };
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
@@ -102,6 +102,8 @@ struct Held {
 #[derive(Clone, Copy)]
 struct About {
     sid: Option<SessionId>,
+    /// A token request's JWT template.
+    template: Option<TemplateName>,
     call: Option<CallId>,
 }
 
@@ -145,10 +147,10 @@ enum JsJob {
     BackendReply(Promise<u16>, u16),
     /// A `setTimeout` an async flow awaits.
     Wake(TimerKind, Promise<()>),
-    /// A cached token's timers: the session and the entry's epoch (a cleared entry's timers
+    /// A cached token's timers: the token and the entry's epoch (a cleared entry's timers
     /// never fire).
-    RefreshTimer(SessionId, u32),
-    EvictTimer(SessionId, u32),
+    RefreshTimer(TokenKey, u32),
+    EvictTimer(TokenKey, u32),
     RecurringRefresh(u32),
     /// `refresh-loop-per-resume`: a refresh loop armed on a resume that nothing clears.
     StrayRefresh,
@@ -235,15 +237,15 @@ struct Runtime {
     slot: Slot,
     client: Option<Arc<ClientView>>,
     memory_token: Option<ClientToken>,
-    /// The token cache by session, each entry with its timers' epoch (one entry at most
-    /// unless per session).
-    cache: BTreeMap<SessionId, (TokenInfo, u32)>,
+    /// The token cache by session and template, each entry with its timers' epoch (one
+    /// session's entries at most unless per session).
+    cache: BTreeMap<TokenKey, (TokenInfo, u32)>,
     cache_gen: u32,
     recurring_gen: u32,
-    /// The joinable token fetch in flight, by session.
-    fetch: BTreeMap<SessionId, Fetch>,
-    /// Background refreshes in flight, by session.
-    bg: BTreeMap<SessionId, RequestId>,
+    /// The joinable token fetch in flight, by token.
+    fetch: BTreeMap<TokenKey, Fetch>,
+    /// Background refreshes in flight, by token.
+    bg: BTreeMap<TokenKey, RequestId>,
     unauth: Option<RequestId>,
     /// 401 answers waiting for their `handleUnauthenticated` reload, by request.
     held: BTreeMap<RequestId, Held>,
@@ -531,11 +533,11 @@ impl Core {
                     }
                 }
             }
-            Event::GetToken { skip_cache } => {
+            Event::GetToken { skip_cache, template } => {
                 if self.ui_ready() {
                     let call = self.start_call(CallKind::GetToken);
-                    let (core, skip) = (self.clone(), *skip_cache);
-                    self.exec.spawn(async move { core.get_token_call(call, skip).await });
+                    let (core, skip, template) = (self.clone(), *skip_cache, *template);
+                    self.exec.spawn(async move { core.get_token_call(call, skip, template).await });
                 }
             }
             Event::ApiCall { .. } => {

@@ -1,6 +1,10 @@
 //! Session tokens: the token cache, `getToken` as an async flow (joined fetches or not, per
 //! profile), its retries, and the refresh timers (one per token, or the recurring poller).
 //! Mirrors `model/world/tokens.rs`.
+//!
+//! Tokens are cached by session and JWT template (clerk-js's `tokenId`); a template's token
+//! has its own fetch, entry and timers, and never becomes the session's `lastActiveToken`,
+//! emits nothing and is not persisted (clerk-js `#dispatchTokenEvents` skips templates).
 
 use std::rc::Rc;
 
@@ -9,7 +13,7 @@ use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPoli
 use crate::model::server::{FapiReply, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, RequestId, SessionId, SignOutCause,
-    StorageKey, TimerKind, TokenInfo,
+    StorageKey, TemplateName, TimerKind, TokenInfo, TokenKey,
 };
 use crate::sdk::reference::exec::Promise;
 
@@ -41,7 +45,7 @@ impl Core {
         self: &Rc<Self>,
         call: CallId,
         kind: CallKind,
-        skip: bool,
+        (skip, template): (bool, Option<TemplateName>),
         bound: &mut Option<SessionId>,
     ) -> Next {
         if kind != CallKind::ApiCall && !self.is_loaded() {
@@ -54,6 +58,7 @@ impl Core {
         if self.rules.retry_keeps_session {
             *bound = Some(sid);
         }
+        let key = TokenKey { sid, template };
         let clock = self.expiry_clock();
         let offline = self.device.borrow().network == Network::Offline;
         if offline && self.has(Defect::NullOfflineLogout) {
@@ -62,7 +67,7 @@ impl Core {
         }
         if offline && self.rules.offline == OfflinePolicy::ThrowOrCached {
             let cached =
-                self.rt.borrow().cache.get(&sid).map(|c| c.0).filter(|t| t.remaining_at(clock) > 0);
+                self.rt.borrow().cache.get(&key).map(|c| c.0).filter(|t| t.remaining_at(clock) > 0);
             if self.setup.sdk.resource_cache
                 && let Some(token) = cached
             {
@@ -71,10 +76,10 @@ impl Core {
             return Next::Done(Err(Failure::network()));
         }
         let single_flight = !self.has(Defect::NoSingleFlight);
-        let cached = self.rt.borrow().cache.get(&sid).map(|c| c.0);
+        let cached = self.rt.borrow().cache.get(&key).map(|c| c.0);
         let joinable = |core: &Core| -> Option<Promise<Fetched>> {
             let rt = core.rt.borrow();
-            rt.fetch.get(&sid).filter(|_| single_flight).map(|f| f.done.clone())
+            rt.fetch.get(&key).filter(|_| single_flight).map(|f| f.done.clone())
         };
         match self.rules.cache {
             CachePolicy::HitUntil => {
@@ -88,8 +93,8 @@ impl Core {
                             return Next::Done(Ok(Some(token)));
                         }
                         // clerk-js `get()` deletes an entry this close to expiry, and its
-                        // timers; other sessions' entries stay.
-                        self.rt.borrow_mut().cache.remove(&sid);
+                        // timers; other tokens' entries stay.
+                        self.rt.borrow_mut().cache.remove(&key);
                     }
                 }
             }
@@ -98,7 +103,7 @@ impl Core {
                     let remaining = self.remaining_ms(&token, clock);
                     if remaining > 0 {
                         if remaining <= self.rules.swr_window_ms as i64 {
-                            self.start_background_refresh(sid);
+                            self.start_background_refresh(key);
                         }
                         return Next::Done(Ok(Some(token)));
                     }
@@ -114,67 +119,72 @@ impl Core {
             return Next::Await(done, false);
         }
         let done = Promise::new();
-        let request = self.token_request(sid, skip, false);
+        let request = self.token_request(key, skip, false);
         let req = self.send(
             request,
             Purpose::TokenFetch { done: done.clone(), background: false, expired_retry: false },
             Some(call),
         );
         let mut rt = self.rt.borrow_mut();
-        rt.fetch.insert(sid, Fetch { req, done: done.clone() });
+        rt.fetch.insert(key, Fetch { req, done: done.clone() });
         if self.rules.cache == CachePolicy::HitUntil {
-            // clerk-js stores the pending resolver in the session's slot at once.
-            rt.cache.remove(&sid);
+            // clerk-js stores the pending resolver in the token's slot at once.
+            rt.cache.remove(&key);
         }
         Next::Await(done, true)
     }
 
-    pub(super) fn token_request(&self, sid: SessionId, skip: bool, background: bool) -> Req {
+    /// The token request for `key`; a template's carries no `token=` (its body is empty).
+    pub(super) fn token_request(&self, key: TokenKey, skip: bool, background: bool) -> Req {
+        let TokenKey { sid, template } = key;
+        if template.is_some() {
+            return Req::Tokens { sid, carried: None, force_origin: skip, expired: None, template };
+        }
         let rt = self.rt.borrow();
         let minter = rt.environment.is_some_and(|e| e.session_minter);
         // `stale-timer-logout`: the pre-#8303 refresh always sends its last token along.
         let carries = (minter && self.rules.carries_last_token)
             || (background && self.has(Defect::StaleTimerLogout));
         let carried = if carries { rt.last_token.get(&sid).copied() } else { None };
-        Req::Tokens { sid, carried, force_origin: skip, expired: None }
+        Req::Tokens { sid, carried, force_origin: skip, expired: None, template: None }
     }
 
-    pub(super) fn start_background_refresh(self: &Rc<Self>, sid: SessionId) {
+    pub(super) fn start_background_refresh(self: &Rc<Self>, key: TokenKey) {
         if self.rules.single_flight_all {
-            if self.rt.borrow().fetch.contains_key(&sid) {
+            if self.rt.borrow().fetch.contains_key(&key) {
                 return;
             }
             let done = Promise::new();
-            let request = self.token_request(sid, false, true);
+            let request = self.token_request(key, false, true);
             let req = self.send(
                 request,
                 Purpose::TokenFetch { done: done.clone(), background: true, expired_retry: false },
                 None,
             );
-            self.rt.borrow_mut().fetch.insert(sid, Fetch { req, done });
+            self.rt.borrow_mut().fetch.insert(key, Fetch { req, done });
         } else {
-            // One background refresh per session (clerk-js `#backgroundRefreshInProgress`).
-            if self.rt.borrow().bg.contains_key(&sid) {
+            // One background refresh per token (clerk-js `#backgroundRefreshInProgress`).
+            if self.rt.borrow().bg.contains_key(&key) {
                 return;
             }
-            let request = self.token_request(sid, false, true);
+            let request = self.token_request(key, false, true);
             let req = self.send(request, Purpose::Background { expired_retry: false }, None);
-            self.rt.borrow_mut().bg.insert(sid, req);
+            self.rt.borrow_mut().bg.insert(key, req);
         }
     }
 
-    /// clerk-js's per-token refresh timer of `sid`'s cached token, with the headless guard of
-    /// PR #8303 on that session's own `lastActiveToken` (a timer that fires after its token
-    /// expired does nothing). The timer belongs to the cached token, whatever the current
-    /// session.
-    pub(super) fn refresh_timer(self: &Rc<Self>, sid: SessionId) {
+    /// clerk-js's per-token refresh timer of the cached token `key`, with the headless guard
+    /// of PR #8303 on that session's own `lastActiveToken` (a timer that fires after it
+    /// expired does nothing) — the session token's, for a template's timer too. The timer
+    /// belongs to the cached token, whatever the current session.
+    pub(super) fn refresh_timer(self: &Rc<Self>, key: TokenKey) {
         let clock = self.expiry_clock();
         let expired =
-            self.rt.borrow().last_token.get(&sid).is_some_and(|t| t.remaining_at(clock) <= 0);
+            self.rt.borrow().last_token.get(&key.sid).is_some_and(|t| t.remaining_at(clock) <= 0);
         if expired && !self.has(Defect::StaleTimerLogout) {
             return;
         }
-        self.start_background_refresh(sid);
+        self.start_background_refresh(key);
     }
 
     pub(super) fn fetch_answer(
@@ -187,28 +197,28 @@ impl Core {
     ) {
         let retry = about.sid.and_then(|sid| self.expired_token_retry(sid, &reply));
         let retry = retry.filter(|_| !expired_retry);
-        if let (Some(last), Some(sid)) = (retry, about.sid) {
+        if let (Some(last), Some(key)) = (retry, about.token_key()) {
             // clerk-js `#createTokenResolver` without the session minter: a 422
             // `missing_expired_token` is retried once with `expired_token=<last token>`, inside
             // the same pending promise (callers that joined keep waiting on it).
-            let mut req = self.token_request(sid, false, background);
+            let mut req = self.token_request(key, false, background);
             if let Req::Tokens { expired, .. } = &mut req {
                 *expired = Some(last);
             }
             let purpose = Purpose::TokenFetch { done, background, expired_retry: true };
             let new = self.send(req, purpose, about.call);
             let mut rt = self.rt.borrow_mut();
-            if let Some(f) = rt.fetch.get_mut(&sid).filter(|f| f.req == id) {
+            if let Some(f) = rt.fetch.get_mut(&key).filter(|f| f.req == id) {
                 f.req = new;
             }
             return;
         }
-        // Whether the pending resolver is still its session's cache entry (clerk-js resolves
+        // Whether the pending resolver is still its token's cache entry (clerk-js resolves
         // into the key only while it holds an entry).
         let pending = {
             let mut rt = self.rt.borrow_mut();
-            let sid = about.sid.filter(|sid| rt.fetch.get(sid).is_some_and(|f| f.req == id));
-            sid.and_then(|sid| rt.fetch.remove(&sid)).is_some()
+            let key = about.token_key().filter(|k| rt.fetch.get(k).is_some_and(|f| f.req == id));
+            key.and_then(|key| rt.fetch.remove(&key)).is_some()
         };
         let outcome: TokenOutcome = match reply.body() {
             Some(FapiReply { body: ReplyBody::Token(token), .. }) => Ok(Some(*token)),
@@ -240,6 +250,14 @@ impl Core {
     /// `keyed`: the request that brought it still holds its session's cache entry (a pending
     /// fetch not dropped meanwhile, or a background refresh, which sets the entry anew).
     pub(super) fn token_resolved(self: &Rc<Self>, token: TokenInfo, keyed: bool) {
+        if token.template.is_some() {
+            // No events, no `lastActiveToken`, nothing persisted: the cache entry only, and
+            // only into an entry the cache still has.
+            if keyed || self.rt.borrow().cache.contains_key(&token.key()) {
+                self.set_cached(token);
+            }
+            return;
+        }
         if self.rules.signout_failure_keeps_state {
             // clerk-js re-emits on every resolved token (`SessionTokenResolved`).
             self.reemit_session();
@@ -248,7 +266,7 @@ impl Core {
         // longer current (clerk-js's cache is keyed by session, not by the current one).
         let (current, refreshing) = {
             let rt = self.rt.borrow();
-            (rt.session().map(|v| v.id), rt.cache.contains_key(&token.sid))
+            (rt.session().map(|v| v.id), rt.cache.contains_key(&token.key()))
         };
         if self.rules.per_session_cache {
             // `#dispatchTokenEvents` updates the session's own `lastActiveToken` whatever
@@ -280,11 +298,12 @@ impl Core {
         let now = self.now();
         let remaining = {
             let mut rt = self.rt.borrow_mut();
-            // One slot unless per session: the entry to compare with may be another session's.
+            // One slot per template unless per session: the entry to compare with may be
+            // another session's.
             let existing = if self.rules.per_session_cache {
-                rt.cache.get(&token.sid).copied()
+                rt.cache.get(&token.key()).copied()
             } else {
-                rt.cache.values().next().copied()
+                rt.cache.iter().find(|(k, _)| k.template == token.template).map(|(_, e)| *e)
             };
             let token = match existing {
                 // clerk-js `setInternal` clears the entry's timers and stores the new entry; once it
@@ -300,23 +319,23 @@ impl Core {
             };
             rt.cache_gen += 1;
             let epoch = rt.cache_gen;
-            let sid = token.sid;
+            let key = token.key();
             if !self.rules.per_session_cache {
                 // One slot: a token of another session replaces the entry.
-                rt.cache.clear();
+                rt.cache.retain(|k, _| k.template != key.template);
             }
             let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
-                rt.cache.remove(&sid);
+                rt.cache.remove(&key);
                 return;
             };
-            rt.cache.insert(sid, (token, epoch));
-            (sid, epoch, timers)
+            rt.cache.insert(key, (token, epoch));
+            (key, epoch, timers)
         };
-        let (sid, epoch, (evict_ms, refresh_ms)) = remaining;
+        let (key, epoch, (evict_ms, refresh_ms)) = remaining;
         if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
-            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(sid, epoch));
+            self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(key, epoch));
             if let Some(refresh_ms) = refresh_ms {
-                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(sid, epoch));
+                self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(key, epoch));
             }
         }
     }
@@ -368,7 +387,7 @@ impl Core {
         kind: CallKind,
         skip: bool,
     ) -> TokenOutcome {
-        self.token_for(call, kind, skip, None).await
+        self.token_for(call, kind, (skip, None), None).await
     }
 
     /// `getToken` on one session's object: `bound` is the session `setActive` switches to,
@@ -378,12 +397,12 @@ impl Core {
         self: &Rc<Self>,
         call: CallId,
         kind: CallKind,
-        skip: bool,
+        want: (bool, Option<TemplateName>),
         mut bound: Option<SessionId>,
     ) -> TokenOutcome {
         let mut retries = 0;
         loop {
-            match self.token_next(call, kind, skip, &mut bound) {
+            match self.token_next(call, kind, want, &mut bound) {
                 Next::Done(outcome) => return outcome,
                 Next::WaitLoad(loaded) => loaded.wait().await,
                 Next::Await(done, started) => {
@@ -421,8 +440,8 @@ impl Core {
 
     /// Expo's `useAuth().getToken` wrapper, active with the resource cache and no options:
     /// on a network error it returns the cached session token (reference §1.5).
-    pub(super) fn expo_use_auth(&self, skip: bool, outcome: TokenOutcome) -> TokenOutcome {
-        if !self.setup.sdk.resource_cache || skip {
+    pub(super) fn expo_use_auth(&self, options: bool, outcome: TokenOutcome) -> TokenOutcome {
+        if !self.setup.sdk.resource_cache || options {
             return outcome;
         }
         match outcome {

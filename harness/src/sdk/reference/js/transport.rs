@@ -18,7 +18,7 @@ use crate::model::time::VTime;
 use crate::model::token_cache::CredentialRead;
 use crate::model::vocab::{
     CallId, CallResult, Defect, Endpoint, Happening, Network, RequestId, RequestOutcome, SessionId,
-    SignOutCause, TaskKey, TokenInfo,
+    SignOutCause, TaskKey, TemplateName, TokenInfo, TokenKey,
 };
 use crate::sdk::reference::exec::Promise;
 
@@ -36,6 +36,8 @@ pub(super) enum Req {
         force_origin: bool,
         /// The legacy retry's `expired_token=` query parameter.
         expired: Option<TokenInfo>,
+        /// `/tokens/{template}`: a JWT template's token, with an empty body.
+        template: Option<TemplateName>,
     },
     Touch {
         sid: SessionId,
@@ -53,6 +55,13 @@ pub(super) enum Req {
     },
 }
 
+impl About {
+    /// The cache key a token request fetches for.
+    pub(super) fn token_key(&self) -> Option<TokenKey> {
+        self.sid.map(|sid| TokenKey { sid, template: self.template })
+    }
+}
+
 impl Req {
     pub(super) fn endpoint(&self) -> Endpoint {
         match self {
@@ -65,6 +74,13 @@ impl Req {
             Req::Remove { .. } => Endpoint::Remove,
             Req::RemoveSessions => Endpoint::RemoveSessions,
             Req::ResolveTask { .. } => Endpoint::ResolveTask,
+        }
+    }
+
+    pub(super) fn template(&self) -> Option<TemplateName> {
+        match self {
+            Req::Tokens { template, .. } => *template,
+            _ => None,
         }
     }
 
@@ -96,7 +112,17 @@ impl Req {
                 ("identifier", TEST_USER_IDENTIFIER),
                 ("password", TEST_USER_PASSWORD),
             ]),
-            Req::Tokens { sid, carried, force_origin, expired } => {
+            Req::Tokens { sid, template: Some(name), expired, force_origin, .. } => {
+                // clerk-js `#fetchToken` for a template: an empty body; `skipCache` only adds
+                // `debug=skip_cache` to the query.
+                let http = HttpRequest::post(&session(sid, &format!("tokens/{name}"))).form(&[]);
+                let http = if *force_origin { http.query("debug", "skip_cache") } else { http };
+                match expired {
+                    Some(t) => http.query("expired_token", &fapi.token(*t).jwt()),
+                    None => http,
+                }
+            }
+            Req::Tokens { sid, carried, force_origin, expired, template: None } => {
                 let force = if *force_origin { "true" } else { "false" };
                 // The session minter's `token=` is a real RS256 JWT. The minter reads it for
                 // one thing only — to refuse an origin token that has expired — so a live one
@@ -225,13 +251,14 @@ impl Core {
         let id = RequestId(self.next_request.get());
         self.next_request.set(id.0 + 1);
         let endpoint = req.endpoint();
-        let about = About { sid: req.sid(), call };
+        let about = About { sid: req.sid(), template: req.template(), call };
         self.log(Happening::RequestSent {
             at: self.now(),
             req: id,
             endpoint,
             call,
             sid: about.sid,
+            template: about.template,
         });
         let (runtime, signout_epoch) = {
             let rt = self.rt.borrow();
@@ -383,6 +410,7 @@ impl Core {
                     match self.hold_for_unauthenticated(id, held) {
                         Ok(()) => return,
                         Err(held) => {
+                            let held = *held;
                             return self.dispatch(
                                 id,
                                 held.about,
@@ -429,17 +457,17 @@ impl Core {
             }
             Purpose::Background { expired_retry } => {
                 let retry = about.sid.and_then(|sid| self.expired_token_retry(sid, &reply));
-                if let (Some(last), Some(sid), false) = (retry, about.sid, expired_retry) {
+                if let (Some(last), Some(key), false) = (retry, about.token_key(), expired_retry) {
                     // `#refreshTokenInBackground` runs `#createTokenResolver` too: its 422
                     // `missing_expired_token` is retried once with `expired_token=`.
-                    let mut req = self.token_request(sid, false, true);
+                    let mut req = self.token_request(key, false, true);
                     if let Req::Tokens { expired, .. } = &mut req {
                         *expired = Some(last);
                     }
                     let new = self.send(req, Purpose::Background { expired_retry: true }, None);
                     let mut rt = self.rt.borrow_mut();
-                    if rt.bg.get(&sid) == Some(&id) {
-                        rt.bg.insert(sid, new);
+                    if rt.bg.get(&key) == Some(&id) {
+                        rt.bg.insert(key, new);
                     }
                     return;
                 }
