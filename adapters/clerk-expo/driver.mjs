@@ -159,7 +159,16 @@ async function start(request) {
   // when its files load): every call goes to the harness's native layer and counts as I/O
   // in flight until its answer is in.
   if (withNative) {
-    nativeModule.bind({ forward: (call, token) => clock.trackIo(nativeCall(call, token, virtual())) });
+    nativeModule.bind({
+      forward: (call, token) => {
+        // After the I/O JS started before it: the harness's server applies requests and
+        // native calls in the order JS made them, whatever the pipes' timing.
+        const answer = Promise.allSettled([...clock.io]).then(() => nativeCall(call, token, virtual()));
+        clock.nativeIo.add(answer);
+        answer.finally(() => clock.nativeIo.delete(answer)).catch(() => {});
+        return clock.trackIo(answer);
+      },
+    });
   }
 
   // Loaded only now: the fake clock must be in place before React's scheduler and clerk-js

@@ -90,6 +90,12 @@ export class VirtualClock {
     this.net = [];
     /** Real I/O in flight (promises), and how many were ever started. */
     this.io = new Set();
+    /**
+     * Native module calls in flight (docs/adapter-protocol.md §11): a FAPI exchange starts only
+     * once they are answered, and a native call only once the I/O before it is, so the
+     * harness's server sees native calls and requests in the order JS made them.
+     */
+    this.nativeIo = new Set();
     this.ioStarted = 0;
     /** False while the app is in the background: JS timers are held. */
     this.jsRuns = true;

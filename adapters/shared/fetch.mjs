@@ -146,8 +146,9 @@ export class Network {
       for (const [name, value] of request.headers) headers[name] = value;
       headers[VIRTUAL_TIME_HEADER] = String(this.headerTime(now));
       headers[REQUEST_TAG_HEADER] = this.tag(req);
-      const real = request
-        .arrayBuffer()
+      // After the native calls JS made before it (§11), so the server applies them in order.
+      const real = Promise.allSettled([...this.clock.nativeIo])
+        .then(() => request.arrayBuffer())
         .then((bytes) => exchange(this.agent, request.url, request.method, headers, Buffer.from(bytes)));
       this.clock.trackIo(real);
       real.then(
