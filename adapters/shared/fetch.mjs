@@ -147,9 +147,9 @@ export class Network {
       headers[VIRTUAL_TIME_HEADER] = String(this.headerTime(now));
       headers[REQUEST_TAG_HEADER] = this.tag(req);
       // After the native calls JS made before it (§11), so the server applies them in order.
-      const real = Promise.allSettled([...this.clock.nativeIo])
-        .then(() => request.arrayBuffer())
-        .then((bytes) => exchange(this.agent, request.url, request.method, headers, Buffer.from(bytes)));
+      const native = this.clock.nativeIo.size > 0 ? Promise.allSettled([...this.clock.nativeIo]) : null;
+      const body = native ? native.then(() => request.arrayBuffer()) : request.arrayBuffer();
+      const real = body.then((bytes) => exchange(this.agent, request.url, request.method, headers, Buffer.from(bytes)));
       this.clock.trackIo(real);
       real.then(
         (answer) => {

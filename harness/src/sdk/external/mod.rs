@@ -485,8 +485,18 @@ impl ExternalSdk {
             .as_deref()
             .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
         if self.setup.sdk.native && !hello.native_module {
-            // The process cannot carry the native module: refused before `start`.
-            drop(process);
+            // The process cannot carry the native module: refused before `start`. It began
+            // no launch, so a reusable one goes back to the pool as it is.
+            let idle = Running {
+                process,
+                run: self.runs,
+                next_id,
+                sdk: self.command.label.clone(),
+                hello,
+                hello_line: line,
+                launched: false,
+            };
+            drop(self.hand_over(idle));
             return Err(PortError::Unsupported {
                 sdk: self.command.label.clone(),
                 event: "cold_start (the setup's native module: the adapter's hello does not \
