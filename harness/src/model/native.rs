@@ -17,8 +17,6 @@
 //! poll timers of clerk-ios and clerk-android are not simulated: what they change is when,
 //! not what, and the JS layer's own poll (the 3.2.7 bootstrap) is the SDKs' business.
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::device::{Device, Payload};
 use crate::model::server::{
     ClientToken, ClientView, FapiReply, FapiRequest, ReplyBody, Server, TEST_USER_IDENTIFIER,
@@ -45,8 +43,7 @@ pub struct NativeLayer {
 }
 
 /// A call JS makes on the `ClerkExpo` module (3.x TurboModule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "call")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NativeCall {
     /// `configure(publishableKey, bearerToken | null)`.
     Configure { token: Option<ClientToken> },
@@ -71,8 +68,7 @@ impl NativeCall {
 }
 
 /// What a native call resolved with, or the code it rejected with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "answer")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NativeAnswer {
     /// `configure` and `signOut` resolved.
     Done,
@@ -102,13 +98,11 @@ impl NativeAnswer {
 }
 
 /// A native module rejection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NativeError {
     /// iOS `signOut()`: the session removal failed; the keychain is wiped anyway.
-    #[serde(rename = "E_SIGN_OUT_FAILED")]
     SignOutFailed,
     /// Android `configure(pk, token)`: no session within its wait.
-    #[serde(rename = "E_TIMEOUT")]
     Timeout,
 }
 
@@ -160,10 +154,16 @@ impl NativeLayer {
     }
 
     /// The native sign-in UI (`<AuthView>`, ClerkKit's auth flow) completes: the native SDK
-    /// signs the test user in on its own client. Returns the new session, or `None` when the
-    /// flow cannot run (never configured; Android's `presentAuth` refuses a second sign-in;
+    /// signs the test user in on its own client, and logs it. Returns the new session, or
+    /// `None` when the flow cannot run (never configured; Android's `presentAuth` refuses a second sign-in;
     /// the request failed).
     pub fn sign_in(&mut self, env: &mut NativeEnv<'_>) -> Option<SessionId> {
+        let session = self.try_sign_in(env);
+        env.log.push(Happening::NativeSignedIn { at: env.now, session });
+        session
+    }
+
+    fn try_sign_in(&mut self, env: &mut NativeEnv<'_>) -> Option<SessionId> {
         // iOS: ClerkKit's UI needs `Clerk.configure` to have run in this process, even if a
         // native `signOut()` reset `clerkConfigured` since; Android: `Clerk.isInitialized`.
         let ready = match env.device.platform {

@@ -14,7 +14,7 @@ use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
-use crate::model::vocab::{Happening, SessionId, SessionStatus, StorageKey};
+use crate::model::vocab::{SessionId, SessionStatus, StorageKey};
 
 use super::{Purpose, Slot, World};
 
@@ -29,13 +29,18 @@ pub(super) struct NativeSync {
 impl World {
     /// One call on the `ClerkExpo` module.
     pub(super) fn native_call(&mut self, call: NativeCall) -> NativeAnswer {
+        self.on_native(|layer, env| layer.call(env, call))
+    }
+
+    /// Runs `f` on the native layer with this world's device, server, instant and trace.
+    fn on_native<R>(&mut self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
         let mut env = NativeEnv {
             device: &mut self.device,
             server: &mut self.server,
             now: self.now,
             log: &mut self.log,
         };
-        self.native.call(&mut env, call)
+        f(&mut self.native, &mut env)
     }
 
     /// `(tokenCache ?? defaultTokenCache).getToken('__clerk_client_jwt')`: the secure store
@@ -71,8 +76,9 @@ impl World {
         self.js.native.deps = Some((loaded, signed_in));
         if !signed_in {
             self.js.native.synced = false;
-            // 3.2.8+ (PR #8469): only once JS has loaded; 3.2.7 also while loading.
-            if loaded || self.has_signout_while_loading() {
+            // 3.2.8+ (PR #8469): only once JS has loaded (the model has no defects; the
+            // reference SDK's `signout-while-loading` is 3.2.7's call while loading).
+            if loaded {
                 self.native_call(NativeCall::SignOut);
             }
             return;
@@ -91,11 +97,6 @@ impl World {
         }
     }
 
-    /// The model has no defects: the documented glue is 3.2.8's.
-    fn has_signout_while_loading(&self) -> bool {
-        false
-    }
-
     /// The native sign-in UI completes. On iOS JS hears `onAuthStateChange` and adopts the
     /// native client: `getClientToken()`, saved to the token cache; the client reloaded if
     /// it lacks the session; `setActive` to it.
@@ -103,15 +104,7 @@ impl World {
         if !self.setup.sdk.native || !self.device.running {
             return;
         }
-        let mut env = NativeEnv {
-            device: &mut self.device,
-            server: &mut self.server,
-            now: self.now,
-            log: &mut self.log,
-        };
-        let session = self.native.sign_in(&mut env);
-        self.log.push(Happening::NativeSignedIn { at: self.now, session });
-        let Some(sid) = session else {
+        let Some(sid) = self.on_native(|layer, env| layer.sign_in(env)) else {
             return;
         };
         if !native::emits_auth_events(self.device.platform) || !self.device.js_runs() {

@@ -651,7 +651,6 @@ impl ExternalSdk {
                 NativeEnv { device: &mut self.device, server: &mut server, now, log: out };
             self.native.sign_in(&mut env)
         };
-        out.push(Happening::NativeSignedIn { at: now, session });
         let Some(sid) = session else {
             return Ok(());
         };

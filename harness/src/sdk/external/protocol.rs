@@ -29,13 +29,10 @@ pub const PROTOCOL: u64 = 2;
 /// events (`native_events` on a `step`), for setups with `native: true`.
 pub const PROTOCOLS: [u64; 2] = [1, 2];
 
-/// [`PROTOCOLS`] as an error message says them: `1, 2 and 3`.
+/// [`PROTOCOLS`] as an error message says them: `1 and 2`.
 pub fn protocols_text() -> String {
     let words: Vec<String> = PROTOCOLS.iter().map(u64::to_string).collect();
-    match words.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => words.join(""),
-    }
+    words.join(" and ")
 }
 
 /// What the hello line must say in its `hello` field.

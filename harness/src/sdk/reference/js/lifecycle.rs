@@ -15,7 +15,6 @@ use crate::model::vocab::{
 };
 use crate::sdk::reference::exec::Promise;
 
-use super::native::Native;
 use super::transport::{Reply, Req};
 use super::{Core, JsJob, LoadStatus, Macro, Purpose, Runtime};
 
@@ -352,7 +351,7 @@ impl Core {
         }
         self.end_js();
         self.device.borrow_mut().running = false;
-        self.native.set(Native::default());
+        self.native.set(Default::default());
     }
 
     pub(super) fn start_js(self: &Rc<Self>) {

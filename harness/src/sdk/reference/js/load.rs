@@ -32,7 +32,7 @@ impl Core {
         }
         if self.has(Defect::IosNativeCacheWipe)
             && self.setup.platform == Platform::Ios
-            && !self.native.get().layer.started
+            && !self.native.get().started
         {
             self.native_bootstrap();
         }
@@ -252,7 +252,7 @@ impl Core {
         self.native_to_js_sync();
         // `empty-client-clobber`: the native layer is configured from JS once JS has loaded
         // (Expo 4.x order), with the client token JS holds then.
-        if self.has(Defect::EmptyClientClobber) && !self.native.get().layer.started {
+        if self.has(Defect::EmptyClientClobber) && !self.native.get().started {
             self.native_call(NativeCall::Configure { token: self.held_client_token() });
         }
         // Calls waiting for `load()` go on, in the order they came.

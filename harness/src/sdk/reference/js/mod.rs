@@ -53,7 +53,7 @@ use crate::model::vocab::{
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
 
-use self::native::{Native, NativeBoot, NativeSync};
+use self::native::{NativeBoot, NativeLayer, NativeSync};
 use self::transport::{Failure, Reply, Req};
 use super::exec::{Executor, Promise};
 
@@ -351,7 +351,7 @@ pub(crate) struct Core {
     log: RefCell<Vec<Happening>>,
     view: RefCell<AuthView>,
     rt: RefCell<Runtime>,
-    native: Cell<Native>,
+    native: Cell<NativeLayer>,
     exec: Executor,
     macros: RefCell<BTreeMap<(VTime, u64), Macro>>,
     paused: RefCell<Vec<(VTime, JsJob)>>,
@@ -393,7 +393,7 @@ impl Core {
             log: RefCell::new(Vec::new()),
             view: RefCell::new(AuthView::closed()),
             rt: RefCell::new(Runtime::new(0)),
-            native: Cell::new(Native::default()),
+            native: Cell::new(NativeLayer::default()),
             exec: Executor::default(),
             macros: RefCell::new(BTreeMap::new()),
             paused: RefCell::new(Vec::new()),

@@ -7,13 +7,14 @@ use std::rc::Rc;
 
 use crate::fapi::lock;
 use crate::model::device::Payload;
-use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
+pub(super) use crate::model::native::NativeLayer;
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv};
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
 use crate::model::vocab::Defect;
 use crate::model::vocab::{
-    CallResult, Happening, SessionId, SessionStatus, SignOutCause, StorageKey, TimerKind,
+    CallResult, SessionId, SessionStatus, SignOutCause, StorageKey, TimerKind,
 };
 
 use super::transport::Req;
@@ -33,14 +34,6 @@ pub(super) enum NativeBoot {
     GaveUp,
 }
 
-/// The native SDK layer (clerk-ios / clerk-android) of this process: the shared one
-/// (`model/native.rs`), which a `native: true` setup and the native defects reach. Lives with
-/// the process, survives a JS reload.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Native {
-    pub(super) layer: NativeLayer,
-}
-
 impl Core {
     /// `ios-native-cache-wipe`: `@clerk/expo` 3.2.7's cold-start bootstrap on iOS. It reads
     /// the JS client token and configures the native layer with it, in parallel with the JS
@@ -48,10 +41,7 @@ impl Core {
     /// one, so `clearCachedClerkData()` wipes the native cached client. `configure()` resolves
     /// at once — before the native session has loaded — and the JS side starts polling.
     pub(super) fn native_bootstrap(self: &Rc<Self>) {
-        let token = match self.read_storage(StorageKey::ClientJwt) {
-            Some(Payload::ClientToken(t)) => Some(t),
-            _ => None,
-        };
+        let token = self.native_bearer();
         // `syncTokenState` wipes the native cached client when the token differs from the
         // keychain's (the native layer's rule; read here only to know whether it will).
         let wiped = token.is_some_and(|t| {
@@ -95,7 +85,7 @@ impl Core {
     /// client with it. The native layer, configured once after the first load, has not
     /// rotated that token since.
     pub(super) fn native_foreground_sync(self: &Rc<Self>) {
-        if !self.native.get().layer.configured {
+        if !self.native.get().configured {
             return;
         }
         let NativeAnswer::ClientToken { token: Some(token) } =
@@ -126,15 +116,21 @@ pub(super) struct NativeSync {
 impl Core {
     /// One call on the `ClerkExpo` module.
     pub(super) fn native_call(&self, call: NativeCall) -> NativeAnswer {
+        self.on_native(|layer, env| layer.call(env, call))
+    }
+
+    /// Runs `f` on this process's native layer with the app's device, the emulator's server,
+    /// the instant and the trace.
+    fn on_native<R>(&self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
         let now = self.now();
         let mut server = lock(self.fapi.server());
         let mut device = self.device.borrow_mut();
         let mut log = self.log.borrow_mut();
         let mut env = NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
-        let mut native = self.native.get();
-        let answer = native.layer.call(&mut env, call);
-        self.native.set(native);
-        answer
+        let mut layer = self.native.get();
+        let out = f(&mut layer, &mut env);
+        self.native.set(layer);
+        out
     }
 
     /// `(tokenCache ?? defaultTokenCache).getToken('__clerk_client_jwt')`.
@@ -195,19 +191,7 @@ impl Core {
         if !self.setup.sdk.native || !self.device.borrow().running {
             return;
         }
-        let now = self.now();
-        let session = {
-            let mut server = lock(self.fapi.server());
-            let mut device = self.device.borrow_mut();
-            let mut log = self.log.borrow_mut();
-            let mut env =
-                NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
-            let mut native = self.native.get();
-            let session = native.layer.sign_in(&mut env);
-            self.native.set(native);
-            session
-        };
-        self.log(Happening::NativeSignedIn { at: now, session });
+        let session = self.on_native(|layer, env| layer.sign_in(env));
         let Some(sid) = session else {
             return;
         };
