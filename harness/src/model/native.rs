@@ -12,10 +12,16 @@
 //! (a tidy test checks that neither SDK writes the native keychain keys itself).
 //!
 //! Timing: a native call settles at the instant it is made. The native SDK's own network
-//! requests go straight to the server (no FAPI faults, no latency), and fail while the
-//! device is offline or its network hangs. The 3 s waits of the real `configure` and the
-//! poll timers of clerk-ios and clerk-android are not simulated: what they change is when,
-//! not what, and the JS layer's own poll (the 3.2.7 bootstrap) is the SDKs' business.
+//! requests go straight to the server (no FAPI faults), which applies them at once, and fail
+//! while the device is offline or its network hangs. One answer travels for the network's
+//! latency: on iOS, the first `Clerk.configure` of a process starts loading the client and
+//! does not wait for it, so when `syncTokenState` has wiped the cached client, `configure`
+//! resolves before the native session is loaded, and `getSession()` answers none until the
+//! `GET /v1/client` answer lands (the seed report's "configure() resolving says nothing about
+//! whether the session is loaded"). The real `configure` waits up to 3 s for that session;
+//! here it never waits, so the JS layer's own 3 s `getSession()` poll (the 3.x bootstrap,
+//! the SDKs' business) decides what the wait would have. The poll timers of clerk-ios and
+//! clerk-android are not simulated.
 
 use crate::model::device::{Device, Payload};
 use crate::model::server::{
@@ -40,6 +46,9 @@ pub struct NativeLayer {
     pub held: Option<ClientToken>,
     /// The session of the native SDK's in-memory client, if signed in.
     pub session: Option<SessionId>,
+    /// `Clerk.configure`'s client load in flight (iOS): the instant its answer lands in
+    /// memory and the session it carries. Applied by the first call at or after that instant.
+    pub arriving: Option<(VTime, Option<SessionId>)>,
 }
 
 /// A call JS makes on the `ClerkExpo` module (3.x TurboModule).
@@ -121,6 +130,9 @@ pub struct NativeEnv<'a> {
     pub device: &'a mut Device,
     pub server: &'a mut Server,
     pub now: VTime,
+    /// The network's latency to FAPI (`net.fapi_latency_ms`): how long an answer the native
+    /// SDK does not wait for takes to land.
+    pub latency_ms: u64,
     pub log: &'a mut Vec<Happening>,
 }
 
@@ -133,6 +145,7 @@ pub fn emits_auth_events(platform: Platform) -> bool {
 impl NativeLayer {
     /// One module call from JS, answered at `env.now`.
     pub fn call(&mut self, env: &mut NativeEnv<'_>, call: NativeCall) -> NativeAnswer {
+        self.land(env.now);
         let answer = match call {
             NativeCall::Configure { token } => self.configure(env, token),
             NativeCall::GetSession => {
@@ -158,6 +171,7 @@ impl NativeLayer {
     /// `None` when the flow cannot run (never configured; Android's `presentAuth` refuses a second sign-in;
     /// the request failed).
     pub fn sign_in(&mut self, env: &mut NativeEnv<'_>) -> Option<SessionId> {
+        self.land(env.now);
         let session = self.try_sign_in(env);
         env.log.push(Happening::NativeSignedIn { at: env.now, session });
         session
@@ -193,6 +207,18 @@ impl NativeLayer {
         *self = NativeLayer::default();
     }
 
+    /// The in-flight client load lands if its instant has come: ClerkKit's in-memory client
+    /// (and session) is its answer, even after a native `signOut()` in between, which wipes
+    /// the keychain but not memory.
+    fn land(&mut self, now: VTime) {
+        if let Some((at, session)) = self.arriving
+            && at <= now
+        {
+            self.session = session;
+            self.arriving = None;
+        }
+    }
+
     fn configure(&mut self, env: &mut NativeEnv<'_>, token: Option<ClientToken>) -> NativeAnswer {
         match env.device.platform {
             Platform::Ios => {
@@ -217,7 +243,14 @@ impl NativeLayer {
                     self.started = true;
                     self.session = cached_session(env.device);
                     let presented = stored_token(env.device);
+                    let before = self.session;
                     self.fetch_client(env, presented);
+                    if before.is_none() && self.session.is_some() {
+                        // No cached session (a first launch, or the wipe above): the answer
+                        // is in flight when `configure` resolves, and lands after the latency.
+                        self.arriving = Some((env.now.plus(env.latency_ms), self.session));
+                        self.session = None;
+                    }
                 }
                 // A second `Clerk.configure` in the same process is refused ("Configure can
                 // only be called once"): ClerkKit keeps its in-memory client.
@@ -309,10 +342,9 @@ impl NativeLayer {
         };
         let ok = reply.is_ok();
         if let Some(view) = reply.client.filter(|_| ok) {
+            // An answer awaited now supersedes one still in flight.
+            self.arriving = None;
             self.session = signed_in_session(&view);
-            if env.device.platform == Platform::Ios {
-                write_key(env, StorageKey::NativeCachedClient, Payload::Client(view.into()));
-            }
         }
     }
 
@@ -340,6 +372,13 @@ impl NativeLayer {
         if let Some(next) = reply.client_token {
             self.held = Some(next);
             write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(next));
+        }
+        // clerk-ios persists every client an answer carries to `cachedClient` (§6.3).
+        if env.device.platform == Platform::Ios
+            && reply.is_ok()
+            && let Some(view) = &reply.client
+        {
+            write_key(env, StorageKey::NativeCachedClient, Payload::Client(view.clone().into()));
         }
         Some(reply)
     }
@@ -387,5 +426,114 @@ fn write_key(env: &mut NativeEnv<'_>, key: StorageKey, payload: Payload) {
 fn delete_key(env: &mut NativeEnv<'_>, key: StorageKey) {
     if env.device.delete(key) {
         env.log.push(Happening::StorageDeleted { at: env.now, key });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::InstanceSettings;
+
+    const LATENCY_MS: u64 = 50;
+
+    fn env<'a>(
+        device: &'a mut Device,
+        server: &'a mut Server,
+        now: u64,
+        log: &'a mut Vec<Happening>,
+    ) -> NativeEnv<'a> {
+        NativeEnv { device, server, now: VTime(now), latency_ms: LATENCY_MS, log }
+    }
+
+    /// A native sign-in on iOS, then the process ends: the keychain keeps the native token
+    /// and a cached client that carries the session.
+    fn signed_in_then_killed(device: &mut Device, server: &mut Server) -> (SessionId, ClientToken) {
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        layer.call(&mut env(device, server, 0, &mut log), NativeCall::Configure { token: None });
+        let sid = layer.sign_in(&mut env(device, server, 10, &mut log)).expect("signed in");
+        assert_eq!(cached_session(device), Some(sid), "the sign-in answer is cached");
+        (sid, stored_token(device).expect("a native token"))
+    }
+
+    #[test]
+    fn a_token_mismatch_on_ios_makes_configure_resolve_before_the_session_loads() {
+        let mut device = Device::new(Platform::Ios);
+        let mut server = Server::new(InstanceSettings::default());
+        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        // JS holds an older token of the same client: `syncTokenState` wipes the cache.
+        let js = ClientToken { version: native.version - 1, ..native };
+        let answer = layer.call(
+            &mut env(&mut device, &mut server, 1_000, &mut log),
+            NativeCall::Configure { token: Some(js) },
+        );
+        assert_eq!(answer, NativeAnswer::Done);
+        let early =
+            layer.call(&mut env(&mut device, &mut server, 1_000, &mut log), NativeCall::GetSession);
+        assert_eq!(early, NativeAnswer::Session { session: None }, "configure resolved first");
+        let before = layer.call(
+            &mut env(&mut device, &mut server, 1_000 + LATENCY_MS - 1, &mut log),
+            NativeCall::GetSession,
+        );
+        assert_eq!(before, NativeAnswer::Session { session: None });
+        let landed = layer.call(
+            &mut env(&mut device, &mut server, 1_000 + LATENCY_MS, &mut log),
+            NativeCall::GetSession,
+        );
+        assert_eq!(landed, NativeAnswer::Session { session: Some(sid) }, "the answer landed");
+    }
+
+    #[test]
+    fn the_same_token_keeps_the_cache_and_the_session_is_there_at_once() {
+        let mut device = Device::new(Platform::Ios);
+        let mut server = Server::new(InstanceSettings::default());
+        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        layer.call(
+            &mut env(&mut device, &mut server, 1_000, &mut log),
+            NativeCall::Configure { token: Some(native) },
+        );
+        let now =
+            layer.call(&mut env(&mut device, &mut server, 1_000, &mut log), NativeCall::GetSession);
+        assert_eq!(now, NativeAnswer::Session { session: Some(sid) });
+    }
+
+    #[test]
+    fn a_sign_out_before_the_answer_lands_removes_nothing_and_the_answer_still_lands() {
+        let mut device = Device::new(Platform::Ios);
+        let mut server = Server::new(InstanceSettings::default());
+        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        let js = ClientToken { version: native.version - 1, ..native };
+        layer.call(
+            &mut env(&mut device, &mut server, 1_000, &mut log),
+            NativeCall::Configure { token: Some(js) },
+        );
+        layer.call(&mut env(&mut device, &mut server, 1_010, &mut log), NativeCall::SignOut);
+        assert!(
+            !log.iter().any(|h| matches!(h, Happening::NativeRequest { endpoint, .. }
+                if endpoint.as_str() == "remove")),
+            "no session was loaded, so none was removed: {log:?}"
+        );
+        assert!(server.session(sid).is_some_and(|s| s.status.is_signed_in()));
+        // ClerkKit's in-memory client still takes the answer; `getSession` needs a new
+        // `configure` (which finds the process's ClerkKit already configured).
+        let t = 1_000 + LATENCY_MS;
+        assert_eq!(
+            layer.call(&mut env(&mut device, &mut server, t, &mut log), NativeCall::GetSession),
+            NativeAnswer::Session { session: None }
+        );
+        layer.call(
+            &mut env(&mut device, &mut server, t, &mut log),
+            NativeCall::Configure { token: None },
+        );
+        assert_eq!(
+            layer.call(&mut env(&mut device, &mut server, t, &mut log), NativeCall::GetSession),
+            NativeAnswer::Session { session: Some(sid) }
+        );
     }
 }

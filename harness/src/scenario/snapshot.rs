@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::model::settings::{Setup, TokenCacheKind};
 use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{
-    CallResult, Endpoint, Happening, RequestOutcome, SessionView, TokenInfo,
+    CallResult, Endpoint, Happening, NativeCallName, RequestOutcome, SessionView, TokenInfo,
 };
 use crate::runner::divergence::Divergence;
 
@@ -362,6 +362,12 @@ fn routine(h: &Happening) -> Option<String> {
             Some(format!("store {}", key.as_str()))
         }
         Happening::StorageRead { key, .. } => Some(format!("read {}", key.as_str())),
+        // The native bootstrap's `getSession()` poll that finds nothing (every 100 ms, 3 s).
+        Happening::NativeCalled { call: NativeCallName::GetSession, answer, .. }
+            if answer == "none" =>
+        {
+            Some("native get_session → none".into())
+        }
         _ => None,
     }
 }

@@ -233,6 +233,10 @@ impl World {
                 }
             }
             JsJob::AppStateEvent { state } => self.app_state_listener(state),
+            JsJob::NativePoll(n) => {
+                self.timer_fired(TimerKind::NativePoll, due);
+                self.native_poll(n);
+            }
             JsJob::RecurringRefresh { epoch } => {
                 if epoch == self.js.recurring_gen {
                     self.timer_fired(TimerKind::TokenRefresh, due);
@@ -291,5 +295,16 @@ impl World {
 
     pub(super) fn timer_fired(&mut self, timer: TimerKind, due: VTime) {
         self.log.push(Happening::TimerFired { at: self.now, timer, due });
+    }
+}
+
+impl JsJob {
+    /// A `setTimeout` (a refresh, eviction or retry timer): it runs on the monotonic clock,
+    /// which stops while the device sleeps.
+    pub(super) fn is_timer(&self) -> bool {
+        !matches!(
+            self,
+            JsJob::Deliver(..) | JsJob::BackendReply { .. } | JsJob::AppStateEvent { .. }
+        )
     }
 }

@@ -160,12 +160,23 @@ impl World {
             self.settle(call, result);
         }
         self.render();
-        for call in std::mem::take(&mut self.js.load_waiters) {
+        // Whoever waited for `load()` goes on in the order they began waiting: the calls, and
+        // the native bootstrap's `addOnLoaded` at its place among them.
+        let waiters = std::mem::take(&mut self.js.load_waiters);
+        let mut boot = self.take_native_boot_waiter();
+        for (i, call) in waiters.into_iter().enumerate() {
+            if let Some((sid, _)) = boot.filter(|b| b.1 <= i) {
+                boot = None;
+                self.native_boot_adopt(sid);
+            }
             match self.js.calls.get(&call).map(|c| c.kind) {
                 Some(CallKind::SignIn) => self.send_sign_in(call),
                 Some(_) => self.token_begin(call),
                 None => {}
             }
+        }
+        if let Some((sid, _)) = boot {
+            self.native_boot_adopt(sid);
         }
     }
 

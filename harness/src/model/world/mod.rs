@@ -184,17 +184,8 @@ enum JsJob {
     AppStateEvent {
         state: AppState,
     },
-}
-
-impl JsJob {
-    /// A `setTimeout` (a refresh, eviction or retry timer): it runs on the monotonic clock,
-    /// which stops while the device sleeps.
-    fn is_timer(&self) -> bool {
-        !matches!(
-            self,
-            JsJob::Deliver(..) | JsJob::BackendReply { .. } | JsJob::AppStateEvent { .. }
-        )
-    }
+    /// The 3.x native bootstrap's `getSession()` poll number n (`native: true`).
+    NativePoll(u32),
 }
 
 #[derive(Clone, Debug)]

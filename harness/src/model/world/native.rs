@@ -5,10 +5,15 @@
 //! keychain, its client, what each call does — is `model/native.rs`, shared with the
 //! reference SDK and external adapters. Mirrors `sdk/reference/js/native.rs`.
 //!
-//! What the model leaves out, because it changes nothing the model shows: the bootstrap's
-//! `getSession` poll and its `setActive` of a session JS already shows, and `setActive`'s
-//! touch and token fetch after a native sign-in (the adopted session is made current at
-//! once, as `setActive`'s last step does).
+//! The bootstrap is 3.1.0–3.3.1's (shared reference §2.1): `configure(pk, bearer)`, then
+//! `getSession()` every 100 ms, at most 30 times (3 s), until the native layer shows a
+//! session; then, once JS has loaded, the client is reloaded if it lacks that session and the
+//! session is made current.
+//!
+//! What the model leaves out, because it changes nothing the model shows: `setActive` of a
+//! session JS already shows, and `setActive`'s touch and token fetch after a native sign-in
+//! or a bootstrap that found a session (the session is made current at once, as `setActive`'s
+//! last step does).
 
 use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
@@ -16,7 +21,13 @@ use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{SessionId, SessionStatus, StorageKey};
 
-use super::{Purpose, Slot, World};
+use super::{JsJob, Purpose, Slot, World};
+
+/// The 3.x bootstrap polls the native session this often …
+pub(super) const NATIVE_POLL_INTERVAL_MS: u64 = 100;
+
+/// … at most this many times (`elapsed < 3000`).
+pub(super) const NATIVE_POLLS_MAX: u32 = 30;
 
 /// What `NativeSessionSync`'s effect last ran with (`isLoaded`, `isSignedIn`), and whether
 /// it has synced the current signed-in period (`hasSyncedRef`): per JS runtime.
@@ -24,6 +35,9 @@ use super::{Purpose, Slot, World};
 pub(super) struct NativeSync {
     deps: Option<(bool, bool)>,
     synced: bool,
+    /// The session the bootstrap's poll found while JS was still loading, and how many
+    /// calls were already waiting for `load()` when its `addOnLoaded` began to wait.
+    boot_waiter: Option<(SessionId, usize)>,
 }
 
 impl World {
@@ -38,6 +52,7 @@ impl World {
             device: &mut self.device,
             server: &mut self.server,
             now: self.now,
+            latency_ms: self.setup.net.fapi_latency_ms,
             log: &mut self.log,
         };
         f(&mut self.native, &mut env)
@@ -52,13 +67,48 @@ impl World {
         }
     }
 
-    /// The provider's native bootstrap at each JS start (3.x): `configure(pk, bearer)`.
+    /// The provider's native bootstrap at each JS start (3.x): `configure(pk, bearer)`, then
+    /// the first `getSession()` poll.
     pub(super) fn native_bootstrap(&mut self) {
         if !self.setup.sdk.native {
             return;
         }
         let token = self.native_bearer();
         self.native_call(NativeCall::Configure { token });
+        self.native_poll(1);
+    }
+
+    /// Poll `n` of the bootstrap: a session found waits for JS to load (or is adopted now);
+    /// none found polls again 100 ms later, up to the 30th.
+    pub(super) fn native_poll(&mut self, n: u32) {
+        match self.native_call(NativeCall::GetSession) {
+            NativeAnswer::Session { session: Some(sid) } => {
+                if self.view.is_loaded {
+                    self.native_boot_adopt(sid);
+                } else {
+                    self.js.native.boot_waiter = Some((sid, self.js.load_waiters.len()));
+                }
+            }
+            _ if n < NATIVE_POLLS_MAX => {
+                let at = self.now.plus(NATIVE_POLL_INTERVAL_MS);
+                self.schedule_js(at, JsJob::NativePoll(n + 1));
+            }
+            _ => {}
+        }
+    }
+
+    /// The bootstrap's `addOnLoaded` waiter, if any, for `finish_load` to run in its turn.
+    pub(super) fn take_native_boot_waiter(&mut self) -> Option<(SessionId, usize)> {
+        self.js.native.boot_waiter.take()
+    }
+
+    /// The bootstrap found `sid` and JS has loaded: reload the client if it lacks the session
+    /// (any status), then `setActive` to it. A session JS already shows is left as it is.
+    pub(super) fn native_boot_adopt(&mut self, sid: SessionId) {
+        if !self.view.is_loaded || matches!(self.js.slot, Slot::Some(v) if v.id == sid) {
+            return;
+        }
+        self.adopt_native_session(sid);
     }
 
     /// `NativeSessionSync`'s effect, run after a render whose `isLoaded` or `isSignedIn`
@@ -126,6 +176,12 @@ impl World {
                 self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t), credential);
             }
         }
+        self.adopt_native_session(sid);
+    }
+
+    /// `setActive({ session })` to the native layer's session, after
+    /// `__internal_reloadInitialResources()` when the client JS holds lacks it.
+    fn adopt_native_session(&mut self, sid: SessionId) {
         let known = self.js.client.as_ref().is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
         if known {
             self.activate(sid);

@@ -647,8 +647,13 @@ impl ExternalSdk {
         let now = self.now;
         let session = {
             let mut server = lock(self.fapi.server());
-            let mut env =
-                NativeEnv { device: &mut self.device, server: &mut server, now, log: out };
+            let mut env = NativeEnv {
+                device: &mut self.device,
+                server: &mut server,
+                now,
+                latency_ms: self.setup.net.fapi_latency_ms,
+                log: out,
+            };
             self.native.sign_in(&mut env)
         };
         let Some(sid) = session else {
@@ -705,6 +710,7 @@ impl ExternalSdk {
                             device: &mut self.device,
                             server: &mut server,
                             now: at,
+                            latency_ms: self.setup.net.fapi_latency_ms,
                             log,
                         };
                         self.native.call(&mut env, call)

@@ -263,6 +263,10 @@ impl Core {
                 self.send(Req::Environment, Purpose::Reload { client: false, attempt }, None);
                 self.send(Req::GetClient, Purpose::Reload { client: true, attempt }, None);
             }
+            JsJob::NativePoll(n) if self.setup.sdk.native => {
+                self.timer_fired(TimerKind::NativePoll, due);
+                self.native_session_poll(n);
+            }
             JsJob::NativePoll(n) => self.native_poll(n, due),
         }
     }

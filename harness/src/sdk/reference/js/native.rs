@@ -126,7 +126,13 @@ impl Core {
         let mut server = lock(self.fapi.server());
         let mut device = self.device.borrow_mut();
         let mut log = self.log.borrow_mut();
-        let mut env = NativeEnv { device: &mut device, server: &mut server, now, log: &mut log };
+        let mut env = NativeEnv {
+            device: &mut device,
+            server: &mut server,
+            now,
+            latency_ms: self.setup.net.fapi_latency_ms,
+            log: &mut log,
+        };
         let mut layer = self.native.get();
         let out = f(&mut layer, &mut env);
         self.native.set(layer);
@@ -141,13 +147,51 @@ impl Core {
         }
     }
 
-    /// The provider's native bootstrap at each JS start (3.x): `configure(pk, bearer)`.
-    pub(super) fn native_configure_at_start(&self) {
+    /// The provider's native bootstrap at each JS start (3.1.0–3.3.1): `configure(pk,
+    /// bearer)`, then the first `getSession()` poll.
+    pub(super) fn native_configure_at_start(self: &Rc<Self>) {
         if !self.setup.sdk.native {
             return;
         }
         let token = self.native_bearer();
         self.native_call(NativeCall::Configure { token });
+        self.native_session_poll(1);
+    }
+
+    /// Poll `n` of the bootstrap (`for (elapsed = 0; elapsed < 3000; elapsed += 100)`): a
+    /// session found waits for `addOnLoaded` (or is adopted now); none polls again after
+    /// `sleep(100)`, up to the 30th.
+    pub(super) fn native_session_poll(self: &Rc<Self>, n: u32) {
+        match self.native_call(NativeCall::GetSession) {
+            NativeAnswer::Session { session: Some(sid) } => {
+                if self.view.borrow().is_loaded {
+                    self.native_boot_adopt(sid);
+                } else {
+                    let loaded = self.rt.borrow().loaded.clone();
+                    let core = self.clone();
+                    self.exec.spawn(async move {
+                        loaded.wait().await;
+                        core.native_boot_adopt(sid);
+                    });
+                }
+            }
+            _ if n < NATIVE_POLLS_MAX => {
+                let at = self.now().plus(NATIVE_POLL_INTERVAL_MS);
+                self.schedule_js(at, JsJob::NativePoll(n + 1));
+            }
+            _ => {}
+        }
+    }
+
+    /// Once loaded: `if (!client.sessions.some(s => s.id === sid))
+    /// await __internal_reloadInitialResources()`, then `setActive({ session: sid })` — left
+    /// out for a session JS already shows, as the model leaves it out.
+    fn native_boot_adopt(self: &Rc<Self>, sid: SessionId) {
+        let shows = matches!(self.rt.borrow().slot, Slot::Some(v) if v.id == sid);
+        if !self.view.borrow().is_loaded || shows {
+            return;
+        }
+        self.adopt_native_session(sid);
     }
 
     /// `NativeSessionSync`'s effect, after a render whose `isLoaded` or `isSignedIn` changed.
@@ -211,6 +255,12 @@ impl Core {
                 self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(t));
             }
         }
+        self.adopt_native_session(sid);
+    }
+
+    /// `setActive({ session })` to the native layer's session, after
+    /// `__internal_reloadInitialResources()` when the client JS holds lacks it.
+    fn adopt_native_session(self: &Rc<Self>, sid: SessionId) {
         let known = self
             .rt
             .borrow()
