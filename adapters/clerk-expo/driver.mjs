@@ -141,6 +141,13 @@ async function start(request) {
   reactNative.__harness.setPlatform(platform);
   const persisted = { ...storage };
   secureStore.bind({ values: persisted, report });
+  // Faults armed while no process ran (§3): each must be one the store simulates.
+  const armed = request.storage_faults ?? [];
+  if (!Array.isArray(armed)) throw badRequest(`start \`storage_faults\` must be an array, got ${JSON.stringify(armed)}`);
+  for (const event of armed) {
+    const refused = secureStore.armFault(event ?? {}, { resourceCache: withResourceCache });
+    if (refused) throw unsupported(`start \`storage_faults\`: ${refused}`);
+  }
 
   const als = new AsyncLocalStorage();
   const network = launchNetwork({
@@ -216,6 +223,7 @@ async function start(request) {
     fatal: null,
     take,
     emitNative: withNative ? reactNative.__harness.emitNative : null,
+    armStorageFault: (event) => secureStore.armFault(event, { resourceCache: withResourceCache }),
   };
 
   // The loading screen is on before the provider mounts and starts `load()`.
@@ -237,7 +245,7 @@ async function start(request) {
 // The lockstep fidelity @clerk/expo is held to (docs/adapter-protocol.md §2): `observable`,
 // as for clerk-js (the engine inside it) until the model predicts requests one by one.
 serve({
-  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable', native_module: true },
+  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable', native_module: true, storage_faults: ['throw'] },
   versions: [PROTOCOL],
   start,
   end: undefined,

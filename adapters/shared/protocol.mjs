@@ -161,6 +161,11 @@ async function step(app, request) {
   if (name === 'network' && event.state === 'hanging') {
     throw unsupported('step: `network: hanging` needs requests that hang until a timeout, which this driver\'s network does not simulate');
   }
+  if (name === 'storage_fault' && app.armStorageFault) {
+    const refused = app.armStorageFault(event);
+    if (refused) throw unsupported(`step: ${refused}`);
+    return settleAndObserve(app, app.virtual());
+  }
   if (DEVICE_EVENTS.includes(name)) {
     throw unsupported(`step: \`${name}\` needs the harness's device part (storage faults, lock state, wakes, sleep, clock skew, AppState delivery), which this driver does not simulate`);
   }

@@ -20,6 +20,14 @@
 //! (unchanged values are not reported again). The first read of a slot's `-complete` in a
 //! process (the package's `get`) is reported as a read of the named item. These names are the
 //! harness's record, never SecureStore items: `bind` keeps them out of the store it serves.
+//!
+//! Storage faults (docs/adapter-protocol.md §3, "Device events"): `armFault` takes a
+//! `storage_fault` event (from `start.storage_faults` or a `storage_fault` step) and the next
+//! `count` operations of its `op` on its key reject, as expo-secure-store rejects on a
+//! keychain or keystore error; nothing changes in the store. Only `throw` is simulated, and
+//! only for the key the token cache uses (`client_jwt`, `__clerk_client_jwt`) or for any key
+//! when the resource cache is off (its chunked items are not the harness's one-item-per-name
+//! store, so a fault counted per SecureStore key would not be the fault the model counts).
 
 'use strict';
 
@@ -44,6 +52,41 @@ const COMPLETE = /^(__clerk_cache_(?:client|environment|session_jwt))_[\w.]+-[AB
 let mirrored = new Map();
 /** The first read of a key in a process is what the harness models; later ones repeat it. */
 let reads = new Set();
+/** Armed faults, oldest first: `{ op, key: SecureStore key | null, count }`. */
+let faults = [];
+
+/** The harness's storage keys a fault may name, as SecureStore names them. */
+const FAULT_KEYS = { client_jwt: '__clerk_client_jwt' };
+
+/**
+ * Arms one `storage_fault` event. Returns null, or why it cannot be simulated (the driver
+ * answers `unsupported` with it).
+ */
+function armFault(event, { resourceCache }) {
+  if (event.kind !== 'throw') return `storage_fault kind ${JSON.stringify(event.kind)}: only \`throw\` is simulated`;
+  if (!['read', 'write', 'delete'].includes(event.op)) return `storage_fault op ${JSON.stringify(event.op)}; accepted: read, write, delete`;
+  if (!Number.isSafeInteger(event.count) || event.count < 0) return `storage_fault count ${JSON.stringify(event.count)}: a whole number ≥ 0`;
+  let key = null;
+  if (event.key !== undefined && event.key !== null) {
+    key = FAULT_KEYS[event.key];
+    if (!key) return `storage_fault key ${JSON.stringify(event.key)}: only ${Object.keys(FAULT_KEYS).join(', ')} is simulated`;
+  } else if (resourceCache) {
+    return 'storage_fault without a key while the resource cache is on: its chunked items are counted per item by the harness, per SecureStore key here';
+  }
+  if (event.count > 0) faults.push({ op: event.op, key, count: event.count });
+  return null;
+}
+
+/** The fault the next `op` on `key` meets, consumed; null if none. */
+function takeFault(op, key) {
+  const i = faults.findIndex((f) => f.op === op && (f.key === null || f.key === key));
+  if (i < 0) return null;
+  faults[i].count -= 1;
+  if (faults[i].count === 0) faults.splice(i, 1);
+  const verb = { read: 'getValueWithKeyAsync', write: 'setValueWithKeyAsync', delete: 'deleteValueWithKeyAsync' }[op];
+  // The shape of expo-secure-store's rejection on iOS (errSecInteractionNotAllowed).
+  return new Error(`Calling the '${verb}' function has failed\n→ Caused by: User interaction is not allowed.`);
+}
 
 /**
  * Called by the driver at `start`: `{ values, report }`. The resource-cache names among
@@ -54,6 +97,7 @@ function bind(next) {
   backend = next;
   mirrored = new Map();
   reads = new Set();
+  faults = [];
   for (const name of RESOURCE_CACHE_NAMES) {
     if (Object.prototype.hasOwnProperty.call(next.values, name)) {
       mirrored.set(name, next.values[name]);
@@ -113,6 +157,8 @@ function checkKey(key) {
 async function getItemAsync(key) {
   checkKey(key);
   const { values, report } = store();
+  const fault = takeFault('read', key);
+  if (fault) throw fault;
   if (!reads.has(key)) {
     reads.add(key);
     report('storage_read', { key });
@@ -129,6 +175,8 @@ async function setItemAsync(key, value) {
   checkKey(key);
   if (typeof value !== 'string') throw new Error('Invalid value provided to SecureStore. Values must be strings');
   const { values, report } = store();
+  const fault = takeFault('write', key);
+  if (fault) throw fault;
   // The harness records changes; a rewrite of the same bytes changes nothing it keeps.
   if (values[key] === value) return;
   values[key] = value;
@@ -139,6 +187,8 @@ async function setItemAsync(key, value) {
 async function deleteItemAsync(key) {
   checkKey(key);
   const { values, report } = store();
+  const fault = takeFault('delete', key);
+  if (fault) throw fault;
   if (!Object.prototype.hasOwnProperty.call(values, key)) return;
   delete values[key];
   report('storage_deleted', { key });
@@ -158,6 +208,7 @@ function canUseBiometricAuthentication() {
 
 module.exports = {
   bind,
+  armFault,
   AFTER_FIRST_UNLOCK,
   AFTER_FIRST_UNLOCK_THIS_DEVICE_ONLY,
   ALWAYS,

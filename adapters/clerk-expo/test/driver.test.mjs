@@ -66,6 +66,7 @@ for (const version of installed) {
           entry: 'dist/index.js',
           fidelity: 'observable',
           native_module: true,
+          storage_faults: ['throw'],
         });
         const started = await driver.start(server);
         assert.equal(started.ok, true, JSON.stringify(started));
@@ -146,12 +147,36 @@ test('kill and cold start: a new process given the persisted client JWT is signe
       again.kill();
     }
 
+    // A keychain read that throws at the next launch (start.storage_faults): @clerk/expo's
+    // token cache deletes the item and loads an anonymous client (§3, "Device events").
+    const faulted = new Driver();
+    try {
+      await faulted.hello();
+      faulted.nextCall = driver.nextCall;
+      const started = await faulted.start(server, {
+        now_ms: 7000,
+        run: 3,
+        storage,
+        storage_faults: [{ op: 'read', kind: 'throw', count: 2, key: 'client_jwt' }],
+      });
+      const loaded = await faulted.step({ event: 'advance', ms: 100 });
+      const all = [...started.obs.happenings, ...loaded.obs.happenings];
+      assert.ok(all.some((h) => h.what === 'storage_deleted' && h.key === '__clerk_client_jwt'), JSON.stringify(all));
+      assert.equal(loaded.obs.view.is_signed_in, false, 'the client JWT was deleted: an anonymous client');
+      const hang = await faulted.step({ event: 'storage_fault', op: 'read', kind: 'hang', count: 1 });
+      assert.equal(hang.ok, false);
+      assert.equal(hang.error.kind, 'unsupported');
+      assert.match(hang.error.message, /only `throw`/);
+    } finally {
+      faulted.kill();
+    }
+
     const memory = new Driver();
     try {
       await memory.hello();
       const started = await memory.start(server, {
         now_ms: 9000,
-        run: 3,
+        run: 4,
         storage,
         settings: { token_cache: 'memory', resource_cache: false, treat_pending_as_signed_out: true, fapi_latency_ms: 50, backend_latency_ms: 50 },
       });

@@ -91,6 +91,27 @@ test('expo-secure-store: the harness storage, every change reported, the first r
   assert.deepEqual(values, {});
 });
 
+test('expo-secure-store faults: armed throws reject the next operations of their op and key, change nothing, and what cannot be simulated is named', async () => {
+  const values = { __clerk_client_jwt: 'a', other: 'o' };
+  const reports = [];
+  secureStore.bind({ values, report: (what, fields) => reports.push({ what, ...fields }) });
+  assert.equal(secureStore.armFault({ op: 'read', kind: 'throw', count: 2, key: 'client_jwt' }, { resourceCache: false }), null);
+  assert.equal(await secureStore.getItemAsync('other'), 'o', 'another key is not faulted');
+  await assert.rejects(secureStore.getItemAsync('__clerk_client_jwt'), /getValueWithKeyAsync.*\n.*User interaction is not allowed/);
+  await assert.rejects(secureStore.getItemAsync('__clerk_client_jwt'), /has failed/);
+  assert.equal(await secureStore.getItemAsync('__clerk_client_jwt'), 'a', 'the third read succeeds');
+  assert.equal(secureStore.armFault({ op: 'write', kind: 'throw', count: 1 }, { resourceCache: false }), null);
+  await assert.rejects(secureStore.setItemAsync('__clerk_client_jwt', 'b'), /setValueWithKeyAsync/);
+  assert.equal(values.__clerk_client_jwt, 'a', 'a failed write changes nothing');
+  assert.ok(!reports.some((r) => r.what === 'storage_written'), 'and reports nothing');
+  assert.match(secureStore.armFault({ op: 'read', kind: 'hang', count: 1 }, { resourceCache: false }), /only `throw`/);
+  assert.match(secureStore.armFault({ op: 'read', kind: 'throw', count: 1, key: 'cached_client' }, { resourceCache: false }), /only client_jwt/);
+  assert.match(secureStore.armFault({ op: 'read', kind: 'throw', count: 1 }, { resourceCache: true }), /resource cache/);
+  assert.match(secureStore.armFault({ op: 'move', kind: 'throw', count: 1 }, { resourceCache: false }), /accepted: read, write, delete/);
+  secureStore.bind({ values: { __clerk_client_jwt: 'a' }, report: () => {} });
+  assert.equal(await secureStore.getItemAsync('__clerk_client_jwt'), 'a', 'a new process starts with no armed fault');
+});
+
 test('expo-secure-store under @clerk/expo/resource-cache: physical slots stored, the item reported whole under its harness name once it is the latest, read back in the next process', async () => {
   const versionDir = process.env.SESSION_HARNESS_CLERK_EXPO_DIR || join(ADAPTER_DIR, 'versions', '3.2.7');
   const stub = require.resolve('../stubs/expo-secure-store.cjs');

@@ -423,6 +423,11 @@ impl ExternalSdk {
             }
             // The device of an external SDK is its adapter's: a running adapter gets the event
             // (and may answer `unsupported`); with no process there is nobody to apply it.
+            // A storage fault armed while the app is dead waits for the next launch, whose
+            // `start` carries it to an adapter that simulates it (§3).
+            Event::StorageFault(spec) if !self.device.running => {
+                self.device.push_storage_fault(*spec);
+            }
             event if event.is_device() => {
                 if !self.device.running {
                     return Err(PortError::Unsupported {
@@ -484,9 +489,30 @@ impl ExternalSdk {
             .fidelity
             .as_deref()
             .and_then(|f| protocol::FIDELITIES.into_iter().find(|known| *known == f));
-        if self.setup.sdk.native && !hello.native_module {
-            // The process cannot carry the native module: refused before `start`. It began
-            // no launch, so a reusable one goes back to the pool as it is.
+        let missing_fault = self
+            .device
+            .storage_faults
+            .iter()
+            .find(|f| !hello.storage_faults.iter().any(|k| k == f.kind.as_str()))
+            .map(|f| f.kind);
+        let refusal = if self.setup.sdk.native && !hello.native_module {
+            Some(
+                "cold_start (the setup's native module: the adapter's hello does not say \
+                 `native_module: true`)"
+                    .to_string(),
+            )
+        } else {
+            missing_fault.map(|kind| {
+                format!(
+                    "storage_fault (kind {}, armed before this launch: the adapter's hello does \
+                     not list it in `storage_faults`)",
+                    kind.as_str()
+                )
+            })
+        };
+        if let Some(event) = refusal {
+            // Refused before `start`: the process began no launch, so a reusable one goes
+            // back to the pool as it is.
             let idle = Running {
                 process,
                 run: self.runs,
@@ -497,12 +523,7 @@ impl ExternalSdk {
                 launched: false,
             };
             drop(self.hand_over(idle));
-            return Err(PortError::Unsupported {
-                sdk: self.command.label.clone(),
-                event: "cold_start (the setup's native module: the adapter's hello does not \
-                        say `native_module: true`)"
-                    .to_string(),
-            });
+            return Err(PortError::Unsupported { sdk: self.command.label.clone(), event });
         }
         self.runs += 1;
         let run = self.runs;
@@ -528,6 +549,7 @@ impl ExternalSdk {
             platform: self.setup.platform.as_str().to_string(),
             settings: StartSettings::of(&self.setup),
             storage: self.storage.clone(),
+            storage_faults: std::mem::take(&mut self.device.storage_faults),
             app_state: protocol::app_state_word(self.device.app_state).to_string(),
             network: protocol::network_word(self.device.network).to_string(),
         };

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::settings::{Setup, TokenCacheKind};
 use crate::model::vocab::{
     AppState, AuthView, CallKind, Network, Route, SessionId, SessionStatus, SessionView,
-    SignOutCause, TaskKey,
+    SignOutCause, StorageFaultSpec, TaskKey,
 };
 
 /// The newest protocol version this harness speaks.
@@ -73,6 +73,11 @@ pub struct Hello {
     /// absent: false, and setups with `native: true` are refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub native_module: bool,
+    /// The storage fault kinds (`throw`, `hang`, `garbage`) the adapter's storage simulates
+    /// (§3, "Device events"); absent: none, and a fault armed while no process runs is refused
+    /// at the next `cold_start`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_faults: Vec<String>,
 }
 
 /// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
@@ -137,6 +142,11 @@ pub enum Request {
         settings: StartSettings,
         /// Everything persisted: key → the whole string.
         storage: std::collections::BTreeMap<String, String>,
+        /// Storage faults armed while no process ran (`storage_fault` events between a `kill`
+        /// and this launch), in the event's JSON form; sent only when there are some, and only
+        /// to an adapter whose hello lists their kinds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        storage_faults: Vec<StorageFaultSpec>,
         /// `active`, `inactive` or `background`.
         app_state: String,
         /// `online` or `offline`.
