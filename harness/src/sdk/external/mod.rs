@@ -166,6 +166,8 @@ pub struct ExternalSdk {
     steps: u32,
     /// What the last hello said: `@clerk/clerk-js 6.40.0 (dist/clerk.native.js)`.
     hello: Option<String>,
+    /// A `storage_fault` step went to the running process: `clear_faults` cannot disarm it.
+    storage_fault_sent: bool,
     /// Every line exchanged, when recording (`cargo xtask adapter-check`, schema tests).
     transcript: Option<Vec<Transcribed>>,
     /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
@@ -217,6 +219,7 @@ impl ExternalSdk {
             view: AuthView::closed(),
             steps: 0,
             hello: None,
+            storage_fault_sent: false,
             transcript: None,
             fidelity: None,
             native: NativeLayer::default(),
@@ -429,6 +432,9 @@ impl ExternalSdk {
                 self.device.push_storage_fault(*spec);
             }
             event if event.is_device() => {
+                if matches!(event, Event::StorageFault(_)) && self.device.running {
+                    self.storage_fault_sent = true;
+                }
                 if !self.device.running {
                     return Err(PortError::Unsupported {
                         sdk: self.command.label.clone(),
@@ -437,12 +443,23 @@ impl ExternalSdk {
                 }
                 self.step_process(event, out).await?;
             }
+            // `clear_faults` also disarms the storage faults still waiting for a launch, as
+            // the model's device does; one a running adapter holds cannot be taken back.
+            Event::ClearFaults if self.device.running && self.storage_fault_sent => {
+                return Err(PortError::Unsupported {
+                    sdk: self.command.label.clone(),
+                    event: "clear_faults (a storage fault the running adapter holds)".to_string(),
+                });
+            }
             Event::Revoke
             | Event::ExpireNow
             | Event::AbandonNow
             | Event::Replace
             | Event::Fault(_)
             | Event::ClearFaults => {
+                if matches!(event, Event::ClearFaults) {
+                    self.device.storage_faults.clear();
+                }
                 let shown =
                     if self.device.running { self.view.session.map(|s| s.id) } else { None };
                 let held = self.held_client_token();
@@ -927,6 +944,7 @@ impl ExternalSdk {
     /// with it (`killed`), as in the model. Never fails: a process that misbehaves on its
     /// way out is killed.
     async fn end_process(&mut self, out: &mut Vec<Happening>) {
+        self.storage_fault_sent = false;
         if let Some(running) = self.running.take() {
             let run = running.run;
             self.let_go(running).await;
