@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::settings::ReuseGrace;
 use crate::model::time::{VTime, format_clock};
-use crate::model::vocab::{
-    CallKind, ClientId, ClientTokenTag, Event, Happening, NativeCallName, RequestId,
-    Route, SessionId, SignOutCause, StorageKey,
-};
 use crate::model::vocab::{AppState, Network};
+use crate::model::vocab::{
+    CallKind, ClientId, ClientTokenTag, Event, Happening, NativeCallName, RequestId, Route,
+    SessionId, SignOutCause, StorageKey,
+};
 use crate::trace::{Trace, TraceStep};
 
 use super::{InvariantId, Report, is_user_terminal, view_text};
@@ -75,7 +75,9 @@ pub(super) fn superseded_token_never_presented(trace: &Trace, r: &mut Report) {
                     let minted = sent.get(req).copied().unwrap_or(*at);
                     unwritten = Some(Receipt { token: *token, minted });
                 }
-                Happening::NativeCalled { call: NativeCallName::GetClientToken, answer, .. } => {
+                Happening::NativeCalled {
+                    call: NativeCallName::GetClientToken, answer, ..
+                } => {
                     adopting = answer
                         .split_whitespace()
                         .next()
@@ -236,9 +238,11 @@ pub(super) fn one_writer_per_credential(trace: &Trace, r: &mut Report) {
             }
         }
         for (key, sid, carries_none) in js.into_iter().chain(native) {
-            let written = step.obs.happenings.iter().any(
-                |h| matches!(h, Happening::StorageWritten { key: k, .. } if *k == key),
-            );
+            let written = step
+                .obs
+                .happenings
+                .iter()
+                .any(|h| matches!(h, Happening::StorageWritten { key: k, .. } if *k == key));
             let faulted = failed_before.contains(&key) || failed_now.contains(&key);
             if !written {
                 continue;
@@ -281,7 +285,10 @@ fn settled(step: &TraceStep) -> bool {
 fn quiet(event: &Event) -> bool {
     matches!(
         event,
-        Event::Advance { .. } | Event::GetToken { .. } | Event::ApiCall { .. } | Event::Navigate { .. }
+        Event::Advance { .. }
+            | Event::GetToken { .. }
+            | Event::ApiCall { .. }
+            | Event::Navigate { .. }
     )
 }
 

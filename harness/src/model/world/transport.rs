@@ -40,7 +40,11 @@ impl World {
             CredentialRead::Fail { .. } | CredentialRead::Hang => (None, false),
         };
         if leaves && let Some(t) = token {
-            self.log.push(Happening::ClientTokenPresented { at: self.now, req: id, token: t.tag() });
+            self.log.push(Happening::ClientTokenPresented {
+                at: self.now,
+                req: id,
+                token: t.tag(),
+            });
         }
         // A read that timed out, or a request on a network that hangs, fails as a network
         // error once its timeout is up; without a timeout the request never settles.
