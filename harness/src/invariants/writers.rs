@@ -321,6 +321,9 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
     // failed and the in-memory client stays, §6.1; JS swallows the error, §3).
     let mut untold: BTreeSet<SessionId> = BTreeSet::new();
     let mut ever_shown: BTreeSet<SessionId> = BTreeSet::new();
+    // The native layer's last known session (its sign-in, or what `getSession` would answer
+    // at a step's end): an unconfigured iOS layer keeps it in memory unseen.
+    let mut native_known: Option<SessionId> = None;
     // Route class (true: a signed-in screen) and flips since the last event that changed
     // the world.
     let mut class: Option<bool> = None;
@@ -329,6 +332,7 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
     // The user's calls in flight (sign-in, sign-out, session end or removal, setActive,
     // completing a task): while one is open, or as it lands, the route may move for it.
     let mut user_calls: BTreeSet<crate::model::vocab::CallId> = BTreeSet::new();
+    let mut js_sign_ins: BTreeSet<crate::model::vocab::CallId> = BTreeSet::new();
     // The session JS showed last, and whether JS moved from one session to another without
     // signing out: `NativeSessionSync` pushes a session to the native layer once per
     // signed-in period (`hasSyncedRef`, §3), so after such a move the native layer may hold
@@ -342,24 +346,49 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
         }
         if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             user_calls.clear();
+            js_sign_ins.clear();
         }
         let mut rejected_sign_out = false;
         for h in &step.obs.happenings {
             match h {
-                Happening::NativeCalled { call: NativeCallName::SignOut, answer, .. }
-                    if answer.starts_with("E_") =>
-                {
+                // Whatever it answered: iOS keeps the in-memory session when the removal
+                // fails (`E_SIGN_OUT_FAILED`, §6.1) and when ClerkKit is not configured (the
+                // call only resets a flag, §3).
+                Happening::NativeCalled { call: NativeCallName::SignOut, .. } => {
                     rejected_sign_out = true;
+                    untold.extend(native_known);
                 }
                 Happening::CallStarted { call, kind, .. } if user_call(*kind) => {
                     user_calls.insert(*call);
+                    if *kind == CallKind::SignIn {
+                        js_sign_ins.insert(*call);
+                    }
+                }
+                // A native sign-in while a JS sign-in is in flight: the user signed in twice,
+                // and whichever lands last is what JS shows; `NativeSessionSync` does not move
+                // the native layer to it (a second `Clerk.configure` loads no client, §3, §6.2).
+                Happening::NativeSignedIn { session: Some(s), .. } => {
+                    native_known = Some(*s);
+                    if !js_sign_ins.is_empty() {
+                        untold.insert(*s);
+                    }
                 }
                 Happening::CallSettled { call, .. } => {
+                    js_sign_ins.remove(call);
                     if user_calls.remove(call) {
                         flips = 0;
                     }
                 }
                 Happening::Rendered { at, view } => {
+                    // JS left a session while the user's JS sign-in was in flight: that
+                    // sign-in replaced it, the user's own doing (a native sign-in adopted,
+                    // then a JS one landing over it).
+                    if let Some(prev) = shown
+                        && view.session.is_none_or(|s| s.id != prev)
+                        && !js_sign_ins.is_empty()
+                    {
+                        untold.insert(prev);
+                    }
                     match (shown, view.session) {
                         (Some(a), Some(b)) if a != b.id => switched = true,
                         (_, None) => switched = false,
@@ -399,6 +428,7 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
         if rejected_sign_out && let Some(s) = native.session {
             untold.insert(s);
         }
+        native_known = native.session.or(native_known);
         if !settled(step) {
             continue;
         }
@@ -412,8 +442,11 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
         };
         r.exercise(InvariantId::LayersAgree, 1);
         let view = &step.obs.view;
+        // In multi-session mode each layer's session is its client's last active one as of
+        // its own last reload of the client (ClerkKit's refreshes, §6.2–§6.3, are not JS's),
+        // so JS need only be signed in.
         let agrees = match view.session {
-            Some(s) => s.id == sid || switched,
+            Some(s) => s.id == sid || switched || trace.setup.instance.multi_session,
             None => false,
         };
         if !agrees {
