@@ -1,4 +1,4 @@
-//! Every invariant can fail: for each of the seventeen, a model trace is altered the way the
+//! Every invariant can fail: for each of the twenty, a model trace is altered the way the
 //! bug it guards against would alter it, and the check must report exactly that invariant at
 //! exactly that step — and the unaltered trace must pass.
 //!
@@ -573,10 +573,127 @@ fn one_refresh_schedule_catches_a_second_refresh_loop() {
     assert_only(&invariants::check(&trace), InvariantId::OneRefreshSchedule, last as u32);
 }
 
+/// [`run`] on another setup: the unaltered trace must pass.
+fn run_on(setup: Setup, events: &[Event]) -> Trace {
+    let trace = run_model(setup, events, None);
+    let clean = invariants::check(&trace);
+    assert!(clean.violations.is_empty(), "the unaltered trace must pass: {:?}", clean.violations);
+    trace
+}
+
+/// An iOS app with the native module, signed in through the native UI (JS adopts it), then
+/// one quiet second to alter.
+fn native_signed_in() -> (Setup, Vec<Event>) {
+    let mut setup = setup();
+    setup.sdk.native = true;
+    let events = vec![
+        Event::ColdStart,
+        advance(SECOND_MS),
+        Event::NativeSignIn,
+        advance(SECOND_MS),
+        advance(SECOND_MS),
+    ];
+    (setup, events)
+}
+
+/// The last step's presentation made to carry the token before the last rotation: the SDK
+/// kept (or went back to) a superseded token.
+fn present_the_previous_token(trace: &mut Trace) -> (usize, bool) {
+    let last = trace.steps.len() - 1;
+    let mut altered = false;
+    for h in happenings(trace, last) {
+        if let Happening::ClientTokenPresented { token, .. } = h {
+            token.version -= 1;
+            altered = true;
+        }
+    }
+    (last, altered)
+}
+
+#[test]
+fn superseded_token_never_presented_catches_a_token_presented_after_its_successor() {
+    // A grace of 10 s in time: the sign-in's rotation is 20 s old when the next request goes.
+    let mut window = setup();
+    window.instance.token_reuse.grace =
+        session_harness::model::settings::ReuseGrace::WindowMs(10 * SECOND_MS);
+    let mut events = signed_in();
+    events.extend([advance(20 * SECOND_MS), Event::GetToken { skip_cache: true, template: None }]);
+    let mut trace = run_on(window, &events);
+    let (last, altered) = present_the_previous_token(&mut trace);
+    assert!(altered, "the get_token step presents the client token");
+    assert_only(
+        &invariants::check(&trace),
+        InvariantId::SupersededTokenNeverPresented,
+        last as u32,
+    );
+    // Under Clerk's default grace (64 rotations) the same token is still honoured.
+    let mut trace = run(&events);
+    present_the_previous_token(&mut trace);
+    assert!(invariants::check(&trace).violations.is_empty());
+}
+
+#[test]
+fn one_writer_per_credential_catches_a_native_credential_overwritten_by_an_empty_one() {
+    let (setup, events) = native_signed_in();
+    let mut trace = run_on(setup, &events);
+    let last = trace.steps.len() - 1;
+    let native = trace.steps[last].obs.device.native.expect("the native layer is observed");
+    assert!(native.session.is_some() && native.credential == native.session);
+    // #9217's reverse: another writer stores an anonymous client token in ClerkKit's item.
+    let at = trace.steps[last].at.plus(10);
+    happenings(&mut trace, last).push(Happening::StorageWritten {
+        at,
+        key: StorageKey::NativeDeviceToken,
+        len: 518,
+        digest: 7,
+        stored_digest: 7,
+        credential: false,
+    });
+    trace.steps[last].obs.device.native = Some(NativeView { credential: None, ..native });
+    assert_only(&invariants::check(&trace), InvariantId::OneWriterPerCredential, last as u32);
+}
+
+#[test]
+fn layers_agree_catches_js_signed_out_while_the_native_layer_holds_the_session() {
+    let (setup, events) = native_signed_in();
+    let mut trace = run_on(setup, &events);
+    let last = trace.steps.len() - 1;
+    // The seed bug's end state: JS gave up and shows sign-in, ClerkKit still has the session.
+    let obs = &mut trace.steps[last].obs;
+    obs.view.session = None;
+    obs.view.is_signed_in = Some(false);
+    obs.view.route = Route::SignIn { return_to: None };
+    assert_only(&invariants::check(&trace), InvariantId::LayersAgree, last as u32);
+}
+
+#[test]
+fn layers_agree_catches_a_route_loop() {
+    let (setup, events) = native_signed_in();
+    let mut trace = run_on(setup, &events);
+    let last = trace.steps.len() - 1;
+    let signed_in_view = trace.steps[last].obs.view.clone();
+    let signed_out = AuthView {
+        route: Route::SignIn { return_to: None },
+        is_signed_in: Some(false),
+        session: None,
+        ..signed_in_view.clone()
+    };
+    // JS and native signing each other out and back in, over and over, with no event.
+    let at = trace.steps[last].at;
+    for i in 0..3u64 {
+        let h = happenings(&mut trace, last);
+        h.push(Happening::Rendered { at: at.plus(2 * i + 1), view: signed_out.clone() });
+        h.push(Happening::Rendered { at: at.plus(2 * i + 2), view: signed_in_view.clone() });
+    }
+    let report = invariants::check(&trace);
+    assert!(report.broken().contains(&InvariantId::LayersAgree), "{:#?}", report.violations);
+    assert_eq!(report.first(InvariantId::LayersAgree).expect("broken").step, last as u32);
+}
+
 #[test]
 fn every_invariant_has_a_failing_test_here() {
-    // Seventeen invariants, seventeen tests above; this guards the count when one is added.
-    assert_eq!(InvariantId::ALL.len(), 17);
+    // Twenty invariants, twenty tests above; this guards the count when one is added.
+    assert_eq!(InvariantId::ALL.len(), 20);
     let source = include_str!("invariants_fail.rs");
     for id in InvariantId::ALL {
         let name = id.as_str().replace('-', "_");

@@ -191,6 +191,28 @@ fn a_refresh_after_a_failed_sign_out_signs_out_while_loading() {
 }
 
 #[test]
+fn a_late_answer_stores_a_superseded_client_token() {
+    // Two token requests in flight, the first answered 5 s late: clerk-js-6 stores its older
+    // rotated client token last and presents it 20 s on, outside a 10 s grace.
+    let mut events = signed_in(None);
+    events.extend([
+        fault(FaultKind::Latency { ms: 5 * SECOND_MS }, Some(Endpoint::Tokens)),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::GetToken { skip_cache: true, template: None },
+        advance(20 * SECOND_MS),
+        Event::GetToken { skip_cache: true, template: None },
+        advance(SECOND_MS),
+    ]);
+    let setup = |p| {
+        let mut s = ios(p);
+        s.instance.token_reuse.grace =
+            session_harness::model::settings::ReuseGrace::WindowMs(10 * SECOND_MS);
+        s
+    };
+    check(InvariantId::SupersededTokenNeverPresented, setup, &events);
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {

@@ -1,4 +1,4 @@
-//! The invariant catalogue (DESIGN.md §8): seventeen named properties every trace must satisfy.
+//! The invariant catalogue (DESIGN.md §8): twenty named properties every trace must satisfy.
 //!
 //! Each invariant is a check over a [`Trace`]: it reads the steps' events, observations and
 //! happenings, and reports [`Violation`]s as data — the invariant, the step, the virtual time,
@@ -20,8 +20,10 @@ use crate::model::vocab::{
 use crate::trace::Trace;
 
 mod liveness;
+mod writers;
 
 pub use liveness::{EVENTUALLY_SIGNED_IN_MS, refresh_gap_min_ms};
+pub use writers::ROUTE_FLIPS_MAX;
 
 /// Deadline for `restore-after-cold-start`: the seed report's JS bootstrap gives up after 3 s.
 pub const RESTORE_DEADLINE_MS: u64 = 3 * SECOND_MS;
@@ -50,6 +52,9 @@ pub fn check(trace: &Trace) -> Report {
     signout_settles(trace, &mut r);
     liveness::eventually_signed_in(trace, &mut r);
     liveness::one_refresh_schedule(trace, &mut r);
+    writers::superseded_token_never_presented(trace, &mut r);
+    writers::one_writer_per_credential(trace, &mut r);
+    writers::layers_agree(trace, &mut r);
     r.violations.sort_by_key(|v| (v.step, v.at, v.invariant));
     r
 }

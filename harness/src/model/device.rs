@@ -226,6 +226,8 @@ impl Device {
             protection: self.protection,
             storage_readable: self.credential_readable(),
             awake: self.awake,
+            // The native layer is not the device's record: `NativeLayer::device_view` adds it.
+            native: None,
         }
     }
 

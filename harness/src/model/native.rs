@@ -29,7 +29,9 @@ use crate::model::server::{
     TEST_USER_PASSWORD,
 };
 use crate::model::time::VTime;
-use crate::model::vocab::{Happening, NativeCallName, Network, Platform, SessionId, StorageKey};
+use crate::model::vocab::{
+    DeviceView, Happening, NativeCallName, NativeView, Network, Platform, SessionId, StorageKey,
+};
 
 /// The native layer's state in process memory: it survives a JS reload and dies with the
 /// process (`clerkConfigured` is a static on iOS; `Clerk.isInitialized` on Android).
@@ -200,6 +202,30 @@ impl NativeLayer {
             }
             _ => None,
         }
+    }
+
+    /// The native layer as the environment sees it now: the session `getSession()` would
+    /// answer, and the signed-in session its keychain's device token would restore (the
+    /// latest of its client's, if the server honours the token). `layers-agree` and
+    /// `one-writer-per-credential` read it.
+    pub fn view(&self, device: &Device, server: &Server) -> NativeView {
+        let credential = server
+            .resolve_client(stored_token(device))
+            .and_then(|id| server.client(id))
+            .and_then(|c| {
+                c.sessions
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|s| server.session(*s).is_some_and(|s| s.status.is_signed_in()))
+            });
+        NativeView { session: self.session.filter(|_| self.configured), credential }
+    }
+
+    /// The device's view with this layer in it, when the setup has the native module (every
+    /// SDK port observes the device through here).
+    pub fn device_view(&self, device: &Device, server: &Server, native: bool) -> DeviceView {
+        DeviceView { native: native.then(|| self.view(device, server)), ..device.view() }
     }
 
     /// The process ends: the native layer's memory goes with it; its keychain stays.

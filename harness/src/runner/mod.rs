@@ -161,6 +161,14 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::SupersededTokenNeverPresented,
+        why: "Expo's after-response hook stores whatever client token the last answer carried: \
+              an answer that arrives late (a slow response, or one to a request sent before \
+              a sign-out) writes an older token over a newer one, and the next request \
+              presents it, which a grace measured in time may no longer cover",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
         invariant: InvariantId::TerminalIsFinal,
         why: "no poller on native: once the refresh timer was skipped (token already expired) \
               nothing asks the server until the app calls getToken",

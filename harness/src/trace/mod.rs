@@ -257,6 +257,8 @@ pub fn describe(h: &crate::model::vocab::Happening) -> String {
             key.as_str(),
             digest.map(|d| format!("{d:016x}")).unwrap_or_else(|| "nothing".into())
         ),
+        Happening::ClientTokenPresented { req, token, .. } => format!("{req} presents {token}"),
+        Happening::ClientTokenReceived { req, token, .. } => format!("{req} received {token}"),
         Happening::StorageDeleted { key, .. } => format!("delete {}", key.as_str()),
         Happening::StorageFailed { op, key, error, .. } => {
             format!("{} {} failed: {}", op.as_str(), key.as_str(), error.as_str())

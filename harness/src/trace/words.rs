@@ -150,6 +150,7 @@ mod tests {
             protection: Protection::Unlocked,
             storage_readable: true,
             awake: false,
+            native: None,
         };
         assert_eq!(device(&d), "running=true app_state=active network=offline");
         d.protection = Protection::BeforeFirstUnlock;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::vocab::ClientId;
+use crate::model::vocab::{ClientId, ClientTokenTag};
 
 /// Keyed digest of client tokens: tokens protect nothing here, the key only makes a forged or
 /// mistyped token distinguishable from a real one.
@@ -26,6 +26,11 @@ impl ClientToken {
     /// The opaque wire form carried in `authorization` headers and stored on the device.
     pub fn encode(&self) -> String {
         format!("ct.{}.{}.{}.{:016x}", self.client.0, self.epoch, self.version, self.mac())
+    }
+
+    /// The token as a trace names it.
+    pub fn tag(&self) -> ClientTokenTag {
+        ClientTokenTag { client: self.client, epoch: self.epoch, version: self.version }
     }
 
     /// Parses the wire form; `None` for anything that is not a token this server issued.

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AuthView, CallId, Endpoint, FaultKind, RequestId, SessionId, StorageOp, TemplateName, TokenInfo,
+    AuthView, CallId, ClientTokenTag, Endpoint, FaultKind, RequestId, SessionId, StorageOp,
+    TemplateName, TokenInfo,
 };
 use crate::model::time::VTime;
 
@@ -292,6 +293,20 @@ pub enum Happening {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<SessionId>,
     },
+    /// The client token a JS SDK request presented as it left the device (read by
+    /// `superseded-token-never-presented`; snapshots leave it out).
+    ClientTokenPresented {
+        at: VTime,
+        req: RequestId,
+        token: ClientTokenTag,
+    },
+    /// The rotated client token an answer carried to the JS SDK (its `Authorization` header),
+    /// whether the SDK then stored it or not.
+    ClientTokenReceived {
+        at: VTime,
+        req: RequestId,
+        token: ClientTokenTag,
+    },
     /// A secure-storage operation of the SDK failed (or never settled: `hung`).
     StorageFailed {
         at: VTime,
@@ -360,6 +375,8 @@ impl Happening {
             | Happening::NativeCalled { at, .. }
             | Happening::NativeRequest { at, .. }
             | Happening::NativeSignedIn { at, .. }
+            | Happening::ClientTokenPresented { at, .. }
+            | Happening::ClientTokenReceived { at, .. }
             | Happening::RequestDone { at, .. }
             | Happening::BackendHit { at, .. }
             | Happening::RetryScheduled { at, .. }

@@ -323,6 +323,35 @@ impl fmt::Display for Route {
     }
 }
 
+/// A rotating client token as a trace names it: its client, epoch and version (the server's
+/// `ClientToken` without its MAC). Within one client, a token of a higher epoch, or of the
+/// same epoch and a higher version, is its successor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientTokenTag {
+    pub client: ClientId,
+    pub epoch: u32,
+    pub version: u32,
+}
+
+impl fmt::Display for ClientTokenTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} e{} v{}", self.client, self.epoch, self.version)
+    }
+}
+
+/// The native layer of `@clerk/expo` (`model/native.rs`) as the environment sees it, in a
+/// setup with the native module.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NativeView {
+    /// The session the native SDK holds, as `getSession()` would answer now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionId>,
+    /// The signed-in session the native keychain's device token (`clerkDeviceToken`) would
+    /// restore now (its client's latest signed-in one, if the server honours the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<SessionId>,
+}
+
 /// The claims of a session JWT that matter to behaviour; the wire form is a signed RS256 JWT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TokenInfo {
@@ -523,6 +552,9 @@ pub struct DeviceView {
     /// Whether JS runs in the background now (a background wake).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awake: bool,
+    /// The native layer, with the native module (`native: true`); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeView>,
 }
 
 fn yes() -> bool {

@@ -442,7 +442,7 @@ impl World {
     fn observe(&mut self) -> Observation {
         Observation {
             view: self.view.clone(),
-            device: self.device.view(),
+            device: self.device_view(),
             server: self.server_view(),
             in_flight: self.flights.len() as u32 + self.backend_in_flight,
             open_calls: self.js.calls.len() as u32,

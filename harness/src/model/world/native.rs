@@ -206,6 +206,13 @@ impl World {
         self.render();
     }
 
+    /// The device as the environment sees it, the native layer in it with the native module
+    /// (the server brought to now first, as `server_view` does).
+    pub(super) fn device_view(&mut self) -> crate::model::vocab::DeviceView {
+        self.server.tick(self.now);
+        self.native.device_view(&self.device, &self.server, self.setup.sdk.native)
+    }
+
     /// The process ends: the native layer's memory with it.
     pub(super) fn native_process_ended(&mut self) {
         self.native = NativeLayer::default();

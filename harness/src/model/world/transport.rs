@@ -39,6 +39,13 @@ impl World {
             CredentialRead::Send(token) => (token, !offline && !hanging),
             CredentialRead::Fail { .. } | CredentialRead::Hang => (None, false),
         };
+        if leaves && let Some(t) = token {
+            self.log.push(Happening::ClientTokenPresented {
+                at: self.now,
+                req: id,
+                token: t.tag(),
+            });
+        }
         // A read that timed out, or a request on a network that hangs, fails as a network
         // error once its timeout is up; without a timeout the request never settles.
         let (timed_out, hung) = match read {
@@ -163,6 +170,10 @@ impl World {
         let stale =
             self.rules.ignores_stale_payloads && flight.signout_epoch != self.js.signout_epoch;
         if let Reply::Answer(answer) = &reply {
+            if let Some(token) = answer.client_token {
+                let (at, token) = (self.now, token.tag());
+                self.log.push(Happening::ClientTokenReceived { at, req: id, token });
+            }
             if let Some(token) = answer.client_token.filter(|_| !stale) {
                 self.store_client_token(token, authoritative);
             }

@@ -1073,10 +1073,12 @@ impl ExternalSdk {
         let held = self.held_client_token();
         let persisted = self.persisted_client_token();
         let server = env::server_view(&mut lock(self.fapi.server()), self.now, held, persisted);
+        let device =
+            self.native.device_view(&self.device, &lock(self.fapi.server()), self.setup.sdk.native);
         let running = self.device.running;
         Observation {
             view: if running { self.view.clone() } else { AuthView::closed() },
-            device: self.device.view(),
+            device,
             server,
             in_flight: if running { self.in_flight } else { 0 },
             open_calls: if running { self.reported_open_calls } else { 0 },

@@ -690,7 +690,7 @@ impl Core {
         let server = env::server_view(&mut lock(self.fapi.server()), now, held, persisted);
         Observation {
             view: self.view.borrow().clone(),
-            device: self.device.borrow().view(),
+            device: self.device_view(),
             server,
             in_flight: self.flights.borrow().len() as u32 + self.backend_in_flight.get(),
             open_calls: self.rt.borrow().calls.len() as u32,

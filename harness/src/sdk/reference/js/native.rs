@@ -119,6 +119,12 @@ impl Core {
         self.on_native(|layer, env| layer.call(env, call))
     }
 
+    /// The device as the environment sees it, the native layer in it with the native module.
+    pub(super) fn device_view(&self) -> crate::model::vocab::DeviceView {
+        let server = lock(self.fapi.server());
+        self.native.get().device_view(&self.device.borrow(), &server, self.setup.sdk.native)
+    }
+
     /// Runs `f` on this process's native layer with the app's device, the emulator's server,
     /// the instant and the trace.
     fn on_native<R>(&self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {

@@ -352,6 +352,9 @@ impl Core {
             (_, Some(None)) => return id,
             _ => {}
         }
+        if let Some(t) = token {
+            self.log(Happening::ClientTokenPresented { at: now, req: id, token: t.tag() });
+        }
         let http = req.to_http(token, &self.fapi, now);
         let transport = self.transport.clone();
         let mut fut: Pin<Box<dyn Future<Output = Delivery>>> =
@@ -392,6 +395,10 @@ impl Core {
         let stale = self.rules.ignores_stale_payloads
             && flight.signout_epoch != self.rt.borrow().signout_epoch;
         if let Reply::Answer(response) = &reply {
+            if let Some(token) = response.client_token().and_then(ClientToken::decode) {
+                let (at, token) = (self.now(), token.tag());
+                self.log(Happening::ClientTokenReceived { at, req: id, token });
+            }
             if !stale && let Some(token) = response.client_token().and_then(ClientToken::decode) {
                 self.store_client_token(token, authoritative);
             }
