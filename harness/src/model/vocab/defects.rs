@@ -123,10 +123,39 @@ pub enum Defect {
     /// <https://github.com/clerk/javascript/pull/9222> (the guards of 4.0.3);
     /// shared/reference/clerk-expo-behaviour.md §2.3, §7.3.
     NativeTokenOverwritesJs,
+    /// A JWT template's token is cached as if it lived as long as a session token: the cache
+    /// stamps every token with the instance's session-token lifetime from its `iat` instead of
+    /// the token's own `exp`, so a template shorter-lived than the session token is answered
+    /// from the cache after it expired. Source:
+    /// <https://github.com/clerk/javascript/issues/923> (`getToken({ template })` returns the
+    /// same one-minute JWT after it expired);
+    /// <https://github.com/koala73/worldmonitor/pull/5753> (a flat TTL over Clerk tokens
+    /// serves expired ones).
+    TemplateFlatTtl,
+    /// @clerk/expo 3.4.5–4.0.2's patched `handleUnauthenticated`: on a 401 JS first refreshes
+    /// its client from the native layer's state — the native device token saved into the JS
+    /// token cache, the client refetched with it — with no check that the native client is the
+    /// one JS was signed in on. A native layer on its own anonymous client signs JS out on any
+    /// 401. Source: <https://github.com/clerk/javascript/pull/8879> (the patch);
+    /// <https://github.com/clerk/javascript/issues/9217>;
+    /// <https://github.com/clerk/javascript/pull/9222> (its review: the 401 recovery path
+    /// still reproduces the bug); shared/reference/clerk-expo-behaviour.md §7.3, §7.4.
+    UnauthenticatedAdoptsNative,
+    /// @clerk/expo 3.4.0–3.7.8 on Android requires the `ClerkExpo` native module at import time
+    /// (`requireNativeModule`, which throws) although the rest of the package degrades to JS
+    /// only without it: where the module is absent (Expo Go), importing `ClerkProvider` throws
+    /// and Clerk never loads. Source: <https://github.com/clerk/javascript/issues/9197>.
+    AndroidRequiresNativeModule,
+    /// @clerk/expo ≤ 3.3.0 passes the app's token cache methods on unbound
+    /// (`const getToken = tokenCache.getToken`): a token cache written as a class instance,
+    /// whose methods use `this`, throws on every call, so the request hooks reject, no request
+    /// goes out and the app stays loading for good ("stuck loading forever on
+    /// `<ClerkLoaded>`"). Source: <https://github.com/clerk/javascript/pull/8713>.
+    TokenCacheUnboundMethods,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 26] = [
+    pub const ALL: [Defect; 30] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -153,6 +182,10 @@ impl Defect {
         Defect::ExpiryFromDeviceClock,
         Defect::RefreshStopsOnBackgroundEvent,
         Defect::NativeTokenOverwritesJs,
+        Defect::TemplateFlatTtl,
+        Defect::UnauthenticatedAdoptsNative,
+        Defect::AndroidRequiresNativeModule,
+        Defect::TokenCacheUnboundMethods,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -183,6 +216,10 @@ impl Defect {
             Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
             Defect::RefreshStopsOnBackgroundEvent => "refresh-stops-on-background-event",
             Defect::NativeTokenOverwritesJs => "native-token-overwrites-js",
+            Defect::TemplateFlatTtl => "template-flat-ttl",
+            Defect::UnauthenticatedAdoptsNative => "unauthenticated-adopts-native",
+            Defect::AndroidRequiresNativeModule => "android-requires-native-module",
+            Defect::TokenCacheUnboundMethods => "token-cache-unbound-methods",
         }
     }
 

@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPolicy};
+use crate::model::time::SECOND_MS;
 use crate::model::server::{FapiReply, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, RequestId, SessionId, SignOutCause,
@@ -324,7 +325,8 @@ impl Core {
                 // One slot: a token of another session replaces the entry.
                 rt.cache.retain(|k, _| k.template != key.template);
             }
-            let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
+            let Some(timers) = self.rules.token_timers(&self.as_cached(&token), self.expiry_clock())
+            else {
                 rt.cache.remove(&key);
                 return;
             };
@@ -354,7 +356,22 @@ impl Core {
     /// ([`Core::expiry_clock`]), or, with `timer-only-expiry`, not at all: an entry is fresh
     /// until its eviction timer removes it, and that timer stops while the device sleeps.
     fn remaining_ms(&self, token: &TokenInfo, clock: u64) -> i64 {
-        if self.has(Defect::TimerOnlyExpiry) { i64::MAX } else { token.remaining_at(clock) }
+        if self.has(Defect::TimerOnlyExpiry) {
+            i64::MAX
+        } else {
+            self.as_cached(token).remaining_at(clock)
+        }
+    }
+
+    /// The token as the cache sees it. `template-flat-ttl`: every token is stamped with the
+    /// session token's lifetime from its `iat` (clerk/javascript #923), so a template token
+    /// shorter-lived than a session token looks fresh after its own `exp`.
+    fn as_cached(&self, token: &TokenInfo) -> TokenInfo {
+        if token.template.is_none() || !self.has(Defect::TemplateFlatTtl) {
+            return *token;
+        }
+        let ttl_s = self.setup.instance.session_token_ttl_ms / SECOND_MS;
+        TokenInfo { exp: token.iat.saturating_add(ttl_s), ..*token }
     }
 
     /// The Unix-ms clock cached tokens are judged against: the server's time, or the device's
