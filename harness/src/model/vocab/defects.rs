@@ -123,15 +123,12 @@ pub enum Defect {
     /// <https://github.com/clerk/javascript/pull/9222> (the guards of 4.0.3);
     /// shared/reference/clerk-expo-behaviour.md §2.3, §7.3.
     NativeTokenOverwritesJs,
-    /// A JWT template's token is cached as if it lived as long as a session token: the cache
-    /// stamps every token with the instance's session-token lifetime from its `iat` instead of
-    /// the token's own `exp`, so a template shorter-lived than the session token is answered
-    /// from the cache after it expired. Source:
-    /// <https://github.com/clerk/javascript/issues/923> (`getToken({ template })` returns the
-    /// same one-minute JWT after it expired);
-    /// <https://github.com/koala73/worldmonitor/pull/5753> (a flat TTL over Clerk tokens
-    /// serves expired ones).
-    TemplateFlatTtl,
+    /// The token cache keeps a JWT template's token with no expiry of its own: no eviction
+    /// timer, its `exp` never read, so `getToken({ template })` answers the same token, expired
+    /// or not, until something clears the cache. Source:
+    /// <https://github.com/clerk/javascript/issues/923> (`getToken({ template: "supabase" })`
+    /// answers the same one-minute JWT later in the session, after it expired).
+    TemplateNeverExpires,
     /// @clerk/expo 3.4.5–4.0.2's patched `handleUnauthenticated`: on a 401 JS first refreshes
     /// its client from the native layer's state — the native device token saved into the JS
     /// token cache, the client refetched with it — with no check that the native client is the
@@ -182,7 +179,7 @@ impl Defect {
         Defect::ExpiryFromDeviceClock,
         Defect::RefreshStopsOnBackgroundEvent,
         Defect::NativeTokenOverwritesJs,
-        Defect::TemplateFlatTtl,
+        Defect::TemplateNeverExpires,
         Defect::UnauthenticatedAdoptsNative,
         Defect::AndroidRequiresNativeModule,
         Defect::TokenCacheUnboundMethods,
@@ -216,7 +213,7 @@ impl Defect {
             Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
             Defect::RefreshStopsOnBackgroundEvent => "refresh-stops-on-background-event",
             Defect::NativeTokenOverwritesJs => "native-token-overwrites-js",
-            Defect::TemplateFlatTtl => "template-flat-ttl",
+            Defect::TemplateNeverExpires => "template-never-expires",
             Defect::UnauthenticatedAdoptsNative => "unauthenticated-adopts-native",
             Defect::AndroidRequiresNativeModule => "android-requires-native-module",
             Defect::TokenCacheUnboundMethods => "token-cache-unbound-methods",

@@ -10,7 +10,6 @@ use std::rc::Rc;
 
 use crate::model::device::Payload;
 use crate::model::profile::{CachePolicy, ExpiryClock, OfflinePolicy, RefreshPolicy};
-use crate::model::time::SECOND_MS;
 use crate::model::server::{FapiReply, ReplyBody};
 use crate::model::vocab::{
     CallId, CallKind, CallResult, Defect, Happening, Network, RequestId, SessionId, SignOutCause,
@@ -325,16 +324,23 @@ impl Core {
                 // One slot: a token of another session replaces the entry.
                 rt.cache.retain(|k, _| k.template != key.template);
             }
-            let Some(timers) = self.rules.token_timers(&self.as_cached(&token), self.expiry_clock())
-            else {
-                rt.cache.remove(&key);
-                return;
+            // `template-never-expires`: a template's entry gets no timers; nothing evicts it.
+            let timers = if self.template_never_expires(&token) {
+                None
+            } else {
+                let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
+                    rt.cache.remove(&key);
+                    return;
+                };
+                Some(timers)
             };
             rt.cache.insert(key, (token, epoch));
             (key, epoch, timers)
         };
-        let (key, epoch, (evict_ms, refresh_ms)) = remaining;
-        if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
+        let (key, epoch, timers) = remaining;
+        if let (Some((evict_ms, refresh_ms)), RefreshPolicy::TimerBeforeExpiry { .. }) =
+            (timers, self.rules.refresh)
+        {
             self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(key, epoch));
             if let Some(refresh_ms) = refresh_ms {
                 self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(key, epoch));
@@ -356,22 +362,18 @@ impl Core {
     /// ([`Core::expiry_clock`]), or, with `timer-only-expiry`, not at all: an entry is fresh
     /// until its eviction timer removes it, and that timer stops while the device sleeps.
     fn remaining_ms(&self, token: &TokenInfo, clock: u64) -> i64 {
-        if self.has(Defect::TimerOnlyExpiry) {
+        if self.has(Defect::TimerOnlyExpiry) || self.template_never_expires(token) {
             i64::MAX
         } else {
-            self.as_cached(token).remaining_at(clock)
+            token.remaining_at(clock)
         }
     }
 
-    /// The token as the cache sees it. `template-flat-ttl`: every token is stamped with the
-    /// session token's lifetime from its `iat` (clerk/javascript #923), so a template token
-    /// shorter-lived than a session token looks fresh after its own `exp`.
-    fn as_cached(&self, token: &TokenInfo) -> TokenInfo {
-        if token.template.is_none() || !self.has(Defect::TemplateFlatTtl) {
-            return *token;
-        }
-        let ttl_s = self.setup.instance.session_token_ttl_ms / SECOND_MS;
-        TokenInfo { exp: token.iat.saturating_add(ttl_s), ..*token }
+    /// `template-never-expires`: the cache keeps a JWT template's token with no expiry of its
+    /// own — no eviction timer, `exp` never read — so `getToken({ template })` answers the same
+    /// token until the cache is cleared (clerk/javascript #923).
+    fn template_never_expires(&self, token: &TokenInfo) -> bool {
+        token.template.is_some() && self.has(Defect::TemplateNeverExpires)
     }
 
     /// The Unix-ms clock cached tokens are judged against: the server's time, or the device's
