@@ -35,6 +35,7 @@
 //! | `unauthenticated-adopts-native` | (`native: true`) `handleUnauthenticated` first saves the native device token into the JS token cache when it differs (3.4.5–4.0.2's patch, unguarded), so the client reload after any 401 carries the native client's token: a native layer on its own anonymous client signs JS out |
 //! | `android-requires-native-module` | (Android, `native` off) the package's import throws for want of the `ClerkExpo` module: nothing of Clerk runs and the app's load never ends |
 //! | `token-cache-unbound-methods` | the app's secure-store token cache is a class instance whose methods the request hooks call unbound: every read throws, the hook's promise rejects unhandled and no request goes out |
+//! | `refresh-error-removes-session` | a background token refresh answered by a network error (dropped, timed out, offline) signs the user out: the session slot cleared and the client token deleted |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

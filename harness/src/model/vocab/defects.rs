@@ -149,10 +149,16 @@ pub enum Defect {
     /// goes out and the app stays loading for good ("stuck loading forever on
     /// `<ClerkLoaded>`"). Source: <https://github.com/clerk/javascript/pull/8713>.
     TokenCacheUnboundMethods,
+    /// A background token refresh that fails with a network error (a dropped connection, a
+    /// timeout) is taken as the end of the session: the session is removed and the client
+    /// token deleted, although the device was only briefly unreachable. Source:
+    /// <https://github.com/supabase/auth-js/pull/710> ("if `_callRefreshToken` failed with a
+    /// network error, the session would have been removed").
+    RefreshErrorRemovesSession,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 30] = [
+    pub const ALL: [Defect; 31] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -183,6 +189,7 @@ impl Defect {
         Defect::UnauthenticatedAdoptsNative,
         Defect::AndroidRequiresNativeModule,
         Defect::TokenCacheUnboundMethods,
+        Defect::RefreshErrorRemovesSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -217,6 +224,7 @@ impl Defect {
             Defect::UnauthenticatedAdoptsNative => "unauthenticated-adopts-native",
             Defect::AndroidRequiresNativeModule => "android-requires-native-module",
             Defect::TokenCacheUnboundMethods => "token-cache-unbound-methods",
+            Defect::RefreshErrorRemovesSession => "refresh-error-removes-session",
         }
     }
 

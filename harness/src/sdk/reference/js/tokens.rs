@@ -230,9 +230,28 @@ impl Core {
         if background && reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
             self.set_slot(Slot::Null, SignOutCause::Unauthorized);
         }
+        if background && outcome.is_err() {
+            self.refresh_error_removes_session(&reply);
+        }
         let clock = self.expiry_clock();
         let stale = matches!(outcome, Ok(Some(t)) if t.remaining_at(clock) <= 0);
         done.resolve((outcome, stale));
+    }
+
+    /// `refresh-error-removes-session`: a background refresh that failed with a network error
+    /// removes the session — slot cleared, client token deleted — as supabase auth-js did
+    /// before PR #710.
+    pub(super) fn refresh_error_removes_session(self: &Rc<Self>, reply: &Reply) {
+        if !matches!(reply, Reply::NetworkError) || !self.has(Defect::RefreshErrorRemovesSession)
+        {
+            return;
+        }
+        if self.rt.borrow().session().is_none() {
+            return;
+        }
+        self.delete_storage(StorageKey::ClientJwt);
+        self.rt.borrow_mut().memory_token = None;
+        self.set_slot(Slot::Null, SignOutCause::LocalWipe);
     }
 
     /// The last token to send along when a token request's answer calls for the legacy retry
