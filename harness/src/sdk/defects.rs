@@ -31,6 +31,11 @@
 //! | `expiry-from-device-clock` | the token cache judges `exp` against the device's `Date.now()` (clerk-js-6's rule, whatever the profile): a clock behind keeps expired tokens fresh |
 //! | `refresh-stops-on-background-event` | an AppState `background` event stops the refresh (the recurring loop, or each token's refresh timer) and only an `active` event starts it again: a dropped or late `active` leaves the foreground app without refreshes |
 //! | `native-token-overwrites-js` | (`native: true`) once JS has loaded, the 3.4.5–3.7.7 native → JS sync reads the native device token and, when it differs from the JS one, saves it into the JS token cache and refetches the client with it, unguarded: a native layer on an anonymous client (after a JS-only sign-in) signs JS out silently (#9217) |
+//! | `template-never-expires` | a JWT template's cached token has no expiry of its own: no eviction or refresh timer, `exp` never compared, so `getToken({ template })` answers it, expired or not, until the cache is cleared |
+//! | `unauthenticated-adopts-native` | (`native: true`) `handleUnauthenticated` first saves the native device token into the JS token cache when it differs (3.4.5–4.0.2's patch, unguarded), so the client reload after any 401 carries the native client's token: a native layer on its own anonymous client signs JS out |
+//! | `android-requires-native-module` | (Android, `native` off) the package's import throws for want of the `ClerkExpo` module: nothing of Clerk runs and the app's load never ends |
+//! | `token-cache-unbound-methods` | the app's secure-store token cache is a class instance whose methods the request hooks call unbound: every read throws, the hook's promise rejects unhandled and no request goes out |
+//! | `refresh-error-removes-session` | a background token refresh answered by a network error (dropped, timed out, offline) signs the user out: the session slot cleared and the client token deleted |
 //! | `empty-client-clobber` | on return to the foreground the native layer pushes the device token it was configured with into JS, which stores it and reloads the client; an already-rotated (stale) token gets a new empty client, which JS stores and applies — a silent sign-out (#9217) |
 
 use crate::model::vocab::Defect;

@@ -123,10 +123,42 @@ pub enum Defect {
     /// <https://github.com/clerk/javascript/pull/9222> (the guards of 4.0.3);
     /// shared/reference/clerk-expo-behaviour.md §2.3, §7.3.
     NativeTokenOverwritesJs,
+    /// The token cache keeps a JWT template's token with no expiry of its own: no eviction
+    /// timer, its `exp` never read, so `getToken({ template })` answers the same token, expired
+    /// or not, until something clears the cache. Source:
+    /// <https://github.com/clerk/javascript/issues/923> (`getToken({ template: "supabase" })`
+    /// answers the same one-minute JWT later in the session, after it expired).
+    TemplateNeverExpires,
+    /// @clerk/expo 3.4.5–4.0.2's patched `handleUnauthenticated`: on a 401 JS first refreshes
+    /// its client from the native layer's state — the native device token saved into the JS
+    /// token cache, the client refetched with it — with no check that the native client is the
+    /// one JS was signed in on. A native layer on its own anonymous client signs JS out on any
+    /// 401. Source: <https://github.com/clerk/javascript/pull/8879> (the patch);
+    /// <https://github.com/clerk/javascript/issues/9217>;
+    /// <https://github.com/clerk/javascript/pull/9222> (its review: the 401 recovery path
+    /// still reproduces the bug); shared/reference/clerk-expo-behaviour.md §7.3, §7.4.
+    UnauthenticatedAdoptsNative,
+    /// @clerk/expo 3.4.0–3.7.8 on Android requires the `ClerkExpo` native module at import time
+    /// (`requireNativeModule`, which throws) although the rest of the package degrades to JS
+    /// only without it: where the module is absent (Expo Go), importing `ClerkProvider` throws
+    /// and Clerk never loads. Source: <https://github.com/clerk/javascript/issues/9197>.
+    AndroidRequiresNativeModule,
+    /// @clerk/expo ≤ 3.3.0 passes the app's token cache methods on unbound
+    /// (`const getToken = tokenCache.getToken`): a token cache written as a class instance,
+    /// whose methods use `this`, throws on every call, so the request hooks reject, no request
+    /// goes out and the app stays loading for good ("stuck loading forever on
+    /// `<ClerkLoaded>`"). Source: <https://github.com/clerk/javascript/pull/8713>.
+    TokenCacheUnboundMethods,
+    /// A background token refresh that fails with a network error (a dropped connection, a
+    /// timeout) is taken as the end of the session: the session is removed and the client
+    /// token deleted, although the device was only briefly unreachable. Source:
+    /// <https://github.com/supabase/auth-js/pull/710> ("if `_callRefreshToken` failed with a
+    /// network error, the session would have been removed").
+    RefreshErrorRemovesSession,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 26] = [
+    pub const ALL: [Defect; 31] = [
         Defect::IosNativeCacheWipe,
         Defect::SignoutWhileLoading,
         Defect::StaleTimerLogout,
@@ -153,6 +185,11 @@ impl Defect {
         Defect::ExpiryFromDeviceClock,
         Defect::RefreshStopsOnBackgroundEvent,
         Defect::NativeTokenOverwritesJs,
+        Defect::TemplateNeverExpires,
+        Defect::UnauthenticatedAdoptsNative,
+        Defect::AndroidRequiresNativeModule,
+        Defect::TokenCacheUnboundMethods,
+        Defect::RefreshErrorRemovesSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -183,6 +220,11 @@ impl Defect {
             Defect::ExpiryFromDeviceClock => "expiry-from-device-clock",
             Defect::RefreshStopsOnBackgroundEvent => "refresh-stops-on-background-event",
             Defect::NativeTokenOverwritesJs => "native-token-overwrites-js",
+            Defect::TemplateNeverExpires => "template-never-expires",
+            Defect::UnauthenticatedAdoptsNative => "unauthenticated-adopts-native",
+            Defect::AndroidRequiresNativeModule => "android-requires-native-module",
+            Defect::TokenCacheUnboundMethods => "token-cache-unbound-methods",
+            Defect::RefreshErrorRemovesSession => "refresh-error-removes-session",
         }
     }
 

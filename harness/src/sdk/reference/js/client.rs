@@ -47,6 +47,7 @@ impl Core {
                 return;
             }
         }
+        self.unauthenticated_adopts_native();
         let purpose = Purpose::Unauthenticated { tries: 1, held: None };
         let req = self.send(Req::GetClient, purpose, None);
         self.rt.borrow_mut().unauth = Some(req);
@@ -68,6 +69,7 @@ impl Core {
             }
         }
         self.rt.borrow_mut().held.insert(id, held);
+        self.unauthenticated_adopts_native();
         let purpose = Purpose::Unauthenticated { tries: 1, held: Some(id) };
         self.send(Req::GetClient, purpose, None);
         Ok(())

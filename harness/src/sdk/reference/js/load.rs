@@ -25,6 +25,15 @@ impl Core {
             rt.load_call = Some(call);
             rt.last_load_call = Some(call);
         }
+        // `android-requires-native-module`: on Android without the `ClerkExpo` module the
+        // package's import throws (`requireNativeModule`), so nothing of Clerk runs and the
+        // app's load never ends (clerk/javascript #9197).
+        if self.has(Defect::AndroidRequiresNativeModule)
+            && self.setup.platform == Platform::Android
+            && !self.setup.sdk.native
+        {
+            return;
+        }
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore
             && !self.has(Defect::MemoryOnlyTokens)
         {

@@ -303,18 +303,37 @@ impl Core {
         if !self.setup.sdk.native || !self.has(Defect::NativeTokenOverwritesJs) {
             return;
         }
+        if self.adopt_native_token() {
+            self.send(Req::GetClient, Purpose::NativeSync, None);
+        }
+    }
+
+    /// `unauthenticated-adopts-native`: @clerk/expo 3.4.5–4.0.2's patched
+    /// `handleUnauthenticated` first refreshes JS from the native state — the native device
+    /// token into the JS token cache, unguarded (no check that the native client is the one
+    /// JS is signed in on) — so the reload that follows carries the native token.
+    pub(super) fn unauthenticated_adopts_native(&self) {
+        if self.setup.sdk.native && self.has(Defect::UnauthenticatedAdoptsNative) {
+            self.adopt_native_token();
+        }
+    }
+
+    /// `refreshJsClientFromNativeState`'s first step, without the guards of PR #9222: the
+    /// native device token, when it differs from the JS one, replaces it in the JS token
+    /// cache. Whether it did.
+    fn adopt_native_token(&self) -> bool {
         let NativeAnswer::ClientToken { token: Some(token) } =
             self.native_call(NativeCall::GetClientToken)
         else {
-            return;
+            return false;
         };
         if Some(token) == self.held_client_token() {
-            return;
+            return false;
         }
         self.rt.borrow_mut().memory_token = Some(token);
         if self.setup.sdk.token_cache == TokenCacheKind::SecureStore {
             self.write_storage(StorageKey::ClientJwt, Payload::ClientToken(token));
         }
-        self.send(Req::GetClient, Purpose::NativeSync, None);
+        true
     }
 }

@@ -130,6 +130,13 @@ impl Core {
         {
             return CredentialRead::Send(self.held_client_token());
         }
+        // `token-cache-unbound-methods`: the app's class-instance cache called unbound throws
+        // a `TypeError` on every read; the request hook's promise rejects unhandled and the
+        // request never goes out (clerk/javascript PR #8713), as a rejection escaping the
+        // cache does (`OnFailure::Stall`).
+        if self.has(Defect::TokenCacheUnboundMethods) {
+            return CredentialRead::Hang;
+        }
         let (rules, memory, now) = (self.read_rules(), self.rt.borrow().memory_token, self.now());
         self.on_device(|d, log| token_cache::read_client_token(d, rules, memory, now, log))
     }

@@ -230,9 +230,28 @@ impl Core {
         if background && reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
             self.set_slot(Slot::Null, SignOutCause::Unauthorized);
         }
+        if background && outcome.is_err() {
+            self.refresh_error_removes_session(&reply);
+        }
         let clock = self.expiry_clock();
         let stale = matches!(outcome, Ok(Some(t)) if t.remaining_at(clock) <= 0);
         done.resolve((outcome, stale));
+    }
+
+    /// `refresh-error-removes-session`: a background refresh that failed with a network error
+    /// removes the session — slot cleared, client token deleted — as supabase auth-js did
+    /// before PR #710.
+    pub(super) fn refresh_error_removes_session(self: &Rc<Self>, reply: &Reply) {
+        if !matches!(reply, Reply::NetworkError) || !self.has(Defect::RefreshErrorRemovesSession)
+        {
+            return;
+        }
+        if self.rt.borrow().session().is_none() {
+            return;
+        }
+        self.delete_storage(StorageKey::ClientJwt);
+        self.rt.borrow_mut().memory_token = None;
+        self.set_slot(Slot::Null, SignOutCause::LocalWipe);
     }
 
     /// The last token to send along when a token request's answer calls for the legacy retry
@@ -324,15 +343,23 @@ impl Core {
                 // One slot: a token of another session replaces the entry.
                 rt.cache.retain(|k, _| k.template != key.template);
             }
-            let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
-                rt.cache.remove(&key);
-                return;
+            // `template-never-expires`: a template's entry gets no timers; nothing evicts it.
+            let timers = if self.template_never_expires(&token) {
+                None
+            } else {
+                let Some(timers) = self.rules.token_timers(&token, self.expiry_clock()) else {
+                    rt.cache.remove(&key);
+                    return;
+                };
+                Some(timers)
             };
             rt.cache.insert(key, (token, epoch));
             (key, epoch, timers)
         };
-        let (key, epoch, (evict_ms, refresh_ms)) = remaining;
-        if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
+        let (key, epoch, timers) = remaining;
+        if let (Some((evict_ms, refresh_ms)), RefreshPolicy::TimerBeforeExpiry { .. }) =
+            (timers, self.rules.refresh)
+        {
             self.schedule_js(now.plus(evict_ms), JsJob::EvictTimer(key, epoch));
             if let Some(refresh_ms) = refresh_ms {
                 self.schedule_js(now.plus(refresh_ms), JsJob::RefreshTimer(key, epoch));
@@ -354,7 +381,18 @@ impl Core {
     /// ([`Core::expiry_clock`]), or, with `timer-only-expiry`, not at all: an entry is fresh
     /// until its eviction timer removes it, and that timer stops while the device sleeps.
     fn remaining_ms(&self, token: &TokenInfo, clock: u64) -> i64 {
-        if self.has(Defect::TimerOnlyExpiry) { i64::MAX } else { token.remaining_at(clock) }
+        if self.has(Defect::TimerOnlyExpiry) || self.template_never_expires(token) {
+            i64::MAX
+        } else {
+            token.remaining_at(clock)
+        }
+    }
+
+    /// `template-never-expires`: the cache keeps a JWT template's token with no expiry of its
+    /// own — no eviction timer, `exp` never read — so `getToken({ template })` answers the same
+    /// token until the cache is cleared (clerk/javascript #923).
+    fn template_never_expires(&self, token: &TokenInfo) -> bool {
+        token.template.is_some() && self.has(Defect::TemplateNeverExpires)
     }
 
     /// The Unix-ms clock cached tokens are judged against: the server's time, or the device's

@@ -487,6 +487,8 @@ impl Core {
                 } else if reply.status() == 401 && self.has(Defect::StaleTimerLogout) {
                     // Pre-#8303: the refresh's 401 is taken as the end of the session.
                     self.set_slot(Slot::Null, SignOutCause::Unauthorized);
+                } else {
+                    self.refresh_error_removes_session(&reply);
                 }
             }
             Purpose::Unauthenticated { tries, held } => {
