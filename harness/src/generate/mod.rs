@@ -76,7 +76,8 @@ fn choice() -> impl Strategy<Value = Choice> {
 
 /// Setups the fuzzer explores for `profile` on `platform`s: mostly defaults, sometimes the
 /// resource cache, a memory token cache, an inactivity timeout, the session minter,
-/// multi-session mode, a short maximum lifetime, or a token-reuse policy other than Clerk's.
+/// multi-session mode, a short maximum lifetime, a token-reuse policy other than Clerk's, or
+/// a second SDK instance.
 pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
     (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(move |(ios, a, b, c)| {
         let platform = if ios { Platform::Ios } else { Platform::Android };
@@ -105,6 +106,13 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
                 9 => Some(LargeValues::Store),
                 _ => None,
             },
+            // A quarter of the `clerk-js-6` setups run a second, headless SDK instance over
+            // the same storage (a second provider, a share extension, a background task).
+            // The article's contract (`documented`) is about one instance: two instances
+            // that each create a client at a first launch, over one store where the last
+            // write wins, break its guarantees (`transient-never-signs-out`,
+            // `eventually-signed-in`) without any defect, so its campaigns leave them out.
+            instances: if profile == ProfileId::ClerkJs6 && (b >> 4) % 4 == 1 { 2 } else { 1 },
         };
         let instance = InstanceSettings {
             inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
@@ -270,6 +278,10 @@ enum Template {
     ClockSkew,
     AppStateFault,
     NativeSignIn,
+    /// An SDK event addressed to a headless instance, only on setups with more than one, and
+    /// never among the arbitrary events (so one-instance campaigns draw what they drew
+    /// before).
+    Headless,
 }
 
 const ALL_TEMPLATES: [Template; 39] = [
@@ -314,7 +326,40 @@ const ALL_TEMPLATES: [Template; 39] = [
     Template::NativeSignIn,
 ];
 
-fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates) -> Event {
+/// What a headless instance is asked to do: tokens (on demand and forced) and API calls, the
+/// work a share extension or a background task does. A headless instance's sign-in, sign-out,
+/// session end or switch racing the UI's is left to scenarios for now: the model breaks
+/// `transient-never-signs-out` there (one instance's late sign-out deletes the credential the
+/// other just stored), which is the multi-writer invariant's to judge (issue 15 item 5).
+const HEADLESS_STEPS: [(u64, Template); 3] =
+    [(4, Template::GetToken), (1, Template::GetTokenSkip), (4, Template::ApiCall)];
+
+/// An event for headless instance 1 ..= `instances - 1`: its kind from the low bits of
+/// `param`, its own parameters from the rest.
+fn headless(param: u64, instances: u8, templates: &Templates) -> Event {
+    let n = 1 + (param % u64::from(instances.max(2) - 1)) as u8;
+    let param = param >> 2;
+    let total: u64 = HEADLESS_STEPS.iter().map(|(w, _)| w).sum::<u64>();
+    let mut target = param % total;
+    let mut step = Template::GetToken;
+    for (w, t) in HEADLESS_STEPS {
+        if target < w {
+            step = t;
+            break;
+        }
+        target -= w;
+    }
+    let step = instantiate(step, param >> 5, true, templates, instances);
+    Event::Instance { n, step: Box::new(step) }
+}
+
+fn instantiate(
+    t: Template,
+    param: u64,
+    foreground: bool,
+    templates: &Templates,
+    instances: u8,
+) -> Event {
     let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
         Template::AdvanceShort => {
@@ -380,6 +425,7 @@ fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates)
         Template::RestoreBackup => Event::RestoreBackup,
         // A phone on a desk: minutes to a night, log-uniform.
         Template::DeviceSleep => Event::DeviceSleep { ms: log_uniform_capped_ms(param, 25).max(1) },
+        Template::Headless => headless(param, instances, templates),
     }
 }
 
@@ -511,6 +557,10 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         }
         Route::Protected { .. } => m.extend(protected_menu()),
     }
+    if world.setup.sdk.instances > 1 {
+        // The headless instance works whatever the UI shows.
+        m.push((12, T::Headless));
+    }
     m
 }
 
@@ -542,6 +592,8 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
 /// events that arrive late, a connectivity listener that reports changes only), for
 /// campaigns that leave device events out.
 pub fn without_device_settings(mut setup: Setup) -> Setup {
+    // A second SDK instance is the harness's to run (docs/adapter-protocol.md refuses it).
+    setup.sdk.instances = 1;
     setup.sdk.app_state_delay_ms = 0;
     setup.sdk.large_values = None;
     setup.net.connectivity_initial = true;
@@ -582,6 +634,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 c.param >> 5,
                 foreground,
                 &setup.instance.templates,
+                setup.sdk.instances,
             )
         } else {
             let mut m = menu(&world);
@@ -598,7 +651,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 }
                 target -= w;
             }
-            instantiate(chosen, c.param, foreground, &setup.instance.templates)
+            instantiate(chosen, c.param, foreground, &setup.instance.templates, setup.sdk.instances)
         };
         let at = world.now();
         let obs = world.step(&event);
@@ -654,13 +707,13 @@ mod tests {
         for _ in 0..5000 {
             let param = rng.next_u64();
             let Event::Advance { ms } =
-                instantiate(Template::AdvanceShort, param, false, &Templates::default())
+                instantiate(Template::AdvanceShort, param, false, &Templates::default(), 1)
             else {
                 panic!("a short wait is an advance")
             };
             assert!((1..1 << SHORT_EXPONENTS).contains(&ms), "short wait of {ms} ms");
             let Event::Advance { ms } =
-                instantiate(Template::AdvanceLong, param, true, &Templates::default())
+                instantiate(Template::AdvanceLong, param, true, &Templates::default(), 1)
             else {
                 panic!("a long wait is an advance")
             };
