@@ -691,6 +691,30 @@ mod tests {
         assert!(asked >= 40 && served >= 5, "{asked} template get_tokens, {served} served");
     }
 
+    /// A share of `clerk-js-6` cases run a headless instance and address it; `documented`
+    /// cases and external campaigns (`without_device_settings`) never do.
+    #[test]
+    fn some_cases_run_a_headless_instance() {
+        let (mut two, mut addressed) = (0, 0);
+        for seed in 0..400u64 {
+            let case = case_from_seed(ProfileId::ClerkJs6, 60, seed);
+            assert_eq!(without_device_settings(case.setup).sdk.instances, 1);
+            if case.setup.sdk.instances == 2 {
+                two += 1;
+                let trace = interpret(&case, Some(seed));
+                addressed += trace
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.event, Event::Instance { n: 1, .. }))
+                    .count();
+            }
+            let documented = case_from_seed(ProfileId::Documented, 60, seed);
+            assert_eq!(documented.setup.sdk.instances, 1);
+        }
+        assert!((60..160).contains(&two), "{two} of 400 cases with two instances");
+        assert!(addressed >= 200, "{addressed} steps addressed to the headless instance");
+    }
+
     #[test]
     fn log_uniform_spans_milliseconds_to_weeks() {
         let mut rng = SeedRng::new(1);

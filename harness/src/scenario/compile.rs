@@ -216,8 +216,15 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
         variant.expect = Expectation { violates, holds_only };
     }
 
-    // Steps → events and checks.
-    let mut flat = Flat::default();
+    // Steps → events and checks; a step addressed to an instance must name one every
+    // variant runs.
+    let mut flat = Flat {
+        fewest: variants
+            .iter()
+            .min_by_key(|v| v.setup.sdk.instances)
+            .map(|v| (v.name.clone(), v.setup.sdk.instances)),
+        ..Flat::default()
+    };
     if raw.steps.is_empty() {
         return Err(err(
             0,
@@ -232,24 +239,6 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
                 step.line,
                 step.column,
                 ErrorKind::TooMany { what: "events", count: flat.events.len(), limit: EVENTS_MAX },
-            ));
-        }
-    }
-    // A step addressed to an instance every variant runs.
-    for (event, line) in flat.events.iter().zip(&flat.lines) {
-        if let Event::Instance { n, .. } = event
-            && let Some(v) = variants.iter().find(|v| v.setup.sdk.instances <= *n)
-        {
-            return Err(err(
-                *line,
-                1,
-                ErrorKind::Step(format!(
-                    "instance {n} does not exist in variant `{}`, which runs {} SDK \
-                     instance(s); accepted: `instances: {}` or more in the setup",
-                    v.name,
-                    v.setup.sdk.instances,
-                    n + 1
-                )),
             ));
         }
     }
@@ -524,6 +513,8 @@ fn merge_variant(
 
 #[derive(Default)]
 struct Flat {
+    /// The variant that runs the fewest SDK instances, and how many.
+    fewest: Option<(String, u8)>,
     events: Vec<Event>,
     lines: Vec<u64>,
     concurrent: Vec<bool>,
@@ -614,6 +605,16 @@ impl Flat {
                          the setup's `instances`)",
                         spec.n,
                         INSTANCES_MAX - 1
+                    ))));
+                }
+                if let Some((name, k)) = &self.fewest
+                    && spec.n >= u32::from(*k)
+                {
+                    return Err(err(ErrorKind::Step(format!(
+                        "instance {} does not exist in variant `{name}`, which runs {k} SDK \
+                         instance(s); accepted: `instances: {}` or more in the setup",
+                        spec.n,
+                        spec.n + 1
                     ))));
                 }
                 let mut one = Flat::default();
