@@ -117,7 +117,7 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             "a step no instance performs",
             with_setup("  instances: 2\n")
                 .replace("  - cold_start: {}\n", "  - instance: { n: 1, step: { kill: {} } }\n"),
-            (10, 5),
+            (9, 5),
             vec!["`instance` takes one SDK event, not `kill`", "accepted: sign_in"],
         ),
         (
