@@ -188,16 +188,8 @@ pub fn status_key(status: Option<SessionStatus>) -> &'static str {
 /// apart (`instance:get_token`, [`Event::coverage_name`]), so each needs its own pairs too.
 pub fn declared_reachable() -> BTreeSet<(&'static str, &'static str)> {
     let statuses = std::iter::once("none").chain(SessionStatus::ALL.iter().map(|s| s.as_str()));
-    // The generator addresses tokens and API calls to headless instances (generate's
-    // `HEADLESS_STEPS`); their other steps are reached by scenarios only.
-    let names = Event::COVERAGE_NAMES
-        .iter()
-        .filter(|e| !e.starts_with("instance:") || HEADLESS_GENERATED.contains(e));
-    statuses.flat_map(|s| names.clone().map(move |e| (s, *e))).collect()
+    statuses.flat_map(|s| Event::COVERAGE_NAMES.iter().map(move |e| (s, *e))).collect()
 }
-
-/// The events generated cases address to a headless instance, by coverage name.
-const HEADLESS_GENERATED: [&str; 2] = ["instance:get_token", "instance:api_call"];
 
 /// What a campaign reached.
 #[derive(Clone, Debug, Default, Serialize)]
