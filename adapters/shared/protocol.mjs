@@ -166,6 +166,11 @@ async function step(app, request) {
     if (refused) throw unsupported(`step: ${refused}`);
     return settleAndObserve(app, app.virtual());
   }
+  if (name === 'instance') {
+    // The harness refuses setups with several SDK instances before `start` (§3); an event
+    // addressed to one is refused here too, should one arrive.
+    throw unsupported('step: `instance` addresses a second SDK instance, which this driver does not run');
+  }
   if (DEVICE_EVENTS.includes(name)) {
     throw unsupported(`step: \`${name}\` needs the harness's device part (storage faults, lock state, wakes, sleep, clock skew, AppState delivery), which this driver does not simulate`);
   }

@@ -190,6 +190,7 @@ fn single_flight_refresh_catches_two_token_requests_in_flight() {
                     call: *call,
                     sid: *sid,
                     template: None,
+                    instance: 0,
                 })
             }
             _ => None,
@@ -219,6 +220,7 @@ fn single_flight_refresh_counts_per_template() {
                     call: *call,
                     sid: *sid,
                     template,
+                    instance: 0,
                 })
             }
             _ => None,
@@ -561,6 +563,7 @@ fn one_refresh_schedule_catches_a_second_refresh_loop() {
         call: None,
         sid,
         template: None,
+        instance: 0,
     });
     h.push(Happening::RequestDone {
         at: again.plus(50),
@@ -688,6 +691,45 @@ fn layers_agree_catches_a_route_loop() {
     let report = invariants::check(&trace);
     assert!(report.broken().contains(&InvariantId::LayersAgree), "{:#?}", report.violations);
     assert_eq!(report.first(InvariantId::LayersAgree).expect("broken").step, last as u32);
+}
+
+/// The same second refresh from a headless SDK instance (`instances: 2`) is that instance's
+/// own schedule, not a second one of the UI's: each instance has its own timers.
+#[test]
+fn one_refresh_schedule_is_per_sdk_instance() {
+    let mut events = signed_in();
+    events.push(advance(2 * MINUTE_MS));
+    let mut trace = run(&events);
+    let last = trace.steps.len() - 1;
+    let (at, sid) = happenings(&mut trace, last)
+        .iter()
+        .find_map(|h| match h {
+            Happening::RequestSent { at, endpoint: Endpoint::Tokens, call: None, sid, .. } => {
+                Some((*at, *sid))
+            }
+            _ => None,
+        })
+        .expect("the schedule refreshed in two minutes");
+    let again = at.plus(5 * SECOND_MS);
+    let h = happenings(&mut trace, last);
+    h.push(Happening::TimerFired { at: again, timer: TimerKind::TokenRefresh, due: again });
+    h.push(Happening::RequestSent {
+        at: again,
+        req: RequestId(999),
+        endpoint: Endpoint::Tokens,
+        call: None,
+        sid,
+        template: None,
+        instance: 1,
+    });
+    h.sort_by_key(|h| h.at());
+    let report = invariants::check(&trace);
+    assert!(
+        report.violations.iter().all(|v| v.invariant != InvariantId::OneRefreshSchedule
+            && v.invariant != InvariantId::SingleFlightRefresh),
+        "{:?}",
+        report.violations
+    );
 }
 
 #[test]

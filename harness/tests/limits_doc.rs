@@ -59,6 +59,7 @@ fn every_limit_in_the_table_is_the_codes() {
         ("SPEED_MAX", SPEED_MAX.to_string()),
         ("LINE_BYTES_MAX", format!("{} MiB", LINE_BYTES_MAX >> 20)),
         ("TEMPLATES_MAX", format!("{} templates", templates::TEMPLATES_MAX)),
+        ("INSTANCES_MAX", format!("1 ..= {}", session_harness::model::settings::INSTANCES_MAX)),
         (
             "TEMPLATE_CLAIMS_MAX",
             format!("at most {} custom claims", templates::TEMPLATE_CLAIMS_MAX),

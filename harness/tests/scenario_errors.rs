@@ -96,6 +96,31 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             vec!["duplicate key `name`"],
         ),
         (
+            "no SDK instance",
+            with_setup("  instances: 0\n"),
+            (7, 14),
+            vec!["`instances` = 0 is out of range; accepted: 1 ..= 4"],
+        ),
+        (
+            "too many SDK instances, beyond the field's width too",
+            with_setup("  instances: 300\n"),
+            (7, 14),
+            vec!["`instances` = 300 is out of range; accepted: 1 ..= 4"],
+        ),
+        (
+            "a step for an instance the setup lacks",
+            with_steps("  - instance: { n: 1, step: { get_token: {} } }\n"),
+            (9, 5),
+            vec!["instance 1 does not exist in variant `default`", "`instances: 2` or more"],
+        ),
+        (
+            "a step no instance performs",
+            with_setup("  instances: 2\n")
+                .replace("  - cold_start: {}\n", "  - instance: { n: 1, step: { kill: {} } }\n"),
+            (9, 5),
+            vec!["`instance` takes one SDK event, not `kill`", "accepted: sign_in"],
+        ),
+        (
             "unknown step kind",
             with_steps("  - fly: {}\n"),
             (9, 5),

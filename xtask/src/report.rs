@@ -275,7 +275,7 @@ fn heat_map(coverage: &Coverage) -> String {
         let _ = write!(out, "<th>{s}</th>");
     }
     out.push_str("</tr>");
-    for e in Event::NAMES {
+    for e in Event::COVERAGE_NAMES {
         let _ = write!(out, "<tr><th>{e}</th>");
         for s in &statuses {
             let n = coverage.pairs.get(&(*s, e)).copied().unwrap_or(0);

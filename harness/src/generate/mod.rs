@@ -76,7 +76,8 @@ fn choice() -> impl Strategy<Value = Choice> {
 
 /// Setups the fuzzer explores for `profile` on `platform`s: mostly defaults, sometimes the
 /// resource cache, a memory token cache, an inactivity timeout, the session minter,
-/// multi-session mode, a short maximum lifetime, or a token-reuse policy other than Clerk's.
+/// multi-session mode, a short maximum lifetime, a token-reuse policy other than Clerk's, or
+/// a second SDK instance.
 pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
     (any::<bool>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(move |(ios, a, b, c)| {
         let platform = if ios { Platform::Ios } else { Platform::Android };
@@ -105,6 +106,14 @@ pub fn setup_strategy(profile: ProfileId) -> impl Strategy<Value = Setup> {
                 9 => Some(LargeValues::Store),
                 _ => None,
             },
+            // A quarter of the `clerk-js-6` setups run a second, headless SDK instance over
+            // the same storage (a second provider, a share extension, a background task).
+            // The article's contract (`documented`) is about one instance: under it two
+            // instances over one store where the last write wins break its guarantees
+            // without any defect (one instance's late sign-out deletes the credential the
+            // other just stored: `transient-never-signs-out`; two clients made at a first
+            // launch: `eventually-signed-in`), so its campaigns leave them out.
+            instances: if profile == ProfileId::ClerkJs6 && (b >> 4) % 4 == 1 { 2 } else { 1 },
         };
         let instance = InstanceSettings {
             inactivity_timeout_ms: (b % 4 == 0).then_some(30 * MINUTE_MS),
@@ -270,6 +279,10 @@ enum Template {
     ClockSkew,
     AppStateFault,
     NativeSignIn,
+    /// An SDK event addressed to a headless instance, only on setups with more than one, and
+    /// never among the arbitrary events (so one-instance campaigns draw what they drew
+    /// before).
+    Headless,
 }
 
 const ALL_TEMPLATES: [Template; 39] = [
@@ -314,7 +327,47 @@ const ALL_TEMPLATES: [Template; 39] = [
     Template::NativeSignIn,
 ];
 
-fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates) -> Event {
+/// What a headless instance is asked to do, weighted: mostly tokens (on demand and forced) and
+/// API calls, the work a share extension or a background task does; sometimes its own
+/// sign-in, sign-out, session end or removal, switch or task, racing the UI's.
+const HEADLESS_STEPS: [(u64, Template); 9] = [
+    (4, Template::GetToken),
+    (1, Template::GetTokenSkip),
+    (4, Template::ApiCall),
+    (2, Template::SignIn),
+    (2, Template::SignOut),
+    (2, Template::SetActive),
+    (2, Template::SessionEnd),
+    (1, Template::SessionRemove),
+    (1, Template::CompleteTask),
+];
+
+/// An event for headless instance 1 ..= `instances - 1`: its kind from the low bits of
+/// `param`, its own parameters from the rest.
+fn headless(param: u64, instances: u8, templates: &Templates) -> Event {
+    let n = 1 + (param % u64::from(instances.max(2) - 1)) as u8;
+    let param = param >> 2;
+    let total: u64 = HEADLESS_STEPS.iter().map(|(w, _)| w).sum::<u64>();
+    let mut target = param % total;
+    let mut step = Template::GetToken;
+    for (w, t) in HEADLESS_STEPS {
+        if target < w {
+            step = t;
+            break;
+        }
+        target -= w;
+    }
+    let step = instantiate(step, param >> 5, true, templates, instances);
+    Event::Instance { n, step: Box::new(step) }
+}
+
+fn instantiate(
+    t: Template,
+    param: u64,
+    foreground: bool,
+    templates: &Templates,
+    instances: u8,
+) -> Event {
     let exponents = if foreground { FOREGROUND_EXPONENTS } else { 31 };
     match t {
         Template::AdvanceShort => {
@@ -380,6 +433,7 @@ fn instantiate(t: Template, param: u64, foreground: bool, templates: &Templates)
         Template::RestoreBackup => Event::RestoreBackup,
         // A phone on a desk: minutes to a night, log-uniform.
         Template::DeviceSleep => Event::DeviceSleep { ms: log_uniform_capped_ms(param, 25).max(1) },
+        Template::Headless => headless(param, instances, templates),
     }
 }
 
@@ -511,6 +565,10 @@ fn menu(world: &World) -> Vec<(u32, Template)> {
         }
         Route::Protected { .. } => m.extend(protected_menu()),
     }
+    if world.setup.sdk.instances > 1 {
+        // The headless instance works whatever the UI shows.
+        m.push((16, T::Headless));
+    }
     m
 }
 
@@ -542,6 +600,8 @@ pub fn interpret(case: &Case, seed: Option<u64>) -> Trace {
 /// events that arrive late, a connectivity listener that reports changes only), for
 /// campaigns that leave device events out.
 pub fn without_device_settings(mut setup: Setup) -> Setup {
+    // A second SDK instance is the harness's to run (docs/adapter-protocol.md refuses it).
+    setup.sdk.instances = 1;
     setup.sdk.app_state_delay_ms = 0;
     setup.sdk.large_values = None;
     setup.net.connectivity_initial = true;
@@ -582,6 +642,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 c.param >> 5,
                 foreground,
                 &setup.instance.templates,
+                setup.sdk.instances,
             )
         } else {
             let mut m = menu(&world);
@@ -598,7 +659,7 @@ pub fn interpret_with(case: &Case, seed: Option<u64>, device: bool, native: bool
                 }
                 target -= w;
             }
-            instantiate(chosen, c.param, foreground, &setup.instance.templates)
+            instantiate(chosen, c.param, foreground, &setup.instance.templates, setup.sdk.instances)
         };
         let at = world.now();
         let obs = world.step(&event);
@@ -638,6 +699,30 @@ mod tests {
         assert!(asked >= 40 && served >= 5, "{asked} template get_tokens, {served} served");
     }
 
+    /// A share of `clerk-js-6` cases run a headless instance and address it; `documented`
+    /// cases and external campaigns (`without_device_settings`) never do.
+    #[test]
+    fn some_cases_run_a_headless_instance() {
+        let (mut two, mut addressed) = (0, 0);
+        for seed in 0..400u64 {
+            let case = case_from_seed(ProfileId::ClerkJs6, 60, seed);
+            assert_eq!(without_device_settings(case.setup).sdk.instances, 1);
+            if case.setup.sdk.instances == 2 {
+                two += 1;
+                let trace = interpret(&case, Some(seed));
+                addressed += trace
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.event, Event::Instance { n: 1, .. }))
+                    .count();
+            }
+            let documented = case_from_seed(ProfileId::Documented, 60, seed);
+            assert_eq!(documented.setup.sdk.instances, 1);
+        }
+        assert!((60..160).contains(&two), "{two} of 400 cases with two instances");
+        assert!(addressed >= 200, "{addressed} steps addressed to the headless instance");
+    }
+
     #[test]
     fn log_uniform_spans_milliseconds_to_weeks() {
         let mut rng = SeedRng::new(1);
@@ -654,13 +739,13 @@ mod tests {
         for _ in 0..5000 {
             let param = rng.next_u64();
             let Event::Advance { ms } =
-                instantiate(Template::AdvanceShort, param, false, &Templates::default())
+                instantiate(Template::AdvanceShort, param, false, &Templates::default(), 1)
             else {
                 panic!("a short wait is an advance")
             };
             assert!((1..1 << SHORT_EXPONENTS).contains(&ms), "short wait of {ms} ms");
             let Event::Advance { ms } =
-                instantiate(Template::AdvanceLong, param, true, &Templates::default())
+                instantiate(Template::AdvanceLong, param, true, &Templates::default(), 1)
             else {
                 panic!("a long wait is an advance")
             };

@@ -168,8 +168,9 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
     // came (a retry sent as that answer arrives belongs to the same schedule).
     // By token (session and template): a template's token has its own refresh timer, so its
     // refreshes are a schedule of their own beside the session token's.
-    let mut last: BTreeMap<TokenKey, (VTime, Option<VTime>)> = BTreeMap::new();
-    let mut pending: BTreeMap<crate::model::vocab::RequestId, TokenKey> = BTreeMap::new();
+    // And by SDK instance: each instance has its own timers (`instances: N`).
+    let mut last: BTreeMap<(u8, TokenKey), (VTime, Option<VTime>)> = BTreeMap::new();
+    let mut pending: BTreeMap<crate::model::vocab::RequestId, (u8, TokenKey)> = BTreeMap::new();
     // When a refresh timer last fired: a background refresh sent at that instant is the
     // schedule's (one sent on demand, as stale-while-revalidate does, is not).
     let mut timer_at: Option<VTime> = None;
@@ -191,10 +192,11 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
                     call: None,
                     sid: Some(sid),
                     template,
+                    instance,
                 } if timer_at == Some(*at) => {
                     r.exercise(InvariantId::OneRefreshSchedule, 1);
                     let key = TokenKey { sid: *sid, template: *template };
-                    if let Some((sent, answered)) = last.get(&key)
+                    if let Some((sent, answered)) = last.get(&(*instance, key))
                         && answered.is_none_or(|a| a != *at)
                         && at.since(*sent) < gap
                     {
@@ -214,8 +216,8 @@ pub(super) fn one_refresh_schedule(trace: &Trace, r: &mut Report) {
                             ),
                         );
                     }
-                    last.insert(key, (*at, None));
-                    pending.insert(*req, key);
+                    last.insert((*instance, key), (*at, None));
+                    pending.insert(*req, (*instance, key));
                 }
                 Happening::RequestDone { at, req, .. } => {
                     if let Some(key) = pending.remove(req)

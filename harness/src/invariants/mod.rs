@@ -321,7 +321,8 @@ fn nothing_destructive_while_loading(trace: &Trace, r: &mut Report) {
 fn single_flight_refresh(trace: &Trace, r: &mut Report) {
     // By token (session and template): clerk-js keys its fetches by `tokenId`, so a template's
     // token request beside the session token's is two tokens, not a race.
-    let mut in_flight: BTreeMap<RequestId, TokenKey> = BTreeMap::new();
+    // And by SDK instance: each instance has its own cache and fetches (`instances: N`).
+    let mut in_flight: BTreeMap<RequestId, (u8, TokenKey)> = BTreeMap::new();
     for step in &trace.steps {
         if step.event.ends_process() || matches!(step.event, Event::JsReload) {
             // A dead runtime's requests cannot be shared with the next one.
@@ -335,11 +336,12 @@ fn single_flight_refresh(trace: &Trace, r: &mut Report) {
                     sid: Some(sid),
                     template,
                     at,
+                    instance,
                     ..
                 } => {
                     r.exercise(InvariantId::SingleFlightRefresh, 1);
                     let key = TokenKey { sid: *sid, template: *template };
-                    let others = in_flight.values().filter(|k| **k == key).count();
+                    let others = in_flight.values().filter(|k| **k == (*instance, key)).count();
                     if others > 0 {
                         r.violate(
                             InvariantId::SingleFlightRefresh,
@@ -349,7 +351,7 @@ fn single_flight_refresh(trace: &Trace, r: &mut Report) {
                             format!("{} in flight", others + 1),
                         );
                     }
-                    in_flight.insert(*req, key);
+                    in_flight.insert(*req, (*instance, key));
                 }
                 Happening::RequestDone { req, .. } => {
                     in_flight.remove(req);
@@ -442,7 +444,10 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
         // from before, started now, or signed out now.
         let mut user = !signing_out.is_empty()
             || adopting
-            || matches!(step.event, Event::SignOut | Event::SessionEnd | Event::SessionRemove);
+            || matches!(
+                step.event.addressed(),
+                Event::SignOut | Event::SessionEnd | Event::SessionRemove
+            );
         for h in &step.obs.happenings {
             if let Happening::StorageFailed {
                 key: StorageKey::ClientJwt,
@@ -515,7 +520,7 @@ fn transient_never_signs_out(trace: &Trace, r: &mut Report) {
                     let user = step.obs.happenings.iter().any(|h| {
                         matches!(h, Happening::SignedOut { cause: SignOutCause::User, .. })
                     }) || matches!(
-                        step.event,
+                        step.event.addressed(),
                         Event::SignOut | Event::SessionEnd | Event::SessionRemove
                     );
                     if !user
@@ -728,7 +733,7 @@ fn calls_settle(trace: &Trace, r: &mut Report) {
             && !matches!(step.event, Event::DeviceSleep { .. });
         for h in &step.obs.happenings {
             match h {
-                Happening::CallStarted { call, kind, at } => {
+                Happening::CallStarted { call, kind, at, .. } => {
                     r.exercise(InvariantId::CallsSettle, 1);
                     open.insert(*call, (*kind, step.index, *at, 0, false));
                 }
@@ -960,7 +965,11 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
                 // A sign-out asked for before the app had loaded leaves it loading because the
                 // load has not finished: that is the load's to settle (calls-settle,
                 // restore-after-cold-start), not the sign-out's.
-                Happening::CallStarted { call, kind: CallKind::SignOut, .. } if view.is_loaded => {
+                // A headless instance's sign-out is judged by what the UI's instance shows
+                // later (its next read), not at once: only the UI's sign-outs settle here.
+                Happening::CallStarted { call, kind: CallKind::SignOut, instance: 0, .. }
+                    if view.is_loaded =>
+                {
                     judged.insert(*call);
                     refused = false;
                 }

@@ -150,6 +150,11 @@ pub enum SettingsError {
         max = REUSE_GRACE_VERSIONS_MAX
     )]
     ReuseGraceVersions { value: u32 },
+    #[error(
+        "`instances` = {value} is out of range; accepted: 1 ..= {max} (SDK instances in the app)",
+        max = INSTANCES_MAX
+    )]
+    Instances { value: u32 },
 }
 
 impl InstanceSettings {
@@ -238,7 +243,20 @@ pub struct SdkSettings {
     /// platform's default ([`LargeValues::platform_default`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub large_values: Option<LargeValues>,
+    /// How many SDK instances the app runs over the same secure storage (default 1): 0 is
+    /// the app's UI, the others are headless (a second provider, a share extension, a
+    /// background task), each with its own cache, timers and requests (`model/world/instances.rs`).
+    #[serde(skip_serializing_if = "is_one")]
+    pub instances: u8,
 }
+
+fn is_one(n: &u8) -> bool {
+    *n == 1
+}
+
+/// Most SDK instances a setup may ask for: enough for the UI and a few headless ones; more
+/// only multiplies the same races.
+pub const INSTANCES_MAX: u8 = 4;
 
 fn is_zero(ms: &u64) -> bool {
     *ms == 0
@@ -261,6 +279,7 @@ impl Default for SdkSettings {
             keychain_accessible: KeychainAccessible::default(),
             app_state_delay_ms: 0,
             large_values: None,
+            instances: 1,
         }
     }
 }
@@ -338,6 +357,9 @@ impl Setup {
                 value: self.sdk.app_state_delay_ms,
                 accepted: "0 ..= 1m",
             });
+        }
+        if !(1..=INSTANCES_MAX).contains(&self.sdk.instances) {
+            return Err(SettingsError::Instances { value: u32::from(self.sdk.instances) });
         }
         self.net.validate()
     }

@@ -515,7 +515,7 @@ impl Ledger {
         let mut storage: Vec<(VTime, String)> = Vec::new();
         for h in happenings {
             match h {
-                Happening::RequestSent { at, req, endpoint, call, sid, template } => {
+                Happening::RequestSent { at, req, endpoint, call, sid, template, .. } => {
                     requests.push((
                         *at,
                         req.0,

@@ -192,10 +192,11 @@ pub fn status_key(status: Option<SessionStatus>) -> &'static str {
 
 /// The (status, event) pairs the model declares reachable: every event in every status, and
 /// before any session. Events are inputs, so each can arrive in any state; the campaign
-/// must show each pair actually happens.
+/// must show each pair actually happens. Events addressed to a headless SDK instance count
+/// apart (`instance:get_token`, [`Event::coverage_name`]), so each needs its own pairs too.
 pub fn declared_reachable() -> BTreeSet<(&'static str, &'static str)> {
     let statuses = std::iter::once("none").chain(SessionStatus::ALL.iter().map(|s| s.as_str()));
-    statuses.flat_map(|s| Event::NAMES.iter().map(move |e| (s, *e))).collect()
+    statuses.flat_map(|s| Event::COVERAGE_NAMES.iter().map(move |e| (s, *e))).collect()
 }
 
 /// What a campaign reached.
@@ -215,7 +216,7 @@ impl Coverage {
         let mut focus: Option<SessionId> = None;
         let mut last_status: Option<SessionStatus> = None;
         for step in &outcome.trace.steps {
-            *self.pairs.entry((status_key(last_status), step.event.name())).or_default() += 1;
+            *self.pairs.entry((status_key(last_status), step.event.coverage_name())).or_default() += 1;
             if let Some(s) = step.obs.view.session {
                 focus = Some(s.id);
             }
@@ -280,7 +281,7 @@ impl Coverage {
             let _ = write!(out, " {:>9}", s);
         }
         out.push('\n');
-        for e in Event::NAMES {
+        for e in Event::COVERAGE_NAMES {
             let _ = write!(out, "{e:<15}");
             for s in &statuses {
                 let n = self.pairs.get(&(*s, e)).copied().unwrap_or(0);

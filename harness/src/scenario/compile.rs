@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::invariants::InvariantId;
 use crate::model::settings::{
-    InstanceSettings, LATENCY_MS_MAX, NetSettings, ReuseGrace, SdkSettings, Setup, TokenCacheKind,
+    INSTANCES_MAX, InstanceSettings, LATENCY_MS_MAX, NetSettings, ReuseGrace, SdkSettings,
+    SettingsError, Setup, TokenCacheKind,
 };
 use crate::model::time::format_duration;
 use crate::model::vocab::{
@@ -215,8 +216,15 @@ pub fn compile(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError>
         variant.expect = Expectation { violates, holds_only };
     }
 
-    // Steps → events and checks.
-    let mut flat = Flat::default();
+    // Steps → events and checks; a step addressed to an instance must name one every
+    // variant runs.
+    let mut flat = Flat {
+        fewest: variants
+            .iter()
+            .min_by_key(|v| v.setup.sdk.instances)
+            .map(|v| (v.name.clone(), v.setup.sdk.instances)),
+        ..Flat::default()
+    };
     if raw.steps.is_empty() {
         return Err(err(
             0,
@@ -385,6 +393,23 @@ fn validate(
     Ok(())
 }
 
+/// `instances: N`, checked where the file writes it (a number too large for the setup's
+/// field is out of range too, not cut).
+fn instances(file: &str, n: &Located<u32>, variant: Option<&str>) -> Result<u8, ScenarioError> {
+    match u8::try_from(n.value) {
+        Ok(k) if (1..=INSTANCES_MAX).contains(&k) => Ok(k),
+        _ => Err(ScenarioError::new(
+            file,
+            n.line,
+            n.column,
+            ErrorKind::Settings {
+                context: Context(variant.map(str::to_string)),
+                source: SettingsError::Instances { value: n.value },
+            },
+        )),
+    }
+}
+
 fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     let spec = &raw.setup;
     let mut sdk = SdkSettings::default();
@@ -408,6 +433,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     }
     if let Some(b) = spec.treat_pending_as_signed_out {
         sdk.treat_pending_as_signed_out = b;
+    }
+    if let Some(n) = &spec.instances {
+        sdk.instances = instances(file, n, None)?;
     }
     let mut setup = Setup::new(spec.platform.0, spec.profile.0);
     setup.sdk = sdk;
@@ -463,6 +491,9 @@ fn merge_variant(
     if let Some(b) = v.treat_pending_as_signed_out {
         setup.sdk.treat_pending_as_signed_out = b;
     }
+    if let Some(n) = &v.instances {
+        setup.sdk.instances = instances(file, n, Some(name))?;
+    }
     if let Some(instance) = &v.instance {
         setup.instance = merge_instance(setup.instance, &instance.value);
     }
@@ -482,6 +513,8 @@ fn merge_variant(
 
 #[derive(Default)]
 struct Flat {
+    /// The variant that runs the fewest SDK instances, and how many.
+    fewest: Option<(String, u8)>,
     events: Vec<Event>,
     lines: Vec<u64>,
     concurrent: Vec<bool>,
@@ -556,6 +589,41 @@ impl Flat {
                     mode,
                 });
                 return Ok(());
+            }
+            StepSpec::Instance(spec) => {
+                let inner = &spec.step;
+                let kind = inner.value.kind();
+                if !Event::ADDRESSABLE.contains(&kind) {
+                    return Err(err(ErrorKind::Step(format!(
+                        "`instance` takes one SDK event, not `{kind}`; accepted: {}",
+                        Event::ADDRESSABLE.join(", ")
+                    ))));
+                }
+                if spec.n >= u32::from(INSTANCES_MAX) {
+                    return Err(err(ErrorKind::Step(format!(
+                        "`instance: {{ n: {} }}` is out of range; accepted: 0 ..= {} (and below \
+                         the setup's `instances`)",
+                        spec.n,
+                        INSTANCES_MAX - 1
+                    ))));
+                }
+                if let Some((name, k)) = &self.fewest
+                    && spec.n >= u32::from(*k)
+                {
+                    return Err(err(ErrorKind::Step(format!(
+                        "instance {} does not exist in variant `{name}`, which runs {k} SDK \
+                         instance(s); accepted: `instances: {}` or more in the setup",
+                        spec.n,
+                        spec.n + 1
+                    ))));
+                }
+                let mut one = Flat::default();
+                one.push(file, inner, true)?;
+                let event = one.events.pop().expect("an addressable step is one event");
+                match spec.n {
+                    0 => event,
+                    n => Event::Instance { n: n as u8, step: Box::new(event) },
+                }
             }
             StepSpec::Concurrently(group) => {
                 if in_group {
@@ -850,6 +918,10 @@ pub fn step_of(event: &Event) -> StepSpec {
         Event::RestoreBackup => StepSpec::RestoreBackup(Empty {}),
         Event::DeviceSleep { ms } => StepSpec::DeviceSleep(Duration(*ms)),
         Event::ClockSkew { ms } => StepSpec::ClockSkew(Skew(*ms)),
+        Event::Instance { n, step } => StepSpec::Instance(super::format::InstanceStep {
+            n: u32::from(*n),
+            step: Box::new(Located { value: step_of(step), line: 0, column: 0 }),
+        }),
         Event::AppStateFault(spec) => StepSpec::AppStateFault(AppStateFaultStep {
             kind: AppStateFaultKindName(match spec.kind {
                 AppStateFaultKind::Drop => AppStateFaultName::Drop,

@@ -87,7 +87,9 @@ fn settings_message(err: &SettingsError) -> String {
         SettingsError::NoLifetimeLimit => "at least one of `max_lifetime` and \
              `inactivity_timeout` must be on (Clerk refuses an instance with neither)"
             .to_string(),
-        SettingsError::ReuseGraceVersions { .. } => err.to_string(),
+        SettingsError::ReuseGraceVersions { .. } | SettingsError::Instances { .. } => {
+            err.to_string()
+        }
     }
 }
 

@@ -202,6 +202,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
         app_state_delay: (setup.sdk.app_state_delay_ms != 0)
             .then_some(Duration(setup.sdk.app_state_delay_ms)),
         large_values: setup.sdk.large_values.map(LargeValuesName),
+        // Written only when more than one, so exports of older setups stay as they were.
+        instances: (setup.sdk.instances != 1).then(|| here(u32::from(setup.sdk.instances))),
         instance: Some(here(InstanceSpec {
             session_token_ttl: Some(Duration(setup.instance.session_token_ttl_ms)),
             max_lifetime: Some(Limit(setup.instance.max_lifetime_ms)),

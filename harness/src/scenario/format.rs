@@ -651,6 +651,10 @@ pub struct SetupSpec {
     /// `throw`, `fail_on_read`, `store`; default: `truncate` on iOS, `store` on Android.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_values: Option<LargeValuesName>,
+    /// SDK instances in the app over one secure storage; default 1, at most 4. Instance 0
+    /// is the UI; steps reach the others with `instance: { n: 1, step: … }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Located<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -689,6 +693,8 @@ pub struct VariantSpec {
     pub app_state_delay: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub large_values: Option<LargeValuesName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<Located<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Located<InstanceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1130,6 +1136,16 @@ pub struct ExpectSpec {
     pub last_call: Option<LastCallSpec>,
 }
 
+/// A step addressed to one SDK instance.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceStep {
+    /// The instance: 0 (the UI) up to the setup's `instances` less one.
+    pub n: u32,
+    /// The event, as a step of its own: `{ sign_out: {} }`.
+    pub step: Box<Located<StepSpec>>,
+}
+
 /// One step of a scenario: an event, a group of concurrent events, or a check.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -1198,6 +1214,11 @@ pub enum StepSpec {
     /// The device clock is set ahead of the server's (`5m`) or behind it (`-5m`), or back
     /// in step (`0s`): `clock_skew: -5m`.
     ClockSkew(Skew),
+    /// An SDK-facing event addressed to SDK instance `n` (`instances:` in the setup):
+    /// `instance: { n: 1, step: { get_token: {} } }`. Instance 0 is the UI, which every plain
+    /// step reaches; the step is one of `sign_in`, `complete_task`, `get_token`, `api_call`,
+    /// `session_end`, `session_remove`, `sign_out`, `set_active`.
+    Instance(InstanceStep),
     /// Events issued at the same instant, all in flight together.
     Concurrently(Vec<Located<StepSpec>>),
     /// Check what the world shows after the previous step.
@@ -1214,6 +1235,7 @@ impl StepSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             StepSpec::Concurrently(_) => "concurrently",
+            StepSpec::Instance(_) => "instance",
             StepSpec::Expect(_) => "expect",
             StepSpec::Eventually(_) => "eventually",
             StepSpec::Never(_) => "never",

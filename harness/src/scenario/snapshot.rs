@@ -165,7 +165,11 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
                 .sdk
                 .large_values
                 .map(|l| format!(" large_values={}", l.as_str()))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+            + &match setup.sdk.instances {
+                1 => String::new(),
+                n => format!(" instances={n}"),
+            },
         instance: format!(
             "token_ttl={} max_lifetime={} inactivity_timeout={} multi_session={} session_minter={}",
             format_duration(i.session_token_ttl_ms),
@@ -265,7 +269,12 @@ pub fn short(h: &Happening) -> String {
             view.is_signed_in.map(|b| b.to_string()).unwrap_or_else(|| "undefined".into()),
             session_text(view.session)
         ),
-        Happening::CallStarted { call, kind, .. } => format!("{call} {} started", word(kind)),
+        Happening::CallStarted { call, kind, instance: 0, .. } => {
+            format!("{call} {} started", word(kind))
+        }
+        Happening::CallStarted { call, kind, instance, .. } => {
+            format!("{call} {} started (instance {instance})", word(kind))
+        }
         Happening::CallSettled { call, kind, result, .. } => {
             let r = match result {
                 CallResult::Token { token } => claims(token),

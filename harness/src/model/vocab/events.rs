@@ -348,6 +348,14 @@ pub enum Event {
     /// Script a fault for the AppState events of the device's next app-state changes: the
     /// OS state is the truth, the events JS hears differ.
     AppStateFault(AppStateFaultSpec),
+    /// An SDK-facing event (`step`: one of [`Event::ADDRESSABLE`]) addressed to the app's SDK
+    /// instance `n` (`instances: N` in the setup): 0 is the app's UI, the one every plain
+    /// event reaches; 1 and up are headless (a second provider, a share extension, a
+    /// background task) with their own cache, timers and requests over the same storage.
+    Instance {
+        n: u8,
+        step: Box<Event>,
+    },
 }
 
 impl Event {
@@ -386,10 +394,59 @@ impl Event {
             Event::DeviceSleep { .. } => "device_sleep",
             Event::ClockSkew { .. } => "clock_skew",
             Event::AppStateFault(_) => "app_state_fault",
+            Event::Instance { .. } => "instance",
         }
     }
 
-    pub const NAMES: [&'static str; 32] = [
+    /// The events an [`Event::Instance`] may carry: what an SDK instance's own code does.
+    /// Navigation and the native layer belong to the app (instance 0), not to an instance.
+    pub const ADDRESSABLE: [&'static str; 8] = [
+        "sign_in",
+        "complete_task",
+        "get_token",
+        "api_call",
+        "session_end",
+        "session_remove",
+        "sign_out",
+        "set_active",
+    ];
+
+    /// What the event asks of whichever SDK instance it reaches: the step an
+    /// [`Event::Instance`] carries, else the event itself (a user's sign-out is one in any
+    /// instance).
+    pub fn addressed(&self) -> &Event {
+        match self {
+            Event::Instance { step, .. } => step,
+            other => other,
+        }
+    }
+
+    /// Whether this event may be addressed to an instance ([`Event::ADDRESSABLE`]).
+    pub fn is_addressable(&self) -> bool {
+        Event::ADDRESSABLE.contains(&self.name())
+    }
+
+    /// The name coverage counts the event under: its [`Event::name`], and for an event
+    /// addressed to a headless instance `instance:` and the event's name, so the (status,
+    /// event) pairs of headless instances are tracked apart from the UI's.
+    pub fn coverage_name(&self) -> &'static str {
+        match self {
+            Event::Instance { step, .. } => match step.name() {
+                "sign_in" => "instance:sign_in",
+                "complete_task" => "instance:complete_task",
+                "get_token" => "instance:get_token",
+                "api_call" => "instance:api_call",
+                "session_end" => "instance:session_end",
+                "session_remove" => "instance:session_remove",
+                "sign_out" => "instance:sign_out",
+                "set_active" => "instance:set_active",
+                _ => "instance",
+            },
+            other => other.name(),
+        }
+    }
+
+    pub const NAMES: [&'static str; 33] = [
         "advance",
         "cold_start",
         "kill",
@@ -422,7 +479,28 @@ impl Event {
         "clock_skew",
         "app_state_fault",
         "native_sign_in",
+        "instance",
     ];
+
+    /// The names coverage counts events under ([`Event::coverage_name`]): every event but
+    /// `instance` itself, then each addressable event as a headless instance's.
+    pub const COVERAGE_NAMES: [&'static str; 40] = {
+        let mut out = [""; 40];
+        let mut i = 0;
+        while i < 32 {
+            out[i] = Event::NAMES[i];
+            i += 1;
+        }
+        out[32] = "instance:sign_in";
+        out[33] = "instance:complete_task";
+        out[34] = "instance:get_token";
+        out[35] = "instance:api_call";
+        out[36] = "instance:session_end";
+        out[37] = "instance:session_remove";
+        out[38] = "instance:sign_out";
+        out[39] = "instance:set_active";
+        out
+    };
 
     /// Events after which the app process is gone (its JS runtime with it).
     pub fn ends_process(&self) -> bool {
@@ -533,6 +611,7 @@ impl fmt::Display for Event {
                 }
                 write!(f, " x{}", spec.count)
             }
+            Event::Instance { n, step } => write!(f, "instance {n}: {step}"),
             other => f.write_str(other.name()),
         }
     }

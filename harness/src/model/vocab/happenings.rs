@@ -175,6 +175,10 @@ pub enum TimerKind {
     NativePoll,
 }
 
+fn is_ui(instance: &u8) -> bool {
+    *instance == 0
+}
+
 /// A timestamped thing that happened inside one step. The invariants read these.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "what")]
@@ -188,6 +192,9 @@ pub enum Happening {
         at: VTime,
         call: CallId,
         kind: CallKind,
+        /// The SDK instance that made the call (`instances: N`): 0, the UI's, is left out.
+        #[serde(default, skip_serializing_if = "is_ui")]
+        instance: u8,
     },
     CallSettled {
         at: VTime,
@@ -208,6 +215,9 @@ pub enum Happening {
         /// The JWT template a token request is for (`/tokens/{template}`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<TemplateName>,
+        /// The SDK instance that sent it (`instances: N`): 0, the UI's, is left out.
+        #[serde(default, skip_serializing_if = "is_ui")]
+        instance: u8,
     },
     /// A FAPI request's outcome reached the device (or the server, for a dropped reply).
     RequestDone {

@@ -42,7 +42,8 @@ impl World {
                 sent: None,
             },
         );
-        self.log.push(Happening::CallStarted { at: self.now, call: id, kind });
+        let instance = self.current as u8;
+        self.log.push(Happening::CallStarted { at: self.now, call: id, kind, instance });
         id
     }
 

@@ -22,7 +22,7 @@ impl World {
         self.device.unlock();
         self.device.running = true;
         self.device.app_state = AppState::Active;
-        self.start_js();
+        self.start_all_js();
     }
 
     /// The user locks the device: the OS moves a foreground app to the background.
@@ -46,7 +46,7 @@ impl World {
             } else {
                 self.device.running = true;
                 self.device.app_state = AppState::Background;
-                self.start_js();
+                self.start_all_js();
             }
         }
         self.run_until(target);
@@ -57,21 +57,26 @@ impl World {
         if !self.device.running {
             return;
         }
-        self.end_js();
+        self.end_all_js();
         self.device.running = false;
         self.native_process_ended();
     }
 
+    /// The current instance's JS runtime starts (`start_all_js` starts every instance's).
     pub(super) fn start_js(&mut self) {
         self.js = Js::new(self.js.runtime + 1);
         // The listener starts from `AppState.currentState`.
         self.js.heard = self.device.app_state;
         self.render();
         self.start_load();
-        self.native_bootstrap();
+        if self.in_ui() {
+            // The native module is the app's provider's to configure, not a headless one's.
+            self.native_bootstrap();
+        }
     }
 
-    /// The JS runtime dies: every open call dies with it.
+    /// The current instance's JS runtime dies: every open call dies with it (`end_all_js`
+    /// ends every instance's).
     pub(super) fn end_js(&mut self) {
         let open: Vec<(CallId, CallKind)> =
             self.js.calls.iter().map(|(id, c)| (*id, c.kind)).collect();
@@ -85,13 +90,14 @@ impl World {
         }
         self.js.calls.clear();
         // Answers held for the dead runtime are dropped with it: no longer in flight.
-        for (_, job) in std::mem::take(&mut self.paused) {
+        let runtime = self.js.runtime;
+        for (_, _, job) in self.paused.extract_if(.., |(_, js, _)| *js == runtime) {
             if let JsJob::Deliver(req, _) = job {
                 self.flights.remove(&req);
             }
         }
         // Requests stuck behind a storage read that never settled die with the runtime.
-        self.flights.retain(|_, f| !f.hung);
+        self.flights.retain(|_, f| !f.hung || f.js != runtime);
         self.js = Js::new(self.js.runtime + 1);
         self.js.status = LoadStatus::Loading;
     }
@@ -161,8 +167,8 @@ impl World {
     /// JS runs again (back in the foreground, woken, awake after a sleep): the timers and
     /// answers held meanwhile run now, late, in the order they fell due.
     fn resume_held(&mut self) {
-        for (due, job) in std::mem::take(&mut self.paused) {
-            self.run_js(job, due);
+        for (due, js, job) in std::mem::take(&mut self.paused) {
+            self.run_held(js, job, due);
             self.render();
         }
     }
@@ -195,19 +201,9 @@ impl World {
                     self.backend_arrive(call, attempt, token, sent_at, js)
                 }
                 Job::Js { js, job } => {
-                    if js != self.js.runtime || !self.device.running {
-                        // The runtime that sent it is gone: its answer lands nowhere, and the
-                        // request is no longer in flight (it used to stay counted forever).
-                        if let JsJob::Deliver(req, _) = job {
-                            self.flights.remove(&req);
-                        }
+                    if !self.run_js_job(js, job, at) {
                         continue;
                     }
-                    if !self.device.js_runs() {
-                        self.paused.push((at, job));
-                        continue;
-                    }
-                    self.run_js(job, at);
                 }
             }
             self.render();

@@ -16,6 +16,7 @@
 
 mod calls;
 mod client;
+mod instances;
 mod lifecycle;
 mod load;
 mod native;
@@ -315,48 +316,6 @@ struct Shell {
     refetched: bool,
 }
 
-impl Js {
-    fn new(runtime: u32) -> Js {
-        Js {
-            runtime,
-            native: NativeSync::default(),
-            status: LoadStatus::Loading,
-            heard: AppState::Active,
-            load_call: None,
-            last_load_call: None,
-            load_attempt: 0,
-            load_retries: 0,
-            load_parts: (None, None),
-            env: None,
-            slot: Slot::Undefined,
-            client: None,
-            memory_token: None,
-            cache: BTreeMap::new(),
-            cache_gen: 0,
-            recurring_gen: 0,
-            fetch: BTreeMap::new(),
-            bg: BTreeMap::new(),
-            unauth: None,
-            held: BTreeMap::new(),
-            last_token: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            load_waiters: Vec::new(),
-            signout_epoch: 0,
-            user_signing_out: false,
-            transitive_from_session: false,
-            preferred: None,
-            shell: Shell {
-                current_path: AppPath::home(),
-                return_to: None,
-                refreshing: None,
-                queue: Vec::new(),
-                refused: 0,
-                refetched: false,
-            },
-        }
-    }
-}
-
 /// A whole simulated world.
 #[derive(Clone, Debug)]
 pub struct World {
@@ -365,11 +324,16 @@ pub struct World {
     now: VTime,
     pub server: Server,
     pub device: Device,
+    /// The JS state of the instance whose work runs now (`current`); the others wait in
+    /// `parked` (`instances.rs`). Between events and jobs it is the UI's, instance 0.
     js: Js,
+    parked: Vec<Js>,
+    current: usize,
     native: NativeLayer,
     agenda: BTreeMap<(VTime, u64), Job>,
     seq: u64,
-    paused: Vec<(VTime, JsJob)>,
+    /// Held JS jobs, with the runtime they belong to.
+    paused: Vec<(VTime, u32, JsJob)>,
     flights: BTreeMap<RequestId, Flight>,
     backend_in_flight: u32,
     next_request: u32,
@@ -395,6 +359,8 @@ impl World {
             setup,
             now: VTime::ZERO,
             js: Js::new(0),
+            parked: instances::parked(setup.sdk.instances),
+            current: 0,
             native: NativeLayer::default(),
             agenda: BTreeMap::new(),
             seq: 0,
@@ -445,7 +411,7 @@ impl World {
             device: self.device_view(),
             server: self.server_view(),
             in_flight: self.flights.len() as u32 + self.backend_in_flight,
-            open_calls: self.js.calls.len() as u32,
+            open_calls: self.open_calls(),
             happenings: std::mem::take(&mut self.log),
         }
     }
@@ -500,8 +466,8 @@ impl World {
             Event::Kill => self.kill(),
             Event::JsReload => {
                 if self.device.running {
-                    self.end_js();
-                    self.start_js();
+                    self.end_all_js();
+                    self.start_all_js();
                 }
             }
             Event::Reinstall => {
@@ -666,6 +632,7 @@ impl World {
                 self.device.clear_faults();
             }
             Event::AppStateFault(spec) => self.device.push_app_state_fault(*spec),
+            Event::Instance { n, step } => self.on_instance(*n, step),
             Event::LockDevice => self.lock_device(),
             Event::UnlockDevice => self.device.unlock(),
             Event::Reboot => {

@@ -23,6 +23,10 @@ impl World {
 
     /// Recomputes what is on screen; logs a render when anything changed.
     pub(super) fn render(&mut self) {
+        if !self.in_ui() {
+            // A headless instance renders nothing: the screen is the UI instance's.
+            return;
+        }
         let view = self.auth_view();
         if view != self.view {
             if view.is_signed_in == Some(true) && self.view.is_signed_in != Some(true) {

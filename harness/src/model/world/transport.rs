@@ -32,6 +32,7 @@ impl World {
             call,
             sid: request.sid(),
             template: request.token_key().and_then(|k| k.template),
+            instance: self.current as u8,
         });
         let offline = self.device.network == Network::Offline;
         let hanging = self.device.network == Network::Hanging;

@@ -341,6 +341,14 @@ impl ExternalSdk {
                         event: "cold_start (with the setup's large_values)".to_string(),
                     });
                 }
+                // Several SDK instances in one app are the harness's own so far: the protocol
+                // has no way to address one (docs/adapter-protocol.md §3).
+                if self.setup.sdk.instances > 1 {
+                    return Err(PortError::Unsupported {
+                        sdk: self.command.label.clone(),
+                        event: "cold_start (with the setup's instances > 1)".to_string(),
+                    });
+                }
                 if !self.device.running {
                     self.device.running = true;
                     self.device.app_state = AppState::Active;
@@ -423,6 +431,12 @@ impl ExternalSdk {
                 } else {
                     self.now = self.now.plus(*ms);
                 }
+            }
+            Event::Instance { .. } => {
+                return Err(PortError::Unsupported {
+                    sdk: self.command.label.clone(),
+                    event: "instance (an event addressed to a second SDK instance)".to_string(),
+                });
             }
             // The device of an external SDK is its adapter's: a running adapter gets the event
             // (and may answer `unsupported`); with no process there is nobody to apply it.

@@ -106,7 +106,7 @@ impl ExternalSdk {
                     )));
                 }
                 self.open_calls.insert(CallId(call), kind);
-                out.push(Happening::CallStarted { at, call: CallId(call), kind });
+                out.push(Happening::CallStarted { at, call: CallId(call), kind, instance: 0 });
             }
             AdapterHappening::CallSettled { call, kind, result, .. } => {
                 let result = match result {
@@ -156,6 +156,7 @@ impl ExternalSdk {
                             call: call.map(CallId),
                             sid,
                             template,
+                            instance: 0,
                         });
                     }
                 }

@@ -11,7 +11,9 @@
 //! than left to a scheduler.
 //!
 //! Macrotasks (timers, deliveries) and the virtual clock live in `js/lifecycle.rs`; this file
-//! knows nothing about sessions.
+//! knows nothing about sessions. Each task remembers the SDK instance that spawned it (its
+//! `tag`, `js/instances.rs`): [`Executor::run_tagged`] tells the caller whose task is next, so
+//! the caller can swap that instance's state in before the task resumes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -145,9 +147,11 @@ impl Wake for TaskWaker {
 /// The microtask queue: JS tasks, polled in the order they were woken.
 #[derive(Default)]
 pub struct Executor {
-    tasks: RefCell<BTreeMap<u64, (Task, Waker)>>,
+    tasks: RefCell<BTreeMap<u64, (Task, Waker, usize)>>,
     ready: Arc<Mutex<VecDeque<u64>>>,
     next: std::cell::Cell<u64>,
+    /// The tag a task spawned now gets: the SDK instance running.
+    tag: std::cell::Cell<usize>,
 }
 
 impl Executor {
@@ -156,12 +160,23 @@ impl Executor {
         let id = self.next.get();
         self.next.set(id + 1);
         let waker = Waker::from(Arc::new(TaskWaker { id, ready: self.ready.clone() }));
-        self.tasks.borrow_mut().insert(id, (Box::pin(task), waker));
+        self.tasks.borrow_mut().insert(id, (Box::pin(task), waker, self.tag.get()));
         self.ready.lock().unwrap_or_else(|e| e.into_inner()).push_back(id);
+    }
+
+    /// Sets the tag of the tasks spawned from now on.
+    pub fn set_tag(&self, tag: usize) {
+        self.tag.set(tag);
     }
 
     /// Runs microtasks until none is ready. Returns whether any ran.
     pub fn run(&self) -> bool {
+        self.run_tagged(|_| {})
+    }
+
+    /// Runs microtasks until none is ready, calling `enter` with each task's tag before it
+    /// resumes. Returns whether any ran.
+    pub fn run_tagged(&self, mut enter: impl FnMut(usize)) -> bool {
         let mut ran = false;
         loop {
             let next = self.ready.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
@@ -169,13 +184,14 @@ impl Executor {
                 return ran;
             };
             // Taken out while polled, so the task may spawn others or be woken again.
-            let Some((mut task, waker)) = self.tasks.borrow_mut().remove(&id) else {
+            let Some((mut task, waker, tag)) = self.tasks.borrow_mut().remove(&id) else {
                 continue;
             };
             ran = true;
+            enter(tag);
             let mut cx = Context::from_waker(&waker);
             if task.as_mut().poll(&mut cx).is_pending() {
-                self.tasks.borrow_mut().insert(id, (task, waker));
+                self.tasks.borrow_mut().insert(id, (task, waker, tag));
             }
         }
     }
@@ -185,6 +201,14 @@ impl Executor {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         self.ready.lock().unwrap_or_else(|e| e.into_inner()).clear();
         drop(tasks);
+    }
+
+    /// Drops the tasks of one tag: that instance's JS runtime died. A ready entry of a
+    /// dropped task finds nothing when its turn comes.
+    pub fn clear_tag(&self, tag: usize) {
+        let dropped: Vec<(Task, Waker, usize)> =
+            self.tasks.borrow_mut().extract_if(.., |_, t| t.2 == tag).map(|(_, t)| t).collect();
+        drop(dropped);
     }
 
     pub fn len(&self) -> usize {

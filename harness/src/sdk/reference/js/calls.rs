@@ -21,7 +21,8 @@ impl Core {
         let id = CallId(self.next_call.get());
         self.next_call.set(id.0 + 1);
         self.rt.borrow_mut().calls.insert(id, kind);
-        self.log(Happening::CallStarted { at: self.now(), call: id, kind });
+        let instance = self.current.get() as u8;
+        self.log(Happening::CallStarted { at: self.now(), call: id, kind, instance });
         id
     }
 

@@ -16,7 +16,7 @@ use crate::model::vocab::{
 use crate::sdk::reference::exec::Promise;
 
 use super::transport::{Reply, Req};
-use super::{Core, JsJob, LoadStatus, Macro, Purpose, Runtime};
+use super::{Core, JsJob, LoadStatus, Macro, Purpose, Runtime, instances};
 
 impl Core {
     pub(super) fn instant(&self, at: VTime) -> tokio::time::Instant {
@@ -40,7 +40,7 @@ impl Core {
             self.sync_clock();
             // Microtasks only: the model renders after each job, not between an event and
             // the work it started.
-            self.exec.run();
+            self.run_microtasks();
             self.poll_nets(cx);
             let next = self.macros.borrow().first_key_value().map(|(k, _)| k.0);
             let now = self.now();
@@ -116,7 +116,7 @@ impl Core {
 
     /// A microtask checkpoint, then whatever changed on screen.
     pub(super) fn checkpoint(self: &Rc<Self>) {
-        self.exec.run();
+        self.run_microtasks();
         self.render();
     }
 
@@ -154,20 +154,9 @@ impl Core {
                 self.schedule(now, Macro::Js { runtime, job: JsJob::BackendReply(reply, status) });
             }
             Macro::Js { runtime, job } => {
-                let running = self.device.borrow().running;
-                if runtime != self.rt.borrow().id || !running {
-                    // The runtime that sent it is gone: the answer lands nowhere.
-                    if let JsJob::Deliver(req, _) = job {
-                        self.flights.borrow_mut().remove(&req);
-                    }
+                if !self.run_js_macro(runtime, job, due) {
                     return;
                 }
-                if !self.device.borrow().js_runs() {
-                    // JS is suspended in the background: the job waits, and runs late.
-                    self.paused.borrow_mut().push((due, job));
-                    return;
-                }
-                self.run_js(job, due);
             }
         }
         self.checkpoint();
@@ -282,7 +271,7 @@ impl Core {
             device.running = true;
             device.app_state = AppState::Active;
         }
-        self.start_js();
+        self.start_all_js();
     }
 
     /// The user locks the device: the OS moves a foreground app to the background.
@@ -318,7 +307,7 @@ impl Core {
                 device.running = true;
                 device.app_state = AppState::Background;
             }
-            self.start_js();
+            self.start_all_js();
         }
     }
 
@@ -353,11 +342,12 @@ impl Core {
         if !self.device.borrow().running {
             return;
         }
-        self.end_js();
+        self.end_all_js();
         self.device.borrow_mut().running = false;
         self.native.set(Default::default());
     }
 
+    /// The current instance's JS runtime starts (`start_all_js` starts every instance's).
     pub(super) fn start_js(self: &Rc<Self>) {
         let id = self.rt.borrow().id + 1;
         *self.rt.borrow_mut() = Runtime::new(id);
@@ -365,10 +355,14 @@ impl Core {
         self.rt.borrow_mut().heard = self.device.borrow().app_state;
         self.render();
         self.start_load();
-        self.native_configure_at_start();
+        if self.in_ui() {
+            // The native module is the app's provider's to configure, not a headless one's.
+            self.native_configure_at_start();
+        }
     }
 
-    /// The JS runtime dies: every open call and task dies with it.
+    /// The current instance's JS runtime dies: every open call and task dies with it
+    /// (`end_all_js` ends every instance's).
     pub(super) fn end_js(&self) {
         let (open, id) = {
             let rt = self.rt.borrow();
@@ -379,14 +373,16 @@ impl Core {
             self.log(Happening::CallSettled { at: now, call, kind, result: CallResult::Killed });
         }
         // Answers held for the dead runtime are dropped with it.
-        for (_, job) in std::mem::take(&mut *self.paused.borrow_mut()) {
+        let held: Vec<(VTime, u32, JsJob)> =
+            self.paused.borrow_mut().extract_if(.., |(_, r, _)| *r == id).collect();
+        for (_, _, job) in held {
             if let JsJob::Deliver(req, _) = job {
                 self.flights.borrow_mut().remove(&req);
             }
         }
         // Requests stuck behind a storage read that never settled die with the runtime.
-        self.flights.borrow_mut().retain(|_, f| !f.hung);
-        self.exec.clear();
+        self.flights.borrow_mut().retain(|_, f| !f.hung || f.runtime != id);
+        self.exec.clear_tag(instances::instance_of(id));
         *self.rt.borrow_mut() = Runtime::new(id + 1);
     }
 
@@ -480,8 +476,8 @@ impl Core {
     /// held meanwhile run now, late, in the order they fell due.
     fn resume_held(self: &Rc<Self>) {
         let held = std::mem::take(&mut *self.paused.borrow_mut());
-        for (due, job) in held {
-            self.run_js(job, due);
+        for (due, runtime, job) in held {
+            self.run_held(runtime, job, due);
             self.checkpoint();
         }
     }

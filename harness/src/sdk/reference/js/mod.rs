@@ -21,6 +21,7 @@
 
 mod calls;
 mod client;
+mod instances;
 mod lifecycle;
 mod load;
 mod native;
@@ -284,49 +285,6 @@ impl Runtime {
 }
 
 impl Runtime {
-    fn new(id: u32) -> Runtime {
-        Runtime {
-            id,
-            status: LoadStatus::Loading,
-            load_call: None,
-            last_load_call: None,
-            load_attempt: 0,
-            load_retries: 0,
-            parts: (None, None),
-            environment: None,
-            loaded: Promise::new(),
-            slot: Slot::Undefined,
-            client: None,
-            memory_token: None,
-            cache: BTreeMap::new(),
-            cache_gen: 0,
-            recurring_gen: 0,
-            fetch: BTreeMap::new(),
-            bg: BTreeMap::new(),
-            unauth: None,
-            held: BTreeMap::new(),
-            last_token: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            signout_epoch: 0,
-            user_signing_out: false,
-            transitive_from_session: false,
-            preferred: None,
-            native_boot: NativeBoot::Off,
-            native_sync: NativeSync::default(),
-            load_done_pending: false,
-            awaiting_online: false,
-            heard: AppState::Active,
-            refresh_stopped: false,
-            shell: Shell {
-                current_path: AppPath::home(),
-                return_to: None,
-                refreshing: None,
-                resume_header: None,
-                refused: 0,
-            },
-        }
-    }
-
     fn session(&self) -> Option<SessionView> {
         match self.slot {
             Slot::Some(v) => Some(v),
@@ -350,11 +308,16 @@ pub(crate) struct Core {
     stored_environment: Cell<Option<EnvironmentView>>,
     log: RefCell<Vec<Happening>>,
     view: RefCell<AuthView>,
+    /// The runtime of the instance whose work runs now (`current`); the others wait in
+    /// `parked` (`instances.rs`). Between macrotasks it is the UI's, instance 0.
     rt: RefCell<Runtime>,
+    parked: RefCell<Vec<Runtime>>,
+    current: Cell<usize>,
     native: Cell<NativeLayer>,
     exec: Executor,
     macros: RefCell<BTreeMap<(VTime, u64), Macro>>,
-    paused: RefCell<Vec<(VTime, JsJob)>>,
+    /// Held JS macrotasks, with the runtime they belong to.
+    paused: RefCell<Vec<(VTime, u32, JsJob)>>,
     nets: RefCell<BTreeMap<u64, Net>>,
     flights: RefCell<BTreeMap<RequestId, Flight>>,
     seq: Cell<u64>,
@@ -393,6 +356,8 @@ impl Core {
             log: RefCell::new(Vec::new()),
             view: RefCell::new(AuthView::closed()),
             rt: RefCell::new(Runtime::new(0)),
+            parked: RefCell::new(instances::parked(setup.sdk.instances)),
+            current: Cell::new(0),
             native: Cell::new(NativeLayer::default()),
             exec: Executor::default(),
             macros: RefCell::new(BTreeMap::new()),
@@ -427,7 +392,9 @@ impl Core {
         self.paused.borrow_mut().clear();
         self.nets.borrow_mut().clear();
         self.flights.borrow_mut().clear();
+        self.enter(0);
         *self.rt.borrow_mut() = Runtime::new(0);
+        self.parked.borrow_mut().clear();
     }
 
     /// Applies one event, lets virtual time run to its end, and observes.
@@ -472,8 +439,8 @@ impl Core {
             Event::Kill => self.kill(),
             Event::JsReload => {
                 if self.device.borrow().running {
-                    self.end_js();
-                    self.start_js();
+                    self.end_all_js();
+                    self.start_all_js();
                 }
             }
             Event::Reinstall => {
@@ -496,9 +463,8 @@ impl Core {
                 // `load-waits-for-online-edge`: a change to online reaches the listener (if JS
                 // runs to hear it), and the waiting load goes out.
                 let edge = *state == Network::Online && before != Network::Online;
-                if edge && self.device.borrow().js_runs() && self.rt.borrow().awaiting_online {
-                    self.rt.borrow_mut().awaiting_online = false;
-                    self.send_load();
+                if edge && self.device.borrow().js_runs() {
+                    self.online_edge();
                 }
             }
             Event::SignIn { task } => {
@@ -666,6 +632,7 @@ impl Core {
                 self.device.borrow_mut().clear_faults();
             }
             Event::AppStateFault(spec) => self.device.borrow_mut().push_app_state_fault(*spec),
+            Event::Instance { n, step } => self.on_instance(*n, step),
             Event::StorageFault(spec) => self.device.borrow_mut().push_storage_fault(*spec),
             Event::LockDevice => self.lock_device(),
             Event::UnlockDevice => self.device.borrow_mut().unlock(),
@@ -693,7 +660,7 @@ impl Core {
             device: self.device_view(),
             server,
             in_flight: self.flights.borrow().len() as u32 + self.backend_in_flight.get(),
-            open_calls: self.rt.borrow().calls.len() as u32,
+            open_calls: self.open_calls(),
             happenings: std::mem::take(&mut *self.log.borrow_mut()),
         }
     }

@@ -25,6 +25,10 @@ impl Core {
 
     /// Recomputes what is on screen; logs a render when anything changed.
     pub(super) fn render(&self) {
+        if !self.in_ui() {
+            // A headless instance renders nothing: the screen is the UI instance's.
+            return;
+        }
         let view = self.auth_view();
         if view == *self.view.borrow() {
             // `NativeSessionSync`'s effect runs after the commit it depends on.

@@ -259,6 +259,7 @@ impl Core {
             call,
             sid: about.sid,
             template: about.template,
+            instance: self.current.get() as u8,
         });
         let (runtime, signout_epoch) = {
             let rt = self.rt.borrow();
