@@ -515,8 +515,8 @@ impl Ledger {
         let mut storage: Vec<(VTime, String)> = Vec::new();
         for h in happenings {
             match h {
-                Happening::RequestSent { at, req, endpoint, call, sid, template, .. } => {
-                    requests.push((
+                Happening::RequestSent { at, req, endpoint, call, sid, template, .. } => requests
+                    .push((
                         *at,
                         req.0,
                         0,
@@ -526,8 +526,7 @@ impl Ledger {
                             *sid,
                             &self.purpose(*call),
                         ),
-                    ))
-                }
+                    )),
                 Happening::RequestDone { at, req, endpoint, outcome, .. }
                     if self.live.contains(req) =>
                 {

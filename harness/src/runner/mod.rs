@@ -216,7 +216,10 @@ impl Coverage {
         let mut focus: Option<SessionId> = None;
         let mut last_status: Option<SessionStatus> = None;
         for step in &outcome.trace.steps {
-            *self.pairs.entry((status_key(last_status), step.event.coverage_name())).or_default() += 1;
+            *self
+                .pairs
+                .entry((status_key(last_status), step.event.coverage_name()))
+                .or_default() += 1;
             if let Some(s) = step.obs.view.session {
                 focus = Some(s.id);
             }

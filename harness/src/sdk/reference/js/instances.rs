@@ -79,7 +79,6 @@ impl Runtime {
             },
         }
     }
-
 }
 
 impl Core {
@@ -124,8 +123,12 @@ impl Core {
     pub(super) fn open_calls(&self) -> u32 {
         let current = self.current.get();
         let parked = self.parked.borrow();
-        let others: usize =
-            parked.iter().enumerate().filter(|(i, _)| *i != current).map(|(_, r)| r.calls.len()).sum();
+        let others: usize = parked
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != current)
+            .map(|(_, r)| r.calls.len())
+            .sum();
         (self.rt.borrow().calls.len() + others) as u32
     }
 

@@ -242,8 +242,7 @@ impl Core {
     /// removes the session — slot cleared, client token deleted — as supabase auth-js did
     /// before PR #710.
     pub(super) fn refresh_error_removes_session(self: &Rc<Self>, reply: &Reply) {
-        if !matches!(reply, Reply::NetworkError) || !self.has(Defect::RefreshErrorRemovesSession)
-        {
+        if !matches!(reply, Reply::NetworkError) || !self.has(Defect::RefreshErrorRemovesSession) {
             return;
         }
         if self.rt.borrow().session().is_none() {
