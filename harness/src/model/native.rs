@@ -471,22 +471,27 @@ mod tests {
         NativeEnv { device, server, now: VTime(now), latency_ms: LATENCY_MS, log }
     }
 
-    /// A native sign-in on iOS, then the process ends: the keychain keeps the native token
-    /// and a cached client that carries the session.
-    fn signed_in_then_killed(device: &mut Device, server: &mut Server) -> (SessionId, ClientToken) {
+    /// An iOS device and its server after a native sign-in and the end of the process: the
+    /// keychain keeps the native token and a cached client that carries the session.
+    fn signed_in_then_killed() -> (Device, Server, SessionId, ClientToken) {
+        let mut device = Device::new(Platform::Ios);
+        let mut server = Server::new(InstanceSettings::default());
         let mut log = Vec::new();
         let mut layer = NativeLayer::default();
-        layer.call(&mut env(device, server, 0, &mut log), NativeCall::Configure { token: None });
-        let sid = layer.sign_in(&mut env(device, server, 10, &mut log)).expect("signed in");
-        assert_eq!(cached_session(device), Some(sid), "the sign-in answer is cached");
-        (sid, stored_token(device).expect("a native token"))
+        layer.call(
+            &mut env(&mut device, &mut server, 0, &mut log),
+            NativeCall::Configure { token: None },
+        );
+        let sid =
+            layer.sign_in(&mut env(&mut device, &mut server, 10, &mut log)).expect("signed in");
+        assert_eq!(cached_session(&device), Some(sid), "the sign-in answer is cached");
+        let native = stored_token(&device).expect("a native token");
+        (device, server, sid, native)
     }
 
     #[test]
     fn a_token_mismatch_on_ios_makes_configure_resolve_before_the_session_loads() {
-        let mut device = Device::new(Platform::Ios);
-        let mut server = Server::new(InstanceSettings::default());
-        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
         let mut log = Vec::new();
         let mut layer = NativeLayer::default();
         // JS holds an older token of the same client: `syncTokenState` wipes the cache.
@@ -513,9 +518,7 @@ mod tests {
 
     #[test]
     fn the_same_token_keeps_the_cache_and_the_session_is_there_at_once() {
-        let mut device = Device::new(Platform::Ios);
-        let mut server = Server::new(InstanceSettings::default());
-        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
         let mut log = Vec::new();
         let mut layer = NativeLayer::default();
         layer.call(
@@ -529,9 +532,7 @@ mod tests {
 
     #[test]
     fn a_sign_out_before_the_answer_lands_removes_nothing_and_the_answer_still_lands() {
-        let mut device = Device::new(Platform::Ios);
-        let mut server = Server::new(InstanceSettings::default());
-        let (sid, native) = signed_in_then_killed(&mut device, &mut server);
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
         let mut log = Vec::new();
         let mut layer = NativeLayer::default();
         let js = ClientToken { version: native.version - 1, ..native };
