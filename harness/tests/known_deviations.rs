@@ -213,6 +213,29 @@ fn a_late_answer_stores_a_superseded_client_token() {
 }
 
 #[test]
+fn a_late_answer_writes_a_sessionless_client_over_the_native_one() {
+    // A token request for the first client answers 10 s late. Meanwhile the session is removed
+    // and the user signs in natively: JS adopts the native client's token, which restores the
+    // new session. The late answer's after-response hook then stores the first client's token
+    // (no session) over it.
+    let mut events = signed_in(None);
+    events.extend([
+        fault(FaultKind::Latency { ms: 10 * SECOND_MS }, Some(Endpoint::Tokens)),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::SessionRemove,
+        advance(SECOND_MS),
+        Event::NativeSignIn,
+        advance(10 * SECOND_MS),
+    ]);
+    let setup = |p| {
+        let mut s = ios(p);
+        s.sdk.native = true;
+        s
+    };
+    check(InvariantId::OneWriterPerCredential, setup, &events);
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {

@@ -169,6 +169,14 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
+        invariant: InvariantId::OneWriterPerCredential,
+        why: "Expo's after-response hook stores every answer's client token: an answer to a \
+              request sent on the old client that arrives after JS adopted the native \
+              layer's client (a native sign-in) stores the old client's token over the one \
+              that restores the session",
+    },
+    KnownDeviation {
+        profile: ProfileId::ClerkJs6,
         invariant: InvariantId::TerminalIsFinal,
         why: "no poller on native: once the refresh timer was skipped (token already expired) \
               nothing asks the server until the app calls getToken",
