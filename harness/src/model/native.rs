@@ -135,7 +135,25 @@ pub struct NativeEnv<'a> {
     /// The network's latency to FAPI (`net.fapi_latency_ms`): how long an answer the native
     /// SDK does not wait for takes to land.
     pub latency_ms: u64,
+    /// Which native build runs: today's, or a named variant of an older release's bug.
+    pub variant: NativeVariant,
     pub log: &'a mut Vec<Happening>,
+}
+
+/// A native behaviour that differed in an older release, or was a bug, named so that a
+/// scenario or a defect can switch it on without a fork of this file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NativeVariant {
+    /// clerk-ios and clerk-android as they are: every request carries the stored device token.
+    #[default]
+    Current,
+    /// The 3.4.5–4.0.2 era's refresh with a stale token: a client refresh presents the token
+    /// of the native SDK's in-memory client, not the one JS just stored, so a native layer
+    /// still on its own (anonymous) client refetches that client and stores its token ("the
+    /// native module refreshed the client … with a stale token, which minted a separate empty
+    /// client that briefly replaced the JS one", clerk/javascript #9589; #9217). Switched on
+    /// by the reference SDK's `native-token-overwrites-js`, the JS half of the same bug.
+    StaleTokenRefresh,
 }
 
 /// The module event iOS sends when ClerkKit signs in (`onAuthStateChange`); Android sends
@@ -356,7 +374,14 @@ impl NativeLayer {
     /// `refreshClient()` of clerk-ios: `GET /v1/client` for the in-memory client (the
     /// `x-clerk-client-id` it sends names it), else with the keychain's token.
     fn refresh(&mut self, env: &mut NativeEnv<'_>) {
-        let token = self.held.or_else(|| stored_token(env.device));
+        // ClerkKit's request middleware reads `clerkDeviceToken` on every request, so the
+        // refresh presents what `syncTokenState` just wrote, not the in-memory client's token
+        // (fuzz case seed 0xc49275d9df432336: a held token 70 rotations old got a new empty
+        // client that overwrote the device token).
+        let token = match env.variant {
+            NativeVariant::Current => self.presented(env.device),
+            NativeVariant::StaleTokenRefresh => self.held.or_else(|| stored_token(env.device)),
+        };
         self.fetch_client(env, token);
     }
 
@@ -468,7 +493,14 @@ mod tests {
         now: u64,
         log: &'a mut Vec<Happening>,
     ) -> NativeEnv<'a> {
-        NativeEnv { device, server, now: VTime(now), latency_ms: LATENCY_MS, log }
+        NativeEnv {
+            device,
+            server,
+            now: VTime(now),
+            latency_ms: LATENCY_MS,
+            variant: NativeVariant::Current,
+            log,
+        }
     }
 
     /// An iOS device and its server after a native sign-in and the end of the process: the

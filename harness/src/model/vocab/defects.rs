@@ -119,7 +119,10 @@ pub enum Defect {
     /// the native device token as the truth, saves it into the JS token cache and refetches
     /// the client, with no guard. A native layer on another client (an anonymous one after a
     /// JS-only sign-in) replaces the JS credential: FAPI answers 200 with an empty client, a
-    /// silent sign-out. Source: <https://github.com/clerk/javascript/issues/9217>;
+    /// silent sign-out. The native half of the same era comes with it: the native refresh
+    /// presents its in-memory client's stale token (`NativeVariant::StaleTokenRefresh`, the
+    /// race #9589's maintainers describe as fixed by 4.0.3's guard and 4.2.8). Source:
+    /// <https://github.com/clerk/javascript/issues/9217>;
     /// <https://github.com/clerk/javascript/pull/9222> (the guards of 4.0.3);
     /// shared/reference/clerk-expo-behaviour.md §2.3, §7.3.
     NativeTokenOverwritesJs,

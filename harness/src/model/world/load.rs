@@ -160,6 +160,12 @@ impl World {
             self.settle(call, result);
         }
         self.render();
+        // The resource cache's listener hears, once the app has rendered, the loaded client: the load's own payload came
+        // while loading, and a cache left at an older client would restore an older session
+        // at the next offline start (fuzz case seed 0x135ef5233b0b7c60).
+        if status == LoadStatus::Ready {
+            self.persist_resources();
+        }
         // Whoever waited for `load()` goes on in the order they began waiting: the calls, and
         // the native bootstrap's `addOnLoaded` at its place among them.
         let waiters = std::mem::take(&mut self.js.load_waiters);

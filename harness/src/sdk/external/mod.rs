@@ -78,7 +78,7 @@ use crate::sdk::env;
 use crate::sdk::port::{PortError, SdkPort};
 
 use crate::model::native::{
-    self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer,
+    self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer, NativeVariant,
 };
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, pool_from_env, repo_root};
 use process::{Line, Process, ReadError};
@@ -705,6 +705,7 @@ impl ExternalSdk {
                 server: &mut server,
                 now,
                 latency_ms: self.setup.net.fapi_latency_ms,
+                variant: NativeVariant::Current,
                 log: out,
             };
             self.native.sign_in(&mut env)
@@ -764,6 +765,7 @@ impl ExternalSdk {
                             server: &mut server,
                             now: at,
                             latency_ms: self.setup.net.fapi_latency_ms,
+                            variant: NativeVariant::Current,
                             log,
                         };
                         self.native.call(&mut env, call)

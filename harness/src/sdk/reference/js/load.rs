@@ -258,6 +258,10 @@ impl Core {
             self.settle(call, result);
         }
         self.render();
+        // The resource cache's listener hears the loaded client (as the model's `finish_load`).
+        if status == LoadStatus::Ready {
+            self.persist_resources();
+        }
         self.native_to_js_sync();
         // `empty-client-clobber`: the native layer is configured from JS once JS has loaded
         // (Expo 4.x order), with the client token JS holds then.

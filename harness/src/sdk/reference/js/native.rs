@@ -8,7 +8,7 @@ use std::rc::Rc;
 use crate::fapi::lock;
 use crate::model::device::Payload;
 pub(super) use crate::model::native::NativeLayer;
-use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv};
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeVariant};
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
@@ -125,6 +125,19 @@ impl Core {
         self.native.get().device_view(&self.device.borrow(), &server, self.setup.sdk.native)
     }
 
+    /// The native build this app runs: `native-token-overwrites-js` and
+    /// `unauthenticated-adopts-native` (3.4.5–4.0.2) bring their era's native half, the
+    /// refresh with a stale token (`NativeVariant::StaleTokenRefresh`).
+    fn native_variant(&self) -> NativeVariant {
+        if self.has(Defect::NativeTokenOverwritesJs)
+            || self.has(Defect::UnauthenticatedAdoptsNative)
+        {
+            NativeVariant::StaleTokenRefresh
+        } else {
+            NativeVariant::Current
+        }
+    }
+
     /// Runs `f` on this process's native layer with the app's device, the emulator's server,
     /// the instant and the trace.
     fn on_native<R>(&self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
@@ -137,6 +150,7 @@ impl Core {
             server: &mut server,
             now,
             latency_ms: self.setup.net.fapi_latency_ms,
+            variant: self.native_variant(),
             log: &mut log,
         };
         let mut layer = self.native.get();
