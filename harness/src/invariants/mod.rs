@@ -909,7 +909,7 @@ fn retry_discipline(trace: &Trace, r: &mut Report) {
 /// (an SDK may render its final state just before or just after it settles the call).
 fn signout_settles(trace: &Trace, r: &mut Report) {
     let mut view = AuthView::closed();
-    // The device refused to delete the stored client token during the sign-out.
+    // The device refused to delete (or overwrite) the stored client token during the sign-out.
     let mut refused = false;
     // Sign-ins not yet settled: one that lands after a sign-out is the user's own doing.
     let mut open_sign_ins: BTreeSet<CallId> = BTreeSet::new();
@@ -983,8 +983,12 @@ fn signout_settles(trace: &Trace, r: &mut Report) {
                 Happening::CallSettled { call, kind: CallKind::SignIn, .. } => {
                     open_sign_ins.remove(call);
                 }
+                // So does one that refused to write it: the sign-out's answer carries the
+                // signed-out client's token, and a failed write leaves the older one stored
+                // (fuzz case seed 0xdb1086ce7800e9b5: a token of the client JS left for the
+                // native one, whose own session was still alive).
                 Happening::StorageFailed {
-                    op: StorageOp::Delete,
+                    op: StorageOp::Delete | StorageOp::Write,
                     key: StorageKey::ClientJwt,
                     ..
                 } if !judged.is_empty() => refused = true,
