@@ -175,7 +175,13 @@ impl World {
                 let (at, token) = (self.now, token.tag());
                 self.log.push(Happening::ClientTokenReceived { at, req: id, token });
             }
-            if let Some(token) = answer.client_token.filter(|_| !stale) {
+            // A stale answer's token still counts when it rotates the client JS holds: it
+            // brings no credential back, and dropping it leaves JS presenting a token the
+            // server has superseded (fuzz case seed 0x384b44ecdb54210c, a 10 s grace).
+            let rotates_held = |t: &ClientToken| {
+                self.held_client_token().is_some_and(|h| h.client == t.client)
+            };
+            if let Some(token) = answer.client_token.filter(|t| !stale || rotates_held(t)) {
                 self.store_client_token(token, authoritative);
             }
             // While the user signs out, a 401 is no reason to reload the client: the reload

@@ -400,7 +400,11 @@ impl Core {
                 let (at, token) = (self.now(), token.tag());
                 self.log(Happening::ClientTokenReceived { at, req: id, token });
             }
-            if !stale && let Some(token) = response.client_token().and_then(ClientToken::decode) {
+            // A stale answer's token still counts when it rotates the client JS holds (as the
+            // model's `deliver`).
+            if let Some(token) = response.client_token().and_then(ClientToken::decode)
+                && (!stale || self.held_client_token().is_some_and(|h| h.client == token.client))
+            {
                 self.store_client_token(token, authoritative);
             }
             // The documented contract does not reload the client on a 401 while the user signs
