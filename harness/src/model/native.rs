@@ -154,6 +154,13 @@ pub enum NativeVariant {
     /// client that briefly replaced the JS one", clerk/javascript #9589; #9217). Switched on
     /// by the reference SDK's `native-token-overwrites-js`, the JS half of the same bug.
     StaleTokenRefresh,
+    /// clerk-ios 1.0.0 under `@clerk/expo` 3.2.7 as the seed report (clerk/javascript #8441)
+    /// diagnoses it: once `syncTokenState` has wiped the cached client, the client load that
+    /// `Clerk.configure` starts never lands ("if that round-trip is slow or fails silently,
+    /// `Clerk.shared.session` stays nil"; `getSession()` still answered none after 60 s of
+    /// retries). Switched on by the reference SDK's `ios-native-cache-wipe` with the native
+    /// module; Android has no wipe, so it changes nothing there.
+    WipedClientNeverLoads,
 }
 
 /// The module event iOS sends when ClerkKit signs in (`onAuthStateChange`); Android sends
@@ -268,11 +275,13 @@ impl NativeLayer {
             Platform::Ios => {
                 // `syncTokenState(t)`: a token that differs from the keychain's clears the
                 // cached client and environment (`clearCachedClerkData`).
+                let mut wiped = false;
                 if let Some(t) = token {
                     let existing = stored_token(env.device);
                     write_key(env, StorageKey::NativeDeviceToken, Payload::ClientToken(t));
                     if existing != Some(t) {
                         delete_key(env, StorageKey::NativeCachedClient);
+                        wiped = true;
                     }
                 }
                 if self.configured && token.is_some() {
@@ -291,8 +300,12 @@ impl NativeLayer {
                     self.fetch_client(env, presented);
                     if before.is_none() && self.session.is_some() {
                         // No cached session (a first launch, or the wipe above): the answer
-                        // is in flight when `configure` resolves, and lands after the latency.
-                        self.arriving = Some((env.now.plus(env.latency_ms), self.session));
+                        // is in flight when `configure` resolves, and lands after the latency
+                        // (never, on the seed report's build, after a wipe).
+                        let lost = wiped && env.variant == NativeVariant::WipedClientNeverLoads;
+                        if !lost {
+                            self.arriving = Some((env.now.plus(env.latency_ms), self.session));
+                        }
                         self.session = None;
                     }
                 }
@@ -379,7 +392,9 @@ impl NativeLayer {
         // (fuzz case seed 0xc49275d9df432336: a held token 70 rotations old got a new empty
         // client that overwrote the device token).
         let token = match env.variant {
-            NativeVariant::Current => self.presented(env.device),
+            NativeVariant::Current | NativeVariant::WipedClientNeverLoads => {
+                self.presented(env.device)
+            }
             NativeVariant::StaleTokenRefresh => self.held.or_else(|| stored_token(env.device)),
         };
         self.fetch_client(env, token);
@@ -548,6 +563,34 @@ mod tests {
             NativeCall::GetSession,
         );
         assert_eq!(landed, NativeAnswer::Session { session: Some(sid) }, "the answer landed");
+    }
+
+    #[test]
+    fn on_the_seed_reports_build_a_wiped_client_never_loads() {
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        let js = ClientToken { version: native.version - 1, ..native };
+        let mut buggy = |device: &mut Device, server: &mut Server, at: u64, call| {
+            let mut e = env(device, server, at, &mut log);
+            e.variant = NativeVariant::WipedClientNeverLoads;
+            layer.call(&mut e, call)
+        };
+        buggy(&mut device, &mut server, 1_000, NativeCall::Configure { token: Some(js) });
+        // Long after the round trip, and after the JS poll's 3 s, still no session.
+        let later = buggy(&mut device, &mut server, 60_000, NativeCall::GetSession);
+        assert_eq!(later, NativeAnswer::Session { session: None }, "the load never landed");
+        let status = server.status_of(sid, VTime(60_000));
+        assert_eq!(status, Some(crate::model::vocab::SessionStatus::Active), "the server kept it");
+        // Without a wipe the same build restores from its cache at once.
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
+        let mut layer = NativeLayer::default();
+        let mut log = Vec::new();
+        let mut e = env(&mut device, &mut server, 1_000, &mut log);
+        e.variant = NativeVariant::WipedClientNeverLoads;
+        layer.call(&mut e, NativeCall::Configure { token: Some(native) });
+        let now = layer.call(&mut e, NativeCall::GetSession);
+        assert_eq!(now, NativeAnswer::Session { session: Some(sid) });
     }
 
     #[test]

@@ -178,9 +178,8 @@ impl World {
             // A stale answer's token still counts when it rotates the client JS holds: it
             // brings no credential back, and dropping it leaves JS presenting a token the
             // server has superseded (fuzz case seed 0x384b44ecdb54210c, a 10 s grace).
-            let rotates_held = |t: &ClientToken| {
-                self.held_client_token().is_some_and(|h| h.client == t.client)
-            };
+            let rotates_held =
+                |t: &ClientToken| self.held_client_token().is_some_and(|h| h.client == t.client);
             if let Some(token) = answer.client_token.filter(|t| !stale || rotates_held(t)) {
                 self.store_client_token(token, authoritative);
             }

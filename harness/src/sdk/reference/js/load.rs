@@ -39,8 +39,11 @@ impl Core {
         {
             self.peek_storage(StorageKey::ClientJwt);
         }
+        // Without the native module the defect brings its own record of the bootstrap; with
+        // it, the module's bootstrap (`native_configure_at_start`) carries the defect.
         if self.has(Defect::IosNativeCacheWipe)
             && self.setup.platform == Platform::Ios
+            && !self.setup.sdk.native
             && !self.native.get().started
         {
             self.native_bootstrap();

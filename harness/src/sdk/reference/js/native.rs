@@ -12,10 +12,10 @@ use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeVari
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
-use crate::model::vocab::Defect;
 use crate::model::vocab::{
     CallResult, SessionId, SessionStatus, SignOutCause, StorageKey, TimerKind,
 };
+use crate::model::vocab::{Defect, Platform};
 
 use super::transport::Req;
 use super::{Core, JsJob, LoadStatus, Purpose, Slot};
@@ -125,11 +125,14 @@ impl Core {
         self.native.get().device_view(&self.device.borrow(), &server, self.setup.sdk.native)
     }
 
-    /// The native build this app runs: `native-token-overwrites-js` and
-    /// `unauthenticated-adopts-native` (3.4.5–4.0.2) bring their era's native half, the
-    /// refresh with a stale token (`NativeVariant::StaleTokenRefresh`).
+    /// The native build this app runs: `ios-native-cache-wipe` brings the seed report's
+    /// (`NativeVariant::WipedClientNeverLoads`); `native-token-overwrites-js` and
+    /// `unauthenticated-adopts-native` (3.4.5–4.0.2) their era's refresh with a stale token
+    /// (`NativeVariant::StaleTokenRefresh`).
     fn native_variant(&self) -> NativeVariant {
-        if self.has(Defect::NativeTokenOverwritesJs)
+        if self.has(Defect::IosNativeCacheWipe) {
+            NativeVariant::WipedClientNeverLoads
+        } else if self.has(Defect::NativeTokenOverwritesJs)
             || self.has(Defect::UnauthenticatedAdoptsNative)
         {
             NativeVariant::StaleTokenRefresh
@@ -174,6 +177,17 @@ impl Core {
             return;
         }
         let token = self.native_bearer();
+        // `ios-native-cache-wipe` with the module: the report's JS half. After a wipe the
+        // load's end waits for the poll, which gives up signed out.
+        if self.has(Defect::IosNativeCacheWipe)
+            && self.setup.platform == Platform::Ios
+            && token.is_some_and(|t| {
+                self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
+                    != Some(Payload::ClientToken(t).digest())
+            })
+        {
+            self.rt.borrow_mut().native_boot = NativeBoot::Polling;
+        }
         self.native_call(NativeCall::Configure { token });
         self.native_session_poll(1);
     }
@@ -182,24 +196,43 @@ impl Core {
     /// session found waits for `addOnLoaded` (or is adopted now); none polls again after
     /// `sleep(100)`, up to the 30th.
     pub(super) fn native_session_poll(self: &Rc<Self>, n: u32) {
-        match self.native_call(NativeCall::GetSession) {
-            NativeAnswer::Session { session: Some(sid) } => {
-                if self.view.borrow().is_loaded {
-                    self.native_boot_adopt(sid);
-                } else {
-                    let loaded = self.rt.borrow().loaded.clone();
-                    let core = self.clone();
-                    self.exec.spawn(async move {
-                        loaded.wait().await;
-                        core.native_boot_adopt(sid);
-                    });
-                }
-            }
+        let found = match self.native_call(NativeCall::GetSession) {
+            NativeAnswer::Session { session: Some(sid) } => Some(sid),
             _ if n < NATIVE_POLLS_MAX => {
                 let at = self.now().plus(NATIVE_POLL_INTERVAL_MS);
                 self.schedule_js(at, JsJob::NativePoll(n + 1));
+                return;
             }
-            _ => {}
+            _ => None,
+        };
+        // The poll is over. A load `ios-native-cache-wipe` held ends now: signed out if the
+        // poll found nothing (the report's "NO SESSION after 30 polls").
+        let pending = {
+            let mut rt = self.rt.borrow_mut();
+            let polling = rt.native_boot == NativeBoot::Polling;
+            if polling {
+                rt.native_boot = if found.is_some() { NativeBoot::Off } else { NativeBoot::GaveUp };
+            }
+            polling && std::mem::take(&mut rt.load_done_pending)
+        };
+        if pending {
+            if found.is_none() {
+                self.set_slot(Slot::Null, SignOutCause::LocalWipe);
+            }
+            self.finish_load(LoadStatus::Ready, CallResult::Ok);
+        }
+        let Some(sid) = found else {
+            return;
+        };
+        if self.view.borrow().is_loaded {
+            self.native_boot_adopt(sid);
+        } else {
+            let loaded = self.rt.borrow().loaded.clone();
+            let core = self.clone();
+            self.exec.spawn(async move {
+                loaded.wait().await;
+                core.native_boot_adopt(sid);
+            });
         }
     }
 
