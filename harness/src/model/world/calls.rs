@@ -275,6 +275,7 @@ impl World {
         self.backend_in_flight += 1;
         let at = now.plus(self.setup.net.backend_latency_ms);
         let js = self.js.runtime;
+        let token = token.map(Box::new);
         self.schedule(at, Job::BackendArrive { call, attempt, token, sent_at: now, js });
     }
 

@@ -198,7 +198,7 @@ impl World {
             match job {
                 Job::Arrive(req) => self.arrive(req),
                 Job::BackendArrive { call, attempt, token, sent_at, js } => {
-                    self.backend_arrive(call, attempt, token, sent_at, js)
+                    self.backend_arrive(call, attempt, token.map(|t| *t), sent_at, js)
                 }
                 Job::Js { js, job } => {
                     if !self.run_js_job(js, job, at) {
@@ -213,7 +213,7 @@ impl World {
 
     pub(super) fn run_js(&mut self, job: JsJob, due: VTime) {
         match job {
-            JsJob::Deliver(req, reply) => self.deliver(req, reply),
+            JsJob::Deliver(req, reply) => self.deliver(req, *reply),
             JsJob::BackendReply { call, status } => self.api_backend_reply(call, status),
             // A timer whose cache entry was replaced was cleared in clerk-js: it never fires.
             JsJob::RefreshTimer { key, epoch } => {

@@ -67,10 +67,11 @@ impl World {
         // the model mint tokens and consume state `latency` later than any real SDK talking
         // to the emulator, so the two could never agree on `iat`/`exp`.)
         let answer = if leaves {
-            Some(self.server_answer(token, &request, fault))
+            Some(Box::new(self.server_answer(token, &request, fault)))
         } else {
-            timed_out
-                .map(|_| (Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
+            timed_out.map(|_| {
+                Box::new((Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
+            })
         };
         let flight = Flight {
             request,
@@ -82,7 +83,7 @@ impl World {
             answer,
             hung,
         };
-        self.flights.insert(id, flight);
+        self.flights.insert(id, Box::new(flight));
         match timed_out {
             // The read or the connection never settles: nothing answers the request.
             _ if hung => {}
@@ -100,7 +101,7 @@ impl World {
                     fault: None,
                 });
                 let now = self.now;
-                self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
+                self.schedule_js(now, JsJob::Deliver(id, Box::new(Reply::NetworkError)));
             }
             None => {
                 let latency = match fault {
@@ -148,12 +149,13 @@ impl World {
         let Some(flight) = self.flights.get_mut(&id) else {
             return;
         };
-        let (reply, outcome) = flight.answer.take().expect("an online request has an answer");
+        let answer = flight.answer.take().expect("an online request has an answer");
+        let (reply, outcome) = *answer;
         let (endpoint, fault, js) = (flight.request.endpoint(), flight.fault, flight.js);
         let now = self.now;
         let fault = fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
         self.log.push(Happening::RequestDone { at: now, req: id, endpoint, outcome, fault });
-        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, reply) });
+        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, Box::new(reply)) });
     }
 
     /// A response reaches JS: Expo's after-response hook stores the rotated client token,
