@@ -229,6 +229,15 @@ fn broken_files_are_rejected_with_place_and_remedy() {
             vec!["invalid settings in variant `short`", "`session_token_ttl` = 2h", "1s ..= 1h"],
         ),
         (
+            "unknown native variant",
+            BASE.replace("platform: ios", "platform: ios\n  native_variant: clerk-ios-1.0.0"),
+            (6, 19),
+            vec![
+                "unknown native variant `clerk-ios-1.0.0`",
+                "accepted: current, stale_token_refresh, wiped_client_never_loads",
+            ],
+        ),
+        (
             "unknown platform",
             BASE.replace("platform: ios", "platform: iphone"),
             (5, 13),

@@ -140,28 +140,7 @@ pub struct NativeEnv<'a> {
     pub log: &'a mut Vec<Happening>,
 }
 
-/// A native behaviour that differed in an older release, or was a bug, named so that a
-/// scenario or a defect can switch it on without a fork of this file.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum NativeVariant {
-    /// clerk-ios and clerk-android as they are: every request carries the stored device token.
-    #[default]
-    Current,
-    /// The 3.4.5–4.0.2 era's refresh with a stale token: a client refresh presents the token
-    /// of the native SDK's in-memory client, not the one JS just stored, so a native layer
-    /// still on its own (anonymous) client refetches that client and stores its token ("the
-    /// native module refreshed the client … with a stale token, which minted a separate empty
-    /// client that briefly replaced the JS one", clerk/javascript #9589; #9217). Switched on
-    /// by the reference SDK's `native-token-overwrites-js`, the JS half of the same bug.
-    StaleTokenRefresh,
-    /// clerk-ios 1.0.0 under `@clerk/expo` 3.2.7 as the seed report (clerk/javascript #8441)
-    /// diagnoses it: once `syncTokenState` has wiped the cached client, the client load that
-    /// `Clerk.configure` starts never lands ("if that round-trip is slow or fails silently,
-    /// `Clerk.shared.session` stays nil"; `getSession()` still answered none after 60 s of
-    /// retries). Switched on by the reference SDK's `ios-native-cache-wipe` with the native
-    /// module; Android has no wipe, so it changes nothing there.
-    WipedClientNeverLoads,
-}
+pub use crate::model::settings::NativeVariant;
 
 /// The module event iOS sends when ClerkKit signs in (`onAuthStateChange`); Android sends
 /// none (only `<AuthView>`'s view event, §4).

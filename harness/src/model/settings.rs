@@ -248,6 +248,9 @@ pub struct SdkSettings {
     /// background task), each with its own cache, timers and requests (`model/world/instances.rs`).
     #[serde(skip_serializing_if = "is_one")]
     pub instances: u8,
+    /// Which build of the native layer runs (`native: true`): today's, or a named variant.
+    #[serde(default, skip_serializing_if = "is_current")]
+    pub native_variant: NativeVariant,
 }
 
 fn is_one(n: &u8) -> bool {
@@ -269,6 +272,53 @@ fn is_default_class(class: &KeychainAccessible) -> bool {
     *class == KeychainAccessible::default()
 }
 
+/// A native behaviour that differed in an older release, or was a bug, named so that a
+/// scenario (`native_variant:` in a setup) or a defect can switch it on without a fork of
+/// `model/native.rs`, whose rules read it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NativeVariant {
+    /// clerk-ios and clerk-android as they are: every request carries the stored device token.
+    #[default]
+    Current,
+    /// The 3.4.5–4.0.2 era's refresh with a stale token: a client refresh presents the token
+    /// of the native SDK's in-memory client, not the one JS just stored, so a native layer
+    /// still on its own (anonymous) client refetches that client and stores its token ("the
+    /// native module refreshed the client … with a stale token, which minted a separate empty
+    /// client that briefly replaced the JS one", clerk/javascript #9589; #9217). Switched on
+    /// by the reference SDK's `native-token-overwrites-js`, the JS half of the same bug.
+    StaleTokenRefresh,
+    /// clerk-ios 1.0.0 under `@clerk/expo` 3.2.7 as the seed report (clerk/javascript #8441)
+    /// diagnoses it: once `syncTokenState` has wiped the cached client, the client load that
+    /// `Clerk.configure` starts never lands ("if that round-trip is slow or fails silently,
+    /// `Clerk.shared.session` stays nil"; `getSession()` still answered none after 60 s of
+    /// retries). Switched on by the reference SDK's `ios-native-cache-wipe` with the native
+    /// module; Android has no wipe, so it changes nothing there.
+    WipedClientNeverLoads,
+}
+
+impl NativeVariant {
+    pub const ALL: [NativeVariant; 3] = [
+        NativeVariant::Current,
+        NativeVariant::StaleTokenRefresh,
+        NativeVariant::WipedClientNeverLoads,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NativeVariant::Current => "current",
+            NativeVariant::StaleTokenRefresh => "stale_token_refresh",
+            NativeVariant::WipedClientNeverLoads => "wiped_client_never_loads",
+        }
+    }
+}
+
+fn is_current(v: &NativeVariant) -> bool {
+    *v == NativeVariant::Current
+}
+
 impl Default for SdkSettings {
     fn default() -> Self {
         SdkSettings {
@@ -280,6 +330,7 @@ impl Default for SdkSettings {
             app_state_delay_ms: 0,
             large_values: None,
             instances: 1,
+            native_variant: NativeVariant::Current,
         }
     }
 }

@@ -422,6 +422,9 @@ fn base_setup(file: &str, raw: &ScenarioFile) -> Result<Setup, ScenarioError> {
     if let Some(b) = spec.native {
         sdk.native = b;
     }
+    if let Some(v) = spec.native_variant {
+        sdk.native_variant = v.0;
+    }
     if let Some(class) = spec.keychain_accessible {
         sdk.keychain_accessible = class.0;
     }
@@ -478,6 +481,9 @@ fn merge_variant(
     }
     if let Some(b) = v.native {
         setup.sdk.native = b;
+    }
+    if let Some(n) = v.native_variant {
+        setup.sdk.native_variant = n.0;
     }
     if let Some(class) = v.keychain_accessible {
         setup.sdk.keychain_accessible = class.0;

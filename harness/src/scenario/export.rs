@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::invariants::Report;
-use crate::model::settings::{ReuseGrace, TokenCacheKind};
+use crate::model::settings::{NativeVariant, ReuseGrace, TokenCacheKind};
 use crate::model::vocab::{Defect, KeychainAccessible};
 use crate::runner::is_known;
 use crate::runner::lockstep::Divergence;
@@ -22,9 +22,9 @@ use crate::trace::Trace;
 use super::compile::{DEFAULT_VARIANT, step_of};
 use super::format::{
     DefectName, Duration, InstanceSpec, InvariantName, KeychainAccessibleName, LargeValuesName,
-    Limit, Located, NetSpec, PlatformName, ProfileName, ReuseGraceSpec, ReusePolicyName,
-    SCHEMA_VERSION, ScenarioFile, SetupSpec, TemplatesSpec, TokenCacheName, TokenReuseSpec,
-    VariantExpect,
+    Limit, Located, NativeVariantName, NetSpec, PlatformName, ProfileName, ReuseGraceSpec,
+    ReusePolicyName, SCHEMA_VERSION, ScenarioFile, SetupSpec, TemplatesSpec, TokenCacheName,
+    TokenReuseSpec, VariantExpect,
 };
 
 /// An exported counterexample: the scenario name (its path under `scenarios/` without
@@ -195,6 +195,8 @@ fn setup_spec(setup: &crate::model::settings::Setup, defects: &[Defect]) -> Setu
         resource_cache: Some(setup.sdk.resource_cache),
         // Written only when on, so exports of older setups stay as they were.
         native: setup.sdk.native.then_some(true),
+        native_variant: (setup.sdk.native_variant != NativeVariant::Current)
+            .then_some(NativeVariantName(setup.sdk.native_variant)),
         treat_pending_as_signed_out: Some(setup.sdk.treat_pending_as_signed_out),
         // Written only when it is not the default, so exports of older setups stay as they were.
         keychain_accessible: (setup.sdk.keychain_accessible != KeychainAccessible::default())

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::invariants::InvariantId;
 use crate::model::profile::ProfileId;
-use crate::model::settings::ReusePolicy;
+use crate::model::settings::{NativeVariant, ReusePolicy};
 use crate::model::templates::{
     CLAIM_VALUE_LEN_MAX, RESERVED_CLAIMS, TEMPLATE_CLAIMS_MAX, TEMPLATES_MAX, TemplateSpec,
     Templates,
@@ -195,6 +195,10 @@ named!(
 named!(
     /// What storage does with a value over the platform's item limit.
     LargeValuesName(LargeValues), "large-value behaviour", LargeValues::ALL, LargeValues::as_str
+);
+named!(
+    /// A build of the native layer: `current`, or an older release's named behaviour.
+    NativeVariantName(NativeVariant), "native variant", NativeVariant::ALL, NativeVariant::as_str
 );
 named!(
     /// An item of secure storage.
@@ -638,6 +642,11 @@ pub struct SetupSpec {
     /// plugin): JS configures the native layer and hears its sign-ins; default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native: Option<bool>,
+    /// Which build of the native layer runs with `native: true`: `current` (the default),
+    /// `stale_token_refresh` (3.4.5–4.0.2's refresh with the in-memory client's token) or
+    /// `wiped_client_never_loads` (the seed report's iOS build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_variant: Option<NativeVariantName>,
     /// `useAuth({ treatPendingAsSignedOut })`; default true, as in Clerk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
@@ -685,6 +694,8 @@ pub struct VariantSpec {
     pub resource_cache: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_variant: Option<NativeVariantName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub treat_pending_as_signed_out: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,7 @@
 //! last step does).
 
 use crate::model::device::Payload;
-use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer, NativeVariant};
+use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{SessionId, SessionStatus, StorageKey};
@@ -53,7 +53,7 @@ impl World {
             server: &mut self.server,
             now: self.now,
             latency_ms: self.setup.net.fapi_latency_ms,
-            variant: NativeVariant::Current,
+            variant: self.setup.sdk.native_variant,
             log: &mut self.log,
         };
         f(&mut self.native, &mut env)

@@ -78,7 +78,7 @@ use crate::sdk::env;
 use crate::sdk::port::{PortError, SdkPort};
 
 use crate::model::native::{
-    self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer, NativeVariant,
+    self as native_layer, NativeAnswer, NativeCall, NativeEnv, NativeLayer,
 };
 pub use command::{AdapterCommand, PINNED_CLERK_JS_VERSION, Timeouts, pool_from_env, repo_root};
 use process::{Line, Process, ReadError};
@@ -705,7 +705,7 @@ impl ExternalSdk {
                 server: &mut server,
                 now,
                 latency_ms: self.setup.net.fapi_latency_ms,
-                variant: NativeVariant::Current,
+                variant: self.setup.sdk.native_variant,
                 log: out,
             };
             self.native.sign_in(&mut env)
@@ -765,7 +765,7 @@ impl ExternalSdk {
                             server: &mut server,
                             now: at,
                             latency_ms: self.setup.net.fapi_latency_ms,
-                            variant: NativeVariant::Current,
+                            variant: self.setup.sdk.native_variant,
                             log,
                         };
                         self.native.call(&mut env, call)

@@ -128,7 +128,7 @@ impl Core {
     /// The native build this app runs: `ios-native-cache-wipe` brings the seed report's
     /// (`NativeVariant::WipedClientNeverLoads`); `native-token-overwrites-js` and
     /// `unauthenticated-adopts-native` (3.4.5–4.0.2) their era's refresh with a stale token
-    /// (`NativeVariant::StaleTokenRefresh`).
+    /// (`NativeVariant::StaleTokenRefresh`); otherwise the setup's `native_variant`.
     fn native_variant(&self) -> NativeVariant {
         if self.has(Defect::IosNativeCacheWipe) {
             NativeVariant::WipedClientNeverLoads
@@ -137,7 +137,7 @@ impl Core {
         {
             NativeVariant::StaleTokenRefresh
         } else {
-            NativeVariant::Current
+            self.setup.sdk.native_variant
         }
     }
 
