@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::settings::{Setup, TokenCacheKind};
+use crate::model::settings::{NativeVariant, Setup, TokenCacheKind};
 use crate::model::time::{VTime, format_clock, format_duration};
 use crate::model::vocab::{
     CallResult, Endpoint, Happening, NativeCallName, RequestOutcome, SessionView, TokenInfo,
@@ -169,6 +169,11 @@ fn summary(setup: &Setup, defects: &[crate::model::vocab::Defect]) -> SetupSumma
             + &match setup.sdk.instances {
                 1 => String::new(),
                 n => format!(" instances={n}"),
+            }
+            + if setup.sdk.native { " native=true" } else { "" }
+            + &match setup.sdk.native_variant {
+                NativeVariant::Current => String::new(),
+                v => format!(" native_variant={}", v.as_str()),
             },
         instance: format!(
             "token_ttl={} max_lifetime={} inactivity_timeout={} multi_session={} session_minter={}",
