@@ -171,12 +171,12 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
                     break;
                 }
                 match h {
-                    Happening::Rendered { at, view } if restored_at.is_none() => {
-                        // Any signed-in session counts: in multi-session mode the client's
-                        // last active session may be a newer one.
-                        if view.is_loaded && view.session.is_some() {
-                            restored_at = Some(*at);
-                        }
+                    // Any signed-in session counts: in multi-session mode the client's last
+                    // active session may be a newer one.
+                    Happening::Rendered { at, view }
+                        if restored_at.is_none() && view.is_loaded && view.session.is_some() =>
+                    {
+                        restored_at = Some(*at);
                     }
                     Happening::RequestSent { req, .. } => sent.push(*req),
                     // Storage that fails is no calm start (eventually-signed-in judges it).

@@ -236,6 +236,12 @@ impl Defect {
     }
 }
 
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod defect_tests {
     use super::Defect;
@@ -247,11 +253,5 @@ mod defect_tests {
             assert_eq!(json, format!("\"{}\"", d.as_str()));
             assert_eq!(serde_json::from_str::<Defect>(&json).expect("and parse back"), d);
         }
-    }
-}
-
-impl fmt::Display for Defect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }

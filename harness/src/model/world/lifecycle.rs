@@ -213,7 +213,7 @@ impl World {
 
     pub(super) fn run_js(&mut self, job: JsJob, due: VTime) {
         match job {
-            JsJob::Deliver(req, reply) => self.deliver(req, *reply),
+            JsJob::Deliver(req, reply) => self.deliver(req, reply),
             JsJob::BackendReply { call, status } => self.api_backend_reply(call, status),
             // A timer whose cache entry was replaced was cleared in clerk-js: it never fires.
             JsJob::RefreshTimer { key, epoch } => {

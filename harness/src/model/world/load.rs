@@ -74,7 +74,7 @@ impl World {
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if let Some((view, client_epoch)) = self.take_load_part(client, a, signout_epoch) {
+                if let Some((view, client_epoch)) = self.take_load_part(client, *a, signout_epoch) {
                     if self.rules.ignores_stale_payloads && client_epoch != self.js.signout_epoch {
                         // The user signed out while the load was in flight: its client is
                         // from before the sign-out, so the app loads signed out.
@@ -200,7 +200,7 @@ impl World {
         }
         match reply {
             Reply::Answer(a) if a.is_ok() => {
-                if let Some((view, client_epoch)) = self.take_load_part(client, a, signout_epoch) {
+                if let Some((view, client_epoch)) = self.take_load_part(client, *a, signout_epoch) {
                     let seed = !self.rules.per_session_cache;
                     self.apply_client_with(&view, client_epoch, seed);
                     self.js.status = LoadStatus::Ready;

@@ -29,10 +29,11 @@ impl World {
         }
         let view = self.auth_view();
         if view != self.view {
-            if view.is_signed_in == Some(true) && self.view.is_signed_in != Some(true) {
-                if let Some(back) = self.js.shell.return_to.take() {
-                    self.js.shell.current_path = back;
-                }
+            if view.is_signed_in == Some(true)
+                && self.view.is_signed_in != Some(true)
+                && let Some(back) = self.js.shell.return_to.take()
+            {
+                self.js.shell.current_path = back;
             }
             let view = self.auth_view();
             self.log.push(Happening::Rendered { at: self.now, view: view.clone() });

@@ -67,11 +67,10 @@ impl World {
         // the model mint tokens and consume state `latency` later than any real SDK talking
         // to the emulator, so the two could never agree on `iat`/`exp`.)
         let answer = if leaves {
-            Some(Box::new(self.server_answer(token, &request, fault)))
+            Some(self.server_answer(token, &request, fault))
         } else {
-            timed_out.map(|_| {
-                Box::new((Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
-            })
+            timed_out
+                .map(|_| (Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
         };
         let flight = Flight {
             request,
@@ -101,7 +100,7 @@ impl World {
                     fault: None,
                 });
                 let now = self.now;
-                self.schedule_js(now, JsJob::Deliver(id, Box::new(Reply::NetworkError)));
+                self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
             }
             None => {
                 let latency = match fault {
@@ -139,7 +138,7 @@ impl World {
                     status: reply.status,
                     retry_after_ms: reply.retry_after_ms,
                 };
-                (Reply::Answer(reply), outcome)
+                (Reply::Answer(Box::new(reply)), outcome)
             }
         }
     }
@@ -149,13 +148,12 @@ impl World {
         let Some(flight) = self.flights.get_mut(&id) else {
             return;
         };
-        let answer = flight.answer.take().expect("an online request has an answer");
-        let (reply, outcome) = *answer;
+        let (reply, outcome) = flight.answer.take().expect("an online request has an answer");
         let (endpoint, fault, js) = (flight.request.endpoint(), flight.fault, flight.js);
         let now = self.now;
         let fault = fault.filter(|f| !matches!(f, FaultKind::Latency { .. }));
         self.log.push(Happening::RequestDone { at: now, req: id, endpoint, outcome, fault });
-        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, Box::new(reply)) });
+        self.schedule(now, Job::Js { js, job: JsJob::Deliver(id, reply) });
     }
 
     /// A response reaches JS: Expo's after-response hook stores the rotated client token,
