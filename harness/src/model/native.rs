@@ -21,7 +21,10 @@
 //! whether the session is loaded"). The real `configure` waits up to 3 s for that session;
 //! here it never waits, so the JS layer's own 3 s `getSession()` poll (the 3.x bootstrap,
 //! the SDKs' business) decides what the wait would have. The poll timers of clerk-ios and
-//! clerk-android are not simulated.
+//! clerk-android, and their own client refresh on return to the foreground, are not
+//! simulated: each would rotate the native copy of the client token apart from JS's, which
+//! under a strict reuse policy (`token_reuse`) answers a new client, a case the invariants
+//! do not yet judge apart from a JS-side failure.
 
 use crate::model::device::{Device, Payload};
 use crate::model::server::{
