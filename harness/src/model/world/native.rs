@@ -46,11 +46,6 @@ impl World {
         self.on_native(|layer, env| layer.call(env, call))
     }
 
-    /// The native SDK's own refresh on leaving the background.
-    pub(super) fn native_foreground(&mut self) {
-        self.on_native(|layer, env| layer.foreground(env));
-    }
-
     /// Runs `f` on the native layer with this world's device, server, instant and trace.
     fn on_native<R>(&mut self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
         let mut env = NativeEnv {

@@ -119,11 +119,6 @@ impl Core {
         self.on_native(|layer, env| layer.call(env, call))
     }
 
-    /// The native SDK's own refresh on leaving the background.
-    pub(super) fn native_foreground(&self) {
-        self.on_native(|layer, env| layer.foreground(env));
-    }
-
     /// The device as the environment sees it, the native layer in it with the native module.
     pub(super) fn device_view(&self) -> crate::model::vocab::DeviceView {
         let server = lock(self.fapi.server());
