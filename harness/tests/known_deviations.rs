@@ -236,6 +236,18 @@ fn a_late_answer_writes_a_sessionless_client_over_the_native_one() {
 }
 
 #[test]
+fn a_throwing_keychain_read_signs_js_out_while_native_keeps_the_session() {
+    // The scenario found by a reference campaign: its events and setup, under both profiles.
+    let text = include_str!("../../scenarios/native/keychain-throws-after-native-sign-in.yaml");
+    let scenario =
+        session_harness::scenario::parse("keychain-throws-after-native-sign-in.yaml", text)
+            .expect("the scenario parses");
+    let base = scenario.variants[0].setup;
+    let setup = |p| Setup { profile: p, ..base };
+    check(InvariantId::LayersAgree, setup, &scenario.events);
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {
