@@ -18,7 +18,7 @@ use crate::model::vocab::{
 };
 use crate::trace::{Trace, TraceStep};
 
-use super::{InvariantId, Report, view_text};
+use super::{InvariantId, Report, quiet, view_text};
 
 /// The bound of `eventually-signed-in`: the longest `getToken`-schedule wait (50 s), a
 /// load's GET retries and slow answers.
@@ -27,17 +27,6 @@ pub const EVENTUALLY_SIGNED_IN_MS: u64 = 90 * SECOND_MS;
 /// Whether the app shows a signed-in user (a pending session on its task screen counts).
 fn signed_in(view: &AuthView) -> bool {
     view.is_loaded && view.session.is_some()
-}
-
-/// Events that change nothing the device's ability to sign in depends on: the window goes on.
-fn keeps_window(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::Advance { .. }
-            | Event::GetToken { .. }
-            | Event::ApiCall { .. }
-            | Event::Navigate { .. }
-    )
 }
 
 /// Whether the world at the end of `step` lets the app sign the user in by itself: among
@@ -92,7 +81,8 @@ pub(super) fn eventually_signed_in(trace: &Trace, r: &mut Report) {
         // A device asleep runs no JS: the window starts again when it wakes.
         let asleep = matches!(step.event, Event::DeviceSleep { .. });
         let applicable = could_sign_in(step, &shown) && !leaving && !asleep && !lost;
-        if !applicable || !keeps_window(&step.event) {
+        // A quiet event changes nothing signing in depends on: the window goes on.
+        if !applicable || !quiet(&step.event) {
             // The window restarts with this step: it ends now, or the world just changed.
             since = None;
             reported = false;

@@ -221,6 +221,19 @@ fn restore_after_cold_start(trace: &Trace, r: &mut Report) {
     }
 }
 
+/// Events that only wait or read (time passes, a token is asked for, the API is called, the
+/// user moves between screens): they change nothing in the world the session, the route or
+/// signing in depends on. The liveness window and the route-loop count both run across them.
+fn quiet(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Advance { .. }
+            | Event::GetToken { .. }
+            | Event::ApiCall { .. }
+            | Event::Navigate { .. }
+    )
+}
+
 fn is_user_terminal(kind: CallKind) -> bool {
     matches!(kind, CallKind::SignOut | CallKind::SessionEnd | CallKind::SessionRemove)
 }

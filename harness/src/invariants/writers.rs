@@ -19,7 +19,7 @@ use crate::model::vocab::{
 };
 use crate::trace::{Trace, TraceStep};
 
-use super::{InvariantId, Report, is_user_terminal, view_text};
+use super::{InvariantId, Report, is_user_terminal, quiet, view_text};
 
 /// A client token JS received, and when the server minted it (the instant its request was
 /// sent: the server applies a request as it arrives).
@@ -280,18 +280,6 @@ fn settled(step: &TraceStep) -> bool {
         && obs.open_calls == 0
 }
 
-/// Events that change nothing in the world the route depends on: a route loop is counted
-/// across them.
-fn quiet(event: &Event) -> bool {
-    matches!(
-        event,
-        Event::Advance { .. }
-            | Event::GetToken { .. }
-            | Event::ApiCall { .. }
-            | Event::Navigate { .. }
-    )
-}
-
 /// Route changes between sign-in and a signed-in screen tolerated between two events that
 /// change the world: two round trips (after one event, a load, a native adoption and a 401's
 /// client reload may each land and move the route once); a loop goes on past any bound.
@@ -340,6 +328,7 @@ pub(super) fn layers_agree(trace: &Trace, r: &mut Report) {
     let mut shown: Option<SessionId> = None;
     let mut switched = false;
     for step in &trace.steps {
+        // A route loop is counted across quiet events.
         if !quiet(&step.event) {
             flips = 0;
             reported = false;

@@ -42,12 +42,7 @@ impl Core {
     /// at once — before the native session has loaded — and the JS side starts polling.
     pub(super) fn native_bootstrap(self: &Rc<Self>) {
         let token = self.native_bearer();
-        // `syncTokenState` wipes the native cached client when the token differs from the
-        // keychain's (the native layer's rule; read here only to know whether it will).
-        let wiped = token.is_some_and(|t| {
-            self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
-                != Some(Payload::ClientToken(t).digest())
-        });
+        let wiped = self.configure_wipes(token);
         self.native_call(NativeCall::Configure { token });
         // Without a wipe (a first launch has no JS token to mismatch) the native session
         // loads from its cache and the bootstrap finds it: the bug needs the wipe.
@@ -69,13 +64,34 @@ impl Core {
             self.schedule_js(at, JsJob::NativePoll(n + 1));
             return;
         }
+        self.native_poll_over(false);
+    }
+
+    /// Whether `configure(token)` will wipe the native cached client: `syncTokenState` does
+    /// when the token differs from the keychain's (the native layer's rule, read here only to
+    /// know whether it will).
+    fn configure_wipes(&self, token: Option<ClientToken>) -> bool {
+        token.is_some_and(|t| {
+            self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
+                != Some(Payload::ClientToken(t).digest())
+        })
+    }
+
+    /// The `getSession()` poll is over: a load `ios-native-cache-wipe` held ends now, signed
+    /// out if the poll found nothing (the report's "NO SESSION after 30 polls").
+    fn native_poll_over(self: &Rc<Self>, found: bool) {
         let pending = {
             let mut rt = self.rt.borrow_mut();
-            rt.native_boot = NativeBoot::GaveUp;
+            if rt.native_boot != NativeBoot::Polling {
+                return;
+            }
+            rt.native_boot = if found { NativeBoot::Off } else { NativeBoot::GaveUp };
             std::mem::take(&mut rt.load_done_pending)
         };
         if pending {
-            self.set_slot(Slot::Null, SignOutCause::LocalWipe);
+            if !found {
+                self.set_slot(Slot::Null, SignOutCause::LocalWipe);
+            }
             self.finish_load(LoadStatus::Ready, CallResult::Ok);
         }
     }
@@ -181,10 +197,7 @@ impl Core {
         // load's end waits for the poll, which gives up signed out.
         if self.has(Defect::IosNativeCacheWipe)
             && self.setup.platform == Platform::Ios
-            && token.is_some_and(|t| {
-                self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
-                    != Some(Payload::ClientToken(t).digest())
-            })
+            && self.configure_wipes(token)
         {
             self.rt.borrow_mut().native_boot = NativeBoot::Polling;
         }
@@ -205,22 +218,7 @@ impl Core {
             }
             _ => None,
         };
-        // The poll is over. A load `ios-native-cache-wipe` held ends now: signed out if the
-        // poll found nothing (the report's "NO SESSION after 30 polls").
-        let pending = {
-            let mut rt = self.rt.borrow_mut();
-            let polling = rt.native_boot == NativeBoot::Polling;
-            if polling {
-                rt.native_boot = if found.is_some() { NativeBoot::Off } else { NativeBoot::GaveUp };
-            }
-            polling && std::mem::take(&mut rt.load_done_pending)
-        };
-        if pending {
-            if found.is_none() {
-                self.set_slot(Slot::Null, SignOutCause::LocalWipe);
-            }
-            self.finish_load(LoadStatus::Ready, CallResult::Ok);
-        }
+        self.native_poll_over(found.is_some());
         let Some(sid) = found else {
             return;
         };
