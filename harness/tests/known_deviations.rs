@@ -248,6 +248,18 @@ fn a_throwing_keychain_read_signs_js_out_while_native_keeps_the_session() {
 }
 
 #[test]
+fn a_switch_to_a_pending_session_signs_the_native_layer_out() {
+    // The 3.x NativeSessionSync counts a pending session as signed out: its native signOut()
+    // removes the session the native layer picked up on its foreground refresh.
+    let text = include_str!("../../scenarios/native/pending-switch-signs-native-out.yaml");
+    let scenario = session_harness::scenario::parse("pending-switch-signs-native-out.yaml", text)
+        .expect("the scenario parses");
+    let base = scenario.variants[0].setup;
+    let setup = |p| Setup { profile: p, ..base };
+    check(InvariantId::OneWriterPerCredential, setup, &scenario.events);
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {

@@ -20,11 +20,10 @@
 //! `GET /v1/client` answer lands (the seed report's "configure() resolving says nothing about
 //! whether the session is loaded"). The real `configure` waits up to 3 s for that session;
 //! here it never waits, so the JS layer's own 3 s `getSession()` poll (the 3.x bootstrap,
-//! the SDKs' business) decides what the wait would have. The poll timers of clerk-ios and
-//! clerk-android, and their own client refresh on return to the foreground, are not
-//! simulated: each would rotate the native copy of the client token apart from JS's, which
-//! under a strict reuse policy (`token_reuse`) answers a new client, a case the invariants
-//! do not yet judge apart from a JS-side failure.
+//! the SDKs' business) decides what the wait would have. On leaving the background the
+//! native SDK refreshes its client and the environment by itself ([`NativeLayer::foreground`],
+//! called by each caller when the device's app state leaves `background`). The 5 s token
+//! poll of clerk-ios and clerk-android is not simulated.
 
 use crate::model::device::{Device, Payload};
 use crate::model::server::{
@@ -184,6 +183,27 @@ impl NativeLayer {
         let session = self.try_sign_in(env);
         env.log.push(Happening::NativeSignedIn { at: env.now, session });
         session
+    }
+
+    /// The app leaves the background (iOS `willEnterForeground`, Android's lifecycle owner):
+    /// the native SDK refreshes its client and the environment on its own (clerk-ios 1.0.0
+    /// `GET /v1/client` then `GET /v1/environment`; clerk-android 1.0.x client and
+    /// environment), whatever JS does. Needs a native SDK started in this process (iOS:
+    /// `Clerk.configure` ran, even if a native `signOut()` reset `clerkConfigured` since;
+    /// Android: `Clerk.isInitialized`). The token check that follows hits ClerkKit's cache
+    /// and the 5 s token poll is not simulated.
+    pub fn foreground(&mut self, env: &mut NativeEnv<'_>) {
+        self.land(env.now);
+        let on = match env.device.platform {
+            Platform::Ios => self.started,
+            Platform::Android => self.configured,
+        };
+        if !on {
+            return;
+        }
+        self.refresh(env);
+        let token = self.presented(env.device);
+        let _ = self.request(env, token, &FapiRequest::Environment);
     }
 
     fn try_sign_in(&mut self, env: &mut NativeEnv<'_>) -> Option<SessionId> {
@@ -518,6 +538,38 @@ mod tests {
         assert_eq!(cached_session(&device), Some(sid), "the sign-in answer is cached");
         let native = stored_token(&device).expect("a native token");
         (device, server, sid, native)
+    }
+
+    #[test]
+    fn leaving_the_background_refreshes_a_started_native_sdk_with_its_stored_token() {
+        let (mut device, mut server, sid, native) = signed_in_then_killed();
+        let mut log = Vec::new();
+        let mut layer = NativeLayer::default();
+        // A process where ClerkKit never started: the foreground sends nothing.
+        layer.foreground(&mut env(&mut device, &mut server, 1_000, &mut log));
+        assert!(log.iter().all(|h| !matches!(h, Happening::NativeRequest { .. })));
+        layer.call(
+            &mut env(&mut device, &mut server, 2_000, &mut log),
+            NativeCall::Configure { token: Some(native) },
+        );
+        let before = stored_token(&device).expect("stored");
+        log.clear();
+        layer.foreground(&mut env(&mut device, &mut server, 60_000, &mut log));
+        use crate::model::vocab::Endpoint;
+        let sent: Vec<Endpoint> = log
+            .iter()
+            .filter_map(|h| match h {
+                Happening::NativeRequest { endpoint, status: 200, .. } => Some(*endpoint),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, [Endpoint::GetClient, Endpoint::Environment]);
+        let after = stored_token(&device).expect("still stored");
+        assert_eq!(after.client, before.client, "the same client");
+        assert!(after.version > before.version, "the answers rotated the stored token");
+        let session = layer
+            .call(&mut env(&mut device, &mut server, 60_000, &mut log), NativeCall::GetSession);
+        assert_eq!(session, NativeAnswer::Session { session: Some(sid) });
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::SECOND_MS;
-use super::vocab::TokenInfo;
+use super::vocab::{SessionStatus, TokenInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ProfileId {
@@ -295,6 +295,13 @@ pub struct Profile {
     /// `tokenCache ?? defaultTokenCache` — the secure store even when the app runs on a memory
     /// cache, which JS then never reads (@clerk/expo 3.x, reference §4).
     pub native_adopts_into_own_cache: bool,
+    /// Whether `NativeSessionSync` (`native: true`) counts a `pending` session as signed out,
+    /// and so signs the native layer out when JS switches to one: @clerk/expo 3.x calls
+    /// `useAuth()` with its default `treatPendingAsSignedOut: true` (reference §3), and the
+    /// native `signOut()` then removes the session the native SDK holds, which may be another,
+    /// active session of the client. The documented contract counts any session JS shows as
+    /// one: a session that still has tasks is not a reason to end the native layer's.
+    pub sync_pending_as_signed_out: bool,
 }
 
 /// The article's contract.
@@ -350,6 +357,7 @@ pub const DOCUMENTED: Profile = Profile {
     // `INITIALIZATION_TIMEOUT_MS`); the documented contract bounds every request so.
     request_timeout_ms: Some(7_000),
     native_adopts_into_own_cache: true,
+    sync_pending_as_signed_out: false,
     expiry_clock: ExpiryClock::Server,
 };
 
@@ -406,6 +414,7 @@ pub const CLERK_JS_6: Profile = Profile {
     // lasts as long as the platform lets it.
     request_timeout_ms: None,
     native_adopts_into_own_cache: false,
+    sync_pending_as_signed_out: true,
     // `remaining = exp − nowSec` with the device's `Date.now()` (reference §4, "Clock skew").
     expiry_clock: ExpiryClock::Device,
 };
@@ -458,6 +467,18 @@ impl Profile {
         let to_ms = |s: i128| (s as u64).saturating_mul(SECOND_MS);
         let refresh = (remaining_s > lead_s).then(|| to_ms(remaining_s - lead_s));
         Some((to_ms(remaining_s), refresh))
+    }
+
+    /// What `NativeSessionSync` takes for `isSignedIn` once JS shows `slot` (`None`: no
+    /// session): an active session, or (unless the profile counts pending as signed out)
+    /// any session with a status JS shows as current.
+    pub fn sync_signed_in(&self, loaded: bool, status: Option<SessionStatus>) -> bool {
+        loaded
+            && match status {
+                Some(SessionStatus::Active) => true,
+                Some(SessionStatus::Pending) => !self.sync_pending_as_signed_out,
+                _ => false,
+            }
     }
 
     /// Sum of every `getToken` retry delay: the longest a call may wait on retries alone.
@@ -640,6 +661,12 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "the native token goes into the cache JS reads",
         clerk_js_6: "the native token goes to the secure store, which JS never reads: the \
                      native session is not adopted",
+    },
+    ProfileDifference {
+        topic: "JS switches to a pending session while the native layer holds another",
+        documented: "the native layer keeps its session",
+        clerk_js_6: "NativeSessionSync counts pending as signed out and signs native out, \
+                     which removes the native layer's session on the server",
     },
 ];
 

@@ -173,7 +173,9 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         why: "Expo's after-response hook stores every answer's client token: an answer to a \
               request sent on the old client that arrives after JS adopted the native \
               layer's client (a native sign-in) stores the old client's token over the one \
-              that restores the session",
+              that restores the session; and NativeSessionSync counts a pending session as \
+              signed out, so switching JS to one calls the native signOut(), which removes \
+              the native layer's session and replaces its device token",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,

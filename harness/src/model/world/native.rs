@@ -19,7 +19,7 @@ use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
-use crate::model::vocab::{SessionId, SessionStatus, StorageKey};
+use crate::model::vocab::{SessionId, StorageKey};
 
 use super::{JsJob, Purpose, Slot, World};
 
@@ -44,6 +44,11 @@ impl World {
     /// One call on the `ClerkExpo` module.
     pub(super) fn native_call(&mut self, call: NativeCall) -> NativeAnswer {
         self.on_native(|layer, env| layer.call(env, call))
+    }
+
+    /// The native SDK's own refresh on leaving the background.
+    pub(super) fn native_foreground(&mut self) {
+        self.on_native(|layer, env| layer.foreground(env));
     }
 
     /// Runs `f` on the native layer with this world's device, server, instant and trace.
@@ -113,14 +118,18 @@ impl World {
     }
 
     /// `NativeSessionSync`'s effect, run after a render whose `isLoaded` or `isSignedIn`
-    /// (with pending counted as signed out, its `useAuth()` default) changed.
+    /// changed (pending counted as signed out as the profile says,
+    /// [`crate::model::profile::Profile::sync_signed_in`]).
     pub(super) fn native_session_sync(&mut self) {
         if !self.setup.sdk.native || !self.device.running {
             return;
         }
         let loaded = self.view.is_loaded;
-        let signed_in =
-            loaded && matches!(self.js.slot, Slot::Some(v) if v.status == SessionStatus::Active);
+        let status = match self.js.slot {
+            Slot::Some(v) => Some(v.status),
+            _ => None,
+        };
+        let signed_in = self.rules.sync_signed_in(loaded, status);
         if self.js.native.deps == Some((loaded, signed_in)) {
             return;
         }

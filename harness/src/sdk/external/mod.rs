@@ -402,6 +402,10 @@ impl ExternalSdk {
                 let before = self.device.app_state;
                 self.device.app_state = *state;
                 if self.device.running && before != *state {
+                    if before == AppState::Background && self.setup.sdk.native {
+                        // The native SDK hears the OS itself, before JS (`model/native.rs`).
+                        self.native_foreground(out);
+                    }
                     self.step_process(event, out).await?;
                 }
             }
@@ -692,6 +696,22 @@ impl ExternalSdk {
             native_events,
         };
         self.exchange(request, &event.to_string(), target, out).await
+    }
+
+    /// The native SDK's own refresh on leaving the background, on the harness's side: the
+    /// adapter's JS hears nothing of it (the native layer is the harness's, `model/native.rs`).
+    fn native_foreground(&mut self, out: &mut Vec<Happening>) {
+        let now = self.now;
+        let mut server = lock(self.fapi.server());
+        let mut env = NativeEnv {
+            device: &mut self.device,
+            server: &mut server,
+            now,
+            latency_ms: self.setup.net.fapi_latency_ms,
+            variant: self.setup.sdk.native_variant,
+            log: out,
+        };
+        self.native.foreground(&mut env);
     }
 
     /// `native_sign_in`: the native layer signs in on the harness's side; on iOS the adapter

@@ -400,6 +400,10 @@ impl Core {
             }
             before
         };
+        if before == AppState::Background && self.setup.sdk.native {
+            // The native SDK hears the OS itself, before JS's listener (`model/native.rs`).
+            self.native_foreground();
+        }
         if before == AppState::Background {
             // JS resumes: overdue timers and held responses run now, late, in order.
             self.resume_held();

@@ -12,9 +12,7 @@ use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeVari
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
-use crate::model::vocab::{
-    CallResult, SessionId, SessionStatus, SignOutCause, StorageKey, TimerKind,
-};
+use crate::model::vocab::{CallResult, SessionId, SignOutCause, StorageKey, TimerKind};
 use crate::model::vocab::{Defect, Platform};
 
 use super::transport::Req;
@@ -135,6 +133,11 @@ impl Core {
         self.on_native(|layer, env| layer.call(env, call))
     }
 
+    /// The native SDK's own refresh on leaving the background.
+    pub(super) fn native_foreground(&self) {
+        self.on_native(|layer, env| layer.foreground(env));
+    }
+
     /// The device as the environment sees it, the native layer in it with the native module.
     pub(super) fn device_view(&self) -> crate::model::vocab::DeviceView {
         let server = lock(self.fapi.server());
@@ -251,9 +254,11 @@ impl Core {
             return;
         }
         let loaded = self.view.borrow().is_loaded;
-        let slot = self.rt.borrow().slot;
-        let signed_in =
-            loaded && matches!(slot, Slot::Some(v) if v.status == SessionStatus::Active);
+        let status = match self.rt.borrow().slot {
+            Slot::Some(v) => Some(v.status),
+            _ => None,
+        };
+        let signed_in = self.rules.sync_signed_in(loaded, status);
         if self.rt.borrow().native_sync.deps == Some((loaded, signed_in)) {
             return;
         }
