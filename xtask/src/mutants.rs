@@ -13,7 +13,8 @@
 //! selection on the build *and* the test invocation: with plain `-- ARGS` cargo-mutants
 //! would still build every test binary of the package for every mutant); `--shard K/N`
 //! takes every N-th mutant (round-robin), so any one shard is a fair sample of the scope.
-//! It builds with the dev profile on purpose: that profile is already tuned for quick
+//! The tests run under nextest (installed when missing), which stops a mutant at its first
+//! failing test across every binary and spreads the tests over both cores. It builds with the dev profile on purpose: that profile is already tuned for quick
 //! incremental builds of the harness and is warm in every developer's target dir, while a
 //! dedicated profile would first rebuild every dependency (7–8 minutes on 2 cores).
 //!
@@ -110,31 +111,51 @@ fn check_globs(files: &[String]) -> Result<Vec<String>> {
     Ok(files.to_vec())
 }
 
-/// The installed cargo-mutants version, if any.
-fn installed_version() -> Option<String> {
-    let out = Command::new("cargo").args(["mutants", "--version"]).output().ok()?;
+/// The nextest release installed when `cargo nextest` is missing. Any release runs the
+/// tests (cargo-mutants drives it through its stable `run` command), so one already there is
+/// used as it is.
+pub const CARGO_NEXTEST_VERSION: &str = "0.9.143";
+
+/// The installed version of the cargo subcommand `tool` (`cargo TOOL --version` prints
+/// `cargo-TOOL X.Y.Z …`), if any.
+fn installed_version(tool: &str) -> Option<String> {
+    let out = Command::new("cargo").args([tool, "--version"]).output().ok()?;
     if !out.status.success() {
         return None;
     }
-    // `cargo-mutants 27.1.0`
     String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).map(str::to_string)
 }
 
-/// Installs the pinned cargo-mutants through cargo unless it is already there.
-fn ensure_installed() -> Result<()> {
-    match installed_version() {
-        Some(v) if v == CARGO_MUTANTS_VERSION => return Ok(()),
-        Some(v) => eprintln!(
-            "cargo-mutants {v} is installed; installing the pinned {CARGO_MUTANTS_VERSION}"
-        ),
-        None => eprintln!("cargo-mutants is missing; installing {CARGO_MUTANTS_VERSION}"),
-    }
+fn cargo_install(krate: &str, version: &str) -> Result<()> {
     let status = Command::new("cargo")
-        .args(["install", "cargo-mutants", "--locked", "--version", CARGO_MUTANTS_VERSION])
+        .args(["install", krate, "--locked", "--version", version])
         .status()
-        .context("running `cargo install cargo-mutants`")?;
+        .with_context(|| format!("running `cargo install {krate}`"))?;
     if !status.success() {
-        bail!("`cargo install cargo-mutants --locked --version {CARGO_MUTANTS_VERSION}` failed");
+        bail!("`cargo install {krate} --locked --version {version}` failed");
+    }
+    Ok(())
+}
+
+/// Installs the pinned cargo-mutants through cargo unless it is already there, and
+/// cargo-nextest unless some release of it is.
+fn ensure_installed() -> Result<()> {
+    match installed_version("mutants") {
+        Some(v) if v == CARGO_MUTANTS_VERSION => {}
+        Some(v) => {
+            eprintln!(
+                "cargo-mutants {v} is installed; installing the pinned {CARGO_MUTANTS_VERSION}"
+            );
+            cargo_install("cargo-mutants", CARGO_MUTANTS_VERSION)?;
+        }
+        None => {
+            eprintln!("cargo-mutants is missing; installing {CARGO_MUTANTS_VERSION}");
+            cargo_install("cargo-mutants", CARGO_MUTANTS_VERSION)?;
+        }
+    }
+    if installed_version("nextest").is_none() {
+        eprintln!("cargo-nextest is missing; installing {CARGO_NEXTEST_VERSION}");
+        cargo_install("cargo-nextest", CARGO_NEXTEST_VERSION)?;
     }
     Ok(())
 }
@@ -157,7 +178,11 @@ fn test_targets(root: &Path) -> Result<Vec<String>> {
 
 /// The cargo-mutants argument list for `args` (without the leading `cargo mutants`).
 fn mutants_argv(args: &Args, root: &Path, output: &Path) -> Result<Vec<String>> {
-    let mut argv: Vec<String> = vec!["--package".into(), "session-harness".into()];
+    // nextest runs the tests of every selected binary in one pool, one process each, and
+    // stops at the first failure: a caught mutant costs its first failing test, not the
+    // binaries cargo test would run before it (the defect matrix alone takes 9 s).
+    let mut argv: Vec<String> =
+        vec!["--package".into(), "session-harness".into(), "--test-tool=nextest".into()];
     for glob in check_globs(&args.files)? {
         argv.push(format!("--file={glob}"));
     }
@@ -398,5 +423,6 @@ mod tests {
         assert!(argv.contains(&"--cargo-arg=--test=properties".to_string()), "{argv:?}");
         assert!(argv.contains(&"--cargo-arg=--lib".to_string()), "{argv:?}");
         assert!(!argv.iter().any(|a| a == "--"), "no test-only arguments: {argv:?}");
+        assert!(argv.contains(&"--test-tool=nextest".to_string()), "{argv:?}");
     }
 }
