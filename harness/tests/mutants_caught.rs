@@ -486,3 +486,57 @@ fn a_degraded_load_keeps_the_cached_environment() {
         "getToken fails with the 401: {settled:?}"
     );
 }
+
+/// Offline under `documented` with the resource cache, `getToken` answers the cached session
+/// token only while it has time left: one millisecond before its expiry it is returned, at
+/// the expiry instant the call fails as a network error. Run on the reference SDK in lockstep
+/// with the model.
+///
+/// Catches `sdk/reference/js/tokens.rs: replace > with >= in Core::token_next`.
+#[test]
+fn offline_a_cached_token_is_served_until_its_last_millisecond() {
+    use session_harness::model::time::EPOCH_UNIX_MS;
+    use session_harness::model::vocab::Network;
+    use session_harness::runner::lockstep;
+
+    let mut setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let start = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+        Event::Network { state: Network::Offline },
+    ];
+    let offline_at = 11_000;
+    let tokens = |run: &lockstep::LockstepOutcome, from: usize| -> Vec<CallResult> {
+        run.sdk.steps[from..]
+            .iter()
+            .flat_map(|s| &s.obs.happenings)
+            .filter_map(|h| match h {
+                Happening::CallSettled { result, .. } => Some(result.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let run = lockstep::run_reference(setup, &[], &start, None);
+    let Some(CallResult::Token { token }) = tokens(&run, 4).first().cloned() else {
+        panic!("the online getToken answers a token")
+    };
+    let expires_at = token.exp * 1_000 - EPOCH_UNIX_MS;
+    assert!(expires_at > offline_at, "the token outlives the move offline");
+    for (before_expiry, served) in [(1, true), (0, false)] {
+        let mut events = start.to_vec();
+        events.push(Event::Advance { ms: expires_at - offline_at - before_expiry });
+        events.push(Event::GetToken { skip_cache: false, template: None });
+        events.push(Event::Advance { ms: 1_000 });
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "the reference SDK agrees with the model");
+        let settled = tokens(&run, start.len() + 1);
+        assert_eq!(settled.len(), 1, "{before_expiry} ms before expiry: {settled:?}");
+        let got = matches!(&settled[0], CallResult::Token { token: t } if t.exp == token.exp);
+        assert_eq!(got, served, "{before_expiry} ms before expiry: {settled:?}");
+    }
+}
