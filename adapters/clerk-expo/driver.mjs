@@ -224,6 +224,7 @@ async function start(request) {
     take,
     emitNative: withNative ? reactNative.__harness.emitNative : null,
     armStorageFault: (event) => secureStore.armFault(event, { resourceCache: withResourceCache }),
+    clearStorageFaults: () => secureStore.clearFaults(),
   };
 
   // The loading screen is on before the provider mounts and starts `load()`.
@@ -245,7 +246,7 @@ async function start(request) {
 // The lockstep fidelity @clerk/expo is held to (docs/adapter-protocol.md §2): `observable`,
 // as for clerk-js (the engine inside it) until the model predicts requests one by one.
 serve({
-  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable', native_module: true, storage_faults: ['throw'] },
+  hello: { hello: 'session-harness-adapter', protocol: PROTOCOL, sdk: '@clerk/expo', version: located.version, entry: located.entry, fidelity: 'observable', native_module: true, storage_faults: ['throw'], clear_storage_faults: true },
   versions: [PROTOCOL],
   start,
   end: undefined,

@@ -155,6 +155,12 @@ async function step(app, request) {
   const event = field(request, 'event', 'object', 'step');
   const callBase = field(request, 'call_base', 'integer', 'step');
   const name = event.event;
+  if (name === 'clear_faults' && app.clearStorageFaults) {
+    // Sent only to an adapter whose hello says `clear_storage_faults` while it holds a
+    // storage fault (§3): the server's faults stay the harness's.
+    app.clearStorageFaults();
+    return settleAndObserve(app, app.virtual());
+  }
   if (HARNESS_EVENTS.includes(name)) {
     throw badRequest(`step: \`${name}\` is the harness's own event and is never sent to an adapter (§3)`);
   }

@@ -14,8 +14,8 @@
 //! would still build every test binary of the package for every mutant); `--shard K/N`
 //! takes every N-th mutant (round-robin), so any one shard is a fair sample of the scope.
 //! The tests run under nextest (installed when missing), which stops a mutant at its first
-//! failing test across every binary and spreads the tests over both cores. It builds with the dev profile on purpose: that profile is already tuned for quick
-//! incremental builds of the harness and is warm in every developer's target dir, while a
+//! failing test across every binary and spreads the tests over both cores. It builds with
+//! the dev profile on purpose: that profile is already tuned for quick incremental builds of the harness and is warm in every developer's target dir, while a
 //! dedicated profile would first rebuild every dependency (7–8 minutes on 2 cores).
 //!
 //! The defect switches in the reference SDK are in scope: `defects_matrix` and the defect

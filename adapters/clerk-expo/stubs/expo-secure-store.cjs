@@ -77,6 +77,11 @@ function armFault(event, { resourceCache }) {
   return null;
 }
 
+/** A `clear_faults` step: every armed fault is dropped, as the harness's device drops its own. */
+function clearFaults() {
+  faults = [];
+}
+
 /** The fault the next `op` on `key` meets, consumed; null if none. */
 function takeFault(op, key) {
   const i = faults.findIndex((f) => f.op === op && (f.key === null || f.key === key));
@@ -209,6 +214,7 @@ function canUseBiometricAuthentication() {
 module.exports = {
   bind,
   armFault,
+  clearFaults,
   AFTER_FIRST_UNLOCK,
   AFTER_FIRST_UNLOCK_THIS_DEVICE_ONLY,
   ALWAYS,

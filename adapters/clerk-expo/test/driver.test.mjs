@@ -67,6 +67,7 @@ for (const version of installed) {
           fidelity: 'observable',
           native_module: true,
           storage_faults: ['throw'],
+          clear_storage_faults: true,
         });
         const started = await driver.start(server);
         assert.equal(started.ok, true, JSON.stringify(started));
@@ -167,6 +168,17 @@ test('kill and cold start: a new process given the persisted client JWT is signe
       assert.equal(hang.ok, false);
       assert.equal(hang.error.kind, 'unsupported');
       assert.match(hang.error.message, /only `throw`/);
+      // `clear_faults` reaches an adapter holding a storage fault (its hello says
+      // `clear_storage_faults`): the armed read fault is dropped, so the sign-in's request
+      // reads the token instead of deleting it.
+      const armed = await faulted.step({ event: 'storage_fault', op: 'read', kind: 'throw', count: 1, key: 'client_jwt' });
+      assert.equal(armed.ok, true, JSON.stringify(armed));
+      const cleared = await faulted.step({ event: 'clear_faults' });
+      assert.equal(cleared.ok, true, JSON.stringify(cleared));
+      const signed = await faulted.step({ event: 'sign_in' });
+      const after = [...signed.obs.happenings, ...(await faulted.step({ event: 'advance', ms: 500 })).obs.happenings];
+      assert.ok(after.some((h) => h.what === 'storage_read' && h.key === '__clerk_client_jwt'), JSON.stringify(after));
+      assert.ok(!after.some((h) => h.what === 'storage_deleted'), JSON.stringify(after));
     } finally {
       faulted.kill();
     }

@@ -22,8 +22,12 @@
 //! here it never waits, so the JS layer's own 3 s `getSession()` poll (the 3.x bootstrap,
 //! the SDKs' business) decides what the wait would have. On leaving the background the
 //! native SDK refreshes its client and the environment by itself ([`NativeLayer::foreground`],
-//! called by each caller when the device's app state leaves `background`). The 5 s token
-//! poll of clerk-ios and clerk-android is not simulated.
+//! called by each caller when the device's app state leaves `background`); its two answers
+//! rotate the native copy of the client token apart from JS's, so under a strict reuse policy
+//! (`token_reuse` with a short grace, or `revoke_family`) the copy presented later can fall out
+//! of the grace. The server's reuse rule decides what that costs; no invariant yet judges a
+//! session lost that way apart from a JS-side failure (`server/reuse.rs` counts it as the
+//! reuse policy's doing). The 5 s token poll of clerk-ios and clerk-android is not simulated.
 
 use crate::model::device::{Device, Payload};
 use crate::model::server::{

@@ -298,9 +298,10 @@ pub struct Profile {
     /// Whether `NativeSessionSync` (`native: true`) counts a `pending` session as signed out,
     /// and so signs the native layer out when JS switches to one: @clerk/expo 3.x calls
     /// `useAuth()` with its default `treatPendingAsSignedOut: true` (reference §3), and the
-    /// native `signOut()` then removes the session the native SDK holds, which may be another,
-    /// active session of the client. The documented contract counts any session JS shows as
-    /// one: a session that still has tasks is not a reason to end the native layer's.
+    /// native `signOut()` then removes whatever session the native SDK holds on the server
+    /// (after its foreground refresh, the pending session JS just switched to; before it,
+    /// another). The documented contract counts any session JS shows as one: a session that
+    /// still has tasks is not a reason to end the native layer's.
     pub sync_pending_as_signed_out: bool,
 }
 
@@ -469,9 +470,9 @@ impl Profile {
         Some((to_ms(remaining_s), refresh))
     }
 
-    /// What `NativeSessionSync` takes for `isSignedIn` once JS shows `slot` (`None`: no
-    /// session): an active session, or (unless the profile counts pending as signed out)
-    /// any session with a status JS shows as current.
+    /// What `NativeSessionSync` takes for `isSignedIn` once JS shows a session of `status`
+    /// (`None`: no session): an active one, or a pending one unless the profile counts pending
+    /// as signed out.
     pub fn sync_signed_in(&self, loaded: bool, status: Option<SessionStatus>) -> bool {
         loaded
             && match status {
@@ -663,10 +664,10 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
                      native session is not adopted",
     },
     ProfileDifference {
-        topic: "JS switches to a pending session while the native layer holds another",
+        topic: "JS switches to a pending session while the native layer holds a session",
         documented: "the native layer keeps its session",
         clerk_js_6: "NativeSessionSync counts pending as signed out and signs native out, \
-                     which removes the native layer's session on the server",
+                     which removes the session the native layer holds on the server",
     },
 ];
 

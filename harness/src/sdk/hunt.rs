@@ -163,6 +163,17 @@ pub fn unexpected(setup: Setup, defects: &[Defect], events: &[Event]) -> Vec<Inv
     broken
 }
 
+/// The invariants `events` break on the reference SDK with `defect` on and hold with it off:
+/// a case that the defect-free SDK fails too catches nothing (it would "catch" every defect).
+pub fn due_to(defect: Defect, setup: Setup, events: &[Event]) -> Vec<InvariantId> {
+    let broken = unexpected(setup, &[defect], events);
+    if broken.is_empty() {
+        return broken;
+    }
+    let without = unexpected(setup, &[], events);
+    broken.into_iter().filter(|id| !without.contains(id)).collect()
+}
+
 /// Shrinks `events` while `fails` holds: drops chunks, then single events, then shortens
 /// waits, until nothing smaller fails. At most `tries_max` runs.
 pub fn shrink(events: &[Event], tries_max: usize, fails: impl Fn(&[Event]) -> bool) -> Vec<Event> {
@@ -288,7 +299,7 @@ pub fn hunt_observed(
     let mut catches = 0;
     for index in 0..cases_max {
         let (setup, events, case_seed) = hunt_case(seed, index);
-        let broken = unexpected(setup, &[defect], &events);
+        let broken = due_to(defect, setup, &events);
         if broken.is_empty() {
             continue;
         }
@@ -298,12 +309,10 @@ pub fn hunt_observed(
         // Shrink towards the same invariants: a smaller trace that breaks something else
         // would explain a different story.
         let shrunk = shrink(&events, 400, |candidate| {
-            unexpected(setup, &[defect], candidate).iter().any(|id| broken.contains(id))
+            due_to(defect, setup, candidate).iter().any(|id| broken.contains(id))
         });
-        let invariants: Vec<InvariantId> = unexpected(setup, &[defect], &shrunk)
-            .into_iter()
-            .filter(|id| broken.contains(id))
-            .collect();
+        let invariants: Vec<InvariantId> =
+            due_to(defect, setup, &shrunk).into_iter().filter(|id| broken.contains(id)).collect();
         catches += 1;
         let first_cases = best.as_ref().map_or(index + 1, |b| b.cases);
         let catch = Catch {

@@ -166,8 +166,11 @@ pub struct ExternalSdk {
     steps: u32,
     /// What the last hello said: `@clerk/clerk-js 6.40.0 (dist/clerk.native.js)`.
     hello: Option<String>,
-    /// A `storage_fault` step went to the running process: `clear_faults` cannot disarm it.
+    /// The running process holds a storage fault (a `storage_fault` step, or one `start`
+    /// carried): `clear_faults` must reach it, or the step is refused.
     storage_fault_sent: bool,
+    /// The running process's hello says it takes `clear_faults` (`clear_storage_faults`).
+    clears_storage_faults: bool,
     /// Every line exchanged, when recording (`cargo xtask adapter-check`, schema tests).
     transcript: Option<Vec<Transcribed>>,
     /// The fidelity the last hello declared (one of `protocol::FIDELITIES`), if any.
@@ -220,6 +223,7 @@ impl ExternalSdk {
             steps: 0,
             hello: None,
             storage_fault_sent: false,
+            clears_storage_faults: false,
             transcript: None,
             fidelity: None,
             native: NativeLayer::default(),
@@ -462,29 +466,27 @@ impl ExternalSdk {
                 self.step_process(event, out).await?;
             }
             // `clear_faults` also disarms the storage faults still waiting for a launch, as
-            // the model's device does; one a running adapter holds cannot be taken back.
+            // the model's device does; one a running adapter holds goes back only through
+            // the adapter, if its hello says it takes the step.
             Event::ClearFaults if self.device.running && self.storage_fault_sent => {
-                return Err(PortError::Unsupported {
-                    sdk: self.command.label.clone(),
-                    event: "clear_faults (a storage fault the running adapter holds)".to_string(),
-                });
+                if !self.clears_storage_faults {
+                    return Err(PortError::Unsupported {
+                        sdk: self.command.label.clone(),
+                        event: "clear_faults (a storage fault the running adapter holds; its \
+                                hello does not say `clear_storage_faults: true`)"
+                            .to_string(),
+                    });
+                }
+                self.step_process(event, out).await?;
+                self.storage_fault_sent = false;
+                self.apply_server_event(event);
             }
             Event::Revoke
             | Event::ExpireNow
             | Event::AbandonNow
             | Event::Replace
             | Event::Fault(_)
-            | Event::ClearFaults => {
-                if matches!(event, Event::ClearFaults) {
-                    self.device.storage_faults.clear();
-                }
-                let shown =
-                    if self.device.running { self.view.session.map(|s| s.id) } else { None };
-                let held = self.held_client_token();
-                let mut server = lock(self.fapi.server());
-                let target = env::target_session(&mut server, self.now, shown, held);
-                env::apply_server_event(&mut server, event, self.now, target);
-            }
+            | Event::ClearFaults => self.apply_server_event(event),
             // The app's own events reach JS only while it runs in the foreground.
             _ => {
                 if self.device.js_runs() {
@@ -498,6 +500,19 @@ impl ExternalSdk {
             }
         }
         Ok(())
+    }
+
+    /// A server event (or `clear_faults`, which also disarms the storage faults waiting for
+    /// a launch) applied to the emulator's server, aimed at the session the app shows.
+    fn apply_server_event(&mut self, event: &Event) {
+        if matches!(event, Event::ClearFaults) {
+            self.device.storage_faults.clear();
+        }
+        let shown = if self.device.running { self.view.session.map(|s| s.id) } else { None };
+        let held = self.held_client_token();
+        let mut server = lock(self.fapi.server());
+        let target = env::target_session(&mut server, self.now, shown, held);
+        env::apply_server_event(&mut server, event, self.now, target);
     }
 
     /// Starts a launch: a warm process from the pool (version 2 adapters) or a new one and
@@ -520,6 +535,7 @@ impl ExternalSdk {
             hello.version.as_deref().unwrap_or("(version not given)"),
             hello.entry.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
         ));
+        self.clears_storage_faults = hello.clear_storage_faults;
         self.fidelity = hello
             .fidelity
             .as_deref()
@@ -584,7 +600,12 @@ impl ExternalSdk {
             platform: self.setup.platform.as_str().to_string(),
             settings: StartSettings::of(&self.setup),
             storage: self.storage.clone(),
-            storage_faults: std::mem::take(&mut self.device.storage_faults),
+            storage_faults: {
+                let armed = std::mem::take(&mut self.device.storage_faults);
+                // The process holds them from now on, as if each had been a step.
+                self.storage_fault_sent = !armed.is_empty();
+                armed
+            },
             app_state: protocol::app_state_word(self.device.app_state).to_string(),
             network: protocol::network_word(self.device.network).to_string(),
         };

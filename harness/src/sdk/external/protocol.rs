@@ -78,6 +78,10 @@ pub struct Hello {
     /// at the next `cold_start`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage_faults: Vec<String>,
+    /// The adapter takes a `clear_faults` step, which disarms the storage faults it holds
+    /// (§3, "Device events"); absent: false, and `clear_faults` while it holds one is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear_storage_faults: bool,
 }
 
 /// The fidelities a hello may declare, loosest first (`runner::lockstep::Fidelity`).
