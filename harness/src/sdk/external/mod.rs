@@ -719,10 +719,14 @@ impl ExternalSdk {
         self.exchange(request, &event.to_string(), target, out).await
     }
 
-    /// The native SDK's own refresh on leaving the background, on the harness's side: the
-    /// adapter's JS hears nothing of it (the native layer is the harness's, `model/native.rs`).
-    fn native_foreground(&mut self, out: &mut Vec<Happening>) {
-        let now = self.now;
+    /// Runs `f` on the native layer at `now`, with this run's device and the emulator's
+    /// server (`model/native.rs`: the same layer the model and the reference SDK reach).
+    fn on_native<R>(
+        &mut self,
+        now: VTime,
+        log: &mut Vec<Happening>,
+        f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R,
+    ) -> R {
         let mut server = lock(self.fapi.server());
         let mut env = NativeEnv {
             device: &mut self.device,
@@ -730,27 +734,22 @@ impl ExternalSdk {
             now,
             latency_ms: self.setup.net.fapi_latency_ms,
             variant: self.setup.sdk.native_variant,
-            log: out,
+            log,
         };
-        self.native.foreground(&mut env);
+        f(&mut self.native, &mut env)
+    }
+
+    /// The native SDK's own refresh on leaving the background, on the harness's side: the
+    /// adapter's JS hears nothing of it (the native layer is the harness's, `model/native.rs`).
+    fn native_foreground(&mut self, out: &mut Vec<Happening>) {
+        self.on_native(self.now, out, |layer, env| layer.foreground(env));
     }
 
     /// `native_sign_in`: the native layer signs in on the harness's side; on iOS the adapter
     /// gets the step with the `onAuthStateChange` event for its module's listeners (§11).
     async fn native_sign_in(&mut self, out: &mut Vec<Happening>) -> Result<(), PortError> {
         let now = self.now;
-        let session = {
-            let mut server = lock(self.fapi.server());
-            let mut env = NativeEnv {
-                device: &mut self.device,
-                server: &mut server,
-                now,
-                latency_ms: self.setup.net.fapi_latency_ms,
-                variant: self.setup.sdk.native_variant,
-                log: out,
-            };
-            self.native.sign_in(&mut env)
-        };
+        let session = self.on_native(now, out, |layer, env| layer.sign_in(env));
         let Some(sid) = session else {
             return Ok(());
         };
@@ -799,18 +798,7 @@ impl ExternalSdk {
                 Err(message) => refuse(message),
                 Ok(call) => {
                     let at = VTime(request.at_ms.max(self.now.ms()));
-                    let answer = {
-                        let mut server = lock(self.fapi.server());
-                        let mut env = NativeEnv {
-                            device: &mut self.device,
-                            server: &mut server,
-                            now: at,
-                            latency_ms: self.setup.net.fapi_latency_ms,
-                            variant: self.setup.sdk.native_variant,
-                            log,
-                        };
-                        self.native.call(&mut env, call)
-                    };
+                    let answer = self.on_native(at, log, |layer, env| layer.call(env, call));
                     let (ok, value, code) = match answer {
                         NativeAnswer::Done => (true, serde_json::Value::Null, None),
                         NativeAnswer::Session { session } => (
