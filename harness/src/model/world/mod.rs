@@ -115,6 +115,9 @@ enum Purpose {
     Call(CallId),
     /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
     NativeAdopt { sid: SessionId },
+    /// `setActive({ session: sid })` for the native layer's session: its touch. The session
+    /// becomes current once the touch succeeds; a 401 runs `handleUnauthenticated` like any.
+    NativeActivate { sid: SessionId },
 }
 
 #[derive(Clone, Debug)]

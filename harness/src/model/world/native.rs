@@ -109,9 +109,11 @@ impl World {
     }
 
     /// The bootstrap found `sid` and JS has loaded: reload the client if it lacks the session
-    /// (any status), then `setActive` to it. A session JS already shows is left as it is.
+    /// (any status), then `setActive` to it, even when JS shows it already (3.x calls it
+    /// unconditionally, and its touch may be answered 401: fuzz case seed 0x4d5cf00898c8804c
+    /// on the real 3.2.8).
     pub(super) fn native_boot_adopt(&mut self, sid: SessionId) {
-        if !self.view.is_loaded || matches!(self.js.slot, Slot::Some(v) if v.id == sid) {
+        if !self.view.is_loaded {
             return;
         }
         self.adopt_native_session(sid);
@@ -194,15 +196,27 @@ impl World {
     fn adopt_native_session(&mut self, sid: SessionId) {
         let known = self.js.client.as_ref().is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
         if known {
-            self.activate(sid);
-            self.render();
+            self.native_set_active(sid);
         } else {
             self.send(FapiRequest::GetClient, Purpose::NativeAdopt { sid });
         }
     }
 
-    /// `__internal_reloadInitialResources()` answered: the client is applied and the native
-    /// session made current.
+    /// `setActive({ session: sid })`: its touch, if the client JS holds has the session
+    /// signed in. The session becomes current when the touch answers (`native_activated`).
+    fn native_set_active(&mut self, sid: SessionId) {
+        let signed_in = self
+            .js
+            .client
+            .as_ref()
+            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in()));
+        if signed_in {
+            self.send(FapiRequest::Touch { sid }, Purpose::NativeActivate { sid });
+        }
+    }
+
+    /// `__internal_reloadInitialResources()` answered: the client is applied, then
+    /// `setActive` to the native session.
     pub(super) fn native_adopted(
         &mut self,
         sid: SessionId,
@@ -211,6 +225,19 @@ impl World {
     ) {
         if let Some(view) = view {
             self.apply_client(view, signout_epoch);
+            self.native_set_active(sid);
+        }
+        self.render();
+    }
+
+    /// The touch of the native session's `setActive` answered (its client already applied):
+    /// on success, or a 401 (after `handleUnauthenticated`, which a profile that awaits it
+    /// has run by now), the session is made current if the client JS holds still has it
+    /// signed in (measured on the real 3.2.8: fuzz case seeds 0x60eef7ffb20fa64f, session
+    /// kept, and 0x4d5cf00898c8804c, reloaded away). Another failure leaves JS as it was.
+    pub(super) fn native_activated(&mut self, sid: SessionId, ok: bool, signout_epoch: u32) {
+        let stale = self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch;
+        if ok && !stale {
             self.activate(sid);
         }
         self.render();

@@ -267,6 +267,12 @@ impl World {
                 };
                 self.native_adopted(sid, view, signout_epoch)
             }
+            Purpose::NativeActivate { sid } => {
+                // `setActive` goes on after a touch answered 401 (its catch runs
+                // `handleUnauthenticated`), as for the user's own switch (`call_answer`).
+                let ok = matches!(&reply, Reply::Answer(a) if a.is_ok() || a.status == 401);
+                self.native_activated(sid, ok, signout_epoch)
+            }
         }
     }
 }

@@ -86,6 +86,9 @@ enum Purpose {
     NativeSync,
     /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
     NativeAdopt { sid: SessionId },
+    /// `setActive({ session: sid })` for the native layer's session: its touch; the session
+    /// becomes current once it succeeds.
+    NativeActivate { sid: SessionId },
     /// A user-facing call's request.
     Call(Promise<Reply>),
 }

@@ -238,11 +238,10 @@ impl Core {
     }
 
     /// Once loaded: `if (!client.sessions.some(s => s.id === sid))
-    /// await __internal_reloadInitialResources()`, then `setActive({ session: sid })` — left
-    /// out for a session JS already shows, as the model leaves it out.
+    /// await __internal_reloadInitialResources()`, then `setActive({ session: sid })`, also
+    /// for a session JS already shows (its touch may be answered 401).
     fn native_boot_adopt(self: &Rc<Self>, sid: SessionId) {
-        let shows = matches!(self.rt.borrow().slot, Slot::Some(v) if v.id == sid);
-        if !self.view.borrow().is_loaded || shows {
+        if !self.view.borrow().is_loaded {
             return;
         }
         self.adopt_native_session(sid);
@@ -324,15 +323,28 @@ impl Core {
             .as_ref()
             .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid));
         if known {
-            self.activate(sid);
-            self.render();
+            self.native_set_active(sid);
         } else {
             self.send(Req::GetClient, Purpose::NativeAdopt { sid }, None);
         }
     }
 
-    /// `__internal_reloadInitialResources()` answered: the client applied, the native
-    /// session made current.
+    /// `setActive({ session: sid })`: its touch, if the client JS holds has the session
+    /// signed in; the session becomes current when the touch answers.
+    fn native_set_active(self: &Rc<Self>, sid: SessionId) {
+        let signed_in = self
+            .rt
+            .borrow()
+            .client
+            .as_ref()
+            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in()));
+        if signed_in {
+            self.send(Req::Touch { sid }, Purpose::NativeActivate { sid }, None);
+        }
+    }
+
+    /// `__internal_reloadInitialResources()` answered: the client applied, then `setActive`
+    /// to the native session.
     pub(super) fn native_adopted(
         self: &Rc<Self>,
         sid: SessionId,
@@ -341,6 +353,17 @@ impl Core {
     ) {
         if let Some(view) = view {
             self.apply_client(view, signout_epoch);
+            self.native_set_active(sid);
+        }
+        self.render();
+    }
+
+    /// The native session's `setActive` touch answered (its client already applied): on
+    /// success the session is made current; a failure is swallowed.
+    pub(super) fn native_activated(self: &Rc<Self>, sid: SessionId, ok: bool, signout_epoch: u32) {
+        let stale =
+            self.rules.ignores_stale_payloads && signout_epoch != self.rt.borrow().signout_epoch;
+        if ok && !stale {
             self.activate(sid);
         }
         self.render();

@@ -510,6 +510,11 @@ impl Core {
                 let view = reply.client().filter(|_| reply.is_ok());
                 self.native_adopted(sid, view, signout_epoch)
             }
+            Purpose::NativeActivate { sid } => {
+                // `setActive` goes on after a touch answered 401, as for the user's own switch.
+                let ok = reply.is_ok() || reply.status() == 401;
+                self.native_activated(sid, ok, signout_epoch)
+            }
             Purpose::Call(done) => done.resolve(reply),
         }
     }
