@@ -112,8 +112,10 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         invariant: InvariantId::TransientNeverSignsOut,
         why: "handleUnauthenticated signs out when its GET /client answers 5xx, a response \
               carrying a stale client token is stored and then answered with a new empty \
-              client (#9217), and @clerk/expo's token cache deletes the client token when a \
-              keychain read throws (a locked device, a transient error)",
+              client (#9217), @clerk/expo's token cache deletes the client token when a \
+              keychain read throws (a locked device, a transient error), and a native \
+              sign-in racing a JS sign-in answers the native setActive's touch with the \
+              native client, which lacks the JS session",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
