@@ -71,6 +71,16 @@ pub fn device(d: &DeviceView) -> String {
     if d.awake {
         text.push_str(" awake=true");
     }
+    // The native layer, with the native module: what a `device` divergence is most often
+    // about there, so it must be in the words, not only in the data.
+    if let Some(n) = d.native {
+        let id = |s: Option<SessionId>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+        text.push_str(&format!(
+            " native_session={} native_credential={}",
+            id(n.session),
+            id(n.credential)
+        ));
+    }
     text
 }
 
@@ -133,7 +143,7 @@ pub fn at(ms: u64, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::vocab::{AppState, CallKind, Network, Protection, SignOutCause};
+    use crate::model::vocab::{AppState, CallKind, NativeView, Network, Protection, SignOutCause};
 
     #[test]
     fn words_are_the_scenario_formats_not_debug() {
@@ -159,6 +169,12 @@ mod tests {
             device(&d),
             "running=true app_state=active network=offline protection=before_first_unlock \
              storage_readable=false"
+        );
+        d.native = Some(NativeView { session: Some(SessionId(2)), credential: None });
+        assert!(
+            device(&d).ends_with(" native_session=sess_2 native_credential=none"),
+            "{}",
+            device(&d)
         );
     }
 
