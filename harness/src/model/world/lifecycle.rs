@@ -112,11 +112,11 @@ impl World {
         if !self.device.running || before == state {
             return;
         }
-        if before == AppState::Background && self.setup.sdk.native {
-            // The native SDK hears the OS itself, before JS's listener (`model/native.rs`).
-            self.native_foreground();
-        }
         if before == AppState::Background {
+            if self.setup.sdk.native {
+                // The native SDK hears the OS itself, before JS's listener (`model/native.rs`).
+                self.native_foreground();
+            }
             // JS resumes: overdue timers and held responses run now, late, in order.
             self.resume_held();
         }

@@ -238,6 +238,16 @@ enum Slot {
     Some(SessionView),
 }
 
+impl Slot {
+    /// The session JS shows, if any.
+    fn session(self) -> Option<SessionView> {
+        match self {
+            Slot::Some(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ApiStage {
     /// Getting the token for the first attempt.

@@ -21,7 +21,7 @@ use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{SessionId, StorageKey};
 
-use super::{JsJob, Purpose, Slot, World};
+use super::{JsJob, Purpose, World};
 
 /// The 3.x bootstrap polls the native session this often …
 pub(super) const NATIVE_POLL_INTERVAL_MS: u64 = 100;
@@ -127,10 +127,7 @@ impl World {
             return;
         }
         let loaded = self.view.is_loaded;
-        let status = match self.js.slot {
-            Slot::Some(v) => Some(v.status),
-            _ => None,
-        };
+        let status = self.js.slot.session().map(|v| v.status);
         let signed_in = self.rules.sync_signed_in(loaded, status);
         if self.js.native.deps == Some((loaded, signed_in)) {
             return;

@@ -48,10 +48,7 @@ impl World {
             return AuthView::closed();
         }
         let loaded = self.is_loaded() && self.js.slot != Slot::Undefined;
-        let session = match self.js.slot {
-            Slot::Some(v) => Some(v),
-            _ => None,
-        };
+        let session = self.js.slot.session();
         let is_signed_in = if !loaded {
             None
         } else {

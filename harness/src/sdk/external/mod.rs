@@ -168,7 +168,7 @@ pub struct ExternalSdk {
     hello: Option<String>,
     /// The running process holds a storage fault (a `storage_fault` step, or one `start`
     /// carried): `clear_faults` must reach it, or the step is refused.
-    storage_fault_sent: bool,
+    storage_fault_held: bool,
     /// The running process's hello says it takes `clear_faults` (`clear_storage_faults`).
     clears_storage_faults: bool,
     /// Every line exchanged, when recording (`cargo xtask adapter-check`, schema tests).
@@ -222,7 +222,7 @@ impl ExternalSdk {
             view: AuthView::closed(),
             steps: 0,
             hello: None,
-            storage_fault_sent: false,
+            storage_fault_held: false,
             clears_storage_faults: false,
             transcript: None,
             fidelity: None,
@@ -455,7 +455,7 @@ impl ExternalSdk {
             }
             event if event.is_device() => {
                 if matches!(event, Event::StorageFault(_)) && self.device.running {
-                    self.storage_fault_sent = true;
+                    self.storage_fault_held = true;
                 }
                 if !self.device.running {
                     return Err(PortError::Unsupported {
@@ -468,7 +468,7 @@ impl ExternalSdk {
             // `clear_faults` also disarms the storage faults still waiting for a launch, as
             // the model's device does; one a running adapter holds goes back only through
             // the adapter, if its hello says it takes the step.
-            Event::ClearFaults if self.device.running && self.storage_fault_sent => {
+            Event::ClearFaults if self.device.running && self.storage_fault_held => {
                 if !self.clears_storage_faults {
                     return Err(PortError::Unsupported {
                         sdk: self.command.label.clone(),
@@ -478,7 +478,7 @@ impl ExternalSdk {
                     });
                 }
                 self.step_process(event, out).await?;
-                self.storage_fault_sent = false;
+                self.storage_fault_held = false;
                 self.apply_server_event(event);
             }
             Event::Revoke
@@ -603,7 +603,7 @@ impl ExternalSdk {
             storage_faults: {
                 let armed = std::mem::take(&mut self.device.storage_faults);
                 // The process holds them from now on, as if each had been a step.
-                self.storage_fault_sent = !armed.is_empty();
+                self.storage_fault_held = !armed.is_empty();
                 armed
             },
             app_state: protocol::app_state_word(self.device.app_state).to_string(),
@@ -989,7 +989,7 @@ impl ExternalSdk {
     /// with it (`killed`), as in the model. Never fails: a process that misbehaves on its
     /// way out is killed.
     async fn end_process(&mut self, out: &mut Vec<Happening>) {
-        self.storage_fault_sent = false;
+        self.storage_fault_held = false;
         if let Some(running) = self.running.take() {
             let run = running.run;
             self.let_go(running).await;

@@ -400,11 +400,11 @@ impl Core {
             }
             before
         };
-        if before == AppState::Background && self.setup.sdk.native {
-            // The native SDK hears the OS itself, before JS's listener (`model/native.rs`).
-            self.native_foreground();
-        }
         if before == AppState::Background {
+            if self.setup.sdk.native {
+                // The native SDK hears the OS itself, before JS's listener (`model/native.rs`).
+                self.native_foreground();
+            }
             // JS resumes: overdue timers and held responses run now, late, in order.
             self.resume_held();
         }

@@ -253,10 +253,7 @@ impl Core {
             return;
         }
         let loaded = self.view.borrow().is_loaded;
-        let status = match self.rt.borrow().slot {
-            Slot::Some(v) => Some(v.status),
-            _ => None,
-        };
+        let status = self.rt.borrow().session().map(|v| v.status);
         let signed_in = self.rules.sync_signed_in(loaded, status);
         if self.rt.borrow().native_sync.deps == Some((loaded, signed_in)) {
             return;
