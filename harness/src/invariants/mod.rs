@@ -1288,7 +1288,10 @@ fn return_to_preserved(trace: &Trace, r: &mut Report) {
                     expected = None;
                     last_protected = None;
                 }
-                Happening::SignedOut { .. } => expected = last_protected.clone(),
+                // Re-authentication is owed for a session the screen showed: a sign-out while
+                // it shows none (a headless instance's, `instances: 2`) moves nothing (fuzz
+                // seed 0xc3985f1e, case seed 0xa8f1f8c14a2a0afb).
+                Happening::SignedOut { .. } if signed_in => expected = last_protected.clone(),
                 // The user asked to leave: there is nowhere to return to.
                 Happening::CallStarted { kind, .. } if is_user_terminal(*kind) => {
                     expected = None;
