@@ -260,6 +260,32 @@ fn a_switch_to_a_pending_session_signs_the_native_layer_out() {
 }
 
 #[test]
+fn the_android_bootstrap_signs_js_out_of_its_own_session() {
+    // Android sends JS no native sign-in event: the bootstrap's setActive names a session on
+    // the native layer's own client, which the client JS holds does not list (clerk-js: null).
+    let text = include_str!("../../scenarios/native/android-bootstrap-drops-js-session.yaml");
+    let scenario =
+        session_harness::scenario::parse("android-bootstrap-drops-js-session.yaml", text)
+            .expect("the scenario parses");
+    let base = scenario.variants[0].setup;
+    let setup = |p| Setup { profile: p, ..base };
+    check(InvariantId::TransientNeverSignsOut, setup, &scenario.events);
+}
+
+#[test]
+fn an_offline_sign_out_with_the_resource_cache_keeps_the_credential() {
+    // The swallowed network_error: signed out on screen, the client token still stored.
+    let text = include_str!("../../scenarios/profiles/sign-out-offline-resource-cache.yaml");
+    let scenario =
+        session_harness::scenario::parse("sign-out-offline-resource-cache.yaml", text)
+            .expect("the scenario parses");
+    let base = scenario.variants[0].setup;
+    let setup = |p| Setup { profile: p, ..base };
+    check(InvariantId::SignoutSettles, setup, &scenario.events);
+    check(InvariantId::SignoutIsFinal, setup, &scenario.events);
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {

@@ -303,6 +303,15 @@ pub struct Profile {
     /// another). The documented contract counts any session JS shows as one: a session that
     /// still has tasks is not a reason to end the native layer's.
     pub sync_pending_as_signed_out: bool,
+    /// Whether `setActive({ session: id })` for a session the client JS holds does not list
+    /// signs JS out: clerk-js looks the id up in `client.sessions` and goes on with `null`
+    /// (`#eX(null)`, a local sign-out, no request). @clerk/expo 3.x's native bootstrap calls it
+    /// with the native layer's session after reloading JS's own client; on Android, where JS
+    /// never adopts the native client (no `onAuthStateChange`), a native sign-in lives on
+    /// another client, so a JS session is dropped and `NativeSessionSync` then signs the native
+    /// layer out (measured on 3.2.8: fresh-seed gate campaign 0xff07b67f, case seeds
+    /// 0xfa0cb838d93b1744 and 0x70aa595c7b532440). The documented contract leaves JS as it is.
+    pub set_active_unknown_signs_out: bool,
 }
 
 /// The article's contract.
@@ -359,6 +368,7 @@ pub const DOCUMENTED: Profile = Profile {
     request_timeout_ms: Some(7_000),
     native_adopts_into_own_cache: true,
     sync_pending_as_signed_out: false,
+    set_active_unknown_signs_out: false,
     expiry_clock: ExpiryClock::Server,
 };
 
@@ -416,6 +426,7 @@ pub const CLERK_JS_6: Profile = Profile {
     request_timeout_ms: None,
     native_adopts_into_own_cache: false,
     sync_pending_as_signed_out: true,
+    set_active_unknown_signs_out: true,
     // `remaining = exp − nowSec` with the device's `Date.now()` (reference §4, "Clock skew").
     expiry_clock: ExpiryClock::Device,
 };
@@ -668,6 +679,12 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "the native layer keeps its session",
         clerk_js_6: "NativeSessionSync counts pending as signed out and signs native out, \
                      which removes the session the native layer holds on the server",
+    },
+    ProfileDifference {
+        topic: "the native bootstrap's setActive to a session JS's client does not list",
+        documented: "JS keeps what it shows",
+        clerk_js_6: "setActive goes on with null: JS signs out locally (then NativeSessionSync \
+                     signs the native layer out)",
     },
 ];
 

@@ -115,7 +115,9 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
               client (#9217), @clerk/expo's token cache deletes the client token when a \
               keychain read throws (a locked device, a transient error), and a native \
               sign-in racing a JS sign-in answers the native setActive's touch with the \
-              native client, which lacks the JS session",
+              native client, which lacks the JS session; on Android the bootstrap's \
+              setActive names a native session on another client, which clerk-js takes as \
+              null and signs JS out",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
@@ -131,14 +133,17 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         invariant: InvariantId::SignoutIsFinal,
         why: "after a sign-out that could not reach the server (offline), a late answer to a \
               request sent before it stores its rotated client token again: Expo saves every \
-              Authorization header, and the server still honours that token",
+              Authorization header, and the server still honours that token; with the \
+              resource cache the failed removeSessions is swallowed and the token cache, \
+              cleared only on success, keeps the client token",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
         invariant: InvariantId::SignoutSettles,
         why: "signOut sets the session to undefined before it asks the server and rethrows a \
               failed removeSessions: the app stays loading with its credential stored and its \
-              refresh timer running",
+              refresh timer running; with the resource cache an offline failure is swallowed: \
+              signed out on screen, the credential still stored",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,

@@ -10,10 +10,9 @@
 //! session; then, once JS has loaded, the client is reloaded if it lacks that session and the
 //! session is made current.
 //!
-//! What the model leaves out, because it changes nothing the model shows: `setActive` of a
-//! session JS already shows, and `setActive`'s touch and token fetch after a native sign-in
-//! or a bootstrap that found a session (the session is made current at once, as `setActive`'s
-//! last step does).
+//! `setActive` to the native session sends its touch and makes the session current when
+//! that answers; what the model leaves out, because it changes nothing the model shows, is
+//! its token fetch after the touch.
 
 use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
@@ -21,7 +20,7 @@ use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{SessionId, StorageKey};
 
-use super::{JsJob, Purpose, World};
+use super::{JsJob, Purpose, Slot, World};
 
 /// The 3.x bootstrap polls the native session this often …
 pub(super) const NATIVE_POLL_INTERVAL_MS: u64 = 100;
@@ -201,14 +200,23 @@ impl World {
 
     /// `setActive({ session: sid })`: its touch, if the client JS holds has the session
     /// signed in. The session becomes current when the touch answers (`native_activated`).
+    /// A session the client does not list at all is `null` to clerk-js, which signs JS out
+    /// locally where the profile says so
+    /// ([`crate::model::profile::Profile::set_active_unknown_signs_out`]).
     fn native_set_active(&mut self, sid: SessionId) {
-        let signed_in = self
-            .js
-            .client
-            .as_ref()
-            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in()));
-        if signed_in {
-            self.send(FapiRequest::Touch { sid }, Purpose::NativeActivate { sid });
+        // Without a client setActive throws before it looks (JS has not loaded).
+        let listed = self.js.client.as_ref().map(|c| {
+            c.sessions.iter().find(|s| s.id == sid).map(|s| s.status.is_signed_in())
+        });
+        match listed {
+            Some(Some(true)) => {
+                self.send(FapiRequest::Touch { sid }, Purpose::NativeActivate { sid });
+            }
+            Some(None) if self.rules.set_active_unknown_signs_out => {
+                self.js.preferred = None;
+                self.set_slot(Slot::Null, self.leaving_cause());
+            }
+            _ => {}
         }
     }
 

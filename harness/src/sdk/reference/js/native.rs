@@ -328,15 +328,23 @@ impl Core {
 
     /// `setActive({ session: sid })`: its touch, if the client JS holds has the session
     /// signed in; the session becomes current when the touch answers.
+    /// A session the client does not list at all is `null` to clerk-js, which signs JS out
+    /// locally where the profile says so (`set_active_unknown_signs_out`).
     fn native_set_active(self: &Rc<Self>, sid: SessionId) {
-        let signed_in = self
+        let listed = self
             .rt
             .borrow()
             .client
             .as_ref()
-            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in()));
-        if signed_in {
-            self.send(Req::Touch { sid }, Purpose::NativeActivate { sid }, None);
+            .map(|c| c.sessions.iter().find(|s| s.id == sid).map(|s| s.status.is_signed_in()));
+        match listed {
+            Some(Some(true)) => {
+                self.send(Req::Touch { sid }, Purpose::NativeActivate { sid }, None);
+            }
+            Some(None) if self.rules.set_active_unknown_signs_out => {
+                self.set_slot(Slot::Null, self.leaving_cause());
+            }
+            _ => {}
         }
     }
 
