@@ -67,6 +67,8 @@ impl Js {
             user_signing_out: false,
             transitive_from_session: false,
             preferred: None,
+            adopts: BTreeMap::new(),
+            adopt_serial: 0,
             shell: Shell {
                 current_path: AppPath::home(),
                 return_to: None,

@@ -113,11 +113,16 @@ enum Purpose {
     Unauthenticated { tries: u32, held: Option<RequestId> },
     /// A user-facing call's request (sign-in, touch, sign-out, end, remove, task).
     Call(CallId),
-    /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
-    NativeAdopt { sid: SessionId },
+    /// `__internal_reloadInitialResources()` after a native sign-in or the bootstrap's find:
+    /// its environment or client GET (`Promise.all` of both, `group` in `Js::adopts`), then
+    /// `setActive(sid)`.
+    NativeAdopt { sid: SessionId, group: u32, client: bool },
     /// `setActive({ session: sid })` for the native layer's session: its touch. The session
     /// becomes current once the touch succeeds; a 401 runs `handleUnauthenticated` like any.
     NativeActivate { sid: SessionId },
+    /// That `setActive`'s `await session.getToken()` after its touch, when the cache has no
+    /// token to hit: only a token answer makes the session current.
+    NativeActivateToken { sid: SessionId },
 }
 
 #[derive(Clone, Debug)]
@@ -324,6 +329,19 @@ struct Js {
     shell: Shell,
     /// The app state JS's AppState listener last heard (the OS state may differ).
     heard: AppState,
+    /// `__internal_reloadInitialResources()` runs in flight, by group: what has answered.
+    adopts: BTreeMap<u32, Adopt>,
+    adopt_serial: u32,
+}
+
+/// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
+/// rejects it (the caller swallows the error: no `setActive`); the client is applied once
+/// both have answered.
+#[derive(Clone, Debug, Default)]
+struct Adopt {
+    environment: bool,
+    /// The client answer, with the sign-out epoch its GET was sent under.
+    client: Option<(ClientView, u32)>,
 }
 
 #[derive(Clone, Debug)]

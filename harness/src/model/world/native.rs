@@ -18,9 +18,9 @@ use crate::model::device::Payload;
 use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeLayer};
 use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
-use crate::model::vocab::{SessionId, StorageKey};
+use crate::model::vocab::{SessionId, StorageKey, TokenInfo, TokenKey};
 
-use super::{JsJob, Purpose, Slot, World};
+use super::{Adopt, JsJob, Purpose, Slot, World};
 
 /// The 3.x bootstrap polls the native session this often …
 pub(super) const NATIVE_POLL_INTERVAL_MS: u64 = 100;
@@ -194,7 +194,48 @@ impl World {
         if known {
             self.native_set_active(sid);
         } else {
-            self.send(FapiRequest::GetClient, Purpose::NativeAdopt { sid });
+            // `Promise.all([environment.fetch, client.fetch])`, environment first.
+            let group = self.js.adopt_serial;
+            self.js.adopt_serial += 1;
+            self.js.adopts.insert(group, Adopt::default());
+            self.send(FapiRequest::Environment, Purpose::NativeAdopt { sid, group, client: false });
+            self.send(FapiRequest::GetClient, Purpose::NativeAdopt { sid, group, client: true });
+        }
+    }
+
+    /// One of the reload's two GETs answered (`view`: `None` when it failed, else the
+    /// client the answer carried, if any). A failure rejects the `Promise.all`, which the
+    /// caller swallows: the other answer is then ignored and `setActive` never runs.
+    pub(super) fn native_adopt_answer(
+        &mut self,
+        sid: SessionId,
+        group: u32,
+        client: bool,
+        view: Option<Option<crate::model::server::ClientView>>,
+        signout_epoch: u32,
+    ) {
+        let Some(adopt) = self.js.adopts.get_mut(&group) else {
+            return;
+        };
+        let Some(view) = view else {
+            self.js.adopts.remove(&group);
+            return;
+        };
+        if client {
+            // A 2xx client GET always carries its client.
+            let Some(view) = view else {
+                self.js.adopts.remove(&group);
+                return;
+            };
+            adopt.client = Some((view, signout_epoch));
+        } else {
+            adopt.environment = true;
+        }
+        if adopt.environment
+            && adopt.client.is_some()
+            && let Some(Adopt { client: Some((view, epoch)), .. }) = self.js.adopts.remove(&group)
+        {
+            self.native_adopted(sid, Some(&view), epoch);
         }
     }
 
@@ -240,9 +281,52 @@ impl World {
     /// has run by now), the session is made current if the client JS holds still has it
     /// signed in (measured on the real 3.2.8: fuzz case seeds 0x60eef7ffb20fa64f, session
     /// kept, and 0x4d5cf00898c8804c, reloaded away). Another failure leaves JS as it was.
+    ///
+    /// Where `setActive` awaits its token (clerk-js 6), the session is current only once
+    /// `getToken` has one: a cache hit at once, else a token request whose failure (a 401
+    /// for a session the server removed meanwhile) rejects `setActive`, which the caller
+    /// swallows (measured on the real 3.2.8: fresh-seed gate campaign 0xb8c59be6, case seed
+    /// 0x4c518c1d21f520e6, `req_8 → tokens sess_1` answered 401 and sess_1 never shown).
     pub(super) fn native_activated(&mut self, sid: SessionId, ok: bool, signout_epoch: u32) {
         let stale = self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch;
-        if ok && !stale {
+        if !ok || stale {
+            return self.render();
+        }
+        let key = TokenKey::session(sid);
+        let clock = self.expiry_clock();
+        let hit = self.js.cache.get(&key).is_some_and(|e| {
+            e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64
+        });
+        if !self.rules.set_active_awaits_token || hit || !self.js_client_signs_in(sid) {
+            self.activate(sid);
+            return self.render();
+        }
+        let request = self.token_request(key, false);
+        self.send(request, Purpose::NativeActivateToken { sid });
+    }
+
+    /// Whether the client JS holds has `sid` signed in (else `activate` sets nothing and
+    /// `setActive` fetches no token).
+    fn js_client_signs_in(&self, sid: SessionId) -> bool {
+        self.js
+            .client
+            .as_ref()
+            .is_some_and(|c| c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in()))
+    }
+
+    /// The native `setActive`'s token request answered: with a token the session becomes
+    /// current (the token into the cache first); without, JS stays as it was.
+    pub(super) fn native_activation_token(
+        &mut self,
+        sid: SessionId,
+        token: Option<TokenInfo>,
+        signout_epoch: u32,
+    ) {
+        let stale = self.rules.ignores_stale_payloads && signout_epoch != self.js.signout_epoch;
+        if let Some(token) = token
+            && !stale
+        {
+            self.token_resolved(token, true);
             self.activate(sid);
         }
         self.render();

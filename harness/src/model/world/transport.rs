@@ -260,18 +260,28 @@ impl World {
                 self.unauthenticated_answer(id, tries, held, reply, signout_epoch)
             }
             Purpose::Call(call) => self.call_answer(call, request, reply),
-            Purpose::NativeAdopt { sid } => {
+            Purpose::NativeAdopt { sid, group, client } => {
                 let view = match &reply {
-                    Reply::Answer(a) if a.is_ok() => a.client.as_ref(),
+                    Reply::Answer(a) if a.is_ok() => Some(a.client.clone()),
                     _ => None,
                 };
-                self.native_adopted(sid, view, signout_epoch)
+                self.native_adopt_answer(sid, group, client, view, signout_epoch)
             }
             Purpose::NativeActivate { sid } => {
                 // `setActive` goes on after a touch answered 401 (its catch runs
                 // `handleUnauthenticated`), as for the user's own switch (`call_answer`).
                 let ok = matches!(&reply, Reply::Answer(a) if a.is_ok() || a.status == 401);
                 self.native_activated(sid, ok, signout_epoch)
+            }
+            Purpose::NativeActivateToken { sid } => {
+                let token = match &reply {
+                    Reply::Answer(a) if a.is_ok() => match a.body {
+                        ReplyBody::Token(token) => Some(token),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                self.native_activation_token(sid, token, signout_epoch)
             }
         }
     }

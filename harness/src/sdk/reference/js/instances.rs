@@ -66,6 +66,8 @@ impl Runtime {
             preferred: None,
             native_boot: NativeBoot::Off,
             native_sync: NativeSync::default(),
+            adopts: BTreeMap::new(),
+            adopt_serial: 0,
             load_done_pending: false,
             awaiting_online: false,
             heard: AppState::Active,

@@ -54,7 +54,7 @@ use crate::model::vocab::{
 use crate::sdk::defects::Defects;
 use crate::sdk::env;
 
-use self::native::{NativeBoot, NativeLayer, NativeSync};
+use self::native::{Adopt, NativeBoot, NativeLayer, NativeSync};
 use self::transport::{Failure, Reply, Req};
 use super::exec::{Executor, Promise};
 
@@ -84,11 +84,15 @@ enum Purpose {
     Unauthenticated { tries: u32, held: Option<RequestId> },
     /// `empty-client-clobber`: JS reloading the client after the native layer pushed its token.
     NativeSync,
-    /// `__internal_reloadInitialResources()` after a native sign-in, then `setActive(sid)`.
-    NativeAdopt { sid: SessionId },
+    /// `__internal_reloadInitialResources()` after a native sign-in or the bootstrap's find:
+    /// its environment or client GET (`Promise.all` of both, `group` in `Runtime::adopts`),
+    /// then `setActive(sid)`.
+    NativeAdopt { sid: SessionId, group: u32, client: bool },
     /// `setActive({ session: sid })` for the native layer's session: its touch; the session
     /// becomes current once it succeeds.
     NativeActivate { sid: SessionId },
+    /// That `setActive`'s `await session.getToken()` when the cache has no token to hit.
+    NativeActivateToken { sid: SessionId },
     /// A user-facing call's request.
     Call(Promise<Reply>),
 }
@@ -262,6 +266,9 @@ struct Runtime {
     preferred: Option<SessionId>,
     native_boot: NativeBoot,
     native_sync: NativeSync,
+    /// `__internal_reloadInitialResources()` runs in flight, by group: what has answered.
+    adopts: BTreeMap<u32, Adopt>,
+    adopt_serial: u32,
     /// `ios-native-cache-wipe`: the JS load finished while the bootstrap still polled.
     load_done_pending: bool,
     /// `load-waits-for-online-edge`: the load waits for its connectivity listener to say

@@ -12,7 +12,9 @@ use crate::model::native::{self, NativeAnswer, NativeCall, NativeEnv, NativeVari
 use crate::model::server::{ClientToken, ClientView};
 use crate::model::settings::TokenCacheKind;
 use crate::model::time::VTime;
-use crate::model::vocab::{CallResult, SessionId, SignOutCause, StorageKey, TimerKind};
+use crate::model::vocab::{
+    CallResult, SessionId, SignOutCause, StorageKey, TimerKind, TokenInfo, TokenKey,
+};
 use crate::model::vocab::{Defect, Platform};
 
 use super::transport::Req;
@@ -121,6 +123,15 @@ impl Core {
 pub(super) struct NativeSync {
     deps: Option<(bool, bool)>,
     synced: bool,
+}
+
+/// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
+/// rejects it (no `setActive`); the client is applied once both have answered.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Adopt {
+    environment: bool,
+    /// The client answer, with the sign-out epoch its GET was sent under.
+    client: Option<(ClientView, u32)>,
 }
 
 /// `@clerk/expo` 3.x's JS side of the native module with `native: true`: the bootstrap's
@@ -322,7 +333,52 @@ impl Core {
         if known {
             self.native_set_active(sid);
         } else {
-            self.send(Req::GetClient, Purpose::NativeAdopt { sid }, None);
+            // `Promise.all([environment.fetch, client.fetch])`, environment first.
+            let group = {
+                let mut rt = self.rt.borrow_mut();
+                let group = rt.adopt_serial;
+                rt.adopt_serial += 1;
+                rt.adopts.insert(group, Adopt::default());
+                group
+            };
+            self.send(Req::Environment, Purpose::NativeAdopt { sid, group, client: false }, None);
+            self.send(Req::GetClient, Purpose::NativeAdopt { sid, group, client: true }, None);
+        }
+    }
+
+    /// One of the reload's two GETs answered (`view`: `None` when it failed, else the
+    /// client the answer carried, if any). A failure rejects the `Promise.all`, which the
+    /// caller swallows: the other answer is then ignored and `setActive` never runs.
+    pub(super) fn native_adopt_answer(
+        self: &Rc<Self>,
+        sid: SessionId,
+        group: u32,
+        client: bool,
+        view: Option<Option<ClientView>>,
+        signout_epoch: u32,
+    ) {
+        let ready = {
+            let mut rt = self.rt.borrow_mut();
+            let Some(adopt) = rt.adopts.get_mut(&group) else {
+                return;
+            };
+            match (view, client) {
+                (Some(Some(view)), true) => adopt.client = Some((view, signout_epoch)),
+                (Some(_), false) => adopt.environment = true,
+                // A failure, or a 2xx client GET without its client.
+                _ => {
+                    rt.adopts.remove(&group);
+                    return;
+                }
+            }
+            if adopt.environment && adopt.client.is_some() {
+                rt.adopts.remove(&group).and_then(|a| a.client)
+            } else {
+                None
+            }
+        };
+        if let Some((view, epoch)) = ready {
+            self.native_adopted(sid, Some(&view), epoch);
         }
     }
 
@@ -365,10 +421,50 @@ impl Core {
 
     /// The native session's `setActive` touch answered (its client already applied): on
     /// success the session is made current; a failure is swallowed.
+    ///
+    /// Where `setActive` awaits its token (clerk-js 6) the session is current only once
+    /// `getToken` has one: a cache hit at once, else a token request whose failure rejects
+    /// `setActive` (swallowed by the caller). Mirrors the model's `native_activated`.
     pub(super) fn native_activated(self: &Rc<Self>, sid: SessionId, ok: bool, signout_epoch: u32) {
         let stale =
             self.rules.ignores_stale_payloads && signout_epoch != self.rt.borrow().signout_epoch;
-        if ok && !stale {
+        if !ok || stale {
+            return self.render();
+        }
+        let key = TokenKey::session(sid);
+        let clock = self.expiry_clock();
+        let (hit, signs_in) = {
+            let rt = self.rt.borrow();
+            let hit = rt.cache.get(&key).is_some_and(|e| {
+                e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64
+            });
+            let signs_in = rt.client.as_ref().is_some_and(|c| {
+                c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in())
+            });
+            (hit, signs_in)
+        };
+        if !self.rules.set_active_awaits_token || hit || !signs_in {
+            self.activate(sid);
+            return self.render();
+        }
+        let request = self.token_request(key, false, false);
+        self.send(request, Purpose::NativeActivateToken { sid }, None);
+    }
+
+    /// The native `setActive`'s token request answered: with a token the session becomes
+    /// current (the token into the cache first); without, JS stays as it was.
+    pub(super) fn native_activation_token(
+        self: &Rc<Self>,
+        sid: SessionId,
+        token: Option<TokenInfo>,
+        signout_epoch: u32,
+    ) {
+        let stale =
+            self.rules.ignores_stale_payloads && signout_epoch != self.rt.borrow().signout_epoch;
+        if let Some(token) = token
+            && !stale
+        {
+            self.token_resolved(token, true);
             self.activate(sid);
         }
         self.render();

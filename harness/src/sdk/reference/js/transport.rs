@@ -506,14 +506,23 @@ impl Core {
                     self.apply_client(view, signout_epoch);
                 }
             }
-            Purpose::NativeAdopt { sid } => {
-                let view = reply.client().filter(|_| reply.is_ok());
-                self.native_adopted(sid, view, signout_epoch)
+            Purpose::NativeAdopt { sid, group, client } => {
+                let view = reply.is_ok().then(|| reply.client().cloned());
+                self.native_adopt_answer(sid, group, client, view, signout_epoch)
             }
             Purpose::NativeActivate { sid } => {
                 // `setActive` goes on after a touch answered 401, as for the user's own switch.
                 let ok = reply.is_ok() || reply.status() == 401;
                 self.native_activated(sid, ok, signout_epoch)
+            }
+            Purpose::NativeActivateToken { sid } => {
+                let token = match reply.body() {
+                    Some(FapiReply { body: ReplyBody::Token(token), .. }) if reply.is_ok() => {
+                        Some(*token)
+                    }
+                    _ => None,
+                };
+                self.native_activation_token(sid, token, signout_epoch)
             }
             Purpose::Call(done) => done.resolve(reply),
         }
