@@ -246,9 +246,11 @@ impl World {
     /// ([`crate::model::profile::Profile::set_active_unknown_signs_out`]).
     fn native_set_active(&mut self, sid: SessionId) {
         // Without a client setActive throws before it looks (JS has not loaded).
-        let listed = self.js.client.as_ref().map(|c| {
-            c.sessions.iter().find(|s| s.id == sid).map(|s| s.status.is_signed_in())
-        });
+        let listed = self
+            .js
+            .client
+            .as_ref()
+            .map(|c| c.sessions.iter().find(|s| s.id == sid).map(|s| s.status.is_signed_in()));
         match listed {
             Some(Some(true)) => {
                 self.send(FapiRequest::Touch { sid }, Purpose::NativeActivate { sid });
@@ -294,9 +296,11 @@ impl World {
         }
         let key = TokenKey::session(sid);
         let clock = self.expiry_clock();
-        let hit = self.js.cache.get(&key).is_some_and(|e| {
-            e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64
-        });
+        let hit = self
+            .js
+            .cache
+            .get(&key)
+            .is_some_and(|e| e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64);
         if !self.rules.set_active_awaits_token || hit || !self.js_client_signs_in(sid) {
             self.activate(sid);
             return self.render();

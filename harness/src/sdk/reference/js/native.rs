@@ -433,16 +433,17 @@ impl Core {
         }
         let key = TokenKey::session(sid);
         let clock = self.expiry_clock();
-        let (hit, signs_in) = {
-            let rt = self.rt.borrow();
-            let hit = rt.cache.get(&key).is_some_and(|e| {
-                e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64
-            });
-            let signs_in = rt.client.as_ref().is_some_and(|c| {
-                c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in())
-            });
-            (hit, signs_in)
-        };
+        let (hit, signs_in) =
+            {
+                let rt = self.rt.borrow();
+                let hit = rt.cache.get(&key).is_some_and(|e| {
+                    e.0.remaining_at(clock) > self.rules.hit_min_remaining_ms as i64
+                });
+                let signs_in = rt.client.as_ref().is_some_and(|c| {
+                    c.sessions.iter().any(|s| s.id == sid && s.status.is_signed_in())
+                });
+                (hit, signs_in)
+            };
         if !self.rules.set_active_awaits_token || hit || !signs_in {
             self.activate(sid);
             return self.render();
