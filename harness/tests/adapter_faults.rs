@@ -92,10 +92,10 @@ fn garbage_is_garbled_quoting_the_line() {
 }
 
 #[test]
-fn a_line_over_one_mebibyte_is_garbled_and_cut() {
+fn a_line_over_the_limit_is_garbled_and_cut() {
     let (e, _, _) = first_error(broken("long-line", GENEROUS), &[Event::ColdStart]);
     let PortError::Garbled { detail, .. } = &e else { panic!("expected garbled: {e}") };
-    assert!(detail.contains("over 1048576 bytes"), "{detail}");
+    assert!(detail.contains("over 33554432 bytes"), "{detail}");
     assert!(detail.len() < 600, "the message quotes at most 200 characters: {}", detail.len());
 }
 

@@ -88,8 +88,9 @@ use protocol::{
 };
 
 /// The longest `advance` one `step` request asks of an adapter. An hour of one-minute tokens
-/// is about 85 refresh round trips, a few dozen kilobytes of happenings: far under the 1 MiB a
-/// reply line may take, and few enough requests that a week costs under 200 round trips.
+/// is about 85 refresh round trips per session, a few megabytes of happenings at most with
+/// the resource cache's snapshots: under the 32 MiB a reply line may take, and few enough
+/// requests that a week costs under 200 round trips.
 pub const ADVANCE_STEP_MS: u64 = 60 * 60 * 1000;
 
 /// The `advance` steps that make up an advance of `ms`: whole pieces of [`ADVANCE_STEP_MS`],

@@ -43,8 +43,13 @@ pub const FLUSH_HINT: &str = "an adapter that wrote its hello but never flushed 
      like this: flush after every line (Python: print(..., flush=True) or sys.stdout.flush(); \
      C: fflush(stdout); Node: process.stdout.write is unbuffered)";
 
-/// Longest line an adapter may write: 1 MiB, newline excluded.
-pub const LINE_BYTES_MAX: usize = 1 << 20;
+/// Longest line an adapter may write: 32 MiB, newline excluded. A step's reply carries every
+/// happening of the step with what each storage write stored: an hour of refreshes of two
+/// sessions with the resource cache (a 6 KB client snapshot written per refresh) is about
+/// 2 MB on the real @clerk/expo 3.2.8 (fresh-seed gate campaign 0xbde0e915, case seed
+/// 0x0d2d8417d5387e1b), over the 1 MiB this once was; 32 MiB keeps a runaway adapter's line
+/// bounded.
+pub const LINE_BYTES_MAX: usize = 1 << 25;
 
 /// The adapter's first line: `{"hello": "session-harness-adapter", "protocol": 1, "sdk":
 /// "py-session-sdk", "version": "0.1.0"}`. `sdk@version` labels a `cmd:` SDK in the gate's
