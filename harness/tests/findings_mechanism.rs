@@ -75,6 +75,55 @@ fn parallel_skip_cache_requests_are_accepted_and_parallel_plain_get_tokens_are_n
 }
 
 #[test]
+fn a_template_skip_cache_fetch_beside_a_plain_one_is_accepted() {
+    // Fresh-seed clerk-expo@3.2.8 gate campaign 0xbde0e915 (case seed 0x50def73d3cddf8d8):
+    // getToken({ template }) then getToken({ template, skipCache }), two POST /tokens/convex
+    // in flight. The purpose is `get_token(template=convex)(skip_cache)`.
+    let case = scenario::parse(
+        "template-skip-cache.yaml",
+        "schema_version: 1\nname: template-skip-cache\ndescription: d\n\
+         setup:\n  platform: ios\n  profile: clerk-js-6\n  instance:\n    templates:\n\
+         \x20     convex: { lifetime: 30s, claims: { aud: convex } }\n\
+         steps:\n  - cold_start: {}\n  - sign_in: {}\n  - advance: 175ms\n\
+         \x20 - get_token: { template: convex }\n\
+         \x20 - get_token: { template: convex, skip_cache: true }\n  - advance: 1s\n",
+    )
+    .expect("the case parses");
+    let run = run_reference(case.variants[0].setup, &[], &case.events, None);
+    assert_eq!(
+        accepted_by(&run, "single-flight-refresh").as_deref(),
+        Some("clerk-js-parallel-token-requests")
+    );
+}
+
+#[test]
+fn a_sign_out_with_no_session_listed_is_accepted_and_one_that_keeps_the_credential_is_not() {
+    // clerk-js's signOut returns at once: no request, the native token JS saved stays.
+    let (setup, events) = scenario("native/sign-out-before-native-adoption", ProfileId::ClerkJs6);
+    let real = run_reference(setup, &[], &events, None);
+    let label = "clerk-expo@3.2.8";
+    let id = InvariantId::SignoutSettles;
+    let accepted = |o: &LockstepOutcome| {
+        assert!(o.report.violations.iter().any(|v| v.invariant == id), "{}", o.summary());
+        findings()
+            .accepting(label, "fuzz", "case 0", &Breakage::Invariant(id), o)
+            .map(|f| f.id.clone())
+    };
+    assert_eq!(
+        accepted(&real).as_deref(),
+        Some("clerk-js-sign-out-without-sessions-keeps-credential")
+    );
+    // The look-alike: a sign-out that asks the server and keeps the credential anyway
+    // (defect `signout-keeps-credential`), settled ok after its request.
+    let (setup, events) = scenario("defects/signout-keeps-credential", ProfileId::Documented);
+    let look_alike = run_reference(setup, &[Defect::SignoutKeepsCredential], &events, None);
+    assert_ne!(
+        accepted(&look_alike).as_deref(),
+        Some("clerk-js-sign-out-without-sessions-keeps-credential")
+    );
+}
+
+#[test]
 fn a_sign_out_after_a_500_reload_is_accepted_and_a_stale_timer_sign_out_is_not() {
     let (setup, events) = scenario("profiles/unauthorized-then-client-5xx", ProfileId::ClerkJs6);
     let real = run_reference(setup, &[], &events, None);

@@ -288,6 +288,16 @@ fn an_offline_sign_out_with_the_resource_cache_keeps_the_credential() {
 }
 
 #[test]
+fn a_sign_out_before_the_native_adoption_lands_keeps_the_credential() {
+    // signOut returns at once while the client JS holds lists no session.
+    check_scenario(
+        "sign-out-before-native-adoption.yaml",
+        include_str!("../../scenarios/native/sign-out-before-native-adoption.yaml"),
+        &[InvariantId::SignoutSettles],
+    );
+}
+
+#[test]
 fn every_known_deviation_is_shown_here() {
     let source = include_str!("known_deviations.rs");
     for d in KNOWN_DEVIATIONS {

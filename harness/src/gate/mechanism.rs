@@ -9,10 +9,11 @@
 //!
 //! The patterns, in `findings.yaml` under `mechanism: { what: …, pattern: … }`:
 //! - `overlapping_requests: { endpoint, purposes, cleared_by }`: two requests to `endpoint`
-//!   for one session in flight at once, at least one of them sent for one of `purposes`
-//!   (empty: any; `api_call(refresh)` is an API call's token request after its backend
-//!   answered 401); with `cleared_by` (call kinds), only when a call of one of those kinds
-//!   started while the first was in flight (a token cache cleared under a pending fetch);
+//!   for one token (session and template) in flight at once, at least one of them sent for
+//!   one of `purposes` (empty: any; `api_call(refresh)` is an API call's token request after
+//!   its backend answered 401; `get_token(template=…)` counts without its template); with
+//!   `cleared_by` (call kinds), only when a call of one of those kinds started while the first
+//!   was in flight (a token cache cleared under a pending fetch);
 //! - `retry_before_retry_after: { endpoint }`: a 429 with `Retry-After` R, then a request to
 //!   the same endpoint for the same session sent less than R later;
 //! - `answer_after_sign_out: {}`: an answer to a request sent before a `sign_out` call
@@ -33,6 +34,8 @@
 //!   answered when the app signed out for the user (`signed_out(user)`) settles `ok` after
 //!   that: its own continuation sets the session again (an answer that arrives after the
 //!   sign-out is `answer_after_sign_out`, not this);
+//! - `sign_out_without_request: {}`: a `sign_out` call settles `ok` without having sent a
+//!   request (clerk-js returns at once when the client it holds lists no session);
 //! - `sequence: [ {what, …}, … ]`: these happenings, in this order (each matches on the
 //!   fields it names: `endpoint`, `status`, `network_error`, `kind`, `result`, `cause`,
 //!   `key`, `credential`, `purpose`);
@@ -48,7 +51,7 @@ use serde::Deserialize;
 
 use crate::model::vocab::{
     AppState, CallKind, CallResult, Endpoint, Event, Happening, RequestId, RequestOutcome,
-    SessionId, SignOutCause, StorageKey,
+    SessionId, SignOutCause, StorageKey, TemplateName,
 };
 use crate::runner::lockstep::{Divergence, call_purposes, purpose_of};
 use crate::trace::Trace;
@@ -89,6 +92,7 @@ pub enum Pattern {
         kinds: Vec<CallKind>,
     },
     SwitchAfterSignOut {},
+    SignOutWithoutRequest {},
     Sequence(Vec<HappeningPattern>),
     Divergence {
         #[serde(default)]
@@ -192,11 +196,18 @@ impl Pattern {
         match self {
             Pattern::OverlappingRequests { endpoint, purposes, cleared_by } => {
                 let calls = call_purposes(trace);
-                let wanted = |p: &str| purposes.is_empty() || purposes.iter().any(|w| w == p);
-                // Requests in flight: session, purpose, and whether a clearing call started
-                // since they were sent.
-                let mut open: BTreeMap<RequestId, (Option<SessionId>, String, bool)> =
-                    BTreeMap::new();
+                // A template's getToken is named `get_token(template=…)`: the purposes speak
+                // of the call's kind and options, whatever the template.
+                let untemplated = |p: &str| match (p.find("(template="), p.find(')')) {
+                    (Some(a), Some(b)) if b > a => format!("{}{}", &p[..a], &p[b + 1..]),
+                    _ => p.to_string(),
+                };
+                let wanted =
+                    |p: &str| purposes.is_empty() || purposes.iter().any(|w| *w == untemplated(p));
+                // Requests in flight: the token they are for (session and template), purpose,
+                // and whether a clearing call started since they were sent.
+                type Key = (Option<SessionId>, Option<TemplateName>);
+                let mut open: BTreeMap<RequestId, (Key, String, bool)> = BTreeMap::new();
                 // API calls whose backend answered 401: their next token request is the API
                 // wrapper's `getToken({ skipCache: true })` refresh, `api_call(refresh)`.
                 let mut refreshing = std::collections::BTreeSet::new();
@@ -205,21 +216,22 @@ impl Pattern {
                         Happening::BackendHit { call, status: 401, .. } => {
                             refreshing.insert(*call);
                         }
-                        Happening::RequestSent { req, endpoint: e, call, sid, .. }
-                            if e == endpoint =>
-                        {
+                        Happening::RequestSent {
+                            req, endpoint: e, call, sid, template, ..
+                        } if e == endpoint => {
+                            let key = (*sid, template.clone());
                             let mut purpose = purpose_of(&calls, *call);
                             if call.is_some_and(|c| refreshing.contains(&c)) {
                                 purpose.push_str("(refresh)");
                             }
-                            if open.values().any(|(s, p, cleared)| {
-                                s == sid
+                            if open.values().any(|(k, p, cleared)| {
+                                *k == key
                                     && (wanted(p) || wanted(&purpose))
                                     && (cleared_by.is_empty() || *cleared)
                             }) {
                                 return true;
                             }
-                            open.insert(*req, (*sid, purpose, false));
+                            open.insert(*req, (key, purpose, false));
                         }
                         Happening::CallStarted { kind, .. } if cleared_by.contains(kind) => {
                             open.values_mut().for_each(|o| o.2 = true);
@@ -465,6 +477,32 @@ impl Pattern {
                             if answered_before.remove(call) && matches!(result, CallResult::Ok) {
                                 return true;
                             }
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            Pattern::SignOutWithoutRequest {} => {
+                // Open sign-outs and whether they have sent a request yet.
+                let mut open: BTreeMap<crate::model::vocab::CallId, bool> = BTreeMap::new();
+                for h in happenings() {
+                    match h {
+                        Happening::CallStarted { call, kind: CallKind::SignOut, .. } => {
+                            open.insert(*call, false);
+                        }
+                        Happening::RequestSent { call: Some(call), .. } => {
+                            if let Some(sent) = open.get_mut(call) {
+                                *sent = true;
+                            }
+                        }
+                        Happening::CallSettled { call, result: CallResult::Ok, .. }
+                            if open.remove(call) == Some(false) =>
+                        {
+                            return true;
+                        }
+                        Happening::CallSettled { call, .. } => {
+                            open.remove(call);
                         }
                         _ => {}
                     }

@@ -143,7 +143,9 @@ pub const KNOWN_DEVIATIONS: &[KnownDeviation] = &[
         why: "signOut sets the session to undefined before it asks the server and rethrows a \
               failed removeSessions: the app stays loading with its credential stored and its \
               refresh timer running; with the resource cache an offline failure is swallowed: \
-              signed out on screen, the credential still stored",
+              signed out on screen, the credential still stored; and signOut returns at once \
+              when the client JS holds lists no session, clearing nothing (a native client \
+              token JS just saved still restores its session)",
     },
     KnownDeviation {
         profile: ProfileId::ClerkJs6,
