@@ -219,7 +219,7 @@ impl Pattern {
                         Happening::RequestSent {
                             req, endpoint: e, call, sid, template, ..
                         } if e == endpoint => {
-                            let key = (*sid, template.clone());
+                            let key = (*sid, *template);
                             let mut purpose = purpose_of(&calls, *call);
                             if call.is_some_and(|c| refreshing.contains(&c)) {
                                 purpose.push_str("(refresh)");
