@@ -35,6 +35,12 @@ fn scenario(name: &str, profile: ProfileId) -> (Setup, Vec<Event>) {
     (Setup { profile, ..sc.variants[0].setup }, sc.events)
 }
 
+/// A scenario written inline (a shrunk fuzz case), run on the reference SDK with no defect.
+fn run_inline(name: &str, text: &str) -> LockstepOutcome {
+    let case = scenario::parse(name, text).expect("the case parses");
+    run_reference(case.variants[0].setup, &[], &case.events, None)
+}
+
 /// Which finding (if any) accepts `invariant` broken in `outcome`, as a fuzz case.
 fn accepted_by(outcome: &LockstepOutcome, invariant: &str) -> Option<String> {
     let id = InvariantId::parse(invariant).expect("a known invariant");
@@ -79,7 +85,7 @@ fn a_template_skip_cache_fetch_beside_a_plain_one_is_accepted() {
     // Fresh-seed clerk-expo@3.2.8 gate campaign 0xbde0e915 (case seed 0x50def73d3cddf8d8):
     // getToken({ template }) then getToken({ template, skipCache }), two POST /tokens/convex
     // in flight. The purpose is `get_token(template=convex)(skip_cache)`.
-    let case = scenario::parse(
+    let run = run_inline(
         "template-skip-cache.yaml",
         "schema_version: 1\nname: template-skip-cache\ndescription: d\n\
          setup:\n  platform: ios\n  profile: clerk-js-6\n  instance:\n    templates:\n\
@@ -87,9 +93,7 @@ fn a_template_skip_cache_fetch_beside_a_plain_one_is_accepted() {
          steps:\n  - cold_start: {}\n  - sign_in: {}\n  - advance: 175ms\n\
          \x20 - get_token: { template: convex }\n\
          \x20 - get_token: { template: convex, skip_cache: true }\n  - advance: 1s\n",
-    )
-    .expect("the case parses");
-    let run = run_reference(case.variants[0].setup, &[], &case.events, None);
+    );
     assert_eq!(
         accepted_by(&run, "single-flight-refresh").as_deref(),
         Some("clerk-js-parallel-token-requests")
@@ -220,16 +224,14 @@ fn the_api_wrappers_refresh_after_a_401_beside_a_plain_fetch_is_accepted() {
     // Found by the clerk-js@6.40.0 campaign (seed 0x8abe5510, case 119): `remove()` empties
     // the cache, one API call fetches a token, and another's backend answers 401, so the
     // wrapper's getToken({ skipCache: true }) goes out beside it.
-    let case = scenario::parse(
+    let outcome = run_inline(
         "api-refresh.yaml",
         "schema_version: 1\nname: api-refresh\ndescription: d\n\
          setup: { platform: android, profile: clerk-js-6, instance: { multi_session: true } }\n\
          steps:\n  - cold_start: {}\n  - advance: 5ms\n  - sign_in: {}\n  - advance: 26s495ms\n\
          \x20 - api_call: { path: /orders/42 }\n  - session_remove: {}\n  - advance: 2ms\n\
          \x20 - api_call: { path: /home }\n  - advance: 5s\n",
-    )
-    .expect("the case parses");
-    let outcome = run_reference(case.variants[0].setup, &[], &case.events, None);
+    );
     assert_eq!(
         accepted_by(&outcome, "single-flight-refresh").as_deref(),
         Some("clerk-js-parallel-token-requests")
