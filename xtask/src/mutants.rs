@@ -23,6 +23,9 @@
 //! mutant inside a defect branch is caught only through them. A mutant there that survives
 //! is exempted in `.cargo/mutants.toml` only with a reason, never wholesale.
 
+mod engine;
+mod schemata;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -56,8 +59,21 @@ const EXTRA_TEST_PREFIX: &str = "mutants_";
 
 pub use crate::fuzz::{Shard, parse_shard};
 
+/// How each mutant is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Mutant schemata: one build of a rewritten copy, every mutant switched at run time
+    /// (module `engine`); the whole scope fits one run.
+    Schemata,
+    /// cargo-mutants itself, one incremental build per mutant (for cross-checks).
+    CargoMutants,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
+    /// How mutants are built: once for all (schemata) or once each (cargo-mutants).
+    #[arg(long, value_enum, default_value_t = Engine::Schemata)]
+    engine: Engine,
     /// Test only the K-th of N shards of the mutants (1-based; every N-th mutant).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<Shard>,
@@ -69,17 +85,19 @@ pub struct Args {
     /// baseline's time).
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// Mutants built and tested at once (each needs its own copy of the tree).
+    /// Mutants built and tested at once (each needs its own copy of the tree;
+    /// `--engine cargo-mutants` only).
     #[arg(long, default_value_t = 1)]
     jobs: u32,
     /// Mutate the work tree itself instead of a copy (for a disposable checkout only;
-    /// saves rebuilding the workspace once; needs --jobs 1).
+    /// saves rebuilding the workspace once; needs --jobs 1; `--engine cargo-mutants` only).
     #[arg(long)]
     in_place: bool,
     /// List the mutants in scope and exit.
     #[arg(long)]
     list: bool,
-    /// Where cargo-mutants writes `mutants.out/` (default: target/mutants in the workspace).
+    /// Where the outcomes go (default: target/mutants-schemata, or target/mutants for
+    /// cargo-mutants' `mutants.out/`).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
     /// Read the results of an earlier run from DIR/mutants.out instead of running.
@@ -335,6 +353,24 @@ pub fn run(args: Args) -> Result<bool> {
         return Ok(score.missed.is_empty());
     }
     ensure_installed()?;
+    if args.engine == Engine::Schemata && !args.list {
+        if args.in_place || args.jobs != 1 {
+            bail!("--in-place and --jobs are options of --engine cargo-mutants");
+        }
+        let out_dir = args.output.clone().unwrap_or_else(|| root.join("target/mutants-schemata"));
+        let options = engine::Options {
+            package: "session-harness",
+            crate_dir: "harness",
+            globs: check_globs(&args.files)?,
+            shard: args.shard,
+            timeout: args.timeout,
+            targets: test_targets(&root)?,
+            out_dir: &out_dir,
+        };
+        let score = engine::run(&root, &options)?;
+        print_score(&score, args.json);
+        return Ok(score.missed.is_empty());
+    }
     let output = args.output.clone().unwrap_or_else(|| root.join("target/mutants"));
     let argv = mutants_argv(&args, &root, &output)?;
     eprintln!("cargo mutants {}", argv.join(" "));
@@ -407,6 +443,7 @@ mod tests {
     #[test]
     fn the_build_and_the_tests_see_the_same_targets() {
         let args = Args {
+            engine: Engine::CargoMutants,
             shard: Some(Shard { index: 2, count: 12 }),
             files: vec![],
             timeout: Some(90),
