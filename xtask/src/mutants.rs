@@ -1,22 +1,28 @@
 //! `cargo xtask mutants`: the mutation score of the model and the reference SDK.
 //!
-//! Runs cargo-mutants (installed through cargo at a pinned version when missing) over
-//! `harness/src/model/**` and `harness/src/sdk/reference/**`, with the harness's own tests
-//! that exercise them, and prints the score: caught / viable, where viable = caught + missed
-//! (unviable = the mutant did not build; timeouts are listed on their own: the tests hung,
-//! which a test timeout would catch, but no assertion did), and every missed mutant. The
-//! verdict fails on a missed mutant. Exemptions (equivalent mutants, each with its reason) live in
-//! `.cargo/mutants.toml`, which cargo-mutants reads by itself.
+//! cargo-mutants (installed through cargo at a pinned version when missing) says which
+//! mutants exist in `harness/src/model/**` and `harness/src/sdk/reference/**` (exemptions,
+//! equivalent mutants each with its reason, live in `.cargo/mutants.toml`, which it reads by
+//! itself); the harness's own tests that exercise that code judge them. The score is caught
+//! / viable, where viable = caught + missed (unviable = the mutant does not build; timeouts
+//! are listed on their own: the tests hung, which a test timeout would catch, but no
+//! assertion did), with every missed mutant. The verdict fails on a missed mutant.
 //!
-//! Made to be practical on a 2-core machine: one job by default; only the test binaries
-//! that exercise the model and the SDK are built and run (`--cargo-arg` puts the target
-//! selection on the build *and* the test invocation: with plain `-- ARGS` cargo-mutants
-//! would still build every test binary of the package for every mutant); `--shard K/N`
-//! takes every N-th mutant (round-robin), so any one shard is a fair sample of the scope.
-//! The tests run under nextest (installed when missing), which stops a mutant at its first
-//! failing test across every binary and spreads the tests over both cores. It builds with
-//! the dev profile on purpose: that profile is already tuned for quick incremental builds of the harness and is warm in every developer's target dir, while a
-//! dedicated profile would first rebuild every dependency (7–8 minutes on 2 cores).
+//! Two engines build the mutants:
+//! - `schemata` (the default, `mutants/engine.rs` and `mutants/schemata.rs`): one copy of
+//!   the workspace under `target/mutants-schemata/tree` with every mutant switched at run
+//!   time (`SESSION_HARNESS_MUTANT=ID`), built once; the baseline records which tests reach
+//!   which mutant, and each mutant runs only those, one process per test on two workers,
+//!   stopping at the first failure. The whole scope fits one run on 2 cores.
+//! - `cargo-mutants`: cargo-mutants itself, an incremental build per mutant (about 22 s
+//!   each on 2 cores), kept for cross-checks. Only the test binaries that exercise the model
+//!   and the SDK are built and run (`--cargo-arg` puts the target selection on the build
+//!   *and* the test invocation), under nextest, which stops a mutant at its first failing
+//!   test; it builds with the dev profile, already tuned for quick incremental builds and
+//!   warm in every developer's target dir.
+//!
+//! `--shard K/N` takes every N-th mutant (round-robin, in cargo-mutants' order), so any one
+//! shard is a fair sample of the scope, under either engine.
 //!
 //! The defect switches in the reference SDK are in scope: `defects_matrix` and the defect
 //! variants in `scenarios` switch every defect on and require the fuzzer to catch it, so a

@@ -34,6 +34,9 @@ use super::{Score, Shard};
 /// The environment variable the schemata read: the id of the one active mutant.
 pub const MUTANT_ENV: &str = "SESSION_HARNESS_MUTANT";
 
+/// With no mutant active: the file where the schemata record the sites a test reaches.
+pub const TRACE_ENV: &str = "SESSION_HARNESS_MUTANT_TRACE";
+
 /// Rebuilds of the copy to drop unviable mutants before giving up.
 const BUILD_ROUNDS_MAX: usize = 8;
 
@@ -128,6 +131,7 @@ struct Tree {
 }
 
 fn write_tree(
+    ids_max: u32,
     lib_rs: &str,
     root: &Path,
     dir: &Path,
@@ -161,7 +165,7 @@ fn write_tree(
         if rel == lib_rs {
             let mut lib = String::from("#![allow(warnings)]\n");
             lib.push_str(&String::from_utf8_lossy(&text));
-            lib.push_str(&schemata::switch_source(MUTANT_ENV));
+            lib.push_str(&schemata::switch_source(MUTANT_ENV, TRACE_ENV, ids_max));
             text = lib.into_bytes();
         }
         write_if_changed(&dir.join(&path), &text)?;
@@ -294,6 +298,7 @@ fn run_tests(
     per_test: &(dyn Fn(&TestCase) -> Duration + Sync),
     limit: Duration,
     log_dir: &Path,
+    trace_dir: Option<&Path>,
 ) -> Run {
     let no_arm_left = Arc::new(AtomicBool::new(false));
     let next = Arc::new(AtomicUsize::new(0));
@@ -325,7 +330,11 @@ fn run_tests(
                         stop.store(true, Ordering::SeqCst);
                         return;
                     };
-                    let child = Command::new(&test.binary)
+                    let mut command = Command::new(&test.binary);
+                    if let Some(dir) = trace_dir {
+                        command.env(TRACE_ENV, dir.join(format!("{index}.ids")));
+                    }
+                    let child = command
                         .args([test.name.as_str(), "--exact", "--test-threads=1", "-q"])
                         .current_dir(cwd)
                         .env(MUTANT_ENV, mutant.to_string())
@@ -403,6 +412,9 @@ struct OutcomeJson<'a> {
     caught_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unviable_because: Option<String>,
+    /// How many tests reach the mutant's site (only those run for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reached_by: Option<usize>,
 }
 
 /// Options of one schemata run.
@@ -422,6 +434,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let started = Instant::now();
     let all = list(root, opts.package, &opts.globs)?;
     let lib_rs = format!("{}/src/lib.rs", opts.crate_dir);
+    let ids_max = u32::try_from(all.len() + 1).expect("fewer than 4 billion mutants");
     let mutants: Vec<ListedMutant> = match opts.shard {
         Some(shard) => all
             .into_iter()
@@ -442,7 +455,8 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let (tree, built) = loop {
         round += 1;
         let mut unplaced = BTreeMap::new();
-        let tree = write_tree(&lib_rs, root, &tree_dir, &mutants, &dropped, &mut unplaced)?;
+        let tree =
+            write_tree(ids_max, &lib_rs, root, &tree_dir, &mutants, &dropped, &mut unplaced)?;
         for (id, why) in unplaced {
             bail!("mutant {id} ({}) has no schema: {why}", mutants[id as usize - 1].name);
         }
@@ -491,6 +505,12 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let baseline_started = Instant::now();
     let order: Vec<usize> = (0..tests.len()).collect();
     std::fs::create_dir_all(opts.out_dir)?;
+    // The baseline records which sites each test reaches: a test that never reaches a
+    // mutant's site runs the same with it (the harness is deterministic), so only the tests
+    // that reach it run for a mutant, and one no test reaches is missed without a run.
+    let trace_dir = opts.out_dir.join("reached");
+    let _ = std::fs::remove_dir_all(&trace_dir);
+    std::fs::create_dir_all(&trace_dir)?;
     let base = run_tests(
         &tests,
         &order,
@@ -499,6 +519,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
         &|_| Duration::from_secs(600),
         Duration::from_secs(1800),
         opts.out_dir,
+        Some(&trace_dir),
     );
     if base.verdict != Verdict::Missed {
         let which = base.failed.map(|i| tests[i].id()).unwrap_or_else(|| "a timeout".into());
@@ -506,6 +527,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     }
     for (i, d) in base.durations {
         tests[i].baseline = d;
+    }
+    let mut reached_by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for i in 0..tests.len() {
+        let ids = std::fs::read_to_string(trace_dir.join(format!("{i}.ids"))).unwrap_or_default();
+        for id in ids.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
+            reached_by.entry(id).or_default().push(i);
+        }
     }
     let baseline_wall = baseline_started.elapsed();
     let limit = opts
@@ -532,6 +560,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
                 seconds: 0.0,
                 caught_by: None,
                 unviable_because: Some(why.clone()),
+                reached_by: None,
             });
         }
     }
@@ -540,7 +569,8 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let total = viable.len();
     for (n, m) in viable.into_iter().enumerate() {
         // The tests that caught most so far first; then the quick ones.
-        let mut order: Vec<usize> = (0..tests.len()).collect();
+        let mut order: Vec<usize> = reached_by.get(&m.id).cloned().unwrap_or_default();
+        let tests_run = order.len();
         order.sort_by_key(|&i| (std::cmp::Reverse(tests[i].kills), tests[i].baseline));
         let t0 = Instant::now();
         let run = run_tests(
@@ -551,6 +581,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
             &|t: &TestCase| t.baseline * 5 + Duration::from_secs(10),
             limit,
             opts.out_dir,
+            None,
         );
         let seconds = t0.elapsed().as_secs_f64();
         score.mutant_seconds += seconds;
@@ -565,7 +596,12 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
             Verdict::Unviable => score.unviable.push(m.name.clone()),
         }
         {
-            say(format!("[{}/{total}] {:?} {} ({seconds:.1}s)", n + 1, run.verdict, m.name));
+            say(format!(
+                "[{}/{total}] {:?} {} ({seconds:.1}s, {tests_run} tests reach it)",
+                n + 1,
+                run.verdict,
+                m.name
+            ));
         }
         outcomes.push(OutcomeJson {
             id: m.id,
@@ -575,6 +611,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
             seconds,
             caught_by,
             unviable_because: None,
+            reached_by: Some(tests_run),
         });
     }
     let summary = serde_json::json!({

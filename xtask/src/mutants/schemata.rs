@@ -495,8 +495,10 @@ impl Emitter<'_> {
     }
 }
 
-/// The switch injected at the top of the copy's crate root: reads `env` once.
-pub fn switch_source(env: &str) -> String {
+/// The switch injected at the end of the copy's crate root: reads `env` once. With no
+/// mutant active and `trace_env` naming a file, it appends to that file each id it is asked
+/// about for the first time: the sites a test reaches (ids below `ids_max`).
+pub fn switch_source(env: &str, trace_env: &str, ids_max: u32) -> String {
     format!(
         r#"
 /// Mutant schemata (`cargo xtask mutants`): true only for the mutant `{env}` names.
@@ -509,7 +511,31 @@ pub fn {SWITCH_FN}(id: u32) -> bool {{
         active = ::std::env::var("{env}").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         ACTIVE.store(active, ::std::sync::atomic::Ordering::Relaxed);
     }}
+    if active == 0 {{
+        {SWITCH_FN}_trace(id);
+    }}
     active == id
+}}
+
+#[doc(hidden)]
+fn {SWITCH_FN}_trace(id: u32) {{
+    use ::std::sync::atomic::{{AtomicBool, AtomicU8, Ordering}};
+    static TRACE: AtomicU8 = AtomicU8::new(0);
+    static SEEN: [AtomicBool; {ids_max}] = [const {{ AtomicBool::new(false) }}; {ids_max}];
+    let mut on = TRACE.load(Ordering::Relaxed);
+    if on == 0 {{
+        on = if ::std::env::var_os("{trace_env}").is_some() {{ 2 }} else {{ 1 }};
+        TRACE.store(on, Ordering::Relaxed);
+    }}
+    if on == 1 || (id as usize) >= SEEN.len() || SEEN[id as usize].swap(true, Ordering::Relaxed) {{
+        return;
+    }}
+    if let Some(path) = ::std::env::var_os("{trace_env}") {{
+        use ::std::io::Write as _;
+        if let Ok(mut f) = ::std::fs::OpenOptions::new().create(true).append(true).open(path) {{
+            let _ = writeln!(f, "{{id}}");
+        }}
+    }}
 }}
 "#
     )
