@@ -113,6 +113,37 @@ fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The version the copy's package gets. Cargo names a workspace member's artifacts by its
+/// path relative to the workspace root, name and version, so the copy (which shares the
+/// workspace's target dir, to reuse the registry dependencies) would otherwise build over the
+/// real package's artifacts, and either would run the other's tests.
+pub const COPY_VERSION: &str = "0.0.0-mutants-schemata";
+
+/// `manifest` with its package's version replaced by [`COPY_VERSION`].
+fn distinct_version(manifest: &str) -> Option<String> {
+    let mut out = String::with_capacity(manifest.len());
+    let mut done = false;
+    let mut in_package = false;
+    for line in manifest.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            in_package = t.starts_with("[package]");
+        }
+        if in_package
+            && !done
+            && (t.starts_with("version ")
+                || t.starts_with("version=")
+                || t.starts_with("version.workspace"))
+        {
+            out.push_str(&format!("version = \"{COPY_VERSION}\"\n"));
+            done = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    done.then_some(out)
+}
+
 /// Writes `text` to `path` unless it already holds it (cargo rebuilds on a changed mtime).
 fn write_if_changed(path: &Path, text: &[u8]) -> Result<()> {
     if std::fs::read(path).ok().as_deref() == Some(text) {
@@ -130,6 +161,7 @@ struct Tree {
     schemas: BTreeMap<String, Schema>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_tree(
     ids_max: u32,
     lib_rs: &str,
@@ -138,12 +170,14 @@ fn write_tree(
     mutants: &[ListedMutant],
     dropped: &BTreeSet<u32>,
     unplaced: &mut BTreeMap<u32, String>,
+    unviable: &mut BTreeMap<u32, String>,
 ) -> Result<Tree> {
     let mut by_file: BTreeMap<&str, Vec<ListedMutant>> = BTreeMap::new();
     for m in mutants.iter().filter(|m| !dropped.contains(&m.id)) {
         by_file.entry(m.file.as_str()).or_default().push(m.clone());
     }
     let mut schemas = BTreeMap::new();
+    let manifest = lib_rs.replace("src/lib.rs", "Cargo.toml");
     for path in workspace_files(root)? {
         let rel = path.to_string_lossy().replace('\\', "/");
         let source = match std::fs::read(root.join(&path)) {
@@ -154,13 +188,17 @@ fn write_tree(
         let mut text = source.clone();
         if let Some(ms) = by_file.get(rel.as_str()) {
             let source = String::from_utf8(source).with_context(|| format!("{rel}: not UTF-8"))?;
-            let (schema, failed) =
+            let (schema, left) =
                 schemata::rewrite(&source, ms).with_context(|| format!("rewriting {rel}"))?;
-            for (id, why) in failed {
-                unplaced.insert(id, why);
-            }
+            unplaced.extend(left.unplaced);
+            unviable.extend(left.unviable);
             text = schema.text.clone().into_bytes();
             schemas.insert(rel.clone(), schema);
+        }
+        if rel == manifest {
+            text = distinct_version(&String::from_utf8_lossy(&text))
+                .with_context(|| format!("{rel}: no `version` line in [package]"))?
+                .into_bytes();
         }
         if rel == lib_rs {
             let mut lib = String::from("#![allow(warnings)]\n");
@@ -455,8 +493,21 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let (tree, built) = loop {
         round += 1;
         let mut unplaced = BTreeMap::new();
-        let tree =
-            write_tree(ids_max, &lib_rs, root, &tree_dir, &mutants, &dropped, &mut unplaced)?;
+        let mut known = BTreeMap::new();
+        let tree = write_tree(
+            ids_max,
+            &lib_rs,
+            root,
+            &tree_dir,
+            &mutants,
+            &dropped,
+            &mut unplaced,
+            &mut known,
+        )?;
+        for (id, why) in known {
+            dropped.insert(id);
+            unviable.insert(id, why);
+        }
         for (id, why) in unplaced {
             bail!("mutant {id} ({}) has no schema: {why}", mutants[id as usize - 1].name);
         }
@@ -729,6 +780,22 @@ fn pairs() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
+    }
+
+    /// The copy's package version differs from the real one, in the `[package]` table only.
+    #[test]
+    fn the_copy_gets_its_own_version() {
+        let manifest = "[package]\nname = \"a\"\nversion.workspace = true\n\n\
+                        [dependencies]\nversion = \"1\"\n";
+        let copy = distinct_version(manifest).unwrap();
+        assert_eq!(
+            copy,
+            format!(
+                "[package]\nname = \"a\"\nversion = \"{COPY_VERSION}\"\n\n\
+                 [dependencies]\nversion = \"1\"\n"
+            )
+        );
+        assert_eq!(distinct_version("[package]\nname = \"a\"\n"), None);
     }
 
     /// The schemata engine and cargo-mutants itself (one build per mutant) give the same

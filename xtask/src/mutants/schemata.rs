@@ -164,8 +164,9 @@ struct Nodes {
     bodies: Vec<(usize, usize)>,
     /// (arm range, guard expression range if any, `=>` offset)
     arms: Vec<((usize, usize), Option<(usize, usize)>, usize)>,
-    /// Matches: (arm ranges, offset of the closing brace, whether the last arm has a comma)
-    matches: Vec<(Vec<(usize, usize)>, usize, bool)>,
+    /// Matches: (arm ranges, offset of the closing brace, whether the last arm has a comma,
+    /// the arms that match anything without a guard)
+    matches: Vec<(Vec<(usize, usize)>, usize, bool, Vec<(usize, usize)>)>,
     /// Fields of struct expressions with a base: (field start, struct expression range)
     fields: Vec<(usize, (usize, usize))>,
 }
@@ -220,6 +221,7 @@ impl<'ast> Visit<'ast> for Collect<'_> {
 
     fn visit_expr_match(&mut self, m: &'ast syn::ExprMatch) {
         let mut arms = Vec::new();
+        let mut catch_all = Vec::new();
         for arm in &m.arms {
             let start = arm
                 .attrs
@@ -231,13 +233,25 @@ impl<'ast> Visit<'ast> for Collect<'_> {
                 None => self.lines.range(arm.body.span()).1,
             };
             arms.push((start, end));
+            // `_` or a lowercase binding, unguarded: matches whatever the arms above left.
+            let anything = match &arm.pat {
+                syn::Pat::Wild(_) => true,
+                syn::Pat::Ident(p) => {
+                    p.subpat.is_none()
+                        && p.ident.to_string().starts_with(|c: char| c.is_lowercase())
+                }
+                _ => false,
+            };
+            if anything && arm.guard.is_none() {
+                catch_all.push((start, end));
+            }
         }
         let close = self.lines.range(m.brace_token.span.close()).0;
         let comma = m
             .arms
             .last()
             .is_none_or(|a| a.comma.is_some() || matches!(*a.body, syn::Expr::Block(_)));
-        self.nodes.matches.push((arms, close, comma));
+        self.nodes.matches.push((arms, close, comma, catch_all));
         syn::visit::visit_expr_match(self, m);
     }
 
@@ -281,10 +295,19 @@ struct Site {
     layers: BTreeMap<Layer, Vec<u32>>,
 }
 
+/// What [`rewrite`] left out of the schema, one entry per mutant.
+#[derive(Debug, Default)]
+pub struct Left {
+    /// Mutants it could not place (an unknown genre, a span on no node of its genre).
+    pub unplaced: Vec<(u32, String)>,
+    /// Mutants known not to build, with the reason.
+    pub unviable: Vec<(u32, String)>,
+}
+
 /// Rewrites `source` (the text of one file) so that every mutant in `mutants` (all of that
-/// file) is switched at run time. Mutants it cannot place are returned as errors, one per
-/// mutant, and left out of the schema.
-pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Vec<(u32, String)>)> {
+/// file) is switched at run time. Mutants it cannot place, or knows not to build, are
+/// returned and left out of the schema.
+pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Left)> {
     let file = syn::parse_file(source).context("parsing the file with syn")?;
     let lines = Lines::new(source);
     let mut collect = Collect { lines: &lines, nodes: Nodes::default() };
@@ -294,6 +317,7 @@ pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Vec<(u
     let mut sites: BTreeMap<(usize, usize), Site> = BTreeMap::new();
     let mut mutant_span: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
     let mut failed = Vec::new();
+    let mut unviable = Vec::new();
     let mut fallbacks: BTreeMap<usize, bool> = BTreeMap::new();
     let by_id: BTreeMap<u32, &ListedMutant> = mutants.iter().map(|m| (m.id, m)).collect();
     for m in mutants {
@@ -326,7 +350,7 @@ pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Vec<(u
                 nodes.arms.iter().find(|(arm, _, _)| *arm == span).map(|(_, g, arrow)| {
                     // With a guard on an arm, the match no longer counts as exhaustive: a last
                     // arm keeps it so (and names the mutant unviable if it is ever reached).
-                    if let Some((_, close, comma)) =
+                    if let Some((_, close, comma, _)) =
                         nodes.matches.iter().find(|(arms, ..)| arms.contains(&span))
                     {
                         fallbacks.insert(*close, *comma);
@@ -346,6 +370,21 @@ pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Vec<(u
                 continue;
             }
         };
+        if m.genre == "MatchArm" {
+            // cargo-mutants deletes arms of matches with a `_` arm, guarded or not; with no
+            // unguarded catch-all left, its build refuses the non-exhaustive match.
+            let left = nodes.matches.iter().find(|(arms, ..)| arms.contains(&span));
+            if let Some((_, _, _, catch_all)) = left {
+                if !catch_all.iter().any(|a| *a != span) {
+                    unviable.push((
+                        m.id,
+                        "deleting the arm leaves the match without an unguarded catch-all arm"
+                            .to_string(),
+                    ));
+                    continue;
+                }
+            }
+        }
         let Some((range, layer)) = placed else {
             failed.push((m.id, format!("no {} node at {:?}", m.genre, m.span)));
             continue;
@@ -384,7 +423,7 @@ pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Vec<(u
     }
     Ok((
         Schema { text: out.text, mutated_ranges: out.mutated_ranges, site_ranges: out.site_ranges },
-        failed,
+        Left { unplaced: failed, unviable },
     ))
 }
 
@@ -571,8 +610,8 @@ mod tests {
     /// Rewrites, requires every mutant placed and the result to parse; returns the text
     /// with whitespace runs collapsed, for readable expectations.
     fn check(source: &str, mutants: &[ListedMutant]) -> (String, Schema) {
-        let (schema, failed) = rewrite(source, mutants).unwrap();
-        assert!(failed.is_empty(), "unplaced: {failed:?}");
+        let (schema, left) = rewrite(source, mutants).unwrap();
+        assert!(left.unplaced.is_empty() && left.unviable.is_empty(), "{left:?}");
         syn::parse_file(&schema.text).unwrap_or_else(|e| panic!("{e}:\n{}", schema.text));
         let flat = schema.text.split_whitespace().collect::<Vec<_>>().join(" ");
         (flat, schema)
@@ -675,7 +714,7 @@ mod tests {
     #[test]
     fn unknown_genres_and_lost_spans_are_reported_not_guessed() {
         let src = "fn f(a: u32) -> u32 { a + 1 }\n";
-        let (schema, failed) = rewrite(
+        let (schema, left) = rewrite(
             src,
             &[
                 mutant(1, "SomethingNew", span_of(src, "a +", "+"), "-"),
@@ -683,6 +722,7 @@ mod tests {
             ],
         )
         .unwrap();
+        let failed = left.unplaced;
         assert_eq!(failed.len(), 2, "{failed:?}");
         assert!(failed[0].1.contains("genre `SomethingNew` is not handled"), "{failed:?}");
         assert!(failed[1].1.contains("no BinaryOperator node"), "{failed:?}");
@@ -698,5 +738,25 @@ mod tests {
         let (flat, _) =
             check(src, &[mutant(1, "BinaryOperator", span_of(src, "a ==", "=="), "!=")]);
         assert!(flat.contains("(if crate::__mutant(1) { a != 1 } else { a == 1 })"), "{flat}");
+    }
+
+    /// A match whose only `_` arm is guarded is not exhaustive without the arm
+    /// cargo-mutants deletes: that mutant is unviable, as cargo-mutants' build finds.
+    #[test]
+    fn deleting_an_arm_of_a_match_with_only_a_guarded_wildcard_is_unviable() {
+        let src = "fn f(a: Option<u8>, b: bool) -> u8 {\n    match a {\n        \
+                   _ if b => 0,\n        Some(n) => n,\n        None => 1,\n    }\n}\n";
+        let (schema, left) = rewrite(
+            src,
+            &[
+                mutant(1, "MatchArm", span_of(src, "Some(n)", "Some(n) => n,"), ""),
+                mutant(2, "MatchArm", span_of(src, "None", "None => 1,"), ""),
+            ],
+        )
+        .unwrap();
+        assert!(left.unplaced.is_empty(), "{left:?}");
+        let ids: Vec<u32> = left.unviable.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, vec![1, 2], "{left:?}");
+        assert!(!schema.text.contains("__mutant(1)"), "{}", schema.text);
     }
 }
