@@ -87,6 +87,10 @@ pub struct Args {
     /// harness/src/model/ or harness/src/sdk/reference/.
     #[arg(long = "file", value_name = "GLOB")]
     files: Vec<String>,
+    /// Only the mutants whose name matches this regex (repeatable; cargo-mutants' `--re`),
+    /// e.g. to check that a new test catches the mutants it was written for.
+    #[arg(long = "re", value_name = "REGEX")]
+    names: Vec<String>,
     /// Longest test run of one mutant, in seconds (default: cargo-mutants' own, from the
     /// baseline's time).
     #[arg(long, value_name = "SECS")]
@@ -209,6 +213,9 @@ fn mutants_argv(args: &Args, root: &Path, output: &Path) -> Result<Vec<String>> 
         vec!["--package".into(), "session-harness".into(), "--test-tool=nextest".into()];
     for glob in check_globs(&args.files)? {
         argv.push(format!("--file={glob}"));
+    }
+    for re in &args.names {
+        argv.push(format!("--re={re}"));
     }
     if let Some(shard) = args.shard {
         // cargo-mutants counts shards from 0.
@@ -368,6 +375,7 @@ pub fn run(args: Args) -> Result<bool> {
             package: "session-harness",
             crate_dir: "harness",
             globs: check_globs(&args.files)?,
+            names: args.names.clone(),
             shard: args.shard,
             timeout: args.timeout,
             targets: test_targets(&root)?,
@@ -452,6 +460,7 @@ mod tests {
             engine: Engine::CargoMutants,
             shard: Some(Shard { index: 2, count: 12 }),
             files: vec![],
+            names: vec![],
             timeout: Some(90),
             jobs: 1,
             in_place: false,

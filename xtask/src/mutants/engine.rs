@@ -9,12 +9,17 @@
 //!    target dir (so the registry dependencies are reused). A mutant whose schema does not
 //!    compile is unviable: the compiler's error spans name it, its switch is dropped, and
 //!    the copy is rebuilt, until it builds.
-//! 4. The baseline (no mutant active) runs every test once and must pass; then each mutant
-//!    runs the tests, one process per test on two workers, the tests that caught most
-//!    mutants so far first, until a test fails (caught) or every test passed (missed), or
-//!    the mutant's time limit passed (timeout).
+//! 4. The baseline (no mutant active) runs every test once and must pass, recording which
+//!    mutants' sites each test reaches (`SESSION_HARNESS_MUTANT_TRACE`). Then each mutant
+//!    runs the tests that reach its site (the harness is deterministic: a test that never
+//!    reaches the site runs the same with the mutant), one process per test on two workers,
+//!    the tests that caught most mutants so far first, until a test fails (caught) or every
+//!    one passed (missed; at once when no test reaches it), or the mutant's time limit
+//!    passed (timeout). A match left with no arm by a deleted arm panics with
+//!    [`schemata::NO_ARM_LEFT`]: that mutant is unviable, as cargo-mutants' build would say.
 //!
-//! Outcomes go to `target/mutants-schemata/outcomes.json` and `missed.txt`, `caught.txt`,
+//! Each mutant's outcome is appended to `target/mutants-schemata/outcomes.jsonl` as it is
+//! judged; at the end they all go to `outcomes.json` and `missed.txt`, `caught.txt`,
 //! `unviable.txt`, `timeout.txt` next to it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,12 +49,21 @@ const BUILD_ROUNDS_MAX: usize = 8;
 const WORKERS: usize = 2;
 
 /// Lists the mutants in scope with cargo-mutants (the source of truth), names and numbers
-/// them. `globs` are the `--file` globs, already checked.
-pub fn list(root: &Path, package: &str, globs: &[String]) -> Result<Vec<ListedMutant>> {
+/// them. `globs` are the `--file` globs, already checked; `names` are regexes on the
+/// mutants' names (cargo-mutants' `--re`).
+pub fn list(
+    root: &Path,
+    package: &str,
+    globs: &[String],
+    names: &[String],
+) -> Result<Vec<ListedMutant>> {
     let mut command = Command::new("cargo");
     command.args(["mutants", "--list", "--json", "--package", package]);
     for glob in globs {
         command.arg(format!("--file={glob}"));
+    }
+    for re in names {
+        command.arg(format!("--re={re}"));
     }
     let out = command.current_dir(root).output().context("running cargo mutants --list")?;
     if !out.status.success() {
@@ -461,6 +475,8 @@ pub struct Options<'a> {
     pub package: &'a str,
     pub crate_dir: &'a str,
     pub globs: Vec<String>,
+    /// Regexes on mutant names: only the mutants matching one (cargo-mutants' `--re`).
+    pub names: Vec<String>,
     pub shard: Option<Shard>,
     pub timeout: Option<u64>,
     pub targets: Vec<String>,
@@ -470,7 +486,7 @@ pub struct Options<'a> {
 /// Runs the whole engine; returns the score.
 pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     let started = Instant::now();
-    let all = list(root, opts.package, &opts.globs)?;
+    let all = list(root, opts.package, &opts.globs, &opts.names)?;
     let lib_rs = format!("{}/src/lib.rs", opts.crate_dir);
     let ids_max = u32::try_from(all.len() + 1).expect("fewer than 4 billion mutants");
     let mutants: Vec<ListedMutant> = match opts.shard {
@@ -599,6 +615,10 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
     ));
 
     let mut outcomes: Vec<OutcomeJson> = Vec::new();
+    // One JSON line per mutant as it is judged: a run stopped half-way keeps what it found.
+    let progress_path = opts.out_dir.join("outcomes.jsonl");
+    let mut progress = std::fs::File::create(&progress_path)
+        .with_context(|| format!("creating {}", progress_path.display()))?;
     let mut score = Score::default();
     for m in &mutants {
         if let Some(why) = unviable.get(&m.id) {
@@ -664,6 +684,11 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
             unviable_because: None,
             reached_by: Some(tests_run),
         });
+        if let Some(last) = outcomes.last() {
+            use std::io::Write as _;
+            let line = serde_json::to_string(last).expect("an outcome serialises");
+            writeln!(progress, "{line}").context("writing outcomes.jsonl")?;
+        }
     }
     let summary = serde_json::json!({
         "mutants": mutants.len(),
@@ -819,6 +844,7 @@ fn pairs() {
                 package: "fx",
                 crate_dir: "fx",
                 globs: vec![],
+                names: vec![],
                 shard: None,
                 timeout: Some(60),
                 targets: targets.clone(),
