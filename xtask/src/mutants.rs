@@ -371,6 +371,10 @@ pub fn run(args: Args) -> Result<bool> {
             bail!("--in-place and --jobs are options of --engine cargo-mutants");
         }
         let out_dir = args.output.clone().unwrap_or_else(|| root.join("target/mutants-schemata"));
+        // The tests run in the copy and write where they reached to files under it: an
+        // absolute path, whatever directory the command was started from.
+        let out_dir = std::path::absolute(&out_dir)
+            .with_context(|| format!("resolving {}", out_dir.display()))?;
         let options = engine::Options {
             package: "session-harness",
             crate_dir: "harness",
