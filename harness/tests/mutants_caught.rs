@@ -893,8 +893,9 @@ fn settings_serialise_only_what_differs_from_the_default() {
     assert_eq!(saved["connectivity_initial"], false, "{saved}");
 }
 
-/// A decimal duration needs digits on both sides of one point (`1.5s`); `.5s`, `1.s` and
-/// `1.2.3s` are malformed, and a virtual instant prints as the reports print it.
+/// A decimal duration needs digits on both sides of one point (`1.5s`); `.5s`, `1.s`,
+/// `1.2.3s` and a second point after nine fraction digits are malformed, and a virtual
+/// instant prints as the reports print it.
 ///
 /// Catches `time.rs: replace || with &&` (both) in `parse_duration` and
 /// `replace <impl fmt::Display for VTime>::fmt -> fmt::Result with Ok(Default::default())`.
@@ -902,7 +903,8 @@ fn settings_serialise_only_what_differs_from_the_default() {
 fn decimal_durations_need_digits_on_both_sides_of_one_point() {
     use session_harness::model::time::format_clock;
     assert_eq!(parse_duration("1.5s"), Ok(1_500));
-    for bad in [".5s", "1.s", "1.2.3s"] {
+    // The last: a second point past the nine fraction digits that are read.
+    for bad in [".5s", "1.s", "1.2.3s", "1.1234567891.5s"] {
         assert!(
             matches!(parse_duration(bad), Err(DurationError::Malformed { .. })),
             "{bad}: {:?}",
