@@ -267,11 +267,11 @@ fn build(tree: &Tree, package: &str, target_dir: &Path, targets: &[String]) -> R
                 }
             }
             Some("compiler-artifact") => {
-                if let Some(exe) = v["executable"].as_str() {
-                    if v["profile"]["test"] == true {
-                        let name = v["target"]["name"].as_str().unwrap_or("?").to_string();
-                        binaries.push((name, PathBuf::from(exe)));
-                    }
+                if let Some(exe) = v["executable"].as_str()
+                    && v["profile"]["test"] == true
+                {
+                    let name = v["target"]["name"].as_str().unwrap_or("?").to_string();
+                    binaries.push((name, PathBuf::from(exe)));
                 }
             }
             _ => {}
@@ -342,6 +342,7 @@ struct Run {
 
 /// Runs `tests` in `order` with `mutant` active (0: none) on [`WORKERS`] processes at once;
 /// stops at the first failure.
+#[allow(clippy::too_many_arguments)]
 fn run_tests(
     tests: &[TestCase],
     order: &[usize],
@@ -524,8 +525,9 @@ pub fn run(root: &Path, opts: &Options) -> Result<Score> {
             dropped.insert(id);
             unviable.insert(id, why);
         }
-        for (id, why) in unplaced {
-            bail!("mutant {id} ({}) has no schema: {why}", mutants[id as usize - 1].name);
+        if let Some((id, why)) = unplaced.into_iter().next() {
+            let name = mutants.iter().find(|m| m.id == id).map_or("?", |m| m.name.as_str());
+            bail!("mutant {id} ({name}) has no schema: {why}");
         }
         say(format!(
             "schemata: building the copy (round {round}, {} mutants switched)",

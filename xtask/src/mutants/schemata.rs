@@ -156,6 +156,7 @@ impl<'a> Lines<'a> {
 
 /// Syntax nodes a mutant can sit on.
 #[derive(Default)]
+#[allow(clippy::type_complexity)]
 struct Nodes {
     /// (operator range, expression range)
     binary: Vec<((usize, usize), (usize, usize))>,
@@ -374,15 +375,15 @@ pub fn rewrite(source: &str, mutants: &[ListedMutant]) -> Result<(Schema, Left)>
             // cargo-mutants deletes arms of matches with a `_` arm, guarded or not; with no
             // unguarded catch-all left, its build refuses the non-exhaustive match.
             let left = nodes.matches.iter().find(|(arms, ..)| arms.contains(&span));
-            if let Some((_, _, _, catch_all)) = left {
-                if !catch_all.iter().any(|a| *a != span) {
-                    unviable.push((
-                        m.id,
-                        "deleting the arm leaves the match without an unguarded catch-all arm"
-                            .to_string(),
-                    ));
-                    continue;
-                }
+            if let Some((_, _, _, catch_all)) = left
+                && !catch_all.iter().any(|a| *a != span)
+            {
+                unviable.push((
+                    m.id,
+                    "deleting the arm leaves the match without an unguarded catch-all arm"
+                        .to_string(),
+                ));
+                continue;
             }
         }
         let Some((range, layer)) = placed else {
