@@ -540,3 +540,419 @@ fn offline_a_cached_token_is_served_until_its_last_millisecond() {
         assert_eq!(got, served, "{before_expiry} ms before expiry: {settled:?}");
     }
 }
+
+/// The digest of a client snapshot tells client ids apart, also ids that share bits with
+/// the snapshot tag (`2 ^ id`: ids 0 and 2 differ).
+///
+/// Catches `device.rs: replace ^ with | in Payload::digest` (the `2 ^ view.id.0` of a
+/// client snapshot: `2 | 0 == 2 | 2`).
+#[test]
+fn client_snapshot_digests_tell_client_ids_apart() {
+    use session_harness::model::device::Payload;
+    use session_harness::model::server::ClientView;
+    use session_harness::model::vocab::ClientId;
+    use std::sync::Arc;
+    let view = |id| {
+        Payload::Client(Arc::new(ClientView {
+            id: ClientId(id),
+            sessions: vec![],
+            last_active_session: None,
+        }))
+    };
+    let digests: Vec<u64> = (0..4).map(|id| view(id).digest()).collect();
+    for a in 0..4 {
+        for b in a + 1..4 {
+            assert_ne!(digests[a], digests[b], "clients {a} and {b}");
+        }
+    }
+}
+
+/// JS runs only in an app that is running: a device whose app is not running (fresh, or
+/// killed) runs no JS, awake and in the foreground or not.
+///
+/// Catches `device.rs: replace && with || in Device::js_runs`.
+#[test]
+fn no_js_runs_in_an_app_that_is_not_running() {
+    use session_harness::model::device::Device;
+    for platform in [Platform::Ios, Platform::Android] {
+        let mut device = Device::new(platform);
+        assert!(!device.running);
+        assert!(!device.js_runs(), "{platform:?}: not running");
+        device.running = true;
+        assert!(device.js_runs(), "{platform:?}: running in the foreground");
+        device.asleep = true;
+        assert!(!device.js_runs(), "{platform:?}: asleep");
+    }
+}
+
+/// The stored credential is unreadable under a read fault on it (or on every key), and
+/// readable under a write or delete fault, or a read fault on another key.
+///
+/// Catches `device.rs: replace && with ||`, and both `replace == with !=`, in
+/// `Device::credential_readable`.
+#[test]
+fn only_a_read_fault_on_the_credential_makes_it_unreadable() {
+    use session_harness::model::device::Device;
+    use session_harness::model::vocab::{
+        StorageFaultKind, StorageFaultSpec, StorageKey, StorageOp,
+    };
+    let fault = |op, key| StorageFaultSpec { op, kind: StorageFaultKind::Throw, count: 1, key };
+    let cases = [
+        (fault(StorageOp::Read, Some(StorageKey::ClientJwt)), false),
+        (fault(StorageOp::Read, None), false),
+        (fault(StorageOp::Write, Some(StorageKey::ClientJwt)), true),
+        (fault(StorageOp::Delete, None), true),
+        (fault(StorageOp::Read, Some(StorageKey::CachedClient)), true),
+    ];
+    for (spec, readable) in cases {
+        let mut device = Device::new(Platform::Ios);
+        assert!(device.credential_readable(), "no fault");
+        device.storage_faults.push(spec);
+        assert_eq!(device.credential_readable(), readable, "{spec:?}");
+    }
+}
+
+/// Only an Android app before the first unlock may not run in the background (it is not
+/// direct-boot aware); iOS may, and Android may once unlocked or locked again.
+///
+/// Catches `device.rs: replace Device::may_run_in_background -> bool with true` and
+/// `replace == with !=` in it.
+#[test]
+fn only_android_before_the_first_unlock_keeps_the_app_from_running() {
+    use session_harness::model::device::Device;
+    use session_harness::model::vocab::Protection;
+    for (platform, protection, may) in [
+        (Platform::Android, Protection::BeforeFirstUnlock, false),
+        (Platform::Android, Protection::Unlocked, true),
+        (Platform::Android, Protection::Locked, true),
+        (Platform::Ios, Protection::BeforeFirstUnlock, true),
+        (Platform::Ios, Protection::Unlocked, true),
+    ] {
+        let mut device = Device::new(platform);
+        device.protection = protection;
+        assert_eq!(device.may_run_in_background(), may, "{platform:?} {protection:?}");
+    }
+}
+
+/// A scripted fault with a count of zero does nothing: it is not queued (a queued one would
+/// be consumed, and its count would underflow).
+///
+/// Catches `device.rs: replace > with >=` in `Device::push_app_state_fault` and in
+/// `Device::push_storage_fault`.
+#[test]
+fn a_fault_scripted_zero_times_is_not_queued() {
+    use session_harness::model::device::Device;
+    use session_harness::model::vocab::{
+        AppStateFaultKind, AppStateFaultSpec, StorageFaultKind, StorageFaultSpec, StorageOp,
+    };
+    let mut device = Device::new(Platform::Android);
+    device.push_app_state_fault(AppStateFaultSpec { kind: AppStateFaultKind::Drop, count: 0 });
+    device.push_storage_fault(StorageFaultSpec {
+        op: StorageOp::Read,
+        kind: StorageFaultKind::Throw,
+        count: 0,
+        key: None,
+    });
+    assert!(device.app_state_faults.is_empty());
+    assert!(device.storage_faults.is_empty());
+    device.push_app_state_fault(AppStateFaultSpec { kind: AppStateFaultKind::Drop, count: 1 });
+    assert_eq!(device.app_state_faults.len(), 1, "a count of one is queued");
+}
+
+/// With no fault and no delay setting, JS hears an AppState change at once, not late.
+///
+/// Catches `device.rs: replace match guard self.app_state_delay_ms == 0 with false in
+/// Device::deliver_app_state`.
+#[test]
+fn an_app_state_change_with_no_delay_is_heard_at_once() {
+    use session_harness::model::device::{AppStateHeard, Device};
+    use session_harness::model::vocab::AppState;
+    let mut device = Device::new(Platform::Ios);
+    let heard = device.deliver_app_state(AppState::Background);
+    assert_eq!(heard, AppStateHeard { now: vec![AppState::Background], late: None });
+    device.app_state_delay_ms = 250;
+    let heard = device.deliver_app_state(AppState::Active);
+    assert_eq!(heard, AppStateHeard { now: vec![], late: Some((250, AppState::Active)) });
+}
+
+/// A value written in chunks is cut into `CHUNK_BYTES` pieces, the last one holding the
+/// rest, and the largest item is then a whole chunk (the head is a small metadata item).
+///
+/// Catches `device.rs: replace - with +`, `replace * with +` and `replace * with /` in
+/// `Device::write_chunked`, and `replace Device::largest_item -> u32 with 0` / `with 1`.
+#[test]
+fn a_chunked_value_is_cut_into_whole_chunks_and_the_rest() {
+    use session_harness::model::device::{CHUNK_BYTES, Device, METADATA_BYTES, Payload};
+    use session_harness::model::server::ClientView;
+    use session_harness::model::vocab::{ClientId, StorageKey};
+    use std::sync::Arc;
+    let mut device = Device::new(Platform::Ios);
+    assert_eq!(device.largest_item(), 0, "nothing stored");
+    let small = Payload::Client(Arc::new(ClientView {
+        id: ClientId(1),
+        sessions: vec![],
+        last_active_session: None,
+    }));
+    device.write_chunked(StorageKey::CachedClient, small.clone());
+    assert_eq!(device.largest_item(), small.len(), "one small item");
+    // The environment (1,400 bytes) takes a whole chunk and a shorter last one.
+    let big = Payload::Environment;
+    let len = big.len();
+    assert!(len > CHUNK_BYTES, "the environment is written in chunks");
+    device.write_chunked(StorageKey::CachedEnvironment, big);
+    let pieces: Vec<u32> = (1..)
+        .map_while(|i| device.storage.get(&(StorageKey::CachedEnvironment, i)).map(|item| item.len))
+        .collect();
+    let whole = (len / CHUNK_BYTES) as usize;
+    let mut expected = vec![CHUNK_BYTES; whole];
+    if len % CHUNK_BYTES != 0 {
+        expected.push(len % CHUNK_BYTES);
+    }
+    assert_eq!(pieces, expected, "{len} bytes in {CHUNK_BYTES}-byte chunks");
+    assert_eq!(device.storage[&(StorageKey::CachedEnvironment, 0)].len, METADATA_BYTES);
+    assert_eq!(device.largest_item(), CHUNK_BYTES.max(small.len()));
+}
+
+/// `signed_in`, on a server with `settings`.
+fn signed_in_with(
+    settings: InstanceSettings,
+) -> (Server, session_harness::model::server::ClientToken, SessionId) {
+    let mut server = Server::new(settings);
+    let reply = server.handle(None, &FapiRequest::GetClient, VTime(0));
+    let token = reply.client_token.expect("a new client gets a token");
+    let reply = server.handle(
+        Some(token),
+        &FapiRequest::SignIn {
+            identifier: TEST_USER_IDENTIFIER.into(),
+            password: TEST_USER_PASSWORD.into(),
+        },
+        VTime(10),
+    );
+    let ReplyBody::SignIn { created_session } = reply.body else {
+        panic!("the test user signs in: {reply:?}")
+    };
+    (server, reply.client_token.expect("sign-in rotates the token"), created_session)
+}
+
+/// A server's state serialises without the flags and counters that are unset (false, zero),
+/// and with them once set, so a saved server reads back the same.
+///
+/// Catches `server/mod.rs: replace is_false -> bool with true` / `with false`, `delete ! in
+/// is_false`, `replace is_zero -> bool with true` / `with false`, `replace == with != in
+/// is_zero`.
+#[test]
+fn a_saved_server_keeps_set_flags_and_leaves_out_unset_ones() {
+    let (mut server, _, _) = signed_in();
+    let saved = serde_json::to_value(&server).unwrap();
+    for field in ["clients_before", "sessions_before"] {
+        assert!(saved.get(field).is_none(), "{field} unset: left out");
+    }
+    for field in ["revoked", "superseded_refused"] {
+        assert!(saved["clients"][0].get(field).is_none(), "{field} unset: left out");
+    }
+    server.clients_before = 3;
+    server.sessions_before = 4;
+    server.clients[0].revoked = true;
+    server.clients[0].superseded_refused = true;
+    let saved = serde_json::to_value(&server).unwrap();
+    assert_eq!(saved["clients_before"], 3);
+    assert_eq!(saved["sessions_before"], 4);
+    assert_eq!(saved["clients"][0]["revoked"], true);
+    assert_eq!(saved["clients"][0]["superseded_refused"], true);
+    let back: Server = serde_json::from_value(saved).unwrap();
+    assert!(back.clients[0].revoked && back.clients[0].superseded_refused);
+    assert_eq!((back.clients_before, back.sessions_before), (3, 4));
+}
+
+/// A client snapshot tells when each session would be abandoned: its last activity plus the
+/// instance's inactivity timeout (none without one).
+///
+/// Catches `server/mod.rs: replace Session::abandon_at -> Option<VTime> with None` and
+/// `with Some(Default::default())`.
+#[test]
+fn a_session_snapshot_carries_its_abandon_instant() {
+    let idle = 10 * MINUTE_MS;
+    let settings = InstanceSettings { inactivity_timeout_ms: Some(idle), ..Default::default() };
+    let (mut server, token, _) = signed_in_with(settings);
+    let client = server.resolve_client(Some(token)).unwrap();
+    let view = server.client_view(client, VTime(20));
+    let snap = &view.sessions[0];
+    assert_eq!(snap.abandon_at, Some(snap.last_active_at.plus(idle)));
+    assert!(snap.last_active_at >= VTime(10), "{snap:?}");
+    let (mut server, token, _) = signed_in();
+    let client = server.resolve_client(Some(token)).unwrap();
+    assert_eq!(server.client_view(client, VTime(20)).sessions[0].abandon_at, None);
+}
+
+/// When both the maximum lifetime and the inactivity timeout have passed, the deadline that
+/// came first decides the status; at a tie the session expired.
+///
+/// Catches `server/mod.rs: replace match guard a < e with true in Server::tick` and
+/// `replace < with <= in Server::tick`.
+#[test]
+fn the_first_deadline_decides_between_expired_and_abandoned() {
+    for (life, idle, status) in [
+        (10, 5, SessionStatus::Abandoned),
+        (10, 10, SessionStatus::Expired),
+        (10, 20, SessionStatus::Expired),
+    ] {
+        let settings = InstanceSettings {
+            max_lifetime_ms: Some(life * MINUTE_MS),
+            inactivity_timeout_ms: Some(idle * MINUTE_MS),
+            ..Default::default()
+        };
+        let (mut server, _, sid) = signed_in_with(settings);
+        let later = VTime(DAY_MS);
+        server.tick(later);
+        assert_eq!(server.status_of(sid, later), Some(status), "lifetime {life}m, idle {idle}m");
+    }
+}
+
+/// The upper limits of the reuse grace, of latencies and of the AppState delay hold to the
+/// unit: the limit itself is accepted, one more is refused.
+///
+/// Catches `settings.rs: replace > with ==` / `with >=` and `replace match guard … with
+/// false` in `InstanceSettings::validate` (both reuse-grace limits), the same operators in
+/// `NetSettings::validate` and `Setup::validate`, and `replace NetSettings::validate ->
+/// Result<(), SettingsError> with Ok(())` / `Setup::validate … with Ok(())`.
+#[test]
+fn upper_limits_of_grace_latency_and_app_state_delay_hold_to_the_unit() {
+    use session_harness::model::settings::{
+        APP_STATE_DELAY_MS_MAX, LATENCY_MS_MAX, NetSettings, REUSE_GRACE_VERSIONS_MAX,
+        REUSE_GRACE_WINDOW_MS_MAX, ReuseGrace,
+    };
+    let grace = |grace| {
+        let mut settings = InstanceSettings::default();
+        settings.token_reuse.grace = grace;
+        settings.validate()
+    };
+    assert_eq!(grace(ReuseGrace::Versions(REUSE_GRACE_VERSIONS_MAX)), Ok(()));
+    assert_eq!(grace(ReuseGrace::Versions(REUSE_GRACE_VERSIONS_MAX - 1)), Ok(()));
+    assert!(grace(ReuseGrace::Versions(REUSE_GRACE_VERSIONS_MAX + 1)).is_err());
+    assert_eq!(grace(ReuseGrace::WindowMs(REUSE_GRACE_WINDOW_MS_MAX)), Ok(()));
+    assert_eq!(grace(ReuseGrace::WindowMs(REUSE_GRACE_WINDOW_MS_MAX - 1)), Ok(()));
+    assert!(grace(ReuseGrace::WindowMs(REUSE_GRACE_WINDOW_MS_MAX + 1)).is_err());
+
+    for (fapi, backend, ok) in [
+        (LATENCY_MS_MAX, LATENCY_MS_MAX, true),
+        (LATENCY_MS_MAX - 1, 0, true),
+        (LATENCY_MS_MAX + 1, 0, false),
+        (0, LATENCY_MS_MAX + 1, false),
+    ] {
+        let net = NetSettings {
+            fapi_latency_ms: fapi,
+            backend_latency_ms: backend,
+            ..Default::default()
+        };
+        assert_eq!(net.validate().is_ok(), ok, "latencies {fapi} / {backend}");
+        let setup = Setup { net, ..Setup::new(Platform::Ios, ProfileId::ALL[0]) };
+        assert_eq!(setup.validate().is_ok(), ok, "a setup with latencies {fapi} / {backend}");
+    }
+    for (delay, ok) in [
+        (APP_STATE_DELAY_MS_MAX, true),
+        (APP_STATE_DELAY_MS_MAX - 1, true),
+        (APP_STATE_DELAY_MS_MAX + 1, false),
+    ] {
+        let mut setup = Setup::new(Platform::Android, ProfileId::ALL[0]);
+        setup.sdk.app_state_delay_ms = delay;
+        assert_eq!(setup.validate().is_ok(), ok, "app_state_delay_ms {delay}");
+    }
+}
+
+/// SDK and network settings serialise without the fields left at their defaults, and with
+/// every field set otherwise (setups are saved in scenario exports and reports).
+///
+/// Catches, in `settings.rs`, both constant replacements of `is_one`, `is_zero`,
+/// `is_default_class`, `is_current` and `is_true`, and the `==` to `!=` of the first four.
+#[test]
+fn settings_serialise_only_what_differs_from_the_default() {
+    use session_harness::model::settings::{NativeVariant, NetSettings, SdkSettings};
+    use session_harness::model::vocab::KeychainAccessible;
+    let fields = ["instances", "app_state_delay_ms", "keychain_accessible", "native_variant"];
+    let saved = serde_json::to_value(SdkSettings::default()).unwrap();
+    for field in fields {
+        assert!(saved.get(field).is_none(), "{field} at its default: left out of {saved}");
+    }
+    let changed = SdkSettings {
+        instances: 2,
+        app_state_delay_ms: 5,
+        keychain_accessible: KeychainAccessible::WhenUnlocked,
+        native_variant: NativeVariant::StaleTokenRefresh,
+        ..SdkSettings::default()
+    };
+    let saved = serde_json::to_value(changed).unwrap();
+    for field in fields {
+        assert!(saved.get(field).is_some(), "{field} changed: saved in {saved}");
+    }
+    assert_eq!(serde_json::from_value::<SdkSettings>(saved).unwrap(), changed);
+
+    let saved = serde_json::to_value(NetSettings::default()).unwrap();
+    assert!(saved.get("connectivity_initial").is_none(), "{saved}");
+    let changed = NetSettings { connectivity_initial: false, ..NetSettings::default() };
+    let saved = serde_json::to_value(changed).unwrap();
+    assert_eq!(saved["connectivity_initial"], false, "{saved}");
+}
+
+/// A decimal duration needs digits on both sides of one point (`1.5s`); `.5s`, `1.s`,
+/// `1.2.3s` and a second point after nine fraction digits are malformed, and a virtual
+/// instant prints as the reports print it.
+///
+/// Catches `time.rs: replace || with &&` (both) in `parse_duration` and
+/// `replace <impl fmt::Display for VTime>::fmt -> fmt::Result with Ok(Default::default())`.
+#[test]
+fn decimal_durations_need_digits_on_both_sides_of_one_point() {
+    use session_harness::model::time::format_clock;
+    assert_eq!(parse_duration("1.5s"), Ok(1_500));
+    // The last: a second point past the nine fraction digits that are read.
+    for bad in [".5s", "1.s", "1.2.3s", "1.1234567891.5s"] {
+        assert!(
+            matches!(parse_duration(bad), Err(DurationError::Malformed { .. })),
+            "{bad}: {:?}",
+            parse_duration(bad)
+        );
+    }
+    let at = VTime(5 * MINUTE_MS + 30_000);
+    assert_eq!(at.to_string(), format_clock(at.0));
+    assert!(!at.to_string().is_empty());
+}
+
+/// A device view serialises `storage_readable` only when it is false, and reads it back as
+/// true when absent.
+///
+/// Catches `vocab/mod.rs: replace yes -> bool with false` and both constant replacements of
+/// `is_true`.
+#[test]
+fn a_device_view_saves_an_unreadable_credential_only() {
+    use session_harness::model::device::Device;
+    let mut view = Device::new(Platform::Ios).view();
+    assert!(view.storage_readable);
+    let saved = serde_json::to_value(view).unwrap();
+    assert!(saved.get("storage_readable").is_none(), "{saved}");
+    let back: session_harness::model::vocab::DeviceView = serde_json::from_value(saved).unwrap();
+    assert!(back.storage_readable, "absent reads back as readable");
+    view.storage_readable = false;
+    let saved = serde_json::to_value(view).unwrap();
+    assert_eq!(saved["storage_readable"], false, "{saved}");
+}
+
+/// The reference SDK names itself `reference`, with `+defect` for each defect switched on,
+/// and reports the defects it was built with (reports and the gate label runs by them).
+///
+/// Catches `sdk/reference/mod.rs: replace <impl SdkPort for ReferenceSdk>::name -> String
+/// with String::new()` / `with "xyzzy".into()` and `replace ReferenceSdk::defects ->
+/// Defects with Default::default()`.
+#[test]
+fn the_reference_sdk_names_itself_and_its_defects() {
+    use session_harness::model::settings::Setup;
+    use session_harness::model::vocab::Defect;
+    use session_harness::sdk::port::SdkPort;
+    use session_harness::sdk::reference::ReferenceSdk;
+    let setup = Setup::new(Platform::Ios, ProfileId::ALL[0]);
+    let plain = ReferenceSdk::new(setup, &[]);
+    assert_eq!(plain.name(), "reference");
+    assert!(plain.defects().is_empty());
+    let defect = Defect::ALL[0];
+    let with = ReferenceSdk::new(setup, &[defect]);
+    assert_eq!(with.name(), format!("reference+{}", defect.as_str()));
+    assert!(with.defects().has(defect));
+}

@@ -1,27 +1,36 @@
 //! `cargo xtask mutants`: the mutation score of the model and the reference SDK.
 //!
-//! Runs cargo-mutants (installed through cargo at a pinned version when missing) over
-//! `harness/src/model/**` and `harness/src/sdk/reference/**`, with the harness's own tests
-//! that exercise them, and prints the score: caught / viable, where viable = caught + missed
-//! (unviable = the mutant did not build; timeouts are listed on their own: the tests hung,
-//! which a test timeout would catch, but no assertion did), and every missed mutant. The
-//! verdict fails on a missed mutant. Exemptions (equivalent mutants, each with its reason) live in
-//! `.cargo/mutants.toml`, which cargo-mutants reads by itself.
+//! cargo-mutants (installed through cargo at a pinned version when missing) says which
+//! mutants exist in `harness/src/model/**` and `harness/src/sdk/reference/**` (exemptions,
+//! equivalent mutants each with its reason, live in `.cargo/mutants.toml`, which it reads by
+//! itself); the harness's own tests that exercise that code judge them. The score is caught
+//! / viable, where viable = caught + missed (unviable = the mutant does not build; timeouts
+//! are listed on their own: the tests hung, which a test timeout would catch, but no
+//! assertion did), with every missed mutant. The verdict fails on a missed mutant.
 //!
-//! Made to be practical on a 2-core machine: one job by default; only the test binaries
-//! that exercise the model and the SDK are built and run (`--cargo-arg` puts the target
-//! selection on the build *and* the test invocation: with plain `-- ARGS` cargo-mutants
-//! would still build every test binary of the package for every mutant); `--shard K/N`
-//! takes every N-th mutant (round-robin), so any one shard is a fair sample of the scope.
-//! The tests run under nextest (installed when missing), which stops a mutant at its first
-//! failing test across every binary and spreads the tests over both cores. It builds with
-//! the dev profile on purpose: that profile is already tuned for quick incremental builds of the harness and is warm in every developer's target dir, while a
-//! dedicated profile would first rebuild every dependency (7–8 minutes on 2 cores).
+//! Two engines build the mutants:
+//! - `schemata` (the default, `mutants/engine.rs` and `mutants/schemata.rs`): one copy of
+//!   the workspace under `target/mutants-schemata/tree` with every mutant switched at run
+//!   time (`SESSION_HARNESS_MUTANT=ID`), built once; the baseline records which tests reach
+//!   which mutant, and each mutant runs only those, one process per test on two workers,
+//!   stopping at the first failure. The whole scope fits one run on 2 cores.
+//! - `cargo-mutants`: cargo-mutants itself, an incremental build per mutant (about 22 s
+//!   each on 2 cores), kept for cross-checks. Only the test binaries that exercise the model
+//!   and the SDK are built and run (`--cargo-arg` puts the target selection on the build
+//!   *and* the test invocation), under nextest, which stops a mutant at its first failing
+//!   test; it builds with the dev profile, already tuned for quick incremental builds and
+//!   warm in every developer's target dir.
+//!
+//! `--shard K/N` takes every N-th mutant (round-robin, in cargo-mutants' order), so any one
+//! shard is a fair sample of the scope, under either engine.
 //!
 //! The defect switches in the reference SDK are in scope: `defects_matrix` and the defect
 //! variants in `scenarios` switch every defect on and require the fuzzer to catch it, so a
 //! mutant inside a defect branch is caught only through them. A mutant there that survives
 //! is exempted in `.cargo/mutants.toml` only with a reason, never wholesale.
+
+mod engine;
+mod schemata;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,8 +65,21 @@ const EXTRA_TEST_PREFIX: &str = "mutants_";
 
 pub use crate::fuzz::{Shard, parse_shard};
 
+/// How each mutant is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Mutant schemata: one build of a rewritten copy, every mutant switched at run time
+    /// (module `engine`); the whole scope fits one run.
+    Schemata,
+    /// cargo-mutants itself, one incremental build per mutant (for cross-checks).
+    CargoMutants,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
+    /// How mutants are built: once for all (schemata) or once each (cargo-mutants).
+    #[arg(long, value_enum, default_value_t = Engine::Schemata)]
+    engine: Engine,
     /// Test only the K-th of N shards of the mutants (1-based; every N-th mutant).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<Shard>,
@@ -65,21 +87,27 @@ pub struct Args {
     /// harness/src/model/ or harness/src/sdk/reference/.
     #[arg(long = "file", value_name = "GLOB")]
     files: Vec<String>,
+    /// Only the mutants whose name matches this regex (repeatable; cargo-mutants' `--re`),
+    /// e.g. to check that a new test catches the mutants it was written for.
+    #[arg(long = "re", value_name = "REGEX")]
+    names: Vec<String>,
     /// Longest test run of one mutant, in seconds (default: cargo-mutants' own, from the
     /// baseline's time).
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// Mutants built and tested at once (each needs its own copy of the tree).
+    /// Mutants built and tested at once (each needs its own copy of the tree;
+    /// `--engine cargo-mutants` only).
     #[arg(long, default_value_t = 1)]
     jobs: u32,
     /// Mutate the work tree itself instead of a copy (for a disposable checkout only;
-    /// saves rebuilding the workspace once; needs --jobs 1).
+    /// saves rebuilding the workspace once; needs --jobs 1; `--engine cargo-mutants` only).
     #[arg(long)]
     in_place: bool,
     /// List the mutants in scope and exit.
     #[arg(long)]
     list: bool,
-    /// Where cargo-mutants writes `mutants.out/` (default: target/mutants in the workspace).
+    /// Where the outcomes go (default: target/mutants-schemata, or target/mutants for
+    /// cargo-mutants' `mutants.out/`).
     #[arg(long, value_name = "DIR")]
     output: Option<PathBuf>,
     /// Read the results of an earlier run from DIR/mutants.out instead of running.
@@ -185,6 +213,9 @@ fn mutants_argv(args: &Args, root: &Path, output: &Path) -> Result<Vec<String>> 
         vec!["--package".into(), "session-harness".into(), "--test-tool=nextest".into()];
     for glob in check_globs(&args.files)? {
         argv.push(format!("--file={glob}"));
+    }
+    for re in &args.names {
+        argv.push(format!("--re={re}"));
     }
     if let Some(shard) = args.shard {
         // cargo-mutants counts shards from 0.
@@ -335,6 +366,29 @@ pub fn run(args: Args) -> Result<bool> {
         return Ok(score.missed.is_empty());
     }
     ensure_installed()?;
+    if args.engine == Engine::Schemata && !args.list {
+        if args.in_place || args.jobs != 1 {
+            bail!("--in-place and --jobs are options of --engine cargo-mutants");
+        }
+        let out_dir = args.output.clone().unwrap_or_else(|| root.join("target/mutants-schemata"));
+        // The tests run in the copy and write where they reached to files under it: an
+        // absolute path, whatever directory the command was started from.
+        let out_dir = std::path::absolute(&out_dir)
+            .with_context(|| format!("resolving {}", out_dir.display()))?;
+        let options = engine::Options {
+            package: "session-harness",
+            crate_dir: "harness",
+            globs: check_globs(&args.files)?,
+            names: args.names.clone(),
+            shard: args.shard,
+            timeout: args.timeout,
+            targets: test_targets(&root)?,
+            out_dir: &out_dir,
+        };
+        let score = engine::run(&root, &options)?;
+        print_score(&score, args.json);
+        return Ok(score.missed.is_empty());
+    }
     let output = args.output.clone().unwrap_or_else(|| root.join("target/mutants"));
     let argv = mutants_argv(&args, &root, &output)?;
     eprintln!("cargo mutants {}", argv.join(" "));
@@ -407,8 +461,10 @@ mod tests {
     #[test]
     fn the_build_and_the_tests_see_the_same_targets() {
         let args = Args {
+            engine: Engine::CargoMutants,
             shard: Some(Shard { index: 2, count: 12 }),
             files: vec![],
+            names: vec![],
             timeout: Some(90),
             jobs: 1,
             in_place: false,
