@@ -956,3 +956,16 @@ fn the_reference_sdk_names_itself_and_its_defects() {
     assert_eq!(with.name(), format!("reference+{}", defect.as_str()));
     assert!(with.defects().has(defect));
 }
+
+/// clerk-js getToken's retry schedule (reference §1.1: 3000, 4650, 7207.5, 11171.6, 17316,
+/// 26840, 41602, 50000 ms; about 161.8 s in all) and the transport's GET retries.
+#[test]
+fn clerk_js_retry_schedules_match_the_reference() {
+    let p = ProfileId::ClerkJs6.rules();
+    let delays: Vec<u64> = (0..8).map(|n| p.retry_delay_ms(n)).collect();
+    assert_eq!(delays, [3000, 4650, 7207, 11171, 17316, 26839, 41601, 50000]);
+    let total = p.retry_budget_ms();
+    assert!((161_000..=162_000).contains(&total), "≈161.8 s, got {total}");
+    let gets: Vec<u64> = (0..5).map(|k| p.get_retry_delay_ms(k)).collect();
+    assert_eq!(gets, [100, 700, 1400, 2800, 5000]);
+}

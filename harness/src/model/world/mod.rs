@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use self::native::NativeSync;
+use self::native::{Adopt, NativeSync};
 use super::device::Device;
 use super::native::NativeLayer;
 use super::profile::Profile;
@@ -332,16 +332,6 @@ struct Js {
     /// `__internal_reloadInitialResources()` runs in flight, by group: what has answered.
     adopts: BTreeMap<u32, Adopt>,
     adopt_serial: u32,
-}
-
-/// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
-/// rejects it (the caller swallows the error: no `setActive`); the client is applied once
-/// both have answered.
-#[derive(Clone, Debug, Default)]
-struct Adopt {
-    environment: bool,
-    /// The client answer, with the sign-out epoch its GET was sent under.
-    client: Option<(ClientView, u32)>,
 }
 
 #[derive(Clone, Debug)]

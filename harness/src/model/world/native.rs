@@ -20,7 +20,7 @@ use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::settings::TokenCacheKind;
 use crate::model::vocab::{SessionId, StorageKey, TokenInfo, TokenKey};
 
-use super::{Adopt, JsJob, Purpose, Slot, World};
+use super::{JsJob, Purpose, Slot, World};
 
 /// The 3.x bootstrap polls the native session this often …
 pub(super) const NATIVE_POLL_INTERVAL_MS: u64 = 100;
@@ -37,6 +37,16 @@ pub(super) struct NativeSync {
     /// The session the bootstrap's poll found while JS was still loading, and how many
     /// calls were already waiting for `load()` when its `addOnLoaded` began to wait.
     boot_waiter: Option<(SessionId, usize)>,
+}
+
+/// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
+/// rejects it (the caller swallows the error: no `setActive`); the client is applied once
+/// both have answered.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Adopt {
+    environment: bool,
+    /// The client answer, with the sign-out epoch its GET was sent under.
+    client: Option<(crate::model::server::ClientView, u32)>,
 }
 
 impl World {
