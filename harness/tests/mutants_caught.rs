@@ -44,21 +44,7 @@ fn resource_cache_recovery_backs_off_as_expo_does() {
 
 /// A signed-in server with one client: its token and the session.
 fn signed_in() -> (Server, session_harness::model::server::ClientToken, SessionId) {
-    let mut server = Server::new(InstanceSettings::default());
-    let reply = server.handle(None, &FapiRequest::GetClient, VTime(0));
-    let token = reply.client_token.expect("a new client gets a token");
-    let reply = server.handle(
-        Some(token),
-        &FapiRequest::SignIn {
-            identifier: TEST_USER_IDENTIFIER.into(),
-            password: TEST_USER_PASSWORD.into(),
-        },
-        VTime(10),
-    );
-    let ReplyBody::SignIn { created_session } = reply.body else {
-        panic!("the test user signs in: {reply:?}")
-    };
-    (server, reply.client_token.expect("sign-in rotates the token"), created_session)
+    signed_in_with(InstanceSettings::default())
 }
 
 /// A removed session leaves its client's list (`Client::sessions`: "`removed` sessions
