@@ -48,7 +48,7 @@ pub const SCOPE: [&str; 2] = ["harness/src/model/**", "harness/src/sdk/reference
 /// The test targets of `session-harness` that exercise the model and the reference SDK.
 /// The others (FAPI emulator, wire, dev server, schema, tidy) never reach this code, or
 /// reach it only through these, and would only slow every mutant down.
-pub const TEST_TARGETS: [&str; 8] = [
+pub const TEST_TARGETS: [&str; 14] = [
     "--lib",
     "--test=properties",
     "--test=invariants_fail",
@@ -57,6 +57,12 @@ pub const TEST_TARGETS: [&str; 8] = [
     "--test=races",
     "--test=defects_matrix",
     "--test=scenarios",
+    "--test=templates",
+    "--test=work_budget",
+    "--test=lockstep_requests",
+    "--test=scenario_lockstep",
+    "--test=scenario_windows",
+    "--test=determinism",
 ];
 
 /// Test binaries added for mutants found missed (files named `mutants_*.rs` under

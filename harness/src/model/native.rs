@@ -227,7 +227,9 @@ impl NativeLayer {
         let token = self.presented(env.device);
         let reply = self.request(env, token, &request)?;
         match reply.body {
-            ReplyBody::SignIn { created_session } if reply.is_ok() => {
+            // Only a sign-in that succeeded answers with this body (a refused or faulted
+            // one carries an error), so the body alone says it.
+            ReplyBody::SignIn { created_session } => {
                 self.session = Some(created_session);
                 Some(created_session)
             }

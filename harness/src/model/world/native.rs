@@ -355,6 +355,6 @@ impl World {
 
     /// The process ends: the native layer's memory with it.
     pub(super) fn native_process_ended(&mut self) {
-        self.native = NativeLayer::default();
+        self.native.process_ended();
     }
 }

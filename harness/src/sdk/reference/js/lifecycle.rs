@@ -344,7 +344,10 @@ impl Core {
         }
         self.end_all_js();
         self.device.borrow_mut().running = false;
-        self.native.set(Default::default());
+        // The native layer's memory goes with the process (its keychain stays).
+        let mut layer = self.native.get();
+        layer.process_ended();
+        self.native.set(layer);
     }
 
     /// The current instance's JS runtime starts (`start_all_js` starts every instance's).
