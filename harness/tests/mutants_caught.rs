@@ -955,3 +955,28 @@ fn clerk_js_retry_schedules_match_the_reference() {
     let gets: Vec<u64> = (0..5).map(|k| p.get_retry_delay_ms(k)).collect();
     assert_eq!(gets, [100, 700, 1400, 2800, 5000]);
 }
+
+/// clerk-js's token cache arms the refresh `remaining − 17` s ahead "when that is positive"
+/// (`tokenCache.setInternal`, whole seconds): a token cached with exactly 17 s left gets an
+/// eviction timer only, one with 18 s left a refresh after 1 s; an expired one no timers.
+///
+/// Catches `profile.rs: replace > with >= in Profile::token_timers`.
+#[test]
+fn a_token_with_the_refresh_lead_left_arms_no_refresh() {
+    use session_harness::model::vocab::{TokenInfo, UserId};
+    let rules = ProfileId::ClerkJs6.rules();
+    let token = TokenInfo {
+        sid: SessionId(1),
+        sub: UserId(1),
+        iat: 1_000,
+        nbf: 990,
+        exp: 1_060,
+        pending: false,
+        serial: 1,
+        template: None,
+    };
+    // 1 043.400 s: ⌊now⌋ = 1 043, so 17 whole seconds are left.
+    assert_eq!(rules.token_timers(&token, 1_043_400), Some((17_000, None)));
+    assert_eq!(rules.token_timers(&token, 1_042_400), Some((18_000, Some(1_000))));
+    assert_eq!(rules.token_timers(&token, 1_060_000), None, "expired: no timers");
+}

@@ -463,10 +463,11 @@ impl Profile {
     /// `unix_ms` is the clock the SDK judges expiry by ([`Profile::expiry_clock`]).
     pub fn token_timers(&self, token: &TokenInfo, unix_ms: u64) -> Option<(u64, Option<u64>)> {
         let remaining_s = token.exp as i128 - (unix_ms / SECOND_MS) as i128;
-        let remaining_ms = token.remaining_at(unix_ms);
-        if remaining_s <= 0 || remaining_ms <= 0 {
+        // `exp − ⌊now / 1000⌋ ≤ 0` exactly when `exp·1000 − now ≤ 0`: one check says both.
+        if remaining_s <= 0 {
             return None;
         }
+        let remaining_ms = token.remaining_at(unix_ms);
         let lead_s = match self.refresh {
             RefreshPolicy::TimerBeforeExpiry { lead_ms } => (lead_ms / SECOND_MS) as i128,
             RefreshPolicy::Recurring { .. } => return Some((remaining_ms as u64, None)),
