@@ -1,0 +1,251 @@
+//! Tests written for mutants that `cargo xtask mutants` found missed in the server side of
+//! the model: `model/server/**`, the instance settings and their JWT templates
+//! (`model/settings.rs`, `model/templates.rs`). Each pins a behaviour no other test observed
+//! and names the mutants it catches (file:line: mutation, as cargo-mutants prints it).
+//!
+//! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
+
+use std::collections::BTreeMap;
+
+use session_harness::model::server::{
+    ClientToken, FapiRequest, ReplyBody, Server, TEST_USER_IDENTIFIER, TEST_USER_PASSWORD,
+};
+use session_harness::model::settings::InstanceSettings;
+use session_harness::model::templates::{
+    TEMPLATE_CLAIMS_MAX, TEMPLATE_LIFETIME_MS_DEFAULT, TEMPLATES_MAX, TemplateError, TemplateSpec,
+    Templates,
+};
+use session_harness::model::time::VTime;
+use session_harness::model::vocab::{
+    Endpoint, FaultKind, FaultSpec, SessionId, SessionStatus, TaskKey, TemplateName,
+};
+
+/// A server with one client, signed in to the test user at 10 ms: the server, the client's
+/// current token and the session.
+fn signed_in_with(settings: InstanceSettings) -> (Server, ClientToken, SessionId) {
+    let mut server = Server::new(settings);
+    let reply = server.handle(None, &FapiRequest::GetClient, VTime(0));
+    let token = reply.client_token.expect("a new client gets a token");
+    let (token, sid) = sign_in(&mut server, token, 10);
+    (server, token, sid)
+}
+
+/// Signs the test user in once more on the client of `token`, at `at` ms.
+fn sign_in(server: &mut Server, token: ClientToken, at: u64) -> (ClientToken, SessionId) {
+    let reply = server.handle(
+        Some(token),
+        &FapiRequest::SignIn {
+            identifier: TEST_USER_IDENTIFIER.into(),
+            password: TEST_USER_PASSWORD.into(),
+        },
+        VTime(at),
+    );
+    let ReplyBody::SignIn { created_session } = reply.body else {
+        panic!("the test user signs in: {reply:?}")
+    };
+    (reply.client_token.expect("sign-in rotates the token"), created_session)
+}
+
+/// A fault scripted for zero requests is no fault: nothing is queued and the next request
+/// goes through (`Server::take_fault`: "`count` means the next N requests").
+///
+/// Catches `server/mod.rs:235:23: replace > with >= in Server::push_fault` (the fault would
+/// be queued with nothing remaining, answer the next request, and underflow its count).
+#[test]
+fn a_server_fault_scripted_zero_times_is_not_queued() {
+    let mut server = Server::new(InstanceSettings::default());
+    let kind = FaultKind::ServerError { status: 503 };
+    server.push_fault(FaultSpec { kind, count: 0, on: None });
+    assert!(server.faults.is_empty(), "{:?}", server.faults);
+    assert_eq!(server.take_fault(Endpoint::Environment), None);
+
+    // One request's worth is queued, answers exactly one request, and is gone.
+    server.push_fault(FaultSpec { kind, count: 1, on: None });
+    assert_eq!(server.take_fault(Endpoint::Environment), Some(kind));
+    assert_eq!(server.take_fault(Endpoint::Environment), None);
+}
+
+/// `GET /v1/environment` answers `auth_config.single_session_mode` (reference §4.4, useful
+/// environment fields): the opposite of the instance's multi-session mode, and carries the
+/// instance's `session_minter`.
+///
+/// Catches `server/mod.rs:242:34: delete ! in Server::environment`.
+#[test]
+fn the_environment_says_single_session_mode_unless_multi_session() {
+    for multi_session in [false, true] {
+        let settings = InstanceSettings { multi_session, ..InstanceSettings::default() };
+        let mut server = Server::new(settings);
+        let reply = server.handle(None, &FapiRequest::Environment, VTime(0));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let ReplyBody::Environment(env) = reply.body else { panic!("{reply:?}") };
+        assert_eq!(env.single_session_mode, !multi_session, "multi_session {multi_session}");
+        assert_eq!(server.environment(), env);
+    }
+}
+
+/// A session stays `pending` while it has tasks left (reference §2.1: pending is "signed in
+/// but hasn't completed session tasks"): resolving one of two tasks leaves it pending,
+/// resolving the last makes it `active`.
+///
+/// Catches `server/mod.rs:333:43: replace && with || in Server::handle` (resolving any task
+/// of a pending session would make it active).
+#[test]
+fn a_session_stays_pending_until_its_last_task_is_resolved() {
+    let (mut server, token, sid) = signed_in_with(InstanceSettings::default());
+    assert!(server.add_task(sid, TaskKey::ResetPassword, VTime(20)));
+    assert!(server.add_task(sid, TaskKey::SetupMfa, VTime(20)));
+    assert_eq!(server.status_of(sid, VTime(20)), Some(SessionStatus::Pending));
+
+    let resolve = |server: &mut Server, token, task, at| {
+        let reply = server.handle(Some(token), &FapiRequest::ResolveTask { sid, task }, VTime(at));
+        assert!(reply.is_ok(), "{reply:?}");
+        let ReplyBody::Session(snap) = &reply.body else { panic!("{reply:?}") };
+        (snap.status, snap.tasks.clone(), reply.client_token.expect("a known client's token"))
+    };
+    let (status, tasks, token) = resolve(&mut server, token, TaskKey::ResetPassword, 30);
+    assert_eq!((status, tasks), (SessionStatus::Pending, vec![TaskKey::SetupMfa]));
+    assert_eq!(server.status_of(sid, VTime(30)), Some(SessionStatus::Pending));
+
+    let (status, tasks, _) = resolve(&mut server, token, TaskKey::SetupMfa, 40);
+    assert_eq!((status, tasks), (SessionStatus::Active, vec![]));
+    assert_eq!(server.status_of(sid, VTime(40)), Some(SessionStatus::Active));
+}
+
+/// A client's `last_active_session` names a session on its list or none: removing the last
+/// active session clears it (reference §2.1: a removed session is "removed from the
+/// Client"), removing another session of a multi-session client leaves it.
+///
+/// Catches `server/mod.rs:380:38: replace == with != in Server::detach`.
+#[test]
+fn removing_a_session_clears_last_active_only_if_it_was_that_one() {
+    let settings = InstanceSettings { multi_session: true, ..InstanceSettings::default() };
+    let (mut server, token, first) = signed_in_with(settings);
+    let (token, second) = sign_in(&mut server, token, 20);
+    let client = token.client;
+    assert_eq!(server.client(client).unwrap().last_active_session, Some(second));
+
+    // The older session goes: the last active one stays.
+    let reply = server.handle(Some(token), &FapiRequest::Remove { sid: first }, VTime(30));
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(server.client(client).unwrap().last_active_session, Some(second));
+
+    // The last active one goes: none is left to name.
+    let token = reply.client_token.unwrap();
+    let reply = server.handle(Some(token), &FapiRequest::Remove { sid: second }, VTime(40));
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(server.client(client).unwrap().last_active_session, None);
+    // The next client payload says so (the removal's own payload is taken before the
+    // session leaves the list).
+    let token = reply.client_token.unwrap();
+    let reply = server.handle(Some(token), &FapiRequest::GetClient, VTime(50));
+    let view = reply.client.expect("a client payload");
+    assert_eq!((view.sessions.len(), view.last_active_session), (0, None));
+
+    // Likewise when the dashboard removes it.
+    let (mut server, token, sid) = signed_in_with(InstanceSettings::default());
+    assert!(server.remove_session(sid, VTime(20)));
+    assert_eq!(server.client(token.client).unwrap().last_active_session, None);
+}
+
+/// A templates table with `entries` names, each with lifetime 60 s and `claims` claims.
+fn specs(entries: usize, claims: usize) -> BTreeMap<String, TemplateSpec> {
+    (0..entries)
+        .map(|t| {
+            let claims = (0..claims).map(|c| (format!("claim{c}"), format!("value{c}"))).collect();
+            (format!("t{t}"), TemplateSpec { lifetime_ms: 60_000, claims })
+        })
+        .collect()
+}
+
+/// An instance keeps up to `TEMPLATES_MAX` (4) templates of up to `TEMPLATE_CLAIMS_MAX` (4)
+/// custom claims each (`model/templates.rs`): the limits themselves are accepted, one more
+/// is refused with its reason.
+///
+/// Catches `templates.rs:176:24: replace > with >= in Templates::from_specs`, and
+/// `templates.rs:188:34: replace > with ==` and `with >=` in it.
+#[test]
+fn templates_hold_up_to_their_limits_and_refuse_one_more() {
+    assert_eq!((TEMPLATES_MAX, TEMPLATE_CLAIMS_MAX), (4, 4));
+    let full = Templates::from_specs(&specs(TEMPLATES_MAX, TEMPLATE_CLAIMS_MAX))
+        .expect("four templates of four claims each fit");
+    assert_eq!(full.iter().count(), TEMPLATES_MAX);
+    for template in full.iter() {
+        let claims: Vec<_> = template.claims().collect();
+        assert_eq!(
+            claims,
+            [("claim0", "value0"), ("claim1", "value1"), ("claim2", "value2"), ("claim3", "value3")]
+        );
+    }
+    assert_eq!(full.to_specs(), specs(TEMPLATES_MAX, TEMPLATE_CLAIMS_MAX));
+
+    assert_eq!(
+        Templates::from_specs(&specs(TEMPLATES_MAX + 1, 0)),
+        Err(TemplateError::TooMany)
+    );
+    assert_eq!(
+        Templates::from_specs(&specs(1, TEMPLATE_CLAIMS_MAX + 1)),
+        Err(TemplateError::TooManyClaims { template: "t0".into() })
+    );
+}
+
+/// Instance settings read back from JSON (a saved server, the dev server's settings file)
+/// with their templates, checked as declarations are; a template declared without a
+/// lifetime gets Clerk's default of 60 s (`TemplateSpec::default_lifetime_ms`).
+///
+/// Catches `templates.rs:256:9: replace <impl Deserialize<'de> for Templates>::deserialize
+/// -> Result<Self, D::Error> with Ok(Default::default())`, both constant replacements of
+/// `templates.rs:128:5: default_lifetime` and of `templates.rs:134:9:
+/// TemplateSpec::default_lifetime_ms`.
+#[test]
+fn settings_read_back_with_their_templates_and_the_default_lifetime() {
+    assert_eq!(TemplateSpec::default_lifetime_ms(), 60_000);
+    assert_eq!(TEMPLATE_LIFETIME_MS_DEFAULT, 60_000);
+
+    let json = r#"{
+        "templates": {
+            "convex": { "claims": { "aud": "convex" } },
+            "supabase": { "lifetime_ms": 3600000, "claims": { "role": "authenticated" } }
+        }
+    }"#;
+    let settings: InstanceSettings = serde_json::from_str(json).expect("valid templates");
+    let get = |name| settings.templates.get(TemplateName::parse(name).unwrap()).copied();
+    let convex = get("convex").expect("declared");
+    assert_eq!(convex.lifetime_ms, TemplateSpec::default_lifetime_ms());
+    assert_eq!(convex.claims().collect::<Vec<_>>(), [("aud", "convex")]);
+    let supabase = get("supabase").expect("declared");
+    assert_eq!(supabase.lifetime_ms, 3_600_000);
+    assert_eq!(supabase.claims().collect::<Vec<_>>(), [("role", "authenticated")]);
+
+    // A spec read alone gets the same default.
+    let spec: TemplateSpec = serde_json::from_str("{}").unwrap();
+    assert_eq!(spec, TemplateSpec { lifetime_ms: 60_000, claims: BTreeMap::new() });
+
+    // And settings written out read back the same.
+    let back: InstanceSettings =
+        serde_json::from_str(&serde_json::to_string(&settings).unwrap()).unwrap();
+    assert_eq!(back, settings);
+
+    // Read back, templates are checked as declarations are.
+    let reserved = r#"{ "templates": { "t": { "claims": { "sub": "x" } } } }"#;
+    let err = serde_json::from_str::<InstanceSettings>(reserved).unwrap_err();
+    assert!(err.to_string().contains("claim `sub` is set by the server itself"), "{err}");
+}
+
+/// A templates table debug-prints as the list of its templates, claim names and values
+/// shown as the strings they are (the `Debug` of `Templates` and of its inline text).
+///
+/// Catches `templates.rs:70:9: replace <impl fmt::Debug for Text<N>>::fmt -> fmt::Result
+/// with Ok(Default::default())` and `templates.rs:113:9: replace <impl fmt::Debug for
+/// Templates>::fmt -> fmt::Result with Ok(Default::default())`.
+#[test]
+fn templates_debug_print_as_their_templates_and_claims() {
+    assert_eq!(format!("{:?}", Templates::default()), "[]");
+    let mut specs = BTreeMap::new();
+    let claims = BTreeMap::from([("role".to_string(), "authenticated".to_string())]);
+    specs.insert("supabase".to_string(), TemplateSpec { lifetime_ms: 3_600_000, claims });
+    let table = Templates::from_specs(&specs).unwrap();
+    let printed = format!("{table:?}");
+    assert!(printed.starts_with("[Template {") && printed.ends_with("}]"), "{printed}");
+    assert!(printed.contains("lifetime_ms: 3600000"), "{printed}");
+    assert!(printed.contains(r#"("role", "authenticated")"#), "{printed}");
+}
