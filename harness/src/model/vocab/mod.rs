@@ -384,11 +384,6 @@ impl TokenInfo {
         now.unix_ms() >= self.exp.saturating_mul(1000)
     }
 
-    /// Milliseconds until `exp` at `now` (negative once expired).
-    pub fn remaining_ms(&self, now: VTime) -> i64 {
-        self.remaining_at(now.unix_ms())
-    }
-
     /// Milliseconds until `exp` when a clock reads `unix_ms` (a device clock may be skewed).
     pub fn remaining_at(&self, unix_ms: u64) -> i64 {
         (self.exp.saturating_mul(1000) as i128 - unix_ms as i128)
