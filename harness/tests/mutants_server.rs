@@ -249,3 +249,106 @@ fn templates_debug_print_as_their_templates_and_claims() {
     assert!(printed.contains("lifetime_ms: 3600000"), "{printed}");
     assert!(printed.contains(r#"("role", "authenticated")"#), "{printed}");
 }
+
+/// The MAC part of a token's wire form, as `ClientToken::encode` writes it last.
+fn mac_of(token: ClientToken) -> String {
+    token.encode().rsplit('.').next().expect("a wire form has parts").to_string()
+}
+
+/// A client token's MAC tells every token apart (`ClientToken`'s doc: it "makes a forged or
+/// mistyped token distinguishable from a real one"): no two tokens of a few clients, epochs
+/// and versions share one, and a token carrying another's MAC does not decode.
+///
+/// Catches `client_token.rs:53:25: replace ^ with |` and `replace ^ with &` in
+/// `ClientToken::mac` (ORed or ANDed into the state, small ids lose their bits and tokens
+/// collide).
+#[test]
+fn every_client_token_has_its_own_mac() {
+    use session_harness::model::vocab::ClientId;
+    let mut tokens = Vec::new();
+    for client in 1..=4 {
+        for epoch in 1..=4 {
+            for version in 0..=64 {
+                tokens.push(ClientToken { client: ClientId(client), epoch, version });
+            }
+        }
+    }
+    let macs: std::collections::BTreeSet<String> = tokens.iter().map(|t| mac_of(*t)).collect();
+    assert_eq!(macs.len(), tokens.len(), "every token its own MAC");
+
+    for pair in tokens.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert_eq!(ClientToken::decode(&a.encode()), Some(a));
+        let forged = format!("ct.{}.{}.{}.{}", b.client.0, b.epoch, b.version, mac_of(a));
+        assert_eq!(ClientToken::decode(&forged), None, "{b:?} with the MAC of {a:?}");
+    }
+}
+
+/// Instance settings with the reuse policy `policy` and the grace `grace`.
+fn with_reuse(
+    policy: session_harness::model::settings::ReusePolicy,
+    grace: session_harness::model::settings::ReuseGrace,
+) -> InstanceSettings {
+    use session_harness::model::settings::TokenReuse;
+    InstanceSettings { token_reuse: TokenReuse { policy, grace }, ..InstanceSettings::default() }
+}
+
+/// Reuse detection is about tokens the server rotated past (`Server::detect_reuse`'s doc): a
+/// token of a version the client has not reached yet is not honoured, and under
+/// `revoke_family` it revokes nothing either.
+///
+/// Catches `reuse.rs:51:30: replace > with == in Server::detect_reuse`.
+#[test]
+fn a_token_from_ahead_of_its_client_is_refused_but_is_not_reuse() {
+    use session_harness::model::settings::{ReuseGrace, ReusePolicy};
+    for grace in [ReuseGrace::Versions(0), ReuseGrace::Versions(64), ReuseGrace::WindowMs(1_000)] {
+        let settings = with_reuse(ReusePolicy::RevokeFamily, grace);
+        let (mut server, token, sid) = signed_in_with(settings);
+        let ahead = ClientToken { version: token.version + 1, ..token };
+        assert_eq!(server.resolve_client(Some(ahead)), None, "{grace:?}: not honoured");
+        let tokens = FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None };
+        let reply = server.handle(Some(ahead), &tokens, VTime(20));
+        assert_eq!(reply.status, 401, "{grace:?}: {reply:?}");
+
+        let client = server.client(token.client).unwrap();
+        assert!(!client.revoked && !client.superseded_refused, "{grace:?}: {client:?}");
+        assert_eq!(server.status_of(sid, VTime(20)), Some(SessionStatus::Active), "{grace:?}");
+        assert_eq!(server.resolve_client(Some(token)), Some(token.client), "{grace:?}");
+        assert!(server.orphaned_sessions(None).is_empty(), "{grace:?}");
+    }
+}
+
+/// Under a grace in rotations, a refused superseded token marks its client only when it is
+/// the one just before the current token, which a device holds through no fault of its own
+/// when its successor's answer was lost (`Client::superseded_refused`); an older one is the
+/// device's doing. The mark puts the client's signed-in sessions among the orphaned ones.
+///
+/// Catches `reuse.rs:72:25: replace || with &&` and `reuse.rs:72:42: replace + with -` in
+/// `Server::detect_reuse`.
+#[test]
+fn only_a_refused_immediate_predecessor_marks_its_client_under_a_grace_in_rotations() {
+    use session_harness::model::settings::{ReuseGrace, ReusePolicy};
+    let settings = with_reuse(ReusePolicy::NewClient, ReuseGrace::Versions(0));
+    let rotate = |server: &mut Server, token, at| {
+        let reply = server.handle(Some(token), &FapiRequest::Environment, VTime(at));
+        reply.client_token.expect("a known client's token")
+    };
+
+    // The one just before: refused, and the client is marked.
+    let (mut server, before, sid) = signed_in_with(settings);
+    let current = rotate(&mut server, before, 20);
+    assert_eq!(current.version, before.version + 1);
+    let reply = server.handle(Some(before), &FapiRequest::GetClient, VTime(30));
+    assert_ne!(reply.client.unwrap().id, before.client, "refused: a new client");
+    assert!(server.client(before.client).unwrap().superseded_refused);
+    assert_eq!(server.orphaned_sessions(None), vec![sid]);
+
+    // Two before: refused, and nothing is marked.
+    let (mut server, older, _) = signed_in_with(settings);
+    let before = rotate(&mut server, older, 20);
+    rotate(&mut server, before, 25);
+    let reply = server.handle(Some(older), &FapiRequest::GetClient, VTime(30));
+    assert_ne!(reply.client.unwrap().id, older.client, "refused: a new client");
+    assert!(!server.client(older.client).unwrap().superseded_refused);
+    assert!(server.orphaned_sessions(None).is_empty());
+}
