@@ -352,3 +352,34 @@ fn only_a_refused_immediate_predecessor_marks_its_client_under_a_grace_in_rotati
     assert!(!server.client(older.client).unwrap().superseded_refused);
     assert!(server.orphaned_sessions(None).is_empty());
 }
+
+/// A persisted token from before a sign-out orphans nothing: the sign-out moved the client
+/// to a new epoch, and refusing an older epoch is the anti-session-fixation rule, not a
+/// token the device lost through no fault of its own (`Server::orphaned_sessions`; the
+/// server's own test `reuse_detection_ignores_tokens_from_before_a_sign_out`). A persisted
+/// token of the current epoch that the grace in time has let lapse does orphan the
+/// client's sessions.
+///
+/// Catches `reuse.rs:88:17: replace && with ||` and `reuse.rs:89:17: replace && with ||` in
+/// `Server::orphaned_sessions`.
+#[test]
+fn a_persisted_token_from_before_a_sign_out_orphans_nothing() {
+    use session_harness::model::settings::{ReuseGrace, ReusePolicy};
+    let settings = with_reuse(ReusePolicy::NewClient, ReuseGrace::WindowMs(1_000));
+    let (mut server, before_sign_out, first) = signed_in_with(settings);
+    let reply = server.handle(Some(before_sign_out), &FapiRequest::RemoveSessions, VTime(20));
+    assert!(reply.is_ok(), "{reply:?}");
+    let signed_out = reply.client_token.unwrap();
+    assert_eq!(signed_out.epoch, before_sign_out.epoch + 1, "a sign-out moves the epoch");
+    let (current, second) = sign_in(&mut server, signed_out, 30);
+    assert_eq!(server.status_of(first, VTime(30)), Some(SessionStatus::Removed));
+
+    // Long after, every superseded token is outside the grace.
+    server.tick(VTime(60_000));
+    assert_eq!(server.status_of(second, VTime(60_000)), Some(SessionStatus::Active));
+    assert!(server.orphaned_sessions(Some(before_sign_out)).is_empty(), "an older epoch");
+    assert!(server.orphaned_sessions(Some(current)).is_empty(), "the current token");
+    assert!(server.orphaned_sessions(None).is_empty());
+    // The signed-out token is of the current epoch and has lapsed.
+    assert_eq!(server.orphaned_sessions(Some(signed_out)), vec![second]);
+}
