@@ -383,3 +383,28 @@ fn a_persisted_token_from_before_a_sign_out_orphans_nothing() {
     // The signed-out token is of the current epoch and has lapsed.
     assert_eq!(server.orphaned_sessions(Some(signed_out)), vec![second]);
 }
+
+/// Under a grace in rotations, a persisted token the server no longer honours orphans its
+/// client's sessions only when it is the one just before the current token (its
+/// successor's answer lost, `Server::orphaned_sessions`); one further behind is the
+/// device's doing (it failed to store the tokens it received).
+///
+/// Catches `reuse.rs:91:31: replace + with -` and `replace + with *` in
+/// `Server::orphaned_sessions`.
+#[test]
+fn a_persisted_immediate_predecessor_orphans_under_a_grace_in_rotations() {
+    use session_harness::model::settings::{ReuseGrace, ReusePolicy};
+    let settings = with_reuse(ReusePolicy::NewClient, ReuseGrace::Versions(0));
+    let (mut server, older, sid) = signed_in_with(settings);
+    let rotate = |server: &mut Server, token, at| {
+        let reply = server.handle(Some(token), &FapiRequest::Environment, VTime(at));
+        reply.client_token.expect("a known client's token")
+    };
+    let before = rotate(&mut server, older, 20);
+    let current = rotate(&mut server, before, 30);
+    assert_eq!((before.version + 1, older.version + 2), (current.version, current.version));
+
+    assert_eq!(server.orphaned_sessions(Some(before)), vec![sid], "just before: orphaned");
+    assert!(server.orphaned_sessions(Some(older)).is_empty(), "two before: the device's doing");
+    assert!(server.orphaned_sessions(Some(current)).is_empty(), "the current token");
+}
