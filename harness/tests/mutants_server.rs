@@ -408,3 +408,35 @@ fn a_persisted_immediate_predecessor_orphans_under_a_grace_in_rotations() {
     assert!(server.orphaned_sessions(Some(older)).is_empty(), "two before: the device's doing");
     assert!(server.orphaned_sessions(Some(current)).is_empty(), "the current token");
 }
+
+/// In single-session mode a client with a signed-in session cannot sign in again (422
+/// `session_exists`; `InstanceSettings::multi_session`: "a second sign-in adds a session
+/// instead of failing"); once that session is no longer signed in, it can. In multi-session
+/// mode the second sign-in adds a session.
+///
+/// Catches `sessions.rs:135:9: replace Server::is_signed_in -> bool with false`.
+#[test]
+fn single_session_mode_refuses_a_second_sign_in_while_one_is_signed_in() {
+    let sign_in_request = FapiRequest::SignIn {
+        identifier: TEST_USER_IDENTIFIER.into(),
+        password: TEST_USER_PASSWORD.into(),
+    };
+    let (mut server, token, first) = signed_in_with(InstanceSettings::default());
+    let reply = server.handle(Some(token), &sign_in_request, VTime(20));
+    assert_eq!((reply.status, reply.error_code()), (422, Some("session_exists")), "{reply:?}");
+    assert_eq!(server.client(token.client).unwrap().sessions, vec![first]);
+
+    // Ended (reference §2.1: "signed out … remains in the Client"): it stays on the list,
+    // no longer signed in, and the client may sign in again.
+    let token = reply.client_token.expect("a known client's token");
+    let reply = server.handle(Some(token), &FapiRequest::End { sid: first }, VTime(30));
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(server.client(token.client).unwrap().sessions, vec![first]);
+    let (_, second) = sign_in(&mut server, reply.client_token.unwrap(), 40);
+    assert_eq!(server.client(token.client).unwrap().sessions, vec![first, second]);
+
+    let settings = InstanceSettings { multi_session: true, ..InstanceSettings::default() };
+    let (mut server, token, first) = signed_in_with(settings);
+    let (_, second) = sign_in(&mut server, token, 20);
+    assert_eq!(server.client(token.client).unwrap().sessions, vec![first, second]);
+}
