@@ -440,3 +440,80 @@ fn single_session_mode_refuses_a_second_sign_in_while_one_is_signed_in() {
     let (_, second) = sign_in(&mut server, token, 20);
     assert_eq!(server.client(token.client).unwrap().sessions, vec![first, second]);
 }
+
+/// A server with one signed-in session and one ended one (reference §2.1: ended is "signed
+/// out … remains in the Client"), on two clients: the server, the signed-in session and the
+/// ended one.
+fn one_signed_in_one_ended() -> (Server, SessionId, SessionId) {
+    let (mut server, token, ended) = signed_in_with(InstanceSettings::default());
+    let reply = server.handle(Some(token), &FapiRequest::End { sid: ended }, VTime(20));
+    assert!(reply.is_ok(), "{reply:?}");
+    let reply = server.handle(None, &FapiRequest::GetClient, VTime(30));
+    let (_, active) = sign_in(&mut server, reply.client_token.unwrap(), 40);
+    assert_eq!(server.status_of(ended, VTime(40)), Some(SessionStatus::Ended));
+    (server, active, ended)
+}
+
+/// Another session of the same user takes over a signed-in session (`replace_session`): the
+/// old one is `replaced`, the new one active on the same client. A session no longer signed
+/// in is not replaced: it keeps its status and no session is made.
+///
+/// Catches `sessions.rs:244:24: replace match guard s.status.is_signed_in() with true in
+/// Server::replace_session`.
+#[test]
+fn only_a_signed_in_session_is_replaced() {
+    let (mut server, active, ended) = one_signed_in_one_ended();
+    let sessions = server.sessions.len();
+    assert_eq!(server.replace_session(ended, VTime(50)), None);
+    assert_eq!(server.status_of(ended, VTime(50)), Some(SessionStatus::Ended));
+    assert_eq!(server.sessions.len(), sessions, "no session is made");
+    assert_eq!(server.replace_session(SessionId(99), VTime(50)), None, "an unknown session");
+
+    let new = server.replace_session(active, VTime(60)).expect("a signed-in session");
+    assert_eq!(server.status_of(active, VTime(60)), Some(SessionStatus::Replaced));
+    assert_eq!(server.status_of(new, VTime(60)), Some(SessionStatus::Active));
+    let (old, new) = (server.session(active).unwrap(), server.session(new).unwrap());
+    assert_eq!((new.client, new.user), (old.client, old.user));
+}
+
+/// A server-side task (`add_task`) makes a signed-in session `pending` with that task, once
+/// however often it is added, and says so; a session no longer signed in, or unknown, takes
+/// no task and stays as it is.
+///
+/// Catches `sessions.rs:256:9: replace Server::add_task -> bool with true` / `with false`,
+/// both match-guard replacements in `Server::add_task`, and `sessions.rs:259:20: delete ! in
+/// Server::add_task`.
+#[test]
+fn a_server_side_task_makes_a_signed_in_session_pending_once() {
+    let (mut server, active, ended) = one_signed_in_one_ended();
+    assert!(!server.add_task(ended, TaskKey::ResetPassword, VTime(50)), "ended");
+    let s = server.session(ended).unwrap();
+    assert_eq!((s.status, s.tasks.len()), (SessionStatus::Ended, 0));
+    assert!(!server.add_task(SessionId(99), TaskKey::ResetPassword, VTime(50)), "unknown");
+
+    assert!(server.add_task(active, TaskKey::ResetPassword, VTime(60)));
+    assert!(server.add_task(active, TaskKey::ResetPassword, VTime(70)), "again");
+    let s = server.session(active).unwrap();
+    assert_eq!((s.status, s.tasks.clone()), (SessionStatus::Pending, vec![TaskKey::ResetPassword]));
+    assert_eq!(s.status_at, VTime(60), "pending since the first");
+}
+
+/// Server-side completion of every task (`clear_tasks`) makes a signed-in session `active`
+/// with no task left, and says so; a session no longer signed in, or unknown, is left as it
+/// is.
+///
+/// Catches `sessions.rs:273:9: replace Server::clear_tasks -> bool with true` / `with
+/// false`, and both match-guard replacements in `Server::clear_tasks`.
+#[test]
+fn clearing_tasks_activates_only_a_signed_in_session() {
+    let (mut server, active, ended) = one_signed_in_one_ended();
+    assert!(!server.clear_tasks(ended, VTime(50)), "ended");
+    assert_eq!(server.status_of(ended, VTime(50)), Some(SessionStatus::Ended));
+    assert!(!server.clear_tasks(SessionId(99), VTime(50)), "unknown");
+
+    assert!(server.add_task(active, TaskKey::SetupMfa, VTime(60)));
+    assert!(server.add_task(active, TaskKey::ChooseOrganization, VTime(60)));
+    assert!(server.clear_tasks(active, VTime(70)));
+    let s = server.session(active).unwrap();
+    assert_eq!((s.status, s.tasks.len(), s.status_at), (SessionStatus::Active, 0, VTime(70)));
+}
