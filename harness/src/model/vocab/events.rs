@@ -533,19 +533,6 @@ impl Event {
             _ => 0,
         }
     }
-
-    /// Events that act on the server only, as a backend or an admin would.
-    pub fn is_server_side(&self) -> bool {
-        matches!(
-            self,
-            Event::Revoke
-                | Event::ExpireNow
-                | Event::AbandonNow
-                | Event::Replace
-                | Event::Fault(_)
-                | Event::ClearFaults
-        )
-    }
 }
 
 /// A signed duration as scenarios write it: `5m` ahead, `-5m` behind.
@@ -565,7 +552,8 @@ impl fmt::Display for Event {
             Event::AppState { state } => write!(f, "app_state: {}", state.as_str()),
             Event::Network { state } => write!(f, "network: {}", state.as_str()),
             Event::SignIn { task: Some(t) } => write!(f, "sign_in (task {})", t.as_str()),
-            Event::GetToken { skip_cache, template } if *skip_cache || template.is_some() => {
+            // A plain `get_token` (no template, no skip_cache) is just its name.
+            Event::GetToken { skip_cache, template } => {
                 f.write_str("get_token")?;
                 if let Some(t) = template {
                     write!(f, " template={t}")?;
