@@ -173,15 +173,17 @@ fn templates_hold_up_to_their_limits_and_refuse_one_more() {
         let claims: Vec<_> = template.claims().collect();
         assert_eq!(
             claims,
-            [("claim0", "value0"), ("claim1", "value1"), ("claim2", "value2"), ("claim3", "value3")]
+            [
+                ("claim0", "value0"),
+                ("claim1", "value1"),
+                ("claim2", "value2"),
+                ("claim3", "value3")
+            ]
         );
     }
     assert_eq!(full.to_specs(), specs(TEMPLATES_MAX, TEMPLATE_CLAIMS_MAX));
 
-    assert_eq!(
-        Templates::from_specs(&specs(TEMPLATES_MAX + 1, 0)),
-        Err(TemplateError::TooMany)
-    );
+    assert_eq!(Templates::from_specs(&specs(TEMPLATES_MAX + 1, 0)), Err(TemplateError::TooMany));
     assert_eq!(
         Templates::from_specs(&specs(1, TEMPLATE_CLAIMS_MAX + 1)),
         Err(TemplateError::TooManyClaims { template: "t0".into() })
@@ -306,7 +308,8 @@ fn a_token_from_ahead_of_its_client_is_refused_but_is_not_reuse() {
         let (mut server, token, sid) = signed_in_with(settings);
         let ahead = ClientToken { version: token.version + 1, ..token };
         assert_eq!(server.resolve_client(Some(ahead)), None, "{grace:?}: not honoured");
-        let tokens = FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None };
+        let tokens =
+            FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None };
         let reply = server.handle(Some(ahead), &tokens, VTime(20));
         assert_eq!(reply.status, 401, "{grace:?}: {reply:?}");
 
