@@ -520,3 +520,30 @@ fn clearing_tasks_activates_only_a_signed_in_session() {
     let s = server.session(active).unwrap();
     assert_eq!((s.status, s.tasks.len(), s.status_at), (SessionStatus::Active, 0, VTime(70)));
 }
+
+/// A session token is valid from its `nbf` (RFC 7519 §4.1.5: not accepted *before* it), which
+/// Clerk sets 10 s before `iat` against clock skew (`TOKEN_NBF_SKEW_S`): the backend's
+/// check refuses it 1 ms before `nbf` and accepts it at `nbf` exactly.
+///
+/// Catches `sessions.rs:316:26: replace < with <=` and `replace < with ==` in
+/// `Server::check_session_token`.
+#[test]
+fn a_session_token_is_valid_from_its_nbf_to_the_millisecond() {
+    use session_harness::model::server::{TOKEN_NBF_SKEW_S, TokenRejection};
+    let (mut server, token, sid) = signed_in_with(InstanceSettings::default());
+    let tokens = FapiRequest::Tokens { sid, carried: None, force_origin: false, template: None };
+    let reply = server.handle(Some(token), &tokens, VTime(60_000));
+    let ReplyBody::Token(jwt) = reply.body else { panic!("{reply:?}") };
+    assert_eq!(jwt.nbf, jwt.iat - TOKEN_NBF_SKEW_S);
+    let nbf = VTime::from_unix_s(jwt.nbf);
+    assert_eq!(nbf, VTime(50_000));
+
+    let before = VTime(nbf.0 - 1);
+    assert_eq!(server.check_session_token(&jwt, before), Err(TokenRejection::NotYetValid));
+    assert_eq!(
+        server.check_session_token(&jwt, VTime(nbf.0 - 5_000)),
+        Err(TokenRejection::NotYetValid)
+    );
+    assert_eq!(server.check_session_token(&jwt, nbf), Ok(()));
+    assert_eq!(server.check_session_token(&jwt, VTime(60_000)), Ok(()));
+}
