@@ -208,9 +208,9 @@ fn a_get_token_step_prints_its_template_and_skip_cache() {
 }
 
 /// The native layer's keychain items (`clerkDeviceToken`, `cachedClient`) are ClerkKit's,
-/// stored `AFTER_FIRST_UNLOCK` whatever class the JS token cache uses: on a locked iPhone
-/// they stay readable where a `when_unlocked` item of the JS SDK is refused
-/// (`StorageKey::is_native`, reference/clerk-js-behaviour.md §3.4).
+/// written `AfterFirstUnlockThisDeviceOnly` whatever class the JS token cache uses
+/// (reference/clerk-expo-behaviour.md §6.2, "Keychain"): on a locked iPhone they stay
+/// readable where a `when_unlocked` item of the JS SDK is refused (`StorageKey::is_native`).
 ///
 /// Catches `vocab/happenings.rs:138:9: replace StorageKey::is_native -> bool with false`.
 #[test]
