@@ -1,0 +1,303 @@
+//! Tests written for mutants of the reference SDK (`harness/src/sdk/reference/**`) that
+//! `cargo xtask mutants` found missed: each pins a behaviour of the reference SDK that no
+//! lockstep run, scenario snapshot or defect hunt observed. Where the model makes the same
+//! call, a test runs the reference SDK in lockstep with it and asserts what both do; a
+//! defect's rendering is asserted against its row in `sdk/defects.rs`. The mutant each one
+//! catches is named below its doc (file:line: mutation, as cargo-mutants prints it).
+//!
+//! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
+
+use std::sync::Arc;
+
+use session_harness::model::profile::ProfileId;
+use session_harness::model::settings::Setup;
+use session_harness::model::vocab::{
+    AppState, AppStateFaultKind, AppStateFaultSpec, Defect, Endpoint, Event, Happening, Network,
+    Platform, RequestOutcome, SessionStatus, TimerKind,
+};
+use session_harness::runner::lockstep;
+use session_harness::sdk::reference::ReferenceSdk;
+use session_harness::trace::TraceStep;
+
+/// Dropping the reference SDK drops the tasks still waiting in its JS runtime, which hold
+/// its core (`ReferenceSdk`'s `Drop`: "Tasks hold the core: drop them so the core goes
+/// too"): nothing of the app outlives it, its emulator included. A `getToken({ skipCache })`
+/// is left waiting on its request when the app is dropped.
+///
+/// Catches `sdk/reference/mod.rs: replace <impl Drop for ReferenceSdk>::drop with ()` and
+/// `sdk/reference/js/mod.rs: replace Core::shutdown with ()`.
+#[test]
+fn dropping_the_reference_sdk_frees_its_core() {
+    let rt = ReferenceSdk::runtime();
+    let mut sdk = ReferenceSdk::new(Setup::new(Platform::Ios, ProfileId::Documented), &[]);
+    let server = Arc::clone(sdk.fapi().server());
+    rt.block_on(async {
+        for event in [
+            Event::ColdStart,
+            Event::Advance { ms: 1_000 },
+            Event::SignIn { task: None },
+            Event::Advance { ms: 1_000 },
+            Event::GetToken { skip_cache: true, template: None },
+        ] {
+            sdk.apply(&event).await;
+        }
+    });
+    assert!(Arc::strong_count(&server) > 1, "the running app holds its emulator");
+    drop(sdk);
+    assert_eq!(Arc::strong_count(&server), 1, "the dropped app left nothing behind");
+}
+
+/// The FAPI requests a step sent, by endpoint.
+fn sent(step: &TraceStep) -> Vec<Endpoint> {
+    step.obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::RequestSent { endpoint, .. } => Some(*endpoint),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `load-waits-for-online-edge` (`sdk/defects.rs`): "the load goes out only once a
+/// connectivity listener says 'online': at once when the listener reports the current state
+/// and the network is up, else at the next change to online heard while JS runs". With a
+/// listener that reports the current state, an online launch loads at once and an offline
+/// one waits for the network; with one that reports changes only, a change to a hanging
+/// network is no "online", and the change from there to online is.
+///
+/// Catches `sdk/reference/js/load.rs: replace != with == in Core::start_load` (the network
+/// test of `heard`), and in `sdk/reference/js/mod.rs` `Core::apply`'s `Event::Network` arm:
+/// `replace == with !=` and `replace && with ||` in `edge`, `replace != with ==` in `before
+/// != Network::Online`, `replace && with ||` in `edge && js_runs()`.
+#[test]
+fn a_load_waiting_for_the_online_edge_goes_out_on_a_change_to_online_only() {
+    let defects = [Defect::LoadWaitsForOnlineEdge];
+    let launch = |initial: bool, network: Network| {
+        let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+        setup.net.connectivity_initial = initial;
+        let events = [
+            Event::Network { state: network },
+            Event::ColdStart,
+            Event::Advance { ms: 1_000 },
+            Event::Network { state: Network::Hanging },
+            Event::Advance { ms: 1_000 },
+            Event::Network { state: Network::Online },
+            Event::Advance { ms: 1_000 },
+        ];
+        lockstep::run_sdk(setup, &defects, &events, None)
+    };
+    let loads = [Endpoint::Environment, Endpoint::GetClient];
+
+    // The listener reports the state it subscribed to: online, the load goes out at once.
+    let online = launch(true, Network::Online);
+    assert_eq!(sent(&online.steps[1]), loads, "an online launch loads at once");
+    assert!(online.steps[2].obs.view.is_loaded, "{:?}", online.steps[2].obs.view);
+
+    // Offline at launch (and a listener that reports changes only, alike): nothing goes out
+    // until the network changes to online, a change to a hanging network included.
+    for initial in [true, false] {
+        let offline = launch(initial, Network::Offline);
+        for step in &offline.steps[1..5] {
+            assert!(sent(step).is_empty(), "initial {initial}, step {}: {step:?}", step.index);
+        }
+        assert!(!offline.steps[4].obs.view.is_loaded);
+        assert_eq!(sent(&offline.steps[5]), loads, "initial {initial}: online, at last");
+        assert!(offline.steps[6].obs.view.is_loaded, "{:?}", offline.steps[6].obs.view);
+    }
+}
+
+/// The instants (ms) of the refresh timers that fired in `steps`.
+fn refreshes(steps: &[TraceStep]) -> Vec<u64> {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .filter_map(|h| match h {
+            Happening::TimerFired { at, timer: TimerKind::TokenRefresh, .. } => Some(at.ms()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The instant (ms) the app first rendered signed in.
+fn signed_in_at(steps: &[TraceStep]) -> u64 {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .find_map(|h| match h {
+            Happening::Rendered { at, view } if view.is_signed_in == Some(true) => Some(at.ms()),
+            _ => None,
+        })
+        .expect("the app signs in")
+}
+
+/// `refresh-stops-on-background-event` under `documented` (a recurring refresh every 45 s):
+/// "an AppState `background` event stops the refresh … and only an `active` event starts it
+/// again" (`sdk/defects.rs`). Heard in order, `background` then `active` restart the loop
+/// from the `active` (the loop's timer that fell due meanwhile is skipped, stopped); an
+/// `active` heard while the loop runs (its `background` dropped) starts nothing anew, so the
+/// loop keeps the rhythm it had since the sign-in.
+///
+/// Catches `sdk/reference/js/lifecycle.rs: replace match guard
+/// self.rt.borrow().refresh_stopped with false in Core::app_state_listener` (a stopped
+/// refresh never restarts) and `… with true …` (every `active` restarts the loop).
+#[test]
+fn only_an_active_event_after_a_stop_restarts_the_refresh() {
+    let setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    let defects = [Defect::RefreshStopsOnBackgroundEvent];
+    let interval = 45_000;
+    let signed_in = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+    ];
+
+    // Background at 6 s, back at 606 s: the loop runs again from 606 s.
+    let mut events = signed_in.to_vec();
+    events.extend([
+        Event::AppState { state: AppState::Background },
+        Event::Advance { ms: 600_000 },
+        Event::AppState { state: AppState::Active },
+        Event::Advance { ms: 100_000 },
+    ]);
+    let trace = lockstep::run_sdk(setup, &defects, &events, None);
+    assert_eq!(refreshes(&trace.steps[..6]), [] as [u64; 0], "stopped in the background");
+    assert_eq!(
+        refreshes(&trace.steps[6..]),
+        [606_000 + interval, 606_000 + 2 * interval],
+        "restarted by the `active` event"
+    );
+
+    // The `background` event is dropped: the loop never stopped, and the `active` at 20 s
+    // leaves it alone.
+    let mut events = signed_in.to_vec();
+    events.extend([
+        Event::AppStateFault(AppStateFaultSpec { kind: AppStateFaultKind::Drop, count: 1 }),
+        Event::AppState { state: AppState::Background },
+        Event::Advance { ms: 14_000 },
+        Event::AppState { state: AppState::Active },
+        Event::Advance { ms: 60_000 },
+    ]);
+    let trace = lockstep::run_sdk(setup, &defects, &events, None);
+    let start = signed_in_at(&trace.steps);
+    assert_eq!(
+        refreshes(&trace.steps),
+        [start + interval],
+        "the loop armed at the sign-in ({start} ms) runs on"
+    );
+}
+
+/// An event addressed to an SDK instance the app lacks, or one no instance performs (a
+/// device or process event), does nothing (`js/instances.rs`, `Core::on_instance`: "one the
+/// app lacks, or an event no instance performs, does nothing"), on the reference SDK as on
+/// the model: no call starts, no request goes out, and the next step is the same.
+///
+/// Catches `sdk/reference/js/instances.rs: replace || with && in Core::on_instance`.
+#[test]
+fn an_event_for_a_missing_instance_or_no_instance_does_nothing() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    setup.sdk.instances = 2;
+    let to = |n: u8, step: Event| Event::Instance { n, step: Box::new(step) };
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        // Instance 2 does not exist: neither its sign-out nor its `getToken` happens.
+        to(2, Event::SignOut),
+        to(3, Event::GetToken { skip_cache: true, template: None }),
+        // No instance performs a kill or a network change.
+        to(1, Event::Kill),
+        to(0, Event::Network { state: Network::Offline }),
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    for step in &run.sdk.steps[4..] {
+        assert!(step.obs.happenings.is_empty(), "step {}: {:?}", step.index, step.obs.happenings);
+        assert_eq!(step.obs.view, run.sdk.steps[3].obs.view, "step {}", step.index);
+    }
+    let device = &run.sdk.steps.last().unwrap().obs.device;
+    assert_eq!(device.network, Network::Online, "{device:?}");
+}
+
+/// Under `clerk-js-6` `setActive` awaits `session.getToken()` (`Profile::set_active_awaits_token`),
+/// and a native sign-in on iOS ends in `setActive` to the native layer's session: with
+/// 5-second session tokens no cached token is ever a hit (clerk-js keeps a 5 s margin), so
+/// after the touch a token request goes out, and the session becomes current once it
+/// answers (`js/native.rs`, `Core::native_activated`: "the session is current only once
+/// `getToken` has one"). The reference SDK agrees with the model at every step.
+///
+/// Catches `sdk/reference/js/transport.rs: replace match guard reply.is_ok() with false in
+/// Core::dispatch` (the `NativeActivateToken` answer), and in `sdk/reference/js/native.rs`
+/// `Core::native_activation_token`: `delete !` and `replace && with ||` (in `stale`).
+#[test]
+fn a_native_sign_in_under_clerk_js_6_is_current_once_its_token_answers() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    setup.instance.session_token_ttl_ms = 5_000;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let adoption = &run.sdk.steps[3].obs.happenings;
+    let (touched, token) = adoption.iter().fold((None, None), |(touched, token), h| match h {
+        Happening::RequestDone { at, endpoint: Endpoint::Touch, .. } => (Some(*at), token),
+        Happening::RequestDone {
+            at,
+            endpoint: Endpoint::Tokens,
+            outcome: RequestOutcome::Answered { status: 200, .. },
+            ..
+        } => (touched, Some(*at)),
+        _ => (touched, token),
+    });
+    let (touched, token) = (touched.expect("the touch answers"), token.expect("a token answers"));
+    assert!(touched < token, "the token is asked for after the touch: {adoption:?}");
+    let shown = adoption.iter().find_map(|h| match h {
+        Happening::Rendered { at, view } if view.is_signed_in == Some(true) => Some(*at),
+        _ => None,
+    });
+    assert_eq!(shown, Some(token), "signed in once the token is in: {adoption:?}");
+    let view = &run.sdk.steps[3].obs.view;
+    assert_eq!(view.session.map(|s| s.status), Some(SessionStatus::Active), "{view:?}");
+
+    // The user signs out while that token request is in flight. clerk-js keeps no sign-out
+    // epoch (`ignores_stale_payloads` is the documented contract's): the token's answer,
+    // first to arrive, still makes the session current, until the sign-out's answer ends it.
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 100 },
+        Event::SignOut,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let sent = |step: &TraceStep, endpoint| {
+        step.obs.happenings.iter().any(
+            |h| matches!(h, Happening::RequestSent { endpoint: e, .. } if *e == endpoint),
+        )
+    };
+    assert!(sent(&run.sdk.steps[3], Endpoint::Tokens), "the token request is in flight");
+    assert!(sent(&run.sdk.steps[4], Endpoint::RemoveSessions), "when the user signs out");
+    let shown: Vec<Option<bool>> = run.sdk.steps[5]
+        .obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::Rendered { view, .. } => Some(view.is_signed_in),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        shown.windows(2).any(|w| w == [Some(true), Some(false)]),
+        "shown again, then signed out: {shown:?}"
+    );
+    assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
+}
