@@ -12,8 +12,9 @@ use std::sync::Arc;
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
-    AppState, AppStateFaultKind, AppStateFaultSpec, Defect, Endpoint, Event, Happening, Network,
-    Platform, RequestOutcome, SessionStatus, TimerKind,
+    AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect,
+    Endpoint, Event, Happening, Network, Platform, RequestOutcome, SessionStatus, SignOutCause,
+    TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
@@ -300,4 +301,103 @@ fn a_native_sign_in_under_clerk_js_6_is_current_once_its_token_answers() {
         "shown again, then signed out: {shown:?}"
     );
     assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
+}
+
+/// The sign-outs the app shell recorded in `steps`.
+fn sign_outs(steps: &[TraceStep]) -> Vec<SignOutCause> {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .filter_map(|h| match h {
+            Happening::SignedOut { cause, .. } => Some(*cause),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A second `signOut()` while the first is in flight keeps what the first left from
+/// (`js/mod.rs`, `Event::SignOut`: "the app shell remembers a held session"): signed in,
+/// two sign-outs end the session once, as the user's; signed out already (the revoked
+/// session's payload ended it, the client still lists it, so clerk-js-6 sends the request
+/// and goes `undefined`), two sign-outs end nothing. In lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/mod.rs` `Core::apply`, `replace == with !=` and `replace &&
+/// with ||` in `let was = rt.slot == Slot::Undefined && rt.transitive_from_session`.
+#[test]
+fn a_second_sign_out_in_flight_keeps_what_the_first_left_from() {
+    let signed_in = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+    ];
+    let twice = [Event::SignOut, Event::SignOut, Event::Advance { ms: 5_000 }];
+    for profile in ProfileId::ALL {
+        let setup = Setup::new(Platform::Android, profile);
+        let events: Vec<Event> = signed_in.iter().chain(&twice).cloned().collect();
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        assert_eq!(sign_outs(&run.sdk.steps), [SignOutCause::User], "{profile}: ended once");
+        assert_eq!(run.sdk.steps.last().unwrap().obs.view.is_signed_in, Some(false));
+    }
+
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let mut events = signed_in.to_vec();
+    events.extend([
+        Event::Revoke,
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 5_000 },
+    ]);
+    let ended = events.len();
+    events.extend(twice);
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(sign_outs(&run.sdk.steps[..ended]), [SignOutCause::ClientPayload]);
+    assert_eq!(run.sdk.steps[ended].obs.view.is_signed_in, None, "clerk-js-6 goes undefined");
+    assert_eq!(sign_outs(&run.sdk.steps[ended..]), [], "nobody was signed in to sign out");
+    assert_eq!(run.sdk.steps.last().unwrap().obs.view.is_signed_in, Some(false));
+}
+
+/// The article's API wrapper retries a call once after a 401, with a fresh token (its
+/// `_retry` flag; the `retry-discipline` invariant): when the retry is refused too, the
+/// call fails with that 401. Tokens of one second that reach the backend two seconds
+/// later are refused every time. In lockstep with the model, under both profiles.
+///
+/// Catches `sdk/reference/js/calls.rs: replace && with || in Core::api_call` (`looping &&
+/// attempt < RETRY_401_LOOP_ATTEMPTS_MAX`: a defect-free wrapper would retry again).
+#[test]
+fn an_api_call_retries_once_after_a_401() {
+    for profile in ProfileId::ALL {
+        let mut setup = Setup::new(Platform::Android, profile);
+        setup.instance.session_token_ttl_ms = 1_000;
+        setup.net.backend_latency_ms = 2_000;
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 1_000 },
+            Event::SignIn { task: None },
+            Event::Advance { ms: 5_000 },
+            Event::ApiCall { path: AppPath::new("/orders") },
+            Event::Advance { ms: 30_000 },
+        ];
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        let after = &run.sdk.steps[4..];
+        let hits: Vec<(u8, u16)> = after
+            .iter()
+            .flat_map(|s| &s.obs.happenings)
+            .filter_map(|h| match h {
+                Happening::BackendHit { attempt, status, .. } => Some((*attempt, *status)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hits, [(1, 401), (2, 401)], "{profile}: one retry");
+        let settled = after.iter().flat_map(|s| &s.obs.happenings).find_map(|h| match h {
+            Happening::CallSettled { kind: CallKind::ApiCall, result, .. } => Some(result),
+            _ => None,
+        });
+        assert!(
+            matches!(settled, Some(CallResult::Error { status: 401, .. })),
+            "{profile}: {settled:?}"
+        );
+    }
 }
