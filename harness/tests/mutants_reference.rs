@@ -13,8 +13,8 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect,
-    Endpoint, Event, Happening, Network, Platform, RequestOutcome, SessionStatus, SignOutCause,
-    TimerKind,
+    Endpoint, Event, FaultKind, FaultSpec, Happening, Network, Platform, RequestOutcome,
+    SessionStatus, SignOutCause, TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
@@ -399,5 +399,81 @@ fn an_api_call_retries_once_after_a_401() {
             matches!(settled, Some(CallResult::Error { status: 401, .. })),
             "{profile}: {settled:?}"
         );
+    }
+}
+
+/// `handleUnauthenticated()`'s `GET /v1/client` (`js/client.rs`, `unauthenticated_answer`):
+/// a network error is retried like any GET, up to 4 tries on native, 100 ms and then 700 ms
+/// × 2ᵏ after each failure (clerk-js `fapiClient`); and under clerk-js-6 a 403 or 500 answer
+/// signs the user out (`[403, 500].includes(status)`), any other failure (a 503) does not,
+/// nor does a 500 under `documented`. A 401 on a token request starts the reload. In
+/// lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/client.rs` `Core::unauthenticated_answer`: the three
+/// mutants of `tries < self.rules.get_tries_max`, `replace - with +` / `with /` in the delay,
+/// `replace + with -` / `with *` in the next try, and the four operator mutants of `(status
+/// == 403 || status == 500) && self.rules.unauth_reload_error_signs_out`.
+#[test]
+fn the_unauthenticated_reload_retries_network_errors_and_signs_out_on_403_or_500() {
+    let fault = |kind, count, on| Event::Fault(FaultSpec { kind, count, on: Some(on) });
+    let signed_in = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        fault(FaultKind::Unauthorized, 1, Endpoint::Tokens),
+    ];
+    let gets = |steps: &[TraceStep]| -> (Vec<u64>, Vec<u64>) {
+        let (mut sent, mut done) = (Vec::new(), Vec::new());
+        for h in steps.iter().flat_map(|s| &s.obs.happenings) {
+            match h {
+                Happening::RequestSent { at, endpoint: Endpoint::GetClient, .. } => {
+                    sent.push(at.ms())
+                }
+                Happening::RequestDone { at, endpoint: Endpoint::GetClient, .. } => {
+                    done.push(at.ms())
+                }
+                _ => {}
+            }
+        }
+        (sent, done)
+    };
+
+    // Five dropped answers queued: four tries, then it gives up.
+    for profile in ProfileId::ALL {
+        let setup = Setup::new(Platform::Android, profile);
+        let mut events = signed_in.to_vec();
+        events.extend([
+            fault(FaultKind::DropBeforeCommit, 5, Endpoint::GetClient),
+            Event::GetToken { skip_cache: true, template: None },
+            Event::Advance { ms: 30_000 },
+        ]);
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        let (sent, done) = gets(&run.sdk.steps[signed_in.len()..]);
+        assert_eq!(sent.len(), 4, "{profile}: four tries, {sent:?}");
+        let waits: Vec<u64> = sent[1..].iter().zip(&done).map(|(s, d)| s - d).collect();
+        assert_eq!(waits, [100, 700, 1_400], "{profile}: the GET retry schedule");
+    }
+
+    // An error answer: only clerk-js-6, and only a 403 or 500, signs out.
+    for (profile, status, signs_out) in [
+        (ProfileId::ClerkJs6, 500, true),
+        (ProfileId::ClerkJs6, 403, true),
+        (ProfileId::ClerkJs6, 503, false),
+        (ProfileId::Documented, 500, false),
+    ] {
+        let setup = Setup::new(Platform::Android, profile);
+        let mut events = signed_in.to_vec();
+        events.extend([
+            fault(FaultKind::ServerError { status }, 1, Endpoint::GetClient),
+            Event::GetToken { skip_cache: true, template: None },
+            Event::Advance { ms: 30_000 },
+        ]);
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        let ended = sign_outs(&run.sdk.steps[signed_in.len()..]);
+        let expected: &[SignOutCause] = if signs_out { &[SignOutCause::Unauthorized] } else { &[] };
+        assert_eq!(ended, expected, "{profile}, reload answered {status}");
     }
 }
