@@ -14,7 +14,7 @@ use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect,
     Endpoint, Event, FaultKind, FaultSpec, Happening, Network, Platform, RequestOutcome,
-    SessionStatus, SignOutCause, TimerKind,
+    SessionId, SessionStatus, SignOutCause, TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
@@ -476,4 +476,90 @@ fn the_unauthenticated_reload_retries_network_errors_and_signs_out_on_403_or_500
         let expected: &[SignOutCause] = if signs_out { &[SignOutCause::Unauthorized] } else { &[] };
         assert_eq!(ended, expected, "{profile}, reload answered {status}");
     }
+}
+
+/// The sessions the touch requests of `steps` were for.
+fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .filter_map(|h| match h {
+            Happening::RequestSent { endpoint: Endpoint::Touch, sid, .. } => Some(*sid),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The app's `setActive` (`js/mod.rs`, `Event::SetActive`) switches to another signed-in
+/// session of the client, else touches the current one: a revoked session the client
+/// still lists is no candidate. A switch that fails (its touch answered 500) is forgotten
+/// (`finish_call`: `CallKind::SetActive => preferred = None`), so a later client payload
+/// keeps the current session. In lockstep with the model, under `documented`.
+///
+/// Catches `sdk/reference/js/mod.rs: replace && with || in Core::apply` (the candidate's
+/// `counts_signed_in(s.status) && Some(s.id) != current`) and `sdk/reference/js/calls.rs:
+/// delete match arm CallKind::SetActive in Core::finish_call`.
+#[test]
+fn set_active_switches_to_another_signed_in_session_and_forgets_a_failed_switch() {
+    let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
+    let current = |step: &TraceStep| step.obs.view.session.map(|s| s.id);
+
+    // sess_1 revoked (and shown signed out), sess_2 signed in: setActive touches sess_2.
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Revoke,
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::SetActive,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let second = current(&run.sdk.steps[8]).expect("signed in again");
+    let first = current(&run.sdk.steps[3]).expect("signed in");
+    assert_ne!(first, second);
+    assert_eq!(touched(&run.sdk.steps[9..]), [Some(second)], "the current one, not {first}");
+    assert_eq!(current(run.sdk.steps.last().unwrap()), Some(second));
+
+    // Two signed-in sessions (multi-session): the switch to sess_1 fails, and a client
+    // payload afterwards (the reload after a 401) keeps sess_2.
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.instance.multi_session = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        fault(FaultKind::ServerError { status: 500 }, Endpoint::Touch),
+        Event::SetActive,
+        Event::Advance { ms: 5_000 },
+        fault(FaultKind::Unauthorized, Endpoint::Tokens),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let (first, second) = (current(&run.sdk.steps[3]), current(&run.sdk.steps[5]));
+    assert_ne!(first, second, "two sessions");
+    assert_eq!(touched(&run.sdk.steps[7..9]), [first], "the switch goes for the other one");
+    let reloaded = run.sdk.steps[11].obs.happenings.iter().any(|h| {
+        matches!(
+            h,
+            Happening::RequestDone {
+                endpoint: Endpoint::GetClient,
+                outcome: RequestOutcome::Answered { status: 200, .. },
+                ..
+            }
+        )
+    });
+    assert!(reloaded, "a client payload arrives after the failed switch");
+    assert_eq!(current(run.sdk.steps.last().unwrap()), second, "and keeps the current session");
 }
