@@ -130,9 +130,7 @@ impl World {
                         self.js.signout_epoch += 1;
                         self.set_slot(Slot::Null, SignOutCause::User);
                     }
-                    CallKind::SessionEnd | CallKind::SessionRemove => {
-                        self.js.user_signing_out = false;
-                    }
+                    // (A refused end or remove stops the user's leaving in `settle`.)
                     CallKind::SetActive => self.js.preferred = None,
                     _ => {}
                 }
