@@ -563,3 +563,60 @@ fn set_active_switches_to_another_signed_in_session_and_forgets_a_failed_switch(
     assert!(reloaded, "a client payload arrives after the failed switch");
     assert_eq!(current(run.sdk.steps.last().unwrap()), second, "and keeps the current session");
 }
+
+/// The executor is empty only once every task has finished: a task waiting on a promise
+/// keeps it busy until the promise resolves and the task runs to its end (`exec.rs`,
+/// `Executor::is_empty`, which the tests of the microtask queue read).
+///
+/// Catches `sdk/reference/exec.rs: replace Executor::is_empty -> bool with true`.
+#[test]
+fn the_executor_is_empty_only_when_every_task_has_finished() {
+    use session_harness::sdk::reference::exec::{Executor, Promise};
+    let exec = Executor::default();
+    assert!(exec.is_empty(), "nothing spawned");
+    let promise: Promise<u32> = Promise::new();
+    let waiting = promise.clone();
+    exec.spawn(async move {
+        waiting.wait().await;
+    });
+    assert!(!exec.is_empty(), "spawned, not yet run");
+    assert!(exec.run());
+    assert!(!exec.is_empty(), "waiting on the promise");
+    assert_eq!(exec.len(), 1);
+    promise.resolve(1);
+    assert!(exec.run());
+    assert!(exec.is_empty(), "finished");
+}
+
+/// While the device sleeps only JS timers stop (`JsJob::is_timer`: "a `setTimeout`: it runs
+/// on the monotonic clock, which stops while the device sleeps"): an AppState event on its
+/// way to JS is the OS's, on the wall clock, so an `active` heard 2 s late (the
+/// `app_state_delay_ms` setting) that falls due during a one-minute sleep reaches JS when the
+/// device wakes, and the app shell's foreground refresh starts then, not 2 s after. In
+/// lockstep with the model.
+///
+/// Catches `sdk/reference/js/mod.rs: replace JsJob::is_timer -> bool with true`.
+#[test]
+fn a_late_app_state_event_is_no_timer_and_runs_when_the_device_wakes() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    setup.sdk.app_state_delay_ms = 2_000;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::AppState { state: AppState::Background },
+        Event::Advance { ms: 10_000 },
+        Event::AppState { state: AppState::Active },
+        Event::DeviceSleep { ms: 60_000 },
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let woke = run.sdk.steps[7].at.ms() + 60_000;
+    let refresh = run.sdk.steps[7..].iter().flat_map(|s| &s.obs.happenings).find_map(|h| match h {
+        Happening::CallStarted { at, kind: CallKind::ForegroundRefresh, .. } => Some(at.ms()),
+        _ => None,
+    });
+    assert_eq!(refresh, Some(woke), "the foreground refresh starts at the wake");
+}
