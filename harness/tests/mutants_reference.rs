@@ -620,3 +620,56 @@ fn a_late_app_state_event_is_no_timer_and_runs_when_the_device_wakes() {
     });
     assert_eq!(refresh, Some(woke), "the foreground refresh starts at the wake");
 }
+
+/// Whether the app was shown signed in at some point of `steps`.
+fn shown_signed_in(steps: &[TraceStep]) -> bool {
+    steps.iter().flat_map(|s| &s.obs.happenings).any(
+        |h| matches!(h, Happening::Rendered { view, .. } if view.is_signed_in == Some(true)),
+    )
+}
+
+/// The native session's `setActive` touch (`js/native.rs`, `Core::native_activated`): "on
+/// success the session is made current; a failure is swallowed". Under clerk-js-6, whose
+/// payloads select a session only while JS holds no client, a native sign-in whose touch is
+/// answered 500 leaves JS signed out; and the touch's answer is no stale payload when the
+/// user signed out meanwhile (clerk-js keeps no sign-out epoch): the session shows until
+/// the sign-out's answer ends it. In lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/native.rs` `Core::native_activated`, `replace || with &&` in
+/// `!ok || stale` and `replace && with ||` in `stale`.
+#[test]
+fn a_native_sessions_touch_activates_it_unless_it_failed() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    let fault = FaultSpec {
+        kind: FaultKind::ServerError { status: 500 },
+        count: 1,
+        on: Some(Endpoint::Touch),
+    };
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::Fault(fault),
+        Event::NativeSignIn,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(touched(&run.sdk.steps[3..]).len(), 1, "the adoption's touch");
+    assert!(!shown_signed_in(&run.sdk.steps), "a failed touch activates nothing");
+
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 50 },
+        Event::SignOut,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(touched(&run.sdk.steps[3..4]).len(), 1, "the touch is in flight at the sign-out");
+    assert!(shown_signed_in(&run.sdk.steps[5..]), "the touch's answer still activates");
+    assert_eq!(sign_outs(&run.sdk.steps[5..]), [SignOutCause::User]);
+    assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
+}
