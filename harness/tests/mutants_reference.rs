@@ -3,7 +3,8 @@
 //! lockstep run, scenario snapshot or defect hunt observed. Where the model makes the same
 //! call, a test runs the reference SDK in lockstep with it and asserts what both do; a
 //! defect's rendering is asserted against its row in `sdk/defects.rs`. The mutant each one
-//! catches is named below its doc (file:line: mutation, as cargo-mutants prints it).
+//! catches is named below its doc (file:line: mutation, as cargo-mutants prints it). The
+//! native room's tests are in `mutants_reference_native.rs`.
 //!
 //! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
 
@@ -13,8 +14,8 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppPath, AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect,
-    Endpoint, Event, FaultKind, FaultSpec, Happening, Network, Platform, RequestOutcome,
-    SessionId, SessionStatus, SignOutCause, TimerKind,
+    Endpoint, Event, FaultKind, FaultSpec, Happening, Network, Platform, RequestOutcome, SessionId,
+    SignOutCause, TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
@@ -221,86 +222,6 @@ fn an_event_for_a_missing_instance_or_no_instance_does_nothing() {
     }
     let device = &run.sdk.steps.last().unwrap().obs.device;
     assert_eq!(device.network, Network::Online, "{device:?}");
-}
-
-/// Under `clerk-js-6` `setActive` awaits `session.getToken()` (`Profile::set_active_awaits_token`),
-/// and a native sign-in on iOS ends in `setActive` to the native layer's session: with
-/// 5-second session tokens no cached token is ever a hit (clerk-js keeps a 5 s margin), so
-/// after the touch a token request goes out, and the session becomes current once it
-/// answers (`js/native.rs`, `Core::native_activated`: "the session is current only once
-/// `getToken` has one"). The reference SDK agrees with the model at every step.
-///
-/// Catches `sdk/reference/js/transport.rs: replace match guard reply.is_ok() with false in
-/// Core::dispatch` (the `NativeActivateToken` answer), and in `sdk/reference/js/native.rs`
-/// `Core::native_activation_token`: `delete !` and `replace && with ||` (in `stale`).
-#[test]
-fn a_native_sign_in_under_clerk_js_6_is_current_once_its_token_answers() {
-    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
-    setup.sdk.native = true;
-    setup.instance.session_token_ttl_ms = 5_000;
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 5_000 },
-        Event::NativeSignIn,
-        Event::Advance { ms: 5_000 },
-    ];
-    let run = lockstep::run_reference(setup, &[], &events, None);
-    assert!(run.divergence().is_none(), "{}", run.summary());
-    let adoption = &run.sdk.steps[3].obs.happenings;
-    let (touched, token) = adoption.iter().fold((None, None), |(touched, token), h| match h {
-        Happening::RequestDone { at, endpoint: Endpoint::Touch, .. } => (Some(*at), token),
-        Happening::RequestDone {
-            at,
-            endpoint: Endpoint::Tokens,
-            outcome: RequestOutcome::Answered { status: 200, .. },
-            ..
-        } => (touched, Some(*at)),
-        _ => (touched, token),
-    });
-    let (touched, token) = (touched.expect("the touch answers"), token.expect("a token answers"));
-    assert!(touched < token, "the token is asked for after the touch: {adoption:?}");
-    let shown = adoption.iter().find_map(|h| match h {
-        Happening::Rendered { at, view } if view.is_signed_in == Some(true) => Some(*at),
-        _ => None,
-    });
-    assert_eq!(shown, Some(token), "signed in once the token is in: {adoption:?}");
-    let view = &run.sdk.steps[3].obs.view;
-    assert_eq!(view.session.map(|s| s.status), Some(SessionStatus::Active), "{view:?}");
-
-    // The user signs out while that token request is in flight. clerk-js keeps no sign-out
-    // epoch (`ignores_stale_payloads` is the documented contract's): the token's answer,
-    // first to arrive, still makes the session current, until the sign-out's answer ends it.
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 5_000 },
-        Event::NativeSignIn,
-        Event::Advance { ms: 100 },
-        Event::SignOut,
-        Event::Advance { ms: 5_000 },
-    ];
-    let run = lockstep::run_reference(setup, &[], &events, None);
-    assert!(run.divergence().is_none(), "{}", run.summary());
-    let sent = |step: &TraceStep, endpoint| {
-        step.obs.happenings.iter().any(
-            |h| matches!(h, Happening::RequestSent { endpoint: e, .. } if *e == endpoint),
-        )
-    };
-    assert!(sent(&run.sdk.steps[3], Endpoint::Tokens), "the token request is in flight");
-    assert!(sent(&run.sdk.steps[4], Endpoint::RemoveSessions), "when the user signs out");
-    let shown: Vec<Option<bool>> = run.sdk.steps[5]
-        .obs
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::Rendered { view, .. } => Some(view.is_signed_in),
-            _ => None,
-        })
-        .collect();
-    assert!(
-        shown.windows(2).any(|w| w == [Some(true), Some(false)]),
-        "shown again, then signed out: {shown:?}"
-    );
-    assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
 }
 
 /// The sign-outs the app shell recorded in `steps`.
@@ -619,57 +540,4 @@ fn a_late_app_state_event_is_no_timer_and_runs_when_the_device_wakes() {
         _ => None,
     });
     assert_eq!(refresh, Some(woke), "the foreground refresh starts at the wake");
-}
-
-/// Whether the app was shown signed in at some point of `steps`.
-fn shown_signed_in(steps: &[TraceStep]) -> bool {
-    steps.iter().flat_map(|s| &s.obs.happenings).any(
-        |h| matches!(h, Happening::Rendered { view, .. } if view.is_signed_in == Some(true)),
-    )
-}
-
-/// The native session's `setActive` touch (`js/native.rs`, `Core::native_activated`): "on
-/// success the session is made current; a failure is swallowed". Under clerk-js-6, whose
-/// payloads select a session only while JS holds no client, a native sign-in whose touch is
-/// answered 500 leaves JS signed out; and the touch's answer is no stale payload when the
-/// user signed out meanwhile (clerk-js keeps no sign-out epoch): the session shows until
-/// the sign-out's answer ends it. In lockstep with the model.
-///
-/// Catches, in `sdk/reference/js/native.rs` `Core::native_activated`, `replace || with &&` in
-/// `!ok || stale` and `replace && with ||` in `stale`.
-#[test]
-fn a_native_sessions_touch_activates_it_unless_it_failed() {
-    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
-    setup.sdk.native = true;
-    let fault = FaultSpec {
-        kind: FaultKind::ServerError { status: 500 },
-        count: 1,
-        on: Some(Endpoint::Touch),
-    };
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 5_000 },
-        Event::Fault(fault),
-        Event::NativeSignIn,
-        Event::Advance { ms: 5_000 },
-    ];
-    let run = lockstep::run_reference(setup, &[], &events, None);
-    assert!(run.divergence().is_none(), "{}", run.summary());
-    assert_eq!(touched(&run.sdk.steps[3..]).len(), 1, "the adoption's touch");
-    assert!(!shown_signed_in(&run.sdk.steps), "a failed touch activates nothing");
-
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 5_000 },
-        Event::NativeSignIn,
-        Event::Advance { ms: 50 },
-        Event::SignOut,
-        Event::Advance { ms: 5_000 },
-    ];
-    let run = lockstep::run_reference(setup, &[], &events, None);
-    assert!(run.divergence().is_none(), "{}", run.summary());
-    assert_eq!(touched(&run.sdk.steps[3..4]).len(), 1, "the touch is in flight at the sign-out");
-    assert!(shown_signed_in(&run.sdk.steps[5..]), "the touch's answer still activates");
-    assert_eq!(sign_outs(&run.sdk.steps[5..]), [SignOutCause::User]);
-    assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
 }
