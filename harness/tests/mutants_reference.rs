@@ -541,3 +541,36 @@ fn a_late_app_state_event_is_no_timer_and_runs_when_the_device_wakes() {
     });
     assert_eq!(refresh, Some(woke), "the foreground refresh starts at the wake");
 }
+
+/// A GET of `load()` that failed with a network error is retried (100 ms later) only while
+/// its own load attempt is still the one running (`JsJob::GetRetry`); under `documented`
+/// (no `load_get_outlives_load`) a GET whose attempt already failed — its sibling answered
+/// 503, and the load retry is pending — sends nothing, and the load retry, 3 s later, sends
+/// both GETs again. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/lifecycle.rs: replace && with || in Core::run_js` (`attempt ==
+/// rt.load_attempt && rt.status == LoadStatus::Loading`).
+#[test]
+fn a_get_of_a_failed_load_attempt_is_not_retried_under_documented() {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
+    let events = [
+        fault(FaultKind::DropBeforeCommit, Endpoint::Environment),
+        fault(FaultKind::ServerError { status: 503 }, Endpoint::GetClient),
+        Event::ColdStart,
+        Event::Advance { ms: 2_000 },
+        Event::Advance { ms: 10_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(sent(&run.sdk.steps[2]), [Endpoint::Environment, Endpoint::GetClient]);
+    assert_eq!(sent(&run.sdk.steps[3]), [], "the failed attempt's GET is not retried");
+    let retried = run.sdk.steps[3]
+        .obs
+        .happenings
+        .iter()
+        .any(|h| matches!(h, Happening::TimerFired { timer: TimerKind::Retry, .. }));
+    assert!(retried, "its retry timer fired: {:?}", run.sdk.steps[3].obs.happenings);
+    assert_eq!(sent(&run.sdk.steps[4]), [Endpoint::Environment, Endpoint::GetClient]);
+    assert!(run.sdk.steps[4].obs.view.is_loaded);
+}
