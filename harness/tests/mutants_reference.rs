@@ -574,3 +574,47 @@ fn a_get_of_a_failed_load_attempt_is_not_retried_under_documented() {
     assert_eq!(sent(&run.sdk.steps[4]), [Endpoint::Environment, Endpoint::GetClient]);
     assert!(run.sdk.steps[4].obs.view.is_loaded);
 }
+
+/// With the resource cache, a cold start whose client GET fails renders from the cached
+/// client, and the recovery reload's client payload, once it lands, seeds the token cache
+/// with the session's fresh `last_active_token` like any payload (`js/load.rs`,
+/// `reload_answer`; under `documented` nothing hydrated it on arrival): the next
+/// `getToken()` is a cache hit, with no token request. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/load.rs: delete ! in Core::reload_answer` (the payload's
+/// `seed`).
+#[test]
+fn the_recovery_reloads_payload_seeds_the_token_cache() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Kill,
+        // Closed for two minutes: the cached client's session token expires.
+        Event::Advance { ms: 120_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1,
+            on: Some(Endpoint::GetClient),
+        }),
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let reload = &run.sdk.steps[8];
+    assert_eq!(sent(reload), [Endpoint::Environment, Endpoint::GetClient], "the reload");
+    assert_eq!(reload.obs.view.is_signed_in, Some(true));
+    let call = &run.sdk.steps[9];
+    assert_eq!(sent(call), [], "a cache hit sends nothing");
+    let token = call.obs.happenings.iter().find_map(|h| match h {
+        Happening::CallSettled { result: CallResult::Token { token }, .. } => Some(*token),
+        _ => None,
+    });
+    assert!(token.is_some(), "answered from the cache: {:?}", call.obs.happenings);
+}
