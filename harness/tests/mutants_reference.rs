@@ -618,3 +618,51 @@ fn the_recovery_reloads_payload_seeds_the_token_cache() {
     });
     assert!(token.is_some(), "answered from the cache: {:?}", call.obs.happenings);
 }
+
+/// A reinstall on iOS keeps the keychain (`Device::reinstall`), the resource cache's
+/// environment included, so a degraded start after it still knows the instance is a
+/// session minter: under `clerk-js-6` its token request carries the last session token,
+/// which expired meanwhile, and the minter refuses it (401), as after a plain kill
+/// (`mutants_caught.rs`, `a_degraded_load_keeps_the_cached_environment`). In lockstep with
+/// the model.
+///
+/// Catches `sdk/reference/js/mod.rs: replace == with != in Core::apply` (the reinstall's
+/// `device.platform == Platform::Android`: iOS would forget the cached environment).
+#[test]
+fn a_reinstall_on_ios_keeps_the_cached_environment() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.resource_cache = true;
+    setup.instance.session_minter = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+        Event::Reinstall,
+        Event::Advance { ms: 120_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1,
+            on: Some(Endpoint::GetClient),
+        }),
+        Event::ColdStart,
+        Event::Advance { ms: 100 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let last = &run.sdk.steps.last().unwrap().obs.happenings;
+    let tokens: Vec<Option<u16>> = last
+        .iter()
+        .filter_map(|h| match h {
+            Happening::RequestDone { endpoint: Endpoint::Tokens, outcome, .. } => {
+                Some(outcome.status())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens, [Some(401)], "the expired carried token is refused: {last:?}");
+}
