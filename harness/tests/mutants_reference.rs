@@ -399,6 +399,14 @@ fn the_unauthenticated_reload_retries_network_errors_and_signs_out_on_403_or_500
     }
 }
 
+/// Whether the app was shown signed in at some point of `steps`.
+fn shown_signed_in(steps: &[TraceStep]) -> bool {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .any(|h| matches!(h, Happening::Rendered { view, .. } if view.is_signed_in == Some(true)))
+}
+
 /// The sessions the touch requests of `steps` were for.
 fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
     steps
@@ -417,9 +425,11 @@ fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
 /// (`finish_call`: `CallKind::SetActive => preferred = None`), so a later client payload
 /// keeps the current session. In lockstep with the model, under `documented`.
 ///
-/// Catches `sdk/reference/js/mod.rs: replace && with || in Core::apply` (the candidate's
-/// `counts_signed_in(s.status) && Some(s.id) != current`) and `sdk/reference/js/calls.rs:
-/// delete match arm CallKind::SetActive in Core::finish_call`.
+/// Catches, in `sdk/reference/js/mod.rs` `Core::apply`'s `Event::SetActive` arm, `replace &&
+/// with ||` in `ignores_stale_payloads && user_signing_out` and in the candidate's
+/// `counts_signed_in(s.status) && Some(s.id) != current`, and `replace != with ==` there;
+/// and `sdk/reference/js/calls.rs: delete match arm CallKind::SetActive in
+/// Core::finish_call`.
 #[test]
 fn set_active_switches_to_another_signed_in_session_and_forgets_a_failed_switch() {
     let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
@@ -665,4 +675,57 @@ fn a_reinstall_on_ios_keeps_the_cached_environment() {
         })
         .collect();
     assert_eq!(tokens, [Some(401)], "the expired carried token is refused: {last:?}");
+}
+
+/// A sign-out starts a new sign-out epoch (`js/mod.rs`, `Event::SignOut`), and under
+/// `documented` an answer to a request sent before it is stale (`ignores_stale_payloads`):
+/// the client reload `handleUnauthenticated` sent after a 401, answered while the sign-out
+/// is in flight, does not bring the session back. And under `clerk-js-6` a sign-out keeps
+/// the token cache until it settles (`signout_failure_keeps_state`): while its request
+/// hangs (no request timeout, Android's network hangs for ever) the cached token's refresh
+/// timer still fires. In lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/mod.rs` `Core::apply`: `replace += with *=` in the sign-out's
+/// `rt.signout_epoch += 1`, and `delete !` in `!self.rules.signout_failure_keeps_state`.
+#[test]
+fn a_sign_out_starts_a_new_epoch_and_keeps_the_cache_where_the_profile_says() {
+    let signed_in = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+    ];
+
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let mut events = signed_in.to_vec();
+    events.extend([
+        Event::Fault(FaultSpec {
+            kind: FaultKind::Unauthorized,
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::GetToken { skip_cache: true, template: None },
+        // The 401 lands at 50 ms and sends the reload, which answers at 100 ms.
+        Event::Advance { ms: 60 },
+        Event::SignOut,
+        Event::Advance { ms: 5_000 },
+    ]);
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(sent(&run.sdk.steps[6]), [Endpoint::GetClient], "the reload is in flight");
+    assert!(!shown_signed_in(&run.sdk.steps[7..]), "the reload's payload is stale");
+    assert_eq!(sign_outs(&run.sdk.steps[7..]), [SignOutCause::User]);
+
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let mut events = signed_in.to_vec();
+    events.extend([
+        Event::Network { state: Network::Hanging },
+        Event::SignOut,
+        Event::Advance { ms: 60_000 },
+    ]);
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(sent(&run.sdk.steps[5]), [Endpoint::RemoveSessions]);
+    assert_eq!(refreshes(&run.sdk.steps[6..]).len(), 1, "the cached token's refresh timer");
+    assert_eq!(sent(&run.sdk.steps[6]), [Endpoint::Tokens], "its background refresh");
 }
