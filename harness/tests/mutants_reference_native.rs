@@ -175,3 +175,40 @@ fn a_native_sessions_touch_activates_it_unless_it_failed() {
     assert_eq!(sign_outs(&run.sdk.steps[5..]), [SignOutCause::User]);
     assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
 }
+
+/// The native `setActive` counts the cached token as a hit only while *more than* clerk-js's
+/// 5 s margin is left (`hit_min_remaining_ms`, as `getToken`'s cache): with 500 ms requests
+/// and 6-second tokens, the token the touch's payload brings (minted at 5.5 s, so issued at
+/// 5 s and expiring at 11 s) has exactly 5 s left when the touch answers at 6 s, so
+/// `setActive` still fetches a token before the session is current. In lockstep with the
+/// model.
+///
+/// Catches `sdk/reference/js/native.rs: replace > with >= in Core::native_activated`.
+#[test]
+fn the_native_set_active_needs_more_than_the_margin_left_to_skip_its_token_request() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    setup.instance.session_token_ttl_ms = 6_000;
+    setup.net.fapi_latency_ms = 500;
+    assert_eq!(ProfileId::ClerkJs6.rules().hit_min_remaining_ms, 5_000);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let adoption = &run.sdk.steps[3].obs.happenings;
+    let touch = adoption.iter().find_map(|h| match h {
+        Happening::RequestDone { at, endpoint: Endpoint::Touch, .. } => Some(at.ms()),
+        _ => None,
+    });
+    assert_eq!(touch, Some(6_000), "the touch answers at 6 s: {adoption:?}");
+    let tokens = adoption
+        .iter()
+        .filter(|h| matches!(h, Happening::RequestSent { endpoint: Endpoint::Tokens, .. }))
+        .count();
+    assert_eq!(tokens, 1, "5 s left is no hit: {adoption:?}");
+    assert_eq!(run.sdk.steps[3].obs.view.is_signed_in, Some(true));
+}
