@@ -212,3 +212,37 @@ fn the_native_set_active_needs_more_than_the_margin_left_to_skip_its_token_reque
     assert_eq!(tokens, 1, "5 s left is no hit: {adoption:?}");
     assert_eq!(run.sdk.steps[3].obs.view.is_signed_in, Some(true));
 }
+
+/// Under `documented` with multi-session, a native sign-in while JS shows its own session
+/// adds a second session to the client both share; the reload's payload keeps the current
+/// one, and the native `setActive`'s touch, once answered (no sign-out meanwhile, so not
+/// stale), makes the native layer's session current (`Core::native_activated`). In
+/// lockstep with the model.
+///
+/// Catches `sdk/reference/js/native.rs: replace != with == in Core::native_activated` (the
+/// sign-out epoch comparison of `stale`).
+#[test]
+fn a_native_sign_in_beside_a_js_session_becomes_current_once_touched() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    setup.sdk.native = true;
+    setup.instance.multi_session = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let js = run.sdk.steps[3].obs.view.session.map(|s| s.id).expect("JS signed in");
+    let native = run.sdk.steps[4].obs.happenings.iter().find_map(|h| match h {
+        Happening::NativeSignedIn { session, .. } => *session,
+        _ => None,
+    });
+    let native = native.expect("the native layer signs in");
+    assert_ne!(js, native, "a second session");
+    assert_eq!(touched(&run.sdk.steps[5..]), [Some(native)]);
+    assert_eq!(run.sdk.steps[5].obs.view.session.map(|s| s.id), Some(native));
+}
