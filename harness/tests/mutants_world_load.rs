@@ -152,3 +152,54 @@ fn the_recovery_reload_seeds_the_token_cache() {
         "from the cache: {tail:?}"
     );
 }
+
+/// Whoever waited for `load()` goes on, once it is loaded, in the order they began waiting
+/// (`World::finish_load`: "the calls, and the native bootstrap's `addOnLoaded` at its place
+/// among them"; shared/reference/clerk-expo-behaviour.md §4: the 3.x bootstrap's poll found
+/// a session, then waits for JS to load before its `setActive`). With a slow client GET, a
+/// sign-in tapped before the bootstrap's poll finds the native session sends its request
+/// before the bootstrap's touch; one tapped after, after it.
+///
+/// Catches `world/load.rs: replace <= with > in World::finish_load` (the bootstrap's place
+/// taken before the calls it came after, and after those it came before).
+#[test]
+fn load_waiters_go_on_in_the_order_they_began_waiting() {
+    for profile in ProfileId::ALL {
+        for (tap_at, order) in
+            [(20, [Endpoint::SignIn, Endpoint::Touch]), (200, [Endpoint::Touch, Endpoint::SignIn])]
+        {
+            let mut setup = Setup::new(Platform::Ios, profile);
+            setup.sdk.native = true;
+            let events = [
+                // A native sign-in in a first process: the keychain keeps its client.
+                Event::ColdStart,
+                Event::Advance { ms: 1_000 },
+                Event::NativeSignIn,
+                Event::Advance { ms: 1_000 },
+                Event::Kill,
+                // The next start's client GET takes a second; the bootstrap's second poll
+                // (100 ms) finds the native session meanwhile.
+                fault(FaultKind::Latency { ms: 1_000 }, Endpoint::GetClient),
+                Event::ColdStart,
+                Event::Advance { ms: tap_at },
+                Event::SignIn { task: None },
+                Event::Advance { ms: 2_000 },
+            ];
+            let trace = run_model(setup, &events, None);
+            let sent: Vec<Endpoint> = trace.steps[9]
+                .obs
+                .happenings
+                .iter()
+                .filter_map(|h| match h {
+                    Happening::RequestSent { endpoint, .. }
+                        if matches!(endpoint, Endpoint::SignIn | Endpoint::Touch) =>
+                    {
+                        Some(*endpoint)
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(sent, order, "{profile}, sign-in tapped at +{tap_at} ms");
+        }
+    }
+}
