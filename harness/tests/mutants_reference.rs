@@ -15,7 +15,7 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect, Endpoint, Event,
-    FaultKind, FaultSpec, Happening, Network, Platform, TimerKind,
+    FaultKind, FaultSpec, Happening, Network, Platform, StorageKey, TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
@@ -404,4 +404,49 @@ fn a_reinstall_on_ios_keeps_the_cached_environment() {
         })
         .collect();
     assert_eq!(tokens, [Some(401)], "the expired carried token is refused: {last:?}");
+}
+
+/// Each round of the resource cache's recovery reload is an attempt of its own: an answer
+/// of an earlier round that arrives late is refused (`js/load.rs`, `reload_answer`: "a
+/// reload sent before … is stale"; `JsJob::ResourceReload` and a failed round each move to
+/// a new attempt). Every environment GET answers 15 s late; the client GET fails twice
+/// (the load, at 0 s, and the first reload round, at 3 s), so the second round, at 13 s,
+/// completes only when its own environment answer lands, at 28.1 s, not with the first
+/// round's, at 18 s. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/lifecycle.rs: replace += with -= in Core::run_js` (the reload's
+/// `rt.load_attempt += 1`) and `sdk/reference/js/load.rs: replace += with -= in
+/// Core::reload_answer`.
+#[test]
+fn a_late_answer_of_an_earlier_recovery_round_is_refused() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let fault = |kind, count, on| Event::Fault(FaultSpec { kind, count, on: Some(on) });
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Kill,
+        fault(FaultKind::Latency { ms: 15_000 }, 3, Endpoint::Environment),
+        fault(FaultKind::ServerError { status: 503 }, 2, Endpoint::GetClient),
+        Event::ColdStart,
+        Event::Advance { ms: 40_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    // The recovery applies the client and persists the session token (the cached client
+    // itself is unchanged, so not written again).
+    let start = run.sdk.steps[7].at.ms();
+    let recovered: Vec<u64> = run.sdk.steps[7..]
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .filter_map(|h| match h {
+            Happening::StorageWritten { at, key: StorageKey::CachedSessionJwt, .. } => {
+                Some(at.ms() - start)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recovered, [28_100], "recovered with its own answer, not the first round's");
 }
