@@ -11,8 +11,8 @@
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
-    AppPath, CallKind, CallResult, Endpoint, Event, FaultKind, FaultSpec, Happening, Network,
-    Platform, RequestOutcome, SessionId, SignOutCause, StorageKey, TimerKind,
+    AppPath, CallKind, CallResult, Defect, Endpoint, Event, FaultKind, FaultSpec, Happening,
+    Network, Platform, RequestOutcome, SessionId, SignOutCause, StorageKey, TimerKind,
 };
 use session_harness::runner::lockstep;
 use session_harness::trace::TraceStep;
@@ -394,4 +394,105 @@ fn a_sign_out_starts_a_new_epoch_and_keeps_the_cache_where_the_profile_says() {
     assert_eq!(sent(&run.sdk.steps[5]), [Endpoint::RemoveSessions]);
     assert_eq!(refreshes(&run.sdk.steps[6..]).len(), 1, "the cached token's refresh timer");
     assert_eq!(sent(&run.sdk.steps[6]), [Endpoint::Tokens], "its background refresh");
+}
+
+/// Whether `steps` deleted the stored client token.
+fn client_token_deleted(steps: &[TraceStep]) -> bool {
+    steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .any(|h| matches!(h, Happening::StorageDeleted { key: StorageKey::ClientJwt, .. }))
+}
+
+/// A `getToken()` that answers `null` changes nothing in a defect-free app: only the Core 2
+/// app of `null-offline-logout` reads a null token as a sign-out and deletes its client token
+/// (`sdk/defects.rs`; `js/calls.rs`, `get_token_call`). Signed out, `getToken()` answers
+/// null at once; signed in, a call whose first try failed (503) answers null on its retry
+/// once the user signed out meanwhile (`documented` rereads the current session). In
+/// lockstep with the model, the client token stays stored.
+///
+/// Catches `sdk/reference/js/calls.rs: replace && with || in Core::get_token_call` (the
+/// `… && self.has(Defect::NullOfflineLogout)` of `null && was_signed_in && …`).
+#[test]
+fn a_null_token_deletes_nothing_without_the_core_2_defect() {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let settled = run.sdk.steps[2].obs.happenings.iter().find_map(|h| match h {
+        Happening::CallSettled { result, .. } => Some(result.clone()),
+        _ => None,
+    });
+    assert_eq!(settled, Some(CallResult::Null), "signed out: null");
+    assert!(!client_token_deleted(&run.sdk.steps), "and the client token stays");
+
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 503 },
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 100 },
+        Event::SignOut,
+        Event::Advance { ms: 10_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let settled: Vec<(CallKind, CallResult)> = run.sdk.steps[8]
+        .obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::CallSettled { kind, result, .. } => Some((*kind, result.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(settled.contains(&(CallKind::GetToken, CallResult::Null)), "{settled:?}");
+    assert!(!client_token_deleted(&run.sdk.steps[7..]), "the client token stays");
+}
+
+/// `null-offline-logout` (`sdk/defects.rs`): "Core 2: `getToken` answers `null` at once
+/// while offline, and the app treats a `null` token as a sign-out (drops the session,
+/// deletes the client token)". Online, a signed-in `getToken()` answers a token and the
+/// session stays; offline it answers null and the app signs out locally, deleting the
+/// client token.
+///
+/// Catches `sdk/reference/js/calls.rs: replace && with || in Core::get_token_call` (the
+/// `null && was_signed_in` of the defect's clean-up).
+#[test]
+fn the_core_2_app_signs_out_on_a_null_token_only() {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+        Event::Network { state: Network::Offline },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let trace = lockstep::run_sdk(setup, &[Defect::NullOfflineLogout], &events, None);
+    let online = &trace.steps[4..6];
+    let token = online
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .any(|h| matches!(h, Happening::CallSettled { result: CallResult::Token { .. }, .. }));
+    assert!(token, "online: a token");
+    assert!(!client_token_deleted(online) && sign_outs(online).is_empty(), "and nothing else");
+    assert_eq!(trace.steps[5].obs.view.is_signed_in, Some(true));
+    let offline = &trace.steps[7..];
+    assert_eq!(sign_outs(offline), [SignOutCause::LocalWipe], "offline: null, a sign-out");
+    assert!(client_token_deleted(offline), "and the client token deleted");
 }
