@@ -496,3 +496,46 @@ fn the_core_2_app_signs_out_on_a_null_token_only() {
     assert_eq!(sign_outs(offline), [SignOutCause::LocalWipe], "offline: null, a sign-out");
     assert!(client_token_deleted(offline), "and the client token deleted");
 }
+
+/// Under `clerk-js-6` with the resource cache, a sign-out whose request fails with a
+/// network error is swallowed (`js/calls.rs`, `finish_call`: "Swallowed `network_error`:
+/// signed out locally, credential kept"): the call settles ok, the app shows signed out, and
+/// the client token stays stored. Without the resource cache the error is rethrown and the
+/// app stays `undefined`. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/calls.rs: replace match guard self.rules.signout_failure_keeps_state
+/// && reply.status() == 0 && self.setup.sdk.resource_cache with false in Core::finish_call`.
+#[test]
+fn an_offline_sign_out_is_swallowed_with_the_resource_cache_under_clerk_js_6() {
+    for resource_cache in [true, false] {
+        let mut setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+        setup.sdk.resource_cache = resource_cache;
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 1_000 },
+            Event::SignIn { task: None },
+            Event::Advance { ms: 5_000 },
+            Event::Network { state: Network::Offline },
+            Event::SignOut,
+            Event::Advance { ms: 1_000 },
+        ];
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        let settled =
+            run.sdk.steps[5..].iter().flat_map(|s| &s.obs.happenings).find_map(|h| match h {
+                Happening::CallSettled { kind: CallKind::SignOut, result, .. } => {
+                    Some(result.clone())
+                }
+                _ => None,
+            });
+        let shown = run.sdk.steps[6].obs.view.is_signed_in;
+        if resource_cache {
+            assert_eq!(settled, Some(CallResult::Ok), "swallowed");
+            assert_eq!(shown, Some(false), "signed out locally");
+        } else {
+            assert!(matches!(settled, Some(CallResult::Error { status: 0, .. })), "{settled:?}");
+            assert_eq!(shown, None, "still undefined");
+        }
+        assert!(!client_token_deleted(&run.sdk.steps[5..]), "the credential is kept");
+    }
+}
