@@ -6,7 +6,9 @@
 
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
-use session_harness::model::vocab::{Endpoint, Event, Happening, Platform, SessionId};
+use session_harness::model::vocab::{
+    Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, SessionId,
+};
 use session_harness::trace::run_model;
 
 /// Two native sign-ins heard in a row on iOS (a multi-session instance) each run their own
@@ -60,4 +62,69 @@ fn two_native_sign_ins_in_flight_are_each_adopted() {
         .collect();
     assert_eq!(touched, [Some(SessionId(1)), Some(SessionId(2))], "{:?}", last.obs.happenings);
     assert_eq!(last.obs.view.session.map(|s| s.id), Some(SessionId(2)), "the last one shown");
+}
+
+/// An iOS native sign-in on a multi-session instance while JS shows another session: JS
+/// adopts the native session (clerk-expo-behaviour.md §4: `setActive` to it after the
+/// client reload), so the app switches to it once the touch answers, the documented contract
+/// included (the touch's answer is not stale: no sign-out came between).
+///
+/// Catches `world/native.rs: replace && with || in World::native_activated` and
+/// `world/native.rs: replace != with == in World::native_activated` (either takes the
+/// documented touch's answer for stale, and the app stays on the JS session).
+#[test]
+fn a_native_sign_in_switches_from_the_js_session() {
+    for profile in ProfileId::ALL {
+        let mut setup = Setup::new(Platform::Ios, profile);
+        setup.sdk.native = true;
+        setup.instance.multi_session = true;
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 5_000 },
+            Event::SignIn { task: None },
+            Event::Advance { ms: 1_000 },
+            Event::NativeSignIn,
+            Event::Advance { ms: 1_000 },
+        ];
+        let trace = run_model(setup, &events, None);
+        let shown = |i: usize| trace.steps[i].obs.view.session.map(|s| s.id);
+        assert_eq!(shown(3), Some(SessionId(1)), "{profile}: JS's own sign-in");
+        assert_eq!(shown(5), Some(SessionId(2)), "{profile}: the native session adopted");
+    }
+}
+
+/// A native sign-in heard on iOS under clerk-js 6, whose `setActive` touch fails otherwise
+/// than 401 (a 500): JS stays as it was, signed out (`World::native_activated`: "another
+/// failure leaves JS as it was"; clerk-js 6 selects no session from a payload once it holds
+/// a client, so only `setActive` could show it). With the touch answered, it is shown.
+///
+/// Catches `world/native.rs: replace || with && in World::native_activated` (the failed
+/// touch's session made current).
+#[test]
+fn a_failed_native_touch_leaves_js_signed_out() {
+    let run = |touch_fails: bool| {
+        let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+        setup.sdk.native = true;
+        let mut events = vec![Event::ColdStart, Event::Advance { ms: 5_000 }];
+        if touch_fails {
+            events.push(Event::Fault(FaultSpec {
+                kind: FaultKind::ServerError { status: 500 },
+                count: 1,
+                on: Some(Endpoint::Touch),
+            }));
+        }
+        events.extend([Event::NativeSignIn, Event::Advance { ms: 1_000 }]);
+        run_model(setup, &events, None)
+    };
+    let trace = run(false);
+    let last = trace.steps.last().unwrap();
+    assert_eq!(last.obs.view.session.map(|s| s.id), Some(SessionId(1)), "touched: shown");
+
+    let trace = run(true);
+    let last = trace.steps.last().unwrap();
+    let touched = last.obs.happenings.iter().any(|h| {
+        matches!(h, Happening::RequestDone { endpoint: Endpoint::Touch, fault: Some(_), .. })
+    });
+    assert!(touched, "the touch failed: {:?}", last.obs.happenings);
+    assert_eq!(last.obs.view.is_signed_in, Some(false), "{:?}", last.obs.happenings);
 }
