@@ -450,3 +450,56 @@ fn a_late_answer_of_an_earlier_recovery_round_is_refused() {
         .collect();
     assert_eq!(recovered, [28_100], "recovered with its own answer, not the first round's");
 }
+
+/// clerk-js-6's legacy retry (`Profile::retries_missing_expired_token`): a token request
+/// answered 422 `missing_expired_token` is sent once more with `expired_token=`, and the
+/// retry takes over what the first request was (`js/tokens.rs`, `fetch_answer`; `js/
+/// transport.rs`, `dispatch`): for a `getToken({ skipCache })`, the pending fetch, whose
+/// answer is then cached and arms the token's refresh timer; for a background refresh, the
+/// one refresh in progress, which ends with the retry's answer, so the next timer refreshes
+/// again. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/tokens.rs: replace == with != in Core::fetch_answer` and
+/// `sdk/reference/js/transport.rs: replace == with != in Core::dispatch` (`rt.bg.get(&key) ==
+/// Some(&id)`).
+#[test]
+fn the_legacy_expired_token_retry_takes_over_its_fetch_or_refresh() {
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let missing = Event::Fault(FaultSpec {
+        kind: FaultKind::MissingExpiredToken,
+        count: 1,
+        on: Some(Endpoint::Tokens),
+    });
+    let signed_in = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+    ];
+    let tokens_sent = |steps: &[TraceStep]| -> usize {
+        steps.iter().map(|s| sent(s).iter().filter(|e| **e == Endpoint::Tokens).count()).sum()
+    };
+
+    // getToken({ skipCache }): 422, the retry, then the fetched token's refresh at 43 s.
+    let mut events = signed_in.to_vec();
+    events.extend([
+        missing.clone(),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 1_000 },
+        Event::Advance { ms: 50_000 },
+    ]);
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(tokens_sent(&run.sdk.steps[5..7]), 2, "the request and its retry");
+    assert_eq!(refreshes(&run.sdk.steps[7..]).len(), 1, "the fetched token refreshes");
+    assert_eq!(tokens_sent(&run.sdk.steps[7..]), 1, "with a request");
+
+    // The background refresh at 43 s: 422, the retry; the next refresh 43 s after it.
+    let mut events = signed_in.to_vec();
+    events.extend([missing, Event::Advance { ms: 50_000 }, Event::Advance { ms: 50_000 }]);
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(tokens_sent(&run.sdk.steps[5..6]), 2, "the refresh and its retry");
+    assert_eq!(refreshes(&run.sdk.steps[6..]).len(), 1, "the next refresh");
+    assert_eq!(tokens_sent(&run.sdk.steps[6..]), 1, "goes out");
+}
