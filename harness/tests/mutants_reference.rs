@@ -503,3 +503,52 @@ fn the_legacy_expired_token_retry_takes_over_its_fetch_or_refresh() {
     assert_eq!(refreshes(&run.sdk.steps[6..]).len(), 1, "the next refresh");
     assert_eq!(tokens_sent(&run.sdk.steps[6..]), 1, "goes out");
 }
+
+/// Under `documented` the token cache holds one session's token (`per_session_cache`
+/// off): a token that arrives for a session no longer current, and no longer cached, is
+/// dropped (`js/tokens.rs`, `token_resolved`), so it cannot take the slot of the current
+/// session's. Two sessions (multi-session): `setActive` goes for the other session, and a
+/// `getToken` right after it, still for the current one (minted after the touch's payload,
+/// so fresher than any token it carries), is answered a second late, after the switch
+/// cached the other session's payload token; the next `getToken()` is a hit on that token.
+/// In lockstep with the model.
+///
+/// Catches `sdk/reference/js/tokens.rs: delete ! in Core::token_resolved` (`current !=
+/// Some(token.sid) && !refreshing`).
+#[test]
+fn a_token_for_a_session_switched_away_from_is_dropped() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.instance.multi_session = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::Latency { ms: 1_000 },
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::SetActive,
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 5_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let (first, second) =
+        (run.sdk.steps[3].obs.view.session.map(|s| s.id), run.sdk.steps[5].obs.view.session);
+    let second = second.map(|s| s.id);
+    assert_ne!(first, second, "two sessions");
+    assert_eq!(run.sdk.steps[9].obs.view.session.map(|s| s.id), first, "switched back");
+    let last = &run.sdk.steps[10];
+    assert_eq!(sent(last), [], "a cache hit");
+    let token = last.obs.happenings.iter().find_map(|h| match h {
+        Happening::CallSettled { result: CallResult::Token { token }, .. } => Some(token.sid),
+        _ => None,
+    });
+    assert_eq!(token, first, "the current session's token: {:?}", last.obs.happenings);
+}
