@@ -513,8 +513,8 @@ fn the_legacy_expired_token_retry_takes_over_its_fetch_or_refresh() {
 /// cached the other session's payload token; the next `getToken()` is a hit on that token.
 /// In lockstep with the model.
 ///
-/// Catches `sdk/reference/js/tokens.rs: delete ! in Core::token_resolved` (`current !=
-/// Some(token.sid) && !refreshing`).
+/// Catches, in `sdk/reference/js/tokens.rs` `Core::token_resolved`, `delete !` and `replace
+/// != with ==` in `current != Some(token.sid) && !refreshing`.
 #[test]
 fn a_token_for_a_session_switched_away_from_is_dropped() {
     let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
