@@ -552,3 +552,40 @@ fn a_token_for_a_session_switched_away_from_is_dropped() {
     });
     assert_eq!(token, first, "the current session's token: {:?}", last.obs.happenings);
 }
+
+/// Under `clerk-js-6` (`load_get_outlives_load`) a GET of `load()` that keeps failing with
+/// network errors keeps retrying on the transport's GET schedule — 4 tries, 100 ms and then
+/// 700 ms × 2ᵏ after each failure — even once its sibling's 503 failed the load: nobody reads
+/// it (`js/load.rs`, `load_answer`). In lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/load.rs` `Core::load_answer`'s stale branch, `replace < with
+/// >` in `tries < self.rules.get_tries_max` and `replace - with +` / `with /` in the delay.
+#[test]
+fn a_get_of_a_failed_load_keeps_retrying_under_clerk_js_6() {
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let fault = |kind, count, on| Event::Fault(FaultSpec { kind, count, on: Some(on) });
+    let events = [
+        fault(FaultKind::DropBeforeCommit, 4, Endpoint::Environment),
+        fault(FaultKind::ServerError { status: 503 }, 1, Endpoint::GetClient),
+        Event::ColdStart,
+        Event::Advance { ms: 10_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let (mut sent_at, mut done_at) = (Vec::new(), Vec::new());
+    for h in run.sdk.steps.iter().flat_map(|s| &s.obs.happenings) {
+        match h {
+            Happening::RequestSent { at, endpoint: Endpoint::Environment, .. } => {
+                sent_at.push(at.ms())
+            }
+            Happening::RequestDone { at, endpoint: Endpoint::Environment, .. } => {
+                done_at.push(at.ms())
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(sent_at.len(), 4, "four tries: {sent_at:?}");
+    let waits: Vec<u64> = sent_at[1..].iter().zip(&done_at).map(|(s, d)| s - d).collect();
+    assert_eq!(waits, [100, 700, 1_400], "the GET retry schedule");
+    assert!(!run.sdk.steps[3].obs.view.is_loaded, "the load failed for good");
+}
