@@ -589,3 +589,49 @@ fn a_get_of_a_failed_load_keeps_retrying_under_clerk_js_6() {
     assert_eq!(waits, [100, 700, 1_400], "the GET retry schedule");
     assert!(!run.sdk.steps[3].obs.view.is_loaded, "the load failed for good");
 }
+
+/// Under `documented` (`LoadFailurePolicy::RetryThenSignedOut`) a failed `load()` is retried
+/// up to `retries_max` (8) times on the getToken schedule unless the failure is final (a 4xx
+/// other than 429), then settles signed out (`js/load.rs`, `load_failed`): a client GET
+/// answered 400 is not retried; one answered 503 every time is sent 9 times for the load.
+/// In lockstep with the model.
+///
+/// Catches, in `sdk/reference/js/load.rs` `Core::load_failed`, `replace && with ||` and
+/// `replace < with <=` in `retries < self.rules.retries_max && !failure.is_final()`.
+#[test]
+fn a_failed_load_is_retried_eight_times_unless_refused() {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    assert_eq!(ProfileId::Documented.rules().retries_max, 8);
+    let load_gets = |status: u16, count: u32| {
+        let events = [
+            Event::Fault(FaultSpec {
+                kind: FaultKind::ServerError { status },
+                count,
+                on: Some(Endpoint::GetClient),
+            }),
+            Event::ColdStart,
+            Event::Advance { ms: 400_000 },
+        ];
+        let run = lockstep::run_reference(setup, &[], &events, None);
+        assert!(run.divergence().is_none(), "{}", run.summary());
+        let load = run.sdk.steps[1].obs.happenings.iter().find_map(|h| match h {
+            Happening::CallStarted { call, kind: CallKind::Load, .. } => Some(*call),
+            _ => None,
+        });
+        let sent = run.sdk.steps.iter().flat_map(|s| &s.obs.happenings).filter(|h| {
+            matches!(h, Happening::RequestSent { endpoint: Endpoint::GetClient, call, .. }
+                if *call == load)
+        });
+        let settled = run.sdk.steps.iter().flat_map(|s| &s.obs.happenings).find_map(|h| match h {
+            Happening::CallSettled { kind: CallKind::Load, result, .. } => Some(result.clone()),
+            _ => None,
+        });
+        (sent.count(), settled)
+    };
+    let (sent, settled) = load_gets(400, 1);
+    assert_eq!(sent, 1, "a 400 is final");
+    assert!(matches!(settled, Some(CallResult::Error { status: 400, .. })), "{settled:?}");
+    let (sent, settled) = load_gets(503, 1_000);
+    assert_eq!(sent, 9, "the load and its 8 retries");
+    assert!(matches!(settled, Some(CallResult::Error { status: 503, .. })), "{settled:?}");
+}
