@@ -138,7 +138,9 @@ fn a_failed_native_touch_leaves_js_signed_out() {
 /// Catches `world/native.rs: replace World::js_client_signs_in -> bool with false`,
 /// `world/native.rs: replace == with != in World::js_client_signs_in` (shown at the touch,
 /// with no token request) and `world/native.rs: delete ! in World::native_activation_token`
-/// (never shown).
+/// (never shown); also `world/transport.rs: replace match guard a.is_ok() with false in
+/// World::dispatch` and `world/transport.rs: delete match arm ReplyBody::Token(token) in
+/// World::dispatch` (the token answer read as none: never shown).
 #[test]
 fn clerk_js_6_native_set_active_awaits_its_token() {
     let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
@@ -176,4 +178,51 @@ fn clerk_js_6_native_set_active_awaits_its_token() {
     assert!(answered.is_some());
     assert_eq!(shown, answered, "shown when the token answers: {h:?}");
     assert_eq!(last.obs.view.session.map(|s| s.id), Some(SessionId(1)));
+}
+
+/// The native adoption's client reload is `Promise.all` of the environment and client GETs
+/// (clerk-expo-behaviour.md §4, `__internal_reloadInitialResources()`): when the environment
+/// GET fails (a 500) the promise rejects, the caller swallows it and `setActive` never runs,
+/// though the client GET answered with the session (`World::native_adopt_answer`). Under
+/// clerk-js 6, whose held client selects no session from a payload, JS stays signed out.
+///
+/// Catches `world/transport.rs: replace match guard a.is_ok() with true in World::dispatch`
+/// (the failed environment GET counted as answered, and the native session touched).
+#[test]
+fn a_failed_environment_get_rejects_the_native_adoption() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 500 },
+            count: 1,
+            on: Some(Endpoint::Environment),
+        }),
+        Event::NativeSignIn,
+        Event::Advance { ms: 1_000 },
+    ];
+    let trace = run_model(setup, &events, None);
+    let after: Vec<&Happening> = trace.steps[3..].iter().flat_map(|s| &s.obs.happenings).collect();
+    let reloaded = after
+        .iter()
+        .filter(|h| {
+            matches!(
+                h,
+                Happening::RequestDone {
+                    endpoint: Endpoint::Environment | Endpoint::GetClient,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(reloaded, 2, "both GETs answered: {after:?}");
+    assert!(
+        !after
+            .iter()
+            .any(|h| matches!(h, Happening::RequestSent { endpoint: Endpoint::Touch, .. })),
+        "no setActive: {after:?}"
+    );
+    assert_eq!(trace.steps[4].obs.view.is_signed_in, Some(false));
 }
