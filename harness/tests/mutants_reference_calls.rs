@@ -4,7 +4,7 @@
 //! `cargo xtask mutants` found missed. Each runs the reference SDK in lockstep with the model
 //! and asserts what both do; the mutant each one catches is named below its doc (file:line:
 //! mutation, as cargo-mutants prints it). The other rooms' tests are in
-//! `mutants_reference.rs` and `mutants_reference_native.rs`.
+//! `mutants_reference.rs`, `mutants_reference_load.rs` and `mutants_reference_native.rs`.
 //!
 //! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
 

@@ -3,8 +3,8 @@
 //! mutants` found missed: `@clerk/expo`'s JS side of the native module adopting the native
 //! layer's session. Each runs the reference SDK in lockstep with the model and asserts what
 //! both do; the mutant each one catches is named below its doc (file:line: mutation, as
-//! cargo-mutants prints it). The other rooms' tests are in `mutants_reference.rs` and
-//! `mutants_reference_calls.rs`.
+//! cargo-mutants prints it). The other rooms' tests are in `mutants_reference.rs`,
+//! `mutants_reference_calls.rs` and `mutants_reference_load.rs`.
 //!
 //! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
 
