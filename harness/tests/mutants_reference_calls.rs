@@ -539,3 +539,46 @@ fn an_offline_sign_out_is_swallowed_with_the_resource_cache_under_clerk_js_6() {
         assert!(!client_token_deleted(&run.sdk.steps[5..]), "the credential is kept");
     }
 }
+
+/// Under `clerk-js-6` (`CachePolicy::HitUntil`) a client payload that seeds a session's
+/// token replaces the pending fetch in that token's slot (`js/client.rs`, `seed`; clerk-js
+/// `#hydrateCache` sets the entry the resolver held): a `setActive` whose touch payload
+/// arrives while a slow `getToken({ skipCache })` is in flight hits the seeded token and
+/// settles with the touch, instead of joining the slow fetch. In lockstep with the model.
+///
+/// Catches `sdk/reference/js/client.rs: replace == with != in Core::seed`.
+#[test]
+fn a_seeded_token_replaces_the_pending_fetch_under_clerk_js_6() {
+    let setup = Setup::new(Platform::Android, ProfileId::ClerkJs6);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::Latency { ms: 2_000 },
+            count: 1,
+            on: Some(Endpoint::Tokens),
+        }),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::SetActive,
+        Event::Advance { ms: 5_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let start = run.sdk.steps[6].at.ms();
+    let settled: Vec<(CallKind, u64)> = run.sdk.steps[7]
+        .obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::CallSettled { at, kind, .. } => Some((*kind, at.ms() - start)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        settled,
+        [(CallKind::SetActive, 50), (CallKind::GetToken, 2_000)],
+        "setActive settles with its touch, getToken with its slow fetch"
+    );
+}
