@@ -131,53 +131,60 @@ fn a_failed_native_touch_leaves_js_signed_out() {
 
 /// clerk-js 6's `setActive` for the native session awaits `session.getToken()` after its
 /// touch when the cache has no token to hit (`Profile::set_active_awaits_token`, measured on
-/// the real 3.2.8, see `World::native_activated`): here the touch takes 56 s, the cached
-/// token (60 s) is within 5 s of expiry when it answers and its refresh failed (500), so a
-/// token request follows the touch and the native session is shown when it answers.
+/// the real 3.2.8, see `World::native_activated`; a hit needs more than 5 s left,
+/// `hit_min_remaining_ms`): here the touch takes 56 s, or 54.95 s, so that the cached token
+/// (minted at 5 s, 60 s) has 3.95 s or exactly 5 s left when it answers, and its refresh
+/// failed (500): a token request follows the touch and the native session is shown when it
+/// answers.
 ///
 /// Catches `world/native.rs: replace World::js_client_signs_in -> bool with false`,
 /// `world/native.rs: replace == with != in World::js_client_signs_in` (shown at the touch,
-/// with no token request) and `world/native.rs: delete ! in World::native_activation_token`
-/// (never shown); also `world/transport.rs: replace match guard a.is_ok() with false in
-/// World::dispatch` and `world/transport.rs: delete match arm ReplyBody::Token(token) in
-/// World::dispatch` (the token answer read as none: never shown).
+/// with no token request), `world/native.rs: replace > with >= in World::native_activated`
+/// (5 s left taken for a hit) and `world/native.rs: delete ! in
+/// World::native_activation_token` (never shown); also `world/transport.rs: replace match
+/// guard a.is_ok() with false in World::dispatch` and `world/transport.rs: delete match arm
+/// ReplyBody::Token(token) in World::dispatch` (the token answer read as none: never shown).
 #[test]
 fn clerk_js_6_native_set_active_awaits_its_token() {
-    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
-    setup.sdk.native = true;
-    let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 5_000 },
-        fault(FaultKind::Latency { ms: 56_000 }, Endpoint::Touch),
-        fault(FaultKind::ServerError { status: 500 }, Endpoint::Tokens),
-        Event::NativeSignIn,
-        Event::Advance { ms: 60_000 },
-    ];
-    let trace = run_model(setup, &events, None);
-    let last = trace.steps.last().unwrap();
-    let h = &last.obs.happenings;
-    let touched = h
-        .iter()
-        .position(|h| matches!(h, Happening::RequestDone { endpoint: Endpoint::Touch, .. }));
-    let touched = touched.expect("the touch answers");
-    let token = h[touched..].iter().find_map(|h| match h {
-        Happening::RequestSent { req, endpoint: Endpoint::Tokens, sid, .. } => Some((*req, *sid)),
-        _ => None,
-    });
-    let (req, sid) = token.expect("a token request after the touch");
-    assert_eq!(sid, Some(SessionId(1)));
-    let answered = h.iter().find_map(|h| match h {
-        Happening::RequestDone { at, req: r, .. } if *r == req => Some(*at),
-        _ => None,
-    });
-    let shown = h.iter().find_map(|h| match h {
-        Happening::Rendered { at, view } if view.is_signed_in == Some(true) => Some(*at),
-        _ => None,
-    });
-    assert!(answered.is_some());
-    assert_eq!(shown, answered, "shown when the token answers: {h:?}");
-    assert_eq!(last.obs.view.session.map(|s| s.id), Some(SessionId(1)));
+    for touch_ms in [56_000, 54_950] {
+        let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+        setup.sdk.native = true;
+        let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
+        let events = [
+            Event::ColdStart,
+            Event::Advance { ms: 5_000 },
+            fault(FaultKind::Latency { ms: touch_ms }, Endpoint::Touch),
+            fault(FaultKind::ServerError { status: 500 }, Endpoint::Tokens),
+            Event::NativeSignIn,
+            Event::Advance { ms: 60_000 },
+        ];
+        let trace = run_model(setup, &events, None);
+        let last = trace.steps.last().unwrap();
+        let h = &last.obs.happenings;
+        let touched = h
+            .iter()
+            .position(|h| matches!(h, Happening::RequestDone { endpoint: Endpoint::Touch, .. }));
+        let touched = touched.expect("the touch answers");
+        let token = h[touched..].iter().find_map(|h| match h {
+            Happening::RequestSent { req, endpoint: Endpoint::Tokens, sid, .. } => {
+                Some((*req, *sid))
+            }
+            _ => None,
+        });
+        let (req, sid) = token.expect("a token request after the touch");
+        assert_eq!(sid, Some(SessionId(1)));
+        let answered = h.iter().find_map(|h| match h {
+            Happening::RequestDone { at, req: r, .. } if *r == req => Some(*at),
+            _ => None,
+        });
+        let shown = h.iter().find_map(|h| match h {
+            Happening::Rendered { at, view } if view.is_signed_in == Some(true) => Some(*at),
+            _ => None,
+        });
+        assert!(answered.is_some());
+        assert_eq!(shown, answered, "touch {touch_ms} ms: shown when the token answers: {h:?}");
+        assert_eq!(last.obs.view.session.map(|s| s.id), Some(SessionId(1)));
+    }
 }
 
 /// The native adoption's client reload is `Promise.all` of the environment and client GETs
