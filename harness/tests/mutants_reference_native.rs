@@ -50,7 +50,8 @@ fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
 ///
 /// Catches `sdk/reference/js/transport.rs: replace match guard reply.is_ok() with false in
 /// Core::dispatch` (the `NativeActivateToken` answer), and in `sdk/reference/js/native.rs`
-/// `Core::native_activation_token`: `delete !` and `replace && with ||` (in `stale`).
+/// `Core::native_activation_token`: `delete !` and `replace && with ||` (in `stale`), and in
+/// `Core::native_activated` `replace == with !=` (`s.id == sid` of `signs_in`).
 #[test]
 fn a_native_sign_in_under_clerk_js_6_is_current_once_its_token_answers() {
     let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
