@@ -15,8 +15,8 @@ use session_harness::trace::run_model;
 /// accepted on or after its `exp`): the documented stale-while-revalidate cache returns a
 /// cached token only while it has time left (`remaining > 0`), so `getToken()` at that very
 /// millisecond fetches a fresh one. The token minted at the sign-in (t = 1 s, 60 s) expires
-/// at t = 61 s; its refresh failed (500) and a 10 s device sleep moved its eviction timer
-/// past its `exp`, so the entry is still there when `getToken()` runs at 61 s.
+/// at t = 61 s; its recurring refresh (45 s later) failed (500), and the documented cache
+/// arms no eviction timer, so the entry still holds it when `getToken()` runs at 61 s.
 ///
 /// Catches `world/tokens.rs: replace > with >= in World::token_begin` (the expired token
 /// returned from the cache).
@@ -33,20 +33,19 @@ fn a_token_at_its_exp_is_not_served_from_the_cache() {
             count: 1,
             on: Some(Endpoint::Tokens),
         }),
-        Event::DeviceSleep { ms: 10_000 },
-        Event::Advance { ms: 31_000 },
+        Event::Advance { ms: 41_000 },
         Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: 1_000 },
     ];
     let trace = run_model(setup, &events, None);
-    let call = &trace.steps[7];
+    let call = &trace.steps[6];
     assert_eq!(call.at, VTime(61_000));
     let expiry_s = VTime(61_000).unix_s();
     let sent = call.obs.happenings.iter().any(|h| {
         matches!(h, Happening::RequestSent { endpoint: Endpoint::Tokens, call: Some(_), .. })
     });
     assert!(sent, "a fetch for the call: {:?}", call.obs.happenings);
-    let results: Vec<&CallResult> = trace.steps[7..]
+    let results: Vec<&CallResult> = trace.steps[6..]
         .iter()
         .flat_map(|s| &s.obs.happenings)
         .filter_map(|h| match h {
