@@ -7,9 +7,14 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::time::VTime;
 use session_harness::model::vocab::{
-    CallKind, CallResult, Endpoint, Event, FaultKind, FaultSpec, Happening, Platform,
+    CallKind, CallResult, Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, SessionId,
 };
 use session_harness::trace::run_model;
+
+/// A fault on the next request to `on`.
+fn fault(kind: FaultKind, on: Endpoint) -> Event {
+    Event::Fault(FaultSpec { kind, count: 1, on: Some(on) })
+}
 
 /// A cached token whose `exp` is now has expired (RFC 7519 §4.1.4: a JWT must not be
 /// accepted on or after its `exp`): the documented stale-while-revalidate cache returns a
@@ -57,4 +62,61 @@ fn a_token_at_its_exp_is_not_served_from_the_cache() {
         [CallResult::Token { token }] => assert!(token.exp > expiry_s, "a fresh token: {token:?}"),
         other => panic!("one token for the call, got {other:?}"),
     }
+}
+
+/// The documented cache holds one session token, the current session's: a token that a
+/// fetch brings back for a session the app has switched away from meanwhile is not cached
+/// (`World::token_resolved`: only the current session's, or a refresh of the entry the
+/// cache still holds), so the session switched to keeps its entry and the next
+/// `getToken()` is answered from the cache. Here the switch to `sess_2` is made (its touch
+/// answered, 2 s) while a fetch of `sess_1`'s token sent after the touch (so fresher than
+/// the token the touch's payload brings) is in flight, and answers 0.5 s later.
+///
+/// Catches `world/tokens.rs: delete ! in World::token_resolved` (`sess_1`'s late token
+/// cached in the one slot, over `sess_2`'s).
+#[test]
+fn a_token_of_a_session_switched_away_from_is_not_cached() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    setup.instance.multi_session = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 1_000 },
+        // Back to sess_1.
+        Event::SetActive,
+        Event::Advance { ms: 1_000 },
+        // To sess_2, whose touch takes 2 s; meanwhile sess_1's token is fetched (2.5 s).
+        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
+        Event::SetActive,
+        fault(FaultKind::Latency { ms: 2_500 }, Endpoint::Tokens),
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 3_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 1_000 },
+    ];
+    let trace = run_model(setup, &events, None);
+    let shown = |i: usize| trace.steps[i].obs.view.session.map(|s| s.id);
+    assert_eq!(shown(7), Some(SessionId(1)));
+    assert_eq!(shown(12), Some(SessionId(2)));
+    let late = trace.steps[12]
+        .obs
+        .happenings
+        .iter()
+        .any(|h| matches!(h, Happening::RequestDone { endpoint: Endpoint::Tokens, .. }));
+    assert!(late, "sess_1's token answered after the switch");
+    let last: Vec<&Happening> = trace.steps[13..].iter().flat_map(|s| &s.obs.happenings).collect();
+    assert!(
+        !last
+            .iter()
+            .any(|h| matches!(h, Happening::RequestSent { endpoint: Endpoint::Tokens, .. })),
+        "answered from the cache: {last:?}"
+    );
+    let token = last.iter().find_map(|h| match h {
+        Happening::CallSettled { result: CallResult::Token { token }, .. } => Some(token.sid),
+        _ => None,
+    });
+    assert_eq!(token, Some(SessionId(2)));
 }
