@@ -120,3 +120,52 @@ fn a_token_of_a_session_switched_away_from_is_not_cached() {
     });
     assert_eq!(token, Some(SessionId(2)));
 }
+
+/// A staler token never replaces a fresher one in the documented cache
+/// (`World::set_cached`: "the fresher token wins"; without clerk-js's timers a staler token
+/// changes nothing): a `setActive` touch whose answer takes 2 s carries the session's token
+/// of its send time, and a `getToken({ skipCache })` sent meanwhile brings a fresher one
+/// first; the next `getToken()` returns the fresher one, from the cache.
+///
+/// Catches `world/tokens.rs: replace match guard t.serial >= token.serial with false in
+/// World::set_cached` (the touch's staler token cached over the fresher one).
+#[test]
+fn a_staler_payload_token_does_not_replace_a_fresher_one() {
+    let setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 1_000 },
+        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
+        Event::SetActive,
+        Event::Advance { ms: 100 },
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 3_000 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 100 },
+    ];
+    let trace = run_model(setup, &events, None);
+    // The two `getToken()` calls' tokens, in order.
+    let tokens: Vec<u64> = trace
+        .steps
+        .iter()
+        .flat_map(|s| &s.obs.happenings)
+        .filter_map(|h| match h {
+            Happening::CallSettled { result: CallResult::Token { token }, .. } => {
+                Some(token.serial)
+            }
+            _ => None,
+        })
+        .collect();
+    let touched = trace.steps[8]
+        .obs
+        .happenings
+        .iter()
+        .any(|h| matches!(h, Happening::RequestDone { endpoint: Endpoint::Touch, .. }));
+    assert!(touched, "the touch answered after the fetch");
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert_eq!(tokens[1], tokens[0], "the fresher token, from the cache");
+    let last = &trace.steps[9].obs.happenings;
+    assert!(!last.iter().any(|h| matches!(h, Happening::RequestSent { .. })), "{last:?}");
+}
