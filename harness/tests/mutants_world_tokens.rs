@@ -8,6 +8,7 @@ use session_harness::model::settings::Setup;
 use session_harness::model::time::VTime;
 use session_harness::model::vocab::{
     CallKind, CallResult, Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, SessionId,
+    TimerKind,
 };
 use session_harness::trace::run_model;
 
@@ -168,4 +169,47 @@ fn a_staler_payload_token_does_not_replace_a_fresher_one() {
     assert_eq!(tokens[1], tokens[0], "the fresher token, from the cache");
     let last = &trace.steps[9].obs.happenings;
     assert!(!last.iter().any(|h| matches!(h, Happening::RequestSent { .. })), "{last:?}");
+}
+
+/// Under clerk-js 6 a staler token re-arms the fresher entry's timers from now
+/// (`World::set_cached`: clerk-js `setInternal` clears the entry's timers and stores the new
+/// entry; once it settles the fresher token wins and its timers are armed again from now),
+/// and the refresh timer counts whole seconds (`Profile::token_timers`, measured on 6.40.0).
+/// The token fetched at 2.100 s (`exp` 62 s) is cached at 2.150 s, its refresh due at
+/// 2.150 + (62 − 2 − 17) s = 45.150 s; the touch answering at 4 s with the staler token
+/// re-arms it at 4 + (62 − 4 − 17) s = 45 s, when it fires.
+///
+/// Catches `world/tokens.rs: delete ! in World::set_cached` (the staler token ignored, the
+/// refresh left at 45.150 s).
+#[test]
+fn clerk_js_6_a_staler_token_re_arms_the_refresh_from_now() {
+    let setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 1_000 },
+        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
+        Event::SetActive,
+        Event::Advance { ms: 100 },
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 3_000 },
+        Event::Advance { ms: 60_000 },
+    ];
+    let trace = run_model(setup, &events, None);
+    let touched = trace.steps[8].obs.happenings.iter().find_map(|h| match h {
+        Happening::RequestDone { at, endpoint: Endpoint::Touch, .. } => Some(*at),
+        _ => None,
+    });
+    assert_eq!(touched, Some(VTime(4_000)));
+    let refreshes: Vec<VTime> = trace.steps[9]
+        .obs
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::TimerFired { timer: TimerKind::TokenRefresh, due, .. } => Some(*due),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refreshes, [VTime(45_000)]);
 }
