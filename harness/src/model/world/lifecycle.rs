@@ -194,7 +194,7 @@ impl World {
                 break;
             }
             self.jobs += 1;
-            if self.jobs > super::JOBS_PER_STEP_MAX {
+            if super::past_budget(self.jobs) {
                 return;
             }
             let job = entry.remove();

@@ -383,6 +383,11 @@ pub struct World {
 /// [`World::over_budget`] after each step and stops with an error naming the step.
 pub const JOBS_PER_STEP_MAX: u64 = 1_000_000;
 
+/// Whether a step that has run `jobs` agenda jobs is past its work budget.
+fn past_budget(jobs: u64) -> bool {
+    jobs > JOBS_PER_STEP_MAX
+}
+
 impl World {
     /// A world with the app installed but not running; the first event is usually
     /// `cold_start`.
@@ -416,7 +421,7 @@ impl World {
 
     /// Whether the last step stopped at its work budget (its observation is cut short).
     pub fn over_budget(&self) -> bool {
-        self.jobs > JOBS_PER_STEP_MAX
+        past_budget(self.jobs)
     }
 
     pub fn profile(&self) -> &'static Profile {

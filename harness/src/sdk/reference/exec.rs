@@ -64,14 +64,6 @@ impl<T: Clone> Promise<T> {
         }
     }
 
-    pub fn is_resolved(&self) -> bool {
-        self.0.borrow().value.is_some()
-    }
-
-    pub fn same(&self, other: &Promise<T>) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
-    }
-
     /// Waits for the value.
     pub fn wait(&self) -> Wait<T> {
         Wait { promise: self.clone(), registered: false }
