@@ -282,9 +282,12 @@ impl Core {
         self.rt.borrow_mut().native_sync.in_effect = false;
     }
 
-    /// The effect's next run waits for the end of the turn (`checkpoint`).
+    /// The effect's next run waits for the end of the turn (`checkpoint`). Not with
+    /// `native-token-overwrites-js`: that era (3.4.5–3.7.7) has no `NativeSessionSync`, and
+    /// the defect's scenario keeps the effect's native sign-out before its sync.
     pub(super) fn defer_native_sync(&self) {
-        self.rt.borrow_mut().native_sync.deferred = self.in_ui();
+        let era = self.has(Defect::NativeTokenOverwritesJs);
+        self.rt.borrow_mut().native_sync.deferred = self.in_ui() && !era;
     }
 
     /// The deferred effect runs, after the turn's requests left.
