@@ -691,7 +691,7 @@ fn a_chunked_value_is_cut_into_whole_chunks_and_the_rest() {
         .collect();
     let whole = (len / CHUNK_BYTES) as usize;
     let mut expected = vec![CHUNK_BYTES; whole];
-    if len % CHUNK_BYTES != 0 {
+    if !len.is_multiple_of(CHUNK_BYTES) {
         expected.push(len % CHUNK_BYTES);
     }
     assert_eq!(pieces, expected, "{len} bytes in {CHUNK_BYTES}-byte chunks");

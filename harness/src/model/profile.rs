@@ -307,6 +307,10 @@ pub struct Profile {
     /// JS out (clerk-js goes on with `null`): the 3.x bootstrap on Android, whose native session
     /// lives on another client (scenarios/native/android-bootstrap-drops-js-session.yaml).
     pub set_active_unknown_signs_out: bool,
+    /// Whether the 3.x native bootstrap waits for JS to load before it adopts a session its
+    /// first polls find: 3.x's `addOnLoaded` wait resolves at once on clerk-js's `Clerk`,
+    /// which has none (`dist/provider/ClerkProvider.js`, `waitForLoad`).
+    pub boot_waits_for_load: bool,
 }
 
 /// The article's contract.
@@ -364,6 +368,7 @@ pub const DOCUMENTED: Profile = Profile {
     native_adopts_into_own_cache: true,
     sync_pending_as_signed_out: false,
     set_active_unknown_signs_out: false,
+    boot_waits_for_load: true,
     expiry_clock: ExpiryClock::Server,
 };
 
@@ -422,6 +427,7 @@ pub const CLERK_JS_6: Profile = Profile {
     native_adopts_into_own_cache: false,
     sync_pending_as_signed_out: true,
     set_active_unknown_signs_out: true,
+    boot_waits_for_load: false,
     // `remaining = exp − nowSec` with the device's `Date.now()` (reference §4, "Clock skew").
     expiry_clock: ExpiryClock::Device,
 };
@@ -681,5 +687,10 @@ pub const PROFILE_DIFFERENCES: &[ProfileDifference] = &[
         documented: "JS keeps what it shows",
         clerk_js_6: "setActive goes on with null: JS signs out locally (then NativeSessionSync \
                      signs the native layer out)",
+    },
+    ProfileDifference {
+        topic: "a native session the bootstrap finds while JS is still loading",
+        documented: "adopted once JS has loaded",
+        clerk_js_6: "adopted at once: the client reloaded, then setActive, while JS loads",
     },
 ];

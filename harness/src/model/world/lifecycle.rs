@@ -173,7 +173,7 @@ impl World {
     fn resume_held(&mut self) {
         for (due, js, job) in std::mem::take(&mut self.paused) {
             self.run_held(js, job, due);
-            self.render();
+            self.end_turn();
         }
     }
 
@@ -188,6 +188,8 @@ impl World {
     }
 
     pub(super) fn run_until(&mut self, target: VTime) {
+        // What the event sent leaves before time moves on (a background wake's load).
+        self.depart();
         while let Some(entry) = self.agenda.first_entry() {
             let (at, _) = *entry.key();
             if at > target {
@@ -210,7 +212,7 @@ impl World {
                     }
                 }
             }
-            self.render();
+            self.end_turn();
         }
         self.now = self.now.max(target);
     }

@@ -159,6 +159,9 @@ impl World {
         if let Some(call) = self.js.load_call.take() {
             self.settle(call, result);
         }
+        // The render that shows the load is @clerk/react's provider state (a default-lane
+        // update): its effects run in a later macrotask, after this turn's requests left.
+        self.defer_native_sync();
         self.render();
         // The resource cache's listener hears, once the app has rendered, the loaded client: the load's own payload came
         // while loading, and a cache left at an older client would restore an older session

@@ -135,11 +135,13 @@ struct Flight {
     /// The sign-out epoch when sent: a payload from before a sign-out (or, documented, from
     /// before the current session became current) is stale.
     signout_epoch: u32,
-    /// What the server answered: it applies a request the instant it is sent, as the FAPI
-    /// emulator does (both of its ways in), and the answer travels back for the latency.
+    /// What the server answered: it applies a request when it leaves, at the end of the JS
+    /// turn that sent it (`depart`), and the answer travels back for the latency.
     answer: Option<(Reply, RequestOutcome)>,
     /// The token cache's read never settled: the request never went out.
     hung: bool,
+    /// Sent in this JS turn and not yet left the device (`depart`).
+    departing: bool,
 }
 
 /// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
@@ -438,10 +440,11 @@ impl World {
         self.log.clear();
         self.jobs = 0;
         self.apply(event);
+        self.depart();
         // Work due now (zero-latency answers, immediate failures) settles within the step.
         let now = self.now;
         self.run_until(now);
-        self.render();
+        self.end_turn();
         self.observe()
     }
 

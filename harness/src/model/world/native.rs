@@ -37,6 +37,10 @@ pub(super) struct NativeSync {
     /// The session the bootstrap's poll found while JS was still loading, and how many
     /// calls were already waiting for `load()` when its `addOnLoaded` began to wait.
     boot_waiter: Option<(SessionId, usize)>,
+    /// The effect waits for the end of the turn (`defer_native_sync`).
+    deferred: bool,
+    /// The effect is running: its native calls come before the turn's requests leave.
+    in_effect: bool,
 }
 
 /// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
@@ -61,7 +65,12 @@ impl World {
     }
 
     /// Runs `f` on the native layer with this world's device, server, instant and trace.
+    /// Requests JS sent before it leave first, unless `NativeSessionSync`'s effect makes the
+    /// call (`depart`).
     fn on_native<R>(&mut self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
+        if !self.js.native.in_effect {
+            self.depart();
+        }
         let mut env = NativeEnv {
             device: &mut self.device,
             server: &mut self.server,
@@ -100,6 +109,9 @@ impl World {
             NativeAnswer::Session { session: Some(sid) } => {
                 if self.view.is_loaded {
                     self.native_boot_adopt(sid);
+                } else if !self.rules.boot_waits_for_load {
+                    // The wait for load resolves at once (the profile rule): adopted now.
+                    self.adopt_native_session(sid);
                 } else {
                     self.js.native.boot_waiter = Some((sid, self.js.load_waiters.len()));
                 }
@@ -132,9 +144,27 @@ impl World {
     /// changed (pending counted as signed out as the profile says,
     /// [`crate::model::profile::Profile::sync_signed_in`]).
     pub(super) fn native_session_sync(&mut self) {
-        if !self.setup.sdk.native || !self.device.running {
+        if !self.setup.sdk.native || !self.device.running || self.js.native.deferred {
             return;
         }
+        self.js.native.in_effect = true;
+        self.native_session_effect();
+        self.js.native.in_effect = false;
+    }
+
+    /// The effect's next run waits for the end of the turn (`end_turn`).
+    pub(super) fn defer_native_sync(&mut self) {
+        self.js.native.deferred = self.in_ui();
+    }
+
+    /// The deferred effect runs, after the turn's requests left.
+    pub(super) fn run_deferred_native_sync(&mut self) {
+        if std::mem::take(&mut self.js.native.deferred) {
+            self.native_session_sync();
+        }
+    }
+
+    fn native_session_effect(&mut self) {
         let loaded = self.view.is_loaded;
         let status = self.js.slot.session().map(|v| v.status);
         let signed_in = self.rules.sync_signed_in(loaded, status);

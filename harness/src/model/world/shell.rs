@@ -21,6 +21,16 @@ impl World {
         }
     }
 
+    /// The end of a JS turn: what changed is rendered and its effects run (a sync-lane render
+    /// in a microtask of the turn), then the turn's requests leave (`depart`), then the
+    /// effects of a load's render, which React runs in a later macrotask
+    /// (`defer_native_sync`).
+    pub(super) fn end_turn(&mut self) {
+        self.render();
+        self.depart();
+        self.run_deferred_native_sync();
+    }
+
     /// Recomputes what is on screen; logs a render when anything changed.
     pub(super) fn render(&mut self) {
         if !self.in_ui() {

@@ -1,6 +1,7 @@
 //! Requests to the Frontend API and their answers as JS sees them.
 //!
-//! The server applies a request the instant it is sent; the answer arrives after the latency
+//! A request leaves the device at the end of the JS turn that sent it (`depart`), at the same
+//! instant, and the server applies it then; the answer arrives after the latency
 //! (or at once as a network error when offline; on a network that hangs, as a network error
 //! after the request timeout, or never) and is delivered to the JS runtime that sent
 //! it: the rotated client token is stored, a 401 runs `handleUnauthenticated`, and the
@@ -62,12 +63,12 @@ impl World {
         };
         // A request that never leaves the device consumes no scripted fault.
         let fault = if leaves { self.server.take_fault(endpoint) } else { None };
-        // The server applies the request now, at send time, exactly as the emulator's handler
-        // does; only the answer's arrival waits for the latency. (Applying it at arrival made
-        // the model mint tokens and consume state `latency` later than any real SDK talking
-        // to the emulator, so the two could never agree on `iat`/`exp`.)
+        // The server applies the request when it leaves, at this instant (`depart`); only the
+        // answer's arrival waits for the latency. (Applying it at arrival made the model mint
+        // tokens and consume state `latency` later than any real SDK talking to the
+        // emulator, so the two could never agree on `iat`/`exp`.)
         let answer = if leaves {
-            Some(self.server_answer(token, &request, fault))
+            None
         } else {
             timed_out
                 .map(|_| (Reply::NetworkError, RequestOutcome::NetworkError { committed: false }))
@@ -81,6 +82,7 @@ impl World {
             signout_epoch: self.js.signout_epoch,
             answer,
             hung,
+            departing: leaves,
         };
         self.flights.insert(id, Box::new(flight));
         match timed_out {
@@ -114,6 +116,27 @@ impl World {
         id
     }
 
+    /// The requests JS sent in this turn leave the device, in the order they were sent, and
+    /// the server applies each now. In the real package `fetch` runs only after Expo's
+    /// before-request hook has awaited the token-cache read (a few microtasks), so a render
+    /// that a clerk-js emit of the same turn triggered (`useSyncExternalStore`: a sync lane,
+    /// rendered in a microtask, its passive effects flushed at the end of that commit) runs
+    /// first, and `NativeSessionSync`'s native call reaches the server before these requests
+    /// (fuzz case seed 0x463dadc0222d91ac). So a turn ends: render and its effects, then
+    /// `depart`. Any other native call departs what is pending first (`on_native`): it comes
+    /// from a later macrotask (the bootstrap, a timer) or starts after the request did.
+    pub(super) fn depart(&mut self) {
+        let leaving: Vec<RequestId> =
+            self.flights.iter().filter(|(_, f)| f.departing).map(|(id, _)| *id).collect();
+        for id in leaving {
+            let flight = self.flights.get_mut(&id).expect("collected just above");
+            flight.departing = false;
+            let (token, request, fault) = (flight.token, flight.request.clone(), flight.fault);
+            let answer = self.server_answer(token, &request, fault);
+            self.flights.get_mut(&id).expect("still in flight").answer = Some(answer);
+        }
+    }
+
     /// The server's answer to `request` carrying `token`, now, shaped by `fault`.
     pub(super) fn server_answer(
         &mut self,
@@ -145,6 +168,8 @@ impl World {
 
     /// The answer reaches the device: log it and hand it to JS.
     pub(super) fn arrive(&mut self, id: RequestId) {
+        // A zero latency: the answer cannot come back before the request left.
+        self.depart();
         let Some(flight) = self.flights.get_mut(&id) else {
             return;
         };

@@ -41,6 +41,7 @@ impl Core {
             // Microtasks only: the model renders after each job, not between an event and
             // the work it started.
             self.run_microtasks();
+            self.depart();
             self.poll_nets(cx);
             let next = self.macros.borrow().first_key_value().map(|(k, _)| k.0);
             let now = self.now();
@@ -114,10 +115,14 @@ impl Core {
         self.schedule(at, Macro::Js { runtime, job });
     }
 
-    /// A microtask checkpoint, then whatever changed on screen.
+    /// A microtask checkpoint, then the end of the turn: whatever changed on screen and its
+    /// effects, the turn's requests leaving (`depart`), then a load render's effects, which
+    /// React runs in a later macrotask (as the model's `end_turn`).
     pub(super) fn checkpoint(self: &Rc<Self>) {
         self.run_microtasks();
         self.render();
+        self.depart();
+        self.run_deferred_native_sync();
     }
 
     pub(super) fn process(self: &Rc<Self>, due: VTime, job: Macro) {

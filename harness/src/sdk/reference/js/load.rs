@@ -260,6 +260,8 @@ impl Core {
         if let Some(call) = call {
             self.settle(call, result);
         }
+        // The load's render is a default-lane update: its effects wait for the turn's end.
+        self.defer_native_sync();
         self.render();
         // The resource cache's listener hears the loaded client (as the model's `finish_load`).
         if status == LoadStatus::Ready {

@@ -329,6 +329,8 @@ pub(crate) struct Core {
     /// Held JS macrotasks, with the runtime they belong to.
     paused: RefCell<Vec<(VTime, u32, JsJob)>>,
     nets: RefCell<BTreeMap<u64, Net>>,
+    /// Requests sent in this JS turn, not yet polled onto the wire (`depart`).
+    departing: RefCell<BTreeMap<u64, Net>>,
     flights: RefCell<BTreeMap<RequestId, Flight>>,
     seq: Cell<u64>,
     outer: RefCell<Option<Waker>>,
@@ -373,6 +375,7 @@ impl Core {
             macros: RefCell::new(BTreeMap::new()),
             paused: RefCell::new(Vec::new()),
             nets: RefCell::new(BTreeMap::new()),
+            departing: RefCell::new(BTreeMap::new()),
             flights: RefCell::new(BTreeMap::new()),
             seq: Cell::new(0),
             outer: RefCell::new(None),

@@ -123,6 +123,10 @@ impl Core {
 pub(super) struct NativeSync {
     deps: Option<(bool, bool)>,
     synced: bool,
+    /// The effect waits for the end of the turn (`defer_native_sync`).
+    deferred: bool,
+    /// The effect is running: its native calls come before the turn's requests leave.
+    in_effect: bool,
 }
 
 /// One `__internal_reloadInitialResources()`: `Promise.all` of its two GETs. Either failing
@@ -173,7 +177,11 @@ impl Core {
 
     /// Runs `f` on this process's native layer with the app's device, the emulator's server,
     /// the instant and the trace.
+    /// Requests JS sent before it leave first, unless `NativeSessionSync`'s effect calls.
     fn on_native<R>(&self, f: impl FnOnce(&mut NativeLayer, &mut NativeEnv<'_>) -> R) -> R {
+        if !self.rt.borrow().native_sync.in_effect {
+            self.depart();
+        }
         let now = self.now();
         let mut server = lock(self.fapi.server());
         let mut device = self.device.borrow_mut();
@@ -238,6 +246,9 @@ impl Core {
         };
         if self.view.borrow().is_loaded {
             self.native_boot_adopt(sid);
+        } else if !self.rules.boot_waits_for_load {
+            // The wait for load resolves at once (`boot_waits_for_load`): adopted now.
+            self.adopt_native_session(sid);
         } else {
             let loaded = self.rt.borrow().loaded.clone();
             let core = self.clone();
@@ -260,9 +271,34 @@ impl Core {
 
     /// `NativeSessionSync`'s effect, after a render whose `isLoaded` or `isSignedIn` changed.
     pub(super) fn native_session_sync(&self) {
-        if !self.setup.sdk.native || !self.device.borrow().running {
+        if !self.setup.sdk.native
+            || !self.device.borrow().running
+            || self.rt.borrow().native_sync.deferred
+        {
             return;
         }
+        self.rt.borrow_mut().native_sync.in_effect = true;
+        self.native_session_effect();
+        self.rt.borrow_mut().native_sync.in_effect = false;
+    }
+
+    /// The effect's next run waits for the end of the turn (`checkpoint`). Not with
+    /// `native-token-overwrites-js`: that era (3.4.5–3.7.7) has no `NativeSessionSync`, and
+    /// the defect's scenario keeps the effect's native sign-out before its sync.
+    pub(super) fn defer_native_sync(&self) {
+        let era = self.has(Defect::NativeTokenOverwritesJs);
+        self.rt.borrow_mut().native_sync.deferred = self.in_ui() && !era;
+    }
+
+    /// The deferred effect runs, after the turn's requests left.
+    pub(super) fn run_deferred_native_sync(&self) {
+        let deferred = std::mem::take(&mut self.rt.borrow_mut().native_sync.deferred);
+        if deferred {
+            self.native_session_sync();
+        }
+    }
+
+    fn native_session_effect(&self) {
         let loaded = self.view.borrow().is_loaded;
         let status = self.rt.borrow().session().map(|v| v.status);
         let signed_in = self.rules.sync_signed_in(loaded, status);

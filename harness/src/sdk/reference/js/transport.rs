@@ -323,7 +323,8 @@ impl Core {
         self.schedule_js(now, JsJob::Deliver(id, Reply::NetworkError));
     }
 
-    /// Sends a FAPI request: the server applies it now; the answer is delivered to JS after
+    /// Sends a FAPI request: the server applies it when it leaves, at the end of this JS turn
+    /// (`depart`); the answer is delivered to JS after
     /// the latency (or at once, as a network error, while offline; on a network that hangs,
     /// as a network error after the request timeout, or never).
     pub(super) fn send_with(
@@ -358,22 +359,38 @@ impl Core {
         }
         let http = req.to_http(token, &self.fapi, now);
         let transport = self.transport.clone();
-        let mut fut: Pin<Box<dyn Future<Output = Delivery>>> =
+        let fut: Pin<Box<dyn Future<Output = Delivery>>> =
             Box::pin(async move { transport.deliver(&http, now).await });
         let seq = self.next_seq();
-        // Polled once now, so the server applies the request at the instant it is sent; the
-        // transport then sleeps out the latency on the tokio clock.
+        // It leaves at the end of this JS turn (`depart`).
+        self.departing.borrow_mut().insert(seq, Net { req: id, sent_at: now, fut });
+        id
+    }
+
+    /// The requests JS sent in this turn leave the device, in the order they were sent: each
+    /// is polled once now, so the server applies it at this instant; the transport then
+    /// sleeps out the latency on the tokio clock. A turn ends with its render and that
+    /// render's effects first (`NativeSessionSync`'s native calls), as Expo's before-request
+    /// hook awaits the token cache before `fetch` while a sync-lane render runs in a
+    /// microtask (`model/world/transport.rs` `depart` says more).
+    pub(super) fn depart(&self) {
+        let leaving = std::mem::take(&mut *self.departing.borrow_mut());
+        if leaving.is_empty() {
+            return;
+        }
         let waker = self.outer.borrow().clone().expect("requests are sent inside a step");
-        match fut.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(delivery) => {
-                let at = now.plus(delivery.latency_ms);
-                self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req: id, delivery });
-            }
-            Poll::Pending => {
-                self.nets.borrow_mut().insert(seq, Net { req: id, sent_at: now, fut });
+        for (seq, mut net) in leaving {
+            match net.fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Ready(delivery) => {
+                    let at = net.sent_at.plus(delivery.latency_ms);
+                    let req = net.req;
+                    self.macros.borrow_mut().insert((at, seq), Macro::Arrive { req, delivery });
+                }
+                Poll::Pending => {
+                    self.nets.borrow_mut().insert(seq, net);
+                }
             }
         }
-        id
     }
 
     /// Sends a user-facing call's request; the promise resolves with the answer, after the
