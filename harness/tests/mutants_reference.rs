@@ -15,11 +15,14 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppState, AppStateFaultKind, AppStateFaultSpec, CallKind, CallResult, Defect, Endpoint, Event,
-    FaultKind, FaultSpec, Happening, Network, Platform, TimerKind,
+    FaultKind, FaultSpec, Happening, Network, Platform,
 };
 use session_harness::runner::lockstep;
 use session_harness::sdk::reference::ReferenceSdk;
 use session_harness::trace::TraceStep;
+
+mod mutants_support;
+use mutants_support::{refreshes, sent};
 
 /// Dropping the reference SDK drops the tasks still waiting in its JS runtime, which hold
 /// its core (`ReferenceSdk`'s `Drop`: "Tasks hold the core: drop them so the core goes
@@ -47,30 +50,6 @@ fn dropping_the_reference_sdk_frees_its_core() {
     assert!(Arc::strong_count(&server) > 1, "the running app holds its emulator");
     drop(sdk);
     assert_eq!(Arc::strong_count(&server), 1, "the dropped app left nothing behind");
-}
-
-/// The FAPI requests a step sent, by endpoint.
-fn sent(step: &TraceStep) -> Vec<Endpoint> {
-    step.obs
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::RequestSent { endpoint, .. } => Some(*endpoint),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The instants (ms) of the refresh timers that fired in `steps`.
-fn refreshes(steps: &[TraceStep]) -> Vec<u64> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::TimerFired { at, timer: TimerKind::TokenRefresh, .. } => Some(at.ms()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The instant (ms) the app first rendered signed in.

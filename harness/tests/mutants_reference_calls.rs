@@ -12,46 +12,13 @@ use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
     AppPath, CallKind, CallResult, Defect, Endpoint, Event, FaultKind, FaultSpec, Happening,
-    Network, Platform, RequestOutcome, SessionId, SignOutCause, StorageKey, TimerKind,
+    Network, Platform, RequestOutcome, SignOutCause, StorageKey,
 };
 use session_harness::runner::lockstep;
 use session_harness::trace::TraceStep;
 
-/// The FAPI requests a step sent, by endpoint.
-fn sent(step: &TraceStep) -> Vec<Endpoint> {
-    step.obs
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::RequestSent { endpoint, .. } => Some(*endpoint),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The instants (ms) of the refresh timers that fired in `steps`.
-fn refreshes(steps: &[TraceStep]) -> Vec<u64> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::TimerFired { at, timer: TimerKind::TokenRefresh, .. } => Some(at.ms()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The sign-outs the app shell recorded in `steps`.
-fn sign_outs(steps: &[TraceStep]) -> Vec<SignOutCause> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::SignedOut { cause, .. } => Some(*cause),
-            _ => None,
-        })
-        .collect()
-}
+mod mutants_support;
+use mutants_support::{refreshes, sent, shown_signed_in, sign_outs, touched};
 
 /// A second `signOut()` while the first is in flight keeps what the first left from
 /// (`js/mod.rs`, `Event::SignOut`: "the app shell remembers a held session"): signed in,
@@ -214,26 +181,6 @@ fn the_unauthenticated_reload_retries_network_errors_and_signs_out_on_403_or_500
         let expected: &[SignOutCause] = if signs_out { &[SignOutCause::Unauthorized] } else { &[] };
         assert_eq!(ended, expected, "{profile}, reload answered {status}");
     }
-}
-
-/// Whether the app was shown signed in at some point of `steps`.
-fn shown_signed_in(steps: &[TraceStep]) -> bool {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .any(|h| matches!(h, Happening::Rendered { view, .. } if view.is_signed_in == Some(true)))
-}
-
-/// The sessions the touch requests of `steps` were for.
-fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::RequestSent { endpoint: Endpoint::Touch, sid, .. } => Some(*sid),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The app's `setActive` (`js/mod.rs`, `Event::SetActive`) switches to another signed-in

@@ -17,19 +17,9 @@ use session_harness::model::vocab::{
     Platform, StorageKey, TimerKind,
 };
 use session_harness::runner::lockstep;
-use session_harness::trace::TraceStep;
 
-/// The FAPI requests a step sent, by endpoint.
-fn sent(step: &TraceStep) -> Vec<Endpoint> {
-    step.obs
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::RequestSent { endpoint, .. } => Some(*endpoint),
-            _ => None,
-        })
-        .collect()
-}
+mod mutants_support;
+use mutants_support::sent;
 
 /// `load-waits-for-online-edge` (`sdk/defects.rs`): "the load goes out only once a
 /// connectivity listener says 'online': at once when the listener reports the current state

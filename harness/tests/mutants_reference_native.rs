@@ -11,35 +11,14 @@
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
-    Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, RequestOutcome, SessionId,
-    SessionStatus, SignOutCause,
+    Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, RequestOutcome, SessionStatus,
+    SignOutCause,
 };
 use session_harness::runner::lockstep;
 use session_harness::trace::TraceStep;
 
-/// The sign-outs the app shell recorded in `steps`.
-fn sign_outs(steps: &[TraceStep]) -> Vec<SignOutCause> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::SignedOut { cause, .. } => Some(*cause),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The sessions the touch requests of `steps` were for.
-fn touched(steps: &[TraceStep]) -> Vec<Option<SessionId>> {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .filter_map(|h| match h {
-            Happening::RequestSent { endpoint: Endpoint::Touch, sid, .. } => Some(*sid),
-            _ => None,
-        })
-        .collect()
-}
+mod mutants_support;
+use mutants_support::{shown_signed_in, sign_outs, touched};
 
 /// Under `clerk-js-6` `setActive` awaits `session.getToken()` (`Profile::set_active_awaits_token`),
 /// and a native sign-in on iOS ends in `setActive` to the native layer's session: with
@@ -121,14 +100,6 @@ fn a_native_sign_in_under_clerk_js_6_is_current_once_its_token_answers() {
         "shown again, then signed out: {shown:?}"
     );
     assert_eq!(run.sdk.steps[5].obs.view.is_signed_in, Some(false));
-}
-
-/// Whether the app was shown signed in at some point of `steps`.
-fn shown_signed_in(steps: &[TraceStep]) -> bool {
-    steps
-        .iter()
-        .flat_map(|s| &s.obs.happenings)
-        .any(|h| matches!(h, Happening::Rendered { view, .. } if view.is_signed_in == Some(true)))
 }
 
 /// The native session's `setActive` touch (`js/native.rs`, `Core::native_activated`): "on
