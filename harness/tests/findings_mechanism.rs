@@ -252,6 +252,45 @@ fn a_switch_that_drops_the_session_is_accepted_and_an_empty_client_from_a_refres
             "{name}"
         );
     }
+    // A foreground refresh's token answer landing between the reload's answer and the
+    // sign-out (fuzz seed 0x5a44cc47, case 12, on clerk-expo 3.2.8) is still this mechanism.
+    let refreshed = run_inline(
+        "foreground-refresh-between.yaml",
+        "schema_version: 1
+name: foreground-refresh-between
+description: d
+setup:
+  platform: android
+  profile: clerk-js-6
+  token_cache: secure_store
+  resource_cache: true
+  native: true
+  treat_pending_as_signed_out: true
+  instance:
+    session_token_ttl: 1m
+    max_lifetime: 7d
+    inactivity_timeout: 30m
+    multi_session: true
+    session_minter: false
+steps:
+- cold_start: {}
+- advance: 5s204ms
+- sign_in: {}
+- sign_in: {}
+- replace: {}
+- advance: 91ms
+- sign_in:
+    task: setup-mfa
+- app_state: background
+- advance: 27ms
+- app_state: active
+- advance: 134ms
+",
+    );
+    assert_eq!(
+        accepted_by(&refreshed, "transient-never-signs-out").as_deref(),
+        Some("clerk-js-switch-drops-session")
+    );
     // The look-alike: a foreground refresh with a rotated-out client token gets a new empty
     // client and stores it (defect `empty-client-clobber`). Same invariant, same sign-out
     // cause (`client_payload`), but no sign-in or setActive is open: a different bug.

@@ -28,8 +28,9 @@
 //!   answered 2xx (an SDK that never asks; one that hears and keeps the session is not it);
 //! - `switch_drops_session: { kinds }`: the SDK drops its session for a client payload
 //!   (`signed_out(client_payload)`) right after an answer to a request of an open `kinds`
-//!   call (its sign-in, its touch, or the client reload that call's 401 set off): the call
-//!   that switches sessions is what signs the app out, not a refresh or a stale reload;
+//!   call (its sign-in, its touch, or the client reload that call's 401 set off; a token
+//!   answer in between, which carries no client, does not count): the call that switches
+//!   sessions is what signs the app out, not a refresh or a stale reload;
 //! - `switch_after_sign_out: {}`: a `set_active` or `sign_in` call whose requests were all
 //!   answered when the app signed out for the user (`signed_out(user)`) settles `ok` after
 //!   that: its own continuation sets the session again (an answer that arrives after the
@@ -427,6 +428,10 @@ impl Pattern {
                                 call_of.insert(*req, call);
                             }
                         }
+                        // A token answer carries no client: it cannot be the payload that
+                        // signs the app out, so one landing in between changes nothing
+                        // (fuzz case seed 0x463dadc0222d91ac: a foreground refresh's).
+                        Happening::RequestDone { endpoint: Endpoint::Tokens, .. } => {}
                         Happening::RequestDone { req, outcome, .. } => {
                             last_answer = call_of.get(req).copied().filter(|c| open.contains(c));
                             if last_answer.is_some()
