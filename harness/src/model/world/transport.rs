@@ -299,8 +299,9 @@ impl World {
                 self.native_activated(sid, ok, signout_epoch)
             }
             Purpose::NativeActivateToken { sid } => {
+                // Only a 200 carries a token body: a refused or faulted answer carries an error.
                 let token = match &reply {
-                    Reply::Answer(a) if a.is_ok() => match a.body {
+                    Reply::Answer(a) => match a.body {
                         ReplyBody::Token(token) => Some(token),
                         _ => None,
                     },
