@@ -5,7 +5,8 @@
 //! defect's rendering is asserted against its row in `sdk/defects.rs`. The mutant each one
 //! catches is named below its doc (file:line: mutation, as cargo-mutants prints it). The
 //! calls and client rooms' tests are in `mutants_reference_calls.rs`, the load room's in
-//! `mutants_reference_load.rs`, the native room's in `mutants_reference_native.rs`.
+//! `mutants_reference_load.rs`, the native room's in `mutants_reference_native.rs`, the
+//! token room's in `mutants_reference_tokens.rs`.
 //!
 //! `cargo xtask mutants` runs this binary with the others (every `harness/tests/mutants_*.rs`).
 

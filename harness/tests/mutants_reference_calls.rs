@@ -529,3 +529,36 @@ fn a_seeded_token_replaces_the_pending_fetch_under_clerk_js_6() {
         "setActive settles with its touch, getToken with its slow fetch"
     );
 }
+
+/// `regressions/sign-out-during-degraded-start` on the reference SDK: a sign-out sent before
+/// a degraded start made the cached session current answers with a stale client, and the
+/// documented SDK drops the cached client that still shows the session, so the next degraded
+/// start (a background wake) stays signed out — in lockstep with the model.
+///
+/// Catches `sdk/reference/js/calls.rs: delete ! in Core::finish_call`.
+#[test]
+fn a_stale_sign_out_answer_drops_the_cached_client_under_documented() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let events = [
+        Event::ColdStart,
+        Event::SignIn { task: None },
+        Event::Advance { ms: 162 },
+        Event::Fault(FaultSpec {
+            kind: FaultKind::ServerError { status: 502 },
+            count: 3,
+            on: Some(Endpoint::GetClient),
+        }),
+        Event::Reboot,
+        Event::ColdStart,
+        Event::SignOut,
+        Event::Advance { ms: 81 },
+        Event::Kill,
+        Event::BackgroundWake { ms: 21_111 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let last = run.sdk.steps.last().unwrap();
+    assert_eq!(last.obs.view.is_signed_in, Some(false), "{:?}", last.obs.view);
+    assert!(!shown_signed_in(&run.sdk.steps[9..]), "the wake does not show the removed session");
+}

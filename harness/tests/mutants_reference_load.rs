@@ -370,3 +370,78 @@ fn the_recovery_reload_stops_at_a_refusal_under_clerk_js_6() {
     assert_eq!(rounds(503), 2, "a 503 is retried");
     assert_eq!(rounds(400), 1, "a 400 ends the recovery");
 }
+
+/// A failed load moves its attempt on (`load_failed`), so a GET of the failed attempt that
+/// answers once the retry has gone out belongs to no load. Here the session is revoked while
+/// the first load's slow `GET /client` (3,075 ms) is on its way back: it answers between the
+/// retry's requests and their answers, with a client that still shows the session, and the
+/// app must load from the retry's client (signed out), in lockstep with the model.
+///
+/// Catches `sdk/reference/js/load.rs: replace += with -= in Core::load_failed` (the attempt
+/// moved back would make the retry's attempt the failed one's again).
+#[test]
+fn a_get_of_a_failed_load_answering_during_the_retry_is_refused() {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Kill,
+        fault(FaultKind::ServerError { status: 503 }, Endpoint::Environment),
+        fault(FaultKind::Latency { ms: 3_075 }, Endpoint::GetClient),
+        Event::ColdStart,
+        Event::Advance { ms: 500 },
+        Event::Revoke,
+        Event::Advance { ms: 3_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let last = &run.sdk.steps[10];
+    let retried = last
+        .obs
+        .happenings
+        .iter()
+        .any(|h| matches!(h, Happening::TimerFired { timer: TimerKind::LoadRetry, .. }));
+    assert!(retried, "the load was retried: {:?}", last.obs.happenings);
+    assert_eq!(last.obs.view.is_signed_in, Some(false), "{:?}", last.obs.view);
+}
+
+/// Only a per-session cache (clerk-js-6) parses a client half as it arrives: the documented
+/// SDK seeds its token cache from a reload's client once both halves are in. Here a degraded
+/// start's recovery reload gets its client (with a fresh token) 2 s before its environment,
+/// and a `getToken` between the two finds only the expired token of the resource cache's
+/// client, so it asks FAPI, in lockstep with the model.
+///
+/// Catches `sdk/reference/js/load.rs: replace && with || in Core::take_part`.
+#[test]
+fn a_documented_reload_seeds_nothing_from_a_client_half_alone() {
+    let mut setup = Setup::new(Platform::Android, ProfileId::Documented);
+    setup.sdk.resource_cache = true;
+    let fault = |kind, on| Event::Fault(FaultSpec { kind, count: 1, on: Some(on) });
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 5_000 },
+        Event::Kill,
+        Event::Advance { ms: 120_000 },
+        fault(FaultKind::ServerError { status: 503 }, Endpoint::GetClient),
+        Event::ColdStart,
+        Event::Advance { ms: 100 },
+        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Environment),
+        Event::Advance { ms: 3_100 },
+        Event::GetToken { skip_cache: false, template: None },
+        Event::Advance { ms: 3_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    let reload = &run.sdk.steps[10].obs.happenings;
+    let client_answered = reload.iter().any(|h| {
+        matches!(h, Happening::RequestDone { endpoint: Endpoint::GetClient, fault: None, .. })
+    });
+    assert!(client_answered, "the reload's client half answered: {reload:?}");
+    let asked = sent(&run.sdk.steps[11]).contains(&Endpoint::Tokens);
+    assert!(asked, "getToken asks FAPI: {:?}", run.sdk.steps[11].obs.happenings);
+}

@@ -11,8 +11,8 @@
 use session_harness::model::profile::ProfileId;
 use session_harness::model::settings::Setup;
 use session_harness::model::vocab::{
-    Endpoint, Event, FaultKind, FaultSpec, Happening, Platform, RequestOutcome, SessionStatus,
-    SignOutCause,
+    AppState, Defect, Endpoint, Event, FaultKind, FaultSpec, Happening, NativeCallName, Platform,
+    RequestOutcome, SessionId, SessionStatus, SignOutCause,
 };
 use session_harness::runner::lockstep;
 use session_harness::trace::TraceStep;
@@ -217,4 +217,59 @@ fn a_native_sign_in_beside_a_js_session_becomes_current_once_touched() {
     assert_ne!(js, native, "a second session");
     assert_eq!(touched(&run.sdk.steps[5..]), [Some(native)]);
     assert_eq!(run.sdk.steps[5].obs.view.session.map(|s| s.id), Some(native));
+}
+
+/// Two native sign-ins heard in a row on iOS (a multi-session instance) each run their own
+/// adoption on the reference SDK as on the model (`mutants_world_native.rs`,
+/// `two_native_sign_ins_in_flight_are_each_adopted`): both reloads end in their `setActive`,
+/// `sess_1`'s then `sess_2`'s.
+///
+/// Catches `sdk/reference/js/native.rs: replace += with *= in Core::adopt_native_session`.
+#[test]
+fn two_native_sign_ins_in_flight_are_each_adopted_by_the_reference_sdk() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    setup.instance.multi_session = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 5_000 },
+        Event::NativeSignIn,
+        Event::NativeSignIn,
+        Event::Advance { ms: 1_000 },
+    ];
+    let run = lockstep::run_reference(setup, &[], &events, None);
+    assert!(run.divergence().is_none(), "{}", run.summary());
+    assert_eq!(touched(&run.sdk.steps[4..]), [Some(SessionId(1)), Some(SessionId(2))]);
+}
+
+/// `empty-client-clobber` re-syncs from the native client when the app comes to the
+/// foreground (`active` after anything else), never on the way out: going `inactive`, then
+/// `background` asks the native layer nothing; coming back `active` asks it for its client
+/// token.
+///
+/// Catches `sdk/reference/js/lifecycle.rs: replace && with || in Core::set_app_state`.
+#[test]
+fn empty_client_clobber_syncs_on_the_way_into_the_foreground_only() {
+    let mut setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
+    setup.sdk.native = true;
+    let events = [
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::NativeSignIn,
+        Event::Advance { ms: 5_000 },
+        Event::AppState { state: AppState::Inactive },
+        Event::AppState { state: AppState::Background },
+        Event::Advance { ms: 1_000 },
+        Event::AppState { state: AppState::Active },
+    ];
+    let trace = lockstep::run_sdk(setup, &[Defect::EmptyClientClobber], &events, None);
+    let asks = |step: &TraceStep| {
+        step.obs.happenings.iter().any(|h| {
+            matches!(h, Happening::NativeCalled { call: NativeCallName::GetClientToken, .. })
+        })
+    };
+    for step in &trace.steps[4..7] {
+        assert!(!asks(step), "step {}: {:?}", step.index, step.obs.happenings);
+    }
+    assert!(asks(&trace.steps[7]), "{:?}", trace.steps[7].obs.happenings);
 }

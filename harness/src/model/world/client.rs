@@ -230,11 +230,11 @@ impl World {
 
     pub(super) fn set_slot(&mut self, next: Slot, cause: SignOutCause) {
         let before = self.js.slot;
+        // `next` is never `undefined` (only a sign-out enters it, and a new runtime starts
+        // there), and both write `transitive_from_session`: the flag is read only while the
+        // slot is `undefined`, so leaving it needs no reset.
         let was_signed_in = matches!(before, Slot::Some(_))
             || (before == Slot::Undefined && self.js.transitive_from_session);
-        if !matches!(next, Slot::Undefined) {
-            self.js.transitive_from_session = false;
-        }
         let now_signed_in = matches!(next, Slot::Some(_));
         let changed_session = match (before, next) {
             (Slot::Some(a), Slot::Some(b)) => a.id != b.id,

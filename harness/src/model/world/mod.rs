@@ -323,7 +323,7 @@ struct Js {
     load_waiters: Vec<CallId>,
     signout_epoch: u32,
     user_signing_out: bool,
-    /// Whether the transitive `undefined` state was entered from a signed-in session.
+    /// Whether the transitive `undefined` state was entered from a session (read only there).
     transitive_from_session: bool,
     /// The session `setActive` or sign-in is switching to.
     preferred: Option<SessionId>,

@@ -95,7 +95,7 @@ impl World {
             }
         }
         if self.rules.single_flight_all
-            && let Some(&req) = self.js.fetch.get(&key).or(self.js.bg.get(&key))
+            && let Some(&req) = self.js.fetch.get(&key)
         {
             return self.join_fetch(req, call);
         }
@@ -123,19 +123,12 @@ impl World {
         {
             return waiters.push(call);
         }
-        match self.flights.get_mut(&req).map(|f| &mut f.purpose) {
-            Some(Purpose::TokenFetch { waiters, .. }) => waiters.push(call),
-            _ => {
-                // A background refresh (documented profile) becomes joinable: convert it.
-                if let Some(flight) = self.flights.get_mut(&req) {
-                    flight.purpose =
-                        Purpose::TokenFetch { waiters: vec![call], expired_retry: false };
-                    if let Some(key) = self.js.bg.iter().find(|b| *b.1 == req).map(|b| *b.0) {
-                        self.js.bg.remove(&key);
-                        self.js.fetch.insert(key, req);
-                    }
-                }
-            }
+        // Only token fetches are joined: a single-flight profile sends its background
+        // refreshes as fetches with no waiter yet, and only it joins what is in flight.
+        if let Some(Purpose::TokenFetch { waiters, .. }) =
+            self.flights.get_mut(&req).map(|f| &mut f.purpose)
+        {
+            waiters.push(call);
         }
     }
 
@@ -154,7 +147,7 @@ impl World {
 
     pub(super) fn start_background_refresh(&mut self, key: TokenKey) {
         if self.rules.single_flight_all {
-            if self.js.fetch.contains_key(&key) || self.js.bg.contains_key(&key) {
+            if self.js.fetch.contains_key(&key) {
                 return;
             }
             let request = self.token_request(key, false);
@@ -324,18 +317,16 @@ impl World {
         self.js.cache_gen += 1;
         let epoch = self.js.cache_gen;
         let key = token.key();
+        if !self.rules.per_session_cache {
+            // One slot: a token of another session replaces the entry (an expired one
+            // leaves it empty).
+            self.js.cache.retain(|k, _| k.template != key.template);
+        }
         let Some((evict_ms, refresh_ms)) = self.rules.token_timers(&token, self.expiry_clock())
         else {
-            if !self.rules.per_session_cache {
-                self.js.cache.retain(|k, _| k.template != key.template);
-            }
             self.js.cache.remove(&key);
             return;
         };
-        if !self.rules.per_session_cache {
-            // One slot: a token of another session replaces the entry.
-            self.js.cache.retain(|k, _| k.template != key.template);
-        }
         self.js.cache.insert(key, (token, epoch));
         if let RefreshPolicy::TimerBeforeExpiry { .. } = self.rules.refresh {
             let now = self.now;

@@ -255,11 +255,11 @@ impl Core {
         let (was_signed_in, changed, loading) = {
             let mut rt = self.rt.borrow_mut();
             let before = rt.slot;
+            // `next` is never `undefined` (only a sign-out enters it, and a new runtime
+            // starts there), and both write `transitive_from_session`: the flag is read only
+            // while the slot is `undefined`, so leaving it needs no reset.
             let was_signed_in = matches!(before, Slot::Some(_))
                 || (before == Slot::Undefined && rt.transitive_from_session);
-            if next != Slot::Undefined {
-                rt.transitive_from_session = false;
-            }
             let now_signed_in = matches!(next, Slot::Some(_));
             let changed = match (before, next) {
                 (Slot::Some(a), Slot::Some(b)) => a.id != b.id,
