@@ -21,7 +21,7 @@ use session_harness::model::vocab::{
     SignOutCause, TemplateName, TimerKind,
 };
 use session_harness::runner::lockstep::{self, LockstepOutcome};
-use session_harness::trace::TraceStep;
+use session_harness::trace::{Trace, TraceStep};
 
 mod mutants_support;
 use mutants_support::{sent, sign_outs};
@@ -220,6 +220,27 @@ fn a_stale_token_answer_keeps_the_newer_token_and_rearms_its_timers() {
     assert!(fired.iter().any(|ms| ms % 1_000 == 250), "re-armed off the second: {fired:?}");
 }
 
+/// A signed-in documented app with `defect` on whose foreground `getToken({ skipCache })`
+/// meets `kind` (asserted: step 6 shows the faulted answer), then `more` events; nobody is
+/// signed out.
+fn foreground_fault_signs_nobody_out(defect: Defect, kind: FaultKind, more: &[Event]) -> Trace {
+    let setup = Setup::new(Platform::Android, ProfileId::Documented);
+    let mut events = signed_in();
+    events.extend([
+        fault(kind, 1, Endpoint::Tokens),
+        get_token(true),
+        Event::Advance { ms: 2_000 },
+    ]);
+    events.extend_from_slice(more);
+    let trace = lockstep::run_sdk(setup, &[defect], &events, None);
+    let faulted = trace.steps[6].obs.happenings.iter().any(|h| {
+        matches!(h, Happening::RequestDone { endpoint: Endpoint::Tokens, fault: Some(f), .. } if *f == kind)
+    });
+    assert!(faulted, "the getToken's request met {kind:?}: {:?}", trace.steps[6]);
+    assert_eq!(sign_outs(&trace.steps), Vec::<SignOutCause>::new());
+    trace
+}
+
 /// `stale-timer-logout` signs out on a *background* refresh's 401 only: a foreground
 /// `getToken` answered 401 and a background refresh answered 200 sign nobody out.
 ///
@@ -227,31 +248,15 @@ fn a_stale_token_answer_keeps_the_newer_token_and_rearms_its_timers() {
 /// `&&` of the 401 check) and `replace == with != in Core::fetch_answer`.
 #[test]
 fn stale_timer_logout_reads_only_a_background_refresh_401() {
-    let setup = Setup::new(Platform::Android, ProfileId::Documented);
-    let mut events = signed_in();
-    events.push(fault(FaultKind::Unauthorized, 1, Endpoint::Tokens));
-    events.push(get_token(true));
-    events.push(Event::Advance { ms: 2_000 });
-    events.push(Event::Advance { ms: 60_000 });
-    let trace = lockstep::run_sdk(setup, &[Defect::StaleTimerLogout], &events, None);
-    let answered_401 = trace.steps[6].obs.happenings.iter().any(|h| {
-        matches!(
-            h,
-            Happening::RequestDone {
-                endpoint: Endpoint::Tokens,
-                fault: Some(FaultKind::Unauthorized),
-                ..
-            }
-        )
-    });
-    assert!(answered_401, "the getToken's request was answered 401: {:?}", trace.steps[6]);
+    let more = [Event::Advance { ms: 60_000 }];
+    let trace =
+        foreground_fault_signs_nobody_out(Defect::StaleTimerLogout, FaultKind::Unauthorized, &more);
     let refreshed = trace.steps[7]
         .obs
         .happenings
         .iter()
         .any(|h| matches!(h, Happening::TimerFired { timer: TimerKind::TokenRefresh, .. }));
     assert!(refreshed, "a background refresh ran: {:?}", trace.steps[7]);
-    assert_eq!(sign_outs(&trace.steps), Vec::<SignOutCause>::new());
 }
 
 /// `refresh-error-removes-session` removes the session on a *background* refresh's network
@@ -261,24 +266,8 @@ fn stale_timer_logout_reads_only_a_background_refresh_401() {
 /// failed-refresh check).
 #[test]
 fn refresh_error_removes_session_reads_only_a_background_refresh() {
-    let setup = Setup::new(Platform::Android, ProfileId::Documented);
-    let mut events = signed_in();
-    events.push(fault(FaultKind::DropBeforeCommit, 1, Endpoint::Tokens));
-    events.push(get_token(true));
-    events.push(Event::Advance { ms: 2_000 });
-    let trace = lockstep::run_sdk(setup, &[Defect::RefreshErrorRemovesSession], &events, None);
-    let dropped = trace.steps[6].obs.happenings.iter().any(|h| {
-        matches!(
-            h,
-            Happening::RequestDone {
-                endpoint: Endpoint::Tokens,
-                fault: Some(FaultKind::DropBeforeCommit),
-                ..
-            }
-        )
-    });
-    assert!(dropped, "the getToken's request was lost: {:?}", trace.steps[6]);
-    assert_eq!(sign_outs(&trace.steps), Vec::<SignOutCause>::new());
+    let defect = Defect::RefreshErrorRemovesSession;
+    foreground_fault_signs_nobody_out(defect, FaultKind::DropBeforeCommit, &[]);
 }
 
 /// `refresh-loop-per-resume` arms a stray refresh one refresh period after each resume; with
