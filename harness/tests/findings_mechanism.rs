@@ -326,3 +326,61 @@ fn a_switch_finishing_after_the_sign_out_is_accepted_and_a_late_payload_is_not()
         "a late payload with no switch in flight is not a switch finishing late"
     );
 }
+
+#[test]
+fn a_session_the_android_bootstrap_dropped_for_good_is_accepted_and_a_failed_load_is_not() {
+    // Fresh-seed clerk-expo@3.2.8 gate campaign 0xa308aeb9, case 189 (case seed
+    // 0x844d5ce8a65faeaa), shrunk: the bootstrap's poll finds the native session, reloads
+    // and sets it active; clerk-js signs JS out of its own session, which the server keeps
+    // and the stored client token restores, and nothing sets it current again.
+    let run = run_inline(
+        "bootstrap-drops-js-session-for-good.yaml",
+        "schema_version: 1
+name: bootstrap-drops-js-session-for-good
+description: d
+setup:
+  platform: android
+  profile: clerk-js-6
+  token_cache: secure_store
+  resource_cache: true
+  native: true
+  treat_pending_as_signed_out: true
+  instance:
+    session_token_ttl: 1m
+    max_lifetime: 7d
+    inactivity_timeout: 'off'
+    multi_session: false
+    session_minter: true
+steps:
+- cold_start: {}
+- advance: 101ms
+- sign_in: {}
+- native_sign_in: {}
+- advance: 1m53s70ms
+",
+    );
+    let label = "clerk-expo@3.2.8";
+    let accepted = |o: &LockstepOutcome, findings: &Findings, invariant: &str| {
+        let id = InvariantId::parse(invariant).expect("a known invariant");
+        assert!(o.report.violations.iter().any(|v| v.invariant == id), "{}", o.summary());
+        findings
+            .accepting(label, "fuzz", "case 0", &Breakage::Invariant(id), o)
+            .map(|f| f.id.clone())
+    };
+    let all = findings();
+    assert_eq!(
+        accepted(&run, &all, "transient-never-signs-out").as_deref(),
+        Some("clerk-expo-native-bootstrap-drops-js-session")
+    );
+    assert_eq!(
+        accepted(&run, &all, "eventually-signed-in").as_deref(),
+        Some("clerk-expo-native-bootstrap-drops-js-session-for-good")
+    );
+    // The look-alike: a launch whose load failed offline never loads again (clerk-js's own
+    // finding). Same invariant, no bootstrap reload, no sign-out: this finding refuses it.
+    let (setup, events) = scenario("device/offline-start-recovers", ProfileId::ClerkJs6);
+    let look_alike = run_reference(setup, &[], &events, None);
+    let mut only = findings();
+    only.findings.retain(|f| f.id == "clerk-expo-native-bootstrap-drops-js-session-for-good");
+    assert_eq!(accepted(&look_alike, &only, "eventually-signed-in"), None);
+}

@@ -267,14 +267,12 @@ impl ExternalSdk {
     }
 
     fn storage_written(&mut self, at: VTime, key: String, value: String, out: &mut Vec<Happening>) {
+        // A write is a write, whatever token cache the SDK's client uses: with
+        // `token_cache: memory` an adapter reports none of its memory cache (§6), so a
+        // reported client JWT is one the package put into SecureStore itself (@clerk/expo 3.x
+        // saves the native client token into `tokenCache ?? defaultTokenCache`, the secure
+        // store, which its memory-cached client never reads).
         let known = storage_key(&key);
-        if known == Some(StorageKey::ClientJwt)
-            && self.setup.sdk.token_cache == TokenCacheKind::Memory
-        {
-            // A memory token cache: the process holds it, nothing is persisted.
-            self.memory_token = Some(value);
-            return;
-        }
         let Some(storage_key) = known else {
             // A key the harness has no name for: persisted, not reported.
             self.storage.insert(key, value);
