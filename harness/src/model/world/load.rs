@@ -64,7 +64,7 @@ impl World {
         if attempt != self.js.load_attempt || self.js.status != LoadStatus::Loading {
             if self.rules.load_get_outlives_load
                 && matches!(reply, Reply::NetworkError)
-                && tries < self.rules.get_tries_max
+                && tries < self.load_tries_max()
             {
                 // A GET of a load that already failed keeps retrying; nobody reads it.
                 let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
@@ -86,13 +86,22 @@ impl World {
                     self.finish_load(LoadStatus::Ready, CallResult::Ok);
                 }
             }
-            Reply::NetworkError if tries < self.rules.get_tries_max => {
+            Reply::NetworkError if tries < self.load_tries_max() => {
                 // clerk-js retries GETs (only) when fetch throws.
                 let at = self.now.plus(self.rules.get_retry_delay_ms(tries - 1));
                 self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
             }
             other => self.load_failed(other),
         }
+    }
+
+    /// How many times a load's GET is tried when `fetch` throws: clerk-js's transport retry,
+    /// but once only with Expo's resource cache wired (`#loadInNonStandardBrowser` passes
+    /// `fetchMaxTries: 1` when `__internal_getCachedResources` is set, and falls back to the
+    /// cached snapshots at the first network error; fresh-seed gate campaign 0x7a76007d on
+    /// @clerk/expo 3.2.8, case seed 0xbf16c9c39569a0f9).
+    fn load_tries_max(&self) -> u32 {
+        if self.setup.sdk.resource_cache { 1 } else { self.rules.get_tries_max }
     }
 
     pub(super) fn load_failed(&mut self, reply: Reply) {

@@ -147,7 +147,7 @@ impl Core {
         if stale {
             if self.rules.load_get_outlives_load
                 && matches!(reply, Reply::NetworkError)
-                && tries < self.rules.get_tries_max
+                && tries < self.load_tries_max()
             {
                 // A GET of a load that already failed keeps retrying; nobody reads it.
                 let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
@@ -159,13 +159,19 @@ impl Core {
             if self.apply_part(client, &reply, signout_epoch) {
                 self.load_complete();
             }
-        } else if matches!(reply, Reply::NetworkError) && tries < self.rules.get_tries_max {
+        } else if matches!(reply, Reply::NetworkError) && tries < self.load_tries_max() {
             // clerk-js retries GETs (only) when fetch throws.
             let at = self.now().plus(self.rules.get_retry_delay_ms(tries - 1));
             self.schedule_js(at, JsJob::GetRetry { client, attempt, tries: tries + 1 });
         } else {
             self.load_failed(reply);
         }
+    }
+
+    /// How many times a load's GET is tried when `fetch` throws: once with the resource cache
+    /// (`fetchMaxTries: 1`), as the model's `load_tries_max`.
+    fn load_tries_max(&self) -> u32 {
+        if self.setup.sdk.resource_cache { 1 } else { self.rules.get_tries_max }
     }
 
     /// Both GETs answered: loaded — unless the 3.2.7 iOS bootstrap still waits on native.
