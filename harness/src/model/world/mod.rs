@@ -140,8 +140,6 @@ struct Flight {
     answer: Option<(Reply, RequestOutcome)>,
     /// The token cache's read never settled: the request never went out.
     hung: bool,
-    /// Sent in this JS turn and not yet left the device (`depart`).
-    departing: bool,
 }
 
 /// A 401 answer whose handling waits for `handleUnauthenticated` (clerk-js `_baseFetch`
@@ -372,6 +370,8 @@ pub struct World {
     /// Boxed: a flight is large and B-tree nodes move their values on every insert and
     /// removal.
     flights: BTreeMap<RequestId, Box<Flight>>,
+    /// Flights sent in this JS turn, not yet left the device, in send order (`depart`).
+    departing: Vec<RequestId>,
     backend_in_flight: u32,
     next_request: u32,
     next_call: u32,
@@ -408,6 +408,7 @@ impl World {
             seq: 0,
             paused: Vec::new(),
             flights: BTreeMap::new(),
+            departing: Vec::new(),
             backend_in_flight: 0,
             next_request: 1,
             next_call: 1,
@@ -440,7 +441,6 @@ impl World {
         self.log.clear();
         self.jobs = 0;
         self.apply(event);
-        self.depart();
         // Work due now (zero-latency answers, immediate failures) settles within the step.
         let now = self.now;
         self.run_until(now);

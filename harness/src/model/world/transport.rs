@@ -82,9 +82,11 @@ impl World {
             signout_epoch: self.js.signout_epoch,
             answer,
             hung,
-            departing: leaves,
         };
         self.flights.insert(id, Box::new(flight));
+        if leaves {
+            self.departing.push(id);
+        }
         match timed_out {
             // The read or the connection never settles: nothing answers the request.
             _ if hung => {}
@@ -126,11 +128,12 @@ impl World {
     /// `depart`. Any other native call departs what is pending first (`on_native`): it comes
     /// from a later macrotask (the bootstrap, a timer) or starts after the request did.
     pub(super) fn depart(&mut self) {
-        let leaving: Vec<RequestId> =
-            self.flights.iter().filter(|(_, f)| f.departing).map(|(id, _)| *id).collect();
-        for id in leaving {
-            let flight = self.flights.get_mut(&id).expect("collected just above");
-            flight.departing = false;
+        // Request ids grow with each send, so send order is id order. A flight its runtime's
+        // end dropped meanwhile never leaves.
+        for id in std::mem::take(&mut self.departing) {
+            let Some(flight) = self.flights.get(&id) else {
+                continue;
+            };
             let (token, request, fault) = (flight.token, flight.request.clone(), flight.fault);
             let answer = self.server_answer(token, &request, fault);
             self.flights.get_mut(&id).expect("still in flight").answer = Some(answer);
