@@ -122,6 +122,25 @@ fn a_token_of_a_session_switched_away_from_is_not_cached() {
     assert_eq!(token, Some(SessionId(2)));
 }
 
+/// Signed in, then a `setActive` whose touch answers 2 s late (at 4 s, with the token of its
+/// send time) while a `getToken({ skipCache })` sent at 2.1 s brings a fresher one first;
+/// then `more`.
+fn staler_touch_then(more: &[Event]) -> Vec<Event> {
+    let mut events = vec![
+        Event::ColdStart,
+        Event::Advance { ms: 1_000 },
+        Event::SignIn { task: None },
+        Event::Advance { ms: 1_000 },
+        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
+        Event::SetActive,
+        Event::Advance { ms: 100 },
+        Event::GetToken { skip_cache: true, template: None },
+        Event::Advance { ms: 3_000 },
+    ];
+    events.extend_from_slice(more);
+    events
+}
+
 /// A staler token never replaces a fresher one in the documented cache
 /// (`World::set_cached`: "the fresher token wins"; without clerk-js's timers a staler token
 /// changes nothing): a `setActive` touch whose answer takes 2 s carries the session's token
@@ -133,19 +152,10 @@ fn a_token_of_a_session_switched_away_from_is_not_cached() {
 #[test]
 fn a_staler_payload_token_does_not_replace_a_fresher_one() {
     let setup = Setup::new(Platform::Ios, ProfileId::Documented);
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 1_000 },
-        Event::SignIn { task: None },
-        Event::Advance { ms: 1_000 },
-        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
-        Event::SetActive,
-        Event::Advance { ms: 100 },
-        Event::GetToken { skip_cache: true, template: None },
-        Event::Advance { ms: 3_000 },
+    let events = staler_touch_then(&[
         Event::GetToken { skip_cache: false, template: None },
         Event::Advance { ms: 100 },
-    ];
+    ]);
     let trace = run_model(setup, &events, None);
     // The two `getToken()` calls' tokens, in order.
     let tokens: Vec<u64> = trace
@@ -184,18 +194,7 @@ fn a_staler_payload_token_does_not_replace_a_fresher_one() {
 #[test]
 fn clerk_js_6_a_staler_token_re_arms_the_refresh_from_now() {
     let setup = Setup::new(Platform::Ios, ProfileId::ClerkJs6);
-    let events = [
-        Event::ColdStart,
-        Event::Advance { ms: 1_000 },
-        Event::SignIn { task: None },
-        Event::Advance { ms: 1_000 },
-        fault(FaultKind::Latency { ms: 2_000 }, Endpoint::Touch),
-        Event::SetActive,
-        Event::Advance { ms: 100 },
-        Event::GetToken { skip_cache: true, template: None },
-        Event::Advance { ms: 3_000 },
-        Event::Advance { ms: 60_000 },
-    ];
+    let events = staler_touch_then(&[Event::Advance { ms: 60_000 }]);
     let trace = run_model(setup, &events, None);
     let touched = trace.steps[8].obs.happenings.iter().find_map(|h| match h {
         Happening::RequestDone { at, endpoint: Endpoint::Touch, .. } => Some(*at),
