@@ -53,7 +53,7 @@ use super::system::{ModelSystem, SdkChoice, System, SystemError, SystemRun};
 use crate::invariants::{Report, Violation};
 use crate::model::settings::Setup;
 use crate::model::time::{VTime, format_clock};
-use crate::model::vocab::{CallId, CallKind, Defect, Event, Happening};
+use crate::model::vocab::{CallId, CallKind, Defect, Event, Happening, TemplateName};
 use crate::model::{Observation, World};
 use crate::sdk::external::{AdapterCommand, ExternalSdk};
 use crate::sdk::{PortError, ReferenceSdk, SdkPort};
@@ -461,6 +461,29 @@ impl Comparer {
     }
 }
 
+/// What a call was started for, kept as data: most runs compare at a fidelity that never
+/// shows it, so it is rendered only when asked ([`Purpose::words`]).
+#[derive(Clone, Copy, Debug)]
+struct Purpose {
+    kind: CallKind,
+    template: Option<TemplateName>,
+    skip_cache: bool,
+}
+
+impl Purpose {
+    /// In the scenario's words: `get_token`, `get_token(template=jwt)(skip_cache)`, ….
+    fn words(&self) -> String {
+        let mut words = words::word(&self.kind);
+        if let Some(t) = self.template {
+            words.push_str(&format!("(template={t})"));
+        }
+        if self.skip_cache {
+            words.push_str("(skip_cache)");
+        }
+        words
+    }
+}
+
 /// The purpose of every call started so far on one side of a run: the call's kind in the
 /// scenario's words, `get_token(skip_cache)` for a `get_token skip_cache` step's call.
 /// Also the requests the running JS runtime sent: an answer to a request a dead process sent
@@ -468,7 +491,7 @@ impl Comparer {
 /// request-level lockstep leaves it out on both sides.
 #[derive(Clone, Debug, Default)]
 struct Ledger {
-    purposes: BTreeMap<CallId, String>,
+    purposes: BTreeMap<CallId, Purpose>,
     live: std::collections::BTreeSet<crate::model::vocab::RequestId>,
 }
 
@@ -482,18 +505,13 @@ impl Ledger {
                 self.live.insert(*req);
             }
             if let Happening::CallStarted { call, kind, .. } = h {
-                let mut purpose = words::word(kind);
-                if *kind == CallKind::GetToken
-                    && let Event::GetToken { skip_cache, template } = event
-                {
-                    if let Some(t) = template {
-                        purpose.push_str(&format!("(template={t})"));
+                let (template, skip_cache) = match event {
+                    Event::GetToken { skip_cache, template } if *kind == CallKind::GetToken => {
+                        (*template, *skip_cache)
                     }
-                    if *skip_cache {
-                        purpose.push_str("(skip_cache)");
-                    }
-                }
-                self.purposes.insert(*call, purpose);
+                    _ => (None, false),
+                };
+                self.purposes.insert(*call, Purpose { kind: *kind, template, skip_cache });
             }
         }
     }
@@ -501,7 +519,7 @@ impl Ledger {
     fn purpose(&self, call: Option<CallId>) -> String {
         match call {
             None => "background".to_string(),
-            Some(c) => self.purposes.get(&c).cloned().unwrap_or_else(|| c.to_string()),
+            Some(c) => self.purposes.get(&c).map_or_else(|| c.to_string(), Purpose::words),
         }
     }
 
@@ -560,7 +578,7 @@ pub fn call_purposes(trace: &Trace) -> BTreeMap<CallId, String> {
     for step in &trace.steps {
         ledger.learn(&step.event, &step.obs.happenings);
     }
-    ledger.purposes
+    ledger.purposes.iter().map(|(call, p)| (*call, p.words())).collect()
 }
 
 /// The purpose of a request serving `call`, given [`call_purposes`].
