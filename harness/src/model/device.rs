@@ -530,14 +530,29 @@ impl Device {
 
     /// Reads a value back whole, checking every chunk. `Some(Corrupt)` for a damaged value.
     pub fn read(&self, key: StorageKey) -> Option<(Payload, u64)> {
+        self.read_with(key, |payload, digest| (payload.clone(), digest))
+    }
+
+    /// [`Device::read`] without the copy: `f` sees the payload (`Corrupt` for a damaged
+    /// value) and its digest in place. Every step reads the client token and digests, and a
+    /// copy of a cached client is a deep one.
+    pub fn read_with<R>(&self, key: StorageKey, f: impl FnOnce(&Payload, u64) -> R) -> Option<R> {
         let head = self.storage.get(&(key, 0))?;
-        let payload = head.payload.clone().unwrap_or(Payload::Corrupt);
         let whole = (1..=head.chunks).all(|i| {
             self.storage
                 .get(&(key, i))
                 .is_some_and(|c| c.digest == mix64(head.digest ^ (i - 1) as u64))
         });
-        if whole { Some((payload, head.digest)) } else { Some((Payload::Corrupt, 0)) }
+        Some(match (&head.payload, whole) {
+            (Some(payload), true) => f(payload, head.digest),
+            (None, true) => f(&Payload::Corrupt, head.digest),
+            (_, false) => f(&Payload::Corrupt, 0),
+        })
+    }
+
+    /// The digest [`Device::read`] would give.
+    pub fn digest(&self, key: StorageKey) -> Option<u64> {
+        self.read_with(key, |_, digest| digest)
     }
 
     /// Deletes a value and all its chunks. Returns whether anything was there.

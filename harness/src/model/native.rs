@@ -461,17 +461,21 @@ impl NativeLayer {
 }
 
 fn stored_token(device: &Device) -> Option<ClientToken> {
-    match device.read(StorageKey::NativeDeviceToken) {
-        Some((Payload::ClientToken(t), _)) => Some(t),
-        _ => None,
-    }
+    device
+        .read_with(StorageKey::NativeDeviceToken, |p, _| match p {
+            Payload::ClientToken(t) => Some(*t),
+            _ => None,
+        })
+        .flatten()
 }
 
 fn cached_session(device: &Device) -> Option<SessionId> {
-    match device.read(StorageKey::NativeCachedClient) {
-        Some((Payload::Client(view), _)) => signed_in_session(&view),
-        _ => None,
-    }
+    device
+        .read_with(StorageKey::NativeCachedClient, |p, _| match p {
+            Payload::Client(view) => signed_in_session(view),
+            _ => None,
+        })
+        .flatten()
 }
 
 /// The session a client answer makes current for the native SDK: its last active one, if
@@ -485,7 +489,7 @@ fn signed_in_session(view: &ClientView) -> Option<SessionId> {
 fn write_key(env: &mut NativeEnv<'_>, key: StorageKey, payload: Payload) {
     let len = payload.len();
     let digest = payload.digest();
-    if env.device.read(key).is_some_and(|(_, d)| d == digest) {
+    if env.device.digest(key) == Some(digest) {
         return;
     }
     let stored_digest = env.device.write_native(key, payload);

@@ -35,10 +35,12 @@ impl World {
     }
 
     pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
-        match self.device.read(StorageKey::ClientJwt) {
-            Some((Payload::ClientToken(t), _)) => Some(t),
-            _ => None,
-        }
+        self.device
+            .read_with(StorageKey::ClientJwt, |p, _| match p {
+                Payload::ClientToken(t) => Some(*t),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub(super) fn store_client_token(&mut self, token: ClientToken, authoritative: bool) {
@@ -65,7 +67,7 @@ impl World {
     pub(super) fn write_storage(&mut self, key: StorageKey, payload: Payload, credential: bool) {
         let len = payload.len();
         let digest = payload.digest();
-        if self.device.read(key).is_some_and(|(_, d)| d == digest) {
+        if self.device.digest(key) == Some(digest) {
             return;
         }
         let Some(stored_digest) =
@@ -108,7 +110,7 @@ impl World {
     /// What the store holds at a launch, as the trace records it: the environment's look,
     /// which no storage fault or lock touches (the requests' own reads do).
     pub(super) fn peek_storage(&mut self, key: StorageKey) {
-        let digest = self.device.read(key).map(|r| r.1);
+        let digest = self.device.digest(key);
         self.log.push(Happening::StorageRead { at: self.now, key, digest });
     }
 

@@ -72,7 +72,7 @@ impl Core {
     /// know whether it will).
     fn configure_wipes(&self, token: Option<ClientToken>) -> bool {
         token.is_some_and(|t| {
-            self.device.borrow().read(StorageKey::NativeDeviceToken).map(|r| r.1)
+            self.device.borrow().digest(StorageKey::NativeDeviceToken)
                 != Some(Payload::ClientToken(t).digest())
         })
     }

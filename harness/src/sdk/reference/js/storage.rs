@@ -29,10 +29,13 @@ impl Core {
     }
 
     pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
-        match self.device.borrow().read(StorageKey::ClientJwt) {
-            Some((Payload::ClientToken(t), _)) => Some(t),
-            _ => None,
-        }
+        self.device
+            .borrow()
+            .read_with(StorageKey::ClientJwt, |p, _| match p {
+                Payload::ClientToken(t) => Some(*t),
+                _ => None,
+            })
+            .flatten()
     }
 
     pub(super) fn store_client_token(&self, token: ClientToken, authoritative: bool) {
@@ -64,7 +67,7 @@ impl Core {
 
     pub(super) fn write_storage(&self, key: StorageKey, payload: Payload) {
         let digest = payload.digest();
-        if self.device.borrow().read(key).is_some_and(|(_, d)| d == digest) {
+        if self.device.borrow().digest(key) == Some(digest) {
             return;
         }
         let len = payload.len();
@@ -144,7 +147,7 @@ impl Core {
     /// What the store holds at a launch, as the trace records it: the environment's look,
     /// which no storage fault or lock touches (the requests' own reads do).
     pub(super) fn peek_storage(&self, key: StorageKey) {
-        let digest = self.device.borrow().read(key).map(|r| r.1);
+        let digest = self.device.borrow().digest(key);
         self.log(Happening::StorageRead { at: self.now(), key, digest });
     }
 
