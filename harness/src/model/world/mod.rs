@@ -455,7 +455,7 @@ impl World {
             server: self.server_view(),
             in_flight: self.flights.len() as u32 + self.backend_in_flight,
             open_calls: self.open_calls(),
-            happenings: std::mem::take(&mut self.log),
+            happenings: self.log.drain(..).collect(),
         }
     }
 
