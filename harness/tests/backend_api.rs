@@ -43,12 +43,18 @@ fn in_process_and_text_verification_answer_alike_over_a_session_life() {
         assert_eq!(fapi.signer().rsa_signatures(), rsa_before, "the in-process path signs nothing");
         let slow = backend.handle(&bearer(&token.jwt()), at);
         assert_eq!(fast, slow, "at {at}");
+        assert_eq!(backend.call_status("/api/orders", Some(&token), at), fast.status, "at {at}");
         statuses.push(fast.status);
     }
     assert_eq!(statuses, vec![200, 200, 401, 401]);
     lock(fapi.server()).end_session_as(info.sid, SessionStatus::Revoked, VTime(2_000));
     let fast = backend.call("/api/orders", Some(&token), VTime(3_000));
     assert_eq!(fast, backend.handle(&bearer(&token.jwt()), VTime(3_000)));
+    assert_eq!(backend.call_status("/api/orders", Some(&token), VTime(3_000)), 401);
+    // The status alone answers as the whole response: no token, and a path off the API.
+    assert_eq!(backend.call_status("/api/orders", None, VTime(3_000)), 401);
+    assert_eq!(backend.call("/elsewhere", Some(&token), VTime(3_000)).status, 404);
+    assert_eq!(backend.call_status("/elsewhere", Some(&token), VTime(3_000)), 404);
     assert_eq!(fast.json()["reason"], "session_not_active");
 }
 

@@ -410,3 +410,18 @@ fn jwks_is_served_and_verifies_minted_tokens() {
     let also = device.send(HttpRequest::get("/v1/jwks"), VTime(0));
     assert_eq!(also.body(), jwks.body());
 }
+
+#[test]
+fn a_log_kept_at_zero_entries_records_nothing_and_a_raised_bound_records_again() {
+    let fapi = fapi();
+    fapi.set_log_max(0);
+    let mut device = Device::new(&fapi);
+    let sid = device.sign_in(VTime(0));
+    assert_eq!(device.tokens(sid, VTime(1_000)).status, 200, "requests are still answered");
+    assert_eq!(fapi.log_len(), 0);
+    fapi.set_log_max(10);
+    device.tokens(sid, VTime(2_000));
+    let log = fapi.log();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].endpoint, log[0].at), (Some(Endpoint::Tokens), VTime(2_000)));
+}

@@ -217,11 +217,31 @@ impl Backend {
         if !path.starts_with(API_PREFIX) {
             return not_found(path);
         }
-        let result = match token {
+        respond(path, self.authenticate_call(path, token, now))
+    }
+
+    /// The status [`Backend::call`] answers, without rendering its body: the reference SDK
+    /// reads the status only, once per API call of every soak and campaign step.
+    pub fn call_status(&self, path: &str, token: Option<&SessionToken>, now: VTime) -> u16 {
+        if !path.starts_with(API_PREFIX) {
+            return 404;
+        }
+        match self.authenticate_call(path, token, now) {
+            Ok(_) => 200,
+            Err(_) => 401,
+        }
+    }
+
+    fn authenticate_call(
+        &self,
+        path: &str,
+        token: Option<&SessionToken>,
+        now: VTime,
+    ) -> Result<Authenticated, Rejection> {
+        match token {
             None => Err(Rejection::MissingToken),
             Some(token) => self.authenticate_token_at(path, token, now),
-        };
-        respond(path, result)
+        }
     }
 }
 

@@ -8,6 +8,8 @@
 //! clerk-js adds (`_is_native`, `__clerk_api_version`, `_clerk_js_version`,
 //! `_clerk_retry_attempt`, `debug`, …) are tolerated and ignored.
 
+use std::borrow::Cow;
+
 use crate::model::server::{ClientToken, FapiRequest};
 use crate::model::vocab::{Endpoint, SessionId, TaskKey, TemplateName};
 
@@ -76,10 +78,7 @@ impl Tail {
 }
 
 /// The effective method: the wire method, or `_method` on a POST.
-pub fn effective_method(
-    method: &str,
-    query: &[(String, String)],
-) -> Result<&'static str, WireError> {
+pub fn effective_method(method: &str, query: &[QueryPair<'_>]) -> Result<&'static str, WireError> {
     let wire = canonical_method(method).ok_or_else(|| {
         WireError::new(
             405,
@@ -114,13 +113,16 @@ fn canonical_method(method: &str) -> Option<&'static str> {
     ["GET", "POST", "PUT", "PATCH", "DELETE"].into_iter().find(|m| m.eq_ignore_ascii_case(method))
 }
 
+/// One decoded query or form pair; borrowed from the request unless it had escapes.
+pub type QueryPair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// Parses a query string into pairs, in order.
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+pub fn parse_query(query: &str) -> Vec<QueryPair<'_>> {
+    form_urlencoded::parse(query.as_bytes()).collect()
 }
 
 /// Routes a request. Paths may carry a proxy prefix before `/v1/` (a `proxyUrl`).
-pub fn route(method: &str, path: &str, query: &[(String, String)]) -> Result<Route, WireError> {
+pub fn route(method: &str, path: &str, query: &[QueryPair<'_>]) -> Result<Route, WireError> {
     let method = effective_method(method, query)?;
     if path == "/.well-known/jwks.json" || path.ends_with("/v1/jwks") {
         return match method {
@@ -197,17 +199,17 @@ pub fn client_token(authorization: Option<&str>) -> Option<ClientToken> {
 }
 
 /// A decoded form body.
-pub struct Form(Vec<(String, String)>);
+pub struct Form<'a>(Vec<QueryPair<'a>>);
 
-impl Form {
+impl Form<'_> {
     pub fn get(&self, name: &str) -> Option<&str> {
         // The last occurrence wins, as in most form parsers.
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_ref())
     }
 }
 
 /// Decodes a form body. An empty body is an empty form whatever the content type.
-pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, WireError> {
+pub fn parse_form<'a>(content_type: Option<&str>, body: &'a [u8]) -> Result<Form<'a>, WireError> {
     if body.is_empty() {
         return Ok(Form(Vec::new()));
     }
@@ -231,7 +233,7 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, WireE
             "the form body is not valid UTF-8".to_string(),
         ));
     }
-    Ok(Form(form_urlencoded::parse(body).into_owned().collect()))
+    Ok(Form(form_urlencoded::parse(body).collect()))
 }
 
 /// What the token endpoint's `token=` field decodes to; supplied by the handler, which owns

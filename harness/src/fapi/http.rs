@@ -61,21 +61,28 @@ impl HttpRequest {
     }
 
     /// Appends a query parameter, percent-encoded.
-    pub fn query(mut self, name: &str, value: &str) -> HttpRequest {
-        let pair =
-            form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish();
-        if !self.query.is_empty() {
-            self.query.push('&');
-        }
-        self.query.push_str(&pair);
+    pub fn query(self, name: &str, value: &str) -> HttpRequest {
+        self.queries(&[(name, value)])
+    }
+
+    /// Appends query parameters, percent-encoded, in place (no string per pair: the
+    /// reference SDK builds one request per FAPI call of every step).
+    pub fn queries(mut self, pairs: &[(&str, &str)]) -> HttpRequest {
+        let query = std::mem::take(&mut self.query);
+        // `for_suffix(…, 0)` puts a `&` before a pair whenever the string is not empty.
+        let mut ser = form_urlencoded::Serializer::for_suffix(query, 0);
+        ser.extend_pairs(pairs);
+        self.query = ser.finish();
         self
     }
 
     /// Adds the query parameters every clerk-js request on native carries (reference §4.2).
     pub fn native_params(self) -> HttpRequest {
-        self.query("__clerk_api_version", "2026-08-20")
-            .query("_clerk_js_version", "6.40.0")
-            .query("_is_native", "1")
+        self.queries(&[
+            ("__clerk_api_version", "2026-08-20"),
+            ("_clerk_js_version", "6.40.0"),
+            ("_is_native", "1"),
+        ])
     }
 
     pub fn header(mut self, name: &str, value: &str) -> HttpRequest {

@@ -154,7 +154,7 @@ impl Core {
             Macro::BackendArrive { attempt, call, token, sent_at, runtime, reply } => {
                 self.backend_in_flight.set(self.backend_in_flight.get() - 1);
                 let handle = token.map(|t| self.fapi.token(t));
-                let status = self.backend.call("/api/call", handle.as_ref(), now).status;
+                let status = self.backend.call_status("/api/call", handle.as_ref(), now);
                 self.log(Happening::BackendHit { at: now, sent_at, call, attempt, token, status });
                 self.schedule(now, Macro::Js { runtime, job: JsJob::BackendReply(reply, status) });
             }
