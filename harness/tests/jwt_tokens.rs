@@ -365,3 +365,31 @@ fn malformed_publishable_keys_say_what_where_and_what_is_accepted() {
     assert!(PublishableKey::new(InstanceKind::Development, "no-dot").is_err());
     assert!(PublishableKey::new(InstanceKind::Development, "a$b.c").is_err());
 }
+
+#[test]
+fn a_remembered_signature_verdict_changes_no_answer() {
+    let fapi = Fapi::new(InstanceSettings::default());
+    let mut device = Device::new(&fapi);
+    let t0 = VTime(60_000);
+    let sid = device.sign_in(t0);
+    let valid = device.tokens(sid, t0).json()["jwt"].as_str().unwrap().to_string();
+    let verifier = fapi.verifier();
+    // The second reading of the same text gives what the first gave.
+    let first = verifier.verify_signature(&valid).unwrap();
+    let again = verifier.clone().verify_signature(&valid).unwrap();
+    assert_eq!((again.info, &again.kid), (first.info, &first.kid));
+    assert_eq!(first.info.sid, sid);
+    // A text that differs by one bit of its signature is judged on its own.
+    let mut signature = b64url_decode(valid.split('.').nth(2).unwrap()).unwrap();
+    signature[0] ^= 1;
+    let flipped = with_part(&valid, 2, &b64url_encode(&signature));
+    assert_eq!(verifier.verify_signature(&flipped).err(), Some(Rejection::SignatureMismatch));
+    assert_eq!(verifier.verify_signature(&flipped).err(), Some(Rejection::SignatureMismatch));
+    // Only the signature is remembered: time is still checked at every reading.
+    let exp = VTime::from_unix_s(first.info.exp);
+    assert!(verifier.verify(&valid, t0.plus(1_000)).is_ok());
+    assert_eq!(
+        verifier.verify(&valid, exp.plus(1_000)).err(),
+        Some(Rejection::Expired { exp: first.info.exp })
+    );
+}

@@ -9,6 +9,9 @@
 //! (DESIGN.md §4). Both of its time checks are switched off and the leeway set to zero; the
 //! time checks here use the `now` passed in and nothing else.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
@@ -108,6 +111,12 @@ pub struct Verifier {
     issuer: String,
     authorized_parties: Vec<String>,
     validation: Validation,
+    /// Texts whose signature checked out, with what they decoded to: a verdict on the
+    /// signature is a function of the text and the keys, which never change, and the session
+    /// minter reads the same expired token at every refresh that carries it. Shared by
+    /// clones (the same keys); emptied at [`super::signer::SIGN_CACHE_ENTRIES_MAX`] entries.
+    /// Only looked up, never iterated, so a HashMap's order cannot reach a trace.
+    verified: Arc<Mutex<HashMap<String, Verified>>>,
 }
 
 impl Verifier {
@@ -127,6 +136,7 @@ impl Verifier {
             issuer: issuer.to_string(),
             authorized_parties: authorized_parties.iter().map(|s| s.to_string()).collect(),
             validation,
+            verified: Arc::default(),
         }
     }
 
@@ -149,6 +159,24 @@ impl Verifier {
     /// Shape, algorithm, key and signature, and the claims' shape; no issuer, party or time
     /// check. For the emulator's session minter, which must read an expired token it signed.
     pub fn verify_signature(&self, jwt: &str) -> Result<Verified, Rejection> {
+        if let Some(verified) = self.lock_verified().get(jwt) {
+            return Ok(verified.clone());
+        }
+        let verified = self.verify_signature_uncached(jwt)?;
+        let mut cache = self.lock_verified();
+        if cache.len() >= super::signer::SIGN_CACHE_ENTRIES_MAX {
+            cache.clear();
+        }
+        cache.insert(jwt.to_string(), verified.clone());
+        Ok(verified)
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        // A panic while holding the lock leaves a valid map: recover it.
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn verify_signature_uncached(&self, jwt: &str) -> Result<Verified, Rejection> {
         let malformed = |detail: &str| Rejection::Malformed { detail: detail.to_string() };
         let parts: Vec<&str> = jwt.split('.').collect();
         if parts.len() != 3 {
