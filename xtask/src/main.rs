@@ -7,7 +7,8 @@
 
 /// Every command allocates per step (happenings, views, FAPI requests and answers); mimalloc
 /// serves those small, short-lived blocks faster than the system allocator. Output does not
-/// depend on it: nothing reads an address.
+/// depend on it: nothing reads an address. Built without transparent huge pages (the
+/// workspace's `Cargo.toml` says why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
