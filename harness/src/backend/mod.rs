@@ -224,11 +224,12 @@ impl Backend {
     /// reads the status only, once per API call of every soak and campaign step.
     pub fn call_status(&self, path: &str, token: Option<&SessionToken>, now: VTime) -> u16 {
         if !path.starts_with(API_PREFIX) {
-            return 404;
+            // Off the hot path: the one place that says what a path off the API answers.
+            return not_found(path).status;
         }
         match self.authenticate_call(path, token, now) {
-            Ok(_) => 200,
-            Err(_) => 401,
+            Ok(_) => ANSWERED,
+            Err(_) => UNAUTHENTICATED,
         }
     }
 
@@ -249,10 +250,14 @@ fn json_headers() -> Vec<(String, String)> {
     vec![("content-type".to_string(), "application/json".to_string())]
 }
 
+/// What an authenticated call answers, and a rejected one ([`respond`], [`Backend::call_status`]).
+const ANSWERED: u16 = 200;
+const UNAUTHENTICATED: u16 = 401;
+
 fn respond(path: &str, result: Result<Authenticated, Rejection>) -> HttpResponse {
     match result {
         Ok(auth) => HttpResponse::with_bytes(
-            200,
+            ANSWERED,
             json_headers(),
             serde_json::to_vec(&json!({
                 "ok": true,
@@ -273,7 +278,7 @@ fn respond(path: &str, result: Result<Authenticated, Rejection>) -> HttpResponse
                 ),
             ));
             HttpResponse::with_bytes(
-                401,
+                UNAUTHENTICATED,
                 headers,
                 serde_json::to_vec(&json!({
                     "error": "unauthenticated",

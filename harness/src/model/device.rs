@@ -555,6 +555,15 @@ impl Device {
         self.read_with(key, |_, digest| digest)
     }
 
+    /// The client token stored whole under `key`; `None` for anything else or nothing.
+    pub fn client_token(&self, key: StorageKey) -> Option<ClientToken> {
+        self.read_with(key, |payload, _| match payload {
+            Payload::ClientToken(t) => Some(*t),
+            _ => None,
+        })
+        .flatten()
+    }
+
     /// Deletes a value and all its chunks. Returns whether anything was there.
     pub fn delete(&mut self, key: StorageKey) -> bool {
         let chunks = self.storage.get(&(key, 0)).map(|h| h.chunks).unwrap_or(0);

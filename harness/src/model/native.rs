@@ -461,12 +461,7 @@ impl NativeLayer {
 }
 
 fn stored_token(device: &Device) -> Option<ClientToken> {
-    device
-        .read_with(StorageKey::NativeDeviceToken, |p, _| match p {
-            Payload::ClientToken(t) => Some(*t),
-            _ => None,
-        })
-        .flatten()
+    device.client_token(StorageKey::NativeDeviceToken)
 }
 
 fn cached_session(device: &Device) -> Option<SessionId> {

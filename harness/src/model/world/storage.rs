@@ -35,12 +35,7 @@ impl World {
     }
 
     pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
-        self.device
-            .read_with(StorageKey::ClientJwt, |p, _| match p {
-                Payload::ClientToken(t) => Some(*t),
-                _ => None,
-            })
-            .flatten()
+        self.device.client_token(StorageKey::ClientJwt)
     }
 
     pub(super) fn store_client_token(&mut self, token: ClientToken, authoritative: bool) {

@@ -29,13 +29,7 @@ impl Core {
     }
 
     pub(super) fn persisted_client_token(&self) -> Option<ClientToken> {
-        self.device
-            .borrow()
-            .read_with(StorageKey::ClientJwt, |p, _| match p {
-                Payload::ClientToken(t) => Some(*t),
-                _ => None,
-            })
-            .flatten()
+        self.device.borrow().client_token(StorageKey::ClientJwt)
     }
 
     pub(super) fn store_client_token(&self, token: ClientToken, authoritative: bool) {
